@@ -1,0 +1,69 @@
+package interceptor
+
+import (
+	"context"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// bearerToken returns the token of the "authorization" metadata of ctx.
+// present reports whether the metadata was there at all; a present but
+// malformed value yields ok false (RFC 6750 invalid_request).
+func bearerToken(ctx context.Context) (token string, present, ok bool) {
+	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
+	switch len(vals) {
+	case 0:
+		return "", false, false
+	case 1:
+		token, ok = parseBearer(vals[0])
+		return token, true, ok
+	default:
+		// Two credentials make the request ambiguous (RFC 6750 §3.1).
+		return "", true, false
+	}
+}
+
+// parseBearer parses RFC 6750 §2.1 credentials: "Bearer" 1*SP b64token,
+// with the scheme matched case-insensitively (RFC 9110 §11.1).
+func parseBearer(v string) (string, bool) {
+	const scheme = "bearer"
+	if len(v) <= len(scheme) || v[len(scheme)] != ' ' {
+		return "", false
+	}
+	for i := range len(scheme) {
+		if v[i]|0x20 != scheme[i] {
+			return "", false
+		}
+	}
+	tok := v[len(scheme)+1:]
+	for len(tok) > 0 && tok[0] == ' ' {
+		tok = tok[1:]
+	}
+	if !isB64Token(tok) {
+		return "", false
+	}
+	return tok, true
+}
+
+// isB64Token reports whether s matches
+// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			continue
+		}
+		break
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}

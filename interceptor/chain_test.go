@@ -1,0 +1,242 @@
+package interceptor_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
+	"github.com/oauthgate/oauthgate/interceptor"
+	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// recoverToInternal is how services configure recovery: a panic becomes
+// Internal without its details.
+var recoverToInternal = recovery.WithRecoveryHandler(func(any) error {
+	return status.Error(codes.Internal, "internal error")
+})
+
+func ggmLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
+
+// panicky panics on GetBook("panic") once authorized, to prove recovery
+// still wraps the handler when oauthgate sits in the chain.
+type panicky struct{ library }
+
+func (p *panicky) GetBook(ctx context.Context, req *testpb.GetBookRequest) (*testpb.GetBookResponse, error) {
+	if req.GetName() == "panic" {
+		panic("handler bug")
+	}
+	return p.library.GetBook(ctx, req)
+}
+
+// TestChains runs oauthgate inside a go-grpc-middleware v2 chain with
+// logging and recovery, both as interceptors and as an auth.AuthFunc behind
+// a selector.
+func TestChains(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	gate, err := interceptor.New(newFakeVerifier(t), newPolicy(t), interceptor.WithRealm("library"), interceptor.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The selector skips authentication for Ping: it is public anyway, and
+	// this shows how users keep auth off their health checks.
+	notPing := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool { return c.Method != "Ping" })
+	chains := map[string]serverConfig{
+		"Interceptors": {
+			unary:    []grpc.UnaryServerInterceptor{logging.UnaryServerInterceptor(ggmLogger(logger)), recovery.UnaryServerInterceptor(recoverToInternal), gate.Unary},
+			streamIC: []grpc.StreamServerInterceptor{logging.StreamServerInterceptor(ggmLogger(logger)), recovery.StreamServerInterceptor(recoverToInternal), gate.Stream},
+		},
+		"AuthFuncSelector": {
+			unary: []grpc.UnaryServerInterceptor{logging.UnaryServerInterceptor(ggmLogger(logger)), recovery.UnaryServerInterceptor(recoverToInternal),
+				selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(gate.AuthFunc), notPing)},
+			streamIC: []grpc.StreamServerInterceptor{logging.StreamServerInterceptor(ggmLogger(logger)), recovery.StreamServerInterceptor(recoverToInternal),
+				selector.StreamServerInterceptor(auth.StreamServerInterceptor(gate.AuthFunc), notPing)},
+		},
+	}
+	for name, cfg := range chains {
+		t.Run(name, func(t *testing.T) {
+			cfg.lib = &library{}
+			srv := startPanickyServer(t, cfg)
+			lib := testpb.NewLibraryServiceClient(srv)
+			ctx := testContext(t)
+
+			for _, k := range rpcKinds {
+				r := k.call(withToken(ctx, tokAll), lib)
+				if r.err != nil || !strings.HasPrefix(r.reply, "alice") && r.reply != "1" {
+					t.Errorf("%s with a good token = %q, %v; want a reply as alice", k.name, r.reply, r.err)
+				}
+				r = k.call(ctx, lib)
+				if status.Code(r.err) != codes.Unauthenticated || len(r.wwwAuthenticate()) != 1 {
+					t.Errorf("%s without a token = %v, challenge %q; want Unauthenticated with a challenge", k.name, r.err, r.wwwAuthenticate())
+				}
+				r = k.call(withToken(ctx, tokNone), lib)
+				if status.Code(r.err) != codes.PermissionDenied {
+					t.Errorf("%s without the scope = %v, want PermissionDenied", k.name, r.err)
+				}
+			}
+			if _, err := lib.Ping(ctx, &testpb.PingRequest{}); err != nil {
+				t.Errorf("Ping() = %v, want OK", err)
+			}
+			_, err := lib.GetBook(withToken(ctx, tokAll), &testpb.GetBookRequest{Name: "panic"})
+			if status.Code(err) != codes.Internal {
+				t.Errorf("GetBook(panic) = %v, want Internal from recovery", err)
+			}
+		})
+	}
+	out := logs.String()
+	for _, want := range []string{`"grpc.code":"Unauthenticated"`, `"grpc.code":"PermissionDenied"`, `"reason":"INSUFFICIENT_SCOPE"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %s", want)
+		}
+	}
+	for _, secret := range []string{tokAll, tokNone} {
+		if strings.Contains(out, secret) {
+			t.Errorf("logs contain the token %q", secret)
+		}
+	}
+}
+
+func startPanickyServer(t *testing.T, cfg serverConfig) *grpc.ClientConn {
+	t.Helper()
+	// Reuse startServer's wiring with the panicking implementation.
+	p := &panicky{}
+	cfg.lib = nil
+	return startServerWith(t, cfg, p)
+}
+
+// TestStreamEndsAtTokenExpiry keeps a server stream sending past the
+// token's expiry: the stream must end with Unauthenticated / invalid_token
+// and the handler's context must be cancelled.
+func TestStreamEndsAtTokenExpiry(t *testing.T) {
+	v := newFakeVerifier(t)
+	v.add("short", claimsFor(t, "alice", "library.read", time.Now().Add(300*time.Millisecond)))
+	gate, err := interceptor.New(v, newPolicy(t), interceptor.WithRealm("library"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := &library{streamEnded: make(chan error, 1)}
+	client := testpb.NewLibraryServiceClient(startServer(t, serverConfig{gate: gate, lib: lib, tcp: true}))
+	ctx := testContext(t)
+	s, err := client.ListBooks(withToken(ctx, "short"), &testpb.ListBooksRequest{Count: 10000, IntervalMs: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var got int
+	for {
+		if _, err = s.Recv(); err != nil {
+			break
+		}
+		got++
+	}
+	if err == io.EOF || status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("stream ended with %v after %d messages, want Unauthenticated", err, got)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("stream ended %v after start, want about 300ms", d)
+	}
+	if got == 0 {
+		t.Error("no message before expiry")
+	}
+	info := errorInfo(t, err)
+	if info.GetReason() != "INVALID_TOKEN" || status.Convert(err).Message() != "the access token expired" {
+		t.Errorf("status = %v, %v; want INVALID_TOKEN, the access token expired", status.Convert(err).Message(), info)
+	}
+	if www := s.Trailer().Get("www-authenticate"); len(www) != 1 || !strings.Contains(www[0], `error="invalid_token"`) {
+		t.Errorf("trailer www-authenticate = %q, want an invalid_token challenge", www)
+	}
+	select {
+	case cause := <-lib.streamEnded:
+		if cause == nil {
+			t.Error("handler context was not cancelled at expiry")
+		}
+	case <-time.After(defaultTestTimeout):
+		t.Error("handler did not observe the end of the stream")
+	}
+}
+
+func TestAuthorizer(t *testing.T) {
+	ownerOnly := func(ctx context.Context, call interceptor.Call) error {
+		switch req := call.Request.(type) {
+		case *testpb.GetBookRequest:
+			if req.GetName() != call.Claims.Subject {
+				return &interceptor.DenyError{Reason: "NOT_OWNER", Description: "only the owner may read this book"}
+			}
+		case *testpb.ChatRequest:
+			if req.GetText() == "forbidden" {
+				return fmt.Errorf("secret internal reason")
+			}
+		}
+		return nil
+	}
+	gate, err := interceptor.New(newFakeVerifier(t), newPolicy(t), interceptor.WithAuthorizer(ownerOnly), interceptor.WithStreamMessages())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := testpb.NewLibraryServiceClient(startServer(t, serverConfig{gate: gate}))
+	ctx := testContext(t)
+
+	if _, err := client.GetBook(withToken(ctx, tokAll), &testpb.GetBookRequest{Name: "alice"}); err != nil {
+		t.Fatalf("GetBook(own) = %v, want OK", err)
+	}
+	_, err = client.GetBook(withToken(ctx, tokAll), &testpb.GetBookRequest{Name: "bob"})
+	if status.Code(err) != codes.PermissionDenied || errorInfo(t, err).GetReason() != "NOT_OWNER" ||
+		status.Convert(err).Message() != "only the owner may read this book" {
+		t.Fatalf("GetBook(other's) = %v, want PermissionDenied NOT_OWNER", err)
+	}
+
+	s, err := client.Chat(withToken(ctx, tokAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&testpb.ChatRequest{Text: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.Recv(); err != nil || m.GetText() != "alice:hello" {
+		t.Fatalf("Chat first message = %v, %v", m, err)
+	}
+	_ = s.Send(&testpb.ChatRequest{Text: "forbidden"})
+	_, err = s.Recv()
+	if status.Code(err) != codes.PermissionDenied || errorInfo(t, err).GetReason() != "ACCESS_DENIED" {
+		t.Fatalf("Chat after a denied message = %v, want PermissionDenied ACCESS_DENIED", err)
+	}
+	if strings.Contains(status.Convert(err).Message(), "secret internal reason") {
+		t.Error("an Authorizer's internal error reached the client")
+	}
+}

@@ -1,0 +1,47 @@
+// Package interceptor enforces OAuth 2.0 access tokens on a grpc-go server.
+//
+// An [Interceptor] joins a [verify.Verifier] and a [scopes.Policy]: for every
+// call it looks up the rule of the method, reads the bearer token from the
+// "authorization" metadata (RFC 6750 §2.1), verifies it, checks its scopes,
+// runs an optional fine-grained [Authorizer], and hands the verified claims
+// to the handler through the context ([FromContext]).
+//
+//	gate, err := interceptor.New(jwt, policy, interceptor.WithRealm("reports"))
+//	srv := grpc.NewServer(
+//		grpc.ChainUnaryInterceptor(gate.Unary),
+//		grpc.ChainStreamInterceptor(gate.Stream),
+//	)
+//	reportsv1.RegisterReportServiceServer(srv, impl)
+//	if err := gate.Covers(srv); err != nil { // every registered RPC has a rule
+//		log.Fatal(err)
+//	}
+//
+// # Failures
+//
+// Each failure is a gRPC status with a google.rpc.ErrorInfo detail and, where
+// RFC 6750 §3 defines one, a "www-authenticate" response header:
+//
+//	no credentials               Unauthenticated   Bearer realm="…"
+//	malformed credentials        Unauthenticated   …, error="invalid_request"
+//	invalid or expired token     Unauthenticated   …, error="invalid_token"
+//	missing scope                PermissionDenied  …, error="insufficient_scope", scope="…"
+//	verifier unavailable         Unavailable       (none: keep the token, retry)
+//	Authorizer denies            PermissionDenied  (as the [DenyError] says)
+//	method without a rule        PermissionDenied  (none)
+//
+// Status messages are fixed, client-safe sentences; they never contain the
+// token or claim values.
+//
+// # Security posture
+//
+// It is fail-closed: a method without a rule is denied, never allowed, and
+// [New] refuses a nil verifier or policy. Public methods skip verification
+// entirely and carry no claims. The "authorization" metadata is left in the
+// incoming context, so handlers that copy metadata into logs must drop it.
+//
+// # Streams
+//
+// A stream never outlives its token: at the token's expiry the handler's
+// context is cancelled, further SendMsg and RecvMsg calls fail, and the
+// stream ends with Unauthenticated ("the access token expired").
+package interceptor

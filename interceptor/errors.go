@@ -1,0 +1,135 @@
+package interceptor
+
+import (
+	"errors"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// ErrorInfo reasons set by the interceptor (google.rpc.ErrorInfo.reason).
+const (
+	// ReasonMissingToken: the call carried no credentials.
+	ReasonMissingToken = "MISSING_TOKEN"
+	// ReasonInvalidRequest: the authorization metadata is malformed.
+	ReasonInvalidRequest = "INVALID_REQUEST"
+	// ReasonInvalidToken: the token is invalid, expired or not for this API.
+	ReasonInvalidToken = "INVALID_TOKEN"
+	// ReasonInsufficientScope: the token lacks the scopes the method needs.
+	ReasonInsufficientScope = "INSUFFICIENT_SCOPE"
+	// ReasonUnavailable: the token cannot be verified right now.
+	ReasonUnavailable = "VERIFIER_UNAVAILABLE"
+	// ReasonAccessDenied: the Authorizer denied the call.
+	ReasonAccessDenied = "ACCESS_DENIED"
+	// ReasonUndeclaredMethod: the method has no rule, so it is denied.
+	ReasonUndeclaredMethod = "UNDECLARED_METHOD"
+)
+
+// A DenyError is what an [Authorizer] returns to deny a call with a specific
+// answer. The call fails with PermissionDenied. Any other error from an
+// Authorizer denies the call with reason ACCESS_DENIED and a generic message.
+type DenyError struct {
+	// Reason is the ErrorInfo reason, in UPPER_SNAKE_CASE. If empty,
+	// ACCESS_DENIED is used.
+	Reason string
+	// Description is the client-facing status message. It must not contain
+	// secrets. If empty, "access denied" is used.
+	Description string
+	// Scopes, if set, make the answer an RFC 6750 insufficient_scope
+	// challenge naming these scopes, for a client that could obtain them.
+	Scopes []string
+}
+
+func (e *DenyError) Error() string {
+	if e.Description == "" {
+		return "interceptor: access denied"
+	}
+	return "interceptor: access denied: " + e.Description
+}
+
+// rejection is a failed authorization, mapped onto gRPC.
+type rejection struct {
+	code   codes.Code
+	reason string // ErrorInfo reason
+	// oauthError is the RFC 6750 error code, "" when the challenge carries
+	// none.
+	oauthError  string
+	description string
+	scope       []string
+	// challenge reports whether to send a www-authenticate header.
+	challenge bool
+	// cause is logged, never sent.
+	cause error
+}
+
+func (r *rejection) Error() string { return "interceptor: " + r.description }
+
+func (r *rejection) Unwrap() error { return r.cause }
+
+// status builds the gRPC status with its ErrorInfo detail.
+func (r *rejection) status(domain, realm string) *status.Status {
+	st := status.New(r.code, r.description)
+	md := map[string]string{}
+	if realm != "" {
+		md["realm"] = realm
+	}
+	if r.oauthError != "" {
+		md["error"] = r.oauthError
+	}
+	if len(r.scope) > 0 {
+		md["scope"] = strings.Join(r.scope, " ")
+	}
+	withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: r.reason, Domain: domain, Metadata: md})
+	if err != nil {
+		return st // R11: a status without detail beats no status
+	}
+	return withInfo
+}
+
+// wwwAuthenticate renders the RFC 6750 §3 challenge.
+func (r *rejection) wwwAuthenticate(realm string) string {
+	var b strings.Builder
+	b.WriteString("Bearer")
+	sep := " "
+	param := func(name, value string) {
+		b.WriteString(sep)
+		b.WriteString(name)
+		b.WriteString(`="`)
+		writeQuoted(&b, value)
+		b.WriteByte('"')
+		sep = ", "
+	}
+	if realm != "" {
+		param("realm", realm)
+	}
+	if r.oauthError != "" {
+		param("error", r.oauthError)
+		if r.description != "" {
+			param("error_description", r.description)
+		}
+	}
+	if len(r.scope) > 0 {
+		param("scope", strings.Join(r.scope, " "))
+	}
+	return b.String()
+}
+
+// writeQuoted writes s as the content of an RFC 9110 §5.6.4 quoted-string,
+// escaping '"' and '\' and dropping characters a header cannot carry.
+func writeQuoted(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\t' || (c >= 0x20 && c < 0x7f):
+			b.WriteByte(c)
+		}
+	}
+}
+
+// errNoTokenRule is the cause of an undeclared method's rejection.
+var errNoRule = errors.New("interceptor: method has no rule")

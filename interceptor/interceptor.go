@@ -1,0 +1,236 @@
+package interceptor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/verify"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+)
+
+// An Interceptor enforces a [scopes.Policy] with a [verify.Verifier]. Its
+// [Interceptor.Unary] and [Interceptor.Stream] methods are grpc-go server
+// interceptors; [Interceptor.AuthFunc] plugs into go-grpc-middleware's auth
+// interceptor instead. An Interceptor is safe for concurrent use and holds
+// no resources of its own: closing the verifier is the caller's job.
+type Interceptor struct {
+	verifier verify.Verifier
+	policy   *scopes.Policy
+	opts     options
+}
+
+// New returns an Interceptor that verifies tokens with v and enforces p.
+// Both are required. It fails on an invalid option: a realm or domain with
+// characters a header cannot carry.
+func New(v verify.Verifier, p *scopes.Policy, opts ...Option) (*Interceptor, error) {
+	if v == nil {
+		return nil, errors.New("interceptor: verifier is nil; every protected call needs one")
+	}
+	if p == nil {
+		return nil, errors.New("interceptor: policy is nil; build one with scopes.NewPolicy")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	if !printable(o.realm) {
+		return nil, errors.New("interceptor: WithRealm: realm must be printable ASCII without quotes or backslashes")
+	}
+	if o.domain == "" || !printable(o.domain) {
+		return nil, errors.New("interceptor: WithDomain: domain must be non-empty printable ASCII")
+	}
+	if o.logger == nil {
+		return nil, errors.New("interceptor: WithLogger: logger is nil")
+	}
+	if o.now == nil {
+		return nil, errors.New("interceptor: WithClock: clock is nil")
+	}
+	return &Interceptor{verifier: v, policy: p, opts: o}, nil
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// Unary is a grpc.UnaryServerInterceptor. It returns Unauthenticated,
+// PermissionDenied or Unavailable as the package documentation describes,
+// and otherwise calls handler with the claims in the context.
+func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, claims, rej := i.authenticate(ctx, info.FullMethod)
+	if rej == nil && claims != nil && i.opts.authorizer != nil {
+		rej = i.authorize(ctx, Call{Method: info.FullMethod, Claims: claims, Request: req})
+	}
+	if rej != nil {
+		return nil, i.reject(ctx, info.FullMethod, rej)
+	}
+	return handler(ctx, req)
+}
+
+// AuthFunc authorizes the call in ctx for go-grpc-middleware's auth
+// interceptors (auth.UnaryServerInterceptor(gate.AuthFunc)), which may be
+// limited to some methods with its selector. It finds the method with
+// grpc.Method and returns the context with the claims. Compared with
+// [Interceptor.Unary] and [Interceptor.Stream] it cannot pass unary
+// requests to the [Authorizer] (Call.Request is nil) and cannot end streams
+// at token expiry.
+func (i *Interceptor) AuthFunc(ctx context.Context) (context.Context, error) {
+	method, ok := grpc.Method(ctx)
+	if !ok {
+		return nil, i.reject(ctx, "", &rejection{code: codes.Internal, reason: ReasonUndeclaredMethod,
+			description: "method unknown", cause: errors.New("interceptor: AuthFunc called outside a gRPC call")})
+	}
+	ctx, claims, rej := i.authenticate(ctx, method)
+	if rej == nil && claims != nil && i.opts.authorizer != nil {
+		rej = i.authorize(ctx, Call{Method: method, Claims: claims})
+	}
+	if rej != nil {
+		return nil, i.reject(ctx, method, rej)
+	}
+	return ctx, nil
+}
+
+// authenticate finds the rule of method, and for a protected method verifies
+// the token and checks its scopes. It returns the context to hand on and the
+// claims, or nil claims for a public method.
+func (i *Interceptor) authenticate(ctx context.Context, method string) (context.Context, *verify.Claims, *rejection) {
+	rule, ok := i.policy.Rule(method)
+	if !ok {
+		return ctx, nil, &rejection{code: codes.PermissionDenied, reason: ReasonUndeclaredMethod,
+			description: "the method is not available", cause: errNoRule}
+	}
+	if rule.IsPublic() {
+		return ctx, nil, nil
+	}
+	token, present, ok := bearerToken(ctx)
+	if !present {
+		// RFC 6750 §3.1: no credentials, no error code.
+		return ctx, nil, &rejection{code: codes.Unauthenticated, reason: ReasonMissingToken,
+			description: "an access token is required", challenge: true}
+	}
+	if !ok {
+		return ctx, nil, &rejection{code: codes.Unauthenticated, reason: ReasonInvalidRequest, oauthError: "invalid_request",
+			description: "the authorization metadata must hold exactly one Bearer token", challenge: true}
+	}
+	claims, err := i.verifier.Verify(ctx, token)
+	if err != nil {
+		return ctx, nil, verifyRejection(err)
+	}
+	if claims == nil {
+		return ctx, nil, &rejection{code: codes.Internal, reason: ReasonUnavailable,
+			description: "the access token could not be verified", cause: errors.New("interceptor: verifier returned no claims and no error")}
+	}
+	if auds := rule.Audiences(); len(auds) > 0 && !slices.ContainsFunc(auds, claims.HasAudience) {
+		return ctx, nil, &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
+			description: "the access token is not intended for this API", challenge: true,
+			cause: &verify.TokenError{Reason: verify.ErrAudience, Claim: "aud"}}
+	}
+	if !rule.Allows(claims.Scopes) {
+		return ctx, nil, &rejection{code: codes.PermissionDenied, reason: ReasonInsufficientScope, oauthError: "insufficient_scope",
+			description: "the access token lacks a required scope", scope: rule.Closest(claims.Scopes), challenge: true}
+	}
+	return NewContext(ctx, claims), claims, nil
+}
+
+// verifyRejection maps a verifier error: invalid token → Unauthenticated,
+// unavailable → Unavailable (the token may be fine), anything else → a
+// denial that blames neither.
+func verifyRejection(err error) *rejection {
+	var te *verify.TokenError
+	switch {
+	case errors.As(err, &te):
+		return &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
+			description: te.Description(), challenge: true, cause: err}
+	case errors.Is(err, verify.ErrInvalidToken):
+		return &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
+			description: "the access token is invalid", challenge: true, cause: err}
+	case errors.Is(err, verify.ErrUnavailable):
+		// No challenge: the client must not throw its token away.
+		return &rejection{code: codes.Unavailable, reason: ReasonUnavailable,
+			description: "the access token cannot be verified right now; retry later", cause: err}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &rejection{code: codes.Unavailable, reason: ReasonUnavailable,
+			description: "the access token could not be verified in time", cause: err}
+	default:
+		return &rejection{code: codes.Internal, reason: ReasonUnavailable,
+			description: "the access token could not be verified", cause: err}
+	}
+}
+
+// authorize runs the Authorizer.
+func (i *Interceptor) authorize(ctx context.Context, call Call) *rejection {
+	err := i.opts.authorizer(ctx, call)
+	if err == nil {
+		return nil
+	}
+	rej := &rejection{code: codes.PermissionDenied, reason: ReasonAccessDenied, description: "access denied", cause: err}
+	var de *DenyError
+	if errors.As(err, &de) {
+		if de.Reason != "" {
+			rej.reason = de.Reason
+		}
+		if de.Description != "" {
+			rej.description = de.Description
+		}
+		if len(de.Scopes) > 0 {
+			rej.oauthError, rej.scope, rej.challenge = "insufficient_scope", de.Scopes, true
+		}
+	}
+	return rej
+}
+
+// reject logs rej, sets the www-authenticate header and returns the status
+// error.
+func (i *Interceptor) reject(ctx context.Context, method string, rej *rejection) error {
+	level := slog.LevelInfo
+	if rej.code == codes.Unavailable || rej.code == codes.Internal {
+		level = slog.LevelWarn
+	}
+	if i.opts.logger.Enabled(ctx, level) {
+		attrs := []slog.Attr{slog.String("method", method), slog.String("code", rej.code.String()), slog.String("reason", rej.reason)}
+		if rej.cause != nil {
+			attrs = append(attrs, slog.String("error", rej.cause.Error()))
+		}
+		i.opts.logger.LogAttrs(ctx, level, "oauthgate: call denied", attrs...)
+	}
+	if rej.challenge {
+		// Errors are sent as a trailers-only response, whose single
+		// metadata block grpc-go clients read as both header and trailer.
+		// Mid-stream (headers already sent) it can only go in the trailer.
+		md := metadata.Pairs("www-authenticate", rej.wwwAuthenticate(i.opts.realm))
+		if grpc.SetHeader(ctx, md) != nil {
+			_ = grpc.SetTrailer(ctx, md)
+		}
+	}
+	return rej.status(i.opts.domain, i.opts.realm).Err()
+}
+
+// A ServiceInfoProvider lists registered services; *grpc.Server is one.
+type ServiceInfoProvider interface {
+	GetServiceInfo() map[string]grpc.ServiceInfo
+}
+
+// Covers checks that every method registered on srv has a rule in the
+// policy, and otherwise returns a [*scopes.CoverageError] naming them all.
+// Call it after registering every service and before Serve, and refuse to
+// start on an error: those methods would deny every call. Remember grpc
+// health and reflection: declare them with [scopes.ForService].
+func (i *Interceptor) Covers(srv ServiceInfoProvider) error {
+	var methods []string
+	for svc, info := range srv.GetServiceInfo() {
+		for _, m := range info.Methods {
+			methods = append(methods, fmt.Sprintf("/%s/%s", svc, m.Name))
+		}
+	}
+	return i.policy.Covers(methods...)
+}

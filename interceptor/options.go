@@ -1,0 +1,93 @@
+package interceptor
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/oauthgate/oauthgate/verify"
+)
+
+// An Option configures an [Interceptor].
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	realm          string
+	domain         string
+	logger         *slog.Logger
+	authorizer     Authorizer
+	streamMessages bool
+	now            func() time.Time
+}
+
+func defaultOptions() options {
+	return options{
+		domain: "oauthgate",
+		logger: slog.New(slog.DiscardHandler),
+		now:    time.Now,
+	}
+}
+
+// A Call describes the call an [Authorizer] decides on.
+type Call struct {
+	// Method is the full method name, "/pkg.Service/Method".
+	Method string
+	// Claims are the verified claims of the caller's token.
+	Claims *verify.Claims
+	// Request is the decoded request of a unary call, or the message just
+	// received on a stream when [WithStreamMessages] is set. It is nil when
+	// a stream starts.
+	Request any
+}
+
+// An Authorizer makes a fine-grained decision after the token has passed the
+// scope check: "may this user read this report?". It returns nil to allow
+// the call, a [*DenyError] to deny it with a specific answer, or any other
+// error to deny it with reason ACCESS_DENIED. It must be safe for concurrent
+// use.
+type Authorizer func(ctx context.Context, call Call) error
+
+// WithRealm sets the realm reported in www-authenticate challenges and in
+// ErrorInfo metadata. The default is no realm. Later calls replace earlier
+// ones.
+func WithRealm(realm string) Option {
+	return optionFunc(func(o *options) { o.realm = realm })
+}
+
+// WithDomain sets the ErrorInfo domain, conventionally the DNS name of the
+// service. The default is "oauthgate". Later calls replace earlier ones.
+func WithDomain(domain string) Option {
+	return optionFunc(func(o *options) { o.domain = domain })
+}
+
+// WithLogger makes the interceptor log each denied call at level Info (Warn
+// when the verifier is unavailable) with the method, the reason and the
+// verifier's error, never the token. The default logs nothing. Later calls
+// replace earlier ones.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) { o.logger = l })
+}
+
+// WithAuthorizer installs a fine-grained check that runs after the scope
+// check, with the claims in ctx: once per unary call with its request, and
+// once when a stream starts (see [WithStreamMessages]). The default is no
+// check. Later calls replace earlier ones.
+func WithAuthorizer(a Authorizer) Option {
+	return optionFunc(func(o *options) { o.authorizer = a })
+}
+
+// WithStreamMessages also runs the [Authorizer] on every message a stream
+// receives; a denial ends the stream. The default checks only at the start.
+func WithStreamMessages() Option {
+	return optionFunc(func(o *options) { o.streamMessages = true })
+}
+
+// WithClock sets the clock used to schedule the end of streams at token
+// expiry. The default is time.Now. Later calls replace earlier ones.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(o *options) { o.now = now })
+}

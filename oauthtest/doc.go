@@ -1,0 +1,48 @@
+// Package oauthtest is an in-process OAuth 2.0 authorization server for
+// tests and demos of OAuth-protected gRPC services; it is not for
+// production use.
+//
+// An [Issuer] listens on 127.0.0.1 and serves what a resource server needs
+// from its authorization server:
+//
+//   - a JSON Web Key Set at /jwks.json ([Issuer.JWKSURL]), public keys only;
+//   - RFC 8414 metadata at /.well-known/oauth-authorization-server and
+//     OpenID Connect Discovery metadata at /.well-known/openid-configuration,
+//     whose issuer is [Issuer].URL;
+//   - RFC 7662 token introspection at /introspect ([Issuer.IntrospectionURL]),
+//     with client_secret_basic or client_secret_post authentication
+//     ([Issuer.ClientID], [Issuer.ClientSecret]).
+//
+// [Issuer.Token] mints RFC 9068 JWT access tokens signed with ES256
+// (default), RS256 or EdDSA; [Issuer.OpaqueToken] mints opaque tokens only
+// introspection can resolve. [TokenOption] values shape every header and
+// claim, including invalid ones, so a verifier's failure paths can be
+// tested. [Issuer.RotateKeys] rotates signing keys and [Issuer.SetFault]
+// makes an endpoint fail (down, error status, slow, garbage, huge) at run
+// time; [Issuer.Requests] counts the requests each endpoint received.
+//
+// [ServeGRPC] runs a gRPC server in memory and [Bearer] attaches a token to
+// one call, so a test of a protected service takes a few lines:
+//
+//	iss := oauthtest.NewIssuer(t)
+//	conn := oauthtest.ServeGRPC(t, register, grpc.ChainUnaryInterceptor(gate.Unary))
+//	_, err := pb.NewLibraryServiceClient(conn).GetBook(ctx, req,
+//		oauthtest.Bearer(iss.Token(t, oauthtest.WithScopes("library.read"))))
+//
+// # Lifecycle
+//
+// [NewIssuer] follows net/http/httptest with a testing.TB: it calls
+// tb.Helper, fails the test with tb.Fatalf on a setup error and closes the
+// issuer with tb.Cleanup. Programs that have no testing.TB, such as demos
+// and examples, call [Start], which returns an error, and must call
+// [Issuer.Close]. Likewise [Issuer.MintToken] and [Issuer.MintOpaque] return
+// errors where [Issuer.Token] and [Issuer.OpaqueToken] fail the test.
+// Nothing in this package panics on bad input.
+//
+// # Security
+//
+// Keys are generated per issuer and never leave the process, but the
+// issuer deliberately mints tokens that a correct verifier must reject, its
+// default introspection credentials are public constants, and [Bearer]
+// sends tokens over insecure connections. Never use it to protect anything.
+package oauthtest

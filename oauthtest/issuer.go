@@ -1,0 +1,211 @@
+package oauthtest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// An Issuer is an in-process OAuth 2.0 authorization server listening on
+// 127.0.0.1. It signs access tokens, serves their keys as a JWKS, publishes
+// discovery metadata and answers token introspection. It is safe for
+// concurrent use; faults can be switched while requests are in flight.
+//
+// Create one with [NewIssuer] in tests or [Start] elsewhere.
+type Issuer struct {
+	// URL is the issuer identifier and the base URL of the server, of the
+	// form http://127.0.0.1:port with no trailing slash. It must not be
+	// modified.
+	URL string
+
+	opts    issuerOptions
+	srv     *httptest.Server
+	closing chan struct{}
+	once    sync.Once
+
+	mu      sync.Mutex
+	keys    map[jose.SignatureAlgorithm]*signingKey // guarded by mu
+	serial  int                                     // guarded by mu; last kid number handed out
+	hmac    []byte                                  // guarded by mu; HS256 secret, never published
+	tokens  map[string]map[string]any               // guarded by mu; minted token → claims
+	revoked map[string]bool                         // guarded by mu
+
+	endpoints [numEndpoints]endpointState
+}
+
+// NewIssuer starts an [Issuer] for the test tb and stops it when the test
+// ends (tb.Cleanup). A setup problem, such as an unsupported
+// [WithAlgorithm], fails the test with tb.Fatalf.
+//
+//	iss := oauthtest.NewIssuer(t, oauthtest.WithAlgorithm(jose.RS256))
+//	tok := iss.Token(t, oauthtest.WithScopes("orders.read"))
+func NewIssuer(tb testing.TB, opts ...Option) *Issuer {
+	tb.Helper()
+	iss, err := Start(opts...)
+	if err != nil {
+		tb.Fatalf("oauthtest.NewIssuer: %v", err)
+		return nil
+	}
+	tb.Cleanup(iss.Close)
+	return iss
+}
+
+// Start starts an [Issuer] without a test, for demo programs and examples.
+// The caller must call [Issuer.Close].
+func Start(opts ...Option) (*Issuer, error) {
+	o := defaultIssuerOptions()
+	for _, opt := range opts {
+		opt.applyIssuer(&o)
+	}
+	if !publishable(o.alg) {
+		return nil, fmt.Errorf("oauthtest: unsupported default algorithm %q; use ES256, RS256 or EdDSA", o.alg)
+	}
+	iss := &Issuer{
+		opts:    o,
+		closing: make(chan struct{}),
+		keys:    map[jose.SignatureAlgorithm]*signingKey{},
+		tokens:  map[string]map[string]any{},
+		revoked: map[string]bool{},
+	}
+	// The default key exists before the JWKS is first served, so a verifier
+	// that fetches keys eagerly sees it.
+	if _, err := iss.key(o.alg); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("oauthtest: listen on 127.0.0.1: %w", err)
+	}
+	// httptest.NewServer panics when it cannot listen; building the Server
+	// by hand keeps setup failures as errors.
+	// URL is set before serving so handlers never race with its write; it
+	// is what httptest.Server.URL will be.
+	iss.URL = "http://" + ln.Addr().String()
+	iss.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: iss.handler()}}
+	if o.tls {
+		iss.URL = "https://" + ln.Addr().String()
+		iss.srv.StartTLS()
+	} else {
+		iss.srv.Start()
+	}
+	return iss, nil
+}
+
+// Close stops the server, aborting slow and faulty responses in flight. It
+// is idempotent; [NewIssuer] calls it when the test ends.
+func (iss *Issuer) Close() {
+	iss.once.Do(func() {
+		close(iss.closing)
+		iss.srv.CloseClientConnections()
+		iss.srv.Close()
+	})
+}
+
+// JWKSURL returns the URL of the JSON Web Key Set.
+func (iss *Issuer) JWKSURL() string { return iss.URL + EndpointJWKS.path() }
+
+// IntrospectionURL returns the URL of the RFC 7662 introspection endpoint.
+func (iss *Issuer) IntrospectionURL() string { return iss.URL + EndpointIntrospection.path() }
+
+// Client returns an HTTP client configured for the issuer's server,
+// trusting its certificate under [WithTLS]. Its idle connections are closed
+// by [Issuer.Close].
+func (iss *Issuer) Client() *http.Client { return iss.srv.Client() }
+
+// ClientID returns the client_id the introspection endpoint accepts.
+func (iss *Issuer) ClientID() string { return iss.opts.clientID }
+
+// ClientSecret returns the client secret the introspection endpoint
+// accepts.
+func (iss *Issuer) ClientSecret() string { return iss.opts.clientSecret }
+
+// JWKS returns the public keys the JWKS endpoint currently serves, sorted by
+// kid, for verifiers built from a static key set. Each key has use "sig" and
+// its alg. The HS256 secret is never included.
+func (iss *Issuer) JWKS() jose.JSONWebKeySet {
+	iss.mu.Lock()
+	defer iss.mu.Unlock()
+	return iss.jwksLocked()
+}
+
+// RotateKeys replaces the key of every algorithm used so far with a new key
+// with a new kid. The old public keys disappear from the JWKS at once, so
+// tokens they signed no longer verify against it, while tokens minted from
+// now on use the new keys. Tokens already minted stay active for
+// introspection.
+func (iss *Issuer) RotateKeys() {
+	iss.mu.Lock()
+	algs := make([]jose.SignatureAlgorithm, 0, len(iss.keys))
+	for alg := range iss.keys {
+		algs = append(algs, alg)
+	}
+	iss.mu.Unlock()
+	for _, alg := range algs {
+		// Generate outside the lock: RSA keys take tens of milliseconds.
+		k, err := newSigningKey(alg)
+		if err != nil {
+			// crypto/rand does not fail on supported platforms, and every alg
+			// in iss.keys was generated once already.
+			continue
+		}
+		iss.mu.Lock()
+		iss.serial++
+		k.kid = kidFor(alg, iss.serial)
+		iss.keys[alg] = k
+		iss.mu.Unlock()
+	}
+}
+
+// handler routes the issuer's endpoints, each behind its fault injector.
+func (iss *Issuer) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+EndpointJWKS.path(), iss.faulty(EndpointJWKS, http.HandlerFunc(iss.serveJWKS)))
+	mux.Handle("GET "+EndpointOAuthMetadata.path(), iss.faulty(EndpointOAuthMetadata, iss.metadataHandler(false)))
+	mux.Handle("GET "+EndpointOpenIDConfiguration.path(), iss.faulty(EndpointOpenIDConfiguration, iss.metadataHandler(true)))
+	mux.Handle(EndpointIntrospection.path(), iss.faulty(EndpointIntrospection, http.HandlerFunc(iss.serveIntrospection)))
+	return mux
+}
+
+func (iss *Issuer) serveJWKS(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, iss.JWKS())
+}
+
+func (iss *Issuer) metadataHandler(openID bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		doc := map[string]any{
+			"issuer":                 iss.URL,
+			"jwks_uri":               iss.JWKSURL(),
+			"introspection_endpoint": iss.IntrospectionURL(),
+			"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+			// REQUIRED by RFC 8414 §2 and OpenID Discovery §3 even though this
+			// server has no authorization endpoint; strict parsers check it.
+			"response_types_supported": []string{"code"},
+		}
+		if openID {
+			doc["subject_types_supported"] = []string{"public"}
+			doc["id_token_signing_alg_values_supported"] = []string{string(jose.ES256), string(jose.RS256), string(jose.EdDSA)}
+		}
+		for name, v := range iss.opts.metadata {
+			if v == nil {
+				delete(doc, name)
+				continue
+			}
+			doc[name] = v
+		}
+		writeJSON(w, http.StatusOK, doc)
+	})
+}
+
+// randomString returns n random bytes, base64url-encoded.
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error (Go 1.24+).
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,194 @@
+package oauthtest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oauthgate/oauthgate/oauthtest"
+)
+
+func TestIssuer_URLs(t *testing.T) {
+	t.Parallel()
+	for name, o := range map[string][]oauthtest.Option{"HTTP": nil, "TLS": {oauthtest.WithTLS()}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			iss := oauthtest.NewIssuer(t, o...)
+			scheme := "http://127.0.0.1:"
+			if name == "TLS" {
+				scheme = "https://127.0.0.1:"
+			}
+			if !strings.HasPrefix(iss.URL, scheme) || strings.HasSuffix(iss.URL, "/") {
+				t.Errorf("URL = %q, want prefix %q and no trailing slash", iss.URL, scheme)
+			}
+			if got, want := iss.JWKSURL(), iss.URL+"/jwks.json"; got != want {
+				t.Errorf("JWKSURL() = %q, want %q", got, want)
+			}
+			if got, want := iss.IntrospectionURL(), iss.URL+"/introspect"; got != want {
+				t.Errorf("IntrospectionURL() = %q, want %q", got, want)
+			}
+			if set := fetchJWKS(t, iss); len(set.Keys) != 1 || set.Keys[0].Algorithm != "ES256" {
+				t.Errorf("JWKS = %d keys, want one ES256 key before any token is minted", len(set.Keys))
+			}
+		})
+	}
+}
+
+func TestIssuer_Metadata(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			var doc map[string]any
+			if code := getJSON(t, iss.Client(), iss.URL+path, &doc); code != http.StatusOK {
+				t.Fatalf("GET %s status = %d, want 200", path, code)
+			}
+			want := map[string]string{
+				"issuer":                 iss.URL,
+				"jwks_uri":               iss.JWKSURL(),
+				"introspection_endpoint": iss.IntrospectionURL(),
+			}
+			for k, w := range want {
+				if doc[k] != w {
+					t.Errorf("%s = %v, want %q", k, doc[k], w)
+				}
+			}
+			methods := fmt.Sprint(doc["introspection_endpoint_auth_methods_supported"])
+			if methods != "[client_secret_basic client_secret_post]" {
+				t.Errorf("introspection_endpoint_auth_methods_supported = %s", methods)
+			}
+		})
+	}
+}
+
+func TestIssuer_WithMetadata(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t,
+		oauthtest.WithMetadata("issuer", "https://other.example"),
+		oauthtest.WithMetadata("introspection_endpoint", nil),
+	)
+	var doc map[string]any
+	getJSON(t, iss.Client(), iss.URL+"/.well-known/openid-configuration", &doc)
+	if doc["issuer"] != "https://other.example" {
+		t.Errorf("issuer = %v, want https://other.example", doc["issuer"])
+	}
+	if v, ok := doc["introspection_endpoint"]; ok {
+		t.Errorf("introspection_endpoint = %v, want absent", v)
+	}
+	if doc["jwks_uri"] != iss.JWKSURL() {
+		t.Errorf("jwks_uri = %v, want %q (unchanged)", doc["jwks_uri"], iss.JWKSURL())
+	}
+}
+
+func TestIssuer_DefaultAudience(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		opts []oauthtest.Option
+		want any
+	}{
+		"One":  {opts: []oauthtest.Option{oauthtest.WithDefaultAudience("https://orders")}, want: "https://orders"},
+		"Two":  {opts: []oauthtest.Option{oauthtest.WithDefaultAudience("a", "b")}, want: "[a b]"},
+		"None": {opts: []oauthtest.Option{oauthtest.WithDefaultAudience()}, want: nil},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			iss := oauthtest.NewIssuer(t, tc.opts...)
+			_, claims := decode(t, iss.Token(t))
+			got := claims["aud"]
+			if _, ok := got.([]any); ok {
+				got = fmt.Sprint(got)
+			}
+			if got != tc.want {
+				t.Errorf("aud = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestIssuer_RotateKeys(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	oldES := iss.Token(t)
+	oldEd := iss.Token(t, oauthtest.WithAlgorithm(jose.EdDSA))
+	before := fetchJWKS(t, iss)
+
+	iss.RotateKeys()
+
+	after := fetchJWKS(t, iss)
+	if len(after.Keys) != 2 {
+		t.Fatalf("JWKS after rotation has %d keys, want 2", len(after.Keys))
+	}
+	for _, k := range before.Keys {
+		if len(after.Key(k.KeyID)) != 0 {
+			t.Errorf("old kid %q still in JWKS after RotateKeys", k.KeyID)
+		}
+	}
+	for name, tok := range map[string]string{"ES256": oldES, "EdDSA": oldEd} {
+		if _, err := verifyToken(t, tok, after); !errors.Is(err, errNoKey) {
+			t.Errorf("verify(old %s token) error = %v, want %v", name, err, errNoKey)
+		}
+	}
+	if _, err := verifyToken(t, iss.Token(t), after); err != nil {
+		t.Errorf("verify(new token) error = %v, want nil", err)
+	}
+}
+
+// fakeTB records Fatalf instead of stopping the goroutine.
+type fakeTB struct {
+	testing.TB
+	fatal    string
+	cleanups int
+}
+
+func (f *fakeTB) Helper()                           {}
+func (f *fakeTB) Cleanup(func())                    { f.cleanups++ }
+func (f *fakeTB) Fatalf(format string, args ...any) { f.fatal = fmt.Sprintf(format, args...) }
+
+func TestNewIssuer_SetupErrorFailsTest(t *testing.T) {
+	t.Parallel()
+	for _, alg := range []jose.SignatureAlgorithm{jose.HS256, jose.PS256, ""} {
+		t.Run(string(alg), func(t *testing.T) {
+			t.Parallel()
+			tb := &fakeTB{TB: t}
+			if iss := oauthtest.NewIssuer(tb, oauthtest.WithAlgorithm(alg)); iss != nil {
+				t.Errorf("NewIssuer(WithAlgorithm(%q)) = %v, want nil", alg, iss)
+			}
+			if !strings.Contains(tb.fatal, "oauthtest: unsupported default algorithm") {
+				t.Errorf("Fatalf message = %q, want it to name the bad algorithm", tb.fatal)
+			}
+			if tb.cleanups != 0 {
+				t.Errorf("Cleanup called %d times after a failed setup, want 0", tb.cleanups)
+			}
+			if _, err := oauthtest.Start(oauthtest.WithAlgorithm(alg)); err == nil {
+				t.Errorf("Start(WithAlgorithm(%q)) error = nil, want an error", alg)
+			}
+		})
+	}
+}
+
+func TestStart_Close(t *testing.T) {
+	t.Parallel()
+	iss, err := oauthtest.Start()
+	if err != nil {
+		t.Fatalf("Start() error = %v", err)
+	}
+	client := iss.Client()
+	fetchJWKS(t, iss)
+	iss.Close()
+	iss.Close() // idempotent
+
+	ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, iss.JWKSURL(), nil)
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		t.Error("GET jwks after Close succeeded, want a connection error")
+	}
+}

@@ -1,0 +1,32 @@
+// Package scopes decides which OAuth scopes each RPC requires, from options
+// declared in .proto files ([oauthgatev1.E_Method], [oauthgatev1.E_Service])
+// or in Go ([ForService], [ForMethod]), and checks a token's scope [Set]
+// against them.
+//
+// A [Policy] is compiled once by [NewPolicy], before the server starts, and
+// is read-only afterwards. It is fail-closed: a method with no declaration
+// has no [Rule] and must be denied, and [Policy.Covers] lists such methods so
+// that a server can refuse to start. An invalid declaration (a rule that
+// requires nothing, public combined with scopes, an empty scope string) makes
+// NewPolicy fail, naming every method at fault.
+//
+// # Precedence
+//
+// A method option replaces its service's option; the two are never merged. A
+// method is declared either in its .proto file or in Go, not both.
+//
+// # Rules
+//
+// A rule is public (no token at all), or a list of alternatives: the token
+// must hold every scope of at least one alternative. The interceptor reports
+// [Rule.Closest] in insufficient_scope challenges.
+//
+// # Scope claims
+//
+// [Set] reads both forms found in access tokens: the space-delimited scope
+// claim of RFC 9068 and the scp array issued by ory Hydra, Azure AD and
+// Okta. Strictness is deliberate: a claim of the wrong JSON type, or a scope
+// with whitespace or control characters, is an error, never an empty set.
+//
+// This package depends on protobuf only; it does not import gRPC.
+package scopes

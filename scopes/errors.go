@@ -1,0 +1,87 @@
+package scopes
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// ErrInvalidScope reports a scope claim or scope string that breaks RFC 6749
+// §3.3 syntax, or a scope claim of the wrong JSON type.
+var ErrInvalidScope = errors.New("scopes: invalid scope")
+
+// ErrInvalidRule reports a rule that cannot be enforced: no scopes and not
+// public, public combined with scopes, an empty alternative or scope string.
+var ErrInvalidRule = errors.New("scopes: invalid rule")
+
+// ErrUnknownService reports a rule declared in Go for a service or method
+// that no descriptor describes.
+var ErrUnknownService = errors.New("scopes: unknown service or method")
+
+// ErrUncovered reports registered methods that have no rule.
+var ErrUncovered = errors.New("scopes: methods without a rule")
+
+// A ScopeError describes an invalid scope. It wraps [ErrInvalidScope]. Its
+// message never contains the scope itself, which comes from a token.
+type ScopeError struct {
+	// Problem says what is wrong, in a few words.
+	Problem string
+}
+
+func (e *ScopeError) Error() string { return "scopes: invalid scope: " + e.Problem }
+
+// Unwrap returns [ErrInvalidScope].
+func (e *ScopeError) Unwrap() error { return ErrInvalidScope }
+
+// A Problem is one method or service whose rule could not be compiled.
+type Problem struct {
+	// Name is the full method name ("/pkg.Service/Method") or, for a
+	// service-wide declaration, the full service name.
+	Name string
+	// Err is the reason; it wraps [ErrInvalidRule] or [ErrUnknownService].
+	Err error
+}
+
+// A CompileError lists every rule that [NewPolicy] could not compile. It
+// matches both [ErrInvalidRule] and [ErrUnknownService] when any problem does.
+type CompileError struct {
+	// Problems is sorted by Name.
+	Problems []Problem
+}
+
+func (e *CompileError) Error() string {
+	var b strings.Builder
+	b.WriteString("scopes: cannot build policy:")
+	for _, p := range e.Problems {
+		b.WriteString("\n\t")
+		b.WriteString(p.Name)
+		b.WriteString(": ")
+		b.WriteString(p.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems' errors.
+func (e *CompileError) Unwrap() []error {
+	errs := make([]error, len(e.Problems))
+	for i, p := range e.Problems {
+		errs[i] = p.Err
+	}
+	return errs
+}
+
+// A CoverageError lists every method that is served but has no rule, so every
+// call to it would be denied. It wraps [ErrUncovered].
+type CoverageError struct {
+	// Methods are full method names ("/pkg.Service/Method"), sorted.
+	Methods []string
+}
+
+func (e *CoverageError) Error() string {
+	return "scopes: " + strconv.Itoa(len(e.Methods)) + " method(s) have no rule and would deny every call; " +
+		"annotate them with (oauthgate.v1.method) or (oauthgate.v1.service), or declare them with ForService/ForMethod:\n\t" +
+		strings.Join(e.Methods, "\n\t")
+}
+
+// Unwrap returns [ErrUncovered].
+func (e *CoverageError) Unwrap() error { return ErrUncovered }

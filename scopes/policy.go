@@ -1,0 +1,272 @@
+package scopes
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// A Policy maps every covered RPC, by full method name
+// ("/pkg.Service/Method"), to its [Rule]. It is compiled once by [NewPolicy]
+// and read-only afterwards, so it is safe for concurrent use. A method
+// without a rule is not covered and must be denied.
+type Policy struct {
+	rules map[string]*Rule
+}
+
+// origin tells where a method's rule was declared; a method rule takes
+// precedence over a service rule of the same origin, and proto and Go
+// declarations for one method conflict.
+type origin uint8
+
+const (
+	protoService origin = iota + 1
+	protoMethod
+	goService
+	goMethod
+)
+
+func (o origin) fromGo() bool { return o == goService || o == goMethod }
+
+type entry struct {
+	rule   Rule
+	origin origin
+	// source is the service or method name the rule was declared on.
+	source string
+}
+
+// NewPolicy compiles the rules declared with (oauthgate.v1.method) and
+// (oauthgate.v1.service) options, and those declared in Go with [ForService]
+// and [ForMethod], into a Policy.
+//
+// Descriptors come from [FromFiles], [FromServices] and [FromRegistry]; with
+// none of them, from [protoregistry.GlobalFiles]. A method option replaces
+// its service's option. Methods with neither get no rule: they are denied,
+// and [Policy.Covers] names them.
+//
+// Every problem is reported at once, in a [*CompileError] naming each
+// method or service: an invalid rule, an unreadable option, a Go declaration
+// for an unknown service or method, or a method declared both in its .proto
+// file and in Go.
+func NewPolicy(opts ...Option) (*Policy, error) {
+	var o options
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	registry := o.registry
+	if registry == nil {
+		registry = protoregistry.GlobalFiles
+	}
+	res, err := newResolver()
+	if err != nil {
+		return nil, err
+	}
+	b := builder{res: res, entries: map[string]entry{}, seen: map[protoreflect.FullName]bool{}}
+
+	if !o.explicit || o.registry != nil {
+		registry.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+			b.addFile(fd)
+			return true
+		})
+	}
+	for _, fd := range o.files {
+		b.addFile(fd)
+	}
+	for _, sd := range o.services {
+		b.addService(sd)
+	}
+	for _, g := range o.goRules {
+		b.addGo(g, registry)
+	}
+
+	if len(b.problems) > 0 {
+		slices.SortFunc(b.problems, func(a, b Problem) int { return cmp.Compare(a.Name, b.Name) })
+		return nil, &CompileError{Problems: b.problems}
+	}
+	p := &Policy{rules: make(map[string]*Rule, len(b.entries))}
+	for name, e := range b.entries {
+		p.rules[name] = &e.rule
+	}
+	return p, nil
+}
+
+type builder struct {
+	res      *resolver
+	entries  map[string]entry
+	problems []Problem
+	// seen records services already read, so that a file given twice, or
+	// given and also in the registry, is read once.
+	seen map[protoreflect.FullName]bool
+	// services indexes every service read, to resolve Go declarations.
+	services []protoreflect.ServiceDescriptor
+}
+
+func (b *builder) problem(name string, err error) {
+	b.problems = append(b.problems, Problem{Name: name, Err: err})
+}
+
+func (b *builder) addFile(fd protoreflect.FileDescriptor) {
+	svcs := fd.Services()
+	for i := range svcs.Len() {
+		b.addService(svcs.Get(i))
+	}
+}
+
+// fullMethod returns the name gRPC uses for md: "/pkg.Service/Method".
+func fullMethod(md protoreflect.MethodDescriptor) string {
+	return "/" + string(md.Parent().FullName()) + "/" + string(md.Name())
+}
+
+func (b *builder) addService(sd protoreflect.ServiceDescriptor) {
+	if b.seen[sd.FullName()] {
+		return
+	}
+	b.seen[sd.FullName()] = true
+	b.services = append(b.services, sd)
+
+	var svcRule *Rule
+	if pb, err := b.res.serviceRule(sd); err != nil {
+		b.problem(string(sd.FullName()), err)
+	} else if pb != nil {
+		r := compile(pb)
+		if err := r.validate(); err != nil {
+			b.problem(string(sd.FullName()), err)
+		} else {
+			svcRule = &r
+		}
+	}
+	methods := sd.Methods()
+	for i := range methods.Len() {
+		md := methods.Get(i)
+		name := fullMethod(md)
+		pb, err := b.res.methodRule(md)
+		switch {
+		case err != nil:
+			b.problem(name, err)
+		case pb != nil:
+			r := compile(pb)
+			if err := r.validate(); err != nil {
+				b.problem(name, err)
+				continue
+			}
+			b.entries[name] = entry{rule: r, origin: protoMethod, source: name}
+		case svcRule != nil:
+			b.entries[name] = entry{rule: *svcRule, origin: protoService, source: string(sd.FullName())}
+		}
+	}
+}
+
+func (b *builder) findService(name string, registry *protoregistry.Files) protoreflect.ServiceDescriptor {
+	for _, sd := range b.services {
+		if string(sd.FullName()) == name {
+			return sd
+		}
+	}
+	if d, err := registry.FindDescriptorByName(protoreflect.FullName(name)); err == nil {
+		if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
+			return sd
+		}
+	}
+	return nil
+}
+
+func (b *builder) addGo(g goRule, registry *protoregistry.Files) {
+	if err := g.rule.validate(); err != nil {
+		b.problem(g.name, err)
+		return
+	}
+	svcName, method := g.name, ""
+	if g.isMethod {
+		s, m, ok := splitFullMethod(g.name)
+		if !ok {
+			b.problem(g.name, fmt.Errorf("%w: method names have the form /pkg.Service/Method", ErrUnknownService))
+			return
+		}
+		svcName, method = s, m
+	}
+	sd := b.findService(svcName, registry)
+	if sd == nil {
+		b.problem(g.name, fmt.Errorf("%w: no descriptor for service %s; link its generated package or pass it with FromFiles", ErrUnknownService, svcName))
+		return
+	}
+	var targets []protoreflect.MethodDescriptor
+	if method != "" {
+		md := sd.Methods().ByName(protoreflect.Name(method))
+		if md == nil {
+			b.problem(g.name, fmt.Errorf("%w: service %s has no method %s", ErrUnknownService, svcName, method))
+			return
+		}
+		targets = append(targets, md)
+	} else {
+		for i := range sd.Methods().Len() {
+			targets = append(targets, sd.Methods().Get(i))
+		}
+	}
+	o := goService
+	if g.isMethod {
+		o = goMethod
+	}
+	for _, md := range targets {
+		name := fullMethod(md)
+		prev, ok := b.entries[name]
+		switch {
+		case !ok, prev.origin == goService && o == goMethod:
+			b.entries[name] = entry{rule: g.rule, origin: o, source: g.name}
+		case prev.origin == goMethod && o == goService:
+			// The method declaration already takes precedence.
+		case prev.origin.fromGo():
+			b.problem(g.name, fmt.Errorf("%w: %s is already declared in Go by %s", ErrInvalidRule, name, prev.source))
+		default:
+			b.problem(g.name, fmt.Errorf("%w: %s already has a rule in its .proto file (on %s); declare it in one place", ErrInvalidRule, name, prev.source))
+		}
+	}
+}
+
+// splitFullMethod splits "/pkg.Service/Method".
+func splitFullMethod(name string) (service, method string, ok bool) {
+	rest, ok := strings.CutPrefix(name, "/")
+	if !ok {
+		return "", "", false
+	}
+	service, method, ok = strings.Cut(rest, "/")
+	if !ok || service == "" || method == "" || strings.Contains(method, "/") {
+		return "", "", false
+	}
+	return service, method, true
+}
+
+// Rule returns the rule for fullMethod ("/pkg.Service/Method", as in
+// grpc.UnaryServerInfo.FullMethod). When ok is false the method is not
+// covered and the call must be denied. Rule does not allocate.
+func (p *Policy) Rule(fullMethod string) (rule *Rule, ok bool) {
+	rule, ok = p.rules[fullMethod]
+	return rule, ok
+}
+
+// Methods returns the full names of the covered methods, sorted.
+func (p *Policy) Methods() []string {
+	return slices.Sorted(maps.Keys(p.rules))
+}
+
+// Covers checks that every one of methods (full method names, as a server
+// registers them) has a rule. Otherwise it returns a [*CoverageError]
+// listing every uncovered method, so that a server can refuse to start
+// rather than deny those calls in production.
+func (p *Policy) Covers(methods ...string) error {
+	var missing []string
+	for _, m := range methods {
+		if _, ok := p.rules[m]; !ok {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	return &CoverageError{Methods: slices.Compact(missing)}
+}

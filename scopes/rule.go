@@ -1,0 +1,195 @@
+package scopes
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// A Rule says what an access token must carry to call an RPC: nothing (a
+// public RPC) or scopes, as one or more alternatives, each a set of scopes
+// that are all required.
+//
+// Rules come from (oauthgate.v1.method) and (oauthgate.v1.service) options or
+// from [Public], [AllOf] and [AnyOf]. The zero Rule is invalid: [NewPolicy]
+// rejects it. A Rule is immutable and safe for concurrent use.
+type Rule struct {
+	public bool
+	// alternatives are sorted, duplicate-free scope lists; the rule is met
+	// when one of them is contained in the token's scopes.
+	alternatives [][]string
+	// audiences, when not empty, narrows the audiences accepted for the RPC.
+	audiences []string
+	// err records a problem found while the rule was built, reported by
+	// NewPolicy together with the method it applies to.
+	err error
+}
+
+// Public returns the rule of an RPC that needs no access token, such as a
+// health check.
+func Public() Rule { return Rule{public: true} }
+
+// AllOf returns a rule that requires every one of scopes (AND).
+func AllOf(scopes ...string) Rule {
+	r := Rule{}
+	r.addAlternative(nil, scopes)
+	return r
+}
+
+// AnyOf returns a rule met when any one of the alternatives is (OR). Each
+// alternative must be an [AllOf] rule; AnyOf(AllOf("read"), AllOf("admin"))
+// accepts either scope.
+func AnyOf(alternatives ...Rule) Rule {
+	r := Rule{}
+	if len(alternatives) == 0 {
+		r.fail("AnyOf has no alternatives")
+	}
+	for _, a := range alternatives {
+		switch {
+		case a.err != nil:
+			r.err = a.err
+		case a.public:
+			r.fail("public cannot be an alternative")
+		case len(a.audiences) > 0:
+			r.fail("an alternative cannot set audiences")
+		}
+		r.alternatives = append(r.alternatives, a.alternatives...)
+	}
+	return r
+}
+
+// WithAudiences returns a copy of r that also requires the token's aud claim
+// to contain one of audiences, on top of the verifier's own audience check.
+func (r Rule) WithAudiences(audiences ...string) Rule {
+	if r.public {
+		r.fail("public cannot be combined with audiences")
+	}
+	if len(audiences) == 0 {
+		r.fail("WithAudiences needs at least one audience")
+	}
+	for _, a := range audiences {
+		if strings.TrimSpace(a) == "" {
+			r.fail("empty audience")
+		}
+	}
+	r.audiences = slices.Concat(r.audiences, audiences)
+	return r
+}
+
+// addAlternative appends the alternative common ∪ alt, validating both.
+func (r *Rule) addAlternative(common, alt []string) {
+	all := slices.Concat(common, alt)
+	if len(all) == 0 {
+		r.fail("an alternative lists no scopes")
+		return
+	}
+	for _, s := range all {
+		if err := validToken(s); err != nil {
+			var se *ScopeError
+			if errors.As(err, &se) {
+				r.fail(se.Problem)
+			} else {
+				r.fail(err.Error())
+			}
+			return
+		}
+	}
+	slices.Sort(all)
+	r.alternatives = append(r.alternatives, slices.Compact(all))
+}
+
+func (r *Rule) fail(problem string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s", ErrInvalidRule, problem)
+	}
+}
+
+// validate reports the first problem with r.
+func (r *Rule) validate() error {
+	switch {
+	case r.err != nil:
+		return r.err
+	case r.public && len(r.alternatives) > 0:
+		return fmt.Errorf("%w: public cannot be combined with scopes", ErrInvalidRule)
+	case !r.public && len(r.alternatives) == 0:
+		return fmt.Errorf("%w: rule is neither public nor requires scopes", ErrInvalidRule)
+	}
+	return nil
+}
+
+// IsPublic reports whether the RPC needs no access token.
+func (r *Rule) IsPublic() bool { return r.public }
+
+// Allows reports whether a token holding granted meets the rule. A public
+// rule allows everything. Allows does not allocate.
+func (r *Rule) Allows(granted Set) bool {
+	if r.public {
+		return true
+	}
+	for _, alt := range r.alternatives {
+		if hasAll(granted, alt) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAll(granted Set, want []string) bool {
+	for _, s := range want {
+		if !granted.Has(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// Alternatives returns the rule's alternatives: a token meets the rule when
+// it holds every scope of at least one of them. Each alternative is sorted.
+// The result is nil for a public rule; the caller must not modify it.
+func (r *Rule) Alternatives() [][]string { return r.alternatives }
+
+// Closest returns the alternative that granted comes nearest to: the one
+// missing the fewest scopes, the first declared on a tie. It is what an
+// insufficient_scope challenge puts in its scope parameter (RFC 6750 §3),
+// telling the client which scopes to request. The caller must not modify
+// the result; it is nil for a public rule.
+func (r *Rule) Closest(granted Set) []string {
+	var best []string
+	bestMissing := -1
+	for _, alt := range r.alternatives {
+		missing := 0
+		for _, s := range alt {
+			if !granted.Has(s) {
+				missing++
+			}
+		}
+		if bestMissing < 0 || missing < bestMissing {
+			best, bestMissing = alt, missing
+		}
+	}
+	return best
+}
+
+// Audiences returns the audiences the rule narrows the RPC to, or nil. The
+// caller must not modify the result.
+func (r *Rule) Audiences() []string { return r.audiences }
+
+// String describes the rule: "public", "a AND b", "(a) OR (b AND c)".
+func (r *Rule) String() string {
+	if r.public {
+		return "public"
+	}
+	parts := make([]string, len(r.alternatives))
+	for i, alt := range r.alternatives {
+		parts[i] = strings.Join(alt, " AND ")
+		if len(r.alternatives) > 1 {
+			parts[i] = "(" + parts[i] + ")"
+		}
+	}
+	s := strings.Join(parts, " OR ")
+	if len(r.audiences) > 0 {
+		s += " FOR " + strings.Join(r.audiences, ", ")
+	}
+	return s
+}

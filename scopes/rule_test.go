@@ -1,0 +1,93 @@
+package scopes
+
+import (
+	"errors"
+	"slices"
+	"testing"
+)
+
+func mustSet(t testing.TB, s string) Set {
+	t.Helper()
+	set, err := Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+func TestRuleAllows(t *testing.T) {
+	tests := map[string]struct {
+		rule        Rule
+		granted     string
+		want        bool
+		wantClosest []string
+	}{
+		"AllOfMet":          {rule: AllOf("write", "admin"), granted: "admin write other", want: true, wantClosest: []string{"admin", "write"}},
+		"AllOfPartial":      {rule: AllOf("write", "admin"), granted: "write", want: false, wantClosest: []string{"admin", "write"}},
+		"AnyOfFirst":        {rule: AnyOf(AllOf("read"), AllOf("admin")), granted: "read", want: true, wantClosest: []string{"read"}},
+		"AnyOfSecond":       {rule: AnyOf(AllOf("read"), AllOf("admin")), granted: "admin", want: true, wantClosest: []string{"admin"}},
+		"AnyOfNone":         {rule: AnyOf(AllOf("read"), AllOf("admin")), granted: "write", want: false, wantClosest: []string{"read"}},
+		"ClosestFewestMiss": {rule: AnyOf(AllOf("a", "b", "c"), AllOf("x", "y")), granted: "a b", want: false, wantClosest: []string{"a", "b", "c"}},
+		"ClosestTieFirst":   {rule: AnyOf(AllOf("x", "y"), AllOf("a", "b")), granted: "", want: false, wantClosest: []string{"x", "y"}},
+		"Public":            {rule: Public(), granted: "", want: true},
+		"EmptyGranted":      {rule: AllOf("read"), granted: "", want: false, wantClosest: []string{"read"}},
+		"CaseSensitive":     {rule: AllOf("Read"), granted: "read", want: false, wantClosest: []string{"Read"}},
+		"PrefixIsNotScope":  {rule: AllOf("read:reports"), granted: "read", want: false, wantClosest: []string{"read:reports"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if err := tc.rule.validate(); err != nil {
+				t.Fatalf("validate() = %v", err)
+			}
+			granted := mustSet(t, tc.granted)
+			if got := tc.rule.Allows(granted); got != tc.want {
+				t.Errorf("Allows(%q) = %v, want %v", tc.granted, got, tc.want)
+			}
+			if got := tc.rule.Closest(granted); !slices.Equal(got, tc.wantClosest) {
+				t.Errorf("Closest(%q) = %v, want %v", tc.granted, got, tc.wantClosest)
+			}
+		})
+	}
+}
+
+func TestRuleInvalid(t *testing.T) {
+	tests := map[string]Rule{
+		"Zero":                {},
+		"AllOfNothing":        AllOf(),
+		"AllOfEmptyString":    AllOf("read", ""),
+		"AllOfSpace":          AllOf("read admin"),
+		"AnyOfNothing":        AnyOf(),
+		"AnyOfPublic":         AnyOf(Public(), AllOf("a")),
+		"AnyOfInvalid":        AnyOf(AllOf("a"), AllOf()),
+		"PublicWithAudiences": Public().WithAudiences("x"),
+		"EmptyAudience":       AllOf("a").WithAudiences(""),
+		"NoAudience":          AllOf("a").WithAudiences(),
+	}
+	for name, r := range tests {
+		t.Run(name, func(t *testing.T) {
+			if err := r.validate(); !errors.Is(err, ErrInvalidRule) {
+				t.Fatalf("validate() = %v, want ErrInvalidRule", err)
+			}
+		})
+	}
+}
+
+func TestRuleString(t *testing.T) {
+	tests := map[string]struct {
+		rule Rule
+		want string
+	}{
+		"Public":    {Public(), "public"},
+		"AllOf":     {AllOf("write", "admin"), "admin AND write"},
+		"AnyOf":     {AnyOf(AllOf("read"), AllOf("admin", "x")), "(read) OR (admin AND x)"},
+		"Audiences": {AllOf("a").WithAudiences("https://x"), "a FOR https://x"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := tc.rule.String(); got != tc.want {
+				t.Fatalf("String() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

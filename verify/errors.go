@@ -1,0 +1,144 @@
+package verify
+
+import "errors"
+
+// ErrInvalidToken matches every error that says the token itself is
+// unacceptable: malformed, forged, expired, not for this API. Clients must
+// obtain a new token. It is always accompanied by one of the reasons below,
+// reachable with errors.Is, and by a [*TokenError] with errors.As.
+var ErrInvalidToken = errors.New("verify: invalid token")
+
+// Reasons a token is invalid. Each error that matches one of them also
+// matches [ErrInvalidToken].
+var (
+	// ErrMalformed reports a token that is not a well-formed compact JWS with
+	// JSON claims, or whose claims have the wrong JSON types.
+	ErrMalformed = errors.New("verify: malformed token")
+	// ErrTooLarge reports a token over the configured size cap; it was not
+	// parsed.
+	ErrTooLarge = errors.New("verify: token too large")
+	// ErrUnsupported reports a token using a feature this package refuses:
+	// JWE, nested tokens, an unknown crit header, several signatures.
+	ErrUnsupported = errors.New("verify: unsupported token")
+	// ErrAlgorithm reports a signature algorithm outside the allowlist, or
+	// one that does not fit the key.
+	ErrAlgorithm = errors.New("verify: signature algorithm not allowed")
+	// ErrType reports a typ header other than the accepted access token
+	// types (RFC 9068 §2.1, RFC 8725 §3.11).
+	ErrType = errors.New("verify: wrong token type")
+	// ErrUnknownKey reports a kid that the key set does not hold, even after
+	// a refresh.
+	ErrUnknownKey = errors.New("verify: unknown signing key")
+	// ErrSignature reports a signature that does not verify.
+	ErrSignature = errors.New("verify: invalid signature")
+	// ErrIssuer reports an iss claim other than the configured issuer.
+	ErrIssuer = errors.New("verify: wrong issuer")
+	// ErrAudience reports an aud claim that holds none of the configured
+	// audiences.
+	ErrAudience = errors.New("verify: wrong audience")
+	// ErrExpired reports a token whose exp is before now minus the leeway.
+	ErrExpired = errors.New("verify: token expired")
+	// ErrNotYetValid reports a token whose nbf is after now plus the leeway.
+	ErrNotYetValid = errors.New("verify: token not yet valid")
+	// ErrIssuedInFuture reports a token whose iat is after now plus the
+	// leeway.
+	ErrIssuedInFuture = errors.New("verify: token issued in the future")
+	// ErrMissingClaim reports a required claim that is absent (exp, iss, aud).
+	ErrMissingClaim = errors.New("verify: required claim missing")
+	// ErrInactive reports an introspection response with active false, or a
+	// token that a lookup function does not know.
+	ErrInactive = errors.New("verify: token not active")
+)
+
+// ErrUnavailable matches every error that says the token cannot be checked
+// right now: no usable key set, introspection endpoint down or answering
+// garbage. The token may well be good; clients should retry, not discard it.
+var ErrUnavailable = errors.New("verify: cannot verify token now")
+
+// A TokenError says why a token was rejected. It matches [ErrInvalidToken]
+// and its Reason with errors.Is. Its message names the reason and the claim,
+// never the token or a claim's value.
+type TokenError struct {
+	// Reason is one of the Err* reasons above.
+	Reason error
+	// Claim names the claim or header parameter at fault ("exp", "aud",
+	// "kid", "typ"), if any.
+	Claim string
+}
+
+func (e *TokenError) Error() string {
+	msg := "verify: invalid token: " + trimPrefix(e.Reason.Error())
+	if e.Claim != "" {
+		msg += " (" + e.Claim + ")"
+	}
+	return msg
+}
+
+// Unwrap returns [ErrInvalidToken] and the reason.
+func (e *TokenError) Unwrap() []error { return []error{ErrInvalidToken, e.Reason} }
+
+// Description returns a short, fixed English sentence fit for an OAuth
+// error_description (RFC 6750 §3): "the access token expired". It never
+// contains token data.
+func (e *TokenError) Description() string {
+	for _, d := range descriptions {
+		if errors.Is(e.Reason, d.reason) {
+			return d.text
+		}
+	}
+	return "the access token is invalid"
+}
+
+// descriptions is static data: the client-facing sentence for each reason.
+var descriptions = [...]struct {
+	reason error
+	text   string
+}{
+	{ErrMalformed, "the access token is malformed"},
+	{ErrTooLarge, "the access token is too large"},
+	{ErrUnsupported, "the access token uses an unsupported format"},
+	{ErrAlgorithm, "the access token is signed with an algorithm that is not accepted"},
+	{ErrType, "the token is not an access token"},
+	{ErrUnknownKey, "the access token is signed by an unknown key"},
+	{ErrSignature, "the access token signature is invalid"},
+	{ErrIssuer, "the access token is from an unexpected issuer"},
+	{ErrAudience, "the access token is not intended for this API"},
+	{ErrExpired, "the access token expired"},
+	{ErrNotYetValid, "the access token is not valid yet"},
+	{ErrIssuedInFuture, "the access token was issued in the future"},
+	{ErrMissingClaim, "the access token lacks a required claim"},
+	{ErrInactive, "the access token is not active"},
+}
+
+// An UnavailableError reports that a token could not be checked because a
+// dependency failed. It matches [ErrUnavailable] and wraps the cause.
+type UnavailableError struct {
+	// Op says what failed: "fetch JWKS", "introspect", "discover".
+	Op string
+	// Err is the cause, if any. It never contains a token or a secret.
+	Err error
+}
+
+func (e *UnavailableError) Error() string {
+	msg := "verify: cannot verify token now: " + e.Op
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns [ErrUnavailable] and the cause.
+func (e *UnavailableError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrUnavailable}
+	}
+	return []error{ErrUnavailable, e.Err}
+}
+
+func trimPrefix(s string) string {
+	const p = "verify: "
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}
