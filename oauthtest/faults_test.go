@@ -241,7 +241,8 @@ func TestFault_String(t *testing.T) {
 			t.Errorf("Fault.String() = %q, want %q", got, want)
 		}
 	}
-	if oauthtest.FaultSlow(time.Second) != oauthtest.FaultSlow(time.Second) {
+	a, b := oauthtest.FaultSlow(time.Second), oauthtest.FaultSlow(time.Second)
+	if a != b {
 		t.Error("equal faults compare unequal")
 	}
 }

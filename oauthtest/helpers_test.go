@@ -63,9 +63,9 @@ type parsed struct {
 // its kid in set and returns its header and claims.
 func verifyToken(t *testing.T, tok string, set jose.JSONWebKeySet) (parsed, error) {
 	t.Helper()
-	jws, err := jose.ParseSigned(tok, allAlgs)
+	jws, err := jose.ParseSignedCompact(tok, allAlgs)
 	if err != nil {
-		t.Fatalf("ParseSigned() error = %v", err)
+		t.Fatalf("ParseSignedCompact() error = %v", err)
 	}
 	h := jws.Signatures[0].Protected
 	keys := set.Key(h.KeyID)
