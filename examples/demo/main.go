@@ -1,0 +1,431 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/oauthgate/oauthgate/examples/reports"
+	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
+	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/verify"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// audience identifies the report service; the issuer puts it in every
+// token's aud unless a scenario says otherwise.
+const audience = "https://reports.example.com"
+
+// unknownKeyCooldown is the demo's RemoteKeySetConfig.UnknownKeyCooldown,
+// shortened from 30s so that the JWKS recovery scenario needs no long wait.
+const unknownKeyCooldown = 100 * time.Millisecond
+
+// streamInterval is the pause between ListReports messages in the
+// mid-stream expiry scenario.
+const streamInterval = 500 * time.Millisecond
+
+func main() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := Run(ctx, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// A Result is one row of the demo's table.
+type Result struct {
+	// Call is the RPC and its argument, such as "GetReport r-1".
+	Call string
+	// Token describes the token the call carried; it is never the token.
+	Token string
+	// Code is the call's gRPC status code.
+	Code codes.Code
+	// Reason is the ErrorInfo reason of a failed call, or "".
+	Reason string
+	// Result summarizes a successful call, or is the status message.
+	Result string
+	// WWWAuthenticate is the www-authenticate header, or "".
+	WWWAuthenticate string
+}
+
+// Run runs the demo: it starts the issuer and the service, makes every
+// scenario's call, writes the table to w and returns its rows. Everything
+// it starts is stopped before it returns. An error means the demo could not
+// run, not that a call failed: failed calls are what it shows.
+func Run(ctx context.Context, w io.Writer) ([]Result, error) {
+	return run(ctx, w, nil)
+}
+
+// run is Run; onToken, if not nil, sees every token sent, so that a test
+// can check none of them is printed.
+func run(ctx context.Context, w io.Writer, onToken func(string)) (results []Result, err error) {
+	iss, err := oauthtest.Start(oauthtest.WithDefaultAudience(audience))
+	if err != nil {
+		return nil, err
+	}
+	defer iss.Close()
+
+	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{
+		URL:                iss.JWKSURL(),
+		InsecureAllowHTTP:  true, // the issuer listens on 127.0.0.1 only
+		Timeout:            2 * time.Second,
+		UnknownKeyCooldown: unknownKeyCooldown,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer keys.Close()
+	if err := keys.WaitReady(ctx); err != nil {
+		return nil, err
+	}
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{audience}})
+	if err != nil {
+		return nil, err
+	}
+	opaque, err := verify.NewIntrospection(verify.IntrospectionConfig{
+		Endpoint:          iss.IntrospectionURL(),
+		ClientID:          iss.ClientID(),
+		ClientSecret:      verify.Secret(iss.ClientSecret()),
+		Issuer:            iss.URL,
+		Audiences:         []string{audience},
+		InsecureAllowHTTP: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := verify.ByShape(jwt, opaque)
+	if err != nil {
+		return nil, err
+	}
+
+	srv, err := reports.NewServer(verifier)
+	if err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	defer func() {
+		srv.Stop()
+		if serr := <-served; serr != nil && !errors.Is(serr, grpc.ErrServerStopped) && err == nil {
+			err = serr
+		}
+	}()
+
+	// Plaintext is acceptable only because both ends are on loopback in
+	// this process; a real client uses TLS (see examples/client).
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+
+	d := &demo{iss: iss, reports: reportsv1.NewReportServiceClient(conn), health: healthpb.NewHealthClient(conn), onToken: onToken}
+	if err := d.script(ctx); err != nil {
+		return d.results, err
+	}
+	fmt.Fprintf(w, "issuer %s, report service %s\n\n", iss.URL, lis.Addr())
+	if err := writeTable(w, d.results); err != nil {
+		return d.results, err
+	}
+	return d.results, nil
+}
+
+// demo holds what the scenarios share.
+type demo struct {
+	iss     *oauthtest.Issuer
+	reports reportsv1.ReportServiceClient
+	health  healthpb.HealthClient
+	onToken func(string)
+	results []Result
+}
+
+// aliceRead returns the options of a read:reports token for alice, plus
+// extra.
+func aliceRead(extra ...oauthtest.TokenOption) []oauthtest.TokenOption {
+	return append([]oauthtest.TokenOption{oauthtest.WithSubject(reports.SubjectAlice), oauthtest.WithScopes(reports.ScopeRead)}, extra...)
+}
+
+// aliceWrite returns the options of a write:reports token for alice.
+func aliceWrite() []oauthtest.TokenOption {
+	return []oauthtest.TokenOption{oauthtest.WithSubject(reports.SubjectAlice), oauthtest.WithScopes(reports.ScopeWrite)}
+}
+
+// script runs the scenarios in order; later ones depend on the reports
+// earlier ones create and delete.
+func (d *demo) script(ctx context.Context) error {
+	c := d.reports
+	steps := []struct {
+		call, token string
+		mint        func() (string, error) // nil: no token
+		rpc         rpc
+	}{
+		{"GetReport r-1", "none", nil, getReport(c, "r-1")},
+		{"GetReport r-1", "garbage", d.literal("this-is-not-a-token"), getReport(c, "r-1")},
+		// RFC 6750 §2.1 allows one Bearer token; other schemes are malformed.
+		{"GetReport r-1", "Basic credentials", d.header("Basic YWxpY2U6c2VjcmV0"), getReport(c, "r-1")},
+		{"GetReport r-1", "alice read, expired 1h ago", d.jwt(aliceRead(oauthtest.WithLifetime(-time.Hour))...), getReport(c, "r-1")},
+		{"GetReport r-1", "alice read, aud: another API", d.jwt(aliceRead(oauthtest.WithAudience("https://billing.example.com"))...), getReport(c, "r-1")},
+		{"CreateReport", "alice read", d.jwt(aliceRead()...), createReport(c)},
+		{"CreateReport", "alice write", d.jwt(aliceWrite()...), createReport(c)},
+		{"GetReport r-1", "alice read", d.jwt(aliceRead()...), getReport(c, "r-1")},
+		// OR rule: admin alone is enough to read, even another user's report.
+		{"GetReport r-3 (bob's)", "carol admin", d.jwt(oauthtest.WithSubject("carol"), oauthtest.WithScopes(reports.ScopeAdmin)), getReport(c, "r-3")},
+		// The scope check passes; the ownership hook denies.
+		{"GetReport r-3 (bob's)", "alice read", d.jwt(aliceRead()...), getReport(c, "r-3")},
+		// AND rule: write:reports AND admin.
+		{"DeleteReport r-4", "alice write", d.jwt(aliceWrite()...), deleteReport(c, "r-4")},
+		{"DeleteReport r-4", "root write+admin", d.jwt(oauthtest.WithSubject("root"), oauthtest.WithScopes(reports.ScopeWrite, reports.ScopeAdmin)), deleteReport(c, "r-4")},
+		// Public methods need no token: GetServerInfo in reports.proto,
+		// health in Go (scopes.ForService), for load balancers.
+		{"GetServerInfo", "none", nil, getServerInfo(c)},
+		{"Health/Check", "none", nil, checkHealth(d.health)},
+		{"UploadReports (3 msgs)", "alice write", d.jwt(aliceWrite()...), uploadReports(c)},
+		{"ListReports", "alice read", d.jwt(aliceRead()...), listReports(c, 0)},
+	}
+	for _, s := range steps {
+		if err := d.do(ctx, s.call, s.token, s.mint, s.rpc); err != nil {
+			return err
+		}
+	}
+
+	// A stream never outlives its token: this exp falls after the first
+	// message and before the last, whatever the sub-second part of now.
+	exp := time.Now().Add(600 * time.Millisecond).Truncate(time.Second).Add(time.Second)
+	if err := d.do(ctx, fmt.Sprintf("ListReports every %s", streamInterval), "alice read, exp in ≤1.6s",
+		d.jwt(aliceRead(oauthtest.WithExpiry(exp))...), listReports(c, streamInterval)); err != nil {
+		return err
+	}
+
+	// JWKS outage: the issuer rotates its key while its JWKS endpoint is
+	// down. A token signed with the new key cannot be checked, which is
+	// Unavailable (retry with the same token), not invalid_token; once the
+	// endpoint is back, the same token is accepted.
+	d.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+	d.iss.RotateKeys()
+	newKey, err := d.iss.MintToken(aliceRead()...)
+	if err != nil {
+		return err
+	}
+	if err := d.do(ctx, "GetReport r-1 (JWKS down)", "alice read, new key", d.literal(newKey), getReport(c, "r-1")); err != nil {
+		return err
+	}
+	d.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
+	time.Sleep(unknownKeyCooldown + 50*time.Millisecond) // one fetch per cooldown
+	if err := d.do(ctx, "GetReport r-1 (JWKS back)", "alice read, new key", d.literal(newKey), getReport(c, "r-1")); err != nil {
+		return err
+	}
+
+	// Tokens that are not JWTs go to introspection.
+	if err := d.do(ctx, "GetReport r-1", "opaque alice read", d.opaque(false), getReport(c, "r-1")); err != nil {
+		return err
+	}
+	return d.do(ctx, "GetReport r-1", "opaque alice read, revoked", d.opaque(true), getReport(c, "r-1"))
+}
+
+// jwt mints a JWT access token when the step runs.
+func (d *demo) jwt(opts ...oauthtest.TokenOption) func() (string, error) {
+	return func() (string, error) { return d.iss.MintToken(opts...) }
+}
+
+// opaque mints an opaque token for alice, revoked at once if revoke is set.
+func (d *demo) opaque(revoke bool) func() (string, error) {
+	return func() (string, error) {
+		tok, err := d.iss.MintOpaque(aliceRead()...)
+		if err == nil && revoke {
+			d.iss.Revoke(tok)
+		}
+		return tok, err
+	}
+}
+
+// literal sends tok as a Bearer token.
+func (d *demo) literal(tok string) func() (string, error) {
+	return func() (string, error) { return tok, nil }
+}
+
+// header sends value as the whole authorization header: the prefix
+// "header:" tells do not to add "Bearer ".
+func (d *demo) header(value string) func() (string, error) {
+	return func() (string, error) { return "header:" + value, nil }
+}
+
+// do runs one scenario and records its row. It returns an error only when
+// the scenario could not run.
+func (d *demo) do(ctx context.Context, call, token string, mint func() (string, error), rpc rpc) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if mint != nil {
+		tok, err := mint()
+		if err != nil {
+			return fmt.Errorf("%s: minting %q token: %w", call, token, err)
+		}
+		auth, raw := strings.CutPrefix(tok, "header:")
+		if !raw {
+			auth = "Bearer " + tok // RFC 6750 §2.1
+		}
+		if d.onToken != nil {
+			d.onToken(tok)
+		}
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", auth)
+	}
+	var hdr, trl metadata.MD
+	// Errors are trailers-only responses, which grpc-go clients read as
+	// header and trailer alike; mid-stream errors have only the trailer.
+	result, err := rpc(ctx, grpc.Header(&hdr), grpc.Trailer(&trl))
+	d.record(call, token, result, err, hdr, trl)
+	return nil
+}
+
+// record appends the row of one call.
+func (d *demo) record(call, token, result string, err error, hdr, trl metadata.MD) {
+	st := status.Convert(err)
+	r := Result{Call: call, Token: token, Code: st.Code(), Result: result}
+	if err != nil {
+		r.Result = st.Message()
+		if result != "" {
+			r.Result = result + ", then: " + st.Message()
+		}
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			r.Reason = info.GetReason()
+		}
+	}
+	if v := append(hdr.Get("www-authenticate"), trl.Get("www-authenticate")...); len(v) > 0 {
+		r.WWWAuthenticate = v[0]
+	}
+	d.results = append(d.results, r)
+}
+
+// An rpc makes one call with opts and summarizes its answer. On a stream
+// that fails after some messages it returns both a summary and the error.
+type rpc func(ctx context.Context, opts ...grpc.CallOption) (string, error)
+
+func getReport(c reportsv1.ReportServiceClient, id string) rpc {
+	return func(ctx context.Context, opts ...grpc.CallOption) (string, error) {
+		resp, err := c.GetReport(ctx, &reportsv1.GetReportRequest{Id: id}, opts...)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%q, owner %s", resp.GetReport().GetTitle(), resp.GetReport().GetOwner()), nil
+	}
+}
+
+func createReport(c reportsv1.ReportServiceClient) rpc {
+	return func(ctx context.Context, opts ...grpc.CallOption) (string, error) {
+		resp, err := c.CreateReport(ctx, &reportsv1.CreateReportRequest{Title: "Q3 sales", Body: "Up 2%."}, opts...)
+		if err != nil {
+			return "", err
+		}
+		return "created " + resp.GetReport().GetId() + ", owner " + resp.GetReport().GetOwner(), nil
+	}
+}
+
+func deleteReport(c reportsv1.ReportServiceClient, id string) rpc {
+	return func(ctx context.Context, opts ...grpc.CallOption) (string, error) {
+		if _, err := c.DeleteReport(ctx, &reportsv1.DeleteReportRequest{Id: id}, opts...); err != nil {
+			return "", err
+		}
+		return "deleted " + id, nil
+	}
+}
+
+func getServerInfo(c reportsv1.ReportServiceClient) rpc {
+	return func(ctx context.Context, opts ...grpc.CallOption) (string, error) {
+		resp, err := c.GetServerInfo(ctx, &reportsv1.GetServerInfoRequest{}, opts...)
+		if err != nil {
+			return "", err
+		}
+		return resp.GetName() + " " + resp.GetVersion(), nil
+	}
+}
+
+func checkHealth(c healthpb.HealthClient) rpc {
+	return func(ctx context.Context, opts ...grpc.CallOption) (string, error) {
+		resp, err := c.Check(ctx, &healthpb.HealthCheckRequest{}, opts...)
+		if err != nil {
+			return "", err
+		}
+		return resp.GetStatus().String(), nil
+	}
+}
+
+// uploadReports is the client-streaming call.
+func uploadReports(c reportsv1.ReportServiceClient) rpc {
+	return func(ctx context.Context, opts ...grpc.CallOption) (string, error) {
+		stream, err := c.UploadReports(ctx, opts...)
+		if err != nil {
+			return "", err
+		}
+		for _, title := range []string{"Week 1", "Week 2", "Week 3"} {
+			// Send reports only io.EOF when the server has ended the
+			// stream; CloseAndRecv then returns the real status.
+			if err := stream.Send(&reportsv1.UploadReportsRequest{Title: title}); err != nil {
+				break
+			}
+		}
+		resp, err := stream.CloseAndRecv()
+		if err != nil {
+			return "", err
+		}
+		return "stored " + strings.Join(resp.GetIds(), " "), nil
+	}
+}
+
+// listReports is the server-streaming call, with interval between
+// messages.
+func listReports(c reportsv1.ReportServiceClient, interval time.Duration) rpc {
+	return func(ctx context.Context, opts ...grpc.CallOption) (string, error) {
+		stream, err := c.ListReports(ctx, &reportsv1.ListReportsRequest{IntervalMs: int32(interval.Milliseconds())}, opts...)
+		if err != nil {
+			return "", err
+		}
+		var ids []string
+		for {
+			resp, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				return fmt.Sprintf("%d reports: %s", len(ids), strings.Join(ids, " ")), nil
+			}
+			if err != nil {
+				if len(ids) == 0 {
+					return "", err
+				}
+				return fmt.Sprintf("%d reports", len(ids)), err
+			}
+			ids = append(ids, resp.GetReport().GetId())
+		}
+	}
+}
+
+// writeTable prints the results as an aligned table.
+func writeTable(w io.Writer, results []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tCALL\tTOKEN\tCODE\tREASON\tRESULT\tWWW-AUTHENTICATE")
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	for i, r := range results {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, r.Call, r.Token, r.Code, dash(r.Reason), dash(r.Result), dash(r.WWWAuthenticate))
+	}
+	return tw.Flush()
+}

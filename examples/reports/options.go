@@ -1,0 +1,57 @@
+package reports
+
+import (
+	"log/slog"
+
+	"github.com/oauthgate/oauthgate/interceptor"
+	"google.golang.org/grpc"
+)
+
+// An Option configures [NewServer].
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	service     *Service
+	realm       string
+	logger      *slog.Logger
+	gateOpts    []interceptor.Option
+	grpcOptions []grpc.ServerOption
+}
+
+// WithService serves svc. The default is a new Service seeded with
+// [DemoReports]. Later calls replace earlier ones.
+func WithService(svc *Service) Option {
+	return optionFunc(func(o *options) { o.service = svc })
+}
+
+// WithRealm sets the realm of www-authenticate challenges. The default is
+// "reports". Later calls replace earlier ones.
+func WithRealm(realm string) Option {
+	return optionFunc(func(o *options) { o.realm = realm })
+}
+
+// WithLogger makes the interceptor log denied calls to l (see
+// [interceptor.WithLogger]); it never logs tokens. The default logs
+// nothing. Later calls replace earlier ones.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(o *options) { o.logger = l })
+}
+
+// WithInterceptorOptions adds options for the interceptor, applied after
+// the realm, logger and [Service.Authorize] that NewServer sets, so they can
+// replace them (interceptor.WithClock, for example). Repeated calls add
+// options.
+func WithInterceptorOptions(opts ...interceptor.Option) Option {
+	return optionFunc(func(o *options) { o.gateOpts = append(o.gateOpts, opts...) })
+}
+
+// WithGRPCOptions adds options to grpc.NewServer, such as transport
+// credentials or more interceptors, which run after oauthgate's. Repeated
+// calls add options.
+func WithGRPCOptions(opts ...grpc.ServerOption) Option {
+	return optionFunc(func(o *options) { o.grpcOptions = append(o.grpcOptions, opts...) })
+}

@@ -1,0 +1,84 @@
+package reports
+
+import (
+	"fmt"
+
+	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
+	"github.com/oauthgate/oauthgate/interceptor"
+	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/verify"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+)
+
+// PublicServices are the services that [NewServer] registers besides
+// ReportService and declares public with [scopes.ForService]: load
+// balancers probe health without a token, and reflection only describes
+// the API.
+func PublicServices() []string {
+	return []string{
+		healthpb.Health_ServiceDesc.ServiceName,
+		"grpc.reflection.v1.ServerReflection",
+		"grpc.reflection.v1alpha.ServerReflection",
+	}
+}
+
+// NewPolicy compiles the rules of reports.proto, plus a public rule for
+// each of [PublicServices].
+func NewPolicy() (*scopes.Policy, error) {
+	opts := []scopes.Option{scopes.FromFiles(reportsv1.File_examples_reports_v1_reports_proto)}
+	for _, name := range PublicServices() {
+		opts = append(opts, scopes.ForService(name, scopes.Public()))
+	}
+	return scopes.NewPolicy(opts...)
+}
+
+// NewServer returns a grpc.Server that serves the report service, grpc
+// health (SERVING) and reflection, all behind an oauthgate interceptor that
+// verifies tokens with v and runs [Service.Authorize]. It checks that every
+// registered RPC has a rule and returns an error naming those that do not,
+// so a server never starts with a method that would deny every call.
+//
+// The caller serves it and stops it; v stays the caller's to close.
+func NewServer(v verify.Verifier, opts ...Option) (*grpc.Server, error) {
+	o := options{realm: "reports"}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	if o.service == nil {
+		svc, err := NewService(DemoReports()...)
+		if err != nil {
+			return nil, err
+		}
+		o.service = svc
+	}
+	policy, err := NewPolicy()
+	if err != nil {
+		return nil, fmt.Errorf("reports: policy: %w", err)
+	}
+	gateOpts := []interceptor.Option{
+		interceptor.WithRealm(o.realm),
+		interceptor.WithAuthorizer(o.service.Authorize),
+	}
+	if o.logger != nil {
+		gateOpts = append(gateOpts, interceptor.WithLogger(o.logger))
+	}
+	gate, err := interceptor.New(v, policy, append(gateOpts, o.gateOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("reports: %w", err)
+	}
+	srv := grpc.NewServer(append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(gate.Unary),
+		grpc.ChainStreamInterceptor(gate.Stream),
+	}, o.grpcOptions...)...)
+	reportsv1.RegisterReportServiceServer(srv, o.service)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	reflection.Register(srv)
+	if err := gate.Covers(srv); err != nil {
+		srv.Stop()
+		return nil, fmt.Errorf("reports: refusing to serve: %w", err)
+	}
+	return srv, nil
+}

@@ -1,0 +1,32 @@
+// Command server runs the example report service ([reports.NewServer])
+// behind oauthgate, against a real authorization server:
+//
+//	go run ./examples/reports/server -issuer https://auth.example.com/ \
+//		-audience https://reports.example.com
+//
+// JWT access tokens (RFC 9068) are verified with the issuer's keys, found by
+// discovery (RFC 8414, OpenID Connect) from -issuer, or at -jwks. Opaque
+// tokens are verified by RFC 7662 introspection at -introspect, with
+// -client-id and -client-secret (or the OAUTHGATE_CLIENT_SECRET environment
+// variable, which keeps the secret out of the process list). With both, a
+// token shaped like a JWT goes to JWT verification and any other to
+// introspection ([verify.ByShape]).
+//
+// Flags:
+//
+//	-addr            listen address (default 127.0.0.1:50051)
+//	-issuer          issuer identifier: the iss of JWTs; discovery finds the JWKS
+//	-jwks            JWKS URL, instead of discovery (still needs -issuer)
+//	-audience        this service's audience; repeat or comma-separate (required)
+//	-allow-untyped   also accept JWTs with typ "JWT" or no typ (not RFC 9068)
+//	-introspect      RFC 7662 introspection endpoint, for opaque tokens
+//	-client-id       client ID for introspection
+//	-client-secret   client secret for introspection
+//	-insecure-http   allow http:// endpoints on loopback hosts, for local tests
+//	-log-format      text or json (default text)
+//
+// Invalid flags are reported on stderr with exit status 2, before anything
+// listens. The server logs with log/slog to stderr, never logging tokens or
+// the client secret, registers grpc health and reflection (both public),
+// and stops gracefully on SIGINT or SIGTERM.
+package main

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/oauthgate/oauthgate/examples/reports"
+	"github.com/oauthgate/oauthgate/verify"
+)
+
+// secretEnv names the environment variable read when -client-secret is not
+// given.
+const secretEnv = "OAUTHGATE_CLIENT_SECRET"
+
+// Timeouts of the server's lifecycle.
+const (
+	// keysReadyTimeout bounds the wait for the first JWKS at start-up.
+	keysReadyTimeout = 10 * time.Second
+	// stopTimeout bounds the graceful stop; calls still running after it
+	// are cut.
+	stopTimeout = 10 * time.Second
+)
+
+func main() { os.Exit(serverMain()) }
+
+// serverMain is main with its exit status, so that deferred calls run.
+func serverMain() int {
+	cfg, err := parseFlags(os.Args[1:], os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		return 2
+	}
+	logger := newLogger(os.Stderr, cfg.logFormat)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, logger); err != nil {
+		logger.Error("server stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// config is the validated command line.
+type config struct {
+	addr         string
+	issuer       string
+	jwks         string
+	audiences    []string
+	allowUntyped bool
+	introspect   string
+	clientID     string
+	clientSecret verify.Secret // redacts itself when printed or logged
+	insecureHTTP bool
+	logFormat    string
+
+	// onListen, if set, is called with the listening address before
+	// serving; tests use it to learn the port of "127.0.0.1:0".
+	onListen func(net.Addr)
+}
+
+// audienceFlag collects -audience values, repeated or comma-separated.
+type audienceFlag []string
+
+func (a *audienceFlag) String() string { return strings.Join(*a, ",") }
+
+func (a *audienceFlag) Set(v string) error {
+	for s := range strings.SplitSeq(v, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			return errors.New("empty audience")
+		}
+		*a = append(*a, s)
+	}
+	return nil
+}
+
+// parseFlags parses and validates args (without the program name). getenv
+// supplies OAUTHGATE_CLIENT_SECRET. Every problem it finds is reported
+// before anything is started.
+func parseFlags(args []string, getenv func(string) string) (config, error) {
+	var cfg config
+	var secret string
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // main prints the error; -h prints usage below
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:50051", "listen `address`")
+	fs.StringVar(&cfg.issuer, "issuer", "", "issuer identifier `URL`: the iss of JWT access tokens; discovery finds the JWKS when -jwks is omitted")
+	fs.StringVar(&cfg.jwks, "jwks", "", "JWKS `URL`, instead of discovery")
+	fs.Var((*audienceFlag)(&cfg.audiences), "audience", "this service's audience; repeat or comma-separate (required)")
+	fs.BoolVar(&cfg.allowUntyped, "allow-untyped", false, `also accept JWTs with typ "JWT" or no typ, for issuers without RFC 9068`)
+	fs.StringVar(&cfg.introspect, "introspect", "", "RFC 7662 introspection endpoint `URL`, for opaque tokens")
+	fs.StringVar(&cfg.clientID, "client-id", "", "client `ID` for introspection")
+	fs.StringVar(&secret, "client-secret", "", "client `secret` for introspection (default $"+secretEnv+")")
+	fs.BoolVar(&cfg.insecureHTTP, "insecure-http", false, "allow http:// endpoints on loopback hosts (local tests only)")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stderr)
+			fs.PrintDefaults()
+		}
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if secret == "" {
+		secret = getenv(secretEnv)
+	}
+	cfg.clientSecret = verify.Secret(secret)
+	return cfg, cfg.validate()
+}
+
+// validate checks the combination of flags.
+func (c *config) validate() error {
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		return fmt.Errorf("-addr %q: want host:port", c.addr)
+	}
+	if c.issuer == "" && c.jwks == "" && c.introspect == "" {
+		return errors.New("set -issuer (JWT access tokens), -introspect (opaque tokens), or both")
+	}
+	if c.jwks != "" && c.issuer == "" {
+		return errors.New("-jwks needs -issuer: tokens' iss claim must be checked")
+	}
+	if len(c.audiences) == 0 {
+		return errors.New("-audience is required: a resource server must check the aud of its tokens")
+	}
+	for _, u := range []struct{ flag, value string }{{"-issuer", c.issuer}, {"-jwks", c.jwks}, {"-introspect", c.introspect}} {
+		if err := checkURL(u.value, c.insecureHTTP); u.value != "" && err != nil {
+			return fmt.Errorf("%s: %w", u.flag, err)
+		}
+	}
+	switch {
+	case c.introspect == "" && (c.clientID != "" || c.clientSecret != ""):
+		return errors.New("-client-id and -client-secret are for -introspect, which is not set")
+	case c.introspect != "" && c.clientID == "":
+		return errors.New("-introspect needs -client-id")
+	case c.introspect != "" && c.clientSecret == "":
+		return errors.New("-introspect needs -client-secret or $" + secretEnv)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return fmt.Errorf("-log-format %q: want text or json", c.logFormat)
+	}
+	return nil
+}
+
+// checkURL accepts an absolute https URL, or an http URL on a loopback host
+// when insecure is set. The verify constructors check again; this gives the
+// flag's name in the message.
+func checkURL(raw string, insecure bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return errors.New("not an absolute URL")
+	}
+	if u.User != nil {
+		return errors.New("must not contain user information")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if !insecure {
+			return errors.New("http:// needs -insecure-http (loopback hosts only)")
+		}
+		if !isLoopback(u.Hostname()) {
+			return errors.New("http:// is allowed only for loopback hosts")
+		}
+		return nil
+	default:
+		return fmt.Errorf("scheme %q: want https", u.Scheme)
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// newLogger returns the slog logger for format.
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// run builds the verifier and the server, listens on cfg.addr and serves
+// until ctx ends, then stops gracefully. Configuration errors are returned
+// before it listens.
+func run(ctx context.Context, cfg config, logger *slog.Logger) error {
+	verifier, closeVerifier, err := newVerifier(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeVerifier()
+	srv, err := reports.NewServer(verifier, reports.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	logger.Info("serving", "addr", lis.Addr().String(), "issuer", cfg.issuer, "jwks", cfg.jwks,
+		"introspect", cfg.introspect, "audiences", cfg.audiences)
+	if cfg.onListen != nil {
+		cfg.onListen(lis.Addr())
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	select {
+	case err := <-served:
+		return err // Serve failed on its own
+	case <-ctx.Done():
+	}
+	logger.Info("stopping", "timeout", stopTimeout.String())
+	stopped := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(stopTimeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		logger.Warn("graceful stop timed out; closing remaining calls")
+		srv.Stop()
+		<-stopped
+	}
+	if err := <-served; err != nil {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// newVerifier builds the JWT verifier, the introspection verifier or both,
+// as cfg asks, and a function that releases them.
+func newVerifier(ctx context.Context, cfg config, logger *slog.Logger) (verify.Verifier, func(), error) {
+	var jwt, opaque verify.Verifier
+	closeFn := func() {}
+	if cfg.issuer != "" || cfg.jwks != "" {
+		ksCfg := verify.RemoteKeySetConfig{URL: cfg.jwks, InsecureAllowHTTP: cfg.insecureHTTP}
+		if cfg.jwks == "" {
+			ksCfg.Issuer = cfg.issuer
+		}
+		keys, err := verify.NewRemoteKeySet(ksCfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		closeFn = func() { _ = keys.Close() }
+		j, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: cfg.issuer, Audiences: cfg.audiences, AcceptUntyped: cfg.allowUntyped})
+		if err != nil {
+			closeFn()
+			return nil, nil, err
+		}
+		jwt = j
+		// Fail closed but keep running: until the keys arrive, calls get
+		// Unavailable, and the key set keeps retrying in the background.
+		wctx, cancel := context.WithTimeout(ctx, keysReadyTimeout)
+		err = keys.WaitReady(wctx)
+		cancel()
+		if err != nil {
+			logger.Warn("no signing keys yet; JWT calls fail with Unavailable until they arrive", "error", err)
+		}
+	}
+	if cfg.introspect != "" {
+		i, err := verify.NewIntrospection(verify.IntrospectionConfig{
+			Endpoint:          cfg.introspect,
+			ClientID:          cfg.clientID,
+			ClientSecret:      cfg.clientSecret,
+			Issuer:            cfg.issuer,
+			Audiences:         cfg.audiences,
+			InsecureAllowHTTP: cfg.insecureHTTP,
+		})
+		if err != nil {
+			closeFn()
+			return nil, nil, err
+		}
+		opaque = i
+	}
+	switch {
+	case jwt != nil && opaque != nil:
+		v, err := verify.ByShape(jwt, opaque)
+		if err != nil {
+			closeFn()
+			return nil, nil, err
+		}
+		return v, closeFn, nil
+	case jwt != nil:
+		return jwt, closeFn, nil
+	default:
+		return opaque, closeFn, nil
+	}
+}

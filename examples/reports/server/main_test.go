@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauthgate/oauthgate/examples/reports"
+	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
+	"github.com/oauthgate/oauthgate/oauthtest"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+const defaultTestTimeout = 10 * time.Second
+
+func noEnv(string) string { return "" }
+
+func TestParseFlags(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		args    []string
+		env     string // OAUTHGATE_CLIENT_SECRET
+		wantErr string // a substring; "" for success
+		check   func(config) bool
+	}{
+		"IssuerOnly": {args: []string{"-issuer", "https://auth.example.com/", "-audience", "api"},
+			check: func(c config) bool {
+				return c.addr == "127.0.0.1:50051" && c.issuer == "https://auth.example.com/" && len(c.audiences) == 1 && c.logFormat == "text"
+			}},
+		"AudiencesRepeatedAndComma": {args: []string{"-issuer", "https://a.example", "-audience", "x, y", "-audience", "z"},
+			check: func(c config) bool { return strings.Join(c.audiences, "|") == "x|y|z" }},
+		"JWKSWithIssuer": {args: []string{"-issuer", "https://a.example", "-jwks", "https://a.example/keys", "-audience", "x"},
+			check: func(c config) bool { return c.jwks == "https://a.example/keys" }},
+		"IntrospectionOnly": {args: []string{"-introspect", "https://a.example/introspect", "-client-id", "rs", "-client-secret", "s3cret", "-audience", "x"},
+			check: func(c config) bool { return c.clientID == "rs" && string(c.clientSecret) == "s3cret" }},
+		"SecretFromEnv": {args: []string{"-introspect", "https://a.example/i", "-client-id", "rs", "-audience", "x"}, env: "fromenv",
+			check: func(c config) bool { return string(c.clientSecret) == "fromenv" }},
+		"InsecureLoopback": {args: []string{"-issuer", "http://127.0.0.1:8080", "-audience", "x", "-insecure-http"},
+			check: func(c config) bool { return c.insecureHTTP }},
+		"InsecureLocalhost": {args: []string{"-issuer", "http://localhost:8080", "-audience", "x", "-insecure-http", "-log-format", "json"},
+			check: func(c config) bool { return c.logFormat == "json" }},
+
+		"NothingToVerify":           {args: []string{"-audience", "x"}, wantErr: "set -issuer"},
+		"NoAudience":                {args: []string{"-issuer", "https://a.example"}, wantErr: "-audience is required"},
+		"EmptyAudience":             {args: []string{"-issuer", "https://a.example", "-audience", "x,,y"}, wantErr: "empty audience"},
+		"JWKSWithoutIssuer":         {args: []string{"-jwks", "https://a.example/keys", "-audience", "x"}, wantErr: "-jwks needs -issuer"},
+		"MalformedIssuer":           {args: []string{"-issuer", "auth.example.com", "-audience", "x"}, wantErr: "-issuer: not an absolute URL"},
+		"BadScheme":                 {args: []string{"-issuer", "ftp://a.example", "-audience", "x"}, wantErr: "-issuer: scheme"},
+		"HTTPWithoutInsecure":       {args: []string{"-issuer", "http://127.0.0.1:8080", "-audience", "x"}, wantErr: "needs -insecure-http"},
+		"HTTPRemote":                {args: []string{"-issuer", "http://auth.example.com", "-audience", "x", "-insecure-http"}, wantErr: "only for loopback"},
+		"UserInfo":                  {args: []string{"-introspect", "https://rs:pw@a.example/i", "-client-id", "rs", "-client-secret", "s", "-audience", "x"}, wantErr: "user information"},
+		"ClientIDWithoutSecret":     {args: []string{"-introspect", "https://a.example/i", "-client-id", "rs", "-audience", "x"}, wantErr: "needs -client-secret"},
+		"SecretWithoutClientID":     {args: []string{"-introspect", "https://a.example/i", "-client-secret", "s", "-audience", "x"}, wantErr: "needs -client-id"},
+		"ClientIDWithoutIntrospect": {args: []string{"-issuer", "https://a.example", "-client-id", "rs", "-audience", "x"}, wantErr: "for -introspect"},
+		"BadAddr":                   {args: []string{"-addr", "50051", "-issuer", "https://a.example", "-audience", "x"}, wantErr: "-addr"},
+		"BadLogFormat":              {args: []string{"-issuer", "https://a.example", "-audience", "x", "-log-format", "xml"}, wantErr: "-log-format"},
+		"UnknownFlag":               {args: []string{"-issuer", "https://a.example", "-audience", "x", "-verbose"}, wantErr: "flag provided but not defined"},
+		"ExtraArgument":             {args: []string{"-issuer", "https://a.example", "-audience", "x", "extra"}, wantErr: "unexpected argument"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := parseFlags(tc.args, func(k string) string {
+				if k == secretEnv {
+					return tc.env
+				}
+				return ""
+			})
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("parseFlags(%q) error = %v, want nil", tc.args, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("parseFlags(%q) error = %v, want one containing %q", tc.args, err, tc.wantErr)
+			case tc.check != nil && !tc.check(cfg):
+				t.Errorf("parseFlags(%q) = %+v, not as expected", tc.args, cfg)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("parseFlags() error %q contains the secret", err)
+			}
+		})
+	}
+}
+
+func TestParseFlags_Help(t *testing.T) {
+	t.Parallel()
+	if _, err := parseFlags([]string{"-h"}, noEnv); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("parseFlags(-h) error = %v, want flag.ErrHelp", err)
+	}
+}
+
+// TestRun starts the server against an in-process issuer, in each verifier
+// mode, calls it, and checks that it stops when its context ends.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	tests := map[string]struct {
+		extra       []string
+		jwt, opaque bool // which kinds of token the server accepts
+	}{
+		"Discovery": {extra: []string{"-issuer", iss.URL}, jwt: true},
+		"JWKS":      {extra: []string{"-issuer", iss.URL, "-jwks", iss.JWKSURL()}, jwt: true},
+		"ByShape": {extra: []string{"-issuer", iss.URL, "-introspect", iss.IntrospectionURL(), "-client-id", iss.ClientID(), "-client-secret", iss.ClientSecret()},
+			jwt: true, opaque: true},
+		"IntrospectionOnly": {extra: []string{"-introspect", iss.IntrospectionURL(), "-client-id", iss.ClientID(), "-client-secret", iss.ClientSecret()},
+			opaque: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"-addr", "127.0.0.1:0", "-audience", oauthtest.DefaultAudience, "-insecure-http", "-log-format", "json"}, tc.extra...)
+			cfg, err := parseFlags(args, noEnv)
+			if err != nil {
+				t.Fatalf("parseFlags() error = %v", err)
+			}
+			addrs := make(chan net.Addr, 1)
+			cfg.onListen = func(a net.Addr) { addrs <- a }
+			logs := &syncBuffer{}
+			logger := slog.New(slog.NewJSONHandler(logs, nil))
+
+			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			defer cancel()
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- run(runCtx, cfg, logger) }()
+			var addr net.Addr
+			select {
+			case addr = <-addrs:
+			case err := <-done:
+				t.Fatalf("run() returned early: %v", err)
+			case <-ctx.Done():
+				t.Fatal("run() did not start listening")
+			}
+
+			conn, err := grpc.NewClient(addr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatalf("NewClient() error = %v", err)
+			}
+			defer conn.Close()
+			client := reportsv1.NewReportServiceClient(conn)
+			alice := []oauthtest.TokenOption{oauthtest.WithSubject(reports.SubjectAlice), oauthtest.WithScopes(reports.ScopeRead)}
+			tokens := map[string]string{}
+			if tc.jwt {
+				tokens["jwt"] = iss.Token(t, alice...)
+			}
+			if tc.opaque {
+				tokens["opaque"] = iss.OpaqueToken(t, alice...)
+			}
+
+			if _, err := client.GetServerInfo(ctx, &reportsv1.GetServerInfoRequest{}); err != nil {
+				t.Errorf("GetServerInfo() without token error = %v", err)
+			}
+			_, err = client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"})
+			if status.Code(err) != codes.Unauthenticated || reason(err) != "MISSING_TOKEN" {
+				t.Errorf("GetReport() without token error = %v, want Unauthenticated MISSING_TOKEN", err)
+			}
+			for kind, tok := range tokens {
+				if _, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(tok)); err != nil {
+					t.Errorf("GetReport() with %s token error = %v", kind, err)
+				}
+			}
+			if tc.jwt && !tc.opaque {
+				// Without introspection, a token that is not a JWT is invalid.
+				_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(iss.OpaqueToken(t, alice...)))
+				if status.Code(err) != codes.Unauthenticated || reason(err) != "INVALID_TOKEN" {
+					t.Errorf("GetReport() with opaque token error = %v, want Unauthenticated INVALID_TOKEN", err)
+				}
+			}
+
+			stop()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("run() after cancel = %v, want nil", err)
+				}
+			case <-ctx.Done():
+				t.Fatal("run() did not stop after its context was cancelled")
+			}
+			for _, tok := range tokens {
+				if strings.Contains(logs.String(), tok) {
+					t.Errorf("logs contain a token")
+				}
+			}
+			if strings.Contains(logs.String(), iss.ClientSecret()) {
+				t.Errorf("logs contain the client secret")
+			}
+			if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+				t.Errorf("logs lack the stop message:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestRun_ConfigErrorBeforeListen checks that run fails before listening
+// on a configuration the verify package rejects.
+func TestRun_ConfigErrorBeforeListen(t *testing.T) {
+	t.Parallel()
+	cfg := config{addr: "127.0.0.1:0", issuer: "https://a.example", audiences: []string{""}, logFormat: "text"}
+	cfg.onListen = func(net.Addr) { t.Error("run() listened despite an invalid configuration") }
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	if err := run(ctx, cfg, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("run() with an empty audience = nil, want an error")
+	}
+}
+
+func reason(err error) string {
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
+// syncBuffer is a bytes.Buffer that server goroutines may log to while the
+// test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,550 @@
+package verify
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oauthgate/oauthgate/scopes"
+)
+
+// A Secret is a credential such as an OAuth client secret. Its String,
+// GoString, Format, MarshalJSON and LogValue methods all print "[REDACTED]",
+// so printing or logging a config never leaks it; string(s) gives the value.
+type Secret string
+
+const redactedSecret = "[REDACTED]"
+
+// String returns "[REDACTED]".
+func (Secret) String() string { return redactedSecret }
+
+// GoString returns "[REDACTED]", for the %#v verb.
+func (Secret) GoString() string { return redactedSecret }
+
+// Format writes "[REDACTED]" whatever the verb and flags.
+func (Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redactedSecret) }
+
+// MarshalJSON returns the JSON string "[REDACTED]".
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redactedSecret + `"`), nil }
+
+// LogValue returns "[REDACTED]" for log/slog.
+func (Secret) LogValue() slog.Value { return slog.StringValue(redactedSecret) }
+
+// An AuthMethod is how an [Introspection] authenticates to the introspection
+// endpoint (RFC 7662 §2.1), named as in the OAuth token endpoint
+// authentication method registry (RFC 7591 §2).
+type AuthMethod int
+
+const (
+	// ClientSecretBasic sends the client ID and secret in an HTTP Basic
+	// Authorization header, each form-urlencoded first (RFC 6749 §2.3.1).
+	// It is the default.
+	ClientSecretBasic AuthMethod = iota
+	// ClientSecretPost sends client_id and client_secret in the request body
+	// (RFC 6749 §2.3.1).
+	ClientSecretPost
+)
+
+// String returns the registered name: "client_secret_basic" or
+// "client_secret_post".
+func (m AuthMethod) String() string {
+	switch m {
+	case ClientSecretBasic:
+		return "client_secret_basic"
+	case ClientSecretPost:
+		return "client_secret_post"
+	}
+	return "AuthMethod(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Defaults and limits of [IntrospectionConfig].
+const (
+	defaultIntrospectTimeout     = 5 * time.Second
+	defaultIntrospectMaxResponse = 64 << 10
+	defaultIntrospectCacheTTL    = 5 * time.Second
+	defaultIntrospectNegativeTTL = 1 * time.Second
+	defaultIntrospectCacheSize   = 10_000
+	maxIntrospectCacheTTL        = time.Hour
+	defaultIntrospectLeeway      = 30 * time.Second
+	maxIntrospectLeeway          = 5 * time.Minute
+	// maxIntrospectToken caps the tokens sent to the endpoint: bigger ones
+	// are rejected as [ErrTooLarge] without a request. Even JWTs with long
+	// group lists stay well below it.
+	maxIntrospectToken = 16 << 10
+)
+
+// IntrospectionConfig configures an [Introspection]. It is validated as a
+// whole by [NewIntrospection] and must not be modified afterwards.
+type IntrospectionConfig struct {
+	// Endpoint is the introspection endpoint URL. Required. It must be
+	// https, unless InsecureAllowHTTP is set and the host is a loopback
+	// address or "localhost". It must not carry user information; use
+	// ClientID and ClientSecret. [Discover] finds it in the authorization
+	// server's metadata as [Metadata].IntrospectionEndpoint.
+	Endpoint string
+	// ClientID identifies this resource server to the authorization server.
+	// Required.
+	ClientID string
+	// ClientSecret authenticates ClientID. Required.
+	ClientSecret Secret
+	// AuthMethod says how the credentials are sent. The zero value is
+	// [ClientSecretBasic].
+	AuthMethod AuthMethod
+
+	// Issuer, if set, must equal the iss member of every response that
+	// carries one. Responses without iss are accepted: the endpoint is
+	// trusted to speak for its own issuer.
+	Issuer string
+	// Audiences are the identifiers of this resource server. Required: if a
+	// response carries aud (a string or an array), it must contain at least
+	// one of them, else the token is rejected with [ErrAudience]; an empty
+	// aud array matches nothing. A response without aud is accepted, since
+	// RFC 7662 makes aud optional and the authorization server, which
+	// authenticated this client, decides what the client may see as active.
+	Audiences []string
+
+	// HTTPClient sends the requests. If nil, a client with
+	// http.DefaultTransport is used. Redirects are never followed, whatever
+	// the client's CheckRedirect: a redirect could carry the credentials
+	// and the token to another host.
+	HTTPClient *http.Client
+	// Timeout bounds one introspection request. If zero, 5s is used.
+	Timeout time.Duration
+	// MaxResponseSize caps the response body in bytes; a bigger body makes
+	// the token unverifiable ([ErrUnavailable]). If zero, 64 KiB is used.
+	MaxResponseSize int64
+
+	// CacheTTL is how long an active result is reused without asking the
+	// endpoint again, never beyond the token's exp. A longer TTL saves
+	// requests but delays noticing a revoked token. If zero, 5s is used; a
+	// negative value disables caching of active results. At most 1h.
+	CacheTTL time.Duration
+	// NegativeCacheTTL is how long a rejected token (inactive, wrong
+	// audience, ...) is remembered, which protects the endpoint from clients
+	// that retry a bad token. If zero, 1s is used; a negative value disables
+	// it. At most 1h. Failures to reach the endpoint are never cached.
+	NegativeCacheTTL time.Duration
+	// CacheSize bounds the number of cached results. If zero, 10 000 is used.
+	CacheSize int
+
+	// InsecureAllowHTTP permits an http Endpoint on a loopback host, for
+	// tests and sidecars. Credentials and tokens then cross the wire in
+	// clear text.
+	InsecureAllowHTTP bool
+
+	// Leeway is the clock skew between this server and the authorization
+	// server tolerated when re-checking exp and nbf, as for [JWTConfig]. If
+	// zero, 30s is used; negative or over 5m is an error. It never extends
+	// how long a result is cached: that ends at exp.
+	Leeway time.Duration
+
+	// Now returns the current time, for exp and nbf checks and cache expiry.
+	// If nil, time.Now is used.
+	Now func() time.Time
+}
+
+// Introspection is a [Verifier] for opaque access tokens: it asks the
+// authorization server's RFC 7662 introspection endpoint about each token.
+//
+// Results are cached, keyed by a SHA-256 digest of the token (never the token
+// itself): active ones for CacheTTL but never beyond exp, rejected ones for
+// NegativeCacheTTL, both re-checked against exp and nbf on every hit.
+// Concurrent calls for one token share one request. Failures to reach the
+// endpoint, non-200 answers (a 401 means this client's credentials are
+// wrong, not the token), and malformed or oversized responses yield an
+// [*UnavailableError] and are not cached.
+//
+// An Introspection is safe for concurrent use. It starts no background
+// goroutine that outlives a request's Timeout, so it needs no Close.
+type Introspection struct {
+	endpoint   string
+	client     *http.Client
+	authHeader string     // Authorization value for ClientSecretBasic
+	postAuth   url.Values // body members for ClientSecretPost
+	issuer     string
+	audiences  []string
+	timeout    time.Duration
+	maxSize    int64
+	ttl        time.Duration
+	negTTL     time.Duration
+	leeway     time.Duration
+	now        func() time.Time
+	cache      *tokenCache[introspected]
+}
+
+// introspected is a cached introspection result: claims of an accepted
+// token, or the *TokenError that rejected it.
+type introspected struct {
+	claims *Claims
+	err    error
+}
+
+// NewIntrospection returns an [Introspection] for cfg, or an error naming the
+// first invalid field.
+func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
+	if err := validateIntrospectEndpoint(cfg.Endpoint, cfg.InsecureAllowHTTP); err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.ClientID == "":
+		return nil, errors.New("verify: IntrospectionConfig.ClientID is empty; the endpoint requires client authentication (RFC 7662 §2.1)")
+	case cfg.ClientSecret == "":
+		return nil, errors.New("verify: IntrospectionConfig.ClientSecret is empty; the endpoint requires client authentication (RFC 7662 §2.1)")
+	case cfg.AuthMethod != ClientSecretBasic && cfg.AuthMethod != ClientSecretPost:
+		return nil, fmt.Errorf("verify: IntrospectionConfig.AuthMethod %v is unknown; use ClientSecretBasic or ClientSecretPost", cfg.AuthMethod)
+	case len(cfg.Audiences) == 0:
+		return nil, errors.New("verify: IntrospectionConfig.Audiences is empty; a resource server must check aud")
+	case slices.Contains(cfg.Audiences, ""):
+		return nil, errors.New("verify: IntrospectionConfig.Audiences holds an empty string")
+	case cfg.Timeout < 0:
+		return nil, errors.New("verify: IntrospectionConfig.Timeout is negative; use 0 for the 5s default")
+	case cfg.MaxResponseSize < 0:
+		return nil, errors.New("verify: IntrospectionConfig.MaxResponseSize is negative; use 0 for the 64 KiB default")
+	case cfg.CacheTTL > maxIntrospectCacheTTL:
+		return nil, errors.New("verify: IntrospectionConfig.CacheTTL is over 1h; revoked tokens would stay usable that long")
+	case cfg.NegativeCacheTTL > maxIntrospectCacheTTL:
+		return nil, errors.New("verify: IntrospectionConfig.NegativeCacheTTL is over 1h")
+	case cfg.Leeway < 0 || cfg.Leeway > maxIntrospectLeeway:
+		return nil, errors.New("verify: IntrospectionConfig.Leeway must be between 0 (meaning 30s) and 5m")
+	case cfg.CacheSize < 0:
+		return nil, errors.New("verify: IntrospectionConfig.CacheSize is negative; use 0 for the default of 10000")
+	}
+
+	i := &Introspection{
+		endpoint:  cfg.Endpoint,
+		issuer:    cfg.Issuer,
+		audiences: slices.Clone(cfg.Audiences),
+		timeout:   cmp.Or(cfg.Timeout, defaultIntrospectTimeout),
+		maxSize:   cmp.Or(cfg.MaxResponseSize, defaultIntrospectMaxResponse),
+		ttl:       cmp.Or(cfg.CacheTTL, defaultIntrospectCacheTTL),
+		negTTL:    cmp.Or(cfg.NegativeCacheTTL, defaultIntrospectNegativeTTL),
+		leeway:    cmp.Or(cfg.Leeway, defaultIntrospectLeeway),
+		now:       cfg.Now,
+	}
+	if i.now == nil {
+		i.now = time.Now
+	}
+	client := http.Client{}
+	if cfg.HTTPClient != nil {
+		client = *cfg.HTTPClient
+	}
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	i.client = &client
+
+	// RFC 6749 §2.3.1: with HTTP Basic, the id and secret are each encoded
+	// with application/x-www-form-urlencoded first, so a ':' in the id is
+	// unambiguous.
+	id, secret := cfg.ClientID, string(cfg.ClientSecret)
+	if cfg.AuthMethod == ClientSecretPost {
+		i.postAuth = url.Values{"client_id": {id}, "client_secret": {secret}}
+	} else {
+		r := http.Request{Header: http.Header{}}
+		r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+		i.authHeader = r.Header.Get("Authorization")
+	}
+	i.cache = newTokenCache[introspected](cmp.Or(cfg.CacheSize, defaultIntrospectCacheSize), i.now)
+	return i, nil
+}
+
+func validateIntrospectEndpoint(endpoint string, allowHTTP bool) error {
+	if endpoint == "" {
+		return errors.New("verify: IntrospectionConfig.Endpoint is empty")
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return errors.New("verify: IntrospectionConfig.Endpoint is not an absolute URL")
+	}
+	if u.User != nil {
+		return errors.New("verify: IntrospectionConfig.Endpoint carries user information; use ClientID and ClientSecret")
+	}
+	if u.Fragment != "" {
+		return errors.New("verify: IntrospectionConfig.Endpoint has a fragment")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if !allowHTTP {
+			return errors.New("verify: IntrospectionConfig.Endpoint is not https; set InsecureAllowHTTP for a loopback endpoint")
+		}
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return errors.New("verify: IntrospectionConfig.Endpoint is http on a non-loopback host; InsecureAllowHTTP covers loopback only")
+		}
+		return nil
+	}
+	return errors.New("verify: IntrospectionConfig.Endpoint scheme must be https")
+}
+
+// Verify introspects token, or answers from the cache, and returns its
+// claims. See [Verifier] for the error contract and [Introspection] for
+// what is cached.
+func (i *Introspection) Verify(ctx context.Context, token string) (*Claims, error) {
+	switch {
+	case token == "":
+		return nil, &TokenError{Reason: ErrMalformed}
+	case len(token) > maxIntrospectToken:
+		return nil, &TokenError{Reason: ErrTooLarge}
+	}
+	key := newTokenKey(token)
+	r, ok := i.cache.get(key)
+	if !ok {
+		var err error
+		r, err = i.cache.do(ctx, key, func(ctx context.Context) (introspected, time.Duration, error) {
+			return i.introspect(ctx, token)
+		})
+		if err != nil {
+			if !errors.Is(err, ErrUnavailable) {
+				// The caller's own context ended while it waited.
+				err = &UnavailableError{Op: "introspect", Err: err}
+			}
+			return nil, err
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	// The cache keeps an entry no longer than exp, but check every hit
+	// anyway: the claims are what the caller relies on.
+	if err := checkIntrospectedTime(r.claims, i.now(), i.leeway); err != nil {
+		return nil, err
+	}
+	return r.claims, nil
+}
+
+// introspect asks the endpoint about token. It returns the result to cache
+// and for how long, or an *UnavailableError, which is never cached.
+func (i *Introspection) introspect(ctx context.Context, token string) (introspected, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, i.timeout)
+	defer cancel()
+
+	// RFC 7662 §2.1.
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	for k, v := range i.postAuth {
+		form[k] = v
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, i.endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return introspected{}, 0, introspectUnavailable(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if i.authHeader != "" {
+		req.Header.Set("Authorization", i.authHeader)
+	}
+	// The error of Do names the endpoint and the transport failure; the
+	// token and the credentials travel in the body and headers, which it
+	// never quotes.
+	resp, err := i.client.Do(req)
+	if err != nil {
+		return introspected{}, 0, introspectUnavailable(err)
+	}
+	defer func() {
+		// Drain a little so the connection can be reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		_ = resp.Body.Close()
+	}()
+
+	if resp.StatusCode != http.StatusOK {
+		return introspected{}, 0, introspectUnavailable(introspectStatusError(resp, i.maxSize))
+	}
+	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return introspected{}, 0, introspectUnavailable(errors.New("response is not application/json"))
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, i.maxSize+1))
+	if err != nil {
+		return introspected{}, 0, introspectUnavailable(fmt.Errorf("reading response: %w", err))
+	}
+	if int64(len(body)) > i.maxSize {
+		return introspected{}, 0, introspectUnavailable(errors.New("response exceeds MaxResponseSize"))
+	}
+
+	now := i.now()
+	claims, err := i.parse(body, now)
+	if err != nil {
+		if !errors.Is(err, ErrInvalidToken) {
+			return introspected{}, 0, introspectUnavailable(err)
+		}
+		return introspected{err: err}, i.negTTL, nil
+	}
+	ttl := i.ttl
+	if !claims.Expiry.IsZero() {
+		ttl = min(ttl, claims.Expiry.Sub(now))
+	}
+	return introspected{claims: claims}, ttl, nil
+}
+
+func introspectUnavailable(err error) error { return &UnavailableError{Op: "introspect", Err: err} }
+
+// introspectStatusError describes a non-200 answer. It quotes the OAuth error code
+// only when it is a registered one, never free text from the body.
+func introspectStatusError(resp *http.Response, maxSize int64) error {
+	msg := "endpoint answered " + strconv.Itoa(resp.StatusCode)
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		msg += "; check the client credentials and AuthMethod"
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, min(maxSize, 4<<10)))
+	if json.Unmarshal(body, &e) == nil {
+		switch e.Error {
+		case "invalid_request", "invalid_client", "unauthorized_client", "invalid_token",
+			"insufficient_scope", "temporarily_unavailable", "server_error", "access_denied":
+			msg += " (" + e.Error + ")"
+		}
+	}
+	return errors.New(msg)
+}
+
+// parse turns an introspection response into claims. It returns a
+// *TokenError for a token the response rejects, and a plain error when the
+// response itself is broken.
+func (i *Introspection) parse(body []byte, now time.Time) (*Claims, error) {
+	// A map, not a struct: encoding/json matches struct fields case
+	// insensitively, and "Active" must not stand in for "active".
+	var m introspectResponse
+	if err := json.Unmarshal(body, &m); err != nil || m == nil {
+		return nil, errors.New("response is not a JSON object")
+	}
+	// RFC 7662 §2.2: active is REQUIRED and a boolean. Without it the
+	// server is broken and the token's state unknown.
+	switch string(m["active"]) {
+	case "true":
+	case "false":
+		return nil, &TokenError{Reason: ErrInactive, Claim: "active"}
+	default:
+		return nil, errors.New("response lacks a boolean active member")
+	}
+
+	c := &Claims{raw: body}
+	var tokenType, tokenUse string
+	var hasAud bool
+	err := errors.Join(
+		m.member("iss", &c.Issuer),
+		m.member("sub", &c.Subject),
+		m.member("client_id", &c.ClientID),
+		m.member("jti", &c.ID),
+		m.member("token_type", &tokenType),
+		m.member("token_use", &tokenUse),
+		m.numericDate("exp", &c.Expiry),
+		m.numericDate("nbf", &c.NotBefore),
+		m.numericDate("iat", &c.IssuedAt),
+		m.audience(&c.Audience, &hasAud),
+		m.scopes(&c.Scopes),
+	)
+	if err != nil {
+		return nil, err
+	}
+
+	// token_type is that of RFC 6749 §7.1 ("Bearer"); some servers put the
+	// kind of token there instead, or in token_use (ory Hydra). Anything
+	// that is not a bearer access token is refused: a refresh token must
+	// not pass as an access token, and DPoP- or otherwise bound tokens need
+	// a proof this package does not check.
+	if tokenType != "" && !strings.EqualFold(tokenType, "bearer") && tokenType != "access_token" &&
+		tokenType != "urn:ietf:params:oauth:token-type:access_token" {
+		return nil, &TokenError{Reason: ErrType, Claim: "token_type"}
+	}
+	if tokenUse != "" && tokenUse != "access_token" {
+		return nil, &TokenError{Reason: ErrType, Claim: "token_use"}
+	}
+	if i.issuer != "" && c.Issuer != "" && c.Issuer != i.issuer {
+		return nil, &TokenError{Reason: ErrIssuer, Claim: "iss"}
+	}
+	if hasAud && !slices.ContainsFunc(i.audiences, c.HasAudience) {
+		return nil, &TokenError{Reason: ErrAudience, Claim: "aud"}
+	}
+	if err := checkIntrospectedTime(c, now, i.leeway); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkIntrospectedTime checks exp and nbf, when present, against now with
+// leeway, as [JWT] does. The authorization server checked them when it
+// answered; this check covers cached answers and a server that does not.
+func checkIntrospectedTime(c *Claims, now time.Time, leeway time.Duration) error {
+	// RFC 7519 §4.1.4: expired at exp (plus leeway) exactly.
+	if !c.Expiry.IsZero() && !now.Before(c.Expiry.Add(leeway)) {
+		return &TokenError{Reason: ErrExpired, Claim: "exp"}
+	}
+	if !c.NotBefore.IsZero() && c.NotBefore.After(now.Add(leeway)) {
+		return &TokenError{Reason: ErrNotYetValid, Claim: "nbf"}
+	}
+	return nil
+}
+
+// An introspectResponse is a decoded introspection response, member by
+// member. Its methods report a member of the wrong type by name, never by
+// value.
+type introspectResponse map[string]json.RawMessage
+
+// member decodes member name into dst; an absent or null member leaves dst
+// alone.
+func (m introspectResponse) member(name string, dst any) error {
+	raw, ok := m[name]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return errors.New("response member " + name + " has the wrong type")
+	}
+	return nil
+}
+
+// numericDate reads an RFC 7519 NumericDate: seconds since the epoch,
+// possibly fractional.
+func (m introspectResponse) numericDate(name string, dst *time.Time) error {
+	var f *float64
+	if err := m.member(name, &f); err != nil || f == nil {
+		return err
+	}
+	// Up to the year 9999; beyond, converting to int64 is unsafe.
+	if *f < 0 || *f > 253402300799 {
+		return errors.New("response member " + name + " is out of range")
+	}
+	sec, frac := math.Modf(*f)
+	*dst = time.Unix(int64(sec), int64(frac*1e9))
+	return nil
+}
+
+// audience reads aud: a string or an array of strings.
+func (m introspectResponse) audience(dst *[]string, present *bool) error {
+	raw, ok := m["aud"]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	*present = true
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		*dst = []string{one}
+		return nil
+	}
+	if json.Unmarshal(raw, dst) != nil {
+		return errors.New("response member aud has the wrong type")
+	}
+	return nil
+}
+
+// scopes reads scope (RFC 7662 §2.2, a space-delimited string) or, when it
+// is absent, scp.
+func (m introspectResponse) scopes(dst *scopes.Set) error {
+	if _, ok := m["scope"]; ok {
+		return m.member("scope", dst)
+	}
+	return m.member("scp", dst)
+}

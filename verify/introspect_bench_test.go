@@ -1,0 +1,109 @@
+package verify
+
+import (
+	"hash/maphash"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkIntrospection_CachedHit measures Verify for a token whose active
+// result is cached: the request path of every call but the first.
+func BenchmarkIntrospection_CachedHit(b *testing.B) {
+	newCached := func(b *testing.B, tokens int) *Introspection {
+		b.Helper()
+		v, err := NewIntrospection(IntrospectionConfig{
+			Endpoint:     "https://as.example/introspect",
+			ClientID:     "rs",
+			ClientSecret: "secret",
+			Audiences:    []string{introAudience},
+			CacheTTL:     time.Hour,
+			Now:          newIntroClock().Now,
+			HTTPClient:   introMemoryClient(func(string) string { return introActive(nil) }),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n := range tokens {
+			if _, err := v.Verify(b.Context(), "2YotnFZFEjr1zCsicMWpAA-"+strconv.Itoa(n)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return v
+	}
+	b.Run("serial", func(b *testing.B) {
+		v := newCached(b, 1)
+		ctx := b.Context()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := v.Verify(ctx, "2YotnFZFEjr1zCsicMWpAA-0"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// parallel: every goroutine presents the same hot token, the worst
+	// case for lock contention on one shard.
+	b.Run("parallel", func(b *testing.B) {
+		v := newCached(b, 1)
+		ctx := b.Context()
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := v.Verify(ctx, "2YotnFZFEjr1zCsicMWpAA-0"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	// parallel_spread: goroutines cycle over 1000 cached tokens.
+	b.Run("parallel_spread", func(b *testing.B) {
+		const n = 1000
+		v := newCached(b, n)
+		tokens := make([]string, n)
+		for i := range tokens {
+			tokens[i] = "2YotnFZFEjr1zCsicMWpAA-" + strconv.Itoa(i)
+		}
+		ctx := b.Context()
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if _, err := v.Verify(ctx, tokens[i%n]); err != nil {
+					b.Error(err)
+					return
+				}
+				i += 7
+			}
+		})
+	})
+}
+
+// BenchmarkTokenKey compares the cache key derivation (SHA-256) with a
+// seeded maphash, for an opaque token and for a JWT-sized one.
+func BenchmarkTokenKey(b *testing.B) {
+	for _, size := range []int{32, 64, 1024, 4096} {
+		token := strings.Repeat("x", size)
+		b.Run("sha256/"+strconv.Itoa(size), func(b *testing.B) {
+			b.ReportAllocs()
+			var k tokenKey
+			for b.Loop() {
+				k = newTokenKey(token)
+			}
+			_ = k
+		})
+		b.Run("maphash/"+strconv.Itoa(size), func(b *testing.B) {
+			b.ReportAllocs()
+			seed := maphash.MakeSeed()
+			var k uint64
+			for b.Loop() {
+				k = maphash.String(seed, token)
+			}
+			_ = k
+		})
+	}
+}

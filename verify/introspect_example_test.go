@@ -1,0 +1,99 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/oauthgate/oauthgate/verify"
+)
+
+func ExampleNewIntrospection() {
+	// A stand-in for the authorization server's introspection endpoint.
+	as := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, secret, _ := r.BasicAuth()
+		if id != "orders-api" || secret != "s3cret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if r.PostFormValue("token") != "2YotnFZFEjr1zCsicMWpAA" {
+			_, _ = io.WriteString(w, `{"active":false}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"active":true,"sub":"alice","client_id":"web",
+			"scope":"orders.read","aud":"https://orders.example.com"}`)
+	}))
+	defer as.Close()
+
+	v, err := verify.NewIntrospection(verify.IntrospectionConfig{
+		Endpoint:     as.URL + "/introspect",
+		ClientID:     "orders-api",
+		ClientSecret: "s3cret",
+		Audiences:    []string{"https://orders.example.com"},
+		HTTPClient:   as.Client(), // trusts the test server's certificate
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(verify.Secret("s3cret")) // secrets never print
+
+	ctx := context.Background()
+	c, err := v.Verify(ctx, "2YotnFZFEjr1zCsicMWpAA")
+	fmt.Println(c.Subject, c.ClientID, c.Scopes.Has("orders.read"), err)
+
+	_, err = v.Verify(ctx, "revoked-token")
+	fmt.Println(errors.Is(err, verify.ErrInvalidToken), errors.Is(err, verify.ErrInactive))
+	// Output:
+	// [REDACTED]
+	// alice web true <nil>
+	// true true
+}
+
+func ExampleFunc() {
+	// The service's own table of API keys.
+	keys := map[string]string{"k-123": "billing-batch"}
+	v := verify.Func(func(_ context.Context, token string) (*verify.Claims, error) {
+		owner, ok := keys[token]
+		if !ok {
+			return nil, nil // unknown: Func turns this into ErrInactive
+		}
+		return verify.NewClaims(verify.Claims{Subject: owner}, nil), nil
+	})
+
+	c, err := v.Verify(context.Background(), "k-123")
+	fmt.Println(c.Subject, err)
+	_, err = v.Verify(context.Background(), "k-999")
+	fmt.Println(errors.Is(err, verify.ErrInactive))
+	// Output:
+	// billing-batch <nil>
+	// true
+}
+
+func ExampleByShape() {
+	// Stand-ins: in a service these are a *verify.JWT and a
+	// *verify.Introspection.
+	jwt := verify.Func(func(context.Context, string) (*verify.Claims, error) {
+		return &verify.Claims{Subject: "checked as a JWT"}, nil
+	})
+	opaque := verify.Func(func(context.Context, string) (*verify.Claims, error) {
+		return &verify.Claims{Subject: "checked by introspection"}, nil
+	})
+	v, err := verify.ByShape(jwt, opaque)
+	if err != nil {
+		panic(err)
+	}
+	for _, token := range []string{
+		"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln", // {"alg":"ES256"}.{"sub":"alice"}.sig
+		"2YotnFZFEjr1zCsicMWpAA",
+	} {
+		c, _ := v.Verify(context.Background(), token)
+		fmt.Println(c.Subject)
+	}
+	// Output:
+	// checked as a JWT
+	// checked by introspection
+}

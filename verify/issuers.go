@@ -1,0 +1,102 @@
+package verify
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Issuers is a [Verifier] for a resource server that accepts tokens from
+// several authorization servers (tenants), each with its own [JWT]
+// verifier and key set.
+//
+// Verify reads the iss claim of the token's payload WITHOUT verifying
+// anything, only to choose the verifier; that verifier then checks the
+// token completely, including iss. A token claiming an issuer that no
+// verifier accepts is rejected with a [*TokenError] (reason [ErrIssuer],
+// claim "iss") before any key set is consulted, so forged issuers cause no
+// network traffic.
+//
+// Issuers is immutable and safe for concurrent use.
+type Issuers struct {
+	byIssuer map[string]*JWT
+	maxSize  int // largest MaxTokenSize among the verifiers
+}
+
+// NewIssuers returns a verifier that routes each token to the one of
+// verifiers whose [JWT.Issuer] equals the token's iss claim. It fails if
+// verifiers is empty, holds nil, or holds two verifiers for one issuer.
+// Closing the verifiers' key sets remains the caller's job.
+func NewIssuers(verifiers ...*JWT) (*Issuers, error) {
+	if len(verifiers) == 0 {
+		return nil, errors.New("verify: NewIssuers needs at least one verifier")
+	}
+	is := &Issuers{byIssuer: make(map[string]*JWT, len(verifiers))}
+	for i, v := range verifiers {
+		if v == nil {
+			return nil, fmt.Errorf("verify: NewIssuers: verifier %d is nil", i)
+		}
+		if _, dup := is.byIssuer[v.Issuer()]; dup {
+			return nil, fmt.Errorf("verify: NewIssuers: two verifiers for issuer %q; give each issuer one verifier", v.Issuer())
+		}
+		is.byIssuer[v.Issuer()] = v
+		is.maxSize = max(is.maxSize, v.maxTokenSize)
+	}
+	return is, nil
+}
+
+// Verify verifies token with the verifier for its issuer. Besides the
+// errors of [JWT.Verify], it returns a [*TokenError] with reason
+// [ErrIssuer] for an issuer it does not know, [ErrMalformed] for a token
+// whose payload cannot be read, and [ErrTooLarge] for a token over every
+// verifier's size cap.
+func (is *Issuers) Verify(ctx context.Context, token string) (*Claims, error) {
+	if len(token) > is.maxSize {
+		return nil, &TokenError{Reason: ErrTooLarge}
+	}
+	iss, err := unverifiedIssuer(token)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := is.byIssuer[iss]
+	if !ok {
+		return nil, &TokenError{Reason: ErrIssuer, Claim: "iss"}
+	}
+	return v.Verify(ctx, token)
+}
+
+// unverifiedIssuer returns the iss claim of a compact JWS's payload. The
+// value is untrusted: it only selects a verifier, which checks it again.
+func unverifiedIssuer(token string) (string, error) {
+	header, rest, ok := strings.Cut(token, ".")
+	if !ok || header == "" {
+		return "", &TokenError{Reason: ErrMalformed}
+	}
+	payload, sig, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", &TokenError{Reason: ErrMalformed}
+	}
+	if strings.Contains(sig, ".") {
+		// Five parts: a JWE (RFC 7516 §7.1), which access tokens are not.
+		return "", &TokenError{Reason: ErrUnsupported}
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return "", &TokenError{Reason: ErrMalformed}
+	}
+	var claims struct {
+		Issuer *string `json:"iss"`
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		return "", &TokenError{Reason: ErrMalformed, Claim: "iss"}
+	}
+	if claims.Issuer == nil {
+		return "", &TokenError{Reason: ErrMissingClaim, Claim: "iss"}
+	}
+	return *claims.Issuer, nil
+}
+
+var _ Verifier = (*Issuers)(nil)

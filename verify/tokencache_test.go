@@ -1,0 +1,270 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestTokenCache_Expiry(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		ttl     time.Duration
+		advance time.Duration
+		wantHit bool
+	}{
+		"Fresh":           {ttl: time.Second, advance: 0, wantHit: true},
+		"JustBeforeTTL":   {ttl: time.Second, advance: time.Second - 1, wantHit: true},
+		"AtTTL":           {ttl: time.Second, advance: time.Second, wantHit: false},
+		"AfterTTL":        {ttl: time.Second, advance: time.Hour, wantHit: false},
+		"ZeroTTLNotSaved": {ttl: 0, advance: 0, wantHit: false},
+		"NegativeTTL":     {ttl: -time.Second, advance: 0, wantHit: false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := newIntroClock()
+			c := newTokenCache[string](10, clock.Now)
+			k := newTokenKey("tok")
+			c.set(k, "v", tc.ttl)
+			clock.Advance(tc.advance)
+			if v, ok := c.get(k); ok != tc.wantHit || ok && v != "v" {
+				t.Errorf("get() = %q, %v, want hit %v", v, ok, tc.wantHit)
+			}
+			if _, ok := c.get(newTokenKey("other")); ok {
+				t.Errorf("get(other key) hit")
+			}
+		})
+	}
+}
+
+func TestTokenCache_Bound(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{1, 5, 16, 17, 100, 1000} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			t.Parallel()
+			c := newTokenCache[int](size, newIntroClock().Now)
+			for n := range 20 * size {
+				c.set(newTokenKey(strconv.Itoa(n)), n, time.Hour)
+				if got := c.len(); got > size {
+					t.Fatalf("len() = %d after %d inserts, want at most %d", got, n+1, size)
+				}
+			}
+			if got := c.len(); got != size {
+				t.Errorf("len() = %d after %d inserts, want %d (full)", got, 20*size, size)
+			}
+			// The latest insert is always kept.
+			last := 20*size - 1
+			if v, ok := c.get(newTokenKey(strconv.Itoa(last))); !ok || v != last {
+				t.Errorf("get(latest) = %d, %v, want %d", v, ok, last)
+			}
+		})
+	}
+}
+
+func TestTokenCache_UpdateInPlace(t *testing.T) {
+	t.Parallel()
+	clock := newIntroClock()
+	c := newTokenCache[string](1, clock.Now)
+	k := newTokenKey("tok")
+	c.set(k, "old", time.Second)
+	c.set(k, "new", time.Minute)
+	clock.Advance(2 * time.Second)
+	if v, ok := c.get(k); !ok || v != "new" || c.len() != 1 {
+		t.Errorf("get() = %q, %v with len %d, want the replacement and one entry", v, ok, c.len())
+	}
+}
+
+// TestTokenCache_Clock checks the eviction order on one shard.
+func TestTokenCache_Clock(t *testing.T) {
+	t.Parallel()
+	const now = 1000
+	tests := map[string]struct {
+		hit       []string // looked up after a, b, c are inserted
+		expired   string   // made expired before d is inserted
+		wantEvict string
+	}{
+		"OldestUnreferenced":   {wantEvict: "a"},
+		"SecondChance":         {hit: []string{"a"}, wantEvict: "b"},
+		"AllReferenced":        {hit: []string{"a", "b", "c"}, wantEvict: "a"},
+		"ExpiredBeforeColdest": {hit: []string{"a", "b"}, expired: "b", wantEvict: "b"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := &tokenCacheShard[string]{
+				entries:  map[tokenKey]*tokenCacheEntry[string]{},
+				capacity: 3,
+			}
+			for _, v := range []string{"a", "b", "c"} {
+				s.setLocked(newTokenKey(v), v, now+10, now)
+			}
+			for _, v := range tc.hit {
+				s.getLocked(newTokenKey(v), now)
+			}
+			if tc.expired != "" {
+				s.entries[newTokenKey(tc.expired)].expires = now
+			}
+			s.setLocked(newTokenKey("d"), "d", now+10, now)
+			for _, v := range []string{"a", "b", "c", "d"} {
+				_, present := s.entries[newTokenKey(v)]
+				if want := v != tc.wantEvict; present != want {
+					t.Errorf("after inserting d, %s present = %v, want %v", v, present, want)
+				}
+			}
+			if len(s.ring) != 3 || len(s.entries) != 3 {
+				t.Errorf("ring %d, entries %d, want 3 and 3", len(s.ring), len(s.entries))
+			}
+		})
+	}
+}
+
+func TestTokenCache_DoCoalesces(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newTokenCache[int](10, time.Now)
+		k := newTokenKey("tok")
+		var fills atomic.Int64
+		fill := func(context.Context) (int, time.Duration, error) {
+			fills.Add(1)
+			time.Sleep(time.Second)
+			return 42, time.Minute, nil
+		}
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Go(func() {
+				if v, err := c.do(t.Context(), k, fill); v != 42 || err != nil {
+					t.Errorf("do() = %d, %v, want 42", v, err)
+				}
+			})
+		}
+		// Every caller is now blocked on the one flight.
+		synctest.Wait()
+		if got := fills.Load(); got != 1 {
+			t.Errorf("fill started %d times for 10 waiting callers, want 1", got)
+		}
+		wg.Wait()
+		if v, ok := c.get(k); !ok || v != 42 {
+			t.Errorf("get() after do = %d, %v, want the cached 42", v, ok)
+		}
+		if _, err := c.do(t.Context(), k, fill); err != nil || fills.Load() != 1 {
+			t.Errorf("do() on a cached key filled again (%d fills), err %v", fills.Load(), err)
+		}
+	})
+}
+
+func TestTokenCache_DoCallerContext(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := newTokenCache[int](10, time.Now)
+		k := newTokenKey("tok")
+		var fillCancelled atomic.Bool
+		fill := func(ctx context.Context) (int, time.Duration, error) {
+			time.Sleep(time.Second)
+			fillCancelled.Store(ctx.Err() != nil)
+			return 7, time.Minute, nil
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if _, err := c.do(ctx, k, fill); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("do() error = %v, want DeadlineExceeded", err)
+		}
+		if waited := time.Since(start); waited != 100*time.Millisecond {
+			t.Errorf("do() returned after %v, want at its own 100ms deadline", waited)
+		}
+		// The flight goes on without the caller and fills the cache.
+		synctest.Wait()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if fillCancelled.Load() {
+			t.Errorf("fill's context was cancelled with its caller")
+		}
+		if v, ok := c.get(k); !ok || v != 7 {
+			t.Errorf("get() = %d, %v, want 7 cached by the abandoned flight", v, ok)
+		}
+
+		// A caller whose context has already ended starts nothing.
+		done, cancelDone := context.WithCancel(t.Context())
+		cancelDone()
+		called := false
+		if _, err := c.do(done, newTokenKey("other"), func(context.Context) (int, time.Duration, error) {
+			called = true
+			return 0, time.Minute, nil
+		}); !errors.Is(err, context.Canceled) || called {
+			t.Errorf("do(cancelled ctx) = %v, fill called %v; want Canceled without a fill", err, called)
+		}
+	})
+}
+
+func TestTokenCache_DoErrorsNotCached(t *testing.T) {
+	t.Parallel()
+	c := newTokenCache[int](10, newIntroClock().Now)
+	k := newTokenKey("tok")
+	errDown := errors.New("down")
+	fills := 0
+	fill := func(context.Context) (int, time.Duration, error) {
+		fills++
+		return 0, time.Minute, errDown
+	}
+	for range 2 {
+		if _, err := c.do(t.Context(), k, fill); !errors.Is(err, errDown) {
+			t.Fatalf("do() error = %v, want %v", err, errDown)
+		}
+	}
+	if fills != 2 || c.len() != 0 {
+		t.Errorf("fills = %d, len = %d, want 2 fills and nothing cached", fills, c.len())
+	}
+}
+
+func TestTokenCache_Concurrent(t *testing.T) {
+	t.Parallel()
+	const size = 64
+	clock := newIntroClock()
+	c := newTokenCache[int](size, clock.Now)
+	ctx, cancel := context.WithTimeout(t.Context(), introTestTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for n := range 2000 {
+				k := newTokenKey(strconv.Itoa((n * (g + 1)) % 300))
+				switch n % 3 {
+				case 0:
+					c.get(k)
+				case 1:
+					c.set(k, n, time.Duration(n%5)*time.Second)
+				default:
+					if _, err := c.do(ctx, k, func(context.Context) (int, time.Duration, error) {
+						return n, time.Second, nil
+					}); err != nil {
+						t.Errorf("do() error = %v", err)
+						return
+					}
+				}
+				if n%100 == 0 {
+					clock.Advance(time.Second)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := c.len(); got > size {
+		t.Errorf("len() = %d, want at most %d", got, size)
+	}
+}
+
+func TestNewTokenKey(t *testing.T) {
+	t.Parallel()
+	if a1, a2 := newTokenKey("a"), newTokenKey("a"); a1 != a2 {
+		t.Errorf("newTokenKey is not deterministic")
+	}
+	if newTokenKey("a") == newTokenKey("b") || newTokenKey("") == newTokenKey("a") {
+		t.Errorf("distinct tokens share a key")
+	}
+}
