@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
+	"golang.org/x/oauth2"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials/oauth"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -98,28 +100,31 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// bearer is credentials.PerRPCCredentials carrying a fixed access token in
-// the authorization metadata (RFC 6750 §2.1).
+// perRPC returns the credentials that put the token in the authorization
+// metadata of every call (RFC 6750 §2.1).
 //
-// grpc-go's credentials/oauth package does the same (oauth.TokenSource,
-// oauth.NewOauthAccess) and refreshes tokens, but it imports
-// golang.org/x/oauth2, which this module does not depend on; a fixed token
-// takes a few lines. A real client that refreshes tokens should use
-// oauth.TokenSource with an oauth2.TokenSource.
-type bearer struct {
-	token string
-	// insecure allows plaintext connections; grpc-go refuses to send
-	// credentials whose RequireTransportSecurity is true over them.
-	insecure bool
+// Over TLS it uses grpc-go's own credentials/oauth with an oauth2.TokenSource,
+// which is what a real client uses (swap the static source for one that
+// refreshes). grpc-go refuses to send those over plaintext, so for a server
+// on a loopback address (-insecure) a fixed-token type does the same job.
+func perRPC(token string, insecure bool) credentials.PerRPCCredentials {
+	if insecure {
+		return loopbackBearer(token)
+	}
+	return oauth.TokenSource{TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"})}
 }
+
+// loopbackBearer sends a fixed token without requiring transport security;
+// parseFlags allows that only for loopback addresses.
+type loopbackBearer string
 
 // GetRequestMetadata returns the authorization metadata for every call.
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + b.token}, nil
+func (b loopbackBearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
 }
 
-// RequireTransportSecurity reports whether the token needs TLS.
-func (b bearer) RequireTransportSecurity() bool { return !b.insecure }
+// RequireTransportSecurity reports false: the connection is to loopback.
+func (loopbackBearer) RequireTransportSecurity() bool { return false }
 
 // run connects to cfg.addr, makes the calls and prints their results to w.
 // It returns errCallFailed when a call failed, or another error when it
@@ -130,7 +135,7 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 		opts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	}
 	if cfg.token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(bearer{token: cfg.token, insecure: cfg.insecure}))
+		opts = append(opts, grpc.WithPerRPCCredentials(perRPC(cfg.token, cfg.insecure)))
 	}
 	conn, err := grpc.NewClient(cfg.addr, opts...)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"google.golang.org/grpc/credentials/oauth"
 	"net"
 	"strings"
 	"testing"
@@ -139,4 +140,20 @@ func serve(t *testing.T, iss *oauthtest.Issuer) string {
 		}
 	})
 	return lis.Addr().String()
+}
+
+func TestPerRPC(t *testing.T) {
+	// Over TLS: grpc-go's oauth.TokenSource, which only sends the token on a
+	// connection with privacy and integrity.
+	if creds, ok := perRPC("tok-123", false).(oauth.TokenSource); !ok || !creds.RequireTransportSecurity() {
+		t.Errorf("perRPC(tls) = %T, want an oauth.TokenSource requiring transport security", creds)
+	} else if tok, err := creds.Token(); err != nil || tok.AccessToken != "tok-123" {
+		t.Errorf("perRPC(tls) token = %v, %v", tok, err)
+	}
+	// Loopback plaintext.
+	creds := perRPC("tok-123", true)
+	md, err := creds.GetRequestMetadata(context.Background())
+	if err != nil || md["authorization"] != "Bearer tok-123" || creds.RequireTransportSecurity() {
+		t.Errorf("perRPC(insecure) = %v, %v, security %v; want authorization: Bearer tok-123 without TLS", md, err, creds.RequireTransportSecurity())
+	}
 }
