@@ -47,15 +47,20 @@ func parseBearer(v string) (string, bool) {
 
 // isB64Token reports whether s matches
 // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+// Every protected call runs it over the whole token, so it checks eight
+// bytes per step with a table, without a branch per byte.
 func isB64Token(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
-			continue
+	for len(s)-i >= 8 {
+		b := s[i : i+8]
+		if b64TokenChar[b[0]]&b64TokenChar[b[1]]&b64TokenChar[b[2]]&b64TokenChar[b[3]]&
+			b64TokenChar[b[4]]&b64TokenChar[b[5]]&b64TokenChar[b[6]]&b64TokenChar[b[7]] == 0 {
+			break
 		}
-		break
+		i += 8
+	}
+	for i < len(s) && b64TokenChar[s[i]] == 1 {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -67,3 +72,15 @@ func isB64Token(s string) bool {
 	}
 	return true
 }
+
+// b64TokenChar is static data, never written: 1 for the characters of
+// b64token before its "=" padding, 0 for every other byte.
+var b64TokenChar = func() (t [256]uint8) {
+	for c := range 256 {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
+			t[c] = 1
+		}
+	}
+	return t
+}()

@@ -6,8 +6,8 @@ import (
 	"log"
 	"net"
 
-	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	"github.com/oauthgate/oauthgate/interceptor"
+	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	"github.com/oauthgate/oauthgate/oauthtest"
 	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"

@@ -51,9 +51,11 @@ func NewClaims(c Claims, raw json.RawMessage) *Claims {
 	return &c
 }
 
-// Raw returns the JSON object the claims were read from: the JWT payload or
-// the introspection response. The caller must not modify it.
-func (c *Claims) Raw() json.RawMessage { return c.raw }
+// Raw returns a copy of the JSON object the claims were read from: the JWT
+// payload or the introspection response. It is a copy because the typed
+// claims of a JWT share its memory and verified claims are shared between
+// calls: the original must never change.
+func (c *Claims) Raw() json.RawMessage { return slices.Clone(c.raw) }
 
 // Decode decodes the raw claim set into v, typically a pointer to a struct
 // with json tags for the custom claims an application needs.

@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -9,11 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -33,6 +38,23 @@ const (
 	maxNumericDate = 253402300799
 	// maxJSONDepth bounds nesting in a payload, as encoding/json does.
 	maxJSONDepth = 10000
+
+	// defaultJWTCacheSize is the entry bound when JWTConfig.CacheSize is 0.
+	defaultJWTCacheSize = 10_000
+	// defaultJWTCacheMaxBytes is the byte bound when JWTConfig.CacheMaxBytes
+	// is 0: about 7 000 entries for 1 KiB tokens, and the full 10 000 for
+	// tokens up to about 500 bytes.
+	defaultJWTCacheMaxBytes = 16 << 20
+	// defaultJWTCacheMaxTTL is the longest an entry lives when
+	// JWTConfig.CacheMaxTTL is 0; exp ends it sooner.
+	defaultJWTCacheMaxTTL = 5 * time.Minute
+	// jwtCacheEntryOverhead is what an entry costs beyond the bytes of its
+	// token and payload: the cache entry, its map and ring slots, the
+	// Claims and their slices, and allocation rounding: 700-750 bytes
+	// measured by TestJWTCache_MillionTokens, rounded up.
+	jwtCacheEntryOverhead = 896
+	// scopeMemoSlots is the number of scope strings a JWT remembers parsed.
+	scopeMemoSlots = 64
 )
 
 // defaultAlgorithms is static data: the asymmetric JWS algorithms of RFC 7518
@@ -82,6 +104,27 @@ type JWTConfig struct {
 	MaxTokenSize int
 	// Now returns the current time. If Now is nil, time.Now is used.
 	Now func() time.Time
+
+	// DisableCache turns the verified-token cache off, so that every call
+	// checks a signature. By default a token string that verified is
+	// remembered: presented again, byte for byte, it skips the signature
+	// check, but its exp, nbf and iat are checked again on every call and its
+	// signing key must still be in the key set (same kid, same key). Only
+	// successful verifications are cached.
+	DisableCache bool
+	// CacheSize bounds the number of cached tokens. If CacheSize is 0,
+	// 10 000 is used. Negative values are rejected by NewJWT.
+	CacheSize int
+	// CacheMaxBytes bounds the memory the cache holds, counting each
+	// entry's token, payload and a fixed overhead of 896 bytes. If
+	// CacheMaxBytes is 0, 16 MiB is used. The bound is split over up to 16
+	// shards; a token too large for its shard's part is not cached.
+	// Negative values are rejected by NewJWT.
+	CacheMaxBytes int64
+	// CacheMaxTTL is the longest a token stays cached; an entry also ends at
+	// the token's exp. If CacheMaxTTL is 0, 5 minutes is used. Negative
+	// values are rejected by NewJWT.
+	CacheMaxTTL time.Duration
 }
 
 // A JWT verifies JWT access tokens (RFC 9068) signed by an issuer whose
@@ -94,6 +137,19 @@ type JWTConfig struct {
 // configured audience; exp is present and, like nbf and iat, consistent with
 // the clock. Keys named by the token itself (jwk, jku, x5u, x5c) are never
 // used.
+//
+// # Verified-token cache
+//
+// Unless JWTConfig.DisableCache is set, a JWT remembers the token strings it
+// accepted, bounded in entries and bytes, each until the earlier of its exp
+// and CacheMaxTTL. A later call with the identical string returns the same
+// *Claims without checking the signature again, after checking the time
+// claims against the clock and that the key that verified it is still in the
+// key set under its kid; a key that left the set drops the entry and the
+// token is verified afresh. Rejections are never cached. Entries are found
+// by a seeded hash/maphash of the token and confirmed by comparing the
+// whole token, so a hit never returns another token's claims; the cache
+// therefore holds verified tokens in memory while they are cached.
 //
 // The registered claims iss, aud, exp, nbf, iat, sub, jti and client_id and
 // the scope claim (or scp, when scope is absent) are read case-sensitively;
@@ -110,6 +166,38 @@ type JWT struct {
 	leeway        time.Duration
 	maxTokenSize  int
 	now           func() time.Time
+
+	seed       maphash.Seed
+	cache      *tokenCache[jwtCached] // nil when disabled
+	cacheTTL   time.Duration
+	scopeMemos [scopeMemoSlots]atomic.Pointer[scopeMemo]
+}
+
+// A jwtCached is a verified token in the cache: the token itself, to
+// confirm a hit, and what is needed to check again that its key is still in
+// the key set.
+type jwtCached struct {
+	token  string
+	claims *Claims
+	kid    string
+	alg    jose.SignatureAlgorithm
+	key    any // the JSONWebKey.Key that verified the signature
+	hasNbf bool
+	hasIat bool
+	extra  int64 // bytes the claims hold beyond the payload
+}
+
+// A scopeMemo is a parsed scope claim. Sets are immutable, and tokens of one
+// client carry the same scope string again and again.
+type scopeMemo struct {
+	s   string
+	set scopes.Set
+}
+
+// A claimsBlock gets Claims and a one-element audience from one allocation.
+type claimsBlock struct {
+	c   Claims
+	aud [1]string
 }
 
 var _ Verifier = (*JWT)(nil)
@@ -162,11 +250,19 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 	case size == 0:
 		size = defaultMaxTokenSize
 	}
+	switch {
+	case cfg.CacheSize < 0:
+		return nil, fmt.Errorf("verify: JWTConfig.CacheSize is negative (%d); use 0 for the default of 10000 or set DisableCache", cfg.CacheSize)
+	case cfg.CacheMaxBytes < 0:
+		return nil, fmt.Errorf("verify: JWTConfig.CacheMaxBytes is negative (%d); use 0 for the 16 MiB default or set DisableCache", cfg.CacheMaxBytes)
+	case cfg.CacheMaxTTL < 0:
+		return nil, fmt.Errorf("verify: JWTConfig.CacheMaxTTL is negative (%v); use 0 for the 5m default or set DisableCache", cfg.CacheMaxTTL)
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &JWT{
+	j := &JWT{
 		keys:          keys,
 		issuer:        cfg.Issuer,
 		audiences:     slices.Clone(cfg.Audiences),
@@ -175,7 +271,14 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 		leeway:        leeway,
 		maxTokenSize:  size,
 		now:           now,
-	}, nil
+		seed:          maphash.MakeSeed(),
+		cacheTTL:      cmp.Or(cfg.CacheMaxTTL, defaultJWTCacheMaxTTL),
+	}
+	if !cfg.DisableCache {
+		j.cache = newTokenCacheBytes[jwtCached](cmp.Or(cfg.CacheSize, defaultJWTCacheSize),
+			cmp.Or(cfg.CacheMaxBytes, defaultJWTCacheMaxBytes), now)
+	}
+	return j, nil
 }
 
 // Issuer returns the issuer the verifier accepts, JWTConfig.Issuer.
@@ -192,44 +295,142 @@ func (j *JWT) Issuer() string { return j.issuer }
 // fits the token's alg (by type, curve or the JWK's own alg), the reason is
 // [ErrAlgorithm]; when fitting keys exist but none verifies the signature,
 // it is [ErrSignature].
+//
+// With the cache on (see [JWT]), a token that verified before is answered
+// from the cache after the checks that can change with time: its key is
+// still in the key set and exp, nbf and iat still hold.
 func (j *JWT) Verify(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > j.maxTokenSize {
 		return nil, &TokenError{Reason: ErrTooLarge}
 	}
+	if j.cache == nil {
+		c, _, err := j.verify(ctx, token)
+		return c, err
+	}
+	k := newFastTokenKey(j.seed, token)
+	if c, hit, err := j.cached(ctx, k, token); hit {
+		return c, err
+	}
+	c, e, err := j.verify(ctx, token)
+	if err != nil {
+		return nil, err // RFC 8725 aside, caching failures would let them be pinned
+	}
+	j.store(k, token, e)
+	return c, nil
+}
+
+// cached answers Verify from the cache. hit is false when the cache has no
+// usable entry for token and the token must be verified.
+func (j *JWT) cached(ctx context.Context, k tokenKey, token string) (c *Claims, hit bool, err error) {
+	now := j.now()
+	e, ok := j.cache.getAt(k, now.UnixNano())
+	// The key is only a 64-bit hash: compare the whole token.
+	if !ok || e.token != token {
+		return nil, false, nil
+	}
+	// The same checks, in the same order, as verify after the header.
+	keys, err := j.keys.Keys(ctx, e.kid)
+	if err != nil {
+		if _, bad := errors.AsType[*TokenError](err); bad {
+			j.cache.remove(k, e.same) // the kid left the key set
+		}
+		return nil, true, err
+	}
+	if !e.keyIn(keys) {
+		// The key that verified it was replaced or removed: verify afresh
+		// against what the key set holds now.
+		j.cache.remove(k, e.same)
+		return nil, false, nil
+	}
+	if err := j.checkTimes(now, e.claims, e.hasNbf, e.hasIat); err != nil {
+		return nil, true, err
+	}
+	return e.claims, true, nil
+}
+
+// store caches the verified token until the earlier of its exp and the
+// cache's TTL.
+func (j *JWT) store(k tokenKey, token string, e jwtCached) {
+	ttl := min(e.claims.Expiry.Sub(j.now()), j.cacheTTL)
+	// Clone: token may share memory with a larger buffer of the transport,
+	// which would then stay alive uncounted.
+	e.token = strings.Clone(token)
+	cost := int64(len(e.token)) + int64(len(e.claims.raw)) + e.extra + jwtCacheEntryOverhead
+	j.cache.setCost(k, e, cost, ttl)
+}
+
+// same reports whether v is the entry e; it keeps remove from dropping an
+// entry that replaced e in the meantime.
+func (e *jwtCached) same(v jwtCached) bool { return v.claims == e.claims }
+
+// keyIn reports whether keys still hold the key that verified e, fit for
+// e's alg: the same object or, after a key set refresh, an equal key.
+func (e *jwtCached) keyIn(keys []jose.JSONWebKey) bool {
+	for i := range keys {
+		if sameKey(keys[i].Key, e.key) && keyFits(&keys[i], e.alg) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameKey reports whether a and b are the same public key. Pointer
+// equality is the fast path; Equal covers a key set refresh, which parses
+// new objects for the same keys.
+func sameKey(a, b any) bool {
+	switch x := a.(type) {
+	case *rsa.PublicKey:
+		y, ok := b.(*rsa.PublicKey)
+		return ok && (x == y || x.Equal(y))
+	case *ecdsa.PublicKey:
+		y, ok := b.(*ecdsa.PublicKey)
+		return ok && (x == y || x.Equal(y))
+	case ed25519.PublicKey:
+		y, ok := b.(ed25519.PublicKey)
+		return ok && bytes.Equal(x, y)
+	}
+	return false
+}
+
+// verify checks token without the cache and returns its claims and, for the
+// cache, how it was verified.
+func (j *JWT) verify(ctx context.Context, token string) (*Claims, jwtCached, error) {
+	var none jwtCached
 	switch strings.Count(token, ".") {
 	case 2: // header.payload.signature, RFC 7515 §7.1
 	case 4: // RFC 7516 §7.1: a JWE. Encrypted access tokens are not supported.
-		return nil, &TokenError{Reason: ErrUnsupported}
+		return nil, none, &TokenError{Reason: ErrUnsupported}
 	default:
-		return nil, &TokenError{Reason: ErrMalformed}
+		return nil, none, &TokenError{Reason: ErrMalformed}
 	}
 	jws, err := jose.ParseSignedCompact(token, j.algorithms)
 	if err != nil {
 		if _, ok := errors.AsType[*jose.ErrUnexpectedSignatureAlgorithm](err); ok {
-			return nil, &TokenError{Reason: ErrAlgorithm, Claim: "alg"}
+			return nil, none, &TokenError{Reason: ErrAlgorithm, Claim: "alg"}
 		}
 		// go-jose's message may quote header values; it is dropped.
-		return nil, &TokenError{Reason: ErrMalformed}
+		return nil, none, &TokenError{Reason: ErrMalformed}
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, &TokenError{Reason: ErrUnsupported}
+		return nil, none, &TokenError{Reason: ErrUnsupported}
 	}
 	// A compact JWS has only a protected header, so every value here is
 	// covered by the signature once it verifies.
 	h := &jws.Signatures[0].Protected
 	if err := j.checkHeader(h); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	alg := jose.SignatureAlgorithm(h.Algorithm)
 
 	keys, err := j.keys.Keys(ctx, h.KeyID)
 	if err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	if len(keys) == 0 {
-		return nil, &TokenError{Reason: ErrUnknownKey, Claim: "kid"}
+		return nil, none, &TokenError{Reason: ErrUnknownKey, Claim: "kid"}
 	}
 	var payload []byte
+	var key any
 	fits := false
 	for i := range keys {
 		k := &keys[i]
@@ -240,26 +441,38 @@ func (j *JWT) Verify(ctx context.Context, token string) (*Claims, error) {
 		// RFC 8725 §3.1: the key, not the token, decides what verifies it;
 		// h.JSONWebKey (an embedded jwk) is never used.
 		if p, err := jws.Verify(k.Key); err == nil {
-			payload = p
+			payload, key = p, k.Key
 			break
 		}
 	}
 	switch {
 	case !fits:
-		return nil, &TokenError{Reason: ErrAlgorithm, Claim: "alg"}
+		return nil, none, &TokenError{Reason: ErrAlgorithm, Claim: "alg"}
 	case payload == nil:
-		return nil, &TokenError{Reason: ErrSignature}
+		return nil, none, &TokenError{Reason: ErrSignature}
 	}
 
-	c := &Claims{raw: payload}
-	var r claimReader
+	// One allocation for the claims and a single audience; string claims
+	// are views of payload (see claimReader.view).
+	blk := &claimsBlock{}
+	c := &blk.c
+	c.raw = payload
+	r := claimReader{aud: &blk.aud}
 	if err := r.read(j, payload, c); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	if err := j.checkClaims(&r, c); err != nil {
-		return nil, err
+		return nil, none, err
 	}
-	return c, nil
+	return c, jwtCached{
+		claims: c,
+		kid:    h.KeyID,
+		alg:    alg,
+		key:    key,
+		hasNbf: r.seen&seenNbf != 0,
+		hasIat: r.seen&seenIat != 0,
+		extra:  r.extra,
+	}, nil
 }
 
 // checkHeader applies the header rules that do not depend on the key.
@@ -365,24 +578,32 @@ func (j *JWT) checkClaims(r *claimReader, c *Claims) error {
 	case r.seen&seenExp == 0:
 		return &TokenError{Reason: ErrMissingClaim, Claim: "exp"}
 	}
-	now := j.now()
-	// RFC 7519 §4.1.4: the token is valid only while now is before exp; the
-	// leeway extends that, so at exactly exp+leeway it has expired.
-	if !now.Before(c.Expiry.Add(j.leeway)) {
-		return &TokenError{Reason: ErrExpired, Claim: "exp"}
-	}
-	// RFC 7519 §4.1.5: valid from nbf on; nbf == now+leeway is accepted.
-	if r.seen&seenNbf != 0 && c.NotBefore.After(now.Add(j.leeway)) {
-		return &TokenError{Reason: ErrNotYetValid, Claim: "nbf"}
-	}
-	if r.seen&seenIat != 0 && c.IssuedAt.After(now.Add(j.leeway)) {
-		return &TokenError{Reason: ErrIssuedInFuture, Claim: "iat"}
+	if err := j.checkTimes(j.now(), c, r.seen&seenNbf != 0, r.seen&seenIat != 0); err != nil {
+		return err
 	}
 	switch {
 	case r.seen&seenAud == 0:
 		return &TokenError{Reason: ErrMissingClaim, Claim: "aud"}
 	case !r.audienceOK:
 		return &TokenError{Reason: ErrAudience, Claim: "aud"}
+	}
+	return nil
+}
+
+// checkTimes checks exp, and nbf and iat when present, against now. It runs
+// on every call, cached or not.
+func (j *JWT) checkTimes(now time.Time, c *Claims, hasNbf, hasIat bool) error {
+	// RFC 7519 §4.1.4: the token is valid only while now is before exp; the
+	// leeway extends that, so at exactly exp+leeway it has expired.
+	if !now.Before(c.Expiry.Add(j.leeway)) {
+		return &TokenError{Reason: ErrExpired, Claim: "exp"}
+	}
+	// RFC 7519 §4.1.5: valid from nbf on; nbf == now+leeway is accepted.
+	if hasNbf && c.NotBefore.After(now.Add(j.leeway)) {
+		return &TokenError{Reason: ErrNotYetValid, Claim: "nbf"}
+	}
+	if hasIat && c.IssuedAt.After(now.Add(j.leeway)) {
+		return &TokenError{Reason: ErrIssuedInFuture, Claim: "iat"}
 	}
 	return nil
 }
@@ -406,12 +627,35 @@ const (
 // (RFC 7519 §10.1.1: names are case-sensitive) and rejects duplicates of the
 // claims it reads, so it cannot be made to read a different value than
 // another JWT library would.
+//
+// Plain string values (printable ASCII, no escapes) are not copied: they
+// are views of the payload, which Claims keeps as its raw claim set and
+// nobody modifies (Claims.Raw documents that its caller must not).
 type claimReader struct {
 	s          jsonScanner
 	seen       uint16
 	issuerOK   bool
 	audienceOK bool
-	scp        []byte // raw scp value, used when scope is absent
+	scp        []byte     // raw scp value, used when scope is absent
+	aud        *[1]string // storage for a single audience, allocated with Claims
+	extra      int64      // bytes allocated for the claims beyond the payload
+}
+
+// view returns s.b[start:end] as a string without copying it.
+func (r *claimReader) view(start, end int) string {
+	if end <= start {
+		return ""
+	}
+	// The payload is immutable once read: see claimReader.
+	return unsafe.String(&r.s.b[start], end-start)
+}
+
+// decode returns the value of the validated string literal s.b[start-1:end+1]
+// that is not plain, counting the copy in r.extra.
+func (r *claimReader) decode(start, end int) string {
+	v := decodeJSONString(r.s.b[start-1 : end+1])
+	r.extra += int64(len(v))
+	return v
 }
 
 // read decodes payload, a JSON object, into c and records in r what it saw.
@@ -469,6 +713,7 @@ func (r *claimReader) finish(c *Claims) error {
 		if err := c.Scopes.UnmarshalJSON(r.scp); err != nil {
 			return malformedClaim("scp")
 		}
+		r.extra += int64(len(r.scp)) + 16*int64(c.Scopes.Len())
 	}
 	return nil
 }
@@ -560,9 +805,9 @@ func (r *claimReader) claim(j *JWT, name string, c *Claims) error {
 		}
 		var v string
 		if plain {
-			v = string(s.b[start:end])
+			v = r.view(start, end)
 		} else {
-			v = decodeJSONString(s.b[start-1 : end+1])
+			v = r.decode(start, end)
 		}
 		switch name {
 		case "sub":
@@ -598,7 +843,7 @@ func (r *claimReader) claim(j *JWT, name string, c *Claims) error {
 		if s.i < len(s.b) && s.b[s.i] == '"' {
 			// Fast path for the RFC 9068 form, a plain string.
 			if vs, ve, plain, ok := s.str(); ok && plain {
-				set, err := scopes.Parse(string(s.b[vs:ve]))
+				set, err := j.parseScope(r.view(vs, ve))
 				if err != nil {
 					return malformedClaim(name)
 				}
@@ -613,6 +858,7 @@ func (r *claimReader) claim(j *JWT, name string, c *Claims) error {
 		if err := c.Scopes.UnmarshalJSON(s.b[start:s.i]); err != nil {
 			return malformedClaim(name)
 		}
+		r.extra += int64(s.i-start) + 16*int64(c.Scopes.Len())
 	case "scp":
 		start := s.i
 		if !s.value(1) {
@@ -633,28 +879,32 @@ func (r *claimReader) audience(j *JWT, c *Claims) bool {
 		}
 		var v string
 		if plain {
-			// Reuse the configured string on a match: no allocation.
+			// Reuse the configured string on a match.
 			if i := slices.Index(j.audiences, string(s.b[start:end])); i >= 0 {
 				v = j.audiences[i]
 				r.audienceOK = true
 			} else {
-				v = string(s.b[start:end])
+				v = r.view(start, end)
 			}
 		} else {
-			v = decodeJSONString(s.b[start-1 : end+1])
+			v = r.decode(start, end)
 			r.audienceOK = r.audienceOK || slices.Contains(j.audiences, v)
+		}
+		if len(c.Audience) == cap(c.Audience) {
+			r.extra += 16 * int64(len(c.Audience)+1) // append's new array, roughly
 		}
 		c.Audience = append(c.Audience, v)
 		return true
 	}
+	// Audience starts in the one-element array allocated with Claims; a
+	// second element moves it to the heap.
+	c.Audience = r.aud[:0:1]
 	if s.i < len(s.b) && s.b[s.i] == '"' {
-		c.Audience = make([]string, 0, 1)
 		return one()
 	}
 	if !s.consume('[') {
 		return false
 	}
-	c.Audience = []string{}
 	s.skipWS()
 	if s.consume(']') {
 		return true
@@ -670,6 +920,25 @@ func (r *claimReader) audience(j *JWT, c *Claims) bool {
 		}
 		return s.consume(']')
 	}
+}
+
+// parseScope parses a plain scope claim, remembering the last few results:
+// tokens of one client carry the same scope string again and again, and a
+// scopes.Set is immutable, so one Set may serve them all. The memo holds at
+// most scopeMemoSlots strings, each under MaxTokenSize; a lost race between
+// two writers only costs a parse.
+func (j *JWT) parseScope(v string) (scopes.Set, error) {
+	slot := &j.scopeMemos[maphash.String(j.seed, v)%scopeMemoSlots]
+	if m := slot.Load(); m != nil && m.s == v {
+		return m.set, nil
+	}
+	owned := strings.Clone(v) // v is a view of one token's payload
+	set, err := scopes.Parse(owned)
+	if err != nil {
+		return scopes.Set{}, err
+	}
+	slot.Store(&scopeMemo{s: owned, set: set})
+	return set, nil
 }
 
 // parseNumericDate converts a JSON number (RFC 7519 §2 NumericDate: seconds since
