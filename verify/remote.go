@@ -265,7 +265,11 @@ func (r *RemoteKeySet) keysSlow(ctx context.Context, kid string) ([]jose.JSONWeb
 	call := r.inflight
 	if call == nil {
 		if !r.lastDemand.IsZero() && now.Sub(r.lastDemand) < r.cfg.UnknownKeyCooldown {
-			// Rate limited: answer from what we have, without waiting.
+			// Rate limited: answer from what we have, without waiting. A
+			// key published after the last fetch is therefore refused as
+			// unknown until the cooldown ends; authorization servers are
+			// expected to publish keys before signing with them (the
+			// background refresh then finds them first).
 			err := r.unavailableLocked(now)
 			r.mu.Unlock()
 			if err != nil {

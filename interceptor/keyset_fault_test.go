@@ -1,0 +1,395 @@
+package interceptor_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oauthgate/oauthgate/interceptor"
+	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/verify"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Key-set faults under traffic. The key set's clock is fake: cooldowns and
+// the stale window pass when a test says so, while HTTP timeouts and
+// background retries run on real, short, time.
+const (
+	faultTimeout  = 300 * time.Millisecond // RemoteKeySetConfig.Timeout (real time)
+	faultCooldown = 30 * time.Second       // UnknownKeyCooldown (fake time)
+	// MaxStale (fake time), shorter than the JWT verifier's default 5m
+	// cache lifetime, so that a cached token meets a stale key set.
+	faultMaxStale = 2 * time.Minute
+	faultRefresh  = time.Minute // MinRefresh = MaxRefresh (fake time)
+)
+
+var unavailable = attackOutcome{code: codes.Unavailable, reason: interceptor.ReasonUnavailable,
+	desc: "the access token cannot be verified right now; retry later"}
+
+// faultFixture is a gate over a JWT verifier whose RemoteKeySet fetches an
+// oauthtest issuer's JWKS, served by grpc on bufconn.
+type faultFixture struct {
+	clock   *attackClock
+	iss     *oauthtest.Issuer
+	keys    *verify.RemoteKeySet
+	client  testpb.LibraryServiceClient
+	reached atomic.Int64
+}
+
+// newFaultFixture returns a fixture whose key set has the given MaxStale.
+func newFaultFixture(t *testing.T, maxStale time.Duration) *faultFixture {
+	t.Helper()
+	f := &faultFixture{clock: newAttackClock()}
+	f.iss = oauthtest.NewIssuer(t, oauthtest.WithClock(f.clock.Now))
+	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{
+		URL: f.iss.JWKSURL(), InsecureAllowHTTP: true, Timeout: faultTimeout,
+		MinRefresh: faultRefresh, MaxRefresh: faultRefresh, MaxStale: maxStale,
+		UnknownKeyCooldown: faultCooldown, Now: f.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = keys.Close() })
+	f.keys = keys
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: f.iss.URL, Audiences: []string{oauthtest.DefaultAudience}, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate, err := interceptor.New(jwt, newPolicy(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := startServer(t, serverConfig{
+		unary: []grpc.UnaryServerInterceptor{gate.Unary, func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			f.reached.Add(1)
+			return h(ctx, req)
+		}},
+		streamIC: []grpc.StreamServerInterceptor{gate.Stream, func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			f.reached.Add(1)
+			return h(srv, ss)
+		}},
+	})
+	f.client = testpb.NewLibraryServiceClient(conn)
+	return f
+}
+
+// valid mints a valid token signed by the issuer's current key.
+func (f *faultFixture) valid(t testing.TB) string {
+	t.Helper()
+	return f.iss.Token(t, oauthtest.WithScopes(allScopes...))
+}
+
+// unknownKid mints a well-signed token whose kid the JWKS does not list.
+func (f *faultFixture) unknownKid(t testing.TB, n int) string {
+	t.Helper()
+	return f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithKeyID(fmt.Sprintf("made-up-%d", n)))
+}
+
+// ready makes the key set fetch the healthy JWKS once.
+func (f *faultFixture) ready(t *testing.T) {
+	t.Helper()
+	if err := f.keys.WaitReady(testContext(t)); err != nil {
+		t.Fatalf("WaitReady() = %v", err)
+	}
+}
+
+// call makes one RPC of kind k (alternating unary and streams) and returns
+// its outcome.
+func (f *faultFixture) call(t *testing.T, k int, tok string) result {
+	return rpcKinds[k%len(rpcKinds)].call(withToken(testContext(t), tok), f.client)
+}
+
+// burst sends n calls at once, each with token(i), and checks each answer
+// with check. It returns how many were OK.
+func (f *faultFixture) burst(t *testing.T, n int, token func(i int) string, check func(r result) error) int {
+	t.Helper()
+	var (
+		wg sync.WaitGroup
+		ok atomic.Int64
+	)
+	before := f.reached.Load()
+	for i := range n {
+		wg.Go(func() {
+			r := f.call(t, i, token(i))
+			if r.err == nil {
+				ok.Add(1)
+			}
+			if err := check(r); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := f.reached.Load() - before; got != ok.Load() {
+		t.Errorf("handler reached %d times, want %d (once per OK answer)", got, ok.Load())
+	}
+	return int(ok.Load())
+}
+
+// is checks that r has one of the outcomes.
+func is(outcomes ...attackOutcome) func(r result) error {
+	return func(r result) error {
+		code := status.Code(r.err)
+		for _, o := range outcomes {
+			if code != o.code {
+				continue
+			}
+			if o.code == codes.OK {
+				return nil
+			}
+			var reason string
+			for _, d := range status.Convert(r.err).Details() {
+				if info, ok := d.(interface{ GetReason() string }); ok {
+					reason = info.GetReason()
+				}
+			}
+			if reason != o.reason || status.Convert(r.err).Message() != o.desc {
+				continue
+			}
+			if o.code == codes.Unavailable && len(r.wwwAuthenticate()) > 0 {
+				return fmt.Errorf("unavailable answer carries a challenge %q: the client would drop a good token", r.wwwAuthenticate())
+			}
+			return nil
+		}
+		return fmt.Errorf("answer %v, want one of %v", r.err, outcomes)
+	}
+}
+
+// TestKeySetFaults switches the JWKS endpoint into each fault after a good
+// start, under concurrent traffic: within MaxStale every valid token
+// signed by a known key passes, made-up kids fail without flooding the
+// endpoint, and after MaxStale every answer is Unavailable, never
+// invalid_token. Clearing the fault recovers.
+func TestKeySetFaults(t *testing.T) {
+	faults := map[string]oauthtest.Fault{
+		"Down":    oauthtest.FaultDown(),
+		"500":     oauthtest.FaultStatus(http.StatusInternalServerError),
+		"503":     oauthtest.FaultStatus(http.StatusServiceUnavailable),
+		"Slow":    oauthtest.FaultSlow(10 * faultTimeout),
+		"Garbage": oauthtest.FaultGarbage(),
+		"Huge":    oauthtest.FaultHuge(),
+	}
+	for name, fault := range faults {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFaultFixture(t, faultMaxStale)
+			f.ready(t)
+			// Valid throughout, and verified before the fault.
+			known := f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithLifetime(time.Hour))
+			if err := is(allowed)(f.call(t, 0, known)); err != nil {
+				t.Fatal(err)
+			}
+			f.iss.SetFault(oauthtest.EndpointJWKS, fault)
+			f.clock.Advance(faultCooldown + time.Second) // demand fetches allowed again
+
+			// Within the stale window: known key passes, made-up kids fail
+			// (unavailable while the fetch they cause fails, unknown key
+			// while rate limited), and cost at most one demand fetch.
+			base := f.iss.Requests(oauthtest.EndpointJWKS)
+			n := f.burst(t, 40, func(i int) string {
+				if i%2 == 0 {
+					return known
+				}
+				return f.unknownKid(t, i)
+			}, is(allowed, rejected(descUnknownKey), unavailable))
+			if n != 20 {
+				t.Errorf("%d calls passed, want the 20 with a known key", n)
+			}
+			// One demand fetch, up to a few background retries, each
+			// possibly retried once by net/http on a reset connection.
+			if got := f.iss.Requests(oauthtest.EndpointJWKS) - base; got > 8 {
+				t.Errorf("20 made-up kids caused %d JWKS requests, want at most 8", got)
+			}
+
+			// Past MaxStale the keys may have been withdrawn: nothing
+			// passes, not even a token verified (and perhaps cached)
+			// before, and the answer blames the key set, not the token.
+			f.clock.Advance(faultMaxStale)
+			fresh := f.valid(t)
+			f.burst(t, 30, func(i int) string {
+				switch i % 3 {
+				case 0:
+					return known
+				case 1:
+					return fresh
+				}
+				return f.unknownKid(t, i)
+			}, is(unavailable))
+
+			// Recovery: the next demand fetch succeeds.
+			f.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
+			f.clock.Advance(faultCooldown + time.Second)
+			if n := f.burst(t, 8, func(int) string { return fresh }, is(allowed)); n != 8 {
+				t.Errorf("after recovery %d of 8 calls passed", n)
+			}
+		})
+	}
+}
+
+// TestKeySetDownAtStart starts with the JWKS endpoint down: calls are
+// Unavailable (never invalid_token) and share one fetch, until the endpoint
+// comes back.
+func TestKeySetDownAtStart(t *testing.T) {
+	t.Parallel()
+	f := newFaultFixture(t, faultMaxStale)
+	f.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+	tok := f.valid(t)
+	f.burst(t, 30, func(int) string { return tok }, is(unavailable))
+	if got := f.iss.Requests(oauthtest.EndpointJWKS); got > 8 {
+		t.Errorf("30 calls while down caused %d JWKS requests, want at most 8", got)
+	}
+	if f.keys.Ready() {
+		t.Fatal("Ready() = true with the endpoint down")
+	}
+	f.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
+	f.clock.Advance(faultCooldown + time.Second)
+	if n := f.burst(t, 8, func(int) string { return tok }, is(allowed)); n != 8 {
+		t.Errorf("after the endpoint came back %d of 8 calls passed", n)
+	}
+}
+
+// TestKeySetFlapping flips the JWKS endpoint between faults and health
+// while workers send valid and made-up-kid tokens: a valid token never
+// fails, a made-up kid never passes.
+func TestKeySetFlapping(t *testing.T) {
+	t.Parallel()
+	f := newFaultFixture(t, time.Hour) // the whole run stays within it
+	f.ready(t)
+	known := f.valid(t)
+	sequence := []oauthtest.Fault{
+		oauthtest.FaultDown(), {}, oauthtest.FaultStatus(http.StatusBadGateway), oauthtest.FaultGarbage(), {},
+		oauthtest.FaultSlow(2 * faultTimeout), oauthtest.FaultHuge(), {}, oauthtest.FaultDown(),
+	}
+	stop := make(chan struct{})
+	var (
+		wg    sync.WaitGroup
+		calls atomic.Int64
+	)
+	for w := range 6 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				tok, check := known, is(allowed)
+				if i%3 == 2 {
+					tok, check = f.unknownKid(t, w*1000+i), is(rejected(descUnknownKey), unavailable)
+				}
+				if err := check(f.call(t, i, tok)); err != nil {
+					t.Error(err)
+					return
+				}
+				calls.Add(1)
+			}
+		})
+	}
+	base := f.iss.Requests(oauthtest.EndpointJWKS)
+	for _, fault := range sequence {
+		f.iss.SetFault(oauthtest.EndpointJWKS, fault)
+		f.clock.Advance(faultCooldown + time.Second)
+		time.Sleep(80 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if calls.Load() < int64(len(sequence)) {
+		t.Errorf("only %d calls completed; the test proves little", calls.Load())
+	}
+	// At most one demand fetch per cooldown (one per step), plus
+	// background retries, each possibly retried once by net/http.
+	if got, limit := f.iss.Requests(oauthtest.EndpointJWKS)-base, 4*len(sequence); got > limit {
+		t.Errorf("%d JWKS requests over %d cooldowns, want at most %d", got, len(sequence), limit)
+	}
+}
+
+// TestKeySetRotationUnderLoad rotates the issuer's keys while workers call
+// with tokens of the current key: tokens of the new key pass from the
+// first call (concurrent callers share the one fetch that finds it),
+// tokens of the removed key pass until that fetch and are invalid_token
+// after it, and nothing is ever Unavailable.
+func TestKeySetRotationUnderLoad(t *testing.T) {
+	t.Parallel()
+	f := newFaultFixture(t, faultMaxStale)
+	f.ready(t)
+	type gen struct {
+		tok     string
+		rotated chan struct{} // closed once the key set has seen the rotation
+	}
+	oldGen := &gen{tok: f.valid(t), rotated: make(chan struct{})}
+	var current atomic.Pointer[gen]
+	current.Store(oldGen)
+
+	stop := make(chan struct{})
+	var (
+		wg                   sync.WaitGroup
+		okOld, badOld, okNew atomic.Int64
+	)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				g := current.Load()
+				if w%4 == 3 {
+					g = oldGen // some workers keep using the old token
+				}
+				// Sampled before the call: if the key set had already seen the
+				// rotation, the old token must fail.
+				seen := false
+				select {
+				case <-oldGen.rotated:
+					seen = true
+				default:
+				}
+				r := f.call(t, i, g.tok)
+				var err error
+				switch {
+				case g != oldGen:
+					if err = is(allowed)(r); err == nil {
+						okNew.Add(1)
+					}
+				case seen:
+					if err = is(rejected(descUnknownKey))(r); err == nil {
+						badOld.Add(1)
+					}
+				default:
+					err = is(allowed, rejected(descUnknownKey))(r)
+					if r.err == nil {
+						okOld.Add(1)
+					}
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(150 * time.Millisecond)
+	f.iss.RotateKeys()
+	f.clock.Advance(faultCooldown + time.Second)
+	current.Store(&gen{tok: f.valid(t)}) // the first new-kid call fetches
+	for deadline := time.Now().Add(5 * time.Second); okNew.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A new-key call has succeeded, so the key set holds the new JWKS.
+	close(oldGen.rotated)
+	time.Sleep(150 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if okOld.Load() == 0 || okNew.Load() == 0 || badOld.Load() == 0 {
+		t.Errorf("old key OK %d, new key OK %d, old key rejected after rotation %d: want all > 0",
+			okOld.Load(), okNew.Load(), badOld.Load())
+	}
+}
