@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -267,26 +266,18 @@ func validateIntrospectEndpoint(endpoint string, allowHTTP bool) error {
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return errors.New("verify: IntrospectionConfig.Endpoint is not an absolute URL")
 	}
+	// Checked before checkURL, whose messages quote the URL: a password in
+	// it must not reach an error.
 	if u.User != nil {
 		return errors.New("verify: IntrospectionConfig.Endpoint carries user information; use ClientID and ClientSecret")
 	}
 	if u.Fragment != "" {
 		return errors.New("verify: IntrospectionConfig.Endpoint has a fragment")
 	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if !allowHTTP {
-			return errors.New("verify: IntrospectionConfig.Endpoint is not https; set InsecureAllowHTTP for a loopback endpoint")
-		}
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return errors.New("verify: IntrospectionConfig.Endpoint is http on a non-loopback host; InsecureAllowHTTP covers loopback only")
-		}
-		return nil
+	if err := checkURL(endpoint, allowHTTP); err != nil {
+		return fmt.Errorf("verify: IntrospectionConfig.Endpoint: %w", err)
 	}
-	return errors.New("verify: IntrospectionConfig.Endpoint scheme must be https")
+	return nil
 }
 
 // Verify introspects token, or answers from the cache, and returns its
