@@ -42,6 +42,7 @@ type DenyError struct {
 	Scopes []string
 }
 
+// Error implements the error interface.
 func (e *DenyError) Error() string {
 	if e.Description == "" {
 		return "interceptor: access denied"

@@ -28,6 +28,7 @@ type ScopeError struct {
 	Problem string
 }
 
+// Error implements the error interface.
 func (e *ScopeError) Error() string { return "scopes: invalid scope: " + e.Problem }
 
 // Unwrap returns [ErrInvalidScope].
@@ -49,6 +50,7 @@ type CompileError struct {
 	Problems []Problem
 }
 
+// Error implements the error interface.
 func (e *CompileError) Error() string {
 	var b strings.Builder
 	b.WriteString("scopes: cannot build policy:")
@@ -77,6 +79,7 @@ type CoverageError struct {
 	Methods []string
 }
 
+// Error implements the error interface.
 func (e *CoverageError) Error() string {
 	return "scopes: " + strconv.Itoa(len(e.Methods)) + " method(s) have no rule and would deny every call; " +
 		"annotate them with (oauthgate.v1.method) or (oauthgate.v1.service), or declare them with ForService/ForMethod:\n\t" +

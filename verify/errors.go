@@ -66,6 +66,7 @@ type TokenError struct {
 	Claim string
 }
 
+// Error implements the error interface.
 func (e *TokenError) Error() string {
 	msg := "verify: invalid token: " + trimPrefix(e.Reason.Error())
 	if e.Claim != "" {
@@ -119,6 +120,7 @@ type UnavailableError struct {
 	Err error
 }
 
+// Error implements the error interface.
 func (e *UnavailableError) Error() string {
 	msg := "verify: cannot verify token now: " + e.Op
 	if e.Err != nil {
