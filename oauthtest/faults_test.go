@@ -74,8 +74,10 @@ func TestIssuer_SetFault(t *testing.T) {
 			},
 		},
 		"SlowerThanClient": {
-			fault:   oauthtest.FaultSlow(time.Hour),
-			timeout: 50 * time.Millisecond,
+			fault: oauthtest.FaultSlow(time.Hour),
+			// Long enough for the request to reach the server on a loaded
+			// machine, so that it is counted.
+			timeout: 500 * time.Millisecond,
 			check: func(t *testing.T, _ *http.Response, _ []byte, err error, _ time.Duration) {
 				if !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("GET error = %v, want %v", err, context.DeadlineExceeded)
@@ -118,6 +120,11 @@ func TestIssuer_SetFault(t *testing.T) {
 				start := time.Now()
 				resp, body, err := get(t, iss, e, timeout)
 				tc.check(t, resp, body, err, time.Since(start))
+				// The server may count a request the client gave up on a
+				// moment after the client returned.
+				for deadline := time.Now().Add(2 * time.Second); iss.Requests(e) < 1 && time.Now().Before(deadline); {
+					time.Sleep(10 * time.Millisecond)
+				}
 				if got := iss.Requests(e); got < 1 {
 					t.Errorf("Requests(%v) = %d, want at least 1", e, got)
 				}
