@@ -26,14 +26,15 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/oauthgate/oauthgate/interceptor"
-	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
-	"github.com/oauthgate/oauthgate/oauthtest"
-	"github.com/oauthgate/oauthgate/verify"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/oauthgate/oauthgate/interceptor"
+	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/verify"
 )
 
 // The attack catalogue: every row is a real token built here, sent end to
@@ -379,6 +380,19 @@ func unsigned(header, payload string) string { return b64(header) + "." + b64(pa
 // segments splits a compact token.
 func segments(tok string) []string { return strings.Split(tok, ".") }
 
+// withSpareBit returns another encoding of the same bytes as the base64url
+// segment s: a spare low bit of its last character set, or, when s has no
+// spare bits, s with its last character repeated (no longer canonical
+// either: a length of 1 modulo 4 or trailing garbage).
+func withSpareBit(s string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	if len(s)%4 == 0 {
+		return s + s[len(s)-1:]
+	}
+	i := strings.IndexByte(alphabet, s[len(s)-1])
+	return s[:len(s)-1] + string(alphabet[i|1])
+}
+
 // headerOf decodes the protected header of a compact JWS.
 func headerOf(t testing.TB, tok string) map[string]any {
 	t.Helper()
@@ -654,7 +668,7 @@ func attackRows() []attackRow {
 		{name: "Exp/Year10000", token: mint(oauthtest.WithClaim("exp", 253402300800)), want: rejected(descMalformed)},
 		{name: "Exp/Negative", token: mint(oauthtest.WithClaim("exp", -1)), want: rejected(descMalformed)},
 		{name: "Exp/Bool", token: mint(oauthtest.WithClaim("exp", true)), want: rejected(descMalformed)},
-		{name: "Exp/Null", token: mint(oauthtest.WithClaim("exp", nil)), want: rejected(descMalformed)},
+		{name: "Exp/Null", token: mint(oauthtest.WithClaim("exp", nil)), want: rejected(descMissingClaim)}, // null is absent
 		{name: "Exp/FloatPast", token: mint(oauthtest.WithClaim("exp", 1.5)), want: rejected(descExpired)},
 		// RFC 7519 §2: a NumericDate may be fractional, so this is a
 		// valid token, recorded here as the boundary of the rows above.
@@ -701,7 +715,21 @@ func attackRows() []attackRow {
 				return p[0] + "." + p[1]
 			}},
 		{name: "Signature/Truncated", want: rejected(descSignature),
-			token: withSegment(2, func(_ *testing.T, _ *attackFixture, s string) string { return s[:len(s)-4] })},
+			token: withSegment(2, func(t *testing.T, _ *attackFixture, s string) string {
+				sig, err := base64.RawURLEncoding.DecodeString(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return base64.RawURLEncoding.EncodeToString(sig[:len(sig)-3])
+			})},
+		// RFC 7515 §2: one signed token has one encoding. go-jose decodes
+		// spare bits and line breaks leniently; oauthgate refuses them.
+		{name: "Signature/SpareBits", want: rejected(descMalformed),
+			token: withSegment(2, func(_ *testing.T, _ *attackFixture, s string) string { return withSpareBit(s) })},
+		{name: "Payload/SpareBits", want: rejected(descMalformed),
+			token: withSegment(1, func(_ *testing.T, _ *attackFixture, s string) string { return withSpareBit(s) })},
+		{name: "Header/SpareBits", want: rejected(descMalformed),
+			token: withSegment(0, func(_ *testing.T, _ *attackFixture, s string) string { return withSpareBit(s) })},
 		{name: "Signature/Padded", want: rejected(descMalformed),
 			per:   map[string]attackOutcome{depByShape: rejected(descInactive)}, // '=' is not base64url
 			token: withSegment(2, func(_ *testing.T, _ *attackFixture, s string) string { return s + "==" })},

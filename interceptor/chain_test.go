@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
@@ -16,11 +17,12 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
-	"github.com/oauthgate/oauthgate/interceptor"
-	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/oauthgate/oauthgate/interceptor"
+	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 )
 
 // syncBuffer is a log sink safe for concurrent writes.
@@ -141,61 +143,58 @@ func startPanickyServer(t *testing.T, cfg serverConfig) *grpc.ClientConn {
 }
 
 // TestStreamEndsAtTokenExpiry keeps a server stream sending past the
-// token's expiry: the stream must end with Unauthenticated / invalid_token
-// and the handler's context must be cancelled.
+// token's expiry: the stream must end with Unauthenticated / invalid_token,
+// the challenge in the trailer, and the handler's context cancelled. The
+// fake verifier's claims have no leeway, so the deadline is exp.
 func TestStreamEndsAtTokenExpiry(t *testing.T) {
-	v := newFakeVerifier(t)
-	v.add("short", claimsFor(t, "alice", "library.read", time.Now().Add(300*time.Millisecond)))
-	gate, err := interceptor.New(v, newPolicy(t), interceptor.WithRealm("library"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lib := &library{streamEnded: make(chan error, 1)}
-	client := testpb.NewLibraryServiceClient(startServer(t, serverConfig{gate: gate, lib: lib, tcp: true}))
-	ctx := testContext(t)
-	s, err := client.ListBooks(withToken(ctx, "short"), &testpb.ListBooksRequest{Count: 10000, IntervalMs: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	var got int
-	for {
-		if _, err = s.Recv(); err != nil {
-			break
+	synctest.Test(t, func(t *testing.T) {
+		v := newFakeVerifier(t)
+		v.add("short", claimsFor(t, "alice", "library.read", time.Now().Add(300*time.Millisecond)))
+		gate, err := interceptor.New(v, newPolicy(t), interceptor.WithRealm("library"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		got++
-	}
-	if err == io.EOF || status.Code(err) != codes.Unauthenticated {
-		t.Fatalf("stream ended with %v after %d messages, want Unauthenticated", err, got)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("stream ended %v after start, want about 300ms", d)
-	}
-	if got == 0 {
-		t.Error("no message before expiry")
-	}
-	info := errorInfo(t, err)
-	if info.GetReason() != "INVALID_TOKEN" || status.Convert(err).Message() != "the access token expired" {
-		t.Errorf("status = %v, %v; want INVALID_TOKEN, the access token expired", status.Convert(err).Message(), info)
-	}
-	if www := s.Trailer().Get("www-authenticate"); len(www) != 1 || !strings.Contains(www[0], `error="invalid_token"`) {
-		t.Errorf("trailer www-authenticate = %q, want an invalid_token challenge", www)
-	}
-	select {
-	case cause := <-lib.streamEnded:
-		if cause == nil {
+		lib := &library{streamEnded: make(chan error, 1)}
+		client := testpb.NewLibraryServiceClient(startServer(t, serverConfig{gate: gate, lib: lib}))
+		s, err := client.ListBooks(withToken(t.Context(), "short"), &testpb.ListBooksRequest{Count: 10000, IntervalMs: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		var got int
+		for {
+			if _, err = s.Recv(); err != nil {
+				break
+			}
+			got++
+		}
+		if err == io.EOF || status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("stream ended with %v after %d messages, want Unauthenticated", err, got)
+		}
+		if d := time.Since(start); d < 300*time.Millisecond || d > 310*time.Millisecond {
+			t.Errorf("stream ended %v after start, want 300ms (exp) to 310ms (the handler's next Send)", d)
+		}
+		if got != 30 {
+			t.Errorf("%d messages before expiry, want 30", got)
+		}
+		info := errorInfo(t, err)
+		if info.GetReason() != "INVALID_TOKEN" || status.Convert(err).Message() != "the access token expired" {
+			t.Errorf("status = %v, %v; want INVALID_TOKEN, the access token expired", status.Convert(err).Message(), info)
+		}
+		if www := s.Trailer().Get("www-authenticate"); len(www) != 1 || !strings.Contains(www[0], `error="invalid_token"`) {
+			t.Errorf("trailer www-authenticate = %q, want an invalid_token challenge", www)
+		}
+		if cause := <-lib.streamEnded; cause == nil {
 			t.Error("handler context was not cancelled at expiry")
 		}
-	case <-time.After(defaultTestTimeout):
-		t.Error("handler did not observe the end of the stream")
-	}
+	})
 }
 
 func TestAuthorizer(t *testing.T) {
 	ownerOnly := func(ctx context.Context, call interceptor.Call) error {
 		switch req := call.Request.(type) {
 		case *testpb.GetBookRequest:
-			if req.GetName() != call.Claims.Subject {
+			if req.GetName() != call.Claims.Subject() {
 				return &interceptor.DenyError{Reason: "NOT_OWNER", Description: "only the owner may read this book"}
 			}
 		case *testpb.ChatRequest:

@@ -132,5 +132,9 @@ func writeQuoted(b *strings.Builder, s string) {
 	}
 }
 
-// errNoTokenRule is the cause of an undeclared method's rejection.
-var errNoRule = errors.New("interceptor: method has no rule")
+// Causes of rejections that no verifier or Authorizer error explains; they
+// are logged, never sent.
+var (
+	errNoRule   = errors.New("interceptor: method has no rule")
+	errNoClaims = errors.New("interceptor: verifier returned no claims and no error")
+)

@@ -7,11 +7,12 @@ import (
 	"log/slog"
 	"slices"
 
-	"github.com/oauthgate/oauthgate/scopes"
-	"github.com/oauthgate/oauthgate/verify"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/verify"
 )
 
 // An Interceptor enforces a [scopes.Policy] with a [verify.Verifier]. Its
@@ -51,6 +52,9 @@ func New(v verify.Verifier, p *scopes.Policy, opts ...Option) (*Interceptor, err
 	if o.now == nil {
 		return nil, errors.New("interceptor: WithClock: clock is nil")
 	}
+	if o.streamRecheck < minRecheck {
+		return nil, fmt.Errorf("interceptor: WithStreamRecheck: interval %v is under %v", o.streamRecheck, minRecheck)
+	}
 	return &Interceptor{verifier: v, policy: p, opts: o}, nil
 }
 
@@ -67,7 +71,7 @@ func printable(s string) bool {
 // PermissionDenied or Unavailable as the package documentation describes,
 // and otherwise calls handler with the claims in the context.
 func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	ctx, claims, rej := i.authenticate(ctx, info.FullMethod)
+	ctx, claims, _, rej := i.authenticate(ctx, info.FullMethod)
 	if rej == nil && claims != nil && i.opts.authorizer != nil {
 		rej = i.authorize(ctx, Call{Method: info.FullMethod, Claims: claims, Request: req})
 	}
@@ -90,7 +94,7 @@ func (i *Interceptor) AuthFunc(ctx context.Context) (context.Context, error) {
 		return nil, i.reject(ctx, "", &rejection{code: codes.Internal, reason: ReasonUndeclaredMethod,
 			description: "method unknown", cause: errors.New("interceptor: AuthFunc called outside a gRPC call")})
 	}
-	ctx, claims, rej := i.authenticate(ctx, method)
+	ctx, claims, _, rej := i.authenticate(ctx, method)
 	if rej == nil && claims != nil && i.opts.authorizer != nil {
 		rej = i.authorize(ctx, Call{Method: method, Claims: claims})
 	}
@@ -101,45 +105,55 @@ func (i *Interceptor) AuthFunc(ctx context.Context) (context.Context, error) {
 }
 
 // authenticate finds the rule of method, and for a protected method verifies
-// the token and checks its scopes. It returns the context to hand on and the
-// claims, or nil claims for a public method.
-func (i *Interceptor) authenticate(ctx context.Context, method string) (context.Context, *verify.Claims, *rejection) {
+// the token and checks its scopes. It returns the context to hand on, the
+// claims and the token, or nil claims for a public method.
+func (i *Interceptor) authenticate(ctx context.Context, method string) (context.Context, *verify.Claims, string, *rejection) {
 	rule, ok := i.policy.Rule(method)
 	if !ok {
-		return ctx, nil, &rejection{code: codes.PermissionDenied, reason: ReasonUndeclaredMethod,
+		return ctx, nil, "", &rejection{code: codes.PermissionDenied, reason: ReasonUndeclaredMethod,
 			description: "the method is not available", cause: errNoRule}
 	}
 	if rule.IsPublic() {
-		return ctx, nil, nil
+		return ctx, nil, "", nil
 	}
 	token, present, ok := bearerToken(ctx)
 	if !present {
 		// RFC 6750 §3.1: no credentials, no error code.
-		return ctx, nil, &rejection{code: codes.Unauthenticated, reason: ReasonMissingToken,
+		return ctx, nil, "", &rejection{code: codes.Unauthenticated, reason: ReasonMissingToken,
 			description: "an access token is required", challenge: true}
 	}
 	if !ok {
-		return ctx, nil, &rejection{code: codes.Unauthenticated, reason: ReasonInvalidRequest, oauthError: "invalid_request",
+		return ctx, nil, "", &rejection{code: codes.Unauthenticated, reason: ReasonInvalidRequest, oauthError: "invalid_request",
 			description: "the authorization metadata must hold exactly one Bearer token", challenge: true}
 	}
+	claims, rej := i.check(ctx, rule, token)
+	if rej != nil {
+		return ctx, nil, "", rej
+	}
+	return NewContext(ctx, claims), claims, token, nil
+}
+
+// check verifies token and holds its claims to rule: audiences, then
+// scopes. Streams call it again while they last.
+func (i *Interceptor) check(ctx context.Context, rule *scopes.Rule, token string) (*verify.Claims, *rejection) {
 	claims, err := i.verifier.Verify(ctx, token)
 	if err != nil {
-		return ctx, nil, verifyRejection(err)
+		return nil, verifyRejection(err)
 	}
 	if claims == nil {
-		return ctx, nil, &rejection{code: codes.Internal, reason: ReasonUnavailable,
-			description: "the access token could not be verified", cause: errors.New("interceptor: verifier returned no claims and no error")}
+		return nil, &rejection{code: codes.Internal, reason: ReasonUnavailable,
+			description: "the access token could not be verified", cause: errNoClaims}
 	}
 	if auds := rule.Audiences(); len(auds) > 0 && !slices.ContainsFunc(auds, claims.HasAudience) {
-		return ctx, nil, &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
+		return nil, &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
 			description: "the access token is not intended for this API", challenge: true,
 			cause: &verify.TokenError{Reason: verify.ErrAudience, Claim: "aud"}}
 	}
-	if !rule.Allows(claims.Scopes) {
-		return ctx, nil, &rejection{code: codes.PermissionDenied, reason: ReasonInsufficientScope, oauthError: "insufficient_scope",
-			description: "the access token lacks a required scope", scope: rule.Closest(claims.Scopes), challenge: true}
+	if set := claims.Scopes(); !rule.Allows(set) {
+		return nil, &rejection{code: codes.PermissionDenied, reason: ReasonInsufficientScope, oauthError: "insufficient_scope",
+			description: "the access token lacks a required scope", scope: rule.Closest(set), challenge: true}
 	}
-	return NewContext(ctx, claims), claims, nil
+	return claims, nil
 }
 
 // verifyRejection maps a verifier error: invalid token → Unauthenticated,

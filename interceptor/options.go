@@ -21,14 +21,16 @@ type options struct {
 	logger         *slog.Logger
 	authorizer     Authorizer
 	streamMessages bool
+	streamRecheck  time.Duration
 	now            func() time.Time
 }
 
 func defaultOptions() options {
 	return options{
-		domain: "oauthgate",
-		logger: slog.New(slog.DiscardHandler),
-		now:    time.Now,
+		domain:        "oauthgate",
+		logger:        slog.New(slog.DiscardHandler),
+		streamRecheck: defaultStreamRecheck,
+		now:           time.Now,
 	}
 }
 
@@ -86,8 +88,24 @@ func WithStreamMessages() Option {
 	return optionFunc(func(o *options) { o.streamMessages = true })
 }
 
-// WithClock sets the clock used to schedule the end of streams at token
-// expiry. The default is time.Now. Later calls replace earlier ones.
+// defaultStreamRecheck is how often a stream's token is verified again
+// unless WithStreamRecheck says otherwise.
+const defaultStreamRecheck = 5 * time.Minute
+
+// WithStreamRecheck sets how often the token of a running stream is
+// verified again, scopes and audiences included, so that a stream whose
+// token has no exp, or is revoked, still ends (see [Interceptor.Stream]).
+// Each check costs a verification: a cache hit for a JWT, an introspection
+// request when the introspection cache has expired. The default is 5
+// minutes; New rejects an interval under 1 second. Later calls replace
+// earlier ones.
+func WithStreamRecheck(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.streamRecheck = d })
+}
+
+// WithClock sets the clock that decides when a stream's token has reached
+// its deadline; use the verifier's clock. The default is time.Now. Later
+// calls replace earlier ones.
 func WithClock(now func() time.Time) Option {
 	return optionFunc(func(o *options) { o.now = now })
 }

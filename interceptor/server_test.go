@@ -2,6 +2,7 @@ package interceptor_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -10,14 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauthgate/oauthgate/interceptor"
-	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
-	"github.com/oauthgate/oauthgate/scopes"
-	"github.com/oauthgate/oauthgate/verify"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/oauthgate/oauthgate/interceptor"
+	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/verify"
 )
 
 const defaultTestTimeout = 10 * time.Second
@@ -57,7 +59,14 @@ func claimsFor(t testing.TB, sub, scope string, exp time.Time, aud ...string) fu
 	if len(aud) == 0 {
 		aud = []string{"https://library.example.com"}
 	}
-	c := verify.NewClaims(verify.Claims{Subject: sub, Scopes: set, Expiry: exp, Audience: aud}, nil)
+	raw, err := json.Marshal(map[string]any{"sub": sub, "scope": set.String(), "exp": float64(exp.UnixMilli()) / 1e3, "aud": aud})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := verify.ParseClaims(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return func() (*verify.Claims, error) { return c, nil }
 }
 
@@ -102,7 +111,7 @@ type library struct {
 
 func subject(ctx context.Context) string {
 	if c, ok := interceptor.FromContext(ctx); ok {
-		return c.Subject
+		return c.Subject()
 	}
 	return "anonymous"
 }

@@ -3,24 +3,38 @@ package interceptor
 import (
 	"context"
 	"errors"
+	"sync"
+	"time"
 
-	"github.com/oauthgate/oauthgate/verify"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-)
 
-// errTokenExpired is the cause of a stream context cancelled at token expiry.
-var errTokenExpired = errors.New("interceptor: access token expired during the stream")
+	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/verify"
+)
 
 // Stream is a grpc.StreamServerInterceptor for client-, server- and
 // bidi-streaming methods. It authorizes the stream when it starts, exactly
 // as [Interceptor.Unary] does, and hands the handler a stream whose
-// Context() carries the claims. The stream ends with Unauthenticated when
-// the token expires, and, with [WithStreamMessages], with PermissionDenied
-// when the Authorizer denies a received message.
+// Context() carries the claims.
+//
+// A stream never outlives its token. It ends with Unauthenticated /
+// invalid_token at the token's [verify.Claims.Deadline] (exp plus the
+// verifier's leeway: the instant from which a unary call with the same
+// token is refused), and the token is verified again, audiences and scopes
+// included, every [WithStreamRecheck] interval (5 minutes by default), so
+// that a token without exp, or one revoked at an introspection endpoint,
+// ends the stream too. A failed re-check ends the stream with the status a
+// new call would get: Unauthenticated, PermissionDenied, or Unavailable
+// when the verifier cannot answer (fail closed). With [WithStreamMessages]
+// a denial of a received message ends it with PermissionDenied.
+//
+// When a stream ends this way the handler's context is cancelled, further
+// SendMsg and RecvMsg calls fail, and the status the client sees is the
+// rejection, whatever the handler returns.
 func (i *Interceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	ctx, claims, rej := i.authenticate(ss.Context(), info.FullMethod)
+	ctx, claims, token, rej := i.authenticate(ss.Context(), info.FullMethod)
 	if rej == nil && claims != nil && i.opts.authorizer != nil {
 		rej = i.authorize(ctx, Call{Method: info.FullMethod, Claims: claims})
 	}
@@ -30,28 +44,103 @@ func (i *Interceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	if claims == nil {
 		return handler(srv, ss) // public: nothing to add
 	}
-	ws := &stream{ServerStream: ss, gate: i, method: info.FullMethod, claims: claims}
-	var cancel context.CancelFunc
-	if !claims.Expiry.IsZero() {
-		// A stream never outlives its token.
-		ctx, cancel = context.WithTimeoutCause(ctx, claims.Expiry.Sub(i.opts.now()), errTokenExpired)
-		defer cancel()
-	}
-	ws.ctx = ctx
+	rule, _ := i.policy.Rule(info.FullMethod) // authenticate found it
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ws := &stream{ServerStream: ss, ctx: ctx, gate: i, method: info.FullMethod, claims: claims}
+	w := i.watch(ctx, cancel, rule, token, claims)
 	err := handler(srv, ws)
-	if ws.expired() {
-		return i.expiredError(ss.Context(), info.FullMethod)
+	w.stop()
+	if rej := ws.ended(); rej != nil {
+		return i.reject(ss.Context(), info.FullMethod, rej)
 	}
 	return err
 }
 
-func (i *Interceptor) expiredError(ctx context.Context, method string) error {
-	return i.reject(ctx, method, &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
-		description: (&verify.TokenError{Reason: verify.ErrExpired}).Description(), challenge: true, cause: errTokenExpired})
+// streamEnd is the cause of a stream context cancelled by the interceptor.
+type streamEnd struct{ rej *rejection }
+
+func (e *streamEnd) Error() string { return "interceptor: stream ended: " + e.rej.description }
+
+// minRecheck is the shortest wait between two checks of a stream's token
+// after a check that passed, so that clocks that disagree (the verifier's
+// and the interceptor's) can never make the checks spin.
+const minRecheck = time.Second
+
+// A watcher ends a stream when its token stops being acceptable.
+type watcher struct {
+	gate   *Interceptor
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	rule   *scopes.Rule
+	token  string
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
 }
 
-// stream carries the authorized context and enforces expiry and the
-// per-message Authorizer.
+// watch starts watching the token of a stream authorized with claims.
+func (i *Interceptor) watch(ctx context.Context, cancel context.CancelCauseFunc, rule *scopes.Rule, token string, claims *verify.Claims) *watcher {
+	w := &watcher{gate: i, ctx: ctx, cancel: cancel, rule: rule, token: token}
+	w.mu.Lock()
+	w.scheduleLocked(claims, 0)
+	w.mu.Unlock()
+	return w
+}
+
+// scheduleLocked arms the timer for the earlier of the claims' deadline
+// and the next periodic check, but not sooner than floor.
+func (w *watcher) scheduleLocked(c *verify.Claims, floor time.Duration) {
+	d := w.gate.opts.streamRecheck
+	if deadline, ok := c.Deadline(); ok {
+		d = min(d, deadline.Sub(w.gate.opts.now()))
+	}
+	d = max(d, floor)
+	w.timer = time.AfterFunc(d, func() { w.fire(c) })
+}
+
+// fire ends the stream at the deadline of c, or checks the token again.
+func (w *watcher) fire(c *verify.Claims) {
+	var rej *rejection
+	var fresh *verify.Claims
+	if deadline, ok := c.Deadline(); ok && !w.gate.opts.now().Before(deadline) {
+		rej = expiredRejection()
+	} else {
+		fresh, rej = w.gate.check(w.ctx, w.rule, w.token)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.stopped:
+	case rej != nil:
+		w.cancel(&streamEnd{rej: rej})
+	default:
+		w.scheduleLocked(fresh, minRecheck)
+	}
+}
+
+// stop ends the watch; after it returns the stream is never cancelled by
+// the watcher.
+func (w *watcher) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	w.timer.Stop()
+}
+
+// expiredRejection is the answer to a token that expired during a stream:
+// the one a new call with it would get.
+func expiredRejection() *rejection {
+	return &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
+		description: (&verify.TokenError{Reason: verify.ErrExpired}).Description(), challenge: true, cause: errTokenExpired}
+}
+
+// errTokenExpired is the cause of a stream ended at its token's deadline.
+var errTokenExpired = errors.New("interceptor: access token expired during the stream")
+
+// stream carries the authorized context and enforces the watcher's end
+// and the per-message Authorizer.
 type stream struct {
 	grpc.ServerStream
 	ctx    context.Context
@@ -62,22 +151,29 @@ type stream struct {
 
 func (s *stream) Context() context.Context { return s.ctx }
 
-func (s *stream) expired() bool { return context.Cause(s.ctx) == errTokenExpired }
+// ended returns why the interceptor ended the stream, or nil.
+func (s *stream) ended() *rejection {
+	if e, ok := context.Cause(s.ctx).(*streamEnd); ok {
+		return e.rej
+	}
+	return nil
+}
 
-// errExpiredStream is what SendMsg and RecvMsg return after expiry; the
-// interceptor replaces the handler's final status with the full answer.
-var errExpiredStream = status.Error(codes.Unauthenticated, "the access token expired")
+// endedStream is what SendMsg and RecvMsg return after the interceptor
+// ended the stream; Stream replaces the handler's final status with the
+// full answer.
+func endedStream(rej *rejection) error { return status.Error(rej.code, rej.description) }
 
 func (s *stream) SendMsg(m any) error {
-	if s.expired() {
-		return errExpiredStream
+	if rej := s.ended(); rej != nil {
+		return endedStream(rej)
 	}
 	return s.ServerStream.SendMsg(m)
 }
 
 func (s *stream) RecvMsg(m any) error {
-	if s.expired() {
-		return errExpiredStream
+	if rej := s.ended(); rej != nil {
+		return endedStream(rej)
 	}
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err

@@ -80,7 +80,7 @@ func BenchmarkJWT_CacheKey(b *testing.B) {
 		b.ReportAllocs()
 		n := 0
 		for b.Loop() {
-			_ = newFastTokenKey(j.seed, tok)
+			_ = newFastTokenKey(j.cache.seed, tok)
 			if tok == other {
 				n++
 			}

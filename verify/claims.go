@@ -1,70 +1,128 @@
 package verify
 
 import (
-	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
+
+	josejson "github.com/go-jose/go-jose/v4/json"
 
 	"github.com/oauthgate/oauthgate/scopes"
 )
 
-// Claims are the verified claims of an access token: the registered claims of
-// RFC 7519 and RFC 9068, typed, plus the whole claim set for anything else.
-// The same type describes a JWT's payload and an RFC 7662 introspection
-// response.
+// Claims are the verified claims of an access token: the registered claims
+// of RFC 7519, RFC 9068 and RFC 7662, typed, plus the whole claim set for
+// anything else. The same type describes a JWT's payload, an RFC 7662
+// introspection response and the result of [ParseClaims]; all three are
+// read by one reader, so they agree on every rule (exact, case-sensitive
+// names; no duplicate registered claims; NumericDate; aud as a string or an
+// array; scope before scp).
 //
-// Claims returned by a [Verifier] must not be modified; they may be shared
-// between calls that present the same token.
+// Claims are immutable: every accessor returns a value or a copy, so claims
+// shared between the calls that present the same token (the verifiers
+// cache them) cannot be changed by any of them. A *Claims is safe for
+// concurrent use.
 type Claims struct {
-	// Issuer is the iss claim.
-	Issuer string
-	// Subject is the sub claim: the resource owner, or the client for a
-	// client-credentials token.
-	Subject string
-	// Audience is the aud claim; a single string becomes a one-element slice.
-	Audience []string
-	// Expiry is the exp claim. It is zero only for introspection responses
-	// that carry no exp.
-	Expiry time.Time
-	// NotBefore is the nbf claim, or zero.
-	NotBefore time.Time
-	// IssuedAt is the iat claim, or zero.
-	IssuedAt time.Time
-	// ID is the jti claim.
-	ID string
-	// ClientID is the client_id claim (RFC 9068 §2.2, RFC 7662 §2.2).
-	ClientID string
-	// Scopes is the scope claim (space-delimited string) or, when that is
-	// absent, the scp claim (array of strings).
-	Scopes scopes.Set
+	issuer    string
+	subject   string
+	audience  []string
+	expiry    time.Time
+	notBefore time.Time
+	issuedAt  time.Time
+	id        string
+	clientID  string
+	scopes    scopes.Set
+	leeway    time.Duration // the verifier's; see Deadline
 
-	// raw is the JSON object the claims were read from.
-	raw json.RawMessage
+	// raw is the JSON object the claims were read from. String claims may
+	// be views of it: it is never modified.
+	raw []byte
 }
 
-// NewClaims returns claims with the given registered values whose raw claim
-// set is raw, a JSON object. Verifiers that are not built on this package's
-// JWT or introspection support (a lookup in a token table, say) use it; raw
-// may be nil.
-func NewClaims(c Claims, raw json.RawMessage) *Claims {
+// ParseClaims reads a JSON claim set with the same reader the verifiers use
+// and returns its claims, for verifiers that are not built on this
+// package's JWT or introspection support (a [Func] looking tokens up in a
+// table, say) and for tests that fake an authenticated call. It checks the
+// syntax and types of the registered claims only: no issuer, audience or
+// time check. A claim set that is not a JSON object, repeats a registered
+// claim or gives one the wrong type is an error matching [ErrMalformed].
+// raw is copied.
+func ParseClaims(raw []byte) (*Claims, error) {
+	blk := &claimsBlock{}
+	c := &blk.c
 	c.raw = slices.Clone(raw)
-	return &c
+	r := claimReader{aud: &blk.aud}
+	if err := r.read(&claimRules{}, c.raw, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Issuer returns the iss claim, or "".
+func (c *Claims) Issuer() string { return c.issuer }
+
+// Subject returns the sub claim: the resource owner, or the client of a
+// client-credentials token. It is "" when absent.
+func (c *Claims) Subject() string { return c.subject }
+
+// Audience returns a copy of the aud claim; a single string is a
+// one-element slice. Use [Claims.HasAudience] to test for one value
+// without a copy.
+func (c *Claims) Audience() []string { return slices.Clone(c.audience) }
+
+// HasAudience reports whether aud is among the token's audiences.
+func (c *Claims) HasAudience(aud string) bool { return slices.Contains(c.audience, aud) }
+
+// Expiry returns the exp claim in UTC. It is zero only for introspection
+// responses and [ParseClaims] claim sets that carry no exp.
+func (c *Claims) Expiry() time.Time { return c.expiry }
+
+// NotBefore returns the nbf claim in UTC, or zero.
+func (c *Claims) NotBefore() time.Time { return c.notBefore }
+
+// IssuedAt returns the iat claim in UTC, or zero.
+func (c *Claims) IssuedAt() time.Time { return c.issuedAt }
+
+// ID returns the jti claim, or "".
+func (c *Claims) ID() string { return c.id }
+
+// ClientID returns the client_id claim (RFC 9068 §2.2, RFC 7662 §2.2), or
+// "".
+func (c *Claims) ClientID() string { return c.clientID }
+
+// Scopes returns the scope claim (a space-delimited string, or an array)
+// or, when it is absent, the scp claim. A [scopes.Set] is immutable.
+func (c *Claims) Scopes() scopes.Set { return c.scopes }
+
+// Deadline returns the instant from which the verifier that returned c
+// rejects its token as expired: exp plus that verifier's leeway (none for
+// [ParseClaims]). ok is false when the token has no exp. A stream
+// authorized by the token ends at its deadline (package interceptor).
+func (c *Claims) Deadline() (deadline time.Time, ok bool) {
+	if c.expiry.IsZero() {
+		return time.Time{}, false
+	}
+	return c.expiry.Add(c.leeway), true
 }
 
 // Raw returns a copy of the JSON object the claims were read from: the JWT
-// payload or the introspection response. It is a copy because the typed
-// claims of a JWT share its memory and verified claims are shared between
-// calls: the original must never change.
-func (c *Claims) Raw() json.RawMessage { return slices.Clone(c.raw) }
+// payload, the introspection response or the input of [ParseClaims].
+func (c *Claims) Raw() []byte { return slices.Clone(c.raw) }
 
 // Decode decodes the raw claim set into v, typically a pointer to a struct
-// with json tags for the custom claims an application needs.
+// with json tags for the custom claims an application needs. Unlike
+// encoding/json it matches names exactly (a field tagged "sub" never reads
+// "Sub") and fails on any duplicate name, so a decoded value can never
+// disagree with the typed accessors: it uses go-jose's JSON package, whose
+// rules these are.
 func (c *Claims) Decode(v any) error {
-	if len(c.raw) == 0 {
-		return json.Unmarshal([]byte("{}"), v)
+	raw := c.raw
+	if len(raw) == 0 {
+		raw = []byte("{}")
 	}
-	return json.Unmarshal(c.raw, v)
+	if err := josejson.Unmarshal(raw, v); err != nil {
+		// go-jose's message may quote a value; the error names the type.
+		return fmt.Errorf("verify: claims do not decode into %T: a claim has another type, or a name is repeated", v)
+	}
+	return nil
 }
-
-// HasAudience reports whether aud is among the token's audiences.
-func (c *Claims) HasAudience(aud string) bool { return slices.Contains(c.Audience, aud) }

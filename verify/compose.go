@@ -18,7 +18,7 @@ import (
 //	v := verify.Func(func(ctx context.Context, token string) (*verify.Claims, error) {
 //		row, err := db.Token(ctx, token)
 //		...
-//		return verify.NewClaims(verify.Claims{Subject: row.User, Scopes: row.Scopes}, nil), nil
+//		return verify.ParseClaims(row.ClaimsJSON) // {"sub":"alice","scope":"read","exp":…}
 //	})
 //
 // Verify holds the function to the [Verifier] contract and fails closed:
@@ -29,10 +29,12 @@ import (
 //     [*TokenError] for a bad token and an [*UnavailableError] when the
 //     store cannot be reached; any other error is a denial to the caller,
 //     reported as neither;
-//   - claims whose Expiry is set and not after the wall clock become
-//     [ErrExpired], and claims whose NotBefore is after it [ErrNotYetValid].
+//   - claims are held to the time rule of every verifier in this package:
+//     expired from exp on ([ErrExpired]), not valid before nbf
+//     ([ErrNotYetValid]), not issued in the future ([ErrIssuedInFuture]).
 //     A function type carries no configuration, so this check reads
-//     time.Now; a lookup that needs an injected clock checks time itself.
+//     time.Now with no leeway; a lookup that needs an injected clock
+//     checks time itself.
 //
 // The function must be safe for concurrent use and must never put the
 // token into an error.
@@ -50,12 +52,11 @@ func (f Func) Verify(ctx context.Context, token string) (*Claims, error) {
 	case c == nil:
 		return nil, &TokenError{Reason: ErrInactive}
 	}
-	now := time.Now() // see the Func doc: no clock can be injected here
-	if !c.Expiry.IsZero() && !now.Before(c.Expiry) {
-		return nil, &TokenError{Reason: ErrExpired, Claim: "exp"}
-	}
-	if !c.NotBefore.IsZero() && now.Before(c.NotBefore) {
-		return nil, &TokenError{Reason: ErrNotYetValid, Claim: "nbf"}
+	// See the Func doc: no clock can be injected here. The rule is the one
+	// every verifier applies, with the leeway of the claims (none for
+	// ParseClaims).
+	if err := checkTimes(time.Now(), c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -120,7 +121,7 @@ func shapeIsJWS(token string) bool {
 	}
 	// The signature is empty for alg "none": route it to the JWT verifier,
 	// which refuses it, rather than to introspection.
-	if header == "" || payload == "" || !shapeIsBase64URL(header) || !shapeIsBase64URL(payload) || !shapeIsBase64URL(sig) {
+	if header == "" || payload == "" || !isBase64URL(header) || !isBase64URL(payload) || !isBase64URL(sig) {
 		return false
 	}
 	if len(header) > shapeMaxJWSHeader {
@@ -137,16 +138,4 @@ func shapeIsJWS(token string) bool {
 	}
 	_, ok = h["alg"]
 	return ok
-}
-
-// shapeIsBase64URL reports whether s uses only the unpadded base64url alphabet
-// (RFC 7515 §2).
-func shapeIsBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

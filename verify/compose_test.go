@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -15,7 +16,7 @@ func TestFunc(t *testing.T) {
 	errStore := errors.New("store: connection reset")
 	unavailable := &UnavailableError{Op: "lookup", Err: errStore}
 	revoked := &TokenError{Reason: ErrInactive}
-	good := NewClaims(Claims{Subject: "alice", Expiry: time.Now().Add(time.Hour)}, nil)
+	good := testClaims(t, map[string]any{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix()})
 	tests := map[string]struct {
 		claims   *Claims
 		err      error
@@ -23,15 +24,15 @@ func TestFunc(t *testing.T) {
 		wantSame bool  // the function's error must come back unchanged
 	}{
 		"Found":              {claims: good},
-		"FoundNoExpiry":      {claims: &Claims{Subject: "svc"}},
+		"FoundNoExpiry":      {claims: testClaims(t, map[string]any{"sub": "svc"})},
 		"NotFound":           {wantErr: ErrInactive},
 		"TokenError":         {err: revoked, wantErr: ErrInactive, wantSame: true},
 		"Unavailable":        {err: unavailable, wantErr: ErrUnavailable, wantSame: true},
 		"OtherError":         {err: errStore, wantErr: errStore, wantSame: true},
 		"ClaimsWithError":    {claims: good, err: errStore, wantErr: errStore, wantSame: true},
-		"Expired":            {claims: &Claims{Expiry: time.Now().Add(-time.Hour)}, wantErr: ErrExpired},
-		"NotYetValid":        {claims: &Claims{NotBefore: time.Now().Add(time.Hour)}, wantErr: ErrNotYetValid},
-		"ExpiredWithinEpoch": {claims: &Claims{Expiry: time.Unix(1, 0)}, wantErr: ErrExpired},
+		"Expired":            {claims: testClaims(t, map[string]any{"exp": time.Now().Add(-time.Hour).Unix()}), wantErr: ErrExpired},
+		"NotYetValid":        {claims: testClaims(t, map[string]any{"nbf": time.Now().Add(time.Hour).Unix()}), wantErr: ErrNotYetValid},
+		"ExpiredWithinEpoch": {claims: testClaims(t, map[string]any{"exp": 1}), wantErr: ErrExpired},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -93,7 +94,7 @@ func (r *shapeRecorder) Verify(_ context.Context, token string) (*Claims, error)
 	if r.err != nil {
 		return nil, r.err
 	}
-	return &Claims{Subject: token}, nil
+	return &Claims{subject: token}, nil
 }
 
 func shapeB64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
@@ -138,7 +139,7 @@ func TestByShape(t *testing.T) {
 				t.Fatalf("ByShape() error = %v", err)
 			}
 			c, err := v.Verify(t.Context(), tc.token)
-			if err != nil || c.Subject != tc.token {
+			if err != nil || c.Subject() != tc.token {
 				t.Fatalf("Verify() = %v, %v, want the chosen verifier's claims", c, err)
 			}
 			gotJWT := len(jwt.tokens) == 1 && len(opaque.tokens) == 0
@@ -207,4 +208,18 @@ func TestByShape_OpaqueRouteDoesNotAllocate(t *testing.T) {
 			t.Errorf("shapeIsJWS(%q) allocates %v times, want 0", token, n)
 		}
 	}
+}
+
+// testClaims returns the claims of the claim set m, read by ParseClaims.
+func testClaims(tb testing.TB, m map[string]any) *Claims {
+	tb.Helper()
+	raw, err := json.Marshal(m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := ParseClaims(raw)
+	if err != nil {
+		tb.Fatalf("ParseClaims(%s) error = %v", raw, err)
+	}
+	return c
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -16,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/oauthgate/oauthgate/scopes"
 )
 
 // A Secret is a credential such as an OAuth client secret. Its String,
@@ -173,8 +170,7 @@ type Introspection struct {
 	client     *http.Client
 	authHeader string     // Authorization value for ClientSecretBasic
 	postAuth   url.Values // body members for ClientSecretPost
-	issuer     string
-	audiences  []string
+	rules      claimRules
 	timeout    time.Duration
 	maxSize    int64
 	ttl        time.Duration
@@ -223,15 +219,15 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 	}
 
 	i := &Introspection{
-		endpoint:  cfg.Endpoint,
-		issuer:    cfg.Issuer,
-		audiences: slices.Clone(cfg.Audiences),
-		timeout:   cmp.Or(cfg.Timeout, defaultIntrospectTimeout),
-		maxSize:   cmp.Or(cfg.MaxResponseSize, defaultIntrospectMaxResponse),
-		ttl:       cmp.Or(cfg.CacheTTL, defaultIntrospectCacheTTL),
-		negTTL:    cmp.Or(cfg.NegativeCacheTTL, defaultIntrospectNegativeTTL),
-		leeway:    cmp.Or(cfg.Leeway, defaultIntrospectLeeway),
-		now:       cfg.Now,
+		endpoint: cfg.Endpoint,
+		rules: claimRules{issuer: cfg.Issuer, audiences: slices.Clone(cfg.Audiences),
+			introspection: true},
+		timeout: cmp.Or(cfg.Timeout, defaultIntrospectTimeout),
+		maxSize: cmp.Or(cfg.MaxResponseSize, defaultIntrospectMaxResponse),
+		ttl:     cmp.Or(cfg.CacheTTL, defaultIntrospectCacheTTL),
+		negTTL:  cmp.Or(cfg.NegativeCacheTTL, defaultIntrospectNegativeTTL),
+		leeway:  cmp.Or(cfg.Leeway, defaultIntrospectLeeway),
+		now:     cfg.Now,
 	}
 	if i.now == nil {
 		i.now = time.Now
@@ -310,7 +306,7 @@ func (i *Introspection) Verify(ctx context.Context, token string) (*Claims, erro
 	}
 	// The cache keeps an entry no longer than exp, but check every hit
 	// anyway: the claims are what the caller relies on.
-	if err := checkIntrospectedTime(r.claims, i.now(), i.leeway); err != nil {
+	if err := checkTimes(i.now(), r.claims); err != nil {
 		return nil, err
 	}
 	return r.claims, nil
@@ -372,8 +368,8 @@ func (i *Introspection) introspect(ctx context.Context, token string) (introspec
 		return introspected{err: err}, i.negTTL, nil
 	}
 	ttl := i.ttl
-	if !claims.Expiry.IsZero() {
-		ttl = min(ttl, claims.Expiry.Sub(now))
+	if !claims.expiry.IsZero() {
+		ttl = min(ttl, claims.expiry.Sub(now))
 	}
 	return introspected{claims: claims}, ttl, nil
 }
@@ -401,141 +397,49 @@ func introspectStatusError(resp *http.Response, maxSize int64) error {
 	return errors.New(msg)
 }
 
-// parse turns an introspection response into claims. It returns a
-// *TokenError for a token the response rejects, and a plain error when the
-// response itself is broken.
+// parse turns an introspection response into claims, read by the one
+// claim reader. It returns a *TokenError for a token the response rejects,
+// and a plain error when the response itself is broken.
 func (i *Introspection) parse(body []byte, now time.Time) (*Claims, error) {
-	// A map, not a struct: encoding/json matches struct fields case
-	// insensitively, and "Active" must not stand in for "active".
-	var m introspectResponse
-	if err := json.Unmarshal(body, &m); err != nil || m == nil {
-		return nil, errors.New("response is not a JSON object")
+	blk := &claimsBlock{}
+	c := &blk.c
+	c.raw, c.leeway = body, i.leeway
+	r := claimReader{aud: &blk.aud}
+	if err := r.read(&i.rules, body, c); err != nil {
+		te, _ := errors.AsType[*TokenError](err)
+		if te != nil && te.Claim != "" && te.Claim != "active" {
+			return nil, errors.New("response member " + te.Claim + " has the wrong type")
+		}
+		return nil, errors.New("response is not a JSON object with a boolean active member")
 	}
 	// RFC 7662 §2.2: active is REQUIRED and a boolean. Without it the
 	// server is broken and the token's state unknown.
-	switch string(m["active"]) {
-	case "true":
-	case "false":
-		return nil, &TokenError{Reason: ErrInactive, Claim: "active"}
-	default:
+	switch {
+	case !r.has(seenActive):
 		return nil, errors.New("response lacks a boolean active member")
+	case !r.active:
+		return nil, &TokenError{Reason: ErrInactive, Claim: "active"}
 	}
-
-	c := &Claims{raw: body}
-	var tokenType, tokenUse string
-	var hasAud bool
-	err := errors.Join(
-		m.member("iss", &c.Issuer),
-		m.member("sub", &c.Subject),
-		m.member("client_id", &c.ClientID),
-		m.member("jti", &c.ID),
-		m.member("token_type", &tokenType),
-		m.member("token_use", &tokenUse),
-		m.numericDate("exp", &c.Expiry),
-		m.numericDate("nbf", &c.NotBefore),
-		m.numericDate("iat", &c.IssuedAt),
-		m.audience(&c.Audience, &hasAud),
-		m.scopes(&c.Scopes),
-	)
-	if err != nil {
-		return nil, err
-	}
-
 	// token_type is that of RFC 6749 §7.1 ("Bearer"); some servers put the
 	// kind of token there instead, or in token_use (ory Hydra). Anything
 	// that is not a bearer access token is refused: a refresh token must
 	// not pass as an access token, and DPoP- or otherwise bound tokens need
 	// a proof this package does not check.
-	if tokenType != "" && !strings.EqualFold(tokenType, "bearer") && tokenType != "access_token" &&
-		tokenType != "urn:ietf:params:oauth:token-type:access_token" {
+	if t := r.tokenType; t != "" && !strings.EqualFold(t, "bearer") && t != "access_token" &&
+		t != "urn:ietf:params:oauth:token-type:access_token" {
 		return nil, &TokenError{Reason: ErrType, Claim: "token_type"}
 	}
-	if tokenUse != "" && tokenUse != "access_token" {
+	if r.tokenUse != "" && r.tokenUse != "access_token" {
 		return nil, &TokenError{Reason: ErrType, Claim: "token_use"}
 	}
-	if i.issuer != "" && c.Issuer != "" && c.Issuer != i.issuer {
+	if i.rules.issuer != "" && r.has(seenIss) && !r.issuerOK {
 		return nil, &TokenError{Reason: ErrIssuer, Claim: "iss"}
 	}
-	if hasAud && !slices.ContainsFunc(i.audiences, c.HasAudience) {
+	if r.has(seenAud) && !r.audienceOK {
 		return nil, &TokenError{Reason: ErrAudience, Claim: "aud"}
 	}
-	if err := checkIntrospectedTime(c, now, i.leeway); err != nil {
+	if err := checkTimes(now, c); err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-// checkIntrospectedTime checks exp and nbf, when present, against now with
-// leeway, as [JWT] does. The authorization server checked them when it
-// answered; this check covers cached answers and a server that does not.
-func checkIntrospectedTime(c *Claims, now time.Time, leeway time.Duration) error {
-	// RFC 7519 §4.1.4: expired at exp (plus leeway) exactly.
-	if !c.Expiry.IsZero() && !now.Before(c.Expiry.Add(leeway)) {
-		return &TokenError{Reason: ErrExpired, Claim: "exp"}
-	}
-	if !c.NotBefore.IsZero() && c.NotBefore.After(now.Add(leeway)) {
-		return &TokenError{Reason: ErrNotYetValid, Claim: "nbf"}
-	}
-	return nil
-}
-
-// An introspectResponse is a decoded introspection response, member by
-// member. Its methods report a member of the wrong type by name, never by
-// value.
-type introspectResponse map[string]json.RawMessage
-
-// member decodes member name into dst; an absent or null member leaves dst
-// alone.
-func (m introspectResponse) member(name string, dst any) error {
-	raw, ok := m[name]
-	if !ok || string(raw) == "null" {
-		return nil
-	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		return errors.New("response member " + name + " has the wrong type")
-	}
-	return nil
-}
-
-// numericDate reads an RFC 7519 NumericDate: seconds since the epoch,
-// possibly fractional.
-func (m introspectResponse) numericDate(name string, dst *time.Time) error {
-	var f *float64
-	if err := m.member(name, &f); err != nil || f == nil {
-		return err
-	}
-	// Up to the year 9999; beyond, converting to int64 is unsafe.
-	if *f < 0 || *f > 253402300799 {
-		return errors.New("response member " + name + " is out of range")
-	}
-	sec, frac := math.Modf(*f)
-	*dst = time.Unix(int64(sec), int64(frac*1e9))
-	return nil
-}
-
-// audience reads aud: a string or an array of strings.
-func (m introspectResponse) audience(dst *[]string, present *bool) error {
-	raw, ok := m["aud"]
-	if !ok || string(raw) == "null" {
-		return nil
-	}
-	*present = true
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		*dst = []string{one}
-		return nil
-	}
-	if json.Unmarshal(raw, dst) != nil {
-		return errors.New("response member aud has the wrong type")
-	}
-	return nil
-}
-
-// scopes reads scope (RFC 7662 §2.2, a space-delimited string) or, when it
-// is absent, scp.
-func (m introspectResponse) scopes(dst *scopes.Set) error {
-	if _, ok := m["scope"]; ok {
-		return m.member("scope", dst)
-	}
-	return m.member("scp", dst)
 }

@@ -43,7 +43,7 @@ func ExampleNewIntrospection() {
 
 	ctx := context.Background()
 	c, err := v.Verify(ctx, "2YotnFZFEjr1zCsicMWpAA")
-	fmt.Println(c.Subject, c.ClientID, c.Scopes.Has("orders.read"), err)
+	fmt.Println(c.Subject(), c.ClientID(), c.Scopes().Has("orders.read"), err)
 
 	_, err = v.Verify(ctx, "revoked-token")
 	fmt.Println(errors.Is(err, verify.ErrInvalidToken), errors.Is(err, verify.ErrInactive))
@@ -61,11 +61,11 @@ func ExampleFunc() {
 		if !ok {
 			return nil, nil // unknown: Func turns this into ErrInactive
 		}
-		return verify.NewClaims(verify.Claims{Subject: owner}, nil), nil
+		return verify.ParseClaims([]byte(`{"sub":"` + owner + `"}`))
 	})
 
 	c, err := v.Verify(context.Background(), "k-123")
-	fmt.Println(c.Subject, err)
+	fmt.Println(c.Subject(), err)
 	_, err = v.Verify(context.Background(), "k-999")
 	fmt.Println(errors.Is(err, verify.ErrInactive))
 	// Output:
@@ -77,10 +77,10 @@ func ExampleByShape() {
 	// Stand-ins: in a service these are a *verify.JWT and a
 	// *verify.Introspection.
 	jwt := verify.Func(func(context.Context, string) (*verify.Claims, error) {
-		return &verify.Claims{Subject: "checked as a JWT"}, nil
+		return verify.ParseClaims([]byte(`{"sub":"checked as a JWT"}`))
 	})
 	opaque := verify.Func(func(context.Context, string) (*verify.Claims, error) {
-		return &verify.Claims{Subject: "checked by introspection"}, nil
+		return verify.ParseClaims([]byte(`{"sub":"checked by introspection"}`))
 	})
 	v, err := verify.ByShape(jwt, opaque)
 	if err != nil {
@@ -91,7 +91,7 @@ func ExampleByShape() {
 		"2YotnFZFEjr1zCsicMWpAA",
 	} {
 		c, _ := v.Verify(context.Background(), token)
-		fmt.Println(c.Subject)
+		fmt.Println(c.Subject())
 	}
 	// Output:
 	// checked as a JWT

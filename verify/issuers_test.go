@@ -89,7 +89,7 @@ func TestIssuers_Routing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Verify(token of %s) error = %v", tn.issuer, err)
 		}
-		if c.Issuer != tn.issuer || c.Subject != "alice" || !c.Scopes.Has("orders.read") {
+		if c.Issuer() != tn.issuer || c.Subject() != "alice" || !c.Scopes().Has("orders.read") {
 			t.Fatalf("Verify(token of %s) = %+v", tn.issuer, c)
 		}
 		remoteWantRequests(t, tn.srv, 1)
@@ -201,5 +201,40 @@ func TestRemoteKeySet_JWT(t *testing.T) {
 	_, err = jwt.Verify(ctx, remoteMint(t, priv1, remoteClaims("https://a.example.com")))
 	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("Verify() during a long outage error = %v, want %v only", err, ErrUnavailable)
+	}
+}
+
+// TestUnverifiedIssuer reads iss as the verifier does: exact names, and a
+// repeated iss is malformed whichever copy a lenient reader would take.
+func TestUnverifiedIssuer(t *testing.T) {
+	t.Parallel()
+	enc := base64.RawURLEncoding
+	tok := func(payload string) string {
+		return enc.EncodeToString([]byte(`{"alg":"ES256"}`)) + "." + enc.EncodeToString([]byte(payload)) + ".c2ln"
+	}
+	tests := map[string]struct {
+		payload string
+		want    string
+		wantErr error
+	}{
+		"Plain":       {payload: `{"iss":"https://a"}`, want: "https://a"},
+		"FoldedLongS": {payload: `{"iss":"https://a","iſs":"https://b"}`, want: "https://a"},
+		"OtherCase":   {payload: `{"ISS":"https://b","iss":"https://a"}`, want: "https://a"},
+		"Duplicate":   {payload: `{"iss":"https://a","iss":"https://b"}`, wantErr: ErrMalformed},
+		"Escaped":     {payload: `{"iss":"https://a","\u0069ss":"https://b"}`, wantErr: ErrMalformed},
+		"Missing":     {payload: `{"Iss":"https://a"}`, wantErr: ErrMissingClaim},
+		"Trailing":    {payload: `{"iss":"https://a"}x`, wantErr: ErrMalformed},
+	}
+	for name, tc := range tests {
+		got, err := unverifiedIssuer(tok(tc.payload))
+		if tc.wantErr != nil {
+			if !errors.Is(err, tc.wantErr) {
+				t.Errorf("%s: unverifiedIssuer() error = %v, want %v", name, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: unverifiedIssuer() = %q, %v; want %q", name, got, err, tc.want)
+		}
 	}
 }

@@ -46,6 +46,6 @@ func ExampleNewJWT() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(claims.Subject, claims.Scopes, claims.Scopes.Has("orders.write"))
+	fmt.Println(claims.Subject(), claims.Scopes(), claims.Scopes().Has("orders.write"))
 	// Output: alice orders.read orders.write true
 }

@@ -61,7 +61,7 @@ func newTestClock(t time.Time) *testClock {
 func (c *testClock) Now() time.Time       { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *testClock) Add(d time.Duration)  { c.ns.Add(int64(d)) }
 func (c *testClock) Set(t time.Time)      { c.ns.Store(t.UnixNano()) }
-func (j *JWT) cacheEntries() (int, int64) { return j.cache.usage() }
+func (j *JWT) cacheEntries() (int, int64) { return j.cache.tokens.usage() }
 func ecJWK(kid string) jose.JSONWebKey {
 	return jose.JSONWebKey{Key: jwtTestKeys().ec.Public(), KeyID: kid}
 }
@@ -89,7 +89,7 @@ func TestJWTCache_HitReturnsSameClaims(t *testing.T) {
 			if same := c1 == c2; same == disable {
 				t.Errorf("second Verify() returned the same *Claims = %v, want %v", same, !disable)
 			}
-			if c2.Subject != "user-42" || !c2.Scopes.Has("orders.read") || !c2.HasAudience(jwtTestAudience) {
+			if c2.Subject() != "user-42" || !c2.Scopes().Has("orders.read") || !c2.HasAudience(jwtTestAudience) {
 				t.Errorf("second Verify() claims = %+v, want the token's", c2)
 			}
 			// Both paths ask the key set every time: a hit checks the key is
@@ -233,16 +233,16 @@ func TestJWTCache_CollisionIsMiss(t *testing.T) {
 	ks := newSwapKeySet(t, ecJWK("ec"))
 	j := newTestJWT(t, ks, nil)
 	tok := mintJWT(t, jwtMint{alg: jose.ES256, claims: map[string]any{"sub": "victim"}})
-	planted := &Claims{Subject: "attacker", Expiry: jwtTestNow.Add(time.Hour)}
-	j.cache.setCost(newFastTokenKey(j.seed, tok), jwtCached{
+	planted := &Claims{subject: "attacker", expiry: jwtTestNow.Add(time.Hour)}
+	j.cache.tokens.setCost(newFastTokenKey(j.cache.seed, tok), jwtCached{
 		token: tok[:len(tok)-1] + "x", claims: planted, kid: "ec", alg: jose.ES256, key: jwtTestKeys().ec.Public(),
 	}, 1, time.Hour)
 	c, err := j.Verify(ctx, tok)
 	if err != nil {
 		t.Fatalf("Verify() error = %v", err)
 	}
-	if c == planted || c.Subject != "victim" {
-		t.Fatalf("Verify() subject = %q, want victim", c.Subject)
+	if c == planted || c.Subject() != "victim" {
+		t.Fatalf("Verify() subject = %q, want victim", c.Subject())
 	}
 }
 
@@ -278,9 +278,9 @@ func TestJWTCache_Config(t *testing.T) {
 			if (j.cache == nil) != cfg.DisableCache {
 				t.Fatalf("cache present = %v, want %v", j.cache != nil, !cfg.DisableCache)
 			}
-			if j.cache != nil && (j.cacheTTL != defaultJWTCacheMaxTTL || len(j.cache.shards) != tokenCacheMaxShards ||
-				j.cache.shards[0].maxBytes != defaultJWTCacheMaxBytes/tokenCacheMaxShards) {
-				t.Errorf("cache defaults: ttl %v, shards %d, shard bytes %d", j.cacheTTL, len(j.cache.shards), j.cache.shards[0].maxBytes)
+			if j.cache != nil && (j.cache.ttl != defaultJWTCacheMaxTTL || len(j.cache.tokens.shards) != tokenCacheMaxShards ||
+				j.cache.tokens.shards[0].maxBytes != defaultJWTCacheMaxBytes/tokenCacheMaxShards) {
+				t.Errorf("cache defaults: ttl %v, shards %d, shard bytes %d", j.cache.ttl, len(j.cache.tokens.shards), j.cache.tokens.shards[0].maxBytes)
 			}
 		})
 	}
@@ -309,11 +309,11 @@ func TestJWTCache_EntryTTL(t *testing.T) {
 			if _, err := j.Verify(ctx, tok); err != nil {
 				t.Fatal(err)
 			}
-			k := newFastTokenKey(j.seed, tok)
-			if _, ok := j.cache.getAt(k, jwtTestNow.Add(tc.wantLive-time.Second).UnixNano()); !ok {
+			k := newFastTokenKey(j.cache.seed, tok)
+			if _, ok := j.cache.tokens.getAt(k, jwtTestNow.Add(tc.wantLive-time.Second).UnixNano()); !ok {
 				t.Errorf("entry gone before %v", tc.wantLive)
 			}
-			if _, ok := j.cache.getAt(k, jwtTestNow.Add(tc.wantLive).UnixNano()); ok {
+			if _, ok := j.cache.tokens.getAt(k, jwtTestNow.Add(tc.wantLive).UnixNano()); ok {
 				t.Errorf("entry live at %v", tc.wantLive)
 			}
 		})
@@ -361,8 +361,8 @@ func TestJWTCache_Concurrent(t *testing.T) {
 					t.Errorf("Verify() error = %v", err)
 					return
 				}
-				if err == nil && c.ID != strconv.Itoa(i) {
-					t.Errorf("Verify(token %d) jti = %q, want %d", i, c.ID, i)
+				if err == nil && c.ID() != strconv.Itoa(i) {
+					t.Errorf("Verify(token %d) jti = %q, want %d", i, c.ID(), i)
 					return
 				}
 			}
@@ -430,12 +430,12 @@ func TestJWTCache_MillionTokens(t *testing.T) {
 		c := &blk.c
 		c.raw = payload
 		r := claimReader{aud: &blk.aud}
-		if err := r.read(j, payload, c); err != nil {
+		if err := r.read(&j.rules, payload, c); err != nil {
 			t.Fatalf("read(%d) error = %v", i, err)
 		}
 		tok := header + "." + enc.EncodeToString(payload) + "." + sig
-		e := jwtCached{claims: c, kid: "rsa", alg: jose.RS256, key: key, hasNbf: true, hasIat: true, extra: r.extra}
-		j.store(newFastTokenKey(j.seed, tok), tok, e)
+		e := jwtCached{claims: c, kid: "rsa", alg: jose.RS256, key: key, extra: r.extra}
+		j.store(newFastTokenKey(j.cache.seed, tok), tok, e)
 		if i%100_000 == 0 {
 			if entries, bytes := j.cacheEntries(); entries > size || bytes > maxBytes {
 				t.Fatalf("after %d tokens: %d entries, %d bytes; bound %d, %d", i+1, entries, bytes, size, maxBytes)

@@ -91,7 +91,9 @@ func run(ctx context.Context, w io.Writer, onToken func(string)) (results []Resu
 	if err := keys.WaitReady(ctx); err != nil {
 		return nil, err
 	}
-	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{audience}})
+	// A leeway of 1ms (the default is 30s) lets the stream below end at
+	// its token's exp within the demo's second.
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{audience}, Leeway: time.Millisecond})
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ func (s *Service) Authorize(_ context.Context, call interceptor.Call) error {
 	if !ok {
 		return nil
 	}
-	if call.Claims.Scopes.Has(ScopeAdmin) {
+	if call.Claims.Scopes().Has(ScopeAdmin) {
 		return nil
 	}
 	if owner, ok := s.Owner(req.GetId()); !ok || !mayRead(call.Claims, owner) {

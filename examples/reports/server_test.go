@@ -27,11 +27,17 @@ const defaultTestTimeout = 10 * time.Second
 // returns a client; both stop when the test ends.
 func serve(t *testing.T, iss *oauthtest.Issuer, opts ...reports.Option) *grpc.ClientConn {
 	t.Helper()
+	return serveLeeway(t, iss, 0, opts...)
+}
+
+// serveLeeway is serve with the verifier's JWTConfig.Leeway set.
+func serveLeeway(t *testing.T, iss *oauthtest.Issuer, leeway time.Duration, opts ...reports.Option) *grpc.ClientConn {
+	t.Helper()
 	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
 	if err != nil {
 		t.Fatalf("NewStaticKeySet() error = %v", err)
 	}
-	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}})
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}, Leeway: leeway})
 	if err != nil {
 		t.Fatalf("NewJWT() error = %v", err)
 	}
@@ -223,7 +229,8 @@ func TestService_CreateListDelete(t *testing.T) {
 func TestService_StreamEndsAtExpiry(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
-	client := reportsv1.NewReportServiceClient(serve(t, iss))
+	// The stream ends at exp plus the leeway, as unary calls do.
+	client := reportsv1.NewReportServiceClient(serveLeeway(t, iss, time.Millisecond))
 	ctx := testContext(t)
 	// exp lies 0.3–1.3 s ahead; three messages at 1 s intervals take 2 s.
 	exp := time.Now().Add(300 * time.Millisecond).Truncate(time.Second).Add(time.Second)

@@ -120,7 +120,7 @@ func (s *Service) GetReport(ctx context.Context, req *reportsv1.GetReportRequest
 	r, ok := s.reports[req.GetId()]
 	s.mu.RUnlock()
 	if !ok {
-		if !c.Scopes.Has(ScopeAdmin) {
+		if !c.Scopes().Has(ScopeAdmin) {
 			return nil, errNotOwner() // as the hook answers: no existence oracle
 		}
 		return nil, status.Error(codes.NotFound, "no such report")
@@ -185,7 +185,7 @@ func (s *Service) CreateReport(ctx context.Context, req *reportsv1.CreateReportR
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.add(c.Subject, req.GetTitle(), req.GetBody())
+	r, err := s.add(c.Subject(), req.GetTitle(), req.GetBody())
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +209,7 @@ func (s *Service) UploadReports(stream grpc.ClientStreamingServer[reportsv1.Uplo
 		if err != nil {
 			return err
 		}
-		r, err := s.add(c.Subject, req.GetTitle(), req.GetBody())
+		r, err := s.add(c.Subject(), req.GetTitle(), req.GetBody())
 		if err != nil {
 			return err
 		}
@@ -293,7 +293,7 @@ func owner(ctx context.Context) (*verify.Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Subject == "" {
+	if c.Subject() == "" {
 		return nil, status.Error(codes.FailedPrecondition, "the access token has no sub claim to own reports")
 	}
 	return c, nil
@@ -301,7 +301,7 @@ func owner(ctx context.Context) (*verify.Claims, error) {
 
 // mayRead reports whether c may read a report owned by owner.
 func mayRead(c *verify.Claims, owner string) bool {
-	return c.Scopes.Has(ScopeAdmin) || (c.Subject != "" && c.Subject == owner)
+	return c.Scopes().Has(ScopeAdmin) || (c.Subject() != "" && c.Subject() == owner)
 }
 
 // mayList is mayRead: a caller lists exactly the reports it may read.

@@ -2,24 +2,30 @@ package reports
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/interceptor"
-	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 func claims(t *testing.T, sub string, scope ...string) *verify.Claims {
 	t.Helper()
-	set, err := scopes.New(scope...)
+	raw, err := json.Marshal(map[string]any{"sub": sub, "scope": strings.Join(scope, " ")})
 	if err != nil {
-		t.Fatalf("scopes.New() error = %v", err)
+		t.Fatal(err)
 	}
-	return verify.NewClaims(verify.Claims{Subject: sub, Scopes: set}, nil)
+	c, err := verify.ParseClaims(raw)
+	if err != nil {
+		t.Fatalf("verify.ParseClaims() error = %v", err)
+	}
+	return c
 }
 
 func TestService_Authorize(t *testing.T) {

@@ -1,0 +1,323 @@
+package verify
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/oauthgate/oauthgate/internal/jsonscan"
+	"github.com/oauthgate/oauthgate/scopes"
+)
+
+// claimSetSeeds are claim sets for TestParseClaims and FuzzClaimReader.
+var claimSetSeeds = []string{
+	`{}`, `{}x`, `{}]]]]`, `{} `, ` {"sub":"a"} `, `{"sub":"a"}x`, `[]`, `null`, ``, `{`,
+	`{"iss":"https://as.example","sub":"alice","aud":["a","b"],"exp":1900000000,"nbf":1.5,"iat":0,"jti":"j","client_id":"c","scope":"read write"}`,
+	`{"sub":"alice","Sub":"admin"}`, `{"sub":"a","sub":"b"}`, `{"\u0073ub":"a","sub":"b"}`, `{"iſs":"x","iss":"y"}`,
+	`{"aud":"a"}`, `{"aud":["null",null]}`, `{"aud":[]}`, `{"aud":[1]}`, `{"aud":{"0":"a"}}`, `{"aud":null}`,
+	`{"exp":-1}`, `{"exp":1e300}`, `{"exp":"1"}`, `{"exp":1e9}`, `{"exp":253402300800}`, `{"exp":null}`,
+	`{"scope":["a","b"]}`, `{"scope":"a\tb"}`, `{"scp":["a"]}`, `{"scp":"a b","scope":"c"}`, `{"scp":[1]}`,
+	`{"sub":"\u00e9\ud800"}`, "{\"sub\":\"\xff\"}", `{"custom":{"sub":"nested"},"sub":"top"}`, `{"x":1,"x":2}`,
+}
+
+func TestParseClaims(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		in        string
+		wantErr   error
+		wantClaim string
+		check     func(*testing.T, *Claims)
+	}{
+		// Finding 1: the empty object used to skip the end-of-input check.
+		"EmptyObjectTrailing":     {in: `{}x`, wantErr: ErrMalformed},
+		"EmptyObjectTrailingList": {in: `{}]]]]`, wantErr: ErrMalformed},
+		"Trailing":                {in: `{"sub":"a"}x`, wantErr: ErrMalformed},
+		"NotObject":               {in: `[]`, wantErr: ErrMalformed},
+		"DuplicateSub":            {in: `{"sub":"a","sub":"b"}`, wantErr: ErrMalformed, wantClaim: "sub"},
+		"DuplicateEscapedName":    {in: `{"\u0073ub":"a","sub":"b"}`, wantErr: ErrMalformed, wantClaim: "sub"},
+		"ExpWrongType":            {in: `{"exp":"1"}`, wantErr: ErrMalformed, wantClaim: "exp"},
+		"ExpNegative":             {in: `{"exp":-1}`, wantErr: ErrMalformed, wantClaim: "exp"},
+		"ExpPastYear9999":         {in: `{"exp":253402300800}`, wantErr: ErrMalformed, wantClaim: "exp"},
+		"AudNumber":               {in: `{"aud":[1]}`, wantErr: ErrMalformed, wantClaim: "aud"},
+		"ScopeTab":                {in: `{"scope":"a\tb"}`, wantErr: ErrMalformed, wantClaim: "scope"},
+		"Empty":                   {in: `{} `},
+		"CaseSensitive": {in: `{"sub":"alice","Sub":"admin","ISS":"x"}`, check: func(t *testing.T, c *Claims) {
+			if c.Subject() != "alice" || c.Issuer() != "" {
+				t.Errorf("Subject, Issuer = %q, %q; want alice, empty", c.Subject(), c.Issuer())
+			}
+		}},
+		"Registered": {in: `{"iss":"i","sub":"s","aud":["a","b"],"exp":1900000000.25,"nbf":1,"iat":0,"jti":"j","client_id":"c","scp":["x"],"scope":"r w"}`,
+			check: func(t *testing.T, c *Claims) {
+				got := []any{c.Issuer(), c.Subject(), c.ID(), c.ClientID(), c.Scopes().String(), c.HasAudience("b"),
+					c.Expiry(), c.NotBefore(), c.IssuedAt()}
+				want := []any{"i", "s", "j", "c", "r w", true,
+					time.Unix(1900000000, 250_000_000).UTC(), time.Unix(1, 0).UTC(), time.Unix(0, 0).UTC()}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Errorf("claim %d = %v, want %v", i, got[i], want[i])
+					}
+				}
+			}},
+		"NullIsAbsent": {in: `{"sub":null,"exp":null,"aud":null}`, check: func(t *testing.T, c *Claims) {
+			if _, ok := c.Deadline(); ok || c.Subject() != "" || len(c.Audience()) != 0 {
+				t.Errorf("null claims read as present: %q %v", c.Subject(), c.Audience())
+			}
+		}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, err := ParseClaims([]byte(tc.in))
+			if tc.wantErr != nil {
+				var te *TokenError
+				if !errors.Is(err, tc.wantErr) || !errors.As(err, &te) || te.Claim != tc.wantClaim {
+					t.Fatalf("ParseClaims(%s) error = %v, want %v on claim %q", tc.in, err, tc.wantErr, tc.wantClaim)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseClaims(%s) error = %v", tc.in, err)
+			}
+			if tc.check != nil {
+				tc.check(t, c)
+			}
+		})
+	}
+}
+
+// TestClaims_Immutable is finding 8: claims are shared by every call that
+// presents a cached token, so nothing a caller does to what it gets back
+// may change them.
+func TestClaims_Immutable(t *testing.T) {
+	t.Parallel()
+	c, err := ParseClaims([]byte(`{"sub":"alice","aud":["a","b"],"scope":"read"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aud := c.Audience()
+	aud[0] = "attacker"
+	_ = append(aud[:1], "evil")
+	raw := c.Raw()
+	copy(raw, `{"sub":"admin"`)
+	list := c.Scopes().Scopes()
+	list[0] = "admin"
+	if c.HasAudience("attacker") || c.HasAudience("evil") || !c.HasAudience("b") {
+		t.Errorf("Audience() = %v after the caller changed its copy", c.Audience())
+	}
+	if c.Scopes().Has("admin") || !c.Scopes().Has("read") {
+		t.Errorf("Scopes() = %v after the caller changed its copy", c.Scopes())
+	}
+	var v struct {
+		Sub string `json:"sub"`
+	}
+	if err := c.Decode(&v); err != nil || v.Sub != "alice" {
+		t.Errorf("Decode() = %q, %v after the caller changed Raw(); want alice", v.Sub, err)
+	}
+}
+
+// TestClaims_Decode is finding 4: Decode reads names exactly and refuses
+// duplicates, so it can never disagree with the typed accessors.
+func TestClaims_Decode(t *testing.T) {
+	t.Parallel()
+	type custom struct {
+		Sub    string `json:"sub"`
+		Tenant string `json:"tenant"`
+	}
+	tests := map[string]struct {
+		in      string
+		want    custom
+		wantErr bool
+	}{
+		"Plain":           {in: `{"sub":"alice","tenant":"acme"}`, want: custom{Sub: "alice", Tenant: "acme"}},
+		"OtherCase":       {in: `{"sub":"alice","Sub":"admin"}`, want: custom{Sub: "alice"}},
+		"OnlyOtherCase":   {in: `{"Sub":"admin","TENANT":"evil"}`, want: custom{}},
+		"FoldedLongS":     {in: `{"ſub":"admin","sub":"alice"}`, want: custom{Sub: "alice"}},
+		"DuplicateCustom": {in: `{"sub":"alice","tenant":"a","tenant":"b"}`, wantErr: true},
+		"WrongType":       {in: `{"sub":"alice","tenant":7}`, wantErr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c, err := ParseClaims([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got custom
+			err = c.Decode(&got)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Decode(%s) error = %v, want error %t", tc.in, err, tc.wantErr)
+			}
+			if err == nil && (got != tc.want || got.Sub != c.Subject()) {
+				t.Errorf("Decode(%s) = %+v, want %+v and sub %q", tc.in, got, tc.want, c.Subject())
+			}
+			if err != nil && bytes.Contains([]byte(err.Error()), []byte("7")) {
+				t.Errorf("Decode() error %q quotes a claim value", err)
+			}
+		})
+	}
+}
+
+func TestCheckTimes(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_800_000_000, 0)
+	tests := map[string]struct {
+		exp, nbf, iat time.Duration // from now; 0 means absent
+		leeway        time.Duration
+		want          error
+	}{
+		"Valid":                {exp: time.Hour},
+		"NoClaims":             {},
+		"ExpInsideLeeway":      {exp: -10 * time.Second, leeway: 30 * time.Second},
+		"ExpAtLeeway":          {exp: -30 * time.Second, leeway: 30 * time.Second, want: ErrExpired},
+		"ExpAtNowNoLeeway":     {exp: -1, want: ErrExpired},
+		"NbfInsideLeeway":      {nbf: 30 * time.Second, leeway: 30 * time.Second},
+		"NbfAfterLeeway":       {nbf: 31 * time.Second, leeway: 30 * time.Second, want: ErrNotYetValid},
+		"IatInFuture":          {iat: time.Minute, want: ErrIssuedInFuture},
+		"IatInFutureInsideLee": {iat: time.Minute, leeway: 2 * time.Minute},
+	}
+	at := func(d time.Duration) time.Time {
+		if d == 0 {
+			return time.Time{}
+		}
+		if d == -1 {
+			return now
+		}
+		return now.Add(d)
+	}
+	for name, tc := range tests {
+		c := &Claims{expiry: at(tc.exp), notBefore: at(tc.nbf), issuedAt: at(tc.iat), leeway: tc.leeway}
+		if err := checkTimes(now, c); !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+			t.Errorf("%s: checkTimes() = %v, want %v", name, err, tc.want)
+		}
+		if d, ok := c.Deadline(); ok != !c.expiry.IsZero() || ok && !d.Equal(c.expiry.Add(tc.leeway)) {
+			t.Errorf("%s: Deadline() = %v, %t; want exp plus leeway", name, d, ok)
+		}
+	}
+}
+
+// FuzzClaimReader is the differential fuzz target of the claim reader:
+// on whole claim sets it must agree with encoding/json about validity and
+// about the value of every registered claim. Where they differ by design
+// (exact names, no duplicate registered claims, strict types), the
+// reference below encodes the rule with encoding/json's own decoder.
+func FuzzClaimReader(f *testing.F) {
+	for _, s := range claimSetSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseClaims(b)
+		want, wantOK := referenceClaims(b)
+		if (err == nil) != wantOK {
+			t.Fatalf("ParseClaims(%q) error = %v; encoding/json reference accepts: %t", b, err, wantOK)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("ParseClaims(%q) error = %v, want ErrMalformed", b, err)
+			}
+			return
+		}
+		got := map[string]any{
+			"iss": c.Issuer(), "sub": c.Subject(), "jti": c.ID(), "client_id": c.ClientID(),
+			"aud": c.Audience(), "exp": c.Expiry(), "nbf": c.NotBefore(), "iat": c.IssuedAt(),
+			"scope": c.Scopes().String(),
+		}
+		for name, w := range want {
+			if g := got[name]; !equalClaim(g, w) {
+				t.Fatalf("ParseClaims(%q): %s = %#v, encoding/json reads %#v", b, name, g, w)
+			}
+		}
+	})
+}
+
+func equalClaim(got, want any) bool {
+	switch w := want.(type) {
+	case []string:
+		return slices.Equal(got.([]string), w)
+	case time.Time:
+		return got.(time.Time).Equal(w)
+	}
+	return got == want
+}
+
+// referenceClaims reads b with encoding/json by the claim reader's rules
+// and returns the registered claims it holds, or false where the reader
+// must refuse b.
+func referenceClaims(b []byte) (map[string]any, bool) {
+	if !json.Valid(b) {
+		return nil, false
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(b, &members) != nil || members == nil {
+		return nil, false // not an object
+	}
+	// Duplicates of a registered name are refused; encoding/json keeps the
+	// last, so count names with its tokenizer.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	_, _ = dec.Token() // {
+	seen := map[string]int{}
+	for dec.More() {
+		tok, _ := dec.Token()
+		seen[tok.(string)]++
+		var skip json.RawMessage
+		_ = dec.Decode(&skip)
+	}
+	out := map[string]any{"scope": ""}
+	for _, name := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp"} {
+		if seen[name] > 1 {
+			return nil, false
+		}
+		raw, ok := members[name]
+		if !ok || string(raw) == "null" {
+			continue
+		}
+		switch name {
+		case "iss", "sub", "jti", "client_id":
+			var s string
+			if json.Unmarshal(raw, &s) != nil {
+				return nil, false
+			}
+			out[name] = s
+		case "aud":
+			var one string
+			var elems []json.RawMessage
+			switch {
+			case json.Unmarshal(raw, &one) == nil:
+				out[name] = []string{one}
+			case json.Unmarshal(raw, &elems) == nil:
+				list := []string{}
+				for _, e := range elems {
+					if e[0] != '"' || json.Unmarshal(e, &one) != nil {
+						return nil, false // null or another type
+					}
+					list = append(list, one)
+				}
+				out[name] = list
+			default:
+				return nil, false
+			}
+		case "exp", "nbf", "iat":
+			var f float64
+			if json.Unmarshal(raw, &f) != nil || f < 0 || f > maxNumericDate || raw[0] == '-' {
+				return nil, false
+			}
+			sec := math.Floor(f)
+			out[name] = time.Unix(int64(sec), int64(math.Round((f-sec)*1e9))).UTC()
+		case "scope", "scp":
+			var set scopes.Set
+			if set.UnmarshalJSON(raw) != nil {
+				return nil, false
+			}
+			if name == "scope" || members["scope"] == nil || string(members["scope"]) == "null" {
+				out["scope"] = set.String()
+			}
+		}
+	}
+	if !jsonscan.Valid(b) {
+		return nil, false
+	}
+	return out, true
+}

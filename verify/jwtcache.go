@@ -1,0 +1,167 @@
+package verify
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"hash/maphash"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oauthgate/oauthgate/scopes"
+)
+
+const (
+	// defaultJWTCacheSize is the entry bound when JWTConfig.CacheSize is 0.
+	defaultJWTCacheSize = 10_000
+	// defaultJWTCacheMaxBytes is the byte bound when JWTConfig.CacheMaxBytes
+	// is 0: about 7 000 entries for 1 KiB tokens, and the full 10 000 for
+	// tokens up to about 500 bytes.
+	defaultJWTCacheMaxBytes = 16 << 20
+	// defaultJWTCacheMaxTTL is the longest an entry lives when
+	// JWTConfig.CacheMaxTTL is 0; exp ends it sooner.
+	defaultJWTCacheMaxTTL = 5 * time.Minute
+	// jwtCacheEntryOverhead is what an entry costs beyond the bytes of its
+	// token and payload: the cache entry, its map and ring slots, the
+	// Claims and their slices, and allocation rounding: 700-750 bytes
+	// measured by TestJWTCache_MillionTokens, rounded up.
+	jwtCacheEntryOverhead = 896
+	// scopeMemoSlots is the number of scope strings a JWT remembers parsed.
+	scopeMemoSlots = 64
+)
+
+// A jwtCache is the verified-token cache of a [JWT] (see its doc): token
+// strings that passed every check, found by a seeded maphash and confirmed
+// by comparing the whole token.
+type jwtCache struct {
+	seed   maphash.Seed
+	tokens *tokenCache[jwtCached]
+	ttl    time.Duration // the longest an entry lives
+}
+
+// newJWTCache returns the cache cfg asks for, or nil for DisableCache.
+func newJWTCache(cfg JWTConfig, now func() time.Time) *jwtCache {
+	if cfg.DisableCache {
+		return nil
+	}
+	return &jwtCache{
+		seed: maphash.MakeSeed(),
+		tokens: newTokenCacheBytes[jwtCached](cmp.Or(cfg.CacheSize, defaultJWTCacheSize),
+			cmp.Or(cfg.CacheMaxBytes, defaultJWTCacheMaxBytes), now),
+		ttl: cmp.Or(cfg.CacheMaxTTL, defaultJWTCacheMaxTTL),
+	}
+}
+
+// A jwtCached is a verified token in the cache: the token itself, to
+// confirm a hit, and what is needed to check again that its key is still in
+// the key set.
+type jwtCached struct {
+	token  string
+	claims *Claims
+	kid    string
+	alg    jose.SignatureAlgorithm
+	key    any   // the JSONWebKey.Key that verified the signature
+	extra  int64 // bytes the claims hold beyond the payload
+}
+
+// verifyCached is Verify with the cache on.
+func (j *JWT) verifyCached(ctx context.Context, token string) (*Claims, error) {
+	k := newFastTokenKey(j.cache.seed, token)
+	if c, hit, err := j.cached(ctx, k, token); hit {
+		return c, err
+	}
+	c, e, err := j.verify(ctx, token)
+	if err != nil {
+		return nil, err // caching failures would let them be pinned
+	}
+	j.store(k, token, e)
+	return c, nil
+}
+
+// cached answers Verify from the cache. hit is false when the cache has no
+// usable entry for token and the token must be verified.
+func (j *JWT) cached(ctx context.Context, k tokenKey, token string) (c *Claims, hit bool, err error) {
+	now := j.now()
+	e, ok := j.cache.tokens.getAt(k, now.UnixNano())
+	// The key is only a 64-bit hash: compare the whole token.
+	if !ok || e.token != token {
+		return nil, false, nil
+	}
+	// The same checks, in the same order, as verify after the header.
+	keys, err := j.keys.Keys(ctx, e.kid)
+	if err != nil {
+		if _, bad := errors.AsType[*TokenError](err); bad {
+			j.cache.tokens.remove(k, e.same) // the kid left the key set
+		}
+		return nil, true, err
+	}
+	if !e.keyIn(keys) {
+		// The key that verified it was replaced or removed: verify afresh
+		// against what the key set holds now.
+		j.cache.tokens.remove(k, e.same)
+		return nil, false, nil
+	}
+	if err := checkTimes(now, e.claims); err != nil {
+		return nil, true, err
+	}
+	return e.claims, true, nil
+}
+
+// store caches the verified token until the earlier of its exp and the
+// cache's TTL.
+func (j *JWT) store(k tokenKey, token string, e jwtCached) {
+	ttl := min(e.claims.expiry.Sub(j.now()), j.cache.ttl)
+	// Clone: token may share memory with a larger buffer of the transport,
+	// which would then stay alive uncounted.
+	e.token = strings.Clone(token)
+	cost := int64(len(e.token)) + int64(len(e.claims.raw)) + e.extra + jwtCacheEntryOverhead
+	j.cache.tokens.setCost(k, e, cost, ttl)
+}
+
+// same reports whether v is the entry e; it keeps remove from dropping an
+// entry that replaced e in the meantime.
+func (e *jwtCached) same(v jwtCached) bool { return v.claims == e.claims }
+
+// keyIn reports whether keys still hold the key that verified e, fit for
+// e's alg: the same object or, after a key set refresh, an equal key.
+func (e *jwtCached) keyIn(keys []jose.JSONWebKey) bool {
+	for i := range keys {
+		if sameKey(keys[i].Key, e.key) && keyFits(&keys[i], e.alg) {
+			return true
+		}
+	}
+	return false
+}
+
+// A scopeMemo remembers the last few plain scope strings a JWT parsed:
+// tokens of one client carry the same scope string again and again, and a
+// scopes.Set is immutable, so one Set may serve them all. It holds at most
+// scopeMemoSlots strings, each under MaxTokenSize; a lost race between two
+// writers only costs a parse.
+type scopeMemo struct {
+	seed  maphash.Seed
+	slots [scopeMemoSlots]atomic.Pointer[scopeMemoEntry]
+}
+
+type scopeMemoEntry struct {
+	s   string
+	set scopes.Set
+}
+
+// parse returns the Set of the plain scope string v, a view of a payload.
+func (m *scopeMemo) parse(v string) (scopes.Set, error) {
+	slot := &m.slots[maphash.String(m.seed, v)%scopeMemoSlots]
+	if e := slot.Load(); e != nil && e.s == v {
+		return e.set, nil
+	}
+	owned := strings.Clone(v) // v is a view of one token's payload
+	set, err := scopes.Parse(owned)
+	if err != nil {
+		return scopes.Set{}, err
+	}
+	slot.Store(&scopeMemoEntry{s: owned, set: set})
+	return set, nil
+}
