@@ -28,6 +28,13 @@
 //	verifier unavailable         Unavailable       (none: keep the token, retry)
 //	Authorizer denies            PermissionDenied  (as the [DenyError] says)
 //	method without a rule        PermissionDenied  (none)
+//	verifier broke its contract  Internal          (none)
+//
+// The last row is a bug in a custom [verify.Verifier]: an error that is
+// neither [verify.ErrInvalidToken] nor [verify.ErrUnavailable], or no
+// claims and no error ([ReasonVerifierFailed]); [Interceptor.AuthFunc]
+// called outside a gRPC call also answers Internal. No other code is
+// returned by the interceptor itself; handlers' errors pass through.
 //
 // Status messages are fixed, client-safe sentences; they never contain the
 // token or claim values.
@@ -41,7 +48,10 @@
 //
 // # Streams
 //
-// A stream never outlives its token: at the token's expiry the handler's
-// context is cancelled, further SendMsg and RecvMsg calls fail, and the
-// stream ends with Unauthenticated ("the access token expired").
+// A stream never outlives its token: at the token's deadline (exp plus the
+// verifier's leeway, the instant unary calls with it start to fail) the
+// handler's context is cancelled, further SendMsg and RecvMsg calls fail,
+// and the stream ends with Unauthenticated ("the access token expired").
+// The token is also verified again every [WithStreamRecheck] interval, so
+// tokens without exp and revoked tokens end streams too.
 package interceptor

@@ -25,6 +25,10 @@ const (
 	ReasonAccessDenied = "ACCESS_DENIED"
 	// ReasonUndeclaredMethod: the method has no rule, so it is denied.
 	ReasonUndeclaredMethod = "UNDECLARED_METHOD"
+	// ReasonVerifierFailed: the verifier broke the [verify.Verifier]
+	// contract (an error that is neither an invalid token nor unavailable,
+	// or no claims and no error); the call fails with Internal.
+	ReasonVerifierFailed = "VERIFIER_FAILED"
 )
 
 // A DenyError is what an [Authorizer] returns to deny a call with a specific

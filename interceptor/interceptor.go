@@ -68,8 +68,9 @@ func printable(s string) bool {
 }
 
 // Unary is a grpc.UnaryServerInterceptor. It returns Unauthenticated,
-// PermissionDenied or Unavailable as the package documentation describes,
-// and otherwise calls handler with the claims in the context.
+// PermissionDenied, Unavailable or, for a verifier that breaks its contract,
+// Internal, as the package documentation's table describes, and otherwise
+// calls handler with the claims in the context.
 func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	ctx, claims, _, rej := i.authenticate(ctx, info.FullMethod)
 	if rej == nil && claims != nil && i.opts.authorizer != nil {
@@ -141,7 +142,7 @@ func (i *Interceptor) check(ctx context.Context, rule *scopes.Rule, token string
 		return nil, verifyRejection(err)
 	}
 	if claims == nil {
-		return nil, &rejection{code: codes.Internal, reason: ReasonUnavailable,
+		return nil, &rejection{code: codes.Internal, reason: ReasonVerifierFailed,
 			description: "the access token could not be verified", cause: errNoClaims}
 	}
 	if auds := rule.Audiences(); len(auds) > 0 && !slices.ContainsFunc(auds, claims.HasAudience) {
@@ -176,7 +177,7 @@ func verifyRejection(err error) *rejection {
 		return &rejection{code: codes.Unavailable, reason: ReasonUnavailable,
 			description: "the access token could not be verified in time", cause: err}
 	default:
-		return &rejection{code: codes.Internal, reason: ReasonUnavailable,
+		return &rejection{code: codes.Internal, reason: ReasonVerifierFailed,
 			description: "the access token could not be verified", cause: err}
 	}
 }

@@ -2,6 +2,7 @@ package interceptor_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -163,5 +164,36 @@ func TestNew_StreamRecheckBounds(t *testing.T) {
 	}
 	if _, err := interceptor.New(newFakeVerifier(t), newPolicy(t), interceptor.WithStreamRecheck(time.Second)); err != nil {
 		t.Errorf("New(WithStreamRecheck(1s)) error = %v", err)
+	}
+}
+
+// TestVerifierContractBroken: a verifier that answers neither claims nor a
+// classified error gets Internal / VERIFIER_FAILED, for every kind of call,
+// never an allow.
+func TestVerifierContractBroken(t *testing.T) {
+	t.Parallel()
+	v := newFakeVerifier(t)
+	v.add("nothing", func() (*verify.Claims, error) { return nil, nil })
+	v.add("plain-error", func() (*verify.Claims, error) { return nil, errors.New("db: bad row") })
+	gate, err := interceptor.New(v, newPolicy(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := testpb.NewLibraryServiceClient(startServer(t, serverConfig{gate: gate}))
+	ctx := testContext(t)
+	for _, tok := range []string{"nothing", "plain-error"} {
+		_, uerr := client.GetBook(withToken(ctx, tok), &testpb.GetBookRequest{Name: "x"})
+		s, err := client.ListBooks(withToken(ctx, tok), &testpb.ListBooksRequest{Count: 1})
+		if err == nil {
+			_, err = s.Recv()
+		}
+		for kind, err := range map[string]error{"unary": uerr, "stream": err} {
+			if status.Code(err) != codes.Internal || errorInfo(t, err).GetReason() != interceptor.ReasonVerifierFailed {
+				t.Errorf("%s call with %s verifier = %v, want Internal %s", kind, tok, err, interceptor.ReasonVerifierFailed)
+			}
+			if strings.Contains(status.Convert(err).Message(), "bad row") {
+				t.Errorf("%s: the verifier's error reached the client", kind)
+			}
+		}
 	}
 }
