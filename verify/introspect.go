@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oauthgate/oauthgate/internal/tokencache"
 	"github.com/oauthgate/oauthgate/scopes"
 )
 
@@ -179,7 +180,7 @@ type Introspection struct {
 	negTTL    time.Duration
 	leeway    time.Duration
 	now       func() time.Time
-	cache     *tokenCache[introspected]
+	cache     *tokencache.Cache[introspected]
 }
 
 // clientCredentials authenticate an [Introspection] to its endpoint. They
@@ -267,7 +268,7 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 		i.now = time.Now
 	}
 	i.client = i.policy.client(cfg.HTTPClient)
-	i.cache = newTokenCache[introspected](cmp.Or(cfg.CacheSize, defaultIntrospectCacheSize), i.now)
+	i.cache = tokencache.New[introspected](tokencache.Config{Size: cmp.Or(cfg.CacheSize, defaultIntrospectCacheSize), Now: i.now})
 	return i, nil
 }
 
@@ -295,11 +296,11 @@ func (i *Introspection) Verify(ctx context.Context, token string) (*Claims, erro
 	case len(token) > maxIntrospectToken:
 		return nil, &TokenError{Reason: ErrTooLarge}
 	}
-	key := newTokenKey(token)
-	r, ok := i.cache.get(key)
+	key := tokencache.DigestKey(token)
+	r, ok := i.cache.Get(key)
 	if !ok {
 		var err error
-		r, err = i.cache.do(ctx, key, func(ctx context.Context) (introspected, time.Duration, error) {
+		r, err = i.cache.Do(ctx, key, func(ctx context.Context) (introspected, time.Duration, error) {
 			return i.introspect(ctx, token)
 		})
 		if err != nil {

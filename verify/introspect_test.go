@@ -676,12 +676,12 @@ func TestIntrospection_CacheBound(t *testing.T) {
 			t.Fatalf("Verify(hot) error = %v", err)
 		}
 		if n%1000 == 0 {
-			if got := v.cache.len(); got > size {
+			if got, _ := v.cache.Usage(); got > size {
 				t.Fatalf("after %d tokens the cache holds %d entries, want at most %d", n+1, got, size)
 			}
 		}
 	}
-	if got := v.cache.len(); got != size {
+	if got, _ := v.cache.Usage(); got != size {
 		t.Errorf("cache holds %d entries after %d tokens, want exactly %d", got, tokens, size)
 	}
 	if got := hotRequests.Load(); got != 1 {

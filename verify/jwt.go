@@ -22,6 +22,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/oauthgate/oauthgate/internal/tokencache"
 	"github.com/oauthgate/oauthgate/scopes"
 )
 
@@ -168,7 +169,7 @@ type JWT struct {
 	now           func() time.Time
 
 	seed       maphash.Seed
-	cache      *tokenCache[jwtCached] // nil when disabled
+	cache      *tokencache.Cache[jwtCached] // nil when disabled
 	cacheTTL   time.Duration
 	scopeMemos [scopeMemoSlots]atomic.Pointer[scopeMemo]
 }
@@ -275,8 +276,8 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 		cacheTTL:      cmp.Or(cfg.CacheMaxTTL, defaultJWTCacheMaxTTL),
 	}
 	if !cfg.DisableCache {
-		j.cache = newTokenCacheBytes[jwtCached](cmp.Or(cfg.CacheSize, defaultJWTCacheSize),
-			cmp.Or(cfg.CacheMaxBytes, defaultJWTCacheMaxBytes), now)
+		j.cache = tokencache.New[jwtCached](tokencache.Config{Size: cmp.Or(cfg.CacheSize, defaultJWTCacheSize),
+			MaxBytes: cmp.Or(cfg.CacheMaxBytes, defaultJWTCacheMaxBytes), Now: now})
 	}
 	return j, nil
 }
@@ -307,7 +308,7 @@ func (j *JWT) Verify(ctx context.Context, token string) (*Claims, error) {
 		c, _, err := j.verify(ctx, token)
 		return c, err
 	}
-	k := newFastTokenKey(j.seed, token)
+	k := tokencache.FastKey(j.seed, token)
 	if c, hit, err := j.cached(ctx, k, token); hit {
 		return c, err
 	}
@@ -321,9 +322,9 @@ func (j *JWT) Verify(ctx context.Context, token string) (*Claims, error) {
 
 // cached answers Verify from the cache. hit is false when the cache has no
 // usable entry for token and the token must be verified.
-func (j *JWT) cached(ctx context.Context, k tokenKey, token string) (c *Claims, hit bool, err error) {
+func (j *JWT) cached(ctx context.Context, k tokencache.Key, token string) (c *Claims, hit bool, err error) {
 	now := j.now()
-	e, ok := j.cache.getAt(k, now.UnixNano())
+	e, ok := j.cache.GetAt(k, now)
 	// The key is only a 64-bit hash: compare the whole token.
 	if !ok || e.token != token {
 		return nil, false, nil
@@ -332,14 +333,14 @@ func (j *JWT) cached(ctx context.Context, k tokenKey, token string) (c *Claims, 
 	keys, err := j.keys.Keys(ctx, e.kid)
 	if err != nil {
 		if _, bad := errors.AsType[*TokenError](err); bad {
-			j.cache.remove(k, e.same) // the kid left the key set
+			j.cache.Remove(k, e.same) // the kid left the key set
 		}
 		return nil, true, err
 	}
 	if !e.keyIn(keys) {
 		// The key that verified it was replaced or removed: verify afresh
 		// against what the key set holds now.
-		j.cache.remove(k, e.same)
+		j.cache.Remove(k, e.same)
 		return nil, false, nil
 	}
 	if err := j.checkTimes(now, e.claims, e.hasNbf, e.hasIat); err != nil {
@@ -350,13 +351,13 @@ func (j *JWT) cached(ctx context.Context, k tokenKey, token string) (c *Claims, 
 
 // store caches the verified token until the earlier of its exp and the
 // cache's TTL.
-func (j *JWT) store(k tokenKey, token string, e jwtCached) {
+func (j *JWT) store(k tokencache.Key, token string, e jwtCached) {
 	ttl := min(e.claims.Expiry.Sub(j.now()), j.cacheTTL)
 	// Clone: token may share memory with a larger buffer of the transport,
 	// which would then stay alive uncounted.
 	e.token = strings.Clone(token)
 	cost := int64(len(e.token)) + int64(len(e.claims.raw)) + e.extra + jwtCacheEntryOverhead
-	j.cache.setCost(k, e, cost, ttl)
+	j.cache.Set(k, e, cost, ttl)
 }
 
 // same reports whether v is the entry e; it keeps remove from dropping an

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oauthgate/oauthgate/internal/flight"
 )
 
 // Defaults of [RemoteKeySetConfig].
@@ -134,12 +136,12 @@ type RemoteKeySet struct {
 
 	mu         sync.Mutex
 	started    bool
-	inflight   *fetchCall
-	lastDemand time.Time // start of the last fetch started by Keys
-	failures   int       // consecutive failed fetches
-	gen        uint64    // number of fetches ended
-	lastErr    error     // cause of the last failed fetch
-	jwksURL    string    // cfg.URL, or the discovered jwks_uri
+	fetches    flight.Group[struct{}, struct{}] // at most one fetch at a time
+	lastDemand time.Time                        // start of the last fetch started by Keys
+	failures   int                              // consecutive failed fetches
+	gen        uint64                           // number of fetches ended
+	lastErr    error                            // cause of the last failed fetch
+	jwksURL    string                           // cfg.URL, or the discovered jwks_uri
 	gotReady   bool
 
 	// Test hooks. jitter randomises a backoff delay; onSchedule observes
@@ -153,12 +155,6 @@ type snapshot struct {
 	keys    keyIndex
 	refresh time.Time // the background refresh is due
 	staleAt time.Time // fetch time + MaxStale: unusable from then on
-}
-
-// A fetchCall is one fetch that any number of callers may wait for.
-type fetchCall struct {
-	done chan struct{}
-	err  error // written before done is closed
 }
 
 var errClosed = errors.New("key set closed")
@@ -253,8 +249,8 @@ func (r *RemoteKeySet) keysSlow(ctx context.Context, kid string) ([]jose.JSONWeb
 	}
 	r.startLocked()
 	now := r.cfg.Now()
-	call := r.inflight
-	if call == nil {
+	call, inflight := r.fetches.Lookup(struct{}{})
+	if !inflight {
 		if !r.lastDemand.IsZero() && now.Sub(r.lastDemand) < r.cfg.UnknownKeyCooldown {
 			// Rate limited: answer from what we have, without waiting. A
 			// key published after the last fetch is therefore refused as
@@ -273,14 +269,17 @@ func (r *RemoteKeySet) keysSlow(ctx context.Context, kid string) ([]jose.JSONWeb
 	}
 	r.mu.Unlock()
 
+	// Each caller waits for the shared fetch only as long as its own ctx
+	// allows; the fetch goes on for the others.
 	select {
-	case <-call.done:
+	case <-call.Done():
 	case <-ctx.Done():
 		return nil, &UnavailableError{Op: "fetch JWKS", Err: ctx.Err()}
 	case <-r.ctx.Done():
 		return nil, &UnavailableError{Op: "fetch JWKS", Err: errClosed}
 	}
-	return r.lookup(kid, call.err)
+	_, err := call.Result()
+	return r.lookup(kid, err)
 }
 
 // lookup looks kid up in the current snapshot after a fetch that ended with
@@ -370,6 +369,7 @@ func (r *RemoteKeySet) Close() error {
 	r.mu.Unlock()
 	r.cancel()
 	r.wg.Wait()
+	r.fetches.Wait()
 	if r.cfg.HTTPClient == nil {
 		r.client.CloseIdleConnections()
 	}
@@ -402,14 +402,14 @@ func (r *RemoteKeySet) loop() {
 		case <-r.kick: // a fetch ended: reschedule
 		case <-timer.C:
 			r.mu.Lock()
-			var call *fetchCall
-			if r.inflight != nil || r.gen == gen {
+			var call *flight.Call[struct{}]
+			if _, inflight := r.fetches.Lookup(struct{}{}); inflight || r.gen == gen {
 				call = r.startFetchLocked()
 			}
 			r.mu.Unlock()
 			if call != nil {
 				select {
-				case <-call.done:
+				case <-call.Done():
 				case <-r.ctx.Done():
 					return
 				}
@@ -461,21 +461,13 @@ func fullJitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1) //nolint:gosec // G404: jitter, not a secret
 }
 
-// startFetchLocked returns the fetch in flight, or starts one.
-func (r *RemoteKeySet) startFetchLocked() *fetchCall {
-	if r.inflight != nil {
-		return r.inflight
-	}
-	c := &fetchCall{done: make(chan struct{})}
+// startFetchLocked returns the fetch in flight, or starts one. It returns
+// nil after Close.
+func (r *RemoteKeySet) startFetchLocked() *flight.Call[struct{}] {
 	if r.closed.Load() {
-		c.err = errClosed
-		close(c.done)
-		return c
+		return nil
 	}
-	r.inflight = c
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
+	call, _ := r.fetches.Start(struct{}{}, func() (struct{}, error) {
 		s, err := r.fetchSet()
 		r.mu.Lock()
 		switch {
@@ -492,17 +484,15 @@ func (r *RemoteKeySet) startFetchLocked() *fetchCall {
 			r.failures++
 			r.lastErr = err
 		}
-		c.err = err
-		r.inflight = nil
 		r.gen++
 		r.mu.Unlock()
-		close(c.done)
 		select {
 		case r.kick <- struct{}{}:
 		default:
 		}
-	}()
-	return c
+		return struct{}{}, err
+	})
+	return call
 }
 
 // fetchSet discovers the jwks_uri if needed, then fetches and indexes the
