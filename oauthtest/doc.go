@@ -18,11 +18,24 @@
 // introspection can resolve. [TokenOption] values shape every header and
 // claim, including invalid ones, so a verifier's failure paths can be
 // tested. [Issuer.RotateKeys] rotates signing keys and [Issuer.SetFault]
-// makes an endpoint fail (down, error status, slow, garbage, huge) at run
-// time; [Issuer.Requests] counts the requests each endpoint received.
+// makes an endpoint fail (down, error status, slow, garbage, huge, any
+// status/content type/body, a redirect) at run time; [Issuer.SetHeader]
+// sets response headers such as Cache-Control, Age, Expires and Date;
+// [Issuer.Requests] counts the requests each endpoint received.
+// [WithIssuerPath] gives the issuer a path, as multi-tenant servers have.
 //
-// [ServeGRPC] runs a gRPC server in memory and [Bearer] attaches a token to
-// one call, so a test of a protected service takes a few lines:
+// # Time
+//
+// A [Clock] is a settable clock to inject wherever code under test reads
+// the time ([WithClock] for the issuer). Code that waits on timers is best
+// tested inside a testing/synctest bubble, where time is fake; sockets do
+// not work there, so create the issuer in the bubble with [WithInMemory]
+// and give the code under test [Issuer.Client] (or [Issuer.Transport]),
+// which serve the issuer's endpoints in memory.
+//
+// [ServeGRPC] runs a gRPC server in memory ([ServeGRPCTCP] on 127.0.0.1)
+// and [Bearer] attaches a token to one call, so a test of a protected
+// service takes a few lines:
 //
 //	iss := oauthtest.NewIssuer(t)
 //	conn := oauthtest.ServeGRPC(t, register, grpc.ChainUnaryInterceptor(gate.Unary))

@@ -3,6 +3,7 @@ package oauthtest
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -57,9 +58,11 @@ func (e Endpoint) path() string {
 // The zero Fault is no fault: the endpoint answers normally. Faults are
 // values; compare them with ==.
 type Fault struct {
-	kind   faultKind
-	status int
-	delay  time.Duration
+	kind        faultKind
+	status      int
+	delay       time.Duration
+	contentType string // faultResponse
+	body        string // faultResponse; faultRedirect: the Location
 }
 
 type faultKind int
@@ -71,6 +74,8 @@ const (
 	faultSlow
 	faultGarbage
 	faultHuge
+	faultResponse
+	faultRedirect
 )
 
 // HugeSize is the body size of a [FaultHuge] response: 10 MiB.
@@ -109,6 +114,24 @@ func FaultGarbage() Fault { return Fault{kind: faultGarbage} }
 // Content-Length header is set.
 func FaultHuge() Fault { return Fault{kind: faultHuge} }
 
+// FaultResponse makes the endpoint answer with HTTP status code (100–599,
+// else 500), the Content-Type contentType (none if "") and exactly body:
+// a JSON document that is not what the endpoint should serve, an HTML
+// error page, a JSON answer under a wrong content type.
+func FaultResponse(code int, contentType, body string) Fault {
+	if code < 100 || code > 599 {
+		code = http.StatusInternalServerError
+	}
+	return Fault{kind: faultResponse, status: code, contentType: contentType, body: body}
+}
+
+// FaultRedirect makes the endpoint answer 302 Found with Location set to
+// location, which may be relative to the request's URL, for tests of a
+// client's redirect policy.
+func FaultRedirect(location string) Fault {
+	return Fault{kind: faultRedirect, status: http.StatusFound, body: location}
+}
+
 // String describes the fault, for test failure messages.
 func (f Fault) String() string {
 	switch f.kind {
@@ -122,6 +145,11 @@ func (f Fault) String() string {
 		return "Garbage"
 	case faultHuge:
 		return "Huge"
+	case faultResponse:
+		return "Response(" + strconv.Itoa(f.status) + ", " + strconv.Quote(f.contentType) + ", " +
+			strconv.Itoa(len(f.body)) + " bytes)"
+	case faultRedirect:
+		return "Redirect(" + strconv.Quote(f.body) + ")"
 	}
 	return "None"
 }
@@ -130,7 +158,8 @@ func (f Fault) String() string {
 type endpointState struct {
 	requests atomic.Int64
 	mu       sync.Mutex
-	fault    Fault // guarded by mu
+	fault    Fault       // guarded by mu
+	headers  http.Header // guarded by mu; replaced, never modified
 }
 
 // SetFault makes endpoint e show fault f on every request from now on, until
@@ -144,6 +173,29 @@ func (iss *Issuer) SetFault(e Endpoint, f Fault) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.fault = f
+}
+
+// SetHeader makes every answer of endpoint e, normal or faulty, carry the
+// response header name with values, replacing what the issuer would send:
+// Cache-Control, Expires, Date and Age of the JWKS for a key set's refresh
+// schedule, Retry-After with a [FaultStatus]. With no values, answers carry
+// no header name at all (the issuer's own Cache-Control: no-store, for
+// example, is dropped). Later calls for the same name replace earlier ones;
+// calls for other names accumulate. Requests already being served are not
+// affected. An unknown e is ignored.
+func (iss *Issuer) SetHeader(e Endpoint, name string, values ...string) {
+	if e < 0 || e >= numEndpoints {
+		return
+	}
+	st := &iss.endpoints[e]
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	h := st.headers.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h[http.CanonicalHeaderKey(name)] = append([]string{}, values...)
+	st.headers = h
 }
 
 // Requests returns how many requests endpoint e has received, whether or not
@@ -162,8 +214,11 @@ func (iss *Issuer) faulty(e Endpoint, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st.requests.Add(1)
 		st.mu.Lock()
-		f := st.fault
+		f, headers := st.fault, st.headers
 		st.mu.Unlock()
+		if headers != nil {
+			w = &headerWriter{ResponseWriter: w, headers: headers}
+		}
 
 		switch f.kind {
 		case faultDown:
@@ -188,22 +243,60 @@ func (iss *Issuer) faulty(e Endpoint, next http.Handler) http.Handler {
 			_, _ = w.Write([]byte("<html><body>502 Bad Gateway</body></html>\x00{not json"))
 		case faultHuge:
 			writeHuge(w)
+		case faultResponse:
+			if f.contentType != "" {
+				w.Header().Set("Content-Type", f.contentType)
+			}
+			w.WriteHeader(f.status)
+			_, _ = io.WriteString(w, f.body)
+		case faultRedirect:
+			http.Redirect(w, r, f.body, f.status)
 		default:
 			next.ServeHTTP(w, r)
 		}
 	})
 }
 
+// A headerWriter applies an endpoint's SetHeader values when the answer's
+// header is written, after the handler has set its own.
+type headerWriter struct {
+	http.ResponseWriter
+	headers http.Header
+	wrote   bool
+}
+
+func (w *headerWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		h := w.ResponseWriter.Header()
+		for name, values := range w.headers {
+			if len(values) == 0 {
+				h.Del(name)
+			} else {
+				h[name] = values
+			}
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *headerWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *headerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // resetConnection drops the connection under w without a response. An RST
 // (SO_LINGER 0) rather than a FIN makes it look like a crashed server.
 func resetConnection(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		// HTTP/2 cannot hijack; aborting the handler resets the stream.
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
+	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
+		// HTTP/2 and the in-memory transport cannot hijack; aborting the
+		// handler resets the stream or fails the round trip.
 		panic(http.ErrAbortHandler)
 	}
 	if tcp, ok := conn.(*net.TCPConn); ok {

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptrace"
+	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/oauthgate/oauthgate/oauthtest"
@@ -26,11 +29,13 @@ func get(t *testing.T, iss *oauthtest.Issuer, e oauthtest.Endpoint, timeout time
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, iss.URL+e.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, iss.EndpointURL(e), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := iss.Client().Do(req)
+	client := *iss.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -65,8 +70,8 @@ func TestIssuer_SetFault(t *testing.T) {
 		"Slow": {
 			fault: oauthtest.FaultSlow(100 * time.Millisecond),
 			check: func(t *testing.T, resp *http.Response, body []byte, err error, elapsed time.Duration) {
-				if err != nil || elapsed < 100*time.Millisecond {
-					t.Errorf("GET = %v after %v, want an answer after at least 100ms", err, elapsed)
+				if err != nil || elapsed != 100*time.Millisecond {
+					t.Errorf("GET = %v after %v, want an answer after 100ms", err, elapsed)
 				}
 				if err == nil && resp.StatusCode != http.StatusMethodNotAllowed && !json.Valid(body) {
 					t.Errorf("slow answer is not the normal JSON: %.40q", body)
@@ -74,9 +79,7 @@ func TestIssuer_SetFault(t *testing.T) {
 			},
 		},
 		"SlowerThanClient": {
-			fault: oauthtest.FaultSlow(time.Hour),
-			// Long enough for the request to reach the server on a loaded
-			// machine, so that it is counted.
+			fault:   oauthtest.FaultSlow(time.Hour),
 			timeout: 500 * time.Millisecond,
 			check: func(t *testing.T, _ *http.Response, _ []byte, err error, _ time.Duration) {
 				if !errors.Is(err, context.DeadlineExceeded) {
@@ -89,6 +92,23 @@ func TestIssuer_SetFault(t *testing.T) {
 			check: func(t *testing.T, resp *http.Response, body []byte, err error, _ time.Duration) {
 				if err != nil || resp.StatusCode != http.StatusOK || json.Valid(body) {
 					t.Errorf("GET = %v, valid JSON %v; want 200 with invalid JSON", err, json.Valid(body))
+				}
+			},
+		},
+		"Response": {
+			fault: oauthtest.FaultResponse(http.StatusTeapot, "text/html; charset=utf-8", "<html>teapot</html>"),
+			check: func(t *testing.T, resp *http.Response, body []byte, err error, _ time.Duration) {
+				if err != nil || resp.StatusCode != http.StatusTeapot || string(body) != "<html>teapot</html>" ||
+					resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+					t.Errorf("GET = %v, %v, %q; want 418 text/html with the body", resp, err, body)
+				}
+			},
+		},
+		"Redirect": {
+			fault: oauthtest.FaultRedirect("https://elsewhere.example/jwks"),
+			check: func(t *testing.T, resp *http.Response, _ []byte, err error, _ time.Duration) {
+				if err != nil || resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "https://elsewhere.example/jwks" {
+					t.Errorf("GET = %v, %v; want 302 to https://elsewhere.example/jwks", resp, err)
 				}
 			},
 		},
@@ -109,45 +129,65 @@ func TestIssuer_SetFault(t *testing.T) {
 			if name == "Huge" && e != oauthtest.EndpointJWKS {
 				continue // 10 MiB under -race is slow; the fault code is shared
 			}
+			// In memory, in a synctest bubble: delays are exact and cost no
+			// real time. TestIssuer_SetFaultTCP covers the network.
 			t.Run(name+e.String(), func(t *testing.T) {
 				t.Parallel()
-				iss := oauthtest.NewIssuer(t)
-				iss.SetFault(e, tc.fault)
-				timeout := tc.timeout
-				if timeout == 0 {
-					timeout = defaultTestTimeout
-				}
-				start := time.Now()
-				resp, body, err := get(t, iss, e, timeout)
-				tc.check(t, resp, body, err, time.Since(start))
-				// The server may count a request the client gave up on a
-				// moment after the client returned.
-				for deadline := time.Now().Add(2 * time.Second); iss.Requests(e) < 1 && time.Now().Before(deadline); {
-					time.Sleep(10 * time.Millisecond)
-				}
-				if got := iss.Requests(e); got < 1 {
-					t.Errorf("Requests(%v) = %d, want at least 1", e, got)
-				}
-				// Other endpoints are unaffected.
-				for _, other := range endpoints {
-					if other == e || other == oauthtest.EndpointIntrospection {
-						continue
-					}
-					if resp, _, err := get(t, iss, other, defaultTestTimeout); err != nil || resp.StatusCode != http.StatusOK {
-						t.Errorf("GET %v = %v, %v; want 200", other, resp, err)
-					}
-				}
-				// The zero Fault restores normal answers.
-				iss.SetFault(e, oauthtest.Fault{})
-				want := http.StatusOK
-				if e == oauthtest.EndpointIntrospection {
-					want = http.StatusMethodNotAllowed // GET is not allowed
-				}
-				if resp, _, err := get(t, iss, e, defaultTestTimeout); err != nil || resp.StatusCode != want {
-					t.Errorf("GET %v after clearing the fault = %v, %v; want %d", e, resp, err, want)
-				}
+				synctest.Test(t, func(t *testing.T) {
+					testSetFault(t, e, tc.fault, tc.timeout, tc.check)
+				})
 			})
 		}
+	}
+}
+
+func testSetFault(t *testing.T, e oauthtest.Endpoint, fault oauthtest.Fault, timeout time.Duration,
+	check func(t *testing.T, resp *http.Response, body []byte, err error, elapsed time.Duration),
+) {
+	iss := oauthtest.NewIssuer(t, oauthtest.WithInMemory())
+	iss.SetFault(e, fault)
+	if timeout == 0 {
+		timeout = defaultTestTimeout
+	}
+	start := time.Now()
+	resp, body, err := get(t, iss, e, timeout)
+	check(t, resp, body, err, time.Since(start))
+	if got := iss.Requests(e); got != 1 {
+		t.Errorf("Requests(%v) = %d, want 1", e, got)
+	}
+	// Other endpoints are unaffected.
+	for _, other := range endpoints {
+		if other == e || other == oauthtest.EndpointIntrospection {
+			continue
+		}
+		if resp, _, err := get(t, iss, other, defaultTestTimeout); err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %v = %v, %v; want 200", other, resp, err)
+		}
+	}
+	// The zero Fault restores normal answers.
+	iss.SetFault(e, oauthtest.Fault{})
+	want := http.StatusOK
+	if e == oauthtest.EndpointIntrospection {
+		want = http.StatusMethodNotAllowed // GET is not allowed
+	}
+	if resp, _, err := get(t, iss, e, defaultTestTimeout); err != nil || resp.StatusCode != want {
+		t.Errorf("GET %v after clearing the fault = %v, %v; want %d", e, resp, err, want)
+	}
+}
+
+// TestIssuer_SetFaultTCP checks the faults whose effect depends on the
+// network: a reset connection and a streamed huge body.
+func TestIssuer_SetFaultTCP(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+	if resp, _, err := get(t, iss, oauthtest.EndpointJWKS, defaultTestTimeout); err == nil {
+		t.Errorf("FaultDown over TCP: status = %d, want a transport error", resp.StatusCode)
+	}
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultHuge())
+	resp, body, err := get(t, iss, oauthtest.EndpointJWKS, defaultTestTimeout)
+	if err != nil || resp.ContentLength != oauthtest.HugeSize || len(body) != oauthtest.HugeSize {
+		t.Errorf("FaultHuge over TCP = %v, %d bytes, want %d", err, len(body), oauthtest.HugeSize)
 	}
 }
 
@@ -204,44 +244,75 @@ func TestIssuer_SetFaultConcurrent(t *testing.T) {
 
 func TestIssuer_CloseAbortsSlowResponses(t *testing.T) {
 	t.Parallel()
-	iss, err := oauthtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultSlow(time.Hour))
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := get(t, iss, oauthtest.EndpointJWKS, time.Hour)
-		done <- err
-	}()
-	deadline := time.Now().Add(defaultTestTimeout)
-	for iss.Requests(oauthtest.EndpointJWKS) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("slow request never arrived")
+	t.Run("TCP", func(t *testing.T) {
+		t.Parallel()
+		iss, err := oauthtest.Start()
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(time.Millisecond)
-	}
-	closed := make(chan struct{})
-	go func() { iss.Close(); close(closed) }()
-	select {
-	case <-closed:
-	case <-time.After(defaultTestTimeout):
-		t.Fatal("Close() blocked on a slow response")
-	}
-	if err := <-done; err == nil {
-		t.Error("slow request after Close succeeded, want an error")
-	}
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultSlow(time.Hour))
+		wrote := make(chan struct{})
+		ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) },
+		})
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, iss.JWKSURL(), nil)
+		done := make(chan error, 1)
+		go func() {
+			resp, err := iss.Client().Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			done <- err
+		}()
+		<-wrote
+		// Whether or not the handler has started, Close must not wait for
+		// the hour and the request must fail.
+		closed := make(chan struct{})
+		go func() { iss.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(defaultTestTimeout):
+			t.Fatal("Close() blocked on a slow response")
+		}
+		if err := <-done; err == nil {
+			t.Error("slow request after Close succeeded, want an error")
+		}
+	})
+	t.Run("InMemory", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			iss := oauthtest.NewIssuer(t, oauthtest.WithInMemory())
+			iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultSlow(time.Hour))
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := get(t, iss, oauthtest.EndpointJWKS, 2*time.Hour)
+				done <- err
+			}()
+			synctest.Wait() // the handler waits in FaultSlow
+			start := time.Now()
+			iss.Close()
+			if err := <-done; err == nil {
+				t.Error("slow request after Close succeeded, want an error")
+			}
+			if d := time.Since(start); d != 0 {
+				t.Errorf("the slow request ended %v after Close, want at once", d)
+			}
+		})
+	})
 }
 
 func TestFault_String(t *testing.T) {
 	t.Parallel()
 	tests := map[string]oauthtest.Fault{
-		"None":        {},
-		"Down":        oauthtest.FaultDown(),
-		"Status(500)": oauthtest.FaultStatus(42), // out of range → 500
-		"Slow(1s)":    oauthtest.FaultSlow(time.Second),
-		"Garbage":     oauthtest.FaultGarbage(),
-		"Huge":        oauthtest.FaultHuge(),
+		"None":                                 {},
+		"Down":                                 oauthtest.FaultDown(),
+		"Status(500)":                          oauthtest.FaultStatus(42), // out of range → 500
+		"Slow(1s)":                             oauthtest.FaultSlow(time.Second),
+		"Garbage":                              oauthtest.FaultGarbage(),
+		"Huge":                                 oauthtest.FaultHuge(),
+		`Response(404, "text/plain", 2 bytes)`: oauthtest.FaultResponse(404, "text/plain", "no"),
+		`Response(500, "", 0 bytes)`:           oauthtest.FaultResponse(1000, "", ""),
+		`Redirect("/x")`:                       oauthtest.FaultRedirect("/x"),
 	}
 	for want, f := range tests {
 		if got := f.String(); got != want {
@@ -252,4 +323,43 @@ func TestFault_String(t *testing.T) {
 	if a != b {
 		t.Error("equal faults compare unequal")
 	}
+}
+
+func TestIssuer_SetHeader(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	iss.SetHeader(oauthtest.EndpointJWKS, "cache-control", "max-age=3600", "must-revalidate")
+	iss.SetHeader(oauthtest.EndpointJWKS, "Age", "60")
+	iss.SetHeader(oauthtest.EndpointJWKS, "Date", "Tue, 01 Jan 2030 00:05:00 GMT")
+	resp, _, err := get(t, iss, oauthtest.EndpointJWKS, defaultTestTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := http.Header{
+		"Cache-Control": {"max-age=3600", "must-revalidate"},
+		"Age":           {"60"},
+		"Date":          {"Tue, 01 Jan 2030 00:05:00 GMT"},
+		"Content-Type":  {"application/json"},
+	}
+	for name, v := range want {
+		if got := resp.Header.Values(name); strings.Join(got, "|") != strings.Join(v, "|") {
+			t.Errorf("header %s = %q, want %q", name, got, v)
+		}
+	}
+	// Other endpoints keep their headers.
+	if resp, _, err := get(t, iss, oauthtest.EndpointOAuthMetadata, defaultTestTimeout); err != nil || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("metadata Cache-Control = %q, %v, want no-store", resp.Header.Get("Cache-Control"), err)
+	}
+	// No values: the header is dropped; faults carry the headers too.
+	iss.SetHeader(oauthtest.EndpointJWKS, "Cache-Control")
+	iss.SetHeader(oauthtest.EndpointJWKS, "Retry-After", "120")
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+	resp, _, err = get(t, iss, oauthtest.EndpointJWKS, defaultTestTimeout)
+	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("GET = %v, %v, want 503", resp, err)
+	}
+	if _, ok := resp.Header["Cache-Control"]; ok || resp.Header.Get("Retry-After") != "120" {
+		t.Errorf("headers = %v, want no Cache-Control and Retry-After 120", resp.Header)
+	}
+	iss.SetHeader(oauthtest.Endpoint(-1), "X", "y") // ignored
 }

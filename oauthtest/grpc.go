@@ -31,28 +31,52 @@ const bufSize = 1 << 20
 func ServeGRPC(tb testing.TB, register func(*grpc.Server), opts ...grpc.ServerOption) *grpc.ClientConn {
 	tb.Helper()
 	lis := bufconn.Listen(bufSize)
+	// passthrough skips name resolution: the dialer ignores the address.
+	return serveGRPC(tb, "ServeGRPC", lis, register, opts, "passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return lis.DialContext(ctx)
+		}))
+}
+
+// ServeGRPCTCP is [ServeGRPC] over TCP on 127.0.0.1, for tests that need a
+// real network connection: peer addresses, transport security, behaviour
+// under connection resets, or a comparison with the in-memory transport.
+// The port is chosen by the system. The server and the connection stop
+// when the test ends.
+func ServeGRPCTCP(tb testing.TB, register func(*grpc.Server), opts ...grpc.ServerOption) *grpc.ClientConn {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("oauthtest.ServeGRPCTCP: listen on 127.0.0.1: %v", err)
+		return nil
+	}
+	return serveGRPC(tb, "ServeGRPCTCP", lis, register, opts, "passthrough:///"+lis.Addr().String())
+}
+
+// serveGRPC serves a grpc.Server built with opts on lis, and returns a
+// client connection to target made with dialOpts and insecure transport
+// credentials. name is the exported function, for failure messages.
+func serveGRPC(tb testing.TB, name string, lis net.Listener, register func(*grpc.Server),
+	opts []grpc.ServerOption, target string, dialOpts ...grpc.DialOption,
+) *grpc.ClientConn {
+	tb.Helper()
 	srv := grpc.NewServer(opts...)
 	register(srv)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 
-	// passthrough skips name resolution: the dialer ignores the address.
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			return lis.DialContext(ctx)
-		}),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	)
+	conn, err := grpc.NewClient(target,
+		append(dialOpts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	stop := func() {
 		srv.Stop()
 		if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			tb.Errorf("oauthtest.ServeGRPC: Serve: %v", err)
+			tb.Errorf("oauthtest.%s: Serve: %v", name, err)
 		}
 	}
 	if err != nil {
 		stop()
-		tb.Fatalf("oauthtest.ServeGRPC: grpc.NewClient: %v", err)
+		tb.Fatalf("oauthtest.%s: grpc.NewClient: %v", name, err)
 		return nil
 	}
 	tb.Cleanup(func() {

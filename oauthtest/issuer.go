@@ -3,10 +3,13 @@ package oauthtest
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path"
+	"strings"
 	"sync"
 	"testing"
 
@@ -14,19 +17,23 @@ import (
 )
 
 // An Issuer is an in-process OAuth 2.0 authorization server listening on
-// 127.0.0.1. It signs access tokens, serves their keys as a JWKS, publishes
+// 127.0.0.1 (or, with [WithInMemory], reachable only in memory). It signs access tokens, serves their keys as a JWKS, publishes
 // discovery metadata and answers token introspection. It is safe for
 // concurrent use; faults can be switched while requests are in flight.
 //
 // Create one with [NewIssuer] in tests or [Start] elsewhere.
 type Issuer struct {
-	// URL is the issuer identifier and the base URL of the server, of the
-	// form http://127.0.0.1:port with no trailing slash. It must not be
+	// URL is the issuer identifier: the base URL of the server, of the
+	// form http://127.0.0.1:port (https with [WithTLS] or [WithInMemory]),
+	// followed by the [WithIssuerPath] path if any. It must not be
 	// modified.
 	URL string
 
 	opts    issuerOptions
-	srv     *httptest.Server
+	base    string           // scheme://host[:port], without the issuer path
+	h       http.Handler     // every endpoint, behind its fault injector
+	srv     *httptest.Server // nil with WithInMemory
+	client  *http.Client     // with WithInMemory: served by Transport
 	closing chan struct{}
 	once    sync.Once
 
@@ -67,6 +74,9 @@ func Start(opts ...Option) (*Issuer, error) {
 	if !publishable(o.alg) {
 		return nil, fmt.Errorf("oauthtest: unsupported default algorithm %q; use ES256, RS256 or EdDSA", o.alg)
 	}
+	if err := checkIssuerPath(o.path); err != nil {
+		return nil, err
+	}
 	iss := &Issuer{
 		opts:    o,
 		closing: make(chan struct{}),
@@ -79,6 +89,16 @@ func Start(opts ...Option) (*Issuer, error) {
 	if _, err := iss.key(o.alg); err != nil {
 		return nil, err
 	}
+	iss.h = iss.handler()
+	if o.inMemory {
+		// A random host name under .invalid (RFC 6761 §6.4), which never
+		// resolves, so that issuers are distinct and a client that is not
+		// the in-memory one fails instead of reaching anything.
+		iss.base = "https://" + randomHex(6) + ".oauthtest.invalid"
+		iss.URL = iss.base + o.path
+		iss.client = &http.Client{Transport: iss.Transport()}
+		return iss, nil
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("oauthtest: listen on 127.0.0.1: %w", err)
@@ -87,14 +107,15 @@ func Start(opts ...Option) (*Issuer, error) {
 	// by hand keeps setup failures as errors.
 	// URL is set before serving so handlers never race with its write; it
 	// is what httptest.Server.URL will be.
-	iss.URL = "http://" + ln.Addr().String()
-	iss.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: iss.handler()}}
+	iss.base = "http://" + ln.Addr().String()
+	iss.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: iss.h}}
 	if o.tls {
-		iss.URL = "https://" + ln.Addr().String()
+		iss.base = "https://" + ln.Addr().String()
 		iss.srv.StartTLS()
 	} else {
 		iss.srv.Start()
 	}
+	iss.URL = iss.base + o.path
 	return iss, nil
 }
 
@@ -103,21 +124,55 @@ func Start(opts ...Option) (*Issuer, error) {
 func (iss *Issuer) Close() {
 	iss.once.Do(func() {
 		close(iss.closing)
-		iss.srv.CloseClientConnections()
-		iss.srv.Close()
+		if iss.srv != nil {
+			iss.srv.CloseClientConnections()
+			iss.srv.Close()
+		}
 	})
 }
 
 // JWKSURL returns the URL of the JSON Web Key Set.
-func (iss *Issuer) JWKSURL() string { return iss.URL + EndpointJWKS.path() }
+func (iss *Issuer) JWKSURL() string { return iss.EndpointURL(EndpointJWKS) }
 
 // IntrospectionURL returns the URL of the RFC 7662 introspection endpoint.
-func (iss *Issuer) IntrospectionURL() string { return iss.URL + EndpointIntrospection.path() }
+func (iss *Issuer) IntrospectionURL() string { return iss.EndpointURL(EndpointIntrospection) }
+
+// EndpointURL returns the URL of endpoint e, or "" for an unknown e. With
+// [WithIssuerPath], the metadata URLs are those RFC 8414 §3.1 and OpenID
+// Connect Discovery §4 derive from the issuer: the path follows
+// /.well-known/oauth-authorization-server, and precedes
+// /.well-known/openid-configuration.
+func (iss *Issuer) EndpointURL(e Endpoint) string {
+	p := iss.endpointPath(e)
+	if p == "" {
+		return ""
+	}
+	return iss.base + p
+}
+
+// endpointPath is e's path on the server, after the issuer path.
+func (iss *Issuer) endpointPath(e Endpoint) string {
+	if e.path() == "" {
+		return ""
+	}
+	// RFC 8414 §3.1: a terminating "/" of the issuer path is removed first.
+	p := strings.TrimSuffix(iss.opts.path, "/")
+	if e == EndpointOAuthMetadata {
+		return e.path() + p
+	}
+	return p + e.path()
+}
 
 // Client returns an HTTP client configured for the issuer's server,
-// trusting its certificate under [WithTLS]. Its idle connections are closed
-// by [Issuer.Close].
-func (iss *Issuer) Client() *http.Client { return iss.srv.Client() }
+// trusting its certificate under [WithTLS], or serving every request in
+// memory under [WithInMemory]. Its idle connections are closed by
+// [Issuer.Close].
+func (iss *Issuer) Client() *http.Client {
+	if iss.client != nil {
+		return iss.client
+	}
+	return iss.srv.Client()
+}
 
 // ClientID returns the client_id the introspection endpoint accepts.
 func (iss *Issuer) ClientID() string { return iss.opts.clientID }
@@ -166,10 +221,10 @@ func (iss *Issuer) RotateKeys() {
 // handler routes the issuer's endpoints, each behind its fault injector.
 func (iss *Issuer) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET "+EndpointJWKS.path(), iss.faulty(EndpointJWKS, http.HandlerFunc(iss.serveJWKS)))
-	mux.Handle("GET "+EndpointOAuthMetadata.path(), iss.faulty(EndpointOAuthMetadata, iss.metadataHandler(false)))
-	mux.Handle("GET "+EndpointOpenIDConfiguration.path(), iss.faulty(EndpointOpenIDConfiguration, iss.metadataHandler(true)))
-	mux.Handle(EndpointIntrospection.path(), iss.faulty(EndpointIntrospection, http.HandlerFunc(iss.serveIntrospection)))
+	mux.Handle("GET "+iss.endpointPath(EndpointJWKS), iss.faulty(EndpointJWKS, http.HandlerFunc(iss.serveJWKS)))
+	mux.Handle("GET "+iss.endpointPath(EndpointOAuthMetadata), iss.faulty(EndpointOAuthMetadata, iss.metadataHandler(false)))
+	mux.Handle("GET "+iss.endpointPath(EndpointOpenIDConfiguration), iss.faulty(EndpointOpenIDConfiguration, iss.metadataHandler(true)))
+	mux.Handle(iss.endpointPath(EndpointIntrospection), iss.faulty(EndpointIntrospection, http.HandlerFunc(iss.serveIntrospection)))
 	return mux
 }
 
@@ -201,6 +256,26 @@ func (iss *Issuer) metadataHandler(openID bool) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, doc)
 	})
+}
+
+// randomHex returns n random bytes, hex-encoded.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error (Go 1.24+).
+	return hex.EncodeToString(b)
+}
+
+// checkIssuerPath accepts "" or a clean absolute path, the only issuer
+// paths RFC 8414 §2 and the URL building above agree on.
+func checkIssuerPath(p string) error {
+	if p == "" {
+		return nil
+	}
+	clean := path.Clean(p)
+	if p != clean && p != clean+"/" || !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#%") {
+		return fmt.Errorf("oauthtest: issuer path %q must be a clean absolute path without query, fragment or escapes", p)
+	}
+	return nil
 }
 
 // randomString returns n random bytes, base64url-encoded.

@@ -53,6 +53,8 @@ type issuerOptions struct {
 	clientID     string
 	clientSecret string
 	tls          bool
+	inMemory     bool
+	path         string
 	metadata     map[string]any
 }
 
@@ -123,6 +125,28 @@ func WithIntrospectionClient(id, secret string) Option {
 // plain HTTP.
 func WithTLS() Option {
 	return issuerOptionFunc(func(o *issuerOptions) { o.tls = true })
+}
+
+// WithInMemory makes the issuer listen nowhere: it is reachable only
+// through [Issuer.Client] or [Issuer.Transport], which serve its endpoints
+// in memory. Its URL is https://<random>.oauthtest.invalid, a name that
+// never resolves, so a verifier accepts it without an http opt-in and a
+// request sent any other way fails. Use it to run code under test inside a
+// testing/synctest bubble, where network I/O would stop fake time; create
+// the issuer inside the bubble. [WithTLS] has no effect on such an issuer.
+// The default is to listen on 127.0.0.1.
+func WithInMemory() Option {
+	return issuerOptionFunc(func(o *issuerOptions) { o.inMemory = true })
+}
+
+// WithIssuerPath appends path, such as "/tenant1" or "/realms/a/", to the
+// issuer identifier, as multi-tenant servers do, and serves every endpoint
+// under it; metadata is served at both locations derived from such an
+// issuer (see [Issuer.EndpointURL]). path must be a clean absolute path; a
+// trailing slash is kept in the issuer identifier. The default is no path.
+// Later calls replace earlier ones.
+func WithIssuerPath(path string) Option {
+	return issuerOptionFunc(func(o *issuerOptions) { o.path = path })
 }
 
 // WithMetadata sets member name of both metadata documents (RFC 8414 and

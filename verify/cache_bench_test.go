@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oauthgate/oauthgate/internal/tokencache"
 )
 
 // BenchmarkGoJOSECompact is the go-jose work JWT.Verify builds on: parse
@@ -73,14 +75,14 @@ func BenchmarkJWT_CacheKey(b *testing.B) {
 	b.Run("sha256", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			_ = newTokenKey(tok)
+			_ = tokencache.DigestKey(tok)
 		}
 	})
 	b.Run("maphash+compare", func(b *testing.B) {
 		b.ReportAllocs()
 		n := 0
 		for b.Loop() {
-			_ = newFastTokenKey(j.cache.seed, tok)
+			_ = tokencache.FastKey(j.cache.seed, tok)
 			if tok == other {
 				n++
 			}

@@ -40,8 +40,10 @@ const (
 // A document is accepted only if its issuer member equals issuer exactly,
 // and every endpoint it names is an https URL; otherwise the next location
 // is tried. Each request is bounded by a 5 second timeout (or ctx's earlier
-// deadline) and a 1 MiB body cap. If client is nil, a client with that
-// timeout is used; http.DefaultClient is never used.
+// deadline) and a 1 MiB body cap, and must answer with a JSON content type.
+// If client is nil, a client with that timeout is used; http.DefaultClient
+// is never used. Whatever the client, redirects are followed only to https
+// URLs, at most 5 (client is copied, not modified).
 //
 // When neither location yields an acceptable document, the error matches
 // [ErrUnavailable] (a [*UnavailableError] with Op "discover").
@@ -49,15 +51,19 @@ func Discover(ctx context.Context, client *http.Client, issuer string) (*Metadat
 	if err := checkIssuerURL(issuer, false); err != nil {
 		return nil, fmt.Errorf("verify: discover: %w", err)
 	}
+	p := fetchPolicy{timeout: discoveryTimeout, maxSize: discoveryMaxSize}
 	if client == nil {
-		client = newHTTPClient(discoveryTimeout, false)
+		client = p.client(nil)
 		defer client.CloseIdleConnections()
+	} else {
+		client = p.client(client)
 	}
-	return discover(ctx, client, issuer, fetchPolicy{timeout: discoveryTimeout, maxSize: discoveryMaxSize})
+	return discover(ctx, client, issuer, p)
 }
 
 // discover is [Discover] for an issuer already checked by checkIssuerURL,
-// with the limits and URL policy of p.
+// with the limits and URL policy of p, sending with client, a client made
+// by p.client.
 func discover(ctx context.Context, client *http.Client, issuer string, p fetchPolicy) (*Metadata, error) {
 	var errs []error
 	for _, loc := range wellKnownURLs(issuer) {
@@ -90,7 +96,7 @@ func wellKnownURLs(issuer string) []string {
 }
 
 func fetchMetadata(ctx context.Context, client *http.Client, loc, issuer string, p fetchPolicy) (*Metadata, error) {
-	body, _, err := fetch(ctx, client, loc, p)
+	body, _, err := fetch(ctx, client, p, fetchRequest{method: http.MethodGet, url: loc})
 	if err != nil {
 		return nil, err
 	}
@@ -129,31 +135,4 @@ func checkIssuerURL(issuer string, allowHTTP bool) error {
 		return fmt.Errorf("issuer %q has a query, fragment or user info (RFC 8414 §2)", issuer)
 	}
 	return nil
-}
-
-// checkURL requires an absolute https URL; with allowHTTP, http is also
-// accepted for a loopback host ("localhost" or a loopback IP), never for
-// another host.
-func checkURL(raw string, allowHTTP bool) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("invalid URL: %w", err)
-	}
-	if u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("URL %q is not an absolute URL with a host", raw)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if allowHTTP && isLoopback(u.Hostname()) {
-			return nil
-		}
-		if allowHTTP {
-			return fmt.Errorf("URL %q uses http on a host that is not loopback; https is required", raw)
-		}
-		return fmt.Errorf("URL %q uses http; https is required (InsecureAllowHTTP permits http to a loopback host only)", raw)
-	default:
-		return fmt.Errorf("URL %q: scheme must be https", raw)
-	}
 }

@@ -3,18 +3,18 @@ package verify
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oauthgate/oauthgate/internal/tokencache"
 )
 
 // A Secret is a credential such as an OAuth client secret. Its String,
@@ -112,10 +112,11 @@ type IntrospectionConfig struct {
 	// authenticated this client, decides what the client may see as active.
 	Audiences []string
 
-	// HTTPClient sends the requests. If nil, a client with
-	// http.DefaultTransport is used. Redirects are never followed, whatever
-	// the client's CheckRedirect: a redirect could carry the credentials
-	// and the token to another host.
+	// HTTPClient sends the requests. If nil, a client with a transport of
+	// its own is used. Redirects are never followed, whatever the client's
+	// CheckRedirect: a redirect could carry the credentials and the token
+	// to another host. The client is copied, not modified. The response
+	// must be application/json (RFC 7662 §2.2).
 	HTTPClient *http.Client
 	// Timeout bounds one introspection request. If zero, 5s is used.
 	Timeout time.Duration
@@ -166,18 +167,43 @@ type IntrospectionConfig struct {
 // An Introspection is safe for concurrent use. It starts no background
 // goroutine that outlives a request's Timeout, so it needs no Close.
 type Introspection struct {
-	endpoint   string
-	client     *http.Client
-	authHeader string     // Authorization value for ClientSecretBasic
-	postAuth   url.Values // body members for ClientSecretPost
-	rules      claimRules
-	timeout    time.Duration
-	maxSize    int64
-	ttl        time.Duration
-	negTTL     time.Duration
-	leeway     time.Duration
-	now        func() time.Time
-	cache      *tokenCache[introspected]
+	endpoint string
+	client   *http.Client
+	policy   fetchPolicy
+	creds    *clientCredentials // a pointer: fmt and slog print its address only
+	rules    claimRules
+	ttl      time.Duration
+	negTTL   time.Duration
+	leeway   time.Duration
+	now      func() time.Time
+	cache    *tokencache.Cache[introspected]
+}
+
+// clientCredentials authenticate an [Introspection] to its endpoint. They
+// are kept as configured and encoded per request, so that no value derived
+// from the secret (a Basic header, a form) sits in a printable field: fmt
+// prints unexported fields without calling their String methods.
+type clientCredentials struct {
+	id     string
+	secret Secret
+	method AuthMethod
+}
+
+// apply adds the credentials to an introspection request: to form for
+// ClientSecretPost, or as the returned function, which sets the
+// Authorization header, for ClientSecretBasic.
+func (c *clientCredentials) apply(form url.Values) func(*http.Request) {
+	if c.method == ClientSecretPost {
+		form.Set("client_id", c.id)
+		form.Set("client_secret", string(c.secret))
+		return nil
+	}
+	return func(r *http.Request) {
+		// RFC 6749 §2.3.1: with HTTP Basic, the id and secret are each
+		// encoded with application/x-www-form-urlencoded first, so a ':'
+		// in the id is unambiguous.
+		r.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(string(c.secret)))
+	}
 }
 
 // introspected is a cached introspection result: claims of an accepted
@@ -220,37 +246,25 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 
 	i := &Introspection{
 		endpoint: cfg.Endpoint,
+		policy: fetchPolicy{
+			timeout:     cmp.Or(cfg.Timeout, defaultIntrospectTimeout),
+			maxSize:     cmp.Or(cfg.MaxResponseSize, defaultIntrospectMaxResponse),
+			allowHTTP:   cfg.InsecureAllowHTTP,
+			noRedirects: true,
+		},
+		creds: &clientCredentials{id: cfg.ClientID, secret: cfg.ClientSecret, method: cfg.AuthMethod},
 		rules: claimRules{issuer: cfg.Issuer, audiences: slices.Clone(cfg.Audiences),
 			introspection: true},
-		timeout: cmp.Or(cfg.Timeout, defaultIntrospectTimeout),
-		maxSize: cmp.Or(cfg.MaxResponseSize, defaultIntrospectMaxResponse),
-		ttl:     cmp.Or(cfg.CacheTTL, defaultIntrospectCacheTTL),
-		negTTL:  cmp.Or(cfg.NegativeCacheTTL, defaultIntrospectNegativeTTL),
-		leeway:  cmp.Or(cfg.Leeway, defaultIntrospectLeeway),
-		now:     cfg.Now,
+		ttl:    cmp.Or(cfg.CacheTTL, defaultIntrospectCacheTTL),
+		negTTL: cmp.Or(cfg.NegativeCacheTTL, defaultIntrospectNegativeTTL),
+		leeway: cmp.Or(cfg.Leeway, defaultIntrospectLeeway),
+		now:    cfg.Now,
 	}
 	if i.now == nil {
 		i.now = time.Now
 	}
-	client := http.Client{}
-	if cfg.HTTPClient != nil {
-		client = *cfg.HTTPClient
-	}
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	i.client = &client
-
-	// RFC 6749 §2.3.1: with HTTP Basic, the id and secret are each encoded
-	// with application/x-www-form-urlencoded first, so a ':' in the id is
-	// unambiguous.
-	id, secret := cfg.ClientID, string(cfg.ClientSecret)
-	if cfg.AuthMethod == ClientSecretPost {
-		i.postAuth = url.Values{"client_id": {id}, "client_secret": {secret}}
-	} else {
-		r := http.Request{Header: http.Header{}}
-		r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-		i.authHeader = r.Header.Get("Authorization")
-	}
-	i.cache = newTokenCache[introspected](cmp.Or(cfg.CacheSize, defaultIntrospectCacheSize), i.now)
+	i.client = i.policy.client(cfg.HTTPClient)
+	i.cache = tokencache.New[introspected](tokencache.Config{Size: cmp.Or(cfg.CacheSize, defaultIntrospectCacheSize), Now: i.now})
 	return i, nil
 }
 
@@ -258,20 +272,12 @@ func validateIntrospectEndpoint(endpoint string, allowHTTP bool) error {
 	if endpoint == "" {
 		return errors.New("verify: IntrospectionConfig.Endpoint is empty")
 	}
-	u, err := url.Parse(endpoint)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		return errors.New("verify: IntrospectionConfig.Endpoint is not an absolute URL")
-	}
-	// Checked before checkURL, whose messages quote the URL: a password in
-	// it must not reach an error.
-	if u.User != nil {
-		return errors.New("verify: IntrospectionConfig.Endpoint carries user information; use ClientID and ClientSecret")
-	}
-	if u.Fragment != "" {
-		return errors.New("verify: IntrospectionConfig.Endpoint has a fragment")
-	}
 	if err := checkURL(endpoint, allowHTTP); err != nil {
 		return fmt.Errorf("verify: IntrospectionConfig.Endpoint: %w", err)
+	}
+	u, _ := url.Parse(endpoint) // checked by checkURL
+	if u.Fragment != "" {
+		return errors.New("verify: IntrospectionConfig.Endpoint has a fragment")
 	}
 	return nil
 }
@@ -286,11 +292,11 @@ func (i *Introspection) Verify(ctx context.Context, token string) (*Claims, erro
 	case len(token) > maxIntrospectToken:
 		return nil, &TokenError{Reason: ErrTooLarge}
 	}
-	key := newTokenKey(token)
-	r, ok := i.cache.get(key)
+	key := tokencache.DigestKey(token)
+	r, ok := i.cache.Get(key)
 	if !ok {
 		var err error
-		r, err = i.cache.do(ctx, key, func(ctx context.Context) (introspected, time.Duration, error) {
+		r, err = i.cache.Do(ctx, key, func(ctx context.Context) (introspected, time.Duration, error) {
 			return i.introspect(ctx, token)
 		})
 		if err != nil {
@@ -315,48 +321,17 @@ func (i *Introspection) Verify(ctx context.Context, token string) (*Claims, erro
 // introspect asks the endpoint about token. It returns the result to cache
 // and for how long, or an *UnavailableError, which is never cached.
 func (i *Introspection) introspect(ctx context.Context, token string) (introspected, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, i.timeout)
-	defer cancel()
-
 	// RFC 7662 §2.1.
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
-	for k, v := range i.postAuth {
-		form[k] = v
+	body, _, err := fetch(ctx, i.client, i.policy, fetchRequest{
+		method: http.MethodPost, url: i.endpoint, form: form, auth: i.creds.apply(form), strictJSON: true,
+	})
+	if se, ok := errors.AsType[*statusError](err); ok && (se.code == http.StatusUnauthorized || se.code == http.StatusForbidden) {
+		// The endpoint rejects this client, not the token.
+		err = fmt.Errorf("%w; check the client credentials and AuthMethod", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, i.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return introspected{}, 0, introspectUnavailable(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if i.authHeader != "" {
-		req.Header.Set("Authorization", i.authHeader)
-	}
-	// The error of Do names the endpoint and the transport failure; the
-	// token and the credentials travel in the body and headers, which it
-	// never quotes.
-	resp, err := i.client.Do(req)
-	if err != nil {
-		return introspected{}, 0, introspectUnavailable(err)
-	}
-	defer func() {
-		// Drain a little so the connection can be reused.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		_ = resp.Body.Close()
-	}()
-
-	if resp.StatusCode != http.StatusOK {
-		return introspected{}, 0, introspectUnavailable(introspectStatusError(resp, i.maxSize))
-	}
-	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return introspected{}, 0, introspectUnavailable(errors.New("response is not application/json"))
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, i.maxSize+1))
-	if err != nil {
-		return introspected{}, 0, introspectUnavailable(fmt.Errorf("reading response: %w", err))
-	}
-	if int64(len(body)) > i.maxSize {
-		return introspected{}, 0, introspectUnavailable(errors.New("response exceeds MaxResponseSize"))
 	}
 
 	now := i.now()
@@ -375,27 +350,6 @@ func (i *Introspection) introspect(ctx context.Context, token string) (introspec
 }
 
 func introspectUnavailable(err error) error { return &UnavailableError{Op: "introspect", Err: err} }
-
-// introspectStatusError describes a non-200 answer. It quotes the OAuth error code
-// only when it is a registered one, never free text from the body.
-func introspectStatusError(resp *http.Response, maxSize int64) error {
-	msg := "endpoint answered " + strconv.Itoa(resp.StatusCode)
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		msg += "; check the client credentials and AuthMethod"
-	}
-	var e struct {
-		Error string `json:"error"`
-	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, min(maxSize, 4<<10)))
-	if json.Unmarshal(body, &e) == nil {
-		switch e.Error {
-		case "invalid_request", "invalid_client", "unauthorized_client", "invalid_token",
-			"insufficient_scope", "temporarily_unavailable", "server_error", "access_denied":
-			msg += " (" + e.Error + ")"
-		}
-	}
-	return errors.New(msg)
-}
 
 // parse turns an introspection response into claims, read by the one
 // claim reader. It returns a *TokenError for a token the response rejects,

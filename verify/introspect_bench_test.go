@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oauthgate/oauthgate/internal/tokencache"
 )
 
 // BenchmarkIntrospection_CachedHit measures Verify for a token whose active
@@ -90,9 +92,9 @@ func BenchmarkTokenKey(b *testing.B) {
 		token := strings.Repeat("x", size)
 		b.Run("sha256/"+strconv.Itoa(size), func(b *testing.B) {
 			b.ReportAllocs()
-			var k tokenKey
+			var k tokencache.Key
 			for b.Loop() {
-				k = newTokenKey(token)
+				k = tokencache.DigestKey(token)
 			}
 			_ = k
 		})

@@ -678,12 +678,12 @@ func TestIntrospection_CacheBound(t *testing.T) {
 			t.Fatalf("Verify(hot) error = %v", err)
 		}
 		if n%1000 == 0 {
-			if got := v.cache.len(); got > size {
+			if got, _ := v.cache.Usage(); got > size {
 				t.Fatalf("after %d tokens the cache holds %d entries, want at most %d", n+1, got, size)
 			}
 		}
 	}
-	if got := v.cache.len(); got != size {
+	if got, _ := v.cache.Usage(); got != size {
 		t.Errorf("cache holds %d entries after %d tokens, want exactly %d", got, tokens, size)
 	}
 	if got := hotRequests.Load(); got != 1 {
@@ -843,5 +843,48 @@ func TestSecret(t *testing.T) {
 	}
 	if string(s) != introSecret {
 		t.Errorf("string(Secret) = %q, want the value", string(s))
+	}
+}
+
+// TestIntrospection_PrintRedactsSecret is the regression test of finding 6:
+// no value derived from the client secret (the secret, its form encoding,
+// the Basic credentials in base64) may show when the verifier itself is
+// printed or logged.
+func TestIntrospection_PrintRedactsSecret(t *testing.T) {
+	t.Parallel()
+	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(introClientID) + ":" + url.QueryEscape(introSecret)))
+	leaks := map[string]string{
+		"secret":             introSecret,
+		"url-encoded secret": url.QueryEscape(introSecret),
+		"basic credentials":  basic,
+		"base64 of secret":   base64.StdEncoding.EncodeToString([]byte(introSecret)),
+	}
+	for _, method := range []AuthMethod{ClientSecretBasic, ClientSecretPost} {
+		t.Run(method.String(), func(t *testing.T) {
+			t.Parallel()
+			v := newIntro(t, IntrospectionConfig{
+				Endpoint: "https://as.example/introspect", ClientID: introClientID, ClientSecret: introSecret,
+				AuthMethod: method, Audiences: []string{introAudience},
+			})
+			var text, js bytes.Buffer
+			slog.New(slog.NewTextHandler(&text, nil)).Info("verifier", "v", v, "deref", *v)
+			slog.New(slog.NewJSONHandler(&js, nil)).Info("verifier", "v", v, "deref", *v)
+			forms := map[string]string{
+				"%v":        fmt.Sprintf("%v", v),
+				"%+v":       fmt.Sprintf("%+v", v),
+				"%#v":       fmt.Sprintf("%#v", v),
+				"%+v deref": fmt.Sprintf("%+v", *v),
+				"%#v deref": fmt.Sprintf("%#v", *v),
+				"slog text": text.String(),
+				"slog JSON": js.String(),
+			}
+			for form, out := range forms {
+				for what, leak := range leaks {
+					if strings.Contains(out, leak) {
+						t.Errorf("%s of an *Introspection shows the %s: %s", form, what, out)
+					}
+				}
+			}
+		})
 	}
 }

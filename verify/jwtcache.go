@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/oauthgate/oauthgate/internal/tokencache"
 	"github.com/oauthgate/oauthgate/scopes"
 )
 
@@ -38,7 +39,7 @@ const (
 // by comparing the whole token.
 type jwtCache struct {
 	seed   maphash.Seed
-	tokens *tokenCache[jwtCached]
+	tokens *tokencache.Cache[jwtCached]
 	ttl    time.Duration // the longest an entry lives
 }
 
@@ -49,8 +50,8 @@ func newJWTCache(cfg JWTConfig, now func() time.Time) *jwtCache {
 	}
 	return &jwtCache{
 		seed: maphash.MakeSeed(),
-		tokens: newTokenCacheBytes[jwtCached](cmp.Or(cfg.CacheSize, defaultJWTCacheSize),
-			cmp.Or(cfg.CacheMaxBytes, defaultJWTCacheMaxBytes), now),
+		tokens: tokencache.New[jwtCached](tokencache.Config{Size: cmp.Or(cfg.CacheSize, defaultJWTCacheSize),
+			MaxBytes: cmp.Or(cfg.CacheMaxBytes, defaultJWTCacheMaxBytes), Now: now}),
 		ttl: cmp.Or(cfg.CacheMaxTTL, defaultJWTCacheMaxTTL),
 	}
 }
@@ -69,7 +70,7 @@ type jwtCached struct {
 
 // verifyCached is Verify with the cache on.
 func (j *JWT) verifyCached(ctx context.Context, token string) (*Claims, error) {
-	k := newFastTokenKey(j.cache.seed, token)
+	k := tokencache.FastKey(j.cache.seed, token)
 	if c, hit, err := j.cached(ctx, k, token); hit {
 		return c, err
 	}
@@ -83,9 +84,9 @@ func (j *JWT) verifyCached(ctx context.Context, token string) (*Claims, error) {
 
 // cached answers Verify from the cache. hit is false when the cache has no
 // usable entry for token and the token must be verified.
-func (j *JWT) cached(ctx context.Context, k tokenKey, token string) (c *Claims, hit bool, err error) {
+func (j *JWT) cached(ctx context.Context, k tokencache.Key, token string) (c *Claims, hit bool, err error) {
 	now := j.now()
-	e, ok := j.cache.tokens.getAt(k, now.UnixNano())
+	e, ok := j.cache.tokens.GetAt(k, now)
 	// The key is only a 64-bit hash: compare the whole token.
 	if !ok || e.token != token {
 		return nil, false, nil
@@ -94,14 +95,14 @@ func (j *JWT) cached(ctx context.Context, k tokenKey, token string) (c *Claims, 
 	keys, err := j.keys.Keys(ctx, e.kid)
 	if err != nil {
 		if _, bad := errors.AsType[*TokenError](err); bad {
-			j.cache.tokens.remove(k, e.same) // the kid left the key set
+			j.cache.tokens.Remove(k, e.same) // the kid left the key set
 		}
 		return nil, true, err
 	}
 	if !e.keyIn(keys) {
 		// The key that verified it was replaced or removed: verify afresh
 		// against what the key set holds now.
-		j.cache.tokens.remove(k, e.same)
+		j.cache.tokens.Remove(k, e.same)
 		return nil, false, nil
 	}
 	if err := checkTimes(now, e.claims); err != nil {
@@ -112,13 +113,13 @@ func (j *JWT) cached(ctx context.Context, k tokenKey, token string) (c *Claims, 
 
 // store caches the verified token until the earlier of its exp and the
 // cache's TTL.
-func (j *JWT) store(k tokenKey, token string, e jwtCached) {
+func (j *JWT) store(k tokencache.Key, token string, e jwtCached) {
 	ttl := min(e.claims.expiry.Sub(j.now()), j.cache.ttl)
 	// Clone: token may share memory with a larger buffer of the transport,
 	// which would then stay alive uncounted.
 	e.token = strings.Clone(token)
 	cost := int64(len(e.token)) + int64(len(e.claims.raw)) + e.extra + jwtCacheEntryOverhead
-	j.cache.tokens.setCost(k, e, cost, ttl)
+	j.cache.tokens.Set(k, e, cost, ttl)
 }
 
 // same reports whether v is the entry e; it keeps remove from dropping an

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oauthgate/oauthgate/internal/tokencache"
 )
 
 // swapKeySet is a KeySet whose contents a test replaces, as a JWKS refresh
@@ -61,7 +63,7 @@ func newTestClock(t time.Time) *testClock {
 func (c *testClock) Now() time.Time       { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *testClock) Add(d time.Duration)  { c.ns.Add(int64(d)) }
 func (c *testClock) Set(t time.Time)      { c.ns.Store(t.UnixNano()) }
-func (j *JWT) cacheEntries() (int, int64) { return j.cache.tokens.usage() }
+func (j *JWT) cacheEntries() (int, int64) { return j.cache.tokens.Usage() }
 func ecJWK(kid string) jose.JSONWebKey {
 	return jose.JSONWebKey{Key: jwtTestKeys().ec.Public(), KeyID: kid}
 }
@@ -234,7 +236,7 @@ func TestJWTCache_CollisionIsMiss(t *testing.T) {
 	j := newTestJWT(t, ks, nil)
 	tok := mintJWT(t, jwtMint{alg: jose.ES256, claims: map[string]any{"sub": "victim"}})
 	planted := &Claims{subject: "attacker", expiry: jwtTestNow.Add(time.Hour)}
-	j.cache.tokens.setCost(newFastTokenKey(j.cache.seed, tok), jwtCached{
+	j.cache.tokens.Set(tokencache.FastKey(j.cache.seed, tok), jwtCached{
 		token: tok[:len(tok)-1] + "x", claims: planted, kid: "ec", alg: jose.ES256, key: jwtTestKeys().ec.Public(),
 	}, 1, time.Hour)
 	c, err := j.Verify(ctx, tok)
@@ -278,9 +280,11 @@ func TestJWTCache_Config(t *testing.T) {
 			if (j.cache == nil) != cfg.DisableCache {
 				t.Fatalf("cache present = %v, want %v", j.cache != nil, !cfg.DisableCache)
 			}
-			if j.cache != nil && (j.cache.ttl != defaultJWTCacheMaxTTL || len(j.cache.tokens.shards) != tokenCacheMaxShards ||
-				j.cache.tokens.shards[0].maxBytes != defaultJWTCacheMaxBytes/tokenCacheMaxShards) {
-				t.Errorf("cache defaults: ttl %v, shards %d, shard bytes %d", j.cache.ttl, len(j.cache.tokens.shards), j.cache.tokens.shards[0].maxBytes)
+			if j.cache != nil {
+				if size, maxBytes := j.cache.tokens.Limits(); j.cache.ttl != defaultJWTCacheMaxTTL || size != defaultJWTCacheSize ||
+					maxBytes != defaultJWTCacheMaxBytes {
+					t.Errorf("cache defaults: ttl %v, size %d, bytes %d", j.cache.ttl, size, maxBytes)
+				}
 			}
 		})
 	}
@@ -309,11 +313,11 @@ func TestJWTCache_EntryTTL(t *testing.T) {
 			if _, err := j.Verify(ctx, tok); err != nil {
 				t.Fatal(err)
 			}
-			k := newFastTokenKey(j.cache.seed, tok)
-			if _, ok := j.cache.tokens.getAt(k, jwtTestNow.Add(tc.wantLive-time.Second).UnixNano()); !ok {
+			k := tokencache.FastKey(j.cache.seed, tok)
+			if _, ok := j.cache.tokens.GetAt(k, jwtTestNow.Add(tc.wantLive-time.Second)); !ok {
 				t.Errorf("entry gone before %v", tc.wantLive)
 			}
-			if _, ok := j.cache.tokens.getAt(k, jwtTestNow.Add(tc.wantLive).UnixNano()); ok {
+			if _, ok := j.cache.tokens.GetAt(k, jwtTestNow.Add(tc.wantLive)); ok {
 				t.Errorf("entry live at %v", tc.wantLive)
 			}
 		})
@@ -435,7 +439,7 @@ func TestJWTCache_MillionTokens(t *testing.T) {
 		}
 		tok := header + "." + enc.EncodeToString(payload) + "." + sig
 		e := jwtCached{claims: c, kid: "rsa", alg: jose.RS256, key: key, extra: r.extra}
-		j.store(newFastTokenKey(j.cache.seed, tok), tok, e)
+		j.store(tokencache.FastKey(j.cache.seed, tok), tok, e)
 		if i%100_000 == 0 {
 			if entries, bytes := j.cacheEntries(); entries > size || bytes > maxBytes {
 				t.Fatalf("after %d tokens: %d entries, %d bytes; bound %d, %d", i+1, entries, bytes, size, maxBytes)

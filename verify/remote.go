@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oauthgate/oauthgate/internal/flight"
 )
 
 // Defaults of [RemoteKeySetConfig].
@@ -42,8 +42,11 @@ type RemoteKeySetConfig struct {
 	// discovered jwks_uri is kept for the life of the key set.
 	Issuer string
 	// HTTPClient makes the requests. If nil, a client with the Timeout
-	// below that refuses redirects to a URL the policy forbids is used;
-	// http.DefaultClient, which has no timeout, never is.
+	// below is used; http.DefaultClient, which has no timeout, never is.
+	// Whatever the client, a redirect to a URL the policy forbids (see
+	// InsecureAllowHTTP) is refused, and a response must have a JSON
+	// content type (application/json or a +json type such as
+	// application/jwk-set+json). The client is copied, not modified.
 	HTTPClient *http.Client
 	// Timeout bounds each HTTP request (each discovery request and the
 	// JWKS request separately). The default is 5s.
@@ -133,12 +136,12 @@ type RemoteKeySet struct {
 
 	mu         sync.Mutex
 	started    bool
-	inflight   *fetchCall
-	lastDemand time.Time // start of the last fetch started by Keys
-	failures   int       // consecutive failed fetches
-	gen        uint64    // number of fetches ended
-	lastErr    error     // cause of the last failed fetch
-	jwksURL    string    // cfg.URL, or the discovered jwks_uri
+	fetches    flight.Group[struct{}, struct{}] // at most one fetch at a time
+	lastDemand time.Time                        // start of the last fetch started by Keys
+	failures   int                              // consecutive failed fetches
+	gen        uint64                           // number of fetches ended
+	lastErr    error                            // cause of the last failed fetch
+	jwksURL    string                           // cfg.URL, or the discovered jwks_uri
 	gotReady   bool
 
 	// Test hooks. jitter randomises a backoff delay; onSchedule observes
@@ -152,19 +155,6 @@ type snapshot struct {
 	keys    keyIndex
 	refresh time.Time // the background refresh is due
 	staleAt time.Time // fetch time + MaxStale: unusable from then on
-}
-
-// A fetchCall is one fetch that any number of callers may wait for.
-type fetchCall struct {
-	done chan struct{}
-	err  error // written before done is closed
-}
-
-// fetchPolicy holds the limits applied to every request.
-type fetchPolicy struct {
-	timeout   time.Duration
-	maxSize   int64
-	allowHTTP bool
 }
 
 var errClosed = errors.New("key set closed")
@@ -222,15 +212,12 @@ func NewRemoteKeySet(cfg RemoteKeySetConfig) (*RemoteKeySet, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = newHTTPClient(cfg.Timeout, cfg.InsecureAllowHTTP)
-	}
+	policy := fetchPolicy{timeout: cfg.Timeout, maxSize: cfg.MaxResponseSize, allowHTTP: cfg.InsecureAllowHTTP}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &RemoteKeySet{
 		cfg:     cfg,
-		client:  client,
-		policy:  fetchPolicy{timeout: cfg.Timeout, maxSize: cfg.MaxResponseSize, allowHTTP: cfg.InsecureAllowHTTP},
+		client:  policy.client(cfg.HTTPClient),
+		policy:  policy,
 		ctx:     ctx,
 		cancel:  cancel,
 		kick:    make(chan struct{}, 1),
@@ -262,8 +249,8 @@ func (r *RemoteKeySet) keysSlow(ctx context.Context, kid string) ([]jose.JSONWeb
 	}
 	r.startLocked()
 	now := r.cfg.Now()
-	call := r.inflight
-	if call == nil {
+	call, inflight := r.fetches.Lookup(struct{}{})
+	if !inflight {
 		if !r.lastDemand.IsZero() && now.Sub(r.lastDemand) < r.cfg.UnknownKeyCooldown {
 			// Rate limited: answer from what we have, without waiting. A
 			// key published after the last fetch is therefore refused as
@@ -282,14 +269,17 @@ func (r *RemoteKeySet) keysSlow(ctx context.Context, kid string) ([]jose.JSONWeb
 	}
 	r.mu.Unlock()
 
+	// Each caller waits for the shared fetch only as long as its own ctx
+	// allows; the fetch goes on for the others.
 	select {
-	case <-call.done:
+	case <-call.Done():
 	case <-ctx.Done():
 		return nil, &UnavailableError{Op: "fetch JWKS", Err: ctx.Err()}
 	case <-r.ctx.Done():
 		return nil, &UnavailableError{Op: "fetch JWKS", Err: errClosed}
 	}
-	return r.lookup(kid, call.err)
+	_, err := call.Result()
+	return r.lookup(kid, err)
 }
 
 // lookup looks kid up in the current snapshot after a fetch that ended with
@@ -379,6 +369,7 @@ func (r *RemoteKeySet) Close() error {
 	r.mu.Unlock()
 	r.cancel()
 	r.wg.Wait()
+	r.fetches.Wait()
 	if r.cfg.HTTPClient == nil {
 		r.client.CloseIdleConnections()
 	}
@@ -411,14 +402,14 @@ func (r *RemoteKeySet) loop() {
 		case <-r.kick: // a fetch ended: reschedule
 		case <-timer.C:
 			r.mu.Lock()
-			var call *fetchCall
-			if r.inflight != nil || r.gen == gen {
+			var call *flight.Call[struct{}]
+			if _, inflight := r.fetches.Lookup(struct{}{}); inflight || r.gen == gen {
 				call = r.startFetchLocked()
 			}
 			r.mu.Unlock()
 			if call != nil {
 				select {
-				case <-call.done:
+				case <-call.Done():
 				case <-r.ctx.Done():
 					return
 				}
@@ -470,21 +461,13 @@ func fullJitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1) //nolint:gosec // G404: jitter, not a secret
 }
 
-// startFetchLocked returns the fetch in flight, or starts one.
-func (r *RemoteKeySet) startFetchLocked() *fetchCall {
-	if r.inflight != nil {
-		return r.inflight
-	}
-	c := &fetchCall{done: make(chan struct{})}
+// startFetchLocked returns the fetch in flight, or starts one. It returns
+// nil after Close.
+func (r *RemoteKeySet) startFetchLocked() *flight.Call[struct{}] {
 	if r.closed.Load() {
-		c.err = errClosed
-		close(c.done)
-		return c
+		return nil
 	}
-	r.inflight = c
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
+	call, _ := r.fetches.Start(struct{}{}, func() (struct{}, error) {
 		s, err := r.fetchSet()
 		r.mu.Lock()
 		switch {
@@ -501,17 +484,15 @@ func (r *RemoteKeySet) startFetchLocked() *fetchCall {
 			r.failures++
 			r.lastErr = err
 		}
-		c.err = err
-		r.inflight = nil
 		r.gen++
 		r.mu.Unlock()
-		close(c.done)
 		select {
 		case r.kick <- struct{}{}:
 		default:
 		}
-	}()
-	return c
+		return struct{}{}, err
+	})
+	return call
 }
 
 // fetchSet discovers the jwks_uri if needed, then fetches and indexes the
@@ -533,7 +514,7 @@ func (r *RemoteKeySet) fetchSet() (*snapshot, error) {
 		r.jwksURL = u
 		r.mu.Unlock()
 	}
-	body, header, err := fetch(r.ctx, r.client, u, r.policy)
+	body, header, err := fetch(r.ctx, r.client, r.policy, fetchRequest{method: http.MethodGet, url: u})
 	if err != nil {
 		return nil, err
 	}
@@ -554,25 +535,46 @@ func (r *RemoteKeySet) fetchSet() (*snapshot, error) {
 	}, nil
 }
 
-// cacheLifetime returns the freshness lifetime of a response
-// (RFC 9111 §4.2.1): max-age wins over Expires; no-store and no-cache mean
-// zero. ok is false if the response says nothing.
+// cacheLifetime returns the freshness lifetime of a response that remains,
+// for a private cache that received it now (RFC 9111 §4.2): max-age wins
+// over Expires minus Date; the Age the response already has is deducted
+// from either (RFC 9111 §4.2.3, §5.1); an unqualified no-store or no-cache
+// means zero whatever the order of the directives and header lines
+// (RFC 9111 §5.2.2.4, §5.2.2.5). The result is never negative. ok is false
+// if the response says nothing about its lifetime.
 func cacheLifetime(h http.Header, now time.Time) (ttl time.Duration, ok bool) {
+	var (
+		maxAge    time.Duration
+		hasMaxAge bool
+		zero      bool
+	)
 	for _, line := range h.Values("Cache-Control") {
 		for dir := range strings.SplitSeq(line, ",") {
-			name, val, _ := strings.Cut(strings.TrimSpace(dir), "=")
-			switch strings.ToLower(name) {
-			case "no-store", "no-cache":
-				return 0, true
+			name, val, hasVal := strings.Cut(strings.TrimSpace(dir), "=")
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "no-store":
+				zero = true
+			case "no-cache":
+				// With field names (no-cache="Set-Cookie") it only
+				// restricts those fields (RFC 9111 §5.2.2.4).
+				zero = zero || !hasVal
 			case "max-age":
-				n, err := strconv.ParseInt(strings.Trim(val, `"`), 10, 64)
-				if err != nil || n < 0 {
-					return 0, true // RFC 9111 §4.2.1: invalid means stale
+				if hasMaxAge {
+					continue // RFC 9111 §4.2.1: use the first occurrence
 				}
-				// Durations overflow past ~292 years; the caller clamps.
-				return time.Duration(min(n, int64(1<<31))) * time.Second, true
+				hasMaxAge = true
+				// An invalid max-age means stale (RFC 9111 §4.2.1).
+				maxAge = parseDeltaSeconds(strings.Trim(val, `"`))
 			}
 		}
+	}
+	if zero {
+		return 0, true
+	}
+	// RFC 9111 §5.1: an Age that is not a delta-seconds value is ignored.
+	age := max(parseDeltaSeconds(h.Get("Age")), 0)
+	if hasMaxAge {
+		return max(maxAge-age, 0), true
 	}
 	if e := h.Get("Expires"); e != "" {
 		exp, err := http.ParseTime(e)
@@ -585,66 +587,21 @@ func cacheLifetime(h http.Header, now time.Time) (ttl time.Duration, ok bool) {
 		if d, err := http.ParseTime(h.Get("Date")); err == nil {
 			base = d
 		}
-		return max(exp.Sub(base), 0), true
+		return max(exp.Sub(base)-age, 0), true
 	}
 	return 0, false
 }
 
-// newHTTPClient returns the default client: a timeout, and redirects only
-// to URLs the policy allows (never from https down to http elsewhere).
-func newHTTPClient(timeout time.Duration, allowHTTP bool) *http.Client {
-	return &http.Client{
-		// A transport of its own, so Close can drop its idle connections
-		// without touching anyone else's.
-		Transport: http.DefaultTransport.(*http.Transport).Clone(),
-		Timeout:   timeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return errors.New("stopped after 5 redirects")
-			}
-			return checkURL(req.URL.String(), allowHTTP)
-		},
+// parseDeltaSeconds parses delta-seconds (RFC 9111 §1.2.2): digits only.
+// It returns -1 for an invalid value, and caps values past 2^31 seconds
+// as that section allows, so durations never overflow.
+func parseDeltaSeconds(s string) time.Duration {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return -1
 	}
-}
-
-// fetch GETs u within p's timeout and size cap and returns the body of a
-// 200 response. Errors name the URL, never the body.
-func fetch(ctx context.Context, client *http.Client, u string, p fetchPolicy) ([]byte, http.Header, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: %w", u, err)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > 1<<31 {
+		n = 1 << 31
 	}
-	req.Header.Set("Accept", "application/json, application/jwk-set+json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, nil, err // a *url.Error, which names the method and URL
-	}
-	defer resp.Body.Close()
-	// A custom client may follow redirects anywhere; the final URL must
-	// satisfy the same policy as the configured one.
-	if err := checkURL(resp.Request.URL.String(), p.allowHTTP); err != nil {
-		return nil, nil, fmt.Errorf("GET %s: redirected: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("GET %s: status %s", u, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, p.maxSize+1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: reading body: %w", u, err)
-	}
-	if int64(len(body)) > p.maxSize {
-		return nil, nil, fmt.Errorf("GET %s: response larger than %d bytes", u, p.maxSize)
-	}
-	return body, resp.Header, nil
-}
-
-// isLoopback reports whether host names this machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return time.Duration(n) * time.Second
 }

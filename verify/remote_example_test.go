@@ -21,6 +21,7 @@ func ExampleNewRemoteKeySet() {
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	jwks := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "2026-01", Algorithm: "EdDSA", Use: "sig"}}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
 		w.Header().Set("Cache-Control", "max-age=3600")
 		_ = json.NewEncoder(w).Encode(jwks)
 	}))

@@ -1,8 +1,9 @@
-package verify
+package tokencache
 
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,15 +29,15 @@ func TestTokenCache_Expiry(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			clock := newIntroClock()
-			c := newTokenCache[string](10, clock.Now)
-			k := newTokenKey("tok")
-			c.set(k, "v", tc.ttl)
+			clock := newTestClock()
+			c := New[string](Config{Size: 10, Now: clock.Now})
+			k := DigestKey("tok")
+			c.Set(k, "v", 0, tc.ttl)
 			clock.Advance(tc.advance)
-			if v, ok := c.get(k); ok != tc.wantHit || ok && v != "v" {
+			if v, ok := c.Get(k); ok != tc.wantHit || ok && v != "v" {
 				t.Errorf("get() = %q, %v, want hit %v", v, ok, tc.wantHit)
 			}
-			if _, ok := c.get(newTokenKey("other")); ok {
+			if _, ok := c.Get(DigestKey("other")); ok {
 				t.Errorf("get(other key) hit")
 			}
 		})
@@ -48,9 +49,9 @@ func TestTokenCache_Bound(t *testing.T) {
 	for _, size := range []int{1, 5, 16, 17, 100, 1000} {
 		t.Run(strconv.Itoa(size), func(t *testing.T) {
 			t.Parallel()
-			c := newTokenCache[int](size, newIntroClock().Now)
+			c := New[int](Config{Size: size, Now: newTestClock().Now})
 			for n := range 20 * size {
-				c.set(newTokenKey(strconv.Itoa(n)), n, time.Hour)
+				c.Set(DigestKey(strconv.Itoa(n)), n, 0, time.Hour)
 				if got := c.len(); got > size {
 					t.Fatalf("len() = %d after %d inserts, want at most %d", got, n+1, size)
 				}
@@ -60,7 +61,7 @@ func TestTokenCache_Bound(t *testing.T) {
 			}
 			// The latest insert is always kept.
 			last := 20*size - 1
-			if v, ok := c.get(newTokenKey(strconv.Itoa(last))); !ok || v != last {
+			if v, ok := c.Get(DigestKey(strconv.Itoa(last))); !ok || v != last {
 				t.Errorf("get(latest) = %d, %v, want %d", v, ok, last)
 			}
 		})
@@ -69,13 +70,13 @@ func TestTokenCache_Bound(t *testing.T) {
 
 func TestTokenCache_UpdateInPlace(t *testing.T) {
 	t.Parallel()
-	clock := newIntroClock()
-	c := newTokenCache[string](1, clock.Now)
-	k := newTokenKey("tok")
-	c.set(k, "old", time.Second)
-	c.set(k, "new", time.Minute)
+	clock := newTestClock()
+	c := New[string](Config{Size: 1, Now: clock.Now})
+	k := DigestKey("tok")
+	c.Set(k, "old", 0, time.Second)
+	c.Set(k, "new", 0, time.Minute)
 	clock.Advance(2 * time.Second)
-	if v, ok := c.get(k); !ok || v != "new" || c.len() != 1 {
+	if v, ok := c.Get(k); !ok || v != "new" || c.len() != 1 {
 		t.Errorf("get() = %q, %v with len %d, want the replacement and one entry", v, ok, c.len())
 	}
 }
@@ -97,22 +98,22 @@ func TestTokenCache_Clock(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			s := &tokenCacheShard[string]{
-				entries:  map[tokenKey]*tokenCacheEntry[string]{},
+			s := &shard[string]{
+				entries:  map[Key]*entry[string]{},
 				capacity: 3,
 			}
 			for _, v := range []string{"a", "b", "c"} {
-				s.setLocked(newTokenKey(v), v, now+10, now)
+				s.setLocked(DigestKey(v), v, 0, now+10, now)
 			}
 			for _, v := range tc.hit {
-				s.getLocked(newTokenKey(v), now)
+				s.getLocked(DigestKey(v), now)
 			}
 			if tc.expired != "" {
-				s.entries[newTokenKey(tc.expired)].expires = now
+				s.entries[DigestKey(tc.expired)].expires = now
 			}
-			s.setLocked(newTokenKey("d"), "d", now+10, now)
+			s.setLocked(DigestKey("d"), "d", 0, now+10, now)
 			for _, v := range []string{"a", "b", "c", "d"} {
-				_, present := s.entries[newTokenKey(v)]
+				_, present := s.entries[DigestKey(v)]
 				if want := v != tc.wantEvict; present != want {
 					t.Errorf("after inserting d, %s present = %v, want %v", v, present, want)
 				}
@@ -127,8 +128,8 @@ func TestTokenCache_Clock(t *testing.T) {
 func TestTokenCache_DoCoalesces(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		c := newTokenCache[int](10, time.Now)
-		k := newTokenKey("tok")
+		c := New[int](Config{Size: 10, Now: time.Now})
+		k := DigestKey("tok")
 		var fills atomic.Int64
 		fill := func(context.Context) (int, time.Duration, error) {
 			fills.Add(1)
@@ -138,7 +139,7 @@ func TestTokenCache_DoCoalesces(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 10 {
 			wg.Go(func() {
-				if v, err := c.do(t.Context(), k, fill); v != 42 || err != nil {
+				if v, err := c.Do(t.Context(), k, fill); v != 42 || err != nil {
 					t.Errorf("do() = %d, %v, want 42", v, err)
 				}
 			})
@@ -149,10 +150,10 @@ func TestTokenCache_DoCoalesces(t *testing.T) {
 			t.Errorf("fill started %d times for 10 waiting callers, want 1", got)
 		}
 		wg.Wait()
-		if v, ok := c.get(k); !ok || v != 42 {
+		if v, ok := c.Get(k); !ok || v != 42 {
 			t.Errorf("get() after do = %d, %v, want the cached 42", v, ok)
 		}
-		if _, err := c.do(t.Context(), k, fill); err != nil || fills.Load() != 1 {
+		if _, err := c.Do(t.Context(), k, fill); err != nil || fills.Load() != 1 {
 			t.Errorf("do() on a cached key filled again (%d fills), err %v", fills.Load(), err)
 		}
 	})
@@ -161,8 +162,8 @@ func TestTokenCache_DoCoalesces(t *testing.T) {
 func TestTokenCache_DoCallerContext(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		c := newTokenCache[int](10, time.Now)
-		k := newTokenKey("tok")
+		c := New[int](Config{Size: 10, Now: time.Now})
+		k := DigestKey("tok")
 		var fillCancelled atomic.Bool
 		fill := func(ctx context.Context) (int, time.Duration, error) {
 			time.Sleep(time.Second)
@@ -172,7 +173,7 @@ func TestTokenCache_DoCallerContext(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		if _, err := c.do(ctx, k, fill); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := c.Do(ctx, k, fill); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("do() error = %v, want DeadlineExceeded", err)
 		}
 		if waited := time.Since(start); waited != 100*time.Millisecond {
@@ -185,7 +186,7 @@ func TestTokenCache_DoCallerContext(t *testing.T) {
 		if fillCancelled.Load() {
 			t.Errorf("fill's context was cancelled with its caller")
 		}
-		if v, ok := c.get(k); !ok || v != 7 {
+		if v, ok := c.Get(k); !ok || v != 7 {
 			t.Errorf("get() = %d, %v, want 7 cached by the abandoned flight", v, ok)
 		}
 
@@ -193,7 +194,7 @@ func TestTokenCache_DoCallerContext(t *testing.T) {
 		done, cancelDone := context.WithCancel(t.Context())
 		cancelDone()
 		called := false
-		if _, err := c.do(done, newTokenKey("other"), func(context.Context) (int, time.Duration, error) {
+		if _, err := c.Do(done, DigestKey("other"), func(context.Context) (int, time.Duration, error) {
 			called = true
 			return 0, time.Minute, nil
 		}); !errors.Is(err, context.Canceled) || called {
@@ -204,8 +205,8 @@ func TestTokenCache_DoCallerContext(t *testing.T) {
 
 func TestTokenCache_DoErrorsNotCached(t *testing.T) {
 	t.Parallel()
-	c := newTokenCache[int](10, newIntroClock().Now)
-	k := newTokenKey("tok")
+	c := New[int](Config{Size: 10, Now: newTestClock().Now})
+	k := DigestKey("tok")
 	errDown := errors.New("down")
 	fills := 0
 	fill := func(context.Context) (int, time.Duration, error) {
@@ -213,7 +214,7 @@ func TestTokenCache_DoErrorsNotCached(t *testing.T) {
 		return 0, time.Minute, errDown
 	}
 	for range 2 {
-		if _, err := c.do(t.Context(), k, fill); !errors.Is(err, errDown) {
+		if _, err := c.Do(t.Context(), k, fill); !errors.Is(err, errDown) {
 			t.Fatalf("do() error = %v, want %v", err, errDown)
 		}
 	}
@@ -225,22 +226,22 @@ func TestTokenCache_DoErrorsNotCached(t *testing.T) {
 func TestTokenCache_Concurrent(t *testing.T) {
 	t.Parallel()
 	const size = 64
-	clock := newIntroClock()
-	c := newTokenCache[int](size, clock.Now)
-	ctx, cancel := context.WithTimeout(t.Context(), introTestTimeout)
+	clock := newTestClock()
+	c := New[int](Config{Size: size, Now: clock.Now})
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
 			for n := range 2000 {
-				k := newTokenKey(strconv.Itoa((n * (g + 1)) % 300))
+				k := DigestKey(strconv.Itoa((n * (g + 1)) % 300))
 				switch n % 3 {
 				case 0:
-					c.get(k)
+					c.Get(k)
 				case 1:
-					c.set(k, n, time.Duration(n%5)*time.Second)
+					c.Set(k, n, 0, time.Duration(n%5)*time.Second)
 				default:
-					if _, err := c.do(ctx, k, func(context.Context) (int, time.Duration, error) {
+					if _, err := c.Do(ctx, k, func(context.Context) (int, time.Duration, error) {
 						return n, time.Second, nil
 					}); err != nil {
 						t.Errorf("do() error = %v", err)
@@ -259,12 +260,74 @@ func TestTokenCache_Concurrent(t *testing.T) {
 	}
 }
 
-func TestNewTokenKey(t *testing.T) {
+func TestDigestKey(t *testing.T) {
 	t.Parallel()
-	if a1, a2 := newTokenKey("a"), newTokenKey("a"); a1 != a2 {
-		t.Errorf("newTokenKey is not deterministic")
+	if a1, a2 := DigestKey("a"), DigestKey("a"); a1 != a2 {
+		t.Errorf("DigestKey is not deterministic")
 	}
-	if newTokenKey("a") == newTokenKey("b") || newTokenKey("") == newTokenKey("a") {
+	if DigestKey("a") == DigestKey("b") || DigestKey("") == DigestKey("a") {
 		t.Errorf("distinct tokens share a key")
 	}
 }
+
+func TestFastKey(t *testing.T) {
+	t.Parallel()
+	seed := maphash.MakeSeed()
+	if a1, a2 := FastKey(seed, "a"), FastKey(seed, "a"); a1 != a2 {
+		t.Errorf("FastKey is not deterministic")
+	}
+	if FastKey(seed, "a") == FastKey(seed, "b") {
+		t.Errorf("distinct tokens share a key")
+	}
+	if k := FastKey(seed, "a"); [24]byte(k[8:]) != [24]byte{} {
+		t.Errorf("FastKey sets bytes past the first 8")
+	}
+}
+
+func TestCache_SetCostAndRemove(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	c := New[string](Config{Size: 16, MaxBytes: 16 * 100, Now: clock.Now})
+	if size, maxBytes := c.Limits(); size != 16 || maxBytes != 1600 {
+		t.Errorf("Limits() = %d, %d, want 16, 1600", size, maxBytes)
+	}
+	k := DigestKey("tok")
+	c.Set(k, "v", 60, time.Minute)
+	if n, b := c.Usage(); n != 1 || b != 60 {
+		t.Errorf("Usage() = %d, %d, want 1 entry of 60 bytes", n, b)
+	}
+	c.Set(DigestKey("big"), "too big", 101, time.Minute) // over a shard's 100 bytes
+	if _, ok := c.Get(DigestKey("big")); ok {
+		t.Errorf("an entry over a shard's byte budget was cached")
+	}
+	c.Remove(k, func(v string) bool { return v != "v" })
+	if _, ok := c.GetAt(k, clock.Now()); !ok {
+		t.Errorf("Remove() dropped an entry its stale func kept")
+	}
+	c.Remove(k, func(v string) bool { return v == "v" })
+	if n, b := c.Usage(); n != 0 || b != 0 {
+		t.Errorf("Usage() after Remove = %d, %d, want 0, 0", n, b)
+	}
+}
+
+// len returns the number of entries held, live or expired.
+func (c *Cache[V]) len() int {
+	n, _ := c.Usage()
+	return n
+}
+
+// testTimeout bounds every context in these tests.
+const testTimeout = 10 * time.Second
+
+// testClock is a settable clock for Config.Now. (Package oauthtest has
+// the public one, but it imports verify, which imports this package.)
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock() *testClock {
+	c := &testClock{}
+	c.ns.Store(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
