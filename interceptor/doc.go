@@ -7,14 +7,21 @@
 // to the handler through the context ([FromContext]).
 //
 //	gate, err := interceptor.New(jwt, policy, interceptor.WithRealm("reports"))
-//	srv := grpc.NewServer(
-//		grpc.ChainUnaryInterceptor(gate.Unary),
-//		grpc.ChainStreamInterceptor(gate.Stream),
-//	)
+//	srv := grpc.NewServer(gate.ServerOptions()...) // unary and streaming calls
 //	reportsv1.RegisterReportServiceServer(srv, impl)
-//	if err := gate.Covers(srv); err != nil { // every registered RPC has a rule
+//	if err := gate.Check(srv); err != nil { // every RPC has a rule, every call passes the gate
 //		log.Fatal(err)
 //	}
+//
+// # Start-up check
+//
+// [Interceptor.Check] refuses a server on which a registered method has no
+// rule, or on which unary or streaming calls can reach a handler without
+// passing the Interceptor, whichever way it was installed
+// ([Interceptor.ServerOptions], grpc.ChainUnaryInterceptor,
+// go-grpc-middleware's auth with [Interceptor.AuthFunc]). It tests the
+// wiring with a probe service that it registers on the server, so it must
+// run after every service is registered and before Serve.
 //
 // # Failures
 //

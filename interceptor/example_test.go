@@ -6,20 +6,34 @@ import (
 	"log"
 	"net"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
-
+	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/interceptor"
-	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	"github.com/oauthgate/oauthgate/oauthtest"
 	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
-// A server whose scopes come from library.proto, with tokens minted by an
-// in-process issuer.
+// reportServer is a minimal ReportService: GetReport answers with the
+// caller's subject, read with [interceptor.FromContext].
+type reportServer struct {
+	reportsv1.UnimplementedReportServiceServer
+}
+
+func (reportServer) GetReport(ctx context.Context, req *reportsv1.GetReportRequest) (*reportsv1.GetReportResponse, error) {
+	claims, ok := interceptor.FromContext(ctx)
+	if !ok { // only a public method has no claims; GetReport is not one
+		return nil, status.Error(codes.Internal, "no verified caller")
+	}
+	return &reportsv1.GetReportResponse{Report: &reportsv1.Report{Id: req.GetId(), Owner: claims.Subject()}}, nil
+}
+
+// A server whose rules come from the (oauthgate.v1.method) options of
+// reports.proto, with tokens minted by an in-process issuer.
 func ExampleNew() {
 	iss, err := oauthtest.Start()
 	if err != nil {
@@ -34,43 +48,124 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	policy, err := scopes.NewPolicy(scopes.FromFiles(testpb.File_oauthgatetest_v1_library_proto))
+	policy, err := scopes.NewPolicy(scopes.FromFiles(reportsv1.File_examples_reports_v1_reports_proto))
 	if err != nil {
 		log.Fatal(err)
 	}
-	gate, err := interceptor.New(jwt, policy, interceptor.WithRealm("library"))
+	gate, err := interceptor.New(jwt, policy, interceptor.WithRealm("reports"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(gate.Unary), grpc.ChainStreamInterceptor(gate.Stream))
-	testpb.RegisterLibraryServiceServer(srv, &library{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	srv := grpc.NewServer(gate.ServerOptions()...)
+	reportsv1.RegisterReportServiceServer(srv, reportServer{})
+	if err := gate.Check(srv); err != nil {
 		log.Fatal(err)
 	}
-	go srv.Serve(lis) //nolint:errcheck // ends with Stop
-	defer srv.Stop()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer conn.Close()
-	client := testpb.NewLibraryServiceClient(conn)
+	client, stop := serve(srv)
+	defer stop()
 
-	for _, scope := range []string{"openid", "library.read"} {
+	for _, scope := range []string{"openid", "read:reports"} {
 		tok, err := iss.MintToken(oauthtest.WithScopes(scope), oauthtest.WithSubject("alice"))
 		if err != nil {
 			log.Fatal(err)
 		}
-		resp, err := client.GetBook(context.Background(), &testpb.GetBookRequest{Name: "dune"}, oauthtest.Bearer(tok))
+		resp, err := client.GetReport(context.Background(), &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(tok))
 		if err != nil {
 			info := status.Convert(err).Details()[0].(*errdetails.ErrorInfo)
 			fmt.Println(scope+":", status.Code(err), info.GetReason(), info.GetMetadata()["scope"])
 			continue
 		}
-		fmt.Println(scope+":", resp.GetName())
+		fmt.Println(scope+":", resp.GetReport().GetOwner())
 	}
 	// Output:
-	// openid: PermissionDenied INSUFFICIENT_SCOPE library.read
-	// library.read: alice:dune
+	// openid: PermissionDenied INSUFFICIENT_SCOPE read:reports
+	// read:reports: alice
+}
+
+// A handler learns who called from the verified claims in its context.
+func ExampleFromContext() {
+	iss, err := oauthtest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer iss.Close()
+	gate := newGate(iss)
+	srv := grpc.NewServer(gate.ServerOptions()...)
+	reportsv1.RegisterReportServiceServer(srv, reportServer{}) // GetReport calls FromContext
+	client, stop := serve(srv)
+	defer stop()
+
+	tok, err := iss.MintToken(oauthtest.WithScopes("read:reports"), oauthtest.WithSubject("bob"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := client.GetReport(context.Background(), &reportsv1.GetReportRequest{Id: "r-3"}, oauthtest.Bearer(tok))
+	fmt.Println(resp.GetReport().GetOwner(), err)
+
+	_, ok := interceptor.FromContext(context.Background())
+	fmt.Println("outside a call:", ok)
+	// Output:
+	// bob <nil>
+	// outside a call: false
+}
+
+// Check refuses a server on which one kind of call bypasses the gate: here
+// the unary interceptor was forgotten.
+func ExampleInterceptor_Check() {
+	iss, err := oauthtest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer iss.Close()
+	gate := newGate(iss)
+
+	halfWired := grpc.NewServer(grpc.ChainStreamInterceptor(gate.Stream))
+	reportsv1.RegisterReportServiceServer(halfWired, reportServer{})
+	fmt.Println(gate.Check(halfWired))
+
+	wired := grpc.NewServer(gate.ServerOptions()...)
+	reportsv1.RegisterReportServiceServer(wired, reportServer{})
+	fmt.Println(gate.Check(wired))
+	// Output:
+	// interceptor: the server is not protected: unary calls reach their handlers without passing oauthgate; install oauthgate for both kinds with grpc.NewServer(gate.ServerOptions()...), or add grpc.ChainUnaryInterceptor(gate.Unary)
+	// <nil>
+}
+
+// newGate protects reports.proto with tokens from iss, as in [ExampleNew].
+func newGate(iss *oauthtest.Issuer) *interceptor.Interceptor {
+	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	policy, err := scopes.NewPolicy(scopes.FromFiles(reportsv1.File_examples_reports_v1_reports_proto))
+	if err != nil {
+		log.Fatal(err)
+	}
+	gate, err := interceptor.New(jwt, policy)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return gate
+}
+
+// serve serves srv on 127.0.0.1 and returns a client and a function that
+// stops both.
+func serve(srv *grpc.Server) (reportsv1.ReportServiceClient, func()) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.Serve(lis) //nolint:errcheck // ends with Stop
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return reportsv1.NewReportServiceClient(conn), func() {
+		_ = conn.Close()
+		srv.Stop()
+	}
 }

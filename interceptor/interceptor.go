@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -24,6 +25,9 @@ type Interceptor struct {
 	verifier verify.Verifier
 	policy   *scopes.Policy
 	opts     options
+
+	probeMu sync.Mutex
+	probes  map[string]struct{} // guarded by probeMu; nonces of running checks
 }
 
 // New returns an Interceptor that verifies tokens with v and enforces p.
@@ -111,6 +115,9 @@ func (i *Interceptor) AuthFunc(ctx context.Context) (context.Context, error) {
 func (i *Interceptor) authenticate(ctx context.Context, method string) (context.Context, *verify.Claims, string, *rejection) {
 	rule, ok := i.policy.Rule(method)
 	if !ok {
+		if isProbe(method) {
+			return ctx, nil, "", i.probeRejection(ctx)
+		}
 		return ctx, nil, "", &rejection{code: codes.PermissionDenied, reason: ReasonUndeclaredMethod,
 			description: "the method is not available", cause: errNoRule}
 	}
@@ -211,7 +218,7 @@ func (i *Interceptor) reject(ctx context.Context, method string, rej *rejection)
 	if rej.code == codes.Unavailable || rej.code == codes.Internal {
 		level = slog.LevelWarn
 	}
-	if i.opts.logger.Enabled(ctx, level) {
+	if !rej.probe && i.opts.logger.Enabled(ctx, level) {
 		attrs := []slog.Attr{slog.String("method", method), slog.String("code", rej.code.String()), slog.String("reason", rej.reason)}
 		if rej.cause != nil {
 			attrs = append(attrs, slog.String("error", rej.cause.Error()))
@@ -237,12 +244,18 @@ type ServiceInfoProvider interface {
 
 // Covers checks that every method registered on srv has a rule in the
 // policy, and otherwise returns a [*scopes.CoverageError] naming them all.
-// Call it after registering every service and before Serve, and refuse to
-// start on an error: those methods would deny every call. Remember grpc
-// health and reflection: declare them with [scopes.ForService].
+// Remember grpc health and reflection: declare them with
+// [scopes.ForService].
+//
+// Deprecated: Covers checks the rules only, not that the Interceptor is
+// installed for both unary and streaming calls. Use [Interceptor.Check],
+// which checks both.
 func (i *Interceptor) Covers(srv ServiceInfoProvider) error {
 	var methods []string
 	for svc, info := range srv.GetServiceInfo() {
+		if svc == probeService {
+			continue // denied to everybody but Check; no rule needed
+		}
 		for _, m := range info.Methods {
 			methods = append(methods, fmt.Sprintf("/%s/%s", svc, m.Name))
 		}

@@ -18,6 +18,10 @@ var ErrInvalidRule = errors.New("scopes: invalid rule")
 // that no descriptor describes.
 var ErrUnknownService = errors.New("scopes: unknown service or method")
 
+// ErrEmptyPolicy reports a policy that would have no rule at all, so that
+// it would deny every call: usually a missing [FromFiles].
+var ErrEmptyPolicy = errors.New("scopes: the policy has no rules")
+
 // ErrUncovered reports registered methods that have no rule.
 var ErrUncovered = errors.New("scopes: methods without a rule")
 
@@ -58,7 +62,8 @@ func (e *CompileError) Error() string {
 		b.WriteString("\n\t")
 		b.WriteString(p.Name)
 		b.WriteString(": ")
-		b.WriteString(p.Err.Error())
+		// The problems' errors carry this package's prefix too; say it once.
+		b.WriteString(strings.TrimPrefix(p.Err.Error(), "scopes: "))
 	}
 	return b.String()
 }

@@ -4,31 +4,32 @@ import (
 	"fmt"
 	"log"
 
-	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/scopes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // Rules come from the (oauthgate.v1.method) and (oauthgate.v1.service)
-// options of a .proto file, plus Go declarations for services whose protos
-// you do not own.
+// options of a .proto file, here the example report service's, plus Go
+// declarations for services whose protos you do not own.
 func ExampleNewPolicy() {
 	policy, err := scopes.NewPolicy(
-		scopes.FromFiles(testpb.File_oauthgatetest_v1_library_proto),
+		scopes.FromFiles(reportsv1.File_examples_reports_v1_reports_proto),
 		scopes.ForService(healthpb.Health_ServiceDesc.ServiceName, scopes.Public()),
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
-	granted, err := scopes.Parse("library.write openid")
+	granted, err := scopes.Parse("write:reports openid")
 	if err != nil {
 		log.Fatal(err)
 	}
 	for _, m := range []string{
-		"/oauthgatetest.v1.LibraryService/AddBooks",
-		"/oauthgatetest.v1.LibraryService/Chat",
+		"/examples.reports.v1.ReportService/DeleteReport",
+		"/examples.reports.v1.ReportService/GetReport",
+		"/examples.reports.v1.ReportService/CreateReport",
 		"/grpc.health.v1.Health/Check",
-		"/oauthgatetest.v1.ShelfService/Move",
+		"/examples.reports.v1.ReportService/Undeclared",
 	} {
 		rule, ok := policy.Rule(m)
 		if !ok {
@@ -38,10 +39,11 @@ func ExampleNewPolicy() {
 		fmt.Printf("%s: %s, allowed=%t, ask for %q\n", m, rule, rule.Allows(granted), rule.Closest(granted))
 	}
 	// Output:
-	// /oauthgatetest.v1.LibraryService/AddBooks: library.admin AND library.write, allowed=false, ask for ["library.admin" "library.write"]
-	// /oauthgatetest.v1.LibraryService/Chat: (library.read) OR (library.admin), allowed=false, ask for ["library.read"]
+	// /examples.reports.v1.ReportService/DeleteReport: admin AND write:reports, allowed=false, ask for ["admin" "write:reports"]
+	// /examples.reports.v1.ReportService/GetReport: (read:reports) OR (admin), allowed=false, ask for ["read:reports"]
+	// /examples.reports.v1.ReportService/CreateReport: write:reports, allowed=true, ask for ["write:reports"]
 	// /grpc.health.v1.Health/Check: public, allowed=true, ask for []
-	// /oauthgatetest.v1.ShelfService/Move: no rule, denied
+	// /examples.reports.v1.ReportService/Undeclared: no rule, denied
 }
 
 // A scope claim is either a space-delimited string or an array of strings;

@@ -52,7 +52,8 @@ type entry struct {
 // Every problem is reported at once, in a [*CompileError] naming each
 // method or service: an invalid rule, an unreadable option, a Go declaration
 // for an unknown service or method, or a method declared both in its .proto
-// file and in Go.
+// file and in Go. A policy without any rule is an error too
+// ([ErrEmptyPolicy]): it would deny every call.
 func NewPolicy(opts ...Option) (*Policy, error) {
 	var o options
 	for _, opt := range opts {
@@ -87,6 +88,12 @@ func NewPolicy(opts ...Option) (*Policy, error) {
 	if len(b.problems) > 0 {
 		slices.SortFunc(b.problems, func(a, b Problem) int { return cmp.Compare(a.Name, b.Name) })
 		return nil, &CompileError{Problems: b.problems}
+	}
+	if len(b.entries) == 0 {
+		// A policy without rules denies every call: almost always a missing
+		// FromFiles, never what anyone means.
+		return nil, fmt.Errorf("%w: found no (oauthgate.v1.method) or (oauthgate.v1.service) option and no ForService or ForMethod "+
+			"declaration; pass your annotated files with FromFiles (the generated File_..._proto variable)", ErrEmptyPolicy)
 	}
 	p := &Policy{rules: make(map[string]*Rule, len(b.entries))}
 	for name, e := range b.entries {

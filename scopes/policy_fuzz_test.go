@@ -69,6 +69,12 @@ func FuzzNewPolicy(f *testing.F) {
 
 		p, err := NewPolicy(FromFiles(fd))
 		method, svc := declared(methodOpts), declared(serviceOpts)
+		if errors.Is(err, ErrEmptyPolicy) {
+			if method.rule != nil || svc.rule != nil || method.broken || svc.broken {
+				t.Fatalf("NewPolicy() = %v, but method %x, service %x declare a rule", err, methodOpts, serviceOpts)
+			}
+			return
+		}
 		if err != nil {
 			var ce *CompileError
 			if !errors.As(err, &ce) || !errors.Is(err, ErrInvalidRule) {

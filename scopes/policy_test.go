@@ -359,3 +359,30 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Rule + Allows allocate %v times per call, want 0", allocs)
 	}
 }
+
+// TestNewPolicyEmpty checks that a policy without any rule is refused: it
+// would deny every call.
+func TestNewPolicyEmpty(t *testing.T) {
+	empty := new(protoregistry.Files)
+	for name, opts := range map[string][]Option{
+		"EmptyRegistry": {FromRegistry(empty)},
+		"NoFiles":       {FromFiles()},
+		"NoServices":    {FromServices()},
+	} {
+		if _, err := NewPolicy(opts...); !errors.Is(err, ErrEmptyPolicy) || !strings.Contains(err.Error(), "FromFiles") {
+			t.Errorf("%s: NewPolicy() error = %v, want ErrEmptyPolicy naming FromFiles", name, err)
+		}
+	}
+}
+
+// TestCompileErrorPrefixOnce checks that a CompileError says "scopes:"
+// once, not once per problem.
+func TestCompileErrorPrefixOnce(t *testing.T) {
+	_, err := NewPolicy(FromFiles(testpb.File_oauthgatetest_v1_invalid_proto))
+	if err == nil {
+		t.Fatal("NewPolicy(invalid.proto) = nil, want an error")
+	}
+	if n := strings.Count(err.Error(), "scopes:"); n != 1 {
+		t.Errorf("NewPolicy() error says \"scopes:\" %d times, want once:\n%v", n, err)
+	}
+}

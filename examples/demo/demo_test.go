@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 )
@@ -94,6 +95,11 @@ func TestRun(t *testing.T) {
 	for _, tok := range sent {
 		if tok != "" && strings.Contains(out.String(), tok) {
 			t.Errorf("output contains a token that was sent")
+		}
+	}
+	for line := range strings.Lines(out.String()) {
+		if n := utf8.RuneCountInString(strings.TrimSuffix(line, "\n")); n > maxWidth {
+			t.Errorf("output line is %d columns wide, want at most %d: %q", n, maxWidth, line)
 		}
 	}
 	if strings.Contains(out.String(), "eyJ") { // every JWT starts with a base64url "{"

@@ -8,10 +8,11 @@
 // verifying JWT access tokens against the issuer's JWKS endpoint (a
 // [verify.RemoteKeySet]) and opaque tokens through its RFC 7662
 // introspection endpoint, routed by [verify.ByShape]. It then makes a
-// scripted series of calls over real TCP and prints one table row per
-// call: the RPC, the token it carried (described, never printed), the gRPC
-// code, the google.rpc.ErrorInfo reason, the result and the
-// www-authenticate header.
+// scripted series of calls over real TCP and prints a table that fits a
+// 100-column terminal: per call, the RPC, the token it carried (described,
+// never printed), the gRPC code and the google.rpc.ErrorInfo reason, then,
+// indented, the result or status message and the www-authenticate
+// challenge (without its error_description, which repeats the message).
 //
 // The scenarios cover missing, malformed, garbage, expired and
 // wrong-audience tokens; missing scopes; the OR rule of GetReport and the

@@ -7,9 +7,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oauthgate/oauthgate/examples/reports"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
@@ -416,18 +417,70 @@ func listReports(c reportsv1.ReportServiceClient, interval time.Duration) rpc {
 	}
 }
 
-// writeTable prints the results as an aligned table.
+// maxWidth is the widest line the table may print: it must fit a
+// 100-column terminal.
+const maxWidth = 100
+
+// writeTable prints the results as an aligned table that fits maxWidth
+// columns: one line per call with its code and reason, then, indented, the
+// status message or result and the www-authenticate challenge. The
+// challenge's error_description repeats the status message, so it is left
+// out.
 func writeTable(w io.Writer, results []Result) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tCALL\tTOKEN\tCODE\tREASON\tRESULT\tWWW-AUTHENTICATE")
-	dash := func(s string) string {
-		if s == "" {
-			return "-"
-		}
-		return s
-	}
+	headers := [4]string{"#", "CALL", "TOKEN", "CODE"}
+	width := [4]int{}
+	rows := make([][5]string, len(results))
 	for i, r := range results {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", i+1, r.Call, r.Token, r.Code, dash(r.Reason), dash(r.Result), dash(r.WWWAuthenticate))
+		rows[i] = [5]string{strconv.Itoa(i + 1), r.Call, r.Token, r.Code.String(), r.Reason}
 	}
-	return tw.Flush()
+	for c, h := range headers {
+		width[c] = utf8.RuneCountInString(h)
+		for _, row := range rows {
+			width[c] = max(width[c], utf8.RuneCountInString(row[c]))
+		}
+	}
+	var b strings.Builder
+	cell := func(s string, c int) {
+		b.WriteString(s)
+		b.WriteString(strings.Repeat(" ", width[c]-utf8.RuneCountInString(s)+2))
+	}
+	for c, h := range headers {
+		cell(h, c)
+	}
+	b.WriteString("REASON\n")
+	for i, row := range rows {
+		for c := range headers {
+			cell(row[c], c)
+		}
+		b.WriteString(row[4] + "\n")
+		indent := strings.Repeat(" ", width[0]+2)
+		if r := results[i].Result; r != "" {
+			b.WriteString(indent + r + "\n")
+		}
+		if ch := challengeWithoutDescription(results[i].WWWAuthenticate); ch != "" {
+			b.WriteString(indent + "challenge: " + ch + "\n")
+		}
+	}
+	for line := range strings.Lines(b.String()) {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// challengeWithoutDescription drops the error_description parameter from a
+// www-authenticate value. The interceptor's descriptions never contain a
+// quote, so the parameter ends at the next quote.
+func challengeWithoutDescription(ch string) string {
+	const param = `, error_description="`
+	i := strings.Index(ch, param)
+	if i < 0 {
+		return ch
+	}
+	j := strings.IndexByte(ch[i+len(param):], '"')
+	if j < 0 {
+		return ch
+	}
+	return ch[:i] + ch[i+len(param)+j+1:]
 }

@@ -37,9 +37,11 @@ func NewPolicy() (*scopes.Policy, error) {
 
 // NewServer returns a grpc.Server that serves the report service, grpc
 // health (SERVING) and reflection, all behind an oauthgate interceptor that
-// verifies tokens with v and runs [Service.Authorize]. It checks that every
-// registered RPC has a rule and returns an error naming those that do not,
-// so a server never starts with a method that would deny every call.
+// verifies tokens with v and runs [Service.Authorize]. It runs
+// [interceptor.Interceptor.Check]: every registered RPC must have a rule and
+// both unary and streaming calls must pass through the interceptor, so a
+// server never starts with a method that would deny every call or one that
+// nothing protects.
 //
 // The caller serves it and stops it; v stays the caller's to close.
 func NewServer(v verify.Verifier, opts ...Option) (*grpc.Server, error) {
@@ -69,14 +71,11 @@ func NewServer(v verify.Verifier, opts ...Option) (*grpc.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reports: %w", err)
 	}
-	srv := grpc.NewServer(append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(gate.Unary),
-		grpc.ChainStreamInterceptor(gate.Stream),
-	}, o.grpcOptions...)...)
+	srv := grpc.NewServer(append(gate.ServerOptions(), o.grpcOptions...)...)
 	reportsv1.RegisterReportServiceServer(srv, o.service)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	reflection.Register(srv)
-	if err := gate.Covers(srv); err != nil {
+	if err := gate.Check(srv); err != nil {
 		srv.Stop()
 		return nil, fmt.Errorf("reports: refusing to serve: %w", err)
 	}

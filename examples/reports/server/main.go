@@ -48,7 +48,7 @@ func serverMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, logger); err != nil {
-		logger.Error("server stopped", "error", err)
+		logger.Error("server stopped", "error", oneLine(err))
 		return 1
 	}
 	return 0
@@ -277,7 +277,7 @@ func newVerifier(ctx context.Context, cfg config, logger *slog.Logger) (verify.V
 		err = keys.WaitReady(wctx)
 		cancel()
 		if err != nil {
-			logger.Warn("no signing keys yet; JWT calls fail with Unavailable until they arrive", "error", err)
+			logger.Warn("no signing keys yet; JWT calls fail with Unavailable until they arrive", "error", oneLine(err))
 		}
 	}
 	if cfg.introspect != "" {
@@ -308,4 +308,26 @@ func newVerifier(ctx context.Context, cfg config, logger *slog.Logger) (verify.V
 	default:
 		return opaque, closeFn, nil
 	}
+}
+
+// oneLine renders err on one line for the log: the lines of joined errors
+// are separated by "; ", and each drops the leading "pkg: context: "
+// segments it shares with the line before, so that a prefix such as
+// "verify: cannot verify token now: " appears once.
+func oneLine(err error) string {
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	out := make([]string, 0, len(lines))
+	var prev []string
+	for _, line := range lines {
+		segs := strings.Split(line, ": ")
+		n := 0
+		for n < len(segs)-1 && n < len(prev)-1 && segs[n] == prev[n] {
+			n++
+		}
+		if rest := strings.Join(segs[n:], ": "); rest != "" {
+			out = append(out, rest)
+		}
+		prev = segs
+	}
+	return strings.Join(out, "; ")
 }
