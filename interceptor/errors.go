@@ -25,6 +25,24 @@ const (
 	ReasonAccessDenied = "ACCESS_DENIED"
 	// ReasonUndeclaredMethod: the method has no rule, so it is denied.
 	ReasonUndeclaredMethod = "UNDECLARED_METHOD"
+	// ReasonCertificateRequired: the token is bound to a client certificate
+	// (RFC 8705) and the call came without one.
+	ReasonCertificateRequired = "CERTIFICATE_REQUIRED"
+	// ReasonCertificateMismatch: the token is bound to another client
+	// certificate than the call's.
+	ReasonCertificateMismatch = "CERTIFICATE_MISMATCH"
+	// ReasonUnsupportedBinding: the token is bound by a confirmation method
+	// the server cannot check; it is never accepted as a bearer token.
+	ReasonUnsupportedBinding = "UNSUPPORTED_BINDING"
+	// ReasonDPoPProofRequired: the token is DPoP-bound (RFC 9449) and the
+	// call carried no valid proof, for instance a Bearer presentation.
+	ReasonDPoPProofRequired = "DPOP_PROOF_REQUIRED"
+	// ReasonDPoPKeyMismatch: the DPoP proof's key is not the one the token
+	// is bound to.
+	ReasonDPoPKeyMismatch = "DPOP_KEY_MISMATCH"
+	// ReasonSenderConstraintRequired: the method requires a
+	// sender-constrained token and got a bearer token.
+	ReasonSenderConstraintRequired = "SENDER_CONSTRAINT_REQUIRED"
 	// ReasonVerifierFailed: the verifier broke the [verify.Verifier]
 	// contract (an error that is neither an invalid token nor unavailable,
 	// or no claims and no error); the call fails with Internal.

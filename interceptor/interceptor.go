@@ -25,6 +25,7 @@ type Interceptor struct {
 	verifier verify.Verifier
 	policy   *scopes.Policy
 	opts     options
+	thumbs   thumbprintMemo
 
 	probeMu sync.Mutex
 	probes  map[string]struct{} // guarded by probeMu; nonces of running checks
@@ -152,6 +153,9 @@ func (i *Interceptor) check(ctx context.Context, rule *scopes.Rule, token string
 		return nil, &rejection{code: codes.Internal, reason: ReasonVerifierFailed,
 			description: "the access token could not be verified", cause: errNoClaims}
 	}
+	if rej := i.checkBinding(ctx, rule, claims); rej != nil {
+		return nil, rej
+	}
 	if auds := rule.Audiences(); len(auds) > 0 && !slices.ContainsFunc(auds, claims.HasAudience) {
 		return nil, &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
 			description: "the access token is not intended for this API", challenge: true,
@@ -168,14 +172,9 @@ func (i *Interceptor) check(ctx context.Context, rule *scopes.Rule, token string
 // unavailable → Unavailable (the token may be fine), anything else → a
 // denial that blames neither.
 func verifyRejection(err error) *rejection {
-	var te *verify.TokenError
 	switch {
-	case errors.As(err, &te):
-		return &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
-			description: te.Description(), challenge: true, cause: err}
 	case errors.Is(err, verify.ErrInvalidToken):
-		return &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
-			description: "the access token is invalid", challenge: true, cause: err}
+		return tokenRejection(err)
 	case errors.Is(err, verify.ErrUnavailable):
 		// No challenge: the client must not throw its token away.
 		return &rejection{code: codes.Unavailable, reason: ReasonUnavailable,

@@ -22,6 +22,7 @@ type options struct {
 	authorizer     Authorizer
 	streamMessages bool
 	streamRecheck  time.Duration
+	clientCert     CertificateFunc
 	now            func() time.Time
 }
 
@@ -101,6 +102,19 @@ const defaultStreamRecheck = 5 * time.Minute
 // earlier ones.
 func WithStreamRecheck(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.streamRecheck = d })
+}
+
+// WithClientCertificate makes the interceptor take the client certificate
+// of certificate-bound tokens (RFC 8705) from f instead of from the
+// mutual-TLS connection: for servers behind a proxy that terminates TLS and
+// forwards the client's certificate in metadata (Envoy's
+// x-forwarded-client-cert, or a PEM header). f must read it from a header
+// that the proxy sets and strips from every client request; otherwise a
+// client can claim any certificate, and certificate binding protects
+// nothing. The default is the leaf of the connection's TLS handshake, and
+// no header is ever trusted. Later calls replace earlier ones.
+func WithClientCertificate(f CertificateFunc) Option {
+	return optionFunc(func(o *options) { o.clientCert = f })
 }
 
 // WithClock sets the clock that decides when a stream's token has reached

@@ -111,6 +111,9 @@ func compile(pb *oauthgatev1.Rule) Rule {
 	if len(pb.GetAudiences()) > 0 {
 		r = r.WithAudiences(pb.GetAudiences()...)
 	}
+	if pb.GetSenderConstrained() {
+		r = r.SenderConstrained()
+	}
 	return r
 }
 

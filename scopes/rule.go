@@ -21,6 +21,8 @@ type Rule struct {
 	alternatives [][]string
 	// audiences, when not empty, narrows the audiences accepted for the RPC.
 	audiences []string
+	// senderConstrained refuses bearer tokens.
+	senderConstrained bool
 	// err records a problem found while the rule was built, reported by
 	// NewPolicy together with the method it applies to.
 	err error
@@ -53,6 +55,8 @@ func AnyOf(alternatives ...Rule) Rule {
 			r.fail("public cannot be an alternative")
 		case len(a.audiences) > 0:
 			r.fail("an alternative cannot set audiences")
+		case a.senderConstrained:
+			r.fail("an alternative cannot be sender-constrained; set it on the whole rule")
 		}
 		r.alternatives = append(r.alternatives, a.alternatives...)
 	}
@@ -76,6 +80,20 @@ func (r Rule) WithAudiences(audiences ...string) Rule {
 	r.audiences = slices.Concat(r.audiences, audiences)
 	return r
 }
+
+// SenderConstrained returns a copy of r that accepts only sender-constrained
+// tokens: bound to a client certificate (RFC 8705) or a DPoP key (RFC 9449),
+// never plain bearer tokens. A public rule cannot be sender-constrained.
+func (r Rule) SenderConstrained() Rule {
+	if r.public {
+		r.fail("public cannot be combined with sender_constrained")
+	}
+	r.senderConstrained = true
+	return r
+}
+
+// RequiresSenderConstraint reports whether bearer tokens are refused.
+func (r *Rule) RequiresSenderConstraint() bool { return r.senderConstrained }
 
 // addAlternative appends the alternative common ∪ alt, validating both.
 func (r *Rule) addAlternative(common, alt []string) {
@@ -190,6 +208,9 @@ func (r *Rule) String() string {
 	s := strings.Join(parts, " OR ")
 	if len(r.audiences) > 0 {
 		s += " FOR " + strings.Join(r.audiences, ", ")
+	}
+	if r.senderConstrained {
+		s += " SENDER-CONSTRAINED"
 	}
 	return s
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 )
 
 func mustSet(t testing.TB, s string) Set {
@@ -89,5 +91,33 @@ func TestRuleString(t *testing.T) {
 				t.Fatalf("String() = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestRuleSenderConstrained(t *testing.T) {
+	r := AnyOf(AllOf("read"), AllOf("admin")).SenderConstrained()
+	if err := r.validate(); err != nil || !r.RequiresSenderConstraint() {
+		t.Fatalf("SenderConstrained() = %v, %t; want a valid sender-constrained rule", err, r.RequiresSenderConstraint())
+	}
+	if r.String() != "(read) OR (admin) SENDER-CONSTRAINED" {
+		t.Errorf("String() = %q", r.String())
+	}
+	if plain := AllOf("read"); plain.RequiresSenderConstraint() {
+		t.Error("AllOf() requires a sender constraint")
+	}
+	for name, bad := range map[string]Rule{
+		"Public":      Public().SenderConstrained(),
+		"Alternative": AnyOf(AllOf("read").SenderConstrained()),
+	} {
+		if err := bad.validate(); !errors.Is(err, ErrInvalidRule) {
+			t.Errorf("%s: validate() = %v, want ErrInvalidRule", name, err)
+		}
+	}
+	pb := compile(&oauthgatev1.Rule{Scopes: []string{"read"}, SenderConstrained: true})
+	if err := pb.validate(); err != nil || !pb.RequiresSenderConstraint() {
+		t.Errorf("compile(sender_constrained) = %v, %t", err, pb.RequiresSenderConstraint())
+	}
+	if err := compile(&oauthgatev1.Rule{Public: true, SenderConstrained: true}); !errors.Is(err.validate(), ErrInvalidRule) {
+		t.Errorf("compile(public, sender_constrained) valid, want ErrInvalidRule")
 	}
 }

@@ -32,6 +32,7 @@ type Claims struct {
 	id        string
 	clientID  string
 	scopes    scopes.Set
+	cnf       Confirmation
 	leeway    time.Duration // the verifier's; see Deadline
 
 	// raw is the JSON object the claims were read from. String claims may

@@ -30,6 +30,7 @@ const (
 	seenActive
 	seenTokenType
 	seenTokenUse
+	seenCnf
 )
 
 // claimRules are what a verifier expects of the claims it reads. The zero
@@ -193,6 +194,8 @@ func claimBit(b []byte, introspection bool) uint16 {
 		return seenScope
 	case "scp":
 		return seenScp
+	case "cnf":
+		return seenCnf
 	}
 	if !introspection {
 		return 0
@@ -209,7 +212,7 @@ func claimBit(b []byte, introspection bool) uint16 {
 }
 
 // claimNames is static data: the name of each seen bit, for errors.
-var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "active", "token_type", "token_use"}
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "active", "token_type", "token_use", "cnf"}
 
 func claimNameOf(bit uint16) string {
 	for i, n := range claimNames {
@@ -278,11 +281,78 @@ func (r *claimReader) claim(rules *claimRules, bit uint16, c *Claims) error {
 		start := s.Pos()
 		ok = s.Value(1)
 		r.scp = s.Bytes()[start:s.Pos()]
+	case seenCnf:
+		ok = r.confirmation(c)
 	}
 	if !ok {
 		return malformedClaim(claimNameOf(bit))
 	}
 	return nil
+}
+
+// confirmation reads cnf (RFC 7800 §3.1): an object whose x5t#S256
+// (RFC 8705 §3.1) and jkt (RFC 9449 §6.1) members must be SHA-256
+// thumbprints in canonical base64url. Any other member, or an empty
+// object, marks a binding this package cannot check; the token is then
+// refused by CheckBinding, never treated as a bearer token.
+func (r *claimReader) confirmation(c *Claims) bool {
+	s := &r.s
+	if !s.Consume('{') {
+		return false
+	}
+	s.SkipWS()
+	if s.Consume('}') {
+		c.cnf.Unknown = true
+		return true
+	}
+	var seen [2]bool
+	for {
+		start, end, plain, ok := s.Str()
+		if !ok {
+			return false
+		}
+		name := string(s.Bytes()[start:end]) // a short name; compared, not kept
+		if !plain {
+			name = jsonscan.Unquote(s.Bytes()[start-1 : end+1])
+		}
+		s.SkipWS()
+		if !s.Consume(':') {
+			return false
+		}
+		s.SkipWS()
+		var dst *string
+		switch name {
+		case "x5t#S256":
+			dst = &c.cnf.X5TS256
+		case "jkt":
+			dst = &c.cnf.JKT
+		}
+		if dst != nil {
+			i := 0
+			if dst == &c.cnf.JKT {
+				i = 1
+			}
+			if seen[i] {
+				return false // a repeated member
+			}
+			seen[i] = true
+			v, ok := r.str()
+			if !ok || len(v) != 43 || !canonicalBase64URL(v) {
+				return false // not a SHA-256 thumbprint
+			}
+			*dst = v
+		} else {
+			if !s.Value(2) {
+				return false
+			}
+			c.cnf.Unknown = true
+		}
+		s.SkipWS()
+		if !s.Consume(',') {
+			return s.Consume('}')
+		}
+		s.SkipWS()
+	}
 }
 
 // numericDate reads an RFC 7519 §2 NumericDate.

@@ -2,10 +2,12 @@ package verify
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +23,8 @@ var claimSetSeeds = []string{
 	`{"aud":"a"}`, `{"aud":["null",null]}`, `{"aud":[]}`, `{"aud":[1]}`, `{"aud":{"0":"a"}}`, `{"aud":null}`,
 	`{"exp":-1}`, `{"exp":1e300}`, `{"exp":"1"}`, `{"exp":1e9}`, `{"exp":253402300800}`, `{"exp":null}`,
 	`{"scope":["a","b"]}`, `{"scope":"a\tb"}`, `{"scp":["a"]}`, `{"scp":"a b","scope":"c"}`, `{"scp":[1]}`,
+	`{"cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}`, `{"cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}`,
+	`{"cnf":{}}`, `{"cnf":{"jwk":{}}}`, `{"cnf":[]}`, `{"cnf":{"jkt":1}}`, `{"cnf":{"jkt":"a","jkt":"b"}}`,
 	`{"sub":"\u00e9\ud800"}`, "{\"sub\":\"\xff\"}", `{"custom":{"sub":"nested"},"sub":"top"}`, `{"x":1,"x":2}`,
 }
 
@@ -225,6 +229,7 @@ func FuzzClaimReader(f *testing.F) {
 			"aud": c.Audience(), "exp": c.Expiry(), "nbf": c.NotBefore(), "iat": c.IssuedAt(),
 			"scope": c.Scopes().String(),
 		}
+		got["cnf"], _ = c.Confirmation()
 		for name, w := range want {
 			if g := got[name]; !equalClaim(g, w) {
 				t.Fatalf("ParseClaims(%q): %s = %#v, encoding/json reads %#v", b, name, g, w)
@@ -266,7 +271,7 @@ func referenceClaims(b []byte) (map[string]any, bool) {
 		_ = dec.Decode(&skip)
 	}
 	out := map[string]any{"scope": ""}
-	for _, name := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp"} {
+	for _, name := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "cnf"} {
 		if seen[name] > 1 {
 			return nil, false
 		}
@@ -306,7 +311,16 @@ func referenceClaims(b []byte) (map[string]any, bool) {
 			}
 			sec := math.Floor(f)
 			out[name] = time.Unix(int64(sec), int64(math.Round((f-sec)*1e9))).UTC()
+		case "cnf":
+			cnf, ok := referenceConfirmation(raw)
+			if !ok {
+				return nil, false
+			}
+			out[name] = cnf
 		case "scope", "scp":
+			if name == "scp" && members["scope"] != nil && string(members["scope"]) != "null" {
+				continue // scope wins; scp is only skipped as JSON
+			}
 			var set scopes.Set
 			if set.UnmarshalJSON(raw) != nil {
 				return nil, false
@@ -320,4 +334,46 @@ func referenceClaims(b []byte) (map[string]any, bool) {
 		return nil, false
 	}
 	return out, true
+}
+
+// referenceConfirmation reads a cnf value with encoding/json.
+func referenceConfirmation(raw json.RawMessage) (Confirmation, bool) {
+	var members map[string]json.RawMessage
+	if raw[0] != '{' || json.Unmarshal(raw, &members) != nil {
+		return Confirmation{}, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	_, _ = dec.Token()
+	seen := map[string]int{}
+	for dec.More() {
+		tok, _ := dec.Token()
+		seen[tok.(string)]++
+		var skip json.RawMessage
+		_ = dec.Decode(&skip)
+	}
+	var cnf Confirmation
+	if len(members) == 0 {
+		cnf.Unknown = true
+	}
+	for name, v := range members {
+		var dst *string
+		switch name {
+		case "x5t#S256":
+			dst = &cnf.X5TS256
+		case "jkt":
+			dst = &cnf.JKT
+		default:
+			cnf.Unknown = true
+			continue
+		}
+		var s string
+		if seen[name] > 1 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
+			return Confirmation{}, false
+		}
+		if b, err := base64.RawURLEncoding.Strict().DecodeString(s); err != nil || len(b) != 32 || strings.ContainsAny(s, "\r\n") {
+			return Confirmation{}, false
+		}
+		*dst = s
+	}
+	return cnf, true
 }

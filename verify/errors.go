@@ -48,6 +48,26 @@ var (
 	// ErrInactive reports an introspection response with active false, or a
 	// token that a lookup function does not know.
 	ErrInactive = errors.New("verify: token not active")
+
+	// ErrUnsupportedBinding reports a sender-constrained token bound by a
+	// confirmation method (cnf member) this package cannot check; it is
+	// never accepted as a bearer token.
+	ErrUnsupportedBinding = errors.New("verify: token bound by an unsupported method")
+	// ErrCertificateRequired reports a certificate-bound token (RFC 8705)
+	// presented without a client certificate.
+	ErrCertificateRequired = errors.New("verify: client certificate required")
+	// ErrCertificateMismatch reports a certificate-bound token presented
+	// with another client certificate than the one it is bound to.
+	ErrCertificateMismatch = errors.New("verify: client certificate does not match")
+	// ErrProofRequired reports a DPoP-bound token (RFC 9449) presented
+	// without a DPoP proof, for instance as a bearer token.
+	ErrProofRequired = errors.New("verify: DPoP proof required")
+	// ErrProofKeyMismatch reports a DPoP-bound token whose proof was signed
+	// by another key than the one the token is bound to.
+	ErrProofKeyMismatch = errors.New("verify: DPoP proof key does not match")
+	// ErrNotSenderConstrained reports a bearer token where the method
+	// requires a sender-constrained one.
+	ErrNotSenderConstrained = errors.New("verify: token is not sender-constrained")
 )
 
 // ErrUnavailable matches every error that says the token cannot be checked
@@ -109,6 +129,12 @@ var descriptions = [...]struct {
 	{ErrIssuedInFuture, "the access token was issued in the future"},
 	{ErrMissingClaim, "the access token lacks a required claim"},
 	{ErrInactive, "the access token is not active"},
+	{ErrUnsupportedBinding, "the access token is bound to a key or certificate this server cannot check"},
+	{ErrCertificateRequired, "the access token is bound to a client certificate; connect with it"},
+	{ErrCertificateMismatch, "the access token is bound to another client certificate"},
+	{ErrProofRequired, "the access token is bound to a DPoP key; present it with a DPoP proof"},
+	{ErrProofKeyMismatch, "the DPoP proof is signed by another key than the access token is bound to"},
+	{ErrNotSenderConstrained, "this method requires a sender-constrained access token"},
 }
 
 // An UnavailableError reports that a token could not be checked because a

@@ -374,13 +374,16 @@ func (i *Introspection) parse(body []byte, now time.Time) (*Claims, error) {
 	case !r.active:
 		return nil, &TokenError{Reason: ErrInactive, Claim: "active"}
 	}
-	// token_type is that of RFC 6749 §7.1 ("Bearer"); some servers put the
-	// kind of token there instead, or in token_use (ory Hydra). Anything
-	// that is not a bearer access token is refused: a refresh token must
-	// not pass as an access token, and DPoP- or otherwise bound tokens need
-	// a proof this package does not check.
-	if t := r.tokenType; t != "" && !strings.EqualFold(t, "bearer") && t != "access_token" &&
-		t != "urn:ietf:params:oauth:token-type:access_token" {
+	// token_type is that of RFC 6749 §7.1 ("Bearer", or "DPoP" for a
+	// DPoP-bound token, RFC 9449 §6.2); some servers put the kind of token
+	// there instead, or in token_use (ory Hydra). Anything that is not an
+	// access token is refused: a refresh token must not pass as an access
+	// token. A DPoP token needs a proof (CheckBinding).
+	switch t := r.tokenType; {
+	case strings.EqualFold(t, "dpop"):
+		c.cnf.DPoP = true
+	case t != "" && !strings.EqualFold(t, "bearer") && t != "access_token" &&
+		t != "urn:ietf:params:oauth:token-type:access_token":
 		return nil, &TokenError{Reason: ErrType, Claim: "token_type"}
 	}
 	if r.tokenUse != "" && r.tokenUse != "access_token" {

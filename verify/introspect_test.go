@@ -224,7 +224,6 @@ func TestIntrospection_Verify(t *testing.T) {
 		"EmptyAudience":       {response: introActive(map[string]any{"aud": []string{}}), wantReason: ErrAudience},
 		"WrongIssuer":         {response: introActive(map[string]any{"iss": "https://evil.example/"}), wantReason: ErrIssuer, wantClaim: "iss"},
 		"RefreshTokenType":    {response: introActive(map[string]any{"token_type": "refresh_token"}), wantReason: ErrType, wantClaim: "token_type"},
-		"DPoPTokenType":       {response: introActive(map[string]any{"token_type": "DPoP"}), wantReason: ErrType},
 		"RefreshTokenUse":     {response: introActive(map[string]any{"token_use": "refresh_token"}), wantReason: ErrType, wantClaim: "token_use"},
 	}
 	for name, tc := range tests {

@@ -82,9 +82,16 @@ type Rule struct {
 	// verifier's own audience check. Use it for RPCs that belong to a separate
 	// API (an admin audience, say); list these audiences in the verifier's
 	// configuration as well.
-	Audiences     []string `protobuf:"bytes,4,rep,name=audiences,proto3" json:"audiences,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Audiences []string `protobuf:"bytes,4,rep,name=audiences,proto3" json:"audiences,omitempty"`
+	// Bearer tokens are not enough: the RPC accepts only sender-constrained
+	// tokens, bound to a client certificate (RFC 8705, checked against the
+	// mutual-TLS connection) or to a DPoP key (RFC 9449). A bearer token gets
+	// invalid_token. Tokens that are bound are always held to their binding,
+	// on every RPC, whether or not the rule sets this. Cannot be combined
+	// with `public`.
+	SenderConstrained bool `protobuf:"varint,5,opt,name=sender_constrained,json=senderConstrained,proto3" json:"sender_constrained,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Rule) Reset() {
@@ -143,6 +150,13 @@ func (x *Rule) GetAudiences() []string {
 		return x.Audiences
 	}
 	return nil
+}
+
+func (x *Rule) GetSenderConstrained() bool {
+	if x != nil {
+		return x.SenderConstrained
+	}
+	return false
 }
 
 // Scopes is one alternative of a Rule: a set of scopes that are all required.
@@ -230,12 +244,13 @@ var File_oauthgate_v1_annotations_proto protoreflect.FileDescriptor
 
 const file_oauthgate_v1_annotations_proto_rawDesc = "" +
 	"\n" +
-	"\x1eoauthgate/v1/annotations.proto\x12\foauthgate.v1\x1a google/protobuf/descriptor.proto\"|\n" +
+	"\x1eoauthgate/v1/annotations.proto\x12\foauthgate.v1\x1a google/protobuf/descriptor.proto\"\xab\x01\n" +
 	"\x04Rule\x12\x16\n" +
 	"\x06public\x18\x01 \x01(\bR\x06public\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12&\n" +
 	"\x03any\x18\x03 \x03(\v2\x14.oauthgate.v1.ScopesR\x03any\x12\x1c\n" +
-	"\taudiences\x18\x04 \x03(\tR\taudiences\" \n" +
+	"\taudiences\x18\x04 \x03(\tR\taudiences\x12-\n" +
+	"\x12sender_constrained\x18\x05 \x01(\bR\x11senderConstrained\" \n" +
 	"\x06Scopes\x12\x16\n" +
 	"\x06scopes\x18\x01 \x03(\tR\x06scopes:K\n" +
 	"\x06method\x12\x1e.google.protobuf.MethodOptions\x18\xde4 \x01(\v2\x12.oauthgate.v1.RuleR\x06method:N\n" +

@@ -1,0 +1,139 @@
+package interceptor
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"sync/atomic"
+	"unsafe"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+
+	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/verify"
+)
+
+// A CertificateFunc returns the client certificate of a call: the leaf the
+// client authenticated with, or nil when there is none. An error means the
+// evidence is present but unreadable, and the call is refused. See
+// [WithClientCertificate].
+type CertificateFunc func(ctx context.Context) (*x509.Certificate, error)
+
+// checkBinding holds claims to their confirmation (RFC 8705, RFC 9449) and
+// to the rule's demand for a sender-constrained token. Bearer tokens on a
+// rule that does not demand one cost nothing here.
+func (i *Interceptor) checkBinding(ctx context.Context, rule *scopes.Rule, claims *verify.Claims) *rejection {
+	cnf, bound := claims.Confirmation()
+	if !bound {
+		if rule.RequiresSenderConstraint() {
+			return tokenRejection(&verify.TokenError{Reason: verify.ErrNotSenderConstrained})
+		}
+		return nil
+	}
+	var p verify.Presentation
+	if cnf.X5TS256 != "" {
+		cert, err := i.clientCertificate(ctx)
+		if err != nil {
+			return &rejection{code: codes.Unauthenticated, reason: ReasonInvalidRequest, oauthError: "invalid_request",
+				description: "the client certificate cannot be read", challenge: true, cause: err}
+		}
+		if cert != nil {
+			p.CertificateThumbprint = i.thumbs.of(cert)
+		}
+	}
+	if err := verify.CheckBinding(claims, p); err != nil {
+		return tokenRejection(err)
+	}
+	return nil
+}
+
+// clientCertificate returns the call's client certificate: from
+// WithClientCertificate if set, else the leaf of the mutual-TLS connection.
+func (i *Interceptor) clientCertificate(ctx context.Context) (*x509.Certificate, error) {
+	if i.opts.clientCert != nil {
+		return i.opts.clientCert(ctx)
+	}
+	return peerCertificate(ctx), nil
+}
+
+// peerCertificate returns the leaf certificate the client presented in the
+// TLS handshake of the call's connection, or nil. The handshake proved the
+// client holds its private key (RFC 8705 §3: the binding does not depend on
+// the certificate chain).
+func peerCertificate(ctx context.Context) *x509.Certificate {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.PeerCertificates) == 0 {
+		return nil
+	}
+	return info.State.PeerCertificates[0]
+}
+
+// tokenRejection is the answer to a token error: Unauthenticated with an
+// invalid_token challenge, and an ErrorInfo reason that says which check
+// failed where a client can act on it.
+func tokenRejection(err error) *rejection {
+	description := "the access token is invalid"
+	var te *verify.TokenError
+	if errors.As(err, &te) {
+		description = te.Description()
+	}
+	return &rejection{code: codes.Unauthenticated, reason: tokenReason(err), oauthError: "invalid_token",
+		description: description, challenge: true, cause: err}
+}
+
+// tokenReason is the ErrorInfo reason of a token error.
+func tokenReason(err error) string {
+	for _, r := range bindingReasons {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return ReasonInvalidToken
+}
+
+// bindingReasons is static data: the ErrorInfo reasons of binding failures.
+var bindingReasons = [...]struct {
+	err    error
+	reason string
+}{
+	{verify.ErrCertificateRequired, ReasonCertificateRequired},
+	{verify.ErrCertificateMismatch, ReasonCertificateMismatch},
+	{verify.ErrUnsupportedBinding, ReasonUnsupportedBinding},
+	{verify.ErrProofRequired, ReasonDPoPProofRequired},
+	{verify.ErrProofKeyMismatch, ReasonDPoPKeyMismatch},
+	{verify.ErrNotSenderConstrained, ReasonSenderConstraintRequired},
+}
+
+// thumbSlots is the number of certificate thumbprints an Interceptor
+// remembers: one per recently seen connection certificate.
+const thumbSlots = 64
+
+// A thumbprintMemo remembers the thumbprints of recently seen client
+// certificates, by certificate pointer: every call on a connection shares
+// the *x509.Certificate of its handshake, and hashing a certificate costs
+// microseconds. A lost race only costs a hash.
+type thumbprintMemo struct {
+	slots [thumbSlots]atomic.Pointer[certThumb]
+}
+
+type certThumb struct {
+	cert  *x509.Certificate
+	thumb string
+}
+
+// of returns verify.CertificateThumbprint(cert).
+func (m *thumbprintMemo) of(cert *x509.Certificate) string {
+	slot := &m.slots[(uintptr(unsafe.Pointer(cert))>>6)%thumbSlots]
+	if e := slot.Load(); e != nil && e.cert == cert {
+		return e.thumb
+	}
+	t := verify.CertificateThumbprint(cert)
+	slot.Store(&certThumb{cert: cert, thumb: t})
+	return t
+}
