@@ -232,7 +232,8 @@ func probe(srv *grpc.Server, method, nonce string) string {
 		return fmt.Sprintf("could not be probed: the server answered HTTP %d without a gRPC status (is it stopped?)", w.code)
 	default:
 		c, _ := strconv.Atoi(code)
-		return fmt.Sprintf("were stopped before reaching oauthgate, with %s %q, so the check cannot tell whether oauthgate is installed", codes.Code(c), msg)
+		return fmt.Sprintf("were answered with %s %q instead of by this gate: an interceptor before it (or another oauthgate Interceptor) "+
+			"rejected or rewrote them, so the check cannot tell whether this gate is installed", codes.Code(c), msg)
 	}
 }
 
