@@ -57,10 +57,15 @@ const (
 	probeTimeout = 10 * time.Second
 )
 
+// probeServer is the handler type of the probe service; probeImpl, which
+// holds nothing, implements it.
 type probeServer interface{}
 
 type probeImpl struct{}
 
+// probeDesc describes the probe service, as protoc-gen-go-grpc would. It is
+// static data, never modified (grpc-go's generated code keeps its
+// ServiceDesc values the same way).
 var probeDesc = grpc.ServiceDesc{
 	ServiceName: probeService,
 	HandlerType: (*probeServer)(nil),
