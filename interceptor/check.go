@@ -57,10 +57,15 @@ const (
 	probeTimeout = 10 * time.Second
 )
 
+// probeServer is the handler type of the probe service; probeImpl, which
+// holds nothing, implements it.
 type probeServer interface{}
 
 type probeImpl struct{}
 
+// probeDesc describes the probe service, as protoc-gen-go-grpc would. It is
+// static data, never modified (grpc-go's generated code keeps its
+// ServiceDesc values the same way).
 var probeDesc = grpc.ServiceDesc{
 	ServiceName: probeService,
 	HandlerType: (*probeServer)(nil),
@@ -232,7 +237,8 @@ func probe(srv *grpc.Server, method, nonce string) string {
 		return fmt.Sprintf("could not be probed: the server answered HTTP %d without a gRPC status (is it stopped?)", w.code)
 	default:
 		c, _ := strconv.Atoi(code)
-		return fmt.Sprintf("were stopped before reaching oauthgate, with %s %q, so the check cannot tell whether oauthgate is installed", codes.Code(c), msg)
+		return fmt.Sprintf("were answered with %s %q instead of by this gate: an interceptor before it (or another oauthgate Interceptor) "+
+			"rejected or rewrote them, so the check cannot tell whether this gate is installed", codes.Code(c), msg)
 	}
 }
 

@@ -87,9 +87,9 @@ func TestCheck_Wiring(t *testing.T) {
 			grpc.ChainStreamInterceptor(selector.StreamServerInterceptor(auth.StreamServerInterceptor(gate.AuthFunc), notProbe)),
 		}, wantUnary: true, wantStreaming: true},
 		"AnotherInterceptor": {opts: other.ServerOptions(), wantUnary: true, wantStreaming: true,
-			wantText: "stopped before reaching oauthgate"},
+			wantText: "instead of by this gate"},
 		"RejectedBefore": {opts: append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(denyAll)}, gate.ServerOptions()...),
-			wantUnary: true, wantText: "stopped before reaching oauthgate"},
+			wantUnary: true, wantText: "instead of by this gate"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -8,23 +8,34 @@
 //
 //   service ReportService {
 //     // Every RPC of the service needs read:reports unless it says otherwise.
-//     option (oauthgate.v1.service) = {scopes: ["read:reports"]};
+//     option (oauthgate.v1.service) = {scopes: "read:reports"};
 //
 //     // read:reports OR admin.
 //     rpc GetReport(GetReportRequest) returns (GetReportResponse) {
 //       option (oauthgate.v1.method) = {
-//         any: [{scopes: ["read:reports"]}, {scopes: ["admin"]}]
+//         any: {scopes: "read:reports"}
+//         any: {scopes: "admin"}
 //       };
 //     }
 //     // write:reports AND admin.
 //     rpc DeleteReport(DeleteReportRequest) returns (DeleteReportResponse) {
-//       option (oauthgate.v1.method) = {scopes: ["write:reports", "admin"]};
+//       option (oauthgate.v1.method) = {
+//         scopes: "write:reports"
+//         scopes: "admin"
+//       };
 //     }
 //     // No token at all.
 //     rpc GetServerInfo(GetServerInfoRequest) returns (GetServerInfoResponse) {
 //       option (oauthgate.v1.method) = {public: true};
 //     }
 //   }
+//
+// Portable syntax: the forms above (every field as `name: value`, a repeated
+// field by repeating it, spaces between fields) are accepted by protoc, buf
+// and the parsers that load .proto files at run time, such as protobuf.js.
+// List literals (`scopes: ["a", "b"]`, `any: [{...}]`), empty lists, `;`
+// between fields and fields without their colon are valid for protoc but
+// rejected by some of those parsers; the README lists which.
 //
 // Precedence: a method rule replaces the service rule entirely; the two are
 // never merged. An RPC without a method rule uses its service's rule. An RPC
@@ -69,12 +80,12 @@ type Rule struct {
 	// The RPC needs no access token. Tokens sent anyway are neither verified
 	// nor exposed to the handler. Cannot be combined with any other field.
 	Public bool `protobuf:"varint,1,opt,name=public,proto3" json:"public,omitempty"`
-	// Scopes that are all required (AND): {scopes: ["write:reports", "admin"]}
-	// needs both.
+	// Scopes that are all required (AND): {scopes: "write:reports" scopes:
+	// "admin"} needs both.
 	Scopes []string `protobuf:"bytes,2,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// Alternatives (OR): the token is accepted when it holds every scope of at
-	// least one alternative. {any: [{scopes: ["read:reports"]},
-	// {scopes: ["admin"]}]} accepts either scope. When `scopes` is given too,
+	// least one alternative. {any: {scopes: "read:reports"} any: {scopes:
+	// "admin"}} accepts either scope. When `scopes` is given too,
 	// its scopes are required in addition to one alternative.
 	Any []*Scopes `protobuf:"bytes,3,rep,name=any,proto3" json:"any,omitempty"`
 	// Narrows the audiences accepted for this RPC: when not empty, the token's

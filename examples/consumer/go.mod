@@ -1,0 +1,29 @@
+// Module notes is a service of another team that protects itself with
+// oauthgate, depending on it through go.mod alone: CI generates its code
+// with exactly the README's buf and protoc steps and runs its tests. The
+// replace directive points at this repository; a real module omits it.
+module example.com/notes
+
+go 1.26.0
+
+replace github.com/oauthgate/oauthgate => ../..
+
+tool (
+	google.golang.org/grpc/cmd/protoc-gen-go-grpc
+	google.golang.org/protobuf/cmd/protoc-gen-go
+)
+
+require (
+	github.com/oauthgate/oauthgate v0.0.0-00010101000000-000000000000
+	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
+	google.golang.org/grpc/cmd/protoc-gen-go-grpc v1.6.2 // indirect
+)
