@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/oauthgate/oauthgate/internal/b64url"
 	"github.com/oauthgate/oauthgate/internal/jsonscan"
 	"github.com/oauthgate/oauthgate/scopes"
 )
@@ -337,7 +338,7 @@ func (r *claimReader) confirmation(c *Claims) bool {
 			}
 			seen[i] = true
 			v, ok := r.str()
-			if !ok || len(v) != 43 || !canonicalBase64URL(v) {
+			if !ok || len(v) != 43 || !b64url.Canonical(v) {
 				return false // not a SHA-256 thumbprint
 			}
 			*dst = v

@@ -3,6 +3,8 @@ package verify
 import (
 	"encoding/base64"
 	"strings"
+
+	"github.com/oauthgate/oauthgate/internal/b64url"
 )
 
 // splitCompact splits a token in the JWS compact serialization (RFC 7515
@@ -22,8 +24,7 @@ func splitCompact(token string) (header, payload, signature string, err error) {
 	}
 	header, rest, _ := strings.Cut(token, ".")
 	payload, signature, _ = strings.Cut(rest, ".")
-	if header == "" || payload == "" ||
-		!canonicalBase64URL(header) || !canonicalBase64URL(payload) || !canonicalBase64URL(signature) {
+	if !b64url.CanonicalCompact(token) {
 		return "", "", "", &TokenError{Reason: ErrMalformed}
 	}
 	return header, payload, signature, nil
@@ -41,48 +42,4 @@ func unverifiedPayload(token string) ([]byte, error) {
 		return nil, &TokenError{Reason: ErrMalformed}
 	}
 	return b, nil
-}
-
-// isBase64URL reports whether s uses only the unpadded base64url alphabet.
-func isBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if base64URLValue(s[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// canonicalBase64URL reports whether s is the one unpadded base64url
-// encoding of some bytes: alphabet only, a length that is not 1 modulo 4,
-// and unused low bits of the last character zero.
-func canonicalBase64URL(s string) bool {
-	if len(s)%4 == 1 || !isBase64URL(s) {
-		return false
-	}
-	switch len(s) % 4 {
-	case 2: // 12 bits for one byte: 4 spare
-		return base64URLValue(s[len(s)-1])&0x0f == 0
-	case 3: // 18 bits for two bytes: 2 spare
-		return base64URLValue(s[len(s)-1])&0x03 == 0
-	}
-	return true
-}
-
-// base64URLValue returns the 6-bit value of c in the base64url alphabet, or
-// -1.
-func base64URLValue(c byte) int {
-	switch {
-	case 'A' <= c && c <= 'Z':
-		return int(c - 'A')
-	case 'a' <= c && c <= 'z':
-		return int(c-'a') + 26
-	case '0' <= c && c <= '9':
-		return int(c-'0') + 52
-	case c == '-':
-		return 62
-	case c == '_':
-		return 63
-	}
-	return -1
 }

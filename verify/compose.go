@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/oauthgate/oauthgate/internal/b64url"
 )
 
 // Func adapts an application's own token lookup, such as a query on the
@@ -121,7 +123,7 @@ func shapeIsJWS(token string) bool {
 	}
 	// The signature is empty for alg "none": route it to the JWT verifier,
 	// which refuses it, rather than to introspection.
-	if header == "" || payload == "" || !isBase64URL(header) || !isBase64URL(payload) || !isBase64URL(sig) {
+	if header == "" || payload == "" || !b64url.Alphabet(header) || !b64url.Alphabet(payload) || !b64url.Alphabet(sig) {
 		return false
 	}
 	if len(header) > shapeMaxJWSHeader {

@@ -1,0 +1,325 @@
+package dpop
+
+import (
+	"cmp"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
+
+	"github.com/oauthgate/oauthgate/internal/b64url"
+)
+
+// Defaults and limits of [Config].
+const (
+	defaultWindow     = 60 * time.Second
+	maxWindow         = 10 * time.Minute
+	defaultReplaySize = 100_000
+	// maxProofSize caps a proof: a jwk of a 4096-bit RSA key and the claims
+	// fit in well under 4 KiB.
+	maxProofSize = 8 << 10
+	// maxJTI bounds the jti, which the replay cache hashes.
+	maxJTI = 128
+	// minRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3).
+	minRSABits = 2048
+)
+
+// defaultAlgorithms is static data: the asymmetric algorithms accepted
+// unless Config.Algorithms says otherwise (RFC 9449 §4.2: no MAC, no none).
+var defaultAlgorithms = [...]jose.SignatureAlgorithm{
+	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
+}
+
+// Config configures a [Verifier]. Every field has a secure default. A Config
+// must not be modified after it is passed to [New].
+type Config struct {
+	// Algorithms is the allowlist of proof signature algorithms. If empty,
+	// ES256, ES384, ES512, EdDSA, RS256, RS384, RS512, PS256, PS384 and
+	// PS512 are accepted. Symmetric algorithms and "none" are rejected by
+	// New.
+	Algorithms []jose.SignatureAlgorithm
+	// Window is how far a proof's iat may lie from now, either way, and so
+	// how long a jti is remembered (twice the window). If zero, 60 s is
+	// used; at most 10 minutes.
+	Window time.Duration
+	// ReplayCacheSize bounds the number of proofs remembered per window;
+	// memory is about three times that many 32-byte keys in maps. When it
+	// is reached, new proofs are refused with [ErrReplayCacheFull] until
+	// old ones expire: a replay is never let through. If zero, 100 000 is
+	// used.
+	ReplayCacheSize int
+	// NoncePeriod, if not zero, makes server nonces mandatory (RFC 9449
+	// §8): a proof must carry a nonce issued by [Verifier.Nonce] in the
+	// current or the previous period, else it is refused with [ErrNonce]
+	// and the client retries with the nonce of the DPoP-Nonce header. At
+	// least 10 s.
+	NoncePeriod time.Duration
+	// NonceKey is the secret nonces are derived from. Replicas behind one
+	// load balancer must share it; if empty, a random key is used.
+	NonceKey []byte
+	// Now returns the current time. If nil, time.Now is used.
+	Now func() time.Time
+}
+
+// A Verifier checks DPoP proofs. It is safe for concurrent use.
+type Verifier struct {
+	algorithms []jose.SignatureAlgorithm
+	algNames   string // for challenges: "ES256 EdDSA ..."
+	window     time.Duration
+	replay     *replayCache
+	nonces     *nonces // nil: no nonce required
+	now        func() time.Time
+}
+
+// New returns a Verifier for cfg, or an error naming the field at fault.
+func New(cfg Config) (*Verifier, error) {
+	algs := slices.Clone(cfg.Algorithms)
+	if len(algs) == 0 {
+		algs = slices.Clone(defaultAlgorithms[:])
+	}
+	for _, a := range algs {
+		if !slices.Contains(defaultAlgorithms[:], a) {
+			return nil, fmt.Errorf("dpop: Config.Algorithms contains %q; only asymmetric algorithms are allowed", string(a))
+		}
+	}
+	switch {
+	case cfg.Window < 0 || cfg.Window > maxWindow:
+		return nil, fmt.Errorf("dpop: Config.Window %v is outside 0 (for 60s) to %v", cfg.Window, maxWindow)
+	case cfg.ReplayCacheSize < 0:
+		return nil, errors.New("dpop: Config.ReplayCacheSize is negative; use 0 for the default of 100000")
+	case cfg.NoncePeriod < 0 || cfg.NoncePeriod > 0 && cfg.NoncePeriod < 10*time.Second:
+		return nil, errors.New("dpop: Config.NoncePeriod must be 0 (no nonces) or at least 10s")
+	case len(cfg.NonceKey) > 0 && len(cfg.NonceKey) < 16:
+		return nil, errors.New("dpop: Config.NonceKey is shorter than 16 bytes")
+	}
+	v := &Verifier{
+		algorithms: algs,
+		window:     cmp.Or(cfg.Window, defaultWindow),
+		now:        cfg.Now,
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	names := make([]string, len(algs))
+	for i, a := range algs {
+		names[i] = string(a)
+	}
+	v.algNames = strings.Join(names, " ")
+	v.replay = newReplayCache(cmp.Or(cfg.ReplayCacheSize, defaultReplaySize), v.window)
+	if cfg.NoncePeriod > 0 {
+		v.nonces = newNonces(cfg.NonceKey, cfg.NoncePeriod)
+	}
+	return v, nil
+}
+
+// Algorithms returns the accepted algorithms, space-separated, for the
+// algs parameter of a DPoP challenge (RFC 9449 §7.1).
+func (v *Verifier) Algorithms() string { return v.algNames }
+
+// Nonce returns the nonce a client must put in its next proof, for the
+// DPoP-Nonce response header, or "" when nonces are not required.
+func (v *Verifier) Nonce() string {
+	if v.nonces == nil {
+		return ""
+	}
+	return v.nonces.current(v.now())
+}
+
+// A Request is what a proof must match.
+type Request struct {
+	// Method is the HTTP method: htm must equal it exactly.
+	Method string
+	// URI is the request's URI, normalized with [NormalizeURI]: htu must
+	// equal it after the same normalization.
+	URI string
+	// AccessToken is the token presented with the proof: ath must be its
+	// SHA-256 hash. Empty when no token accompanies the proof, in which
+	// case ath is not required.
+	AccessToken string
+}
+
+// proofClaims are the claims of RFC 9449 §4.2. Pointers tell absent
+// members from empty ones; go-jose's JSON matches names exactly and
+// refuses duplicates.
+type proofClaims struct {
+	JTI   *string  `json:"jti"`
+	HTM   *string  `json:"htm"`
+	HTU   *string  `json:"htu"`
+	IAT   *float64 `json:"iat"`
+	ATH   *string  `json:"ath"`
+	Nonce *string  `json:"nonce"`
+}
+
+// Verify checks proof against req (RFC 9449 §4.3) and records its jti. It
+// returns the JWK SHA-256 thumbprint (RFC 7638) of the proof's key, to be
+// compared with the access token's cnf.jkt. A rejection is a [*ProofError].
+func (v *Verifier) Verify(proof string, req Request) (jkt string, err error) {
+	if len(proof) > maxProofSize || !b64url.CanonicalCompact(proof) {
+		return "", proofError(ErrMalformed)
+	}
+	jws, err := jose.ParseSignedCompact(proof, v.algorithms)
+	if err != nil {
+		if _, ok := errors.AsType[*jose.ErrUnexpectedSignatureAlgorithm](err); ok {
+			return "", proofError(ErrAlgorithm)
+		}
+		if headerHasPrivateKey(proof) {
+			return "", proofError(ErrPrivateKey)
+		}
+		return "", proofError(ErrMalformed)
+	}
+	h := &jws.Signatures[0].Protected
+	if err := checkHeader(h); err != nil {
+		return "", err
+	}
+	key := h.JSONWebKey
+	if !keyFits(key, jose.SignatureAlgorithm(h.Algorithm)) {
+		return "", proofError(ErrAlgorithm)
+	}
+	// RFC 9449 §4.3 item 7: the signature verifies with the key in the
+	// header, checked by go-jose.
+	payload, err := jws.Verify(key.Key)
+	if err != nil {
+		return "", proofError(ErrSignature)
+	}
+	var c proofClaims
+	if err := josejson.Unmarshal(payload, &c); err != nil {
+		return "", proofError(ErrMalformed)
+	}
+	now := v.now()
+	if err := v.checkClaims(&c, req, now); err != nil {
+		return "", err
+	}
+	thumb, err := key.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", proofError(ErrKey)
+	}
+	jkt = base64.RawURLEncoding.EncodeToString(thumb)
+	replayed, full := v.replay.seen(replayKey(jkt, *c.JTI), now)
+	switch {
+	case replayed:
+		return "", proofError(ErrReplayed)
+	case full:
+		return "", proofError(ErrReplayCacheFull)
+	}
+	return jkt, nil
+}
+
+// checkHeader applies the header rules of RFC 9449 §4.2 and §4.3.
+func checkHeader(h *jose.Header) error {
+	typ, ok := h.ExtraHeaders[jose.HeaderType].(string)
+	if !ok || typ != "dpop+jwt" {
+		return proofError(ErrType)
+	}
+	if _, crit := h.ExtraHeaders["crit"]; crit {
+		return proofError(ErrMalformed)
+	}
+	if h.JSONWebKey == nil || !h.JSONWebKey.Valid() {
+		return proofError(ErrKey)
+	}
+	if !h.JSONWebKey.IsPublic() {
+		return proofError(ErrPrivateKey)
+	}
+	return nil
+}
+
+// checkClaims checks the proof's claims against the request.
+func (v *Verifier) checkClaims(c *proofClaims, req Request, now time.Time) error {
+	switch {
+	case c.JTI == nil || *c.JTI == "" || c.HTM == nil || c.HTU == nil || c.IAT == nil:
+		return proofError(ErrMissingClaim)
+	case len(*c.JTI) > maxJTI:
+		return proofError(ErrMalformed)
+	case *c.HTM != req.Method:
+		return proofError(ErrMethod)
+	}
+	htu, err := NormalizeURI(*c.HTU)
+	if err != nil || htu != req.URI {
+		return proofError(ErrURI)
+	}
+	iat := *c.IAT
+	if math.IsNaN(iat) || iat < 0 || iat > 253402300799 {
+		return proofError(ErrMalformed)
+	}
+	if d := now.Sub(time.Unix(int64(iat), 0)).Abs(); d > v.window {
+		return proofError(ErrStale)
+	}
+	if req.AccessToken != "" {
+		if c.ATH == nil {
+			return proofError(ErrMissingClaim)
+		}
+		sum := sha256.Sum256([]byte(req.AccessToken))
+		var want [43]byte
+		base64.RawURLEncoding.Encode(want[:], sum[:])
+		if subtle.ConstantTimeCompare([]byte(*c.ATH), want[:]) != 1 {
+			return proofError(ErrTokenHash)
+		}
+	}
+	if v.nonces != nil && (c.Nonce == nil || !v.nonces.valid(*c.Nonce, now)) {
+		return proofError(ErrNonce)
+	}
+	return nil
+}
+
+// keyFits reports whether the proof key may verify alg: type and curve
+// fit, RSA keys have 2048 bits or more, and the JWK's own alg, if any, is
+// alg.
+func keyFits(k *jose.JSONWebKey, alg jose.SignatureAlgorithm) bool {
+	if k.Algorithm != "" && k.Algorithm != string(alg) {
+		return false
+	}
+	switch key := k.Key.(type) {
+	case *ecdsa.PublicKey:
+		switch key.Curve {
+		case elliptic.P256():
+			return alg == jose.ES256
+		case elliptic.P384():
+			return alg == jose.ES384
+		case elliptic.P521():
+			return alg == jose.ES512
+		}
+	case ed25519.PublicKey:
+		return alg == jose.EdDSA
+	case *rsa.PublicKey:
+		switch alg {
+		case jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512:
+			return key.N.BitLen() >= minRSABits
+		}
+	}
+	return false
+}
+
+// headerHasPrivateKey reports whether the proof's header holds a jwk with
+// private key material, which go-jose refuses to parse: to name the reason.
+func headerHasPrivateKey(proof string) bool {
+	header, _, _ := strings.Cut(proof, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		JWK map[string]any `json:"jwk"`
+	}
+	if josejson.Unmarshal(raw, &h) != nil {
+		return false
+	}
+	for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+		if _, ok := h.JWK[private]; ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,173 @@
+package oauthtest
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/oauthgate/oauthgate/dpop"
+	"github.com/oauthgate/oauthgate/dpop/dpopgrpc"
+)
+
+// A DPoPKey is a client's DPoP key pair (RFC 9449) for tests: it binds
+// tokens ([WithDPoPBinding]) and signs proofs, well-formed or broken on
+// purpose ([DPoPKey.Proof] with [ProofOption]s). Real clients use
+// dpop.NewSigner and package dpopgrpc.
+type DPoPKey struct {
+	alg  jose.SignatureAlgorithm
+	priv crypto.Signer
+	jkt  string
+	now  func() time.Time
+}
+
+// NewDPoPKey generates a DPoP key for alg (jose.ES256, jose.RS256 or
+// jose.EdDSA; ES256 if alg is ""), whose proofs carry iat from now (nil
+// for time.Now). A setup problem fails the test.
+func NewDPoPKey(tb testing.TB, alg jose.SignatureAlgorithm, now func() time.Time) *DPoPKey {
+	tb.Helper()
+	if alg == "" {
+		alg = jose.ES256
+	}
+	if !publishable(alg) {
+		tb.Fatalf("oauthtest.NewDPoPKey: unsupported algorithm %q; use ES256, RS256 or EdDSA", alg)
+		return nil
+	}
+	k, err := newSigningKey(alg)
+	if err != nil {
+		tb.Fatalf("oauthtest.NewDPoPKey: %v", err)
+		return nil
+	}
+	pub := jose.JSONWebKey{Key: k.priv.Public()}
+	thumb, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		tb.Fatalf("oauthtest.NewDPoPKey: %v", err)
+		return nil
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &DPoPKey{alg: alg, priv: k.priv, jkt: base64.RawURLEncoding.EncodeToString(thumb), now: now}
+}
+
+// Thumbprint returns the key's JWK SHA-256 thumbprint (RFC 7638), the
+// cnf.jkt of tokens bound to it.
+func (k *DPoPKey) Thumbprint() string { return k.jkt }
+
+// Signer returns a dpop.Signer for the key, as a real client holds.
+func (k *DPoPKey) Signer(tb testing.TB) *dpop.Signer {
+	tb.Helper()
+	s, err := dpop.NewSigner(k.priv, k.alg, k.now)
+	if err != nil {
+		tb.Fatalf("oauthtest: DPoPKey.Signer: %v", err)
+	}
+	return s
+}
+
+// Credentials returns grpc-go per-RPC credentials that present token with
+// the DPoP scheme and a fresh proof by k for every call, over any
+// transport: dpopgrpc.NewCredentials with AllowInsecure, for tests only.
+func (k *DPoPKey) Credentials(tb testing.TB, token string) credentials.PerRPCCredentials {
+	tb.Helper()
+	return dpopgrpc.NewCredentials(k.Signer(tb), func(context.Context) (string, error) { return token, nil }, dpopgrpc.AllowInsecure())
+}
+
+// WithDPoPBinding binds the token to k: its cnf claim (RFC 7800) is
+// {"jkt": k.Thumbprint()}, in a JWT and in the introspection answer of an
+// opaque token. Later calls, and [WithClaim]("cnf", …), replace earlier
+// ones.
+func WithDPoPBinding(k *DPoPKey) TokenOption {
+	return WithClaim("cnf", map[string]any{"jkt": k.jkt})
+}
+
+// A ProofOption changes one proof made by [DPoPKey.Proof], usually to break
+// it on purpose.
+type ProofOption interface{ applyProof(*proofOptions) }
+
+type proofOptions struct {
+	claims  map[string]any
+	headers map[string]any
+	private bool
+}
+
+type proofOptionFunc func(*proofOptions)
+
+func (f proofOptionFunc) applyProof(o *proofOptions) { f(o) }
+
+// WithProofClaim sets claim name of the proof to value; a nil value
+// removes the claim (for a missing ath, say). Later calls for the same name
+// replace earlier ones.
+func WithProofClaim(name string, value any) ProofOption {
+	return proofOptionFunc(func(o *proofOptions) { o.claims[name] = value })
+}
+
+// WithProofHeader sets header parameter name of the proof to value ("typ",
+// "alg" is not settable this way). Later calls for the same name replace
+// earlier ones.
+func WithProofHeader(name string, value any) ProofOption {
+	return proofOptionFunc(func(o *proofOptions) { o.headers[name] = value })
+}
+
+// WithPrivateKeyInProof embeds the private key, not just the public one,
+// in the proof's jwk header: a proof a verifier must refuse.
+func WithPrivateKeyInProof() ProofOption {
+	return proofOptionFunc(func(o *proofOptions) { o.private = true })
+}
+
+// Proof returns a DPoP proof by k for a request with method and uri (the
+// htu, used as given) presenting accessToken ("" for no ath), with a fresh
+// jti and iat now, changed by opts. A setup problem fails the test.
+func (k *DPoPKey) Proof(tb testing.TB, method, uri, accessToken string, opts ...ProofOption) string {
+	tb.Helper()
+	o := proofOptions{claims: map[string]any{}, headers: map[string]any{}}
+	for _, opt := range opts {
+		opt.applyProof(&o)
+	}
+	claims := map[string]any{"jti": randomString(16), "htm": method, "htu": uri, "iat": k.now().Unix()}
+	if accessToken != "" {
+		sum := sha256.Sum256([]byte(accessToken))
+		claims["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	for name, v := range o.claims {
+		if v == nil {
+			delete(claims, name)
+			continue
+		}
+		claims[name] = v
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		tb.Fatalf("oauthtest: DPoPKey.Proof: %v", err)
+		return ""
+	}
+	so := (&jose.SignerOptions{}).WithType("dpop+jwt")
+	jwk := jose.JSONWebKey{Key: k.priv.Public()}
+	if o.private {
+		jwk = jose.JSONWebKey{Key: k.priv}
+	}
+	so = so.WithHeader("jwk", jwk)
+	for name, v := range o.headers {
+		so = so.WithHeader(jose.HeaderKey(name), v)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, so)
+	if err != nil {
+		tb.Fatalf("oauthtest: DPoPKey.Proof: %v", err)
+		return ""
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		tb.Fatalf("oauthtest: DPoPKey.Proof: %v", err)
+		return ""
+	}
+	proof, err := jws.CompactSerialize()
+	if err != nil {
+		tb.Fatalf("oauthtest: DPoPKey.Proof: %v", err)
+	}
+	return proof
+}
