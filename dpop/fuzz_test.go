@@ -27,7 +27,7 @@ func FuzzVerify(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		jkt, err := v.Verify(proof, dpop.Request{Method: "POST", URI: testURI, AccessToken: testToken})
+		jkt, err := v.Verify(proof, dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken})
 		if (jkt == "") == (err == nil) {
 			t.Fatalf("Verify() = %q, %v; want exactly one", jkt, err)
 		}

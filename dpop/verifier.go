@@ -143,9 +143,11 @@ func (v *Verifier) Nonce() string {
 type Request struct {
 	// Method is the HTTP method: htm must equal it exactly.
 	Method string
-	// URI is the request's URI, normalized with [NormalizeURI]: htu must
-	// equal it after the same normalization.
-	URI string
+	// URIs are the request's URI as the client may have addressed it,
+	// each normalized with [NormalizeURI] (one, or one per public origin
+	// behind a proxy): htu must equal one of them after the same
+	// normalization.
+	URIs []string
 	// AccessToken is the token presented with the proof: ath must be its
 	// SHA-256 hash. Empty when no token accompanies the proof, in which
 	// case ath is not required.
@@ -247,7 +249,7 @@ func (v *Verifier) checkClaims(c *proofClaims, req Request, now time.Time) error
 		return proofError(ErrMethod)
 	}
 	htu, err := NormalizeURI(*c.HTU)
-	if err != nil || htu != req.URI {
+	if err != nil || !slices.Contains(req.URIs, htu) {
 		return proofError(ErrURI)
 	}
 	iat := *c.IAT

@@ -58,7 +58,7 @@ func TestVerify(t *testing.T) {
 		"EdDSA":              {proof: proof(ed), wantJKT: ed.Thumbprint()},
 		"RS256":              {proof: proof(rsa), wantJKT: rsa.Thumbprint()},
 		"URINormalized":      {proof: key.Proof(t, "POST", "HTTPS://API.example.com:443/reports.v1.ReportService/GetReport?x=1#f", testToken), wantJKT: key.Thumbprint()},
-		"NoTokenNoATH":       {proof: key.Proof(t, "POST", testURI, ""), req: dpop.Request{Method: "POST", URI: testURI}, wantJKT: key.Thumbprint()},
+		"NoTokenNoATH":       {proof: key.Proof(t, "POST", testURI, ""), req: dpop.Request{Method: "POST", URIs: []string{testURI}}, wantJKT: key.Thumbprint()},
 		"IatEdgeOfWindow":    {proof: proof(key, oauthtest.WithProofClaim("iat", testNow.Add(-60*time.Second).Unix())), wantJKT: key.Thumbprint()},
 		"WrongMethod":        {proof: key.Proof(t, "GET", testURI, testToken), want: dpop.ErrMethod},
 		"MethodCase":         {proof: key.Proof(t, "post", testURI, testToken), want: dpop.ErrMethod},
@@ -97,7 +97,7 @@ func TestVerify(t *testing.T) {
 			v := newVerifier(t, tc.edit)
 			req := tc.req
 			if req.Method == "" {
-				req = dpop.Request{Method: "POST", URI: testURI, AccessToken: testToken}
+				req = dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
 			}
 			jkt, err := v.Verify(tc.proof, req)
 			if tc.want == nil {
@@ -132,7 +132,7 @@ func TestVerify_Nonce(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	v := newVerifier(t, func(c *dpop.Config) { c.NoncePeriod = time.Minute; c.Now = clock })
 	key := oauthtest.NewDPoPKey(t, jose.ES256, clock)
-	req := dpop.Request{Method: "POST", URI: testURI, AccessToken: testToken}
+	req := dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
 	nonce := v.Nonce()
 	if nonce == "" {
 		t.Fatal("Nonce() is empty with NoncePeriod set")
@@ -175,7 +175,7 @@ func TestVerify_ReplayConcurrent(t *testing.T) {
 	v := newVerifier(t, nil)
 	key := oauthtest.NewDPoPKey(t, jose.ES256, func() time.Time { return testNow })
 	proof := key.Proof(t, "POST", testURI, testToken)
-	req := dpop.Request{Method: "POST", URI: testURI, AccessToken: testToken}
+	req := dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
 	var ok, replayed atomic.Int32
 	var wg sync.WaitGroup
 	for range 64 {
@@ -208,7 +208,7 @@ func TestVerify_ReplayWindow(t *testing.T) {
 	set := func(d time.Duration) { mu.Lock(); now = testNow.Add(d); mu.Unlock() }
 	v := newVerifier(t, func(c *dpop.Config) { c.Now = clock })
 	key := oauthtest.NewDPoPKey(t, jose.ES256, clock)
-	req := dpop.Request{Method: "POST", URI: testURI, AccessToken: testToken}
+	req := dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
 	// iat 60s ahead: acceptable until now+120s.
 	p := key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("iat", testNow.Add(60*time.Second).Unix()), oauthtest.WithProofClaim("jti", "fixed"))
 	if _, err := v.Verify(p, req); err != nil {

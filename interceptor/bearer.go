@@ -1,32 +1,10 @@
 package interceptor
 
-import (
-	"context"
 
-	"google.golang.org/grpc/metadata"
-)
-
-// bearerToken returns the token of the "authorization" metadata of ctx.
-// present reports whether the metadata was there at all; a present but
-// malformed value yields ok false (RFC 6750 invalid_request).
-func bearerToken(ctx context.Context) (token string, present, ok bool) {
-	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
-	switch len(vals) {
-	case 0:
-		return "", false, false
-	case 1:
-		token, ok = parseBearer(vals[0])
-		return token, true, ok
-	default:
-		// Two credentials make the request ambiguous (RFC 6750 §3.1).
-		return "", true, false
-	}
-}
-
-// parseBearer parses RFC 6750 §2.1 credentials: "Bearer" 1*SP b64token,
-// with the scheme matched case-insensitively (RFC 9110 §11.1).
-func parseBearer(v string) (string, bool) {
-	const scheme = "bearer"
+// parseCredentials parses RFC 6750 §2.1 credentials, scheme 1*SP b64token,
+// with scheme ("bearer" or "dpop", lower case; RFC 9449 §7.1 uses the same
+// syntax) matched case-insensitively (RFC 9110 §11.1).
+func parseCredentials(v, scheme string) (string, bool) {
 	if len(v) <= len(scheme) || v[len(scheme)] != ' ' {
 		return "", false
 	}

@@ -38,7 +38,7 @@ func TestParseBearer(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, ok := parseBearer(tc.in)
+			got, ok := parseCredentials(tc.in, "bearer")
 			if got != tc.want || ok != tc.wantOK {
 				t.Fatalf("parseBearer(%q) = %q, %v, want %q, %v", tc.in, got, ok, tc.want, tc.wantOK)
 			}
@@ -46,18 +46,27 @@ func TestParseBearer(t *testing.T) {
 	}
 }
 
-func TestBearerTokenMetadata(t *testing.T) {
+func TestCredentialsMetadata(t *testing.T) {
+	dpopGate := &Interceptor{opts: options{dpop: &dpopOptions{}}}
 	tests := map[string]struct {
-		md                  metadata.MD
-		want                string
-		wantPresent, wantOK bool
+		md          metadata.MD
+		gate        *Interceptor // default: no DPoP
+		want        credential
+		wantPresent bool
+		wantRej     string // description of the rejection, "" for none
 	}{
-		"None":      {md: metadata.MD{}},
-		"NoMD":      {md: nil},
-		"One":       {md: metadata.Pairs("authorization", "Bearer t"), want: "t", wantPresent: true, wantOK: true},
-		"Two":       {md: metadata.MD{"authorization": {"Bearer t", "Bearer u"}}, wantPresent: true},
-		"Malformed": {md: metadata.Pairs("authorization", "Token t"), wantPresent: true},
-		"OtherKey":  {md: metadata.Pairs("x-authorization", "Bearer t")},
+		"None":            {md: metadata.MD{}},
+		"NoMD":            {md: nil},
+		"One":             {md: metadata.Pairs("authorization", "Bearer t"), want: credential{token: "t"}, wantPresent: true},
+		"Two":             {md: metadata.MD{"authorization": {"Bearer t", "Bearer u"}}, wantPresent: true, wantRej: "exactly one Bearer token"},
+		"Malformed":       {md: metadata.Pairs("authorization", "Token t"), wantPresent: true, wantRej: "exactly one Bearer token"},
+		"OtherKey":        {md: metadata.Pairs("x-authorization", "Bearer t")},
+		"BearerWithProof": {md: metadata.Pairs("authorization", "Bearer t", "dpop", "p"), gate: dpopGate, wantPresent: true, wantRej: "cannot come with a DPoP proof"},
+		"DPoPDisabled":    {md: metadata.Pairs("authorization", "DPoP t", "dpop", "p"), wantPresent: true, wantRej: "does not accept DPoP"},
+		"DPoP":            {md: metadata.Pairs("authorization", "dpop t", "dpop", "p"), gate: dpopGate, want: credential{token: "t", dpop: true, proof: "p"}, wantPresent: true},
+		"DPoPNoProof":     {md: metadata.Pairs("authorization", "DPoP t"), gate: dpopGate, wantPresent: true, wantRej: "exactly one proof"},
+		"DPoPTwoProofs":   {md: metadata.MD{"authorization": {"DPoP t"}, "dpop": {"p", "q"}}, gate: dpopGate, wantPresent: true, wantRej: "exactly one proof"},
+		"BearerAndDPoP":   {md: metadata.MD{"authorization": {"Bearer t", "DPoP t"}, "dpop": {"p"}}, gate: dpopGate, wantPresent: true, wantRej: "exactly one Bearer token"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -65,9 +74,16 @@ func TestBearerTokenMetadata(t *testing.T) {
 			if tc.md != nil {
 				ctx = metadata.NewIncomingContext(ctx, tc.md)
 			}
-			got, present, ok := bearerToken(ctx)
-			if got != tc.want || present != tc.wantPresent || ok != tc.wantOK {
-				t.Fatalf("bearerToken() = %q, %v, %v, want %q, %v, %v", got, present, ok, tc.want, tc.wantPresent, tc.wantOK)
+			gate := tc.gate
+			if gate == nil {
+				gate = &Interceptor{}
+			}
+			got, present, rej := gate.credentials(ctx)
+			if got != tc.want || present != tc.wantPresent || (rej == nil) != (tc.wantRej == "") {
+				t.Fatalf("credentials() = %+v, %v, %v; want %+v, %v, rejection %q", got, present, rej, tc.want, tc.wantPresent, tc.wantRej)
+			}
+			if rej != nil && (!strings.Contains(rej.description, tc.wantRej) || rej.oauthError != "invalid_request") {
+				t.Errorf("rejection = %q (%s), want invalid_request containing %q", rej.description, rej.oauthError, tc.wantRej)
 			}
 		})
 	}
@@ -75,10 +91,10 @@ func TestBearerTokenMetadata(t *testing.T) {
 
 func TestWWWAuthenticateQuoting(t *testing.T) {
 	r := &rejection{oauthError: "invalid_token", description: `bad "quoted" \ text` + "\x00\n"}
-	got := r.wwwAuthenticate(`realm`)
+	got := challenge{scheme: "Bearer", realm: "realm", rej: r}.String()
 	want := `Bearer realm="realm", error="invalid_token", error_description="bad \"quoted\" \\ text"`
 	if got != want {
-		t.Fatalf("wwwAuthenticate() = %s, want %s", got, want)
+		t.Fatalf("challenge = %s, want %s", got, want)
 	}
 }
 
@@ -87,7 +103,7 @@ func FuzzParseBearer(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		tok, ok := parseBearer(in)
+		tok, ok := parseCredentials(in, "bearer")
 		if !ok {
 			if tok != "" {
 				t.Fatalf("parseBearer(%q) returned a token with ok false", in)

@@ -24,15 +24,19 @@ type CertificateFunc func(ctx context.Context) (*x509.Certificate, error)
 // checkBinding holds claims to their confirmation (RFC 8705, RFC 9449) and
 // to the rule's demand for a sender-constrained token. Bearer tokens on a
 // rule that does not demand one cost nothing here.
-func (i *Interceptor) checkBinding(ctx context.Context, rule *scopes.Rule, claims *verify.Claims) *rejection {
+func (i *Interceptor) checkBinding(ctx context.Context, rule *scopes.Rule, claims *verify.Claims, jkt string) *rejection {
 	cnf, bound := claims.Confirmation()
 	if !bound {
-		if rule.RequiresSenderConstraint() {
+		switch {
+		case jkt != "":
+			// A DPoP proof with a token that is not bound to its key.
+			return tokenRejection(&verify.TokenError{Reason: verify.ErrProofKeyMismatch, Claim: "cnf"})
+		case rule.RequiresSenderConstraint():
 			return tokenRejection(&verify.TokenError{Reason: verify.ErrNotSenderConstrained})
 		}
 		return nil
 	}
-	var p verify.Presentation
+	p := verify.Presentation{DPoPKeyThumbprint: jkt}
 	if cnf.X5TS256 != "" {
 		cert, err := i.clientCertificate(ctx)
 		if err != nil {

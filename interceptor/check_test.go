@@ -10,9 +10,6 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
-	"github.com/oauthgate/oauthgate/interceptor"
-	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
-	"github.com/oauthgate/oauthgate/scopes"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -20,6 +17,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/oauthgate/oauthgate/interceptor"
+	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	"github.com/oauthgate/oauthgate/scopes"
 )
 
 // Names of the wiring probe, as a client sees them.

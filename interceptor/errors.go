@@ -40,6 +40,14 @@ const (
 	// ReasonDPoPKeyMismatch: the DPoP proof's key is not the one the token
 	// is bound to.
 	ReasonDPoPKeyMismatch = "DPOP_KEY_MISMATCH"
+	// ReasonDPoPInvalidProof: the call's DPoP proof is invalid. Specific
+	// failures have reasons of their own starting with DPOP_PROOF_
+	// (DPOP_PROOF_REPLAYED, DPOP_PROOF_STALE, DPOP_PROOF_URI, ...), and
+	// DPOP_NONCE_REQUIRED asks the client to retry with the server nonce.
+	ReasonDPoPInvalidProof = "DPOP_PROOF_INVALID"
+	// ReasonDPoPReplayCacheFull: the DPoP replay cache is full, so no new
+	// proof can be accepted right now (Unavailable).
+	ReasonDPoPReplayCacheFull = "DPOP_REPLAY_CACHE_FULL"
 	// ReasonSenderConstraintRequired: the method requires a
 	// sender-constrained token and got a bearer token.
 	ReasonSenderConstraintRequired = "SENDER_CONSTRAINT_REQUIRED"
@@ -121,6 +129,11 @@ type rejection struct {
 	scope       []string
 	// challenge reports whether to send a www-authenticate header.
 	challenge bool
+	// dpop reports that the error belongs on the DPoP challenge: the call
+	// used the DPoP scheme (RFC 9449 §7.1).
+	dpop bool
+	// nonce asks for a dpop-nonce response header (use_dpop_nonce).
+	nonce bool
 	// probe marks the answer to a Check's own probe call: not logged.
 	probe bool
 	// cause is logged, never sent.
@@ -149,34 +162,6 @@ func (r *rejection) status(domain, realm string) *status.Status {
 		return st // R11: a status without detail beats no status
 	}
 	return withInfo
-}
-
-// wwwAuthenticate renders the RFC 6750 §3 challenge.
-func (r *rejection) wwwAuthenticate(realm string) string {
-	var b strings.Builder
-	b.WriteString("Bearer")
-	sep := " "
-	param := func(name, value string) {
-		b.WriteString(sep)
-		b.WriteString(name)
-		b.WriteString(`="`)
-		writeQuoted(&b, value)
-		b.WriteByte('"')
-		sep = ", "
-	}
-	if realm != "" {
-		param("realm", realm)
-	}
-	if r.oauthError != "" {
-		param("error", r.oauthError)
-		if r.description != "" {
-			param("error_description", r.description)
-		}
-	}
-	if len(r.scope) > 0 {
-		param("scope", strings.Join(r.scope, " "))
-	}
-	return b.String()
 }
 
 // writeQuoted writes s as the content of an RFC 9110 §5.6.4 quoted-string,

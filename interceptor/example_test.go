@@ -6,16 +6,17 @@ import (
 	"log"
 	"net"
 
-	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
-	"github.com/oauthgate/oauthgate/interceptor"
-	"github.com/oauthgate/oauthgate/oauthtest"
-	"github.com/oauthgate/oauthgate/scopes"
-	"github.com/oauthgate/oauthgate/verify"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
+	"github.com/oauthgate/oauthgate/interceptor"
+	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/verify"
 )
 
 // reportServer is a minimal ReportService: GetReport answers with the

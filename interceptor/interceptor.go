@@ -10,7 +10,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
@@ -57,6 +56,11 @@ func New(v verify.Verifier, p *scopes.Policy, opts ...Option) (*Interceptor, err
 	if o.now == nil {
 		return nil, errors.New("interceptor: WithClock: clock is nil")
 	}
+	if o.dpop != nil {
+		if err := o.dpop.validate(); err != nil {
+			return nil, err
+		}
+	}
 	if o.streamRecheck < minRecheck {
 		return nil, fmt.Errorf("interceptor: WithStreamRecheck: interval %v is under %v", o.streamRecheck, minRecheck)
 	}
@@ -77,7 +81,8 @@ func printable(s string) bool {
 // Internal, as the package documentation's table describes, and otherwise
 // calls handler with the claims in the context.
 func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	ctx, claims, _, rej := i.authenticate(ctx, info.FullMethod)
+	ctx, g, rej := i.authenticate(ctx, info.FullMethod)
+	claims := g.claims
 	if rej == nil && claims != nil && i.opts.authorizer != nil {
 		rej = i.authorize(ctx, Call{Method: info.FullMethod, Claims: claims, Request: req})
 	}
@@ -100,7 +105,8 @@ func (i *Interceptor) AuthFunc(ctx context.Context) (context.Context, error) {
 		return nil, i.reject(ctx, "", &rejection{code: codes.Internal, reason: ReasonUndeclaredMethod,
 			description: "method unknown", cause: errors.New("interceptor: AuthFunc called outside a gRPC call")})
 	}
-	ctx, claims, _, rej := i.authenticate(ctx, method)
+	ctx, g, rej := i.authenticate(ctx, method)
+	claims := g.claims
 	if rej == nil && claims != nil && i.opts.authorizer != nil {
 		rej = i.authorize(ctx, Call{Method: method, Claims: claims})
 	}
@@ -110,41 +116,58 @@ func (i *Interceptor) AuthFunc(ctx context.Context) (context.Context, error) {
 	return ctx, nil
 }
 
+// A grant is what authenticate found: the verified claims (nil for a
+// public method), the token and the thumbprint of its DPoP proof, if any.
+type grant struct {
+	claims *verify.Claims
+	token  string
+	jkt    string
+}
+
 // authenticate finds the rule of method, and for a protected method verifies
-// the token and checks its scopes. It returns the context to hand on, the
-// claims and the token, or nil claims for a public method.
-func (i *Interceptor) authenticate(ctx context.Context, method string) (context.Context, *verify.Claims, string, *rejection) {
+// the credentials and checks the token against the rule. It returns the
+// context to hand on and the grant.
+func (i *Interceptor) authenticate(ctx context.Context, method string) (context.Context, grant, *rejection) {
 	rule, ok := i.policy.Rule(method)
 	if !ok {
 		if isProbe(method) {
-			return ctx, nil, "", i.probeRejection(ctx)
+			return ctx, grant{}, i.probeRejection(ctx)
 		}
-		return ctx, nil, "", &rejection{code: codes.PermissionDenied, reason: ReasonUndeclaredMethod,
+		return ctx, grant{}, &rejection{code: codes.PermissionDenied, reason: ReasonUndeclaredMethod,
 			description: "the method is not available", cause: errNoRule}
 	}
 	if rule.IsPublic() {
-		return ctx, nil, "", nil
+		return ctx, grant{}, nil
 	}
-	token, present, ok := bearerToken(ctx)
-	if !present {
+	cred, present, rej := i.credentials(ctx)
+	switch {
+	case !present:
 		// RFC 6750 §3.1: no credentials, no error code.
-		return ctx, nil, "", &rejection{code: codes.Unauthenticated, reason: ReasonMissingToken,
+		return ctx, grant{}, &rejection{code: codes.Unauthenticated, reason: ReasonMissingToken,
 			description: "an access token is required", challenge: true}
+	case rej != nil:
+		return ctx, grant{}, rej
 	}
-	if !ok {
-		return ctx, nil, "", &rejection{code: codes.Unauthenticated, reason: ReasonInvalidRequest, oauthError: "invalid_request",
-			description: "the authorization metadata must hold exactly one Bearer token", challenge: true}
+	var jkt string
+	if cred.dpop {
+		// RFC 9449 §7.1: the proof, then the token it is bound to.
+		if jkt, rej = i.checkProof(ctx, method, cred); rej != nil {
+			return ctx, grant{}, rej
+		}
 	}
-	claims, rej := i.check(ctx, rule, token)
+	claims, rej := i.check(ctx, rule, cred.token, jkt)
 	if rej != nil {
-		return ctx, nil, "", rej
+		rej.dpop = cred.dpop
+		return ctx, grant{}, rej
 	}
-	return NewContext(ctx, claims), claims, token, nil
+	return NewContext(ctx, claims), grant{claims: claims, token: cred.token, jkt: jkt}, nil
 }
 
-// check verifies token and holds its claims to rule: audiences, then
-// scopes. Streams call it again while they last.
-func (i *Interceptor) check(ctx context.Context, rule *scopes.Rule, token string) (*verify.Claims, *rejection) {
+// check verifies token and holds its claims to their binding (jkt is the
+// thumbprint of the call's verified DPoP proof, or "") and to rule:
+// sender constraint, audiences, then scopes. Streams call it again while
+// they last, with the proof of their start.
+func (i *Interceptor) check(ctx context.Context, rule *scopes.Rule, token, jkt string) (*verify.Claims, *rejection) {
 	claims, err := i.verifier.Verify(ctx, token)
 	if err != nil {
 		return nil, verifyRejection(err)
@@ -153,7 +176,7 @@ func (i *Interceptor) check(ctx context.Context, rule *scopes.Rule, token string
 		return nil, &rejection{code: codes.Internal, reason: ReasonVerifierFailed,
 			description: "the access token could not be verified", cause: errNoClaims}
 	}
-	if rej := i.checkBinding(ctx, rule, claims); rej != nil {
+	if rej := i.checkBinding(ctx, rule, claims, jkt); rej != nil {
 		return nil, rej
 	}
 	if auds := rule.Audiences(); len(auds) > 0 && !slices.ContainsFunc(auds, claims.HasAudience) {
@@ -224,11 +247,10 @@ func (i *Interceptor) reject(ctx context.Context, method string, rej *rejection)
 		}
 		i.opts.logger.LogAttrs(ctx, level, "oauthgate: call denied", attrs...)
 	}
-	if rej.challenge {
+	if md := i.challengeMetadata(rej); md != nil {
 		// Errors are sent as a trailers-only response, whose single
 		// metadata block grpc-go clients read as both header and trailer.
 		// Mid-stream (headers already sent) it can only go in the trailer.
-		md := metadata.Pairs("www-authenticate", rej.wwwAuthenticate(i.opts.realm))
 		if grpc.SetHeader(ctx, md) != nil {
 			_ = grpc.SetTrailer(ctx, md)
 		}

@@ -23,6 +23,7 @@ type options struct {
 	streamMessages bool
 	streamRecheck  time.Duration
 	clientCert     CertificateFunc
+	dpop           *dpopOptions
 	now            func() time.Time
 }
 

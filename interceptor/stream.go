@@ -34,7 +34,8 @@ import (
 // SendMsg and RecvMsg calls fail, and the status the client sees is the
 // rejection, whatever the handler returns.
 func (i *Interceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	ctx, claims, token, rej := i.authenticate(ss.Context(), info.FullMethod)
+	ctx, g, rej := i.authenticate(ss.Context(), info.FullMethod)
+	claims := g.claims
 	if rej == nil && claims != nil && i.opts.authorizer != nil {
 		rej = i.authorize(ctx, Call{Method: info.FullMethod, Claims: claims})
 	}
@@ -48,7 +49,7 @@ func (i *Interceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ws := &stream{ServerStream: ss, ctx: ctx, gate: i, method: info.FullMethod, claims: claims}
-	w := i.watch(ctx, cancel, rule, token, claims)
+	w := i.watch(ctx, cancel, rule, g)
 	err := handler(srv, ws)
 	w.stop()
 	if rej := ws.ended(); rej != nil {
@@ -74,6 +75,7 @@ type watcher struct {
 	cancel context.CancelCauseFunc
 	rule   *scopes.Rule
 	token  string
+	jkt    string // of the proof the stream started with, if DPoP
 
 	mu      sync.Mutex
 	timer   *time.Timer
@@ -81,10 +83,10 @@ type watcher struct {
 }
 
 // watch starts watching the token of a stream authorized with claims.
-func (i *Interceptor) watch(ctx context.Context, cancel context.CancelCauseFunc, rule *scopes.Rule, token string, claims *verify.Claims) *watcher {
-	w := &watcher{gate: i, ctx: ctx, cancel: cancel, rule: rule, token: token}
+func (i *Interceptor) watch(ctx context.Context, cancel context.CancelCauseFunc, rule *scopes.Rule, g grant) *watcher {
+	w := &watcher{gate: i, ctx: ctx, cancel: cancel, rule: rule, token: g.token, jkt: g.jkt}
 	w.mu.Lock()
-	w.scheduleLocked(claims, 0)
+	w.scheduleLocked(g.claims, 0)
 	w.mu.Unlock()
 	return w
 }
@@ -107,7 +109,7 @@ func (w *watcher) fire(c *verify.Claims) {
 	if deadline, ok := c.Deadline(); ok && !w.gate.opts.now().Before(deadline) {
 		rej = expiredRejection()
 	} else {
-		fresh, rej = w.gate.check(w.ctx, w.rule, w.token)
+		fresh, rej = w.gate.check(w.ctx, w.rule, w.token, w.jkt)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()

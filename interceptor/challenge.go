@@ -1,0 +1,77 @@
+package interceptor
+
+import (
+	"strings"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// challengeMetadata returns the response metadata that describes rej to an
+// OAuth client, or nil: the www-authenticate challenges (RFC 6750 §3,
+// RFC 9449 §7.1) and, for use_dpop_nonce, the dpop-nonce to retry with
+// (RFC 9449 §8). Every challenge the interceptor sends is built here.
+//
+// With DPoP enabled, both schemes are offered, one www-authenticate value
+// each; the error parameters go on the scheme the client used.
+func (i *Interceptor) challengeMetadata(rej *rejection) metadata.MD {
+	if !rej.challenge {
+		return nil
+	}
+	md := metadata.MD{}
+	bearer := challenge{scheme: "Bearer", realm: i.opts.realm}
+	if !rej.dpop {
+		bearer.rej = rej
+	}
+	md.Append("www-authenticate", bearer.String())
+	if d := i.opts.dpop; d != nil {
+		c := challenge{scheme: "DPoP", realm: i.opts.realm, algs: d.verifier.Algorithms()}
+		if rej.dpop {
+			c.rej = rej
+		}
+		md.Append("www-authenticate", c.String())
+		if rej.nonce {
+			md.Append("dpop-nonce", d.verifier.Nonce())
+		}
+	}
+	return md
+}
+
+// A challenge is one auth-scheme with its parameters (RFC 9110 §11.6.1).
+type challenge struct {
+	scheme string
+	realm  string
+	algs   string     // DPoP: the accepted proof algorithms
+	rej    *rejection // the error, when it belongs to this scheme
+}
+
+func (c challenge) String() string {
+	var b strings.Builder
+	b.WriteString(c.scheme)
+	sep := " "
+	param := func(name, value string) {
+		b.WriteString(sep)
+		b.WriteString(name)
+		b.WriteString(`="`)
+		writeQuoted(&b, value)
+		b.WriteByte('"')
+		sep = ", "
+	}
+	if c.realm != "" {
+		param("realm", c.realm)
+	}
+	if c.algs != "" {
+		param("algs", c.algs)
+	}
+	if r := c.rej; r != nil {
+		if r.oauthError != "" {
+			param("error", r.oauthError)
+			if r.description != "" {
+				param("error_description", r.description)
+			}
+		}
+		if len(r.scope) > 0 {
+			param("scope", strings.Join(r.scope, " "))
+		}
+	}
+	return b.String()
+}
