@@ -270,26 +270,55 @@ func TestRemoteKeySet_DownAtStartRecovers(t *testing.T) {
 	})
 }
 
-func TestRemoteKeySet_WaitReadyTimeout(t *testing.T) {
+// TestRemoteKeySet_CallerDeadline checks that Keys and WaitReady return at
+// the caller's deadline, with ErrUnavailable wrapping the deadline error,
+// whatever the endpoint does.
+func TestRemoteKeySet_CallerDeadline(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		iss := newRemoteIssuer(t)
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultStatus(http.StatusInternalServerError))
-		r := newTestRemote(t, iss, RemoteKeySetConfig{})
-		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		err := r.WaitReady(ctx)
-		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("WaitReady() = %v, want ErrUnavailable and DeadlineExceeded", err)
-		}
-		if !strings.Contains(err.Error(), "500") {
-			t.Errorf("WaitReady() = %q, want it to report the last fetch error", err)
-		}
-		if d := time.Since(start); d != 200*time.Millisecond {
-			t.Errorf("WaitReady() returned after %v, want at its 200ms deadline", d)
-		}
-	})
+	tests := map[string]struct {
+		fault    oauthtest.Fault
+		call     func(ctx context.Context, r *RemoteKeySet) error
+		deadline time.Duration
+		wantText string // in the error: the last fetch error, say
+	}{
+		"WaitReadyWhileFailing": {
+			fault:    oauthtest.FaultStatus(http.StatusInternalServerError),
+			call:     func(ctx context.Context, r *RemoteKeySet) error { return r.WaitReady(ctx) },
+			deadline: 200 * time.Millisecond,
+			wantText: "500",
+		},
+		"KeysWhileSlow": {
+			fault: oauthtest.FaultSlow(time.Hour),
+			call: func(ctx context.Context, r *RemoteKeySet) error {
+				_, err := r.Keys(ctx, "k1")
+				return err
+			},
+			deadline: 50 * time.Millisecond,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				iss := newRemoteIssuer(t)
+				iss.SetFault(oauthtest.EndpointJWKS, tc.fault)
+				r := newTestRemote(t, iss, RemoteKeySetConfig{})
+				ctx, cancel := context.WithTimeout(t.Context(), tc.deadline)
+				defer cancel()
+				start := time.Now()
+				err := tc.call(ctx, r)
+				if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("error = %v, want ErrUnavailable and DeadlineExceeded", err)
+				}
+				if !strings.Contains(err.Error(), tc.wantText) {
+					t.Errorf("error = %q, want it to contain %q", err, tc.wantText)
+				}
+				if d := time.Since(start); d != tc.deadline {
+					t.Errorf("returned after %v, want at the %v deadline", d, tc.deadline)
+				}
+			})
+		})
+	}
 }
 
 func TestRemoteKeySet_BadResponsesKeepLastGoodSet(t *testing.T) {
@@ -635,25 +664,6 @@ func TestRemoteKeySet_Close(t *testing.T) {
 		}
 		if err := r.WaitReady(ctx); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("WaitReady() after Close = %v, want %v", err, ErrUnavailable)
-		}
-	})
-}
-
-func TestRemoteKeySet_ContextCancelled(t *testing.T) {
-	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		iss := newRemoteIssuer(t)
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultSlow(time.Hour))
-		r := newTestRemote(t, iss, RemoteKeySetConfig{})
-		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		_, err := r.Keys(ctx, "k1")
-		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Keys() error = %v, want ErrUnavailable and DeadlineExceeded", err)
-		}
-		if d := time.Since(start); d != 50*time.Millisecond {
-			t.Fatalf("Keys() returned after %v, want at its 50ms deadline", d)
 		}
 	})
 }
