@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"google.golang.org/grpc"
@@ -19,16 +20,20 @@ import (
 	"github.com/oauthgate/oauthgate/verify"
 )
 
-// Key-set faults under traffic. The key set's clock is fake: cooldowns and
-// the stale window pass when a test says so, while HTTP timeouts and
-// background retries run on real, short, time.
+// Key-set faults under traffic. Every test runs in a testing/synctest
+// bubble, with the issuer in memory and gRPC on bufconn: HTTP timeouts and
+// background retries run on the bubble's fake time, so they take no real
+// time and do not depend on the machine's speed, and the bubble fails a
+// test that leaves a goroutine behind. The key set's own clock is a
+// settable oauthtest.Clock: cooldowns and the stale window pass when a
+// test says so.
 const (
-	faultTimeout  = 300 * time.Millisecond // RemoteKeySetConfig.Timeout (real time)
-	faultCooldown = 30 * time.Second       // UnknownKeyCooldown (fake time)
-	// MaxStale (fake time), shorter than the JWT verifier's default 5m
-	// cache lifetime, so that a cached token meets a stale key set.
+	faultTimeout  = 300 * time.Millisecond // RemoteKeySetConfig.Timeout
+	faultCooldown = 30 * time.Second       // UnknownKeyCooldown
+	// MaxStale, shorter than the JWT verifier's default 5m cache lifetime,
+	// so that a cached token meets a stale key set.
 	faultMaxStale = 2 * time.Minute
-	faultRefresh  = time.Minute // MinRefresh = MaxRefresh (fake time)
+	faultRefresh  = time.Minute // MinRefresh = MaxRefresh
 )
 
 var unavailable = attackOutcome{code: codes.Unavailable, reason: interceptor.ReasonUnavailable,
@@ -37,7 +42,7 @@ var unavailable = attackOutcome{code: codes.Unavailable, reason: interceptor.Rea
 // faultFixture is a gate over a JWT verifier whose RemoteKeySet fetches an
 // oauthtest issuer's JWKS, served by grpc on bufconn.
 type faultFixture struct {
-	clock   *attackClock
+	clock   *oauthtest.Clock
 	iss     *oauthtest.Issuer
 	keys    *verify.RemoteKeySet
 	client  testpb.LibraryServiceClient
@@ -45,12 +50,13 @@ type faultFixture struct {
 }
 
 // newFaultFixture returns a fixture whose key set has the given MaxStale.
+// It must be called inside a synctest bubble.
 func newFaultFixture(t *testing.T, maxStale time.Duration) *faultFixture {
 	t.Helper()
-	f := &faultFixture{clock: newAttackClock()}
-	f.iss = oauthtest.NewIssuer(t, oauthtest.WithClock(f.clock.Now))
+	f := &faultFixture{clock: oauthtest.NewClock(time.Now())}
+	f.iss = oauthtest.NewIssuer(t, oauthtest.WithClock(f.clock.Now), oauthtest.WithInMemory())
 	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{
-		URL: f.iss.JWKSURL(), InsecureAllowHTTP: true, Timeout: faultTimeout,
+		URL: f.iss.JWKSURL(), HTTPClient: f.iss.Client(), Timeout: faultTimeout,
 		MinRefresh: faultRefresh, MaxRefresh: faultRefresh, MaxStale: maxStale,
 		UnknownKeyCooldown: faultCooldown, Now: f.clock.Now,
 	})
@@ -180,57 +186,61 @@ func TestKeySetFaults(t *testing.T) {
 	for name, fault := range faults {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f := newFaultFixture(t, faultMaxStale)
-			f.ready(t)
-			// Valid throughout, and verified before the fault.
-			known := f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithLifetime(time.Hour))
-			if err := is(allowed)(f.call(t, 0, known)); err != nil {
-				t.Fatal(err)
-			}
-			f.iss.SetFault(oauthtest.EndpointJWKS, fault)
-			f.clock.Advance(faultCooldown + time.Second) // demand fetches allowed again
-
-			// Within the stale window: known key passes, made-up kids fail
-			// (unavailable while the fetch they cause fails, unknown key
-			// while rate limited), and cost at most one demand fetch.
-			base := f.iss.Requests(oauthtest.EndpointJWKS)
-			n := f.burst(t, 40, func(i int) string {
-				if i%2 == 0 {
-					return known
-				}
-				return f.unknownKid(t, i)
-			}, is(allowed, rejected(descUnknownKey), unavailable))
-			if n != 20 {
-				t.Errorf("%d calls passed, want the 20 with a known key", n)
-			}
-			// One demand fetch, up to a few background retries, each
-			// possibly retried once by net/http on a reset connection.
-			if got := f.iss.Requests(oauthtest.EndpointJWKS) - base; got > 8 {
-				t.Errorf("20 made-up kids caused %d JWKS requests, want at most 8", got)
-			}
-
-			// Past MaxStale the keys may have been withdrawn: nothing
-			// passes, not even a token verified (and perhaps cached)
-			// before, and the answer blames the key set, not the token.
-			f.clock.Advance(faultMaxStale)
-			fresh := f.valid(t)
-			f.burst(t, 30, func(i int) string {
-				switch i % 3 {
-				case 0:
-					return known
-				case 1:
-					return fresh
-				}
-				return f.unknownKid(t, i)
-			}, is(unavailable))
-
-			// Recovery: the next demand fetch succeeds.
-			f.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
-			f.clock.Advance(faultCooldown + time.Second)
-			if n := f.burst(t, 8, func(int) string { return fresh }, is(allowed)); n != 8 {
-				t.Errorf("after recovery %d of 8 calls passed", n)
-			}
+			synctest.Test(t, func(t *testing.T) { testKeySetFault(t, fault) })
 		})
+	}
+}
+
+func testKeySetFault(t *testing.T, fault oauthtest.Fault) {
+	f := newFaultFixture(t, faultMaxStale)
+	f.ready(t)
+	// Valid throughout, and verified before the fault.
+	known := f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithLifetime(time.Hour))
+	if err := is(allowed)(f.call(t, 0, known)); err != nil {
+		t.Fatal(err)
+	}
+	f.iss.SetFault(oauthtest.EndpointJWKS, fault)
+	f.clock.Advance(faultCooldown + time.Second) // demand fetches allowed again
+
+	// Within the stale window: known key passes, made-up kids fail
+	// (unavailable while the fetch they cause fails, unknown key
+	// while rate limited), and cost at most one demand fetch.
+	base := f.iss.Requests(oauthtest.EndpointJWKS)
+	n := f.burst(t, 40, func(i int) string {
+		if i%2 == 0 {
+			return known
+		}
+		return f.unknownKid(t, i)
+	}, is(allowed, rejected(descUnknownKey), unavailable))
+	if n != 20 {
+		t.Errorf("%d calls passed, want the 20 with a known key", n)
+	}
+	// One demand fetch; the background retries wait for time that
+	// has not passed.
+	if got := f.iss.Requests(oauthtest.EndpointJWKS) - base; got != 1 {
+		t.Errorf("20 made-up kids caused %d JWKS requests, want 1", got)
+	}
+
+	// Past MaxStale the keys may have been withdrawn: nothing
+	// passes, not even a token verified (and perhaps cached)
+	// before, and the answer blames the key set, not the token.
+	f.clock.Advance(faultMaxStale)
+	fresh := f.valid(t)
+	f.burst(t, 30, func(i int) string {
+		switch i % 3 {
+		case 0:
+			return known
+		case 1:
+			return fresh
+		}
+		return f.unknownKid(t, i)
+	}, is(unavailable))
+
+	// Recovery: the next demand fetch succeeds.
+	f.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
+	f.clock.Advance(faultCooldown + time.Second)
+	if n := f.burst(t, 8, func(int) string { return fresh }, is(allowed)); n != 8 {
+		t.Errorf("after recovery %d of 8 calls passed", n)
 	}
 }
 
@@ -239,158 +249,105 @@ func TestKeySetFaults(t *testing.T) {
 // comes back.
 func TestKeySetDownAtStart(t *testing.T) {
 	t.Parallel()
-	f := newFaultFixture(t, faultMaxStale)
-	f.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
-	tok := f.valid(t)
-	f.burst(t, 30, func(int) string { return tok }, is(unavailable))
-	if got := f.iss.Requests(oauthtest.EndpointJWKS); got > 8 {
-		t.Errorf("30 calls while down caused %d JWKS requests, want at most 8", got)
-	}
-	if f.keys.Ready() {
-		t.Fatal("Ready() = true with the endpoint down")
-	}
-	f.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
-	f.clock.Advance(faultCooldown + time.Second)
-	if n := f.burst(t, 8, func(int) string { return tok }, is(allowed)); n != 8 {
-		t.Errorf("after the endpoint came back %d of 8 calls passed", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := newFaultFixture(t, faultMaxStale)
+		f.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+		tok := f.valid(t)
+		f.burst(t, 30, func(int) string { return tok }, is(unavailable))
+		// The first call's fetch and the background loop's first attempt,
+		// which shares it or follows it.
+		if got := f.iss.Requests(oauthtest.EndpointJWKS); got > 2 {
+			t.Errorf("30 calls while down caused %d JWKS requests, want at most 2", got)
+		}
+		if f.keys.Ready() {
+			t.Fatal("Ready() = true with the endpoint down")
+		}
+		f.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
+		f.clock.Advance(faultCooldown + time.Second)
+		if n := f.burst(t, 8, func(int) string { return tok }, is(allowed)); n != 8 {
+			t.Errorf("after the endpoint came back %d of 8 calls passed", n)
+		}
+	})
 }
 
-// TestKeySetFlapping flips the JWKS endpoint between faults and health
-// while workers send valid and made-up-kid tokens: a valid token never
+// TestKeySetFlapping flips the JWKS endpoint between faults and health,
+// sending a burst of valid and made-up-kid tokens in each state and moving
+// time past a cooldown and a retry between states: a valid token never
 // fails, a made-up kid never passes.
 func TestKeySetFlapping(t *testing.T) {
 	t.Parallel()
-	f := newFaultFixture(t, time.Hour) // the whole run stays within it
-	f.ready(t)
-	known := f.valid(t)
-	sequence := []oauthtest.Fault{
-		oauthtest.FaultDown(), {}, oauthtest.FaultStatus(http.StatusBadGateway), oauthtest.FaultGarbage(), {},
-		oauthtest.FaultSlow(2 * faultTimeout), oauthtest.FaultHuge(), {}, oauthtest.FaultDown(),
-	}
-	stop := make(chan struct{})
-	var (
-		wg    sync.WaitGroup
-		calls atomic.Int64
-	)
-	for w := range 6 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				tok, check := known, is(allowed)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFaultFixture(t, time.Hour) // the whole run stays within it
+		f.ready(t)
+		// Streams end at exp by the bubble's time, which moves too.
+		known := f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithLifetime(time.Hour))
+		sequence := []oauthtest.Fault{
+			oauthtest.FaultDown(), {}, oauthtest.FaultStatus(http.StatusBadGateway), oauthtest.FaultGarbage(), {},
+			oauthtest.FaultSlow(2 * faultTimeout), oauthtest.FaultHuge(), {}, oauthtest.FaultDown(),
+		}
+		base := f.iss.Requests(oauthtest.EndpointJWKS)
+		for step, fault := range sequence {
+			f.iss.SetFault(oauthtest.EndpointJWKS, fault)
+			f.clock.Advance(faultCooldown + time.Second)
+			n := f.burst(t, 18, func(i int) string {
 				if i%3 == 2 {
-					tok, check = f.unknownKid(t, w*1000+i), is(rejected(descUnknownKey), unavailable)
+					return f.unknownKid(t, step*1000+i)
 				}
-				if err := check(f.call(t, i, tok)); err != nil {
-					t.Error(err)
-					return
-				}
-				calls.Add(1)
+				return known
+			}, func(r result) error {
+				return is(allowed, rejected(descUnknownKey), unavailable)(r)
+			})
+			if n != 12 {
+				t.Errorf("step %d (%v): %d calls passed, want the 12 with the known key", step, fault, n)
 			}
-		})
-	}
-	base := f.iss.Requests(oauthtest.EndpointJWKS)
-	for _, fault := range sequence {
-		f.iss.SetFault(oauthtest.EndpointJWKS, fault)
-		f.clock.Advance(faultCooldown + time.Second)
-		time.Sleep(80 * time.Millisecond)
-	}
-	close(stop)
-	wg.Wait()
-	if calls.Load() < int64(len(sequence)) {
-		t.Errorf("only %d calls completed; the test proves little", calls.Load())
-	}
-	// At most one demand fetch per cooldown (one per step), plus
-	// background retries, each possibly retried once by net/http.
-	if got, limit := f.iss.Requests(oauthtest.EndpointJWKS)-base, 4*len(sequence); got > limit {
-		t.Errorf("%d JWKS requests over %d cooldowns, want at most %d", got, len(sequence), limit)
-	}
+			// Let the background loop retry (backoff 1s, then 2s), as time
+			// would between two states.
+			time.Sleep(2 * time.Second) // fake time: the bubble's clock jumps
+		}
+		// At most one demand fetch per cooldown (one per step) plus two
+		// background retries per step.
+		if got, limit := f.iss.Requests(oauthtest.EndpointJWKS)-base, 3*len(sequence); got > limit {
+			t.Errorf("%d JWKS requests over %d cooldowns, want at most %d", got, len(sequence), limit)
+		}
+	})
 }
 
-// TestKeySetRotationUnderLoad rotates the issuer's keys while workers call
-// with tokens of the current key: tokens of the new key pass from the
-// first call (concurrent callers share the one fetch that finds it),
-// tokens of the removed key pass until that fetch and are invalid_token
-// after it, and nothing is ever Unavailable.
+// TestKeySetRotationUnderLoad rotates the issuer's keys and then sends
+// tokens of the new and of the removed key at once: every new-key call
+// passes (concurrent callers share the one fetch that finds the key), an
+// old-key call passes or fails as an unknown key depending on whether it
+// came before that fetch, and once the fetch is done every old-key call is
+// invalid_token. Nothing is ever Unavailable.
 func TestKeySetRotationUnderLoad(t *testing.T) {
 	t.Parallel()
-	f := newFaultFixture(t, faultMaxStale)
-	f.ready(t)
-	type gen struct {
-		tok     string
-		rotated chan struct{} // closed once the key set has seen the rotation
-	}
-	oldGen := &gen{tok: f.valid(t), rotated: make(chan struct{})}
-	var current atomic.Pointer[gen]
-	current.Store(oldGen)
+	synctest.Test(t, func(t *testing.T) {
+		f := newFaultFixture(t, faultMaxStale)
+		f.ready(t)
+		old := f.valid(t)
+		if n := f.burst(t, 16, func(int) string { return old }, is(allowed)); n != 16 {
+			t.Fatalf("before the rotation %d of 16 old-key calls passed", n)
+		}
 
-	stop := make(chan struct{})
-	var (
-		wg                   sync.WaitGroup
-		okOld, badOld, okNew atomic.Int64
-	)
-	for w := range 8 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				g := current.Load()
-				if w%4 == 3 {
-					g = oldGen // some workers keep using the old token
-				}
-				// Sampled before the call: if the key set had already seen the
-				// rotation, the old token must fail.
-				seen := false
-				select {
-				case <-oldGen.rotated:
-					seen = true
-				default:
-				}
-				r := f.call(t, i, g.tok)
-				var err error
-				switch {
-				case g != oldGen:
-					if err = is(allowed)(r); err == nil {
-						okNew.Add(1)
-					}
-				case seen:
-					if err = is(rejected(descUnknownKey))(r); err == nil {
-						badOld.Add(1)
-					}
-				default:
-					err = is(allowed, rejected(descUnknownKey))(r)
-					if r.err == nil {
-						okOld.Add(1)
-					}
-				}
-				if err != nil {
-					t.Error(err)
-					return
-				}
+		f.iss.RotateKeys()
+		f.clock.Advance(faultCooldown + time.Second)
+		fresh := f.valid(t)
+		base := f.iss.Requests(oauthtest.EndpointJWKS)
+		n := f.burst(t, 32, func(i int) string {
+			if i%2 == 0 {
+				return fresh
 			}
-		})
-	}
-	time.Sleep(150 * time.Millisecond)
-	f.iss.RotateKeys()
-	f.clock.Advance(faultCooldown + time.Second)
-	current.Store(&gen{tok: f.valid(t)}) // the first new-kid call fetches
-	for deadline := time.Now().Add(5 * time.Second); okNew.Load() == 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
-	}
-	// A new-key call has succeeded, so the key set holds the new JWKS.
-	close(oldGen.rotated)
-	time.Sleep(150 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	if okOld.Load() == 0 || okNew.Load() == 0 || badOld.Load() == 0 {
-		t.Errorf("old key OK %d, new key OK %d, old key rejected after rotation %d: want all > 0",
-			okOld.Load(), okNew.Load(), badOld.Load())
-	}
+			return old
+		}, is(allowed, rejected(descUnknownKey)))
+		// The 16 new-key calls pass; old-key calls may pass before the fetch.
+		if n < 16 {
+			t.Errorf("during the rotation %d of 32 calls passed, want at least the 16 new-key calls", n)
+		}
+		if got := f.iss.Requests(oauthtest.EndpointJWKS) - base; got != 1 {
+			t.Errorf("the rotation cost %d JWKS requests, want 1 shared by every caller", got)
+		}
+		if n := f.burst(t, 8, func(int) string { return fresh }, is(allowed)); n != 8 {
+			t.Errorf("after the rotation %d of 8 new-key calls passed", n)
+		}
+		f.burst(t, 8, func(int) string { return old }, is(rejected(descUnknownKey)))
+	})
 }

@@ -32,7 +32,8 @@ const (
 	numEndpoints
 )
 
-// String returns the endpoint's path, such as "/jwks.json".
+// String returns the endpoint's path, such as "/jwks.json", on an issuer
+// without [WithIssuerPath]; [Issuer.EndpointURL] gives the full URL.
 func (e Endpoint) String() string {
 	if p := e.path(); p != "" {
 		return p

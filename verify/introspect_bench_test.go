@@ -8,39 +8,35 @@ import (
 	"time"
 
 	"github.com/oauthgate/oauthgate/internal/tokencache"
+	"github.com/oauthgate/oauthgate/oauthtest"
 )
 
 // BenchmarkIntrospection_CachedHit measures Verify for a token whose active
 // result is cached: the request path of every call but the first.
 func BenchmarkIntrospection_CachedHit(b *testing.B) {
-	newCached := func(b *testing.B, tokens int) *Introspection {
+	// newCached returns a verifier with n active tokens cached.
+	newCached := func(b *testing.B, n int) (*Introspection, []string) {
 		b.Helper()
-		v, err := NewIntrospection(IntrospectionConfig{
-			Endpoint:     "https://as.example/introspect",
-			ClientID:     "rs",
-			ClientSecret: "secret",
-			Audiences:    []string{introAudience},
-			CacheTTL:     time.Hour,
-			Now:          newIntroClock().Now,
-			HTTPClient:   introMemoryClient(func(string) string { return introActive(nil) }),
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for n := range tokens {
-			if _, err := v.Verify(b.Context(), "2YotnFZFEjr1zCsicMWpAA-"+strconv.Itoa(n)); err != nil {
+		iss := newIntroIssuer(b)
+		cfg := introConfig(iss, oauthtest.NewClock(introStart))
+		cfg.CacheTTL = time.Hour
+		v := newIntro(b, cfg)
+		tokens := make([]string, n)
+		for i := range tokens {
+			tokens[i] = introToken(b, iss)
+			if _, err := v.Verify(b.Context(), tokens[i]); err != nil {
 				b.Fatal(err)
 			}
 		}
-		return v
+		return v, tokens
 	}
 	b.Run("serial", func(b *testing.B) {
-		v := newCached(b, 1)
+		v, tokens := newCached(b, 1)
 		ctx := b.Context()
 		b.ReportAllocs()
 		b.ResetTimer()
 		for b.Loop() {
-			if _, err := v.Verify(ctx, "2YotnFZFEjr1zCsicMWpAA-0"); err != nil {
+			if _, err := v.Verify(ctx, tokens[0]); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -48,13 +44,13 @@ func BenchmarkIntrospection_CachedHit(b *testing.B) {
 	// parallel: every goroutine presents the same hot token, the worst
 	// case for lock contention on one shard.
 	b.Run("parallel", func(b *testing.B) {
-		v := newCached(b, 1)
+		v, tokens := newCached(b, 1)
 		ctx := b.Context()
 		b.ReportAllocs()
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := v.Verify(ctx, "2YotnFZFEjr1zCsicMWpAA-0"); err != nil {
+				if _, err := v.Verify(ctx, tokens[0]); err != nil {
 					b.Error(err)
 					return
 				}
@@ -64,11 +60,7 @@ func BenchmarkIntrospection_CachedHit(b *testing.B) {
 	// parallel_spread: goroutines cycle over 1000 cached tokens.
 	b.Run("parallel_spread", func(b *testing.B) {
 		const n = 1000
-		v := newCached(b, n)
-		tokens := make([]string, n)
-		for i := range tokens {
-			tokens[i] = "2YotnFZFEjr1zCsicMWpAA-" + strconv.Itoa(i)
-		}
+		v, tokens := newCached(b, n)
 		ctx := b.Context()
 		b.ReportAllocs()
 		b.ResetTimer()

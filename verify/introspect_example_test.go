@@ -4,37 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 
+	"github.com/oauthgate/oauthgate/oauthtest"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
 func ExampleNewIntrospection() {
-	// A stand-in for the authorization server's introspection endpoint.
-	as := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, secret, _ := r.BasicAuth()
-		if id != "orders-api" || secret != "s3cret" {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if r.PostFormValue("token") != "2YotnFZFEjr1zCsicMWpAA" {
-			_, _ = io.WriteString(w, `{"active":false}`)
-			return
-		}
-		_, _ = io.WriteString(w, `{"active":true,"sub":"alice","client_id":"web",
-			"scope":"orders.read","aud":"https://orders.example.com"}`)
-	}))
+	// A stand-in for the authorization server, reached in memory.
+	as, err := oauthtest.Start(oauthtest.WithInMemory(), oauthtest.WithIntrospectionClient("orders-api", "s3cret"))
+	if err != nil {
+		panic(err)
+	}
 	defer as.Close()
+	token, _ := as.MintOpaque(oauthtest.WithSubject("alice"), oauthtest.WithClientID("web"),
+		oauthtest.WithScopes("orders.read"), oauthtest.WithAudience("https://orders.example.com"))
 
 	v, err := verify.NewIntrospection(verify.IntrospectionConfig{
-		Endpoint:     as.URL + "/introspect",
+		Endpoint:     as.IntrospectionURL(),
 		ClientID:     "orders-api",
 		ClientSecret: "s3cret",
 		Audiences:    []string{"https://orders.example.com"},
-		HTTPClient:   as.Client(), // trusts the test server's certificate
+		HTTPClient:   as.Client(),
 	})
 	if err != nil {
 		panic(err)
@@ -42,10 +32,10 @@ func ExampleNewIntrospection() {
 	fmt.Println(verify.Secret("s3cret")) // secrets never print
 
 	ctx := context.Background()
-	c, err := v.Verify(ctx, "2YotnFZFEjr1zCsicMWpAA")
+	c, err := v.Verify(ctx, token)
 	fmt.Println(c.Subject(), c.ClientID(), c.Scopes().Has("orders.read"), err)
 
-	_, err = v.Verify(ctx, "revoked-token")
+	_, err = v.Verify(ctx, "a-token-the-server-never-issued")
 	fmt.Println(errors.Is(err, verify.ErrInvalidToken), errors.Is(err, verify.ErrInactive))
 	// Output:
 	// [REDACTED]

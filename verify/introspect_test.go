@@ -7,17 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/oauthgate/oauthgate/oauthtest"
 )
 
 // introTestTimeout bounds every context in these tests.
@@ -26,119 +26,57 @@ const introTestTimeout = 10 * time.Second
 const (
 	introClientID = "rs:orders/api é"  // needs form-urlencoding
 	introSecret   = "s3cr3t:&=+ %/é?#" // likewise; must never show in an error
-	introIssuer   = "https://as.example/"
 	introAudience = "https://orders.example"
+	// introSkew is how far the authorization server's clock lags the
+	// verifier's: the server keeps reporting active tokens that the
+	// verifier must find expired, which only a verifier that re-checks
+	// exp and nbf itself rejects.
+	introSkew = 2 * time.Hour
 )
 
-// introStart is the fake clock's start: 2025-06-15T14:40:00Z.
+// introStart is the verifier's clock's start: 2025-06-15T14:40:00Z.
 var introStart = time.Unix(1_750_000_000, 0)
 
-// introClock is a settable clock for Config.Now.
-type introClock struct{ ns atomic.Int64 }
-
-func newIntroClock() *introClock {
-	c := &introClock{}
-	c.ns.Store(introStart.UnixNano())
-	return c
-}
-
-func (c *introClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *introClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-// introAS is a fake authorization server's introspection endpoint on
-// 127.0.0.1. It checks client authentication and the request format, and
-// answers from responses (token → JSON body); unknown tokens are inactive.
-type introAS struct {
-	*httptest.Server
-	t         *testing.T
-	method    AuthMethod
-	requests  atomic.Int64
-	responses map[string]string // read-only once started
-	// Set by newIntroAS's setup functions, before the server starts.
-	before  func(r *http.Request) // runs first in every request, e.g. to block
-	handler http.HandlerFunc      // replaces the normal handling after before
-}
-
-func newIntroAS(t *testing.T, method AuthMethod, responses map[string]string, setup ...func(*introAS)) *introAS {
+// newIntroIssuer returns an in-memory authorization server that accepts
+// introClientID and introSecret, with a clock introSkew behind introStart.
+func newIntroIssuer(t testing.TB, opts ...oauthtest.Option) *oauthtest.Issuer {
 	t.Helper()
-	as := &introAS{t: t, method: method, responses: responses}
-	for _, f := range setup {
-		f(as)
-	}
-	as.Server = httptest.NewServer(http.HandlerFunc(as.serve))
-	t.Cleanup(as.Close)
-	return as
+	return oauthtest.NewIssuer(t, append([]oauthtest.Option{
+		oauthtest.WithInMemory(),
+		oauthtest.WithIntrospectionClient(introClientID, introSecret),
+		oauthtest.WithClock(func() time.Time { return introStart.Add(-introSkew) }),
+	}, opts...)...)
 }
 
-func (as *introAS) serve(w http.ResponseWriter, r *http.Request) {
-	as.requests.Add(1)
-	if as.before != nil {
-		as.before(r)
-	}
-	if as.handler != nil {
-		as.handler(w, r)
-		return
-	}
-	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" ||
-		r.Header.Get("Accept") != "application/json" {
-		as.t.Errorf("request %s Content-Type %q Accept %q, want POST form accepting JSON",
-			r.Method, r.Header.Get("Content-Type"), r.Header.Get("Accept"))
-	}
-	if err := r.ParseForm(); err != nil {
-		as.t.Errorf("ParseForm() = %v", err)
-	}
-	if got := r.PostForm.Get("token_type_hint"); got != "access_token" {
-		as.t.Errorf("token_type_hint = %q, want access_token", got)
-	}
-	if !as.authenticated(r) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = io.WriteString(w, `{"error":"invalid_client"}`)
-		return
-	}
-	body, ok := as.responses[r.PostForm.Get("token")]
-	if !ok {
-		body = `{"active":false}`
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	_, _ = io.WriteString(w, body)
+// introToken mints an opaque token that iss reports active, with claims a
+// verifier configured by introConfig accepts at introStart: sub alice,
+// client_id web, scopes orders.read and orders.write, aud introAudience,
+// exp in an hour, iat and nbf a minute ago, jti j1. opts apply after.
+func introToken(t testing.TB, iss *oauthtest.Issuer, opts ...oauthtest.TokenOption) string {
+	t.Helper()
+	return iss.OpaqueToken(t, append([]oauthtest.TokenOption{
+		oauthtest.WithSubject("alice"), oauthtest.WithClientID("web"),
+		oauthtest.WithScopes("orders.read", "orders.write"), oauthtest.WithAudience(introAudience),
+		oauthtest.WithExpiry(introStart.Add(time.Hour)),
+		oauthtest.WithClaim("iat", introStart.Add(-time.Minute).Unix()),
+		oauthtest.WithClaim("nbf", introStart.Add(-time.Minute).Unix()),
+		oauthtest.WithClaim("jti", "j1"),
+	}, opts...)...)
 }
 
-// authenticated checks the client credentials exactly as RFC 6749 §2.3.1
-// prescribes for as.method.
-func (as *introAS) authenticated(r *http.Request) bool {
-	switch as.method {
-	case ClientSecretBasic:
-		want := "Basic " + base64.StdEncoding.EncodeToString(
-			[]byte(url.QueryEscape(introClientID)+":"+url.QueryEscape(introSecret)))
-		if r.PostForm.Has("client_secret") || r.PostForm.Has("client_id") {
-			as.t.Errorf("client_secret_basic request also has credentials in the body")
-		}
-		return r.Header.Get("Authorization") == want
-	case ClientSecretPost:
-		if r.Header.Get("Authorization") != "" {
-			as.t.Errorf("client_secret_post request has an Authorization header")
-		}
-		return r.PostForm.Get("client_id") == introClientID && r.PostForm.Get("client_secret") == introSecret
-	}
-	return false
-}
-
-func introConfig(as *introAS, clock *introClock) IntrospectionConfig {
+func introConfig(iss *oauthtest.Issuer, clock *oauthtest.Clock) IntrospectionConfig {
 	return IntrospectionConfig{
-		Endpoint:          as.URL + "/introspect",
-		ClientID:          introClientID,
-		ClientSecret:      introSecret,
-		AuthMethod:        as.method,
-		Issuer:            introIssuer,
-		Audiences:         []string{"https://other.example", introAudience},
-		HTTPClient:        as.Client(),
-		InsecureAllowHTTP: true,
-		Now:               clock.Now,
+		Endpoint:     iss.IntrospectionURL(),
+		ClientID:     introClientID,
+		ClientSecret: introSecret,
+		Issuer:       iss.URL,
+		Audiences:    []string{"https://other.example", introAudience},
+		HTTPClient:   iss.Client(),
+		Now:          clock.Now,
 	}
 }
 
-func newIntro(t *testing.T, cfg IntrospectionConfig) *Introspection {
+func newIntro(t testing.TB, cfg IntrospectionConfig) *Introspection {
 	t.Helper()
 	i, err := NewIntrospection(cfg)
 	if err != nil {
@@ -154,39 +92,7 @@ func introCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// introJSON marshals members into a response body, with times relative to
-// introStart given as time.Duration.
-func introJSON(members map[string]any) string {
-	m := make(map[string]any, len(members))
-	for k, v := range members {
-		if d, ok := v.(time.Duration); ok {
-			v = introStart.Add(d).Unix()
-		}
-		m[k] = v
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
-// introActive returns a valid active response with extra members merged in.
-func introActive(extra map[string]any) string {
-	m := map[string]any{
-		"active": true, "iss": introIssuer, "aud": []string{introAudience}, "sub": "alice",
-		"client_id": "web", "scope": "orders.read orders.write", "token_type": "Bearer",
-		"exp": time.Hour, "iat": -time.Minute, "nbf": -time.Minute, "jti": "j1",
-	}
-	for k, v := range extra {
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
-	return introJSON(m)
-}
+func introRequests(iss *oauthtest.Issuer) int { return iss.Requests(oauthtest.EndpointIntrospection) }
 
 // assertNoSecrets fails if err's text, in any fmt form, contains the token or
 // the client secret.
@@ -202,40 +108,49 @@ func assertNoSecrets(t *testing.T, err error, token string) {
 
 func TestIntrospection_Verify(t *testing.T) {
 	t.Parallel()
+	type opts = []oauthtest.TokenOption
 	tests := map[string]struct {
-		response   string
+		token      opts // nil: a token the issuer never minted
+		fault      oauthtest.Fault
+		revoke     bool
 		wantReason error // nil: accepted
 		wantClaim  string
 	}{
-		"Active":              {response: introActive(nil)},
-		"AudienceString":      {response: introActive(map[string]any{"aud": introAudience})},
-		"NoAudience":          {response: introActive(map[string]any{"aud": nil})},
-		"NoIssuer":            {response: introActive(map[string]any{"iss": nil})},
-		"NoExp":               {response: introActive(map[string]any{"exp": nil})},
-		"ExpiredWithinLeeway": {response: introActive(map[string]any{"exp": -10 * time.Second})},
-		"TokenTypeAccess":     {response: introActive(map[string]any{"token_type": "access_token"})},
-		"TokenUseAccess":      {response: introActive(map[string]any{"token_use": "access_token"})},
-		"Inactive":            {response: `{"active":false}`, wantReason: ErrInactive, wantClaim: "active"},
-		"InactiveWithJunk":    {response: `{"active":false,"scope":"a b"}`, wantReason: ErrInactive},
-		"UnknownToken":        {response: "", wantReason: ErrInactive},
-		"Expired":             {response: introActive(map[string]any{"exp": -time.Hour}), wantReason: ErrExpired, wantClaim: "exp"},
-		"NotYetValid":         {response: introActive(map[string]any{"nbf": time.Hour}), wantReason: ErrNotYetValid, wantClaim: "nbf"},
-		"WrongAudience":       {response: introActive(map[string]any{"aud": []string{"https://billing.example"}}), wantReason: ErrAudience, wantClaim: "aud"},
-		"EmptyAudience":       {response: introActive(map[string]any{"aud": []string{}}), wantReason: ErrAudience},
-		"WrongIssuer":         {response: introActive(map[string]any{"iss": "https://evil.example/"}), wantReason: ErrIssuer, wantClaim: "iss"},
-		"RefreshTokenType":    {response: introActive(map[string]any{"token_type": "refresh_token"}), wantReason: ErrType, wantClaim: "token_type"},
-		"RefreshTokenUse":     {response: introActive(map[string]any{"token_use": "refresh_token"}), wantReason: ErrType, wantClaim: "token_use"},
+		"Active":              {token: opts{}},
+		"AudienceArray":       {token: opts{oauthtest.WithAudience("https://x.example", introAudience)}},
+		"NoAudience":          {token: opts{oauthtest.WithAudience()}},
+		"NoIssuer":            {token: opts{oauthtest.WithIssuer("")}},
+		"NoExp":               {token: opts{oauthtest.WithoutClaim("exp")}},
+		"ExpiredWithinLeeway": {token: opts{oauthtest.WithExpiry(introStart.Add(-10 * time.Second))}},
+		"TokenTypeAccess":     {token: opts{oauthtest.WithClaim("token_type", "access_token")}},
+		"TokenUseAccess":      {token: opts{oauthtest.WithClaim("token_use", "access_token")}},
+		"Inactive":            {token: opts{}, revoke: true, wantReason: ErrInactive, wantClaim: "active"},
+		"InactiveWithJunk": {
+			token: opts{}, fault: oauthtest.FaultResponse(http.StatusOK, "application/json", `{"active":false,"scope":"a b"}`),
+			wantReason: ErrInactive,
+		},
+		"UnknownToken":     {wantReason: ErrInactive},
+		"Expired":          {token: opts{oauthtest.WithExpiry(introStart.Add(-time.Hour))}, wantReason: ErrExpired, wantClaim: "exp"},
+		"NotYetValid":      {token: opts{oauthtest.WithClaim("nbf", introStart.Add(time.Hour).Unix())}, wantReason: ErrNotYetValid, wantClaim: "nbf"},
+		"WrongAudience":    {token: opts{oauthtest.WithAudience("https://billing.example")}, wantReason: ErrAudience, wantClaim: "aud"},
+		"EmptyAudience":    {token: opts{oauthtest.WithClaim("aud", []string{})}, wantReason: ErrAudience},
+		"WrongIssuer":      {token: opts{oauthtest.WithIssuer("https://evil.example/")}, wantReason: ErrIssuer, wantClaim: "iss"},
+		"RefreshTokenType": {token: opts{oauthtest.WithClaim("token_type", "refresh_token")}, wantReason: ErrType, wantClaim: "token_type"},
+		"RefreshTokenUse":  {token: opts{oauthtest.WithClaim("token_use", "refresh_token")}, wantReason: ErrType, wantClaim: "token_use"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			token := "tok-" + name + "-Zq81"
-			responses := map[string]string{}
-			if tc.response != "" {
-				responses[token] = tc.response
+			iss := newIntroIssuer(t)
+			token := "never-minted-Zq81"
+			if tc.token != nil {
+				token = introToken(t, iss, tc.token...)
 			}
-			as := newIntroAS(t, ClientSecretBasic, responses)
-			v := newIntro(t, introConfig(as, newIntroClock()))
+			if tc.revoke {
+				iss.Revoke(token)
+			}
+			iss.SetFault(oauthtest.EndpointIntrospection, tc.fault)
+			v := newIntro(t, introConfig(iss, oauthtest.NewClock(introStart)))
 
 			c, err := v.Verify(introCtx(t), token)
 			if tc.wantReason == nil {
@@ -267,10 +182,9 @@ func TestIntrospection_Verify(t *testing.T) {
 
 func TestIntrospection_VerifyMapsClaims(t *testing.T) {
 	t.Parallel()
-	const token = "opaque-1"
-	body := introActive(map[string]any{"username": "alice@example.com", "exp": 1_750_003_600.5})
-	as := newIntroAS(t, ClientSecretBasic, map[string]string{token: body})
-	v := newIntro(t, introConfig(as, newIntroClock()))
+	iss := newIntroIssuer(t)
+	token := introToken(t, iss, oauthtest.WithClaim("username", "alice@example.com"), oauthtest.WithClaim("exp", 1_750_003_600.5))
+	v := newIntro(t, introConfig(iss, oauthtest.NewClock(introStart)))
 
 	c, err := v.Verify(introCtx(t), token)
 	if err != nil {
@@ -280,7 +194,7 @@ func TestIntrospection_VerifyMapsClaims(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"Issuer", c.Issuer(), introIssuer},
+		{"Issuer", c.Issuer(), iss.URL},
 		{"Subject", c.Subject(), "alice"},
 		{"ClientID", c.ClientID(), "web"},
 		{"ID", c.ID(), "j1"},
@@ -291,7 +205,7 @@ func TestIntrospection_VerifyMapsClaims(t *testing.T) {
 		{"IssuedAt", c.IssuedAt(), introStart.Add(-time.Minute).UTC()},
 		{"NotBefore", c.NotBefore(), introStart.Add(-time.Minute).UTC()},
 		{"ExpiryLocation", c.Expiry().Location(), time.UTC},
-		{"Raw", string(c.Raw()), body},
+		{"RawIsJSON", json.Valid(c.Raw()), true},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -308,38 +222,19 @@ func TestIntrospection_VerifyMapsClaims(t *testing.T) {
 
 // introUnavailableCase is an endpoint that cannot answer for the token.
 type introUnavailableCase struct {
-	server func(*introAS)             // before the server starts
+	fault  oauthtest.Fault
 	config func(*IntrospectionConfig) // optional
-	down   bool                       // close the server before the call
 }
 
 func introUnavailableCases() map[string]introUnavailableCase {
 	respond := func(status int, contentType, body string) introUnavailableCase {
-		return introUnavailableCase{server: func(as *introAS) {
-			as.handler = func(w http.ResponseWriter, _ *http.Request) {
-				if contentType != "" {
-					w.Header().Set("Content-Type", contentType)
-				}
-				w.WriteHeader(status)
-				_, _ = io.WriteString(w, body)
-			}
-		}}
+		return introUnavailableCase{fault: oauthtest.FaultResponse(status, contentType, body)}
 	}
 	const js = "application/json"
 	return map[string]introUnavailableCase{
-		"Down": {down: true},
+		"Down": {fault: oauthtest.FaultDown()},
 		"Slow": {
-			server: func(as *introAS) {
-				as.handler = func(_ http.ResponseWriter, r *http.Request) {
-					// Once the body is read, the server notices the client
-					// hanging up and cancels r.Context().
-					_, _ = io.Copy(io.Discard, r.Body)
-					select {
-					case <-r.Context().Done():
-					case <-time.After(introTestTimeout):
-					}
-				}
-			},
+			fault:  oauthtest.FaultSlow(time.Hour),
 			config: func(c *IntrospectionConfig) { c.Timeout = 100 * time.Millisecond },
 		},
 		// A wrong secret: the server rejects our credentials, not the token.
@@ -347,19 +242,11 @@ func introUnavailableCases() map[string]introUnavailableCase {
 		"Status500": respond(http.StatusInternalServerError, js, `{"error":"server_error"}`),
 		"Status503": respond(http.StatusServiceUnavailable, "text/plain", "busy"),
 		"Status400": respond(http.StatusBadRequest, js, `{"error":"invalid_request","error_description":"bad"}`),
-		"Redirect": {server: func(as *introAS) {
-			// Following the redirect would reach an endpoint that accepts.
-			as.handler = func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path == "/introspect" {
-					http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
-					return
-				}
-				w.Header().Set("Content-Type", js)
-				_, _ = io.WriteString(w, introActive(nil))
-			}
-		}},
+		// Following the redirect would send the credentials and the token on.
+		"Redirect":        {fault: oauthtest.FaultRedirect("/elsewhere")},
 		"HTMLBody":        respond(http.StatusOK, "text/html", "<html>login</html>"),
 		"NoContentType":   respond(http.StatusOK, "", `{"active":true}`),
+		"JSONSuffixType":  respond(http.StatusOK, "application/token-introspection+json", `{"active":true}`),
 		"MalformedJSON":   respond(http.StatusOK, js, `{"active":true,`),
 		"JSONArray":       respond(http.StatusOK, js, `[{"active":true}]`),
 		"JSONNull":        respond(http.StatusOK, js, `null`),
@@ -382,37 +269,39 @@ func TestIntrospection_VerifyUnavailable(t *testing.T) {
 	for name, tc := range introUnavailableCases() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			token := "tok-" + name + "-Zq81"
-			var setup []func(*introAS)
-			if tc.server != nil {
-				setup = append(setup, tc.server)
-			}
-			as := newIntroAS(t, ClientSecretBasic, map[string]string{token: introActive(nil)}, setup...)
-			cfg := introConfig(as, newIntroClock())
-			cfg.MaxResponseSize = 1024
-			if tc.config != nil {
-				tc.config(&cfg)
-			}
-			v := newIntro(t, cfg)
-			if tc.down {
-				as.Close()
-			}
+			synctest.Test(t, func(t *testing.T) {
+				iss := newIntroIssuer(t)
+				token := introToken(t, iss)
+				iss.SetFault(oauthtest.EndpointIntrospection, tc.fault)
+				cfg := introConfig(iss, oauthtest.NewClock(introStart))
+				cfg.MaxResponseSize = 1024
+				if tc.config != nil {
+					tc.config(&cfg)
+				}
+				v := newIntro(t, cfg)
 
-			for call := 1; call <= 2; call++ {
-				c, err := v.Verify(introCtx(t), token)
-				var ue *UnavailableError
-				if !errors.Is(err, ErrUnavailable) || !errors.As(err, &ue) || ue.Op != "introspect" {
-					t.Fatalf("Verify() #%d = %v, %v, want an *UnavailableError{Op: introspect}", call, c, err)
+				for call := 1; call <= 2; call++ {
+					c, err := v.Verify(introCtx(t), token)
+					var ue *UnavailableError
+					if !errors.Is(err, ErrUnavailable) || !errors.As(err, &ue) || ue.Op != "introspect" {
+						t.Fatalf("Verify() #%d = %v, %v, want an *UnavailableError{Op: introspect}", call, c, err)
+					}
+					if errors.Is(err, ErrInvalidToken) || c != nil {
+						t.Errorf("Verify() #%d = %v, %v, must not be an invalid token", call, c, err)
+					}
+					assertNoSecrets(t, err, token)
+					for _, body := range []string{"busy", "login", "bad"} {
+						if strings.Contains(err.Error(), body) {
+							t.Errorf("Verify() error %q quotes the response body", err)
+						}
+					}
 				}
-				if errors.Is(err, ErrInvalidToken) || c != nil {
-					t.Errorf("Verify() #%d = %v, %v, must not be an invalid token", call, c, err)
+				// Failures are never cached, and never retried: both calls
+				// reached the server once.
+				if got := introRequests(iss); got != 2 {
+					t.Errorf("requests = %d after two calls, want 2 (failures must not be cached)", got)
 				}
-				assertNoSecrets(t, err, token)
-			}
-			// Failures are never cached: both calls reached the server.
-			if got := as.requests.Load(); !tc.down && got != 2 {
-				t.Errorf("requests = %d after two calls, want 2 (failures must not be cached)", got)
-			}
+			})
 		})
 	}
 }
@@ -422,16 +311,17 @@ func TestIntrospection_ClientAuth(t *testing.T) {
 	for _, method := range []AuthMethod{ClientSecretBasic, ClientSecretPost} {
 		t.Run(method.String(), func(t *testing.T) {
 			t.Parallel()
-			as := newIntroAS(t, method, map[string]string{"tok": introActive(nil)})
-			// introAS.authenticated checks the exact encoding; a mismatch
-			// yields 401 and so ErrUnavailable.
-			if _, err := newIntro(t, introConfig(as, newIntroClock())).Verify(introCtx(t), "tok"); err != nil {
+			// The issuer checks the exact encoding of RFC 6749 §2.3.1; the
+			// id and secret need form-encoding. A mismatch yields 401.
+			iss := newIntroIssuer(t)
+			cfg := introConfig(iss, oauthtest.NewClock(introStart))
+			cfg.AuthMethod = method
+			if _, err := newIntro(t, cfg).Verify(introCtx(t), introToken(t, iss)); err != nil {
 				t.Fatalf("Verify() with %v error = %v, want nil", method, err)
 			}
 
-			cfg := introConfig(as, newIntroClock())
 			cfg.ClientSecret = "wrong"
-			_, err := newIntro(t, cfg).Verify(introCtx(t), "tok")
+			_, err := newIntro(t, cfg).Verify(introCtx(t), introToken(t, iss))
 			if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "invalid_client") {
 				t.Errorf("Verify() with a wrong secret error = %v, want ErrUnavailable naming 401 invalid_client", err)
 			}
@@ -443,29 +333,28 @@ func TestIntrospection_Cache(t *testing.T) {
 	t.Parallel()
 	type step struct {
 		advance      time.Duration
-		wantRequests int64
+		wantRequests int
 		wantReason   error
 	}
 	tests := map[string]struct {
-		response string
-		cfg      func(*IntrospectionConfig)
-		steps    []step
+		token  []oauthtest.TokenOption
+		revoke bool
+		cfg    func(*IntrospectionConfig)
+		steps  []step
 	}{
 		"ActiveUntilCacheTTL": {
-			response: introActive(nil),
-			cfg:      func(c *IntrospectionConfig) { c.CacheTTL = 10 * time.Second },
-			steps:    []step{{0, 1, nil}, {0, 1, nil}, {9 * time.Second, 1, nil}, {time.Second, 2, nil}, {0, 2, nil}},
+			cfg:   func(c *IntrospectionConfig) { c.CacheTTL = 10 * time.Second },
+			steps: []step{{0, 1, nil}, {0, 1, nil}, {9 * time.Second, 1, nil}, {time.Second, 2, nil}, {0, 2, nil}},
 		},
 		"DefaultCacheTTL": {
-			response: introActive(nil),
-			steps:    []step{{0, 1, nil}, {4 * time.Second, 1, nil}, {time.Second, 2, nil}},
+			steps: []step{{0, 1, nil}, {4 * time.Second, 1, nil}, {time.Second, 2, nil}},
 		},
 		"CappedByExp": {
 			// exp in 3s, CacheTTL 1m: the entry ends at exp. After exp
 			// the server still says active; within the leeway the token
 			// passes but is not cached, and past it, it is expired.
-			response: introActive(map[string]any{"exp": 3 * time.Second}),
-			cfg:      func(c *IntrospectionConfig) { c.CacheTTL = time.Minute },
+			token: []oauthtest.TokenOption{oauthtest.WithExpiry(introStart.Add(3 * time.Second))},
+			cfg:   func(c *IntrospectionConfig) { c.CacheTTL = time.Minute },
 			steps: []step{
 				{0, 1, nil}, {2 * time.Second, 1, nil}, {2 * time.Second, 2, nil}, {0, 3, nil},
 				{time.Minute, 4, ErrExpired}, {0, 4, ErrExpired},
@@ -473,52 +362,54 @@ func TestIntrospection_Cache(t *testing.T) {
 		},
 		"HitRechecksTime": {
 			// A clock stepping back makes a cached token not yet valid.
-			response: introActive(nil),
-			cfg:      func(c *IntrospectionConfig) { c.CacheTTL = time.Minute },
-			steps:    []step{{0, 1, nil}, {-2 * time.Minute, 1, ErrNotYetValid}},
+			cfg:   func(c *IntrospectionConfig) { c.CacheTTL = time.Minute },
+			steps: []step{{0, 1, nil}, {-2 * time.Minute, 1, ErrNotYetValid}},
 		},
 		"InactiveBriefly": {
-			response: `{"active":false}`,
+			revoke: true,
 			steps: []step{
 				{0, 1, ErrInactive}, {500 * time.Millisecond, 1, ErrInactive},
 				{500 * time.Millisecond, 2, ErrInactive}, {0, 2, ErrInactive},
 			},
 		},
 		"RejectedBriefly": {
-			response: introActive(map[string]any{"aud": "https://billing.example"}),
-			cfg:      func(c *IntrospectionConfig) { c.NegativeCacheTTL = 5 * time.Second },
-			steps:    []step{{0, 1, ErrAudience}, {4 * time.Second, 1, ErrAudience}, {time.Second, 2, ErrAudience}},
+			token: []oauthtest.TokenOption{oauthtest.WithAudience("https://billing.example")},
+			cfg:   func(c *IntrospectionConfig) { c.NegativeCacheTTL = 5 * time.Second },
+			steps: []step{{0, 1, ErrAudience}, {4 * time.Second, 1, ErrAudience}, {time.Second, 2, ErrAudience}},
 		},
 		"CacheDisabled": {
-			response: introActive(nil),
-			cfg:      func(c *IntrospectionConfig) { c.CacheTTL = -1 },
-			steps:    []step{{0, 1, nil}, {0, 2, nil}},
+			cfg:   func(c *IntrospectionConfig) { c.CacheTTL = -1 },
+			steps: []step{{0, 1, nil}, {0, 2, nil}},
 		},
 		"NegativeCacheDisabled": {
-			response: `{"active":false}`,
-			cfg:      func(c *IntrospectionConfig) { c.NegativeCacheTTL = -1 },
-			steps:    []step{{0, 1, ErrInactive}, {0, 2, ErrInactive}},
+			revoke: true,
+			cfg:    func(c *IntrospectionConfig) { c.NegativeCacheTTL = -1 },
+			steps:  []step{{0, 1, ErrInactive}, {0, 2, ErrInactive}},
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			as := newIntroAS(t, ClientSecretBasic, map[string]string{"tok": tc.response})
-			clock := newIntroClock()
-			cfg := introConfig(as, clock)
+			iss := newIntroIssuer(t)
+			token := introToken(t, iss, tc.token...)
+			if tc.revoke {
+				iss.Revoke(token)
+			}
+			clock := oauthtest.NewClock(introStart)
+			cfg := introConfig(iss, clock)
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
 			}
 			v := newIntro(t, cfg)
 			var prev *Claims
-			var prevRequests int64
+			var prevRequests int
 			for n, s := range tc.steps {
 				clock.Advance(s.advance)
-				c, err := v.Verify(introCtx(t), "tok")
+				c, err := v.Verify(introCtx(t), token)
 				if s.wantReason == nil && err != nil || s.wantReason != nil && !errors.Is(err, s.wantReason) {
 					t.Fatalf("step %d: Verify() error = %v, want %v", n, err, s.wantReason)
 				}
-				if got := as.requests.Load(); got != s.wantRequests {
+				if got := introRequests(iss); got != s.wantRequests {
 					t.Fatalf("step %d: requests = %d, want %d", n, got, s.wantRequests)
 				}
 				if s.wantReason == nil && prev != nil && s.wantRequests == prevRequests && c != prev {
@@ -532,145 +423,112 @@ func TestIntrospection_Cache(t *testing.T) {
 
 func TestIntrospection_Coalesces(t *testing.T) {
 	t.Parallel()
-	const callers = 100
-	var started atomic.Int64
-	as := newIntroAS(t, ClientSecretBasic, map[string]string{"tok": introActive(nil)}, func(as *introAS) {
-		as.before = func(*http.Request) {
-			// Hold the one request until every caller is on its way, then
-			// a little longer so each has joined the flight.
-			deadline := time.Now().Add(introTestTimeout)
-			for started.Load() < callers && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
+	synctest.Test(t, func(t *testing.T) {
+		const callers = 100
+		iss := newIntroIssuer(t)
+		token := introToken(t, iss)
+		// The one request takes a second of fake time, long enough for
+		// every caller to join it.
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultSlow(time.Second))
+		cfg := introConfig(iss, oauthtest.NewClock(introStart))
+		cfg.CacheTTL = -1 // no caching: only coalescing can explain a single request
+		v := newIntro(t, cfg)
+
+		ctx := introCtx(t)
+		results := make([]*Claims, callers)
+		errs := make([]error, callers)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for n := range callers {
+			wg.Go(func() { results[n], errs[n] = v.Verify(ctx, token) })
+		}
+		synctest.Wait() // every caller waits for the one request
+		if got := introRequests(iss); got != 1 {
+			t.Errorf("requests = %d for %d concurrent calls, want 1", got, callers)
+		}
+		wg.Wait()
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("callers waited %v, want the request's 1s", d)
+		}
+		for n := range callers {
+			if errs[n] != nil || results[n] != results[0] {
+				t.Fatalf("caller %d: Verify() = %p, %v, want the shared claims %p", n, results[n], errs[n], results[0])
 			}
-			time.Sleep(200 * time.Millisecond)
+		}
+		if got := introRequests(iss); got != 1 {
+			t.Errorf("requests = %d for %d concurrent calls, want 1", got, callers)
 		}
 	})
-	cfg := introConfig(as, newIntroClock())
-	cfg.CacheTTL = -1 // no caching: only coalescing can explain a single request
-	v := newIntro(t, cfg)
-
-	ctx := introCtx(t)
-	results := make([]*Claims, callers)
-	errs := make([]error, callers)
-	var wg sync.WaitGroup
-	for n := range callers {
-		wg.Go(func() {
-			started.Add(1)
-			results[n], errs[n] = v.Verify(ctx, "tok")
-		})
-	}
-	wg.Wait()
-	for n := range callers {
-		if errs[n] != nil || results[n] != results[0] {
-			t.Fatalf("caller %d: Verify() = %p, %v, want the shared claims %p", n, results[n], errs[n], results[0])
-		}
-	}
-	if got := as.requests.Load(); got != 1 {
-		t.Errorf("requests = %d for %d concurrent calls, want 1", got, callers)
-	}
 }
 
 func TestIntrospection_CoalescedCallersOwnContext(t *testing.T) {
 	t.Parallel()
-	arrived, release := make(chan struct{}), make(chan struct{})
-	as := newIntroAS(t, ClientSecretBasic, map[string]string{"tok": introActive(nil)}, func(as *introAS) {
-		as.before = func(*http.Request) {
-			close(arrived)
-			select {
-			case <-release:
-			case <-time.After(introTestTimeout):
-			}
+	synctest.Test(t, func(t *testing.T) {
+		iss := newIntroIssuer(t)
+		token := introToken(t, iss)
+		// Slow, but within the default 5s Timeout of a request.
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultSlow(3*time.Second))
+		v := newIntro(t, introConfig(iss, oauthtest.NewClock(introStart)))
+
+		// The first caller starts the request, then gives up.
+		firstCtx, cancelFirst := context.WithCancel(introCtx(t))
+		firstErr := make(chan error, 1)
+		go func() { _, err := v.Verify(firstCtx, token); firstErr <- err }()
+		synctest.Wait()
+
+		// A second caller joins; its deadline passes while the request hangs.
+		shortCtx, cancelShort := context.WithTimeout(introCtx(t), 20*time.Millisecond)
+		defer cancelShort()
+		start := time.Now()
+		if _, err := v.Verify(shortCtx, token); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Verify() past its deadline error = %v, want ErrUnavailable and DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d != 20*time.Millisecond {
+			t.Errorf("Verify() with a 20ms deadline returned after %v", d)
+		}
+
+		// A third caller joins and waits; the first one cancels.
+		third := make(chan error, 1)
+		go func() { _, err := v.Verify(introCtx(t), token); third <- err }()
+		synctest.Wait()
+		cancelFirst()
+		if err := <-firstErr; !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled Verify() error = %v, want ErrUnavailable and Canceled", err)
+		}
+		// The first caller's cancellation did not fail the shared request.
+		if err := <-third; err != nil {
+			t.Errorf("third Verify() error = %v, want nil", err)
+		}
+		if d := time.Since(start); d != 3*time.Second {
+			t.Errorf("the shared request ended %v after it started, want 3s", d)
+		}
+		if got := introRequests(iss); got != 1 {
+			t.Errorf("requests = %d, want 1", got)
 		}
 	})
-	v := newIntro(t, introConfig(as, newIntroClock()))
-
-	// The first caller starts the request, then gives up.
-	firstCtx, cancelFirst := context.WithCancel(introCtx(t))
-	firstErr := make(chan error, 1)
-	go func() { _, err := v.Verify(firstCtx, "tok"); firstErr <- err }()
-	<-arrived
-
-	// A second caller joins; its deadline passes while the request hangs.
-	shortCtx, cancelShort := context.WithTimeout(introCtx(t), 20*time.Millisecond)
-	defer cancelShort()
-	if _, err := v.Verify(shortCtx, "tok"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Verify() past its deadline error = %v, want ErrUnavailable and DeadlineExceeded", err)
-	}
-
-	// A third caller joins and waits; the first one cancels.
-	third := make(chan error, 1)
-	go func() { _, err := v.Verify(introCtx(t), "tok"); third <- err }()
-	cancelFirst()
-	if err := <-firstErr; !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled Verify() error = %v, want ErrUnavailable and Canceled", err)
-	}
-	close(release)
-	// The first caller's cancellation did not fail the shared request.
-	if err := <-third; err != nil {
-		t.Errorf("third Verify() error = %v, want nil", err)
-	}
-	if got := as.requests.Load(); got != 1 {
-		t.Errorf("requests = %d, want 1", got)
-	}
-}
-
-// introRoundTripper answers requests in memory.
-type introRoundTripper func(*http.Request) (*http.Response, error)
-
-func (f introRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// introMemoryClient answers every introspection request in memory with
-// body(token). It expects client_secret_basic, whose form starts with the
-// token.
-func introMemoryClient(body func(token string) string) *http.Client {
-	return &http.Client{Transport: introRoundTripper(func(r *http.Request) (*http.Response, error) {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		token, _, _ := strings.Cut(strings.TrimPrefix(string(b), "token="), "&")
-		return &http.Response{
-			StatusCode: http.StatusOK,
-			Header:     http.Header{"Content-Type": {"application/json"}},
-			Body:       io.NopCloser(strings.NewReader(body(token))),
-			Request:    r,
-		}, nil
-	})}
 }
 
 // TestIntrospection_CacheBound uses fewer tokens under -race (raceEnabled),
 // which makes the HTTP and JSON work of a miss about ten times slower.
 func TestIntrospection_CacheBound(t *testing.T) {
 	t.Parallel()
-	const (
-		size = 1000
-		hot  = "hot-token"
-	)
+	const size = 1000
 	tokens := 100_000
 	if raceEnabled() {
-		tokens = 30_000 // 30 times the bound; 100 000 take about 6s under -race
+		tokens = 30_000 // 30 times the bound
 	}
-	var hotRequests atomic.Int64
-	v := newIntro(t, IntrospectionConfig{
-		Endpoint:     "https://as.example/introspect",
-		ClientID:     introClientID,
-		ClientSecret: introSecret,
-		Audiences:    []string{introAudience},
-		CacheTTL:     time.Minute,
-		CacheSize:    size,
-		Now:          newIntroClock().Now,
-		HTTPClient: introMemoryClient(func(token string) string {
-			if token == hot {
-				hotRequests.Add(1)
-			}
-			return `{"active":true}`
-		}),
-	})
+	iss := newIntroIssuer(t)
+	hot := introToken(t, iss)
+	cfg := introConfig(iss, oauthtest.NewClock(introStart))
+	// Tokens the issuer never minted are inactive: remembered like
+	// active ones, for a minute here.
+	cfg.CacheTTL, cfg.NegativeCacheTTL, cfg.CacheSize = time.Minute, time.Minute, size
+	v := newIntro(t, cfg)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*introTestTimeout)
 	defer cancel()
 	for n := range tokens {
-		if _, err := v.Verify(ctx, "tok-"+strconv.Itoa(n)); err != nil {
-			t.Fatalf("Verify(#%d) error = %v", n, err)
+		if _, err := v.Verify(ctx, "tok-"+strconv.Itoa(n)); !errors.Is(err, ErrInactive) {
+			t.Fatalf("Verify(#%d) error = %v, want %v", n, err, ErrInactive)
 		}
 		// A token used between every two misses stays cached (CLOCK).
 		if _, err := v.Verify(ctx, hot); err != nil {
@@ -685,15 +543,16 @@ func TestIntrospection_CacheBound(t *testing.T) {
 	if got, _ := v.cache.Usage(); got != size {
 		t.Errorf("cache holds %d entries after %d tokens, want exactly %d", got, tokens, size)
 	}
-	if got := hotRequests.Load(); got != 1 {
-		t.Errorf("hot token introspected %d times, want 1", got)
+	// One request per distinct token: the hot one was introspected once.
+	if got := introRequests(iss); got != tokens+1 {
+		t.Errorf("requests = %d for %d distinct tokens, want %d", got, tokens+1, tokens+1)
 	}
 }
 
 func TestIntrospection_VerifyRejectsWithoutRequest(t *testing.T) {
 	t.Parallel()
-	as := newIntroAS(t, ClientSecretBasic, nil)
-	v := newIntro(t, introConfig(as, newIntroClock()))
+	iss := newIntroIssuer(t)
+	v := newIntro(t, introConfig(iss, oauthtest.NewClock(introStart)))
 	tests := map[string]struct {
 		token string
 		want  error
@@ -708,24 +567,23 @@ func TestIntrospection_VerifyRejectsWithoutRequest(t *testing.T) {
 			}
 		})
 	}
-	if got := as.requests.Load(); got != 0 {
+	if got := introRequests(iss); got != 0 {
 		t.Errorf("requests = %d, want 0", got)
 	}
 }
 
+// TestIntrospection_TLS runs over a real TLS connection on 127.0.0.1, with
+// both client authentication methods.
 func TestIntrospection_TLS(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, introActive(nil))
-	}))
-	t.Cleanup(srv.Close)
-	v := newIntro(t, IntrospectionConfig{
-		Endpoint: srv.URL, ClientID: "rs", ClientSecret: "x", Audiences: []string{introAudience},
-		HTTPClient: srv.Client(), Now: newIntroClock().Now,
-	})
-	if _, err := v.Verify(introCtx(t), "tok"); err != nil {
-		t.Fatalf("Verify() over TLS error = %v", err)
+	iss := oauthtest.NewIssuer(t, oauthtest.WithTLS(), oauthtest.WithIntrospectionClient(introClientID, introSecret),
+		oauthtest.WithClock(func() time.Time { return introStart.Add(-introSkew) }))
+	for _, method := range []AuthMethod{ClientSecretBasic, ClientSecretPost} {
+		cfg := introConfig(iss, oauthtest.NewClock(introStart))
+		cfg.AuthMethod = method
+		if _, err := newIntro(t, cfg).Verify(introCtx(t), introToken(t, iss)); err != nil {
+			t.Fatalf("Verify() over TLS with %v error = %v", method, err)
+		}
 	}
 }
 
@@ -794,16 +652,16 @@ func TestNewIntrospection(t *testing.T) {
 
 func TestNewIntrospection_CopiesConfig(t *testing.T) {
 	t.Parallel()
-	as := newIntroAS(t, ClientSecretBasic, map[string]string{"tok": introActive(nil)})
-	cfg := introConfig(as, newIntroClock())
+	iss := newIntroIssuer(t)
+	cfg := introConfig(iss, oauthtest.NewClock(introStart))
 	v := newIntro(t, cfg)
 	// Neither editing the config afterwards nor the redirect policy we set
 	// reaches the caller's values.
 	cfg.Audiences[1] = "https://changed.example"
-	if as.Client().CheckRedirect != nil {
+	if iss.Client().CheckRedirect != nil {
 		t.Errorf("NewIntrospection modified the caller's http.Client")
 	}
-	if _, err := v.Verify(introCtx(t), "tok"); err != nil {
+	if _, err := v.Verify(introCtx(t), introToken(t, iss)); err != nil {
 		t.Errorf("Verify() after editing the config error = %v, want nil", err)
 	}
 }

@@ -2,102 +2,82 @@ package verify
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oauthgate/oauthgate/oauthtest"
 )
 
-// remoteMint signs claims as an RFC 9068 access token with priv.
-func remoteMint(t testing.TB, priv jose.JSONWebKey, claims map[string]any) string {
-	t.Helper()
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(priv.Algorithm), Key: priv},
-		(&jose.SignerOptions{}).WithType("at+jwt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-func remoteClaims(iss string) map[string]any {
-	now := time.Now()
-	return map[string]any{
-		"iss": iss, "aud": "https://api.example.com", "sub": "alice", "client_id": "app",
-		"scope": "orders.read", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	}
-}
-
-// remoteTenant is one authorization server: a JWKS endpoint, a remote key
-// set for it and a JWT verifier on top.
+// remoteTenant is one authorization server: an in-memory issuer, a remote
+// key set for its JWKS and a JWT verifier on top.
 type remoteTenant struct {
 	issuer string
-	priv   jose.JSONWebKey
-	srv    *jwksServer
+	iss    *oauthtest.Issuer
 	keys   *RemoteKeySet
 	jwt    *JWT
 }
 
-func newRemoteTenant(t *testing.T, issuer, kid string) *remoteTenant {
+// newRemoteTenant starts a tenant whose verifier expects issuer, or the
+// issuer's own URL if issuer is "".
+func newRemoteTenant(t *testing.T, issuer string, opts ...oauthtest.Option) *remoteTenant {
 	t.Helper()
-	priv, pub := remoteTestKey(t, kid)
-	srv := newJWKSServer(t, pub)
-	keys := newTestRemote(t, srv, RemoteKeySetConfig{Now: newRemoteClock().Now})
-	jwt, err := NewJWT(keys, JWTConfig{Issuer: issuer, Audiences: []string{"https://api.example.com"}})
+	iss := newRemoteIssuer(t, opts...)
+	keys := newTestRemote(t, iss, RemoteKeySetConfig{Now: oauthtest.NewClock(remoteStart).Now})
+	if issuer == "" {
+		issuer = iss.URL
+	}
+	jwt, err := NewJWT(keys, JWTConfig{Issuer: issuer, Audiences: []string{oauthtest.DefaultAudience}})
 	if err != nil {
 		t.Fatalf("NewJWT() error = %v", err)
 	}
-	return &remoteTenant{issuer: issuer, priv: priv, srv: srv, keys: keys, jwt: jwt}
+	return &remoteTenant{issuer: issuer, iss: iss, keys: keys, jwt: jwt}
+}
+
+// token mints a token of the tenant's issuer, with opts.
+func (tn *remoteTenant) token(t *testing.T, opts ...oauthtest.TokenOption) string {
+	t.Helper()
+	return tn.iss.Token(t, append([]oauthtest.TokenOption{
+		oauthtest.WithSubject("alice"), oauthtest.WithScopes("orders.read"),
+	}, opts...)...)
 }
 
 func TestIssuers_Routing(t *testing.T) {
 	t.Parallel()
 	ctx := remoteTestContext(t)
-	a := newRemoteTenant(t, "https://a.example.com", "ka")
-	b := newRemoteTenant(t, "https://b.example.com/tenant", "ecb")
+	a := newRemoteTenant(t, "")
+	b := newRemoteTenant(t, "", oauthtest.WithIssuerPath("/tenant"), oauthtest.WithAlgorithm(jose.EdDSA))
 	is, err := NewIssuers(a.jwt, b.jwt)
 	if err != nil {
 		t.Fatalf("NewIssuers() error = %v", err)
 	}
 
 	// An unknown issuer is rejected before any key set is asked.
-	_, err = is.Verify(ctx, remoteMint(t, a.priv, remoteClaims("https://evil.example.com")))
+	_, err = is.Verify(ctx, a.token(t, oauthtest.WithIssuer("https://evil.example.com")))
 	var te *TokenError
 	if !errors.As(err, &te) || !errors.Is(err, ErrIssuer) || te.Claim != "iss" {
 		t.Fatalf("Verify(unknown iss) error = %v, want a *TokenError for iss", err)
 	}
-	remoteWantRequests(t, a.srv, 0)
-	remoteWantRequests(t, b.srv, 0)
+	remoteWantRequests(t, a.iss, 0)
+	remoteWantRequests(t, b.iss, 0)
 
 	for _, tn := range []*remoteTenant{a, b} {
-		c, err := is.Verify(ctx, remoteMint(t, tn.priv, remoteClaims(tn.issuer)))
+		c, err := is.Verify(ctx, tn.token(t))
 		if err != nil {
 			t.Fatalf("Verify(token of %s) error = %v", tn.issuer, err)
 		}
 		if c.Issuer() != tn.issuer || c.Subject() != "alice" || !c.Scopes().Has("orders.read") {
 			t.Fatalf("Verify(token of %s) = %+v", tn.issuer, c)
 		}
-		remoteWantRequests(t, tn.srv, 1)
+		remoteWantRequests(t, tn.iss, 1)
 	}
 
 	// B's key cannot sign for A: routing by the unverified iss only picks
 	// A's verifier, which checks the signature against A's keys.
-	_, err = is.Verify(ctx, remoteMint(t, b.priv, remoteClaims(a.issuer)))
+	_, err = is.Verify(ctx, b.token(t, oauthtest.WithIssuer(a.issuer)))
 	if !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("Verify(B-signed token claiming A) error = %v, want %v", err, ErrInvalidToken)
 	}
@@ -106,7 +86,7 @@ func TestIssuers_Routing(t *testing.T) {
 func TestIssuers_Malformed(t *testing.T) {
 	t.Parallel()
 	ctx := remoteTestContext(t)
-	a := newRemoteTenant(t, "https://a.example.com", "ka")
+	a := newRemoteTenant(t, "")
 	is, err := NewIssuers(a.jwt)
 	if err != nil {
 		t.Fatal(err)
@@ -119,14 +99,14 @@ func TestIssuers_Malformed(t *testing.T) {
 	}{
 		"Empty":          {token: "", want: ErrMalformed},
 		"OnePart":        {token: "abc", want: ErrMalformed},
-		"TwoParts":       {token: hdr + "." + enc(`{"iss":"https://a.example.com"}`), want: ErrMalformed},
+		"TwoParts":       {token: hdr + "." + enc(`{"iss":"`+a.issuer+`"}`), want: ErrMalformed},
 		"BadBase64":      {token: hdr + ".!!!.sig", want: ErrMalformed},
 		"NotJSON":        {token: hdr + "." + enc("iss") + ".sig", want: ErrMalformed},
 		"IssNotString":   {token: hdr + "." + enc(`{"iss":42}`) + ".sig", want: ErrMalformed},
 		"NoIss":          {token: hdr + "." + enc(`{"sub":"x"}`) + ".sig", want: ErrMissingClaim},
 		"JWE":            {token: "a.b.c.d.e", want: ErrUnsupported},
 		"TooLarge":       {token: hdr + "." + strings.Repeat("A", 9<<10) + ".sig", want: ErrTooLarge},
-		"ForgedKnownIss": {token: hdr + "." + enc(`{"iss":"https://a.example.com"}`) + ".c2ln", want: ErrInvalidToken},
+		"ForgedKnownIss": {token: hdr + "." + enc(`{"iss":"`+a.issuer+`"}`) + ".c2ln", want: ErrInvalidToken},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -141,8 +121,8 @@ func TestIssuers_Malformed(t *testing.T) {
 
 func TestNewIssuers_Errors(t *testing.T) {
 	t.Parallel()
-	a := newRemoteTenant(t, "https://a.example.com", "ka")
-	a2 := newRemoteTenant(t, "https://a.example.com", "ka2")
+	a := newRemoteTenant(t, "https://a.example.com")
+	a2 := newRemoteTenant(t, "https://a.example.com")
 	tests := map[string]struct {
 		verifiers []*JWT
 		want      string
@@ -167,38 +147,40 @@ func TestNewIssuers_Errors(t *testing.T) {
 func TestRemoteKeySet_JWT(t *testing.T) {
 	t.Parallel()
 	ctx := remoteTestContext(t)
-	clock := newRemoteClock()
-	priv1, pub1 := remoteTestKey(t, "k1")
-	priv2, pub2 := remoteTestKey(t, "ec2")
-	srv := newJWKSServer(t, pub1)
-	keys := newTestRemote(t, srv, RemoteKeySetConfig{Now: clock.Now})
-	jwt, err := NewJWT(keys, JWTConfig{Issuer: "https://a.example.com", Audiences: []string{"https://api.example.com"}})
+	clock := oauthtest.NewClock(remoteStart)
+	iss := newRemoteIssuer(t)
+	keys := newTestRemote(t, iss, RemoteKeySetConfig{Now: clock.Now})
+	jwt, err := NewJWT(keys, JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := jwt.Verify(ctx, remoteMint(t, priv1, remoteClaims("https://a.example.com"))); err != nil {
-		t.Fatalf("Verify(k1 token) error = %v", err)
+	if _, err := jwt.Verify(ctx, iss.Token(t)); err != nil {
+		t.Fatalf("Verify(token) error = %v", err)
 	}
 	// A token with a kid nobody published fails as an unknown key, without
 	// a fetch inside the cooldown.
-	_, err = jwt.Verify(ctx, remoteMint(t, priv2, remoteClaims("https://a.example.com")))
+	_, err = jwt.Verify(ctx, iss.Token(t, oauthtest.WithKeyID("unpublished")))
 	if !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("Verify(unpublished key) error = %v, want %v", err, ErrUnknownKey)
 	}
-	remoteWantRequests(t, srv, 1)
+	remoteWantRequests(t, iss, 1)
 
-	// Rotation: the server publishes ec2 next to k1.
-	srv.setKeys(pub1, pub2)
+	// Rotation: the server publishes a second key next to the first.
+	rotated := iss.Token(t, oauthtest.WithAlgorithm(jose.EdDSA))
+	_, err = jwt.Verify(ctx, rotated)
+	if !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Verify(new key within the cooldown) error = %v, want %v", err, ErrUnknownKey)
+	}
 	clock.Advance(keys.cfg.UnknownKeyCooldown)
-	if _, err := jwt.Verify(ctx, remoteMint(t, priv2, remoteClaims("https://a.example.com"))); err != nil {
+	if _, err := jwt.Verify(ctx, rotated); err != nil {
 		t.Fatalf("Verify(rotated key) error = %v", err)
 	}
-	remoteWantRequests(t, srv, 2)
+	remoteWantRequests(t, iss, 2)
 
 	// Outage beyond MaxStale: the token is fine but cannot be checked.
-	srv.setMode(jwksMode500)
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultStatus(http.StatusInternalServerError))
 	clock.Advance(keys.cfg.MaxStale)
-	_, err = jwt.Verify(ctx, remoteMint(t, priv1, remoteClaims("https://a.example.com")))
+	_, err = jwt.Verify(ctx, iss.Token(t))
 	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("Verify() during a long outage error = %v, want %v only", err, ErrUnavailable)
 	}

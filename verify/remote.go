@@ -96,8 +96,9 @@ type RemoteKeySetConfig struct {
 //
 // Each fetched set is an immutable snapshot, swapped atomically; Keys for a
 // kid in the current snapshot takes no lock and does not allocate. A fetch
-// that fails, for whatever reason (network error, non-200 status, a body
-// over MaxResponseSize, a timeout, a document that is not a JWKS or holds no
+// that fails, for whatever reason (network error, non-200 status, a content
+// type that is not JSON, a redirect the URL policy forbids, a body over
+// MaxResponseSize, a timeout, a document that is not a JWKS or holds no
 // usable key), never replaces a good snapshot; the last good one is served
 // until MaxStale after it was fetched. Keys that disappear from the
 // document are dropped at the next good fetch.
