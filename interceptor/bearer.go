@@ -1,6 +1,5 @@
 package interceptor
 
-
 // parseCredentials parses RFC 6750 §2.1 credentials, scheme 1*SP b64token,
 // with scheme ("bearer" or "dpop", lower case; RFC 9449 §7.1 uses the same
 // syntax) matched case-insensitively (RFC 9110 §11.1).
