@@ -61,4 +61,20 @@
 // and the stream ends with Unauthenticated ("the access token expired").
 // The token is also verified again every [WithStreamRecheck] interval, so
 // tokens without exp and revoked tokens end streams too.
+//
+// # Sender-constrained tokens
+//
+// A token bound to a client certificate (RFC 8705: cnf with x5t#S256) is
+// accepted only on a call whose mutual-TLS connection was authenticated
+// with that certificate; otherwise the call fails with Unauthenticated,
+// error="invalid_token" and reason [ReasonCertificateRequired] (no
+// certificate) or [ReasonCertificateMismatch] (another one). Bound tokens
+// are held to their binding on every call, cached or not, whatever the
+// rule says; bindings this package cannot check ([ReasonUnsupportedBinding])
+// and DPoP-bound tokens without a proof ([ReasonDPoPProofRequired]) are
+// refused, never treated as bearer tokens. A rule marked sender-constrained
+// ([scopes.Rule.SenderConstrained], or sender_constrained in the proto
+// rule) refuses bearer tokens ([ReasonSenderConstraintRequired]).
+// [WithClientCertificate] reads the certificate from elsewhere, such as a
+// header set by a TLS-terminating proxy, which it then trusts.
 package interceptor

@@ -42,6 +42,14 @@
 //	_, err := pb.NewLibraryServiceClient(conn).GetBook(ctx, req,
 //		oauthtest.Bearer(iss.Token(t, oauthtest.WithScopes("library.read"))))
 //
+// # Mutual TLS
+//
+// [NewCertificates] generates a throwaway CA with a server and a client
+// certificate; [ServeGRPCTLS] serves gRPC over mutual TLS on 127.0.0.1 and
+// [DialGRPC] with [Certificates.DialOption] connects as another client or
+// as one without a certificate. [WithCertificateBinding] mints tokens bound
+// to a certificate (RFC 8705), [WithConfirmation] any other cnf claim.
+//
 // # Lifecycle
 //
 // [NewIssuer] follows net/http/httptest with a testing.TB: it calls

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 )
@@ -53,9 +54,52 @@ func ServeGRPCTCP(tb testing.TB, register func(*grpc.Server), opts ...grpc.Serve
 	return serveGRPC(tb, "ServeGRPCTCP", lis, register, opts, "passthrough:///"+lis.Addr().String())
 }
 
+// ServeGRPCTLS is [ServeGRPCTCP] over mutual TLS: the server presents
+// certs.Server and requires a client certificate signed by certs.CA
+// ([Certificates.ServerTLSConfig]), and the returned connection presents
+// certs.Client. opts come after the server's TLS credentials, so a
+// grpc.Creds among them replaces them (to test a server that only asks for
+// a client certificate, say). Dial the same server as another client with
+// [DialGRPC]:
+//
+//	conn := oauthtest.ServeGRPCTLS(t, certs, register, gate.ServerOptions()...)
+//	other := certs.NewClientCertificate(t, "client-2")
+//	conn2 := oauthtest.DialGRPC(t, conn.Target(), certs.DialOption(&other))
+//	anon := oauthtest.DialGRPC(t, conn.Target(), certs.DialOption(nil))
+//
+// The server and the connection stop when the test ends.
+func ServeGRPCTLS(tb testing.TB, certs *Certificates, register func(*grpc.Server), opts ...grpc.ServerOption) *grpc.ClientConn {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("oauthtest.ServeGRPCTLS: listen on 127.0.0.1: %v", err)
+		return nil
+	}
+	opts = append([]grpc.ServerOption{grpc.Creds(credentials.NewTLS(certs.ServerTLSConfig()))}, opts...)
+	return serveGRPC(tb, "ServeGRPCTLS", lis, register, opts, "passthrough:///"+lis.Addr().String(),
+		certs.DialOption(&certs.Client))
+}
+
+// DialGRPC returns a new client connection to target, such as the Target()
+// of a connection from [ServeGRPCTCP] or [ServeGRPCTLS], made with opts,
+// which must include transport credentials ([Certificates.DialOption], or
+// insecure.NewCredentials()). The connection is closed when the test ends.
+// It fails the test tb on a setup error.
+func DialGRPC(tb testing.TB, target string, opts ...grpc.DialOption) *grpc.ClientConn {
+	tb.Helper()
+	conn, err := grpc.NewClient(target, opts...)
+	if err != nil {
+		tb.Fatalf("oauthtest.DialGRPC: grpc.NewClient: %v", err)
+		return nil
+	}
+	tb.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
 // serveGRPC serves a grpc.Server built with opts on lis, and returns a
-// client connection to target made with dialOpts and insecure transport
-// credentials. name is the exported function, for failure messages.
+// client connection to target made with dialOpts, which default to
+// insecure transport credentials. name is the exported function, for
+// failure messages.
 func serveGRPC(tb testing.TB, name string, lis net.Listener, register func(*grpc.Server),
 	opts []grpc.ServerOption, target string, dialOpts ...grpc.DialOption,
 ) *grpc.ClientConn {
@@ -66,8 +110,9 @@ func serveGRPC(tb testing.TB, name string, lis net.Listener, register func(*grpc
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 
-	conn, err := grpc.NewClient(target,
-		append(dialOpts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	// Options apply in order: credentials in dialOpts replace these.
+	dialOpts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, dialOpts...)
+	conn, err := grpc.NewClient(target, dialOpts...)
 	stop := func() {
 		srv.Stop()
 		if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -92,7 +137,8 @@ func serveGRPC(tb testing.TB, name string, lis net.Listener, register func(*grpc
 //	client.GetBook(ctx, req, oauthtest.Bearer(tok))
 //
 // It works over insecure transports such as [ServeGRPC]'s, which real
-// credentials (oauth.TokenSource) refuse; never use it outside tests.
+// credentials (oauth.TokenSource) refuse, and over TLS ([ServeGRPCTLS]);
+// never use it outside tests.
 func Bearer(token string) grpc.CallOption {
 	return grpc.PerRPCCredentials(bearer(token))
 }
@@ -105,5 +151,5 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 }
 
 // RequireTransportSecurity returns false: test transports are in-memory or
-// loopback.
+// loopback, with or without TLS.
 func (bearer) RequireTransportSecurity() bool { return false }

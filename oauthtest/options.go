@@ -1,6 +1,9 @@
 package oauthtest
 
 import (
+	"crypto/x509"
+	"errors"
+	"maps"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -179,6 +182,8 @@ type tokenOptions struct {
 	typ      *string
 	claims   map[string]any
 	headers  map[string]any
+	// err is a setup error of an option, returned when the token is minted.
+	err error
 }
 
 // WithScopes sets the scope claim to the space-delimited scopes (RFC 9068
@@ -294,4 +299,34 @@ func WithHeader(name string, value any) TokenOption {
 		}
 		o.headers[name] = value
 	})
+}
+
+// WithCertificateBinding binds the token to the client certificate cert
+// (RFC 8705 §3.1): its cnf claim is {"x5t#S256": <thumbprint of cert>},
+// which a verifier compares with the certificate of the client's mutual-TLS
+// connection. Use [Certificates] for cert. A nil cert makes minting fail.
+// It is [WithConfirmation] with that object; the last of the two, or of a
+// [WithClaim] or [WithoutClaim] for "cnf", wins. Introspection reports the
+// same cnf for the token.
+func WithCertificateBinding(cert *x509.Certificate) TokenOption {
+	if cert == nil {
+		return tokenOptionFunc(func(o *tokenOptions) {
+			o.err = errors.New("oauthtest: WithCertificateBinding: nil certificate")
+		})
+	}
+	return WithConfirmation(map[string]any{"x5t#S256": certificateThumbprint(cert)})
+}
+
+// WithConfirmation sets the cnf claim (RFC 7800) to a copy of cnf, for
+// bindings other than a certificate and for broken ones: a DPoP key
+// ({"jkt": …}, RFC 9449 §6.1), a member a verifier cannot check
+// ({"jwk": …}), an empty object. An introspected DPoP token also needs
+// WithClaim("token_type", "DPoP") (RFC 9449 §6.2), which the introspection
+// endpoint returns in place of "Bearer". A nil cnf removes the claim. It is
+// WithClaim("cnf", cnf): for "cnf" the last such option wins.
+func WithConfirmation(cnf map[string]any) TokenOption {
+	if cnf == nil {
+		return WithoutClaim("cnf")
+	}
+	return WithClaim("cnf", maps.Clone(cnf))
 }

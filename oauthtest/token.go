@@ -42,6 +42,9 @@ func (iss *Issuer) MintToken(opts ...TokenOption) (string, error) {
 	for _, opt := range opts {
 		opt.applyToken(&o)
 	}
+	if o.err != nil {
+		return "", o.err
+	}
 	claims := iss.claims(&o)
 	payload, err := json.Marshal(claims)
 	if err != nil {
@@ -116,6 +119,9 @@ func (iss *Issuer) MintOpaque(opts ...TokenOption) (string, error) {
 	o := tokenOptions{alg: iss.opts.alg}
 	for _, opt := range opts {
 		opt.applyToken(&o)
+	}
+	if o.err != nil {
+		return "", o.err
 	}
 	claims := iss.claims(&o)
 	// Fail now rather than when the token is introspected.

@@ -14,7 +14,10 @@
 //   - BenchmarkThroughputRatio: calls alternating between a no-auth server
 //     and a cached oauthgate server over 127.0.0.1 from 16 clients, reporting
 //     the throughput ratio directly so that machine drift cancels out;
-//   - BenchmarkPolicyLookup and BenchmarkCacheHit.
+//   - BenchmarkPolicyLookup and BenchmarkCacheHit;
+//   - BenchmarkCacheHitBinding: BenchmarkAuthorize with a cached bearer
+//     token and a cached certificate-bound one (RFC 8705) on a mutual-TLS
+//     call, interleaved, reporting the binding check's cost as binding-ns.
 //
 // Run it with
 //

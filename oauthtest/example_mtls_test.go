@@ -1,0 +1,64 @@
+package oauthtest_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
+	"github.com/oauthgate/oauthgate/interceptor"
+	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/verify"
+)
+
+// ServeGRPCTLS serves a protected service over mutual TLS, where a token
+// bound to a client certificate (RFC 8705) works only on a connection
+// authenticated with that certificate. In a test, pass its t.
+func ExampleServeGRPCTLS() {
+	t := &exampleTB{}
+	defer t.cleanup()
+
+	iss := oauthtest.NewIssuer(t)
+	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.JWKSURL(), InsecureAllowHTTP: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	t.Cleanup(func() { _ = keys.Close() })
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	policy, err := scopes.NewPolicy(scopes.FromFiles(reportsv1.File_examples_reports_v1_reports_proto))
+	if err != nil {
+		log.Fatal(err)
+	}
+	gate, err := interceptor.New(jwt, policy)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	certs := oauthtest.NewCertificates(t)
+	conn := oauthtest.ServeGRPCTLS(t, certs, func(s *grpc.Server) {
+		reportsv1.RegisterReportServiceServer(s, reports{})
+	}, gate.ServerOptions()...)
+	other := certs.NewClientCertificate(t, "client-2")
+	otherConn := oauthtest.DialGRPC(t, conn.Target(), certs.DialOption(&other))
+
+	tok := iss.Token(t, oauthtest.WithScopes("read:reports"), oauthtest.WithCertificateBinding(certs.Client.Leaf))
+	ctx, req := context.Background(), &reportsv1.GetReportRequest{Id: "r-1"}
+	for _, c := range []*grpc.ClientConn{conn, otherConn} {
+		resp, err := reportsv1.NewReportServiceClient(c).GetReport(ctx, req, oauthtest.Bearer(tok))
+		if err != nil {
+			fmt.Println(status.Code(err), status.Convert(err).Message())
+			continue
+		}
+		fmt.Println(resp.GetReport().GetTitle())
+	}
+	// Output:
+	// Q1 sales
+	// Unauthenticated the access token is bound to another client certificate
+}
