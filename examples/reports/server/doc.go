@@ -24,6 +24,22 @@
 //	-client-secret   client secret for introspection
 //	-insecure-http   allow http:// endpoints on loopback hosts, for local tests
 //	-log-format      text or json (default text)
+//	-tls-cert        PEM certificate chain file: serve TLS (with -tls-key)
+//	-tls-key         PEM private key file of -tls-cert
+//	-client-ca       PEM CA bundle file: require client certificates signed
+//	                 by it (mutual TLS), for certificate-bound tokens
+//	-public-origin   public origin (https://host[:port]) that DPoP proofs
+//	                 name when a proxy rewrites the authority; repeatable
+//
+// Plaintext is the default, for local tests. Certificate-bound tokens
+// (RFC 8705, cnf x5t#S256) are accepted only over mutual TLS with the
+// client certificate they are bound to. DPoP-bound tokens (RFC 9449, cnf
+// jkt) are accepted with no extra flag: clients send "authorization: DPoP
+// <token>" and a fresh proof in "dpop" metadata per call, with htu
+// <scheme>://<authority>/<package.Service>/<Method> (see the interceptor
+// documentation); behind a proxy, -public-origin names the origin the
+// proofs use. Bearer tokens are accepted as before, except on methods
+// that require sender-constrained tokens.
 //
 // Invalid flags are reported on stderr with exit status 2, before anything
 // listens. The server logs with log/slog to stderr, never logging tokens or

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,7 +17,12 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/oauthgate/oauthgate/dpop"
 	"github.com/oauthgate/oauthgate/examples/reports"
+	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
@@ -66,21 +73,25 @@ type config struct {
 	clientSecret verify.Secret // redacts itself when printed or logged
 	insecureHTTP bool
 	logFormat    string
+	tlsCert      string   // PEM certificate chain: serve TLS
+	tlsKey       string   // PEM private key of tlsCert
+	clientCA     string   // PEM CA bundle: require client certificates (mTLS)
+	origins      []string // public origins for DPoP htu, behind a proxy
 
 	// onListen, if set, is called with the listening address before
 	// serving; tests use it to learn the port of "127.0.0.1:0".
 	onListen func(net.Addr)
 }
 
-// audienceFlag collects -audience values, repeated or comma-separated.
-type audienceFlag []string
+// listFlag collects the values of a flag, repeated or comma-separated.
+type listFlag []string
 
-func (a *audienceFlag) String() string { return strings.Join(*a, ",") }
+func (a *listFlag) String() string { return strings.Join(*a, ",") }
 
-func (a *audienceFlag) Set(v string) error {
+func (a *listFlag) Set(v string) error {
 	for s := range strings.SplitSeq(v, ",") {
 		if s = strings.TrimSpace(s); s == "" {
-			return errors.New("empty audience")
+			return errors.New("empty value in a list")
 		}
 		*a = append(*a, s)
 	}
@@ -98,13 +109,17 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:50051", "listen `address`")
 	fs.StringVar(&cfg.issuer, "issuer", "", "issuer identifier `URL`: the iss of JWT access tokens; discovery finds the JWKS when -jwks is omitted")
 	fs.StringVar(&cfg.jwks, "jwks", "", "JWKS `URL`, instead of discovery")
-	fs.Var((*audienceFlag)(&cfg.audiences), "audience", "this service's audience; repeat or comma-separate (required)")
+	fs.Var((*listFlag)(&cfg.audiences), "audience", "this service's audience; repeat or comma-separate (required)")
 	fs.BoolVar(&cfg.allowUntyped, "allow-untyped", false, `also accept JWTs with typ "JWT" or no typ, for issuers without RFC 9068`)
 	fs.StringVar(&cfg.introspect, "introspect", "", "RFC 7662 introspection endpoint `URL`, for opaque tokens")
 	fs.StringVar(&cfg.clientID, "client-id", "", "client `ID` for introspection")
 	fs.StringVar(&secret, "client-secret", "", "client `secret` for introspection (default $"+secretEnv+")")
 	fs.BoolVar(&cfg.insecureHTTP, "insecure-http", false, "allow http:// endpoints on loopback hosts (local tests only)")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate chain `file`: serve TLS (with -tls-key)")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key `file` of -tls-cert")
+	fs.StringVar(&cfg.clientCA, "client-ca", "", "PEM CA bundle `file`: require client certificates signed by it (mTLS, for certificate-bound tokens)")
+	fs.Var((*listFlag)(&cfg.origins), "public-origin", "public `origin` (https://host[:port]) that DPoP proofs name behind a proxy; repeat or comma-separate")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(os.Stderr)
@@ -148,6 +163,12 @@ func (c *config) validate() error {
 		return errors.New("-introspect needs -client-id")
 	case c.introspect != "" && c.clientSecret == "":
 		return errors.New("-introspect needs -client-secret or $" + secretEnv)
+	}
+	switch {
+	case (c.tlsCert == "") != (c.tlsKey == ""):
+		return errors.New("-tls-cert and -tls-key go together")
+	case c.clientCA != "" && c.tlsCert == "":
+		return errors.New("-client-ca needs TLS: set -tls-cert and -tls-key")
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return fmt.Errorf("-log-format %q: want text or json", c.logFormat)
@@ -207,7 +228,22 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return err
 	}
 	defer closeVerifier()
-	srv, err := reports.NewServer(verifier, reports.WithLogger(logger))
+	// DPoP-bound tokens (RFC 9449) are always accepted, with a proof per
+	// call; bearer tokens too.
+	proofs, err := dpop.New(dpop.Config{})
+	if err != nil {
+		return err
+	}
+	opts := []reports.Option{reports.WithLogger(logger),
+		reports.WithInterceptorOptions(interceptor.WithDPoP(proofs, cfg.origins...))}
+	if cfg.tlsCert != "" {
+		tlsConfig, err := serverTLS(cfg)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, reports.WithGRPCOptions(grpc.Creds(credentials.NewTLS(tlsConfig))))
+	}
+	srv, err := reports.NewServer(verifier, opts...)
 	if err != nil {
 		return err
 	}
@@ -215,8 +251,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("serving", "addr", lis.Addr().String(), "issuer", cfg.issuer, "jwks", cfg.jwks,
-		"introspect", cfg.introspect, "audiences", cfg.audiences)
+	logger.Info("serving", "addr", lis.Addr().String(), "tls", cfg.tlsCert != "", "mtls", cfg.clientCA != "",
+		"issuer", cfg.issuer, "jwks", cfg.jwks, "introspect", cfg.introspect, "audiences", cfg.audiences)
 	if cfg.onListen != nil {
 		cfg.onListen(lis.Addr())
 	}
@@ -248,6 +284,30 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// serverTLS loads the server's certificate and, with -client-ca, the CA
+// bundle whose client certificates it requires (RFC 8705 mutual TLS: the
+// handshake proves the client holds the key of the certificate its tokens
+// may be bound to).
+func serverTLS(cfg config) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-cert/-tls-key: %w", err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.clientCA != "" {
+		pem, err := os.ReadFile(cfg.clientCA)
+		if err != nil {
+			return nil, fmt.Errorf("-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("-client-ca: no PEM certificate in the file")
+		}
+		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return c, nil
 }
 
 // newVerifier builds the JWT verifier, the introspection verifier or both,

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"log/slog"
@@ -12,14 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauthgate/oauthgate/examples/reports"
-	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
-	"github.com/oauthgate/oauthgate/oauthtest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/oauthgate/oauthgate/examples/reports"
+	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
+	"github.com/oauthgate/oauthgate/oauthtest"
 )
 
 const defaultTestTimeout = 10 * time.Second
@@ -53,7 +55,7 @@ func TestParseFlags(t *testing.T) {
 
 		"NothingToVerify":           {args: []string{"-audience", "x"}, wantErr: "set -issuer"},
 		"NoAudience":                {args: []string{"-issuer", "https://a.example"}, wantErr: "-audience is required"},
-		"EmptyAudience":             {args: []string{"-issuer", "https://a.example", "-audience", "x,,y"}, wantErr: "empty audience"},
+		"EmptyAudience":             {args: []string{"-issuer", "https://a.example", "-audience", "x,,y"}, wantErr: "empty value"},
 		"JWKSWithoutIssuer":         {args: []string{"-jwks", "https://a.example/keys", "-audience", "x"}, wantErr: "-jwks needs -issuer"},
 		"MalformedIssuer":           {args: []string{"-issuer", "auth.example.com", "-audience", "x"}, wantErr: "-issuer: not an absolute URL"},
 		"BadScheme":                 {args: []string{"-issuer", "ftp://a.example", "-audience", "x"}, wantErr: "-issuer: scheme"},
@@ -67,6 +69,10 @@ func TestParseFlags(t *testing.T) {
 		"BadLogFormat":              {args: []string{"-issuer", "https://a.example", "-audience", "x", "-log-format", "xml"}, wantErr: "-log-format"},
 		"UnknownFlag":               {args: []string{"-issuer", "https://a.example", "-audience", "x", "-verbose"}, wantErr: "flag provided but not defined"},
 		"ExtraArgument":             {args: []string{"-issuer", "https://a.example", "-audience", "x", "extra"}, wantErr: "unexpected argument"},
+		"CertWithoutKey":            {args: []string{"-issuer", "https://a.example", "-audience", "x", "-tls-cert", "c.pem"}, wantErr: "go together"},
+		"ClientCAWithoutTLS":        {args: []string{"-issuer", "https://a.example", "-audience", "x", "-client-ca", "ca.pem"}, wantErr: "-client-ca needs TLS"},
+		"PublicOrigins": {args: []string{"-issuer", "https://a.example", "-audience", "x", "-public-origin", "https://a.example,https://b.example"},
+			check: func(c config) bool { return len(c.origins) == 2 }},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -240,4 +246,72 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// startRun runs the server with args on 127.0.0.1 and returns its address;
+// it stops when the test ends.
+func startRun(t *testing.T, args ...string) string {
+	t.Helper()
+	cfg, err := parseFlags(append([]string{"-addr", "127.0.0.1:0"}, args...), noEnv)
+	if err != nil {
+		t.Fatalf("parseFlags() error = %v", err)
+	}
+	addrs := make(chan net.Addr, 1)
+	cfg.onListen = func(a net.Addr) { addrs <- a }
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("run() = %v", err)
+		}
+	})
+	select {
+	case a := <-addrs:
+		return a.String()
+	case err := <-done:
+		t.Fatalf("run() returned early: %v", err)
+	}
+	return ""
+}
+
+// TestRun_SenderConstrained serves over mutual TLS from PEM files and
+// checks certificate-bound tokens (RFC 8705) and DPoP-bound tokens
+// (RFC 9449, accepted with no extra flag).
+func TestRun_SenderConstrained(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	certs := oauthtest.NewCertificates(t)
+	pem := certs.WritePEM(t)
+	addr := startRun(t, "-issuer", iss.URL, "-jwks", iss.JWKSURL(), "-insecure-http", "-audience", oauthtest.DefaultAudience,
+		"-tls-cert", pem.ServerCert, "-tls-key", pem.ServerKey, "-client-ca", pem.CA)
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	dial := func(cert *tls.Certificate) reportsv1.ReportServiceClient {
+		return reportsv1.NewReportServiceClient(oauthtest.DialGRPC(t, addr, certs.DialOption(cert)))
+	}
+	alice := []oauthtest.TokenOption{oauthtest.WithSubject(reports.SubjectAlice), oauthtest.WithScopes(reports.ScopeRead)}
+	bound := iss.Token(t, append(alice, oauthtest.WithCertificateBinding(certs.Client.Leaf))...)
+	req := &reportsv1.GetReportRequest{Id: "r-1"}
+
+	if _, err := dial(&certs.Client).GetReport(ctx, req, oauthtest.Bearer(bound)); err != nil {
+		t.Errorf("GetReport(certificate-bound token, its certificate) = %v", err)
+	}
+	other := certs.NewClientCertificate(t, "other")
+	if _, err := dial(&other).GetReport(ctx, req, oauthtest.Bearer(bound)); reason(err) != "CERTIFICATE_MISMATCH" {
+		t.Errorf("GetReport(certificate-bound token, another certificate) = %v, want CERTIFICATE_MISMATCH", err)
+	}
+	if _, err := dial(nil).GetReport(ctx, req, oauthtest.Bearer(iss.Token(t, alice...))); status.Code(err) != codes.Unavailable {
+		t.Errorf("GetReport(no client certificate) = %v, want the handshake refused (Unavailable)", err)
+	}
+
+	key := oauthtest.NewDPoPKey(t, "", nil)
+	dpopTok := iss.Token(t, append(alice, oauthtest.WithDPoPBinding(key))...)
+	if _, err := dial(&certs.Client).GetReport(ctx, req, grpc.PerRPCCredentials(key.Credentials(t, dpopTok))); err != nil {
+		t.Errorf("GetReport(DPoP-bound token with proofs) = %v", err)
+	}
+	if _, err := dial(&certs.Client).GetReport(ctx, req, oauthtest.Bearer(dpopTok)); reason(err) != "DPOP_PROOF_REQUIRED" {
+		t.Errorf("GetReport(DPoP-bound token as Bearer) = %v, want DPOP_PROOF_REQUIRED", err)
+	}
 }
