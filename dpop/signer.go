@@ -18,6 +18,7 @@ import (
 // iat. A Signer is safe for concurrent use.
 type Signer struct {
 	signer jose.Signer
+	pub    crypto.PublicKey
 	jkt    string
 	now    func() time.Time
 }
@@ -42,8 +43,11 @@ func NewSigner(key crypto.Signer, alg jose.SignatureAlgorithm, now func() time.T
 	if now == nil {
 		now = time.Now
 	}
-	return &Signer{signer: s, jkt: base64.RawURLEncoding.EncodeToString(thumb), now: now}, nil
+	return &Signer{signer: s, pub: key.Public(), jkt: base64.RawURLEncoding.EncodeToString(thumb), now: now}, nil
 }
+
+// PublicKey returns the signer's public key.
+func (s *Signer) PublicKey() crypto.PublicKey { return s.pub }
 
 // Thumbprint returns the JWK SHA-256 thumbprint of the signer's public key:
 // the cnf.jkt of tokens bound to it, and the dpop_jkt of an authorization

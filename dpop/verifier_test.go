@@ -280,3 +280,33 @@ func TestNormalizeURI(t *testing.T) {
 		}
 	}
 }
+
+// TestVerify_HeaderMemo: a header seen before is not parsed again, but
+// every proof's own signature is still checked by go-jose over its own
+// payload.
+func TestVerify_HeaderMemo(t *testing.T) {
+	t.Parallel()
+	clock := func() time.Time { return testNow }
+	key := oauthtest.NewDPoPKey(t, jose.ES256, clock)
+	other := oauthtest.NewDPoPKey(t, jose.ES256, clock)
+	v := newVerifier(t, nil)
+	req := dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
+	if _, err := v.Verify(other.Proof(t, "POST", testURI, testToken), req); err != nil {
+		t.Fatal(err) // other's header is now remembered
+	}
+	good := other.Proof(t, "POST", testURI, testToken)
+	parts := strings.Split(good, ".")
+	mine := strings.Split(key.Proof(t, "POST", testURI, testToken), ".")
+	for name, p := range map[string]string{
+		"OtherSignature": parts[0] + "." + mine[1] + "." + mine[2],
+		"OtherPayload":   parts[0] + "." + mine[1] + "." + parts[2],
+		"Truncated":      parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-4],
+	} {
+		if _, err := v.Verify(p, req); !errors.Is(err, dpop.ErrSignature) && !errors.Is(err, dpop.ErrMalformed) {
+			t.Errorf("%s: Verify() = %v, want the signature refused", name, err)
+		}
+	}
+	if jkt, err := v.Verify(good, req); err != nil || jkt != other.Thumbprint() {
+		t.Errorf("Verify(good proof, remembered header) = %q, %v", jkt, err)
+	}
+}
