@@ -260,6 +260,20 @@ func (p *Policy) Methods() []string {
 	return slices.Sorted(maps.Keys(p.rules))
 }
 
+// Scopes returns every scope that a rule of the policy names, sorted and
+// without duplicates: the scopes_supported of the protected resource's
+// metadata (RFC 9728), which therefore never drifts from the rules.
+func (p *Policy) Scopes() []string {
+	var all []string
+	for _, r := range p.rules {
+		for _, alt := range r.alternatives {
+			all = append(all, alt...)
+		}
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
 // Covers checks that every one of methods (full method names, as a server
 // registers them) has a rule. Otherwise it returns a [*CoverageError]
 // listing every uncovered method, so that a server can refuse to start

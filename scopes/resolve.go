@@ -2,13 +2,15 @@ package scopes
 
 import (
 	"fmt"
+	"time"
 
-	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
+
+	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 )
 
 // resolver reads oauthgate.v1 options off descriptors. Descriptors built at
@@ -86,6 +88,10 @@ func resolve[O proto.Message](r *resolver, opts proto.Message, fresh O, xt proto
 	return rule, nil
 }
 
+// maxMaxAge bounds max_age, in seconds: more would overflow a Duration and
+// is no step-up requirement.
+const maxMaxAge = 10 * 365 * 24 * 3600
+
 // compile turns a declared rule into a Rule, validating it.
 func compile(pb *oauthgatev1.Rule) Rule {
 	var r Rule
@@ -113,6 +119,16 @@ func compile(pb *oauthgatev1.Rule) Rule {
 	}
 	if pb.GetSenderConstrained() {
 		r = r.SenderConstrained()
+	}
+	if len(pb.GetAcrValues()) > 0 {
+		r = r.WithACR(pb.GetAcrValues()...)
+	}
+	if pb.MaxAge != nil {
+		if s := pb.GetMaxAge(); s < 0 || s > maxMaxAge {
+			r.fail("max_age is negative or over 10 years")
+		} else {
+			r = r.WithMaxAge(time.Duration(s) * time.Second)
+		}
 	}
 	return r
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // A Rule says what an access token must carry to call an RPC: nothing (a
@@ -23,6 +25,11 @@ type Rule struct {
 	audiences []string
 	// senderConstrained refuses bearer tokens.
 	senderConstrained bool
+	// acrValues, when not empty, are the acr values accepted (RFC 9470).
+	acrValues []string
+	// maxAge is the longest time since auth_time accepted, when hasMaxAge.
+	maxAge    time.Duration
+	hasMaxAge bool
 	// err records a problem found while the rule was built, reported by
 	// NewPolicy together with the method it applies to.
 	err error
@@ -57,6 +64,8 @@ func AnyOf(alternatives ...Rule) Rule {
 			r.fail("an alternative cannot set audiences")
 		case a.senderConstrained:
 			r.fail("an alternative cannot be sender-constrained; set it on the whole rule")
+		case len(a.acrValues) > 0 || a.hasMaxAge:
+			r.fail("an alternative cannot set acr_values or max_age; set them on the whole rule")
 		}
 		r.alternatives = append(r.alternatives, a.alternatives...)
 	}
@@ -94,6 +103,63 @@ func (r Rule) SenderConstrained() Rule {
 
 // RequiresSenderConstraint reports whether bearer tokens are refused.
 func (r *Rule) RequiresSenderConstraint() bool { return r.senderConstrained }
+
+// WithACR returns a copy of r that also requires the token's acr claim to
+// be one of values (step-up authentication, RFC 9470). Values must be
+// printable ASCII without spaces, quotes or backslashes, since they travel
+// in the acr_values parameter of a challenge. Repeated calls add values.
+func (r Rule) WithACR(values ...string) Rule {
+	if r.public {
+		r.fail("public cannot be combined with acr_values")
+	}
+	if len(values) == 0 {
+		r.fail("WithACR needs at least one acr value")
+	}
+	for _, v := range values {
+		if validToken(v) != nil {
+			r.fail("acr value is empty or has a character outside printable ASCII without space, quote and backslash")
+		}
+	}
+	r.acrValues = slices.Concat(r.acrValues, values)
+	return r
+}
+
+// WithMaxAge returns a copy of r that also requires the user to have
+// authenticated at most d ago, by the token's auth_time claim (step-up
+// authentication, RFC 9470); a token without auth_time fails. d is
+// rounded down to whole seconds, as max_age is; it must not be negative.
+// Later calls replace earlier ones.
+func (r Rule) WithMaxAge(d time.Duration) Rule {
+	if r.public {
+		r.fail("public cannot be combined with max_age")
+	}
+	if d < 0 {
+		r.fail("max_age is negative")
+	}
+	r.maxAge, r.hasMaxAge = d.Truncate(time.Second), true
+	return r
+}
+
+// ACRValues returns the acr values the rule accepts, or nil when it
+// requires none. The caller must not modify the result.
+func (r *Rule) ACRValues() []string { return r.acrValues }
+
+// MaxAge returns the longest time since the user's authentication the rule
+// accepts; ok is false when it sets none.
+func (r *Rule) MaxAge() (d time.Duration, ok bool) { return r.maxAge, r.hasMaxAge }
+
+// Authenticated reports whether a token with the acr and auth_time claims
+// given (empty and zero when absent) meets the rule's step-up requirements
+// at now. It does not allocate.
+func (r *Rule) Authenticated(acr string, authTime, now time.Time) bool {
+	if len(r.acrValues) > 0 && !slices.Contains(r.acrValues, acr) {
+		return false
+	}
+	if r.hasMaxAge && (authTime.IsZero() || now.Sub(authTime) > r.maxAge) {
+		return false
+	}
+	return true
+}
 
 // addAlternative appends the alternative common ∪ alt, validating both.
 func (r *Rule) addAlternative(common, alt []string) {
@@ -211,6 +277,12 @@ func (r *Rule) String() string {
 	}
 	if r.senderConstrained {
 		s += " SENDER-CONSTRAINED"
+	}
+	if len(r.acrValues) > 0 {
+		s += " ACR " + strings.Join(r.acrValues, "|")
+	}
+	if r.hasMaxAge {
+		s += " MAX-AGE " + strconv.FormatInt(int64(r.maxAge/time.Second), 10) + "s"
 	}
 	return s
 }

@@ -4,7 +4,11 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 )
 
@@ -119,5 +123,69 @@ func TestRuleSenderConstrained(t *testing.T) {
 	}
 	if err := compile(&oauthgatev1.Rule{Public: true, SenderConstrained: true}); !errors.Is(err.validate(), ErrInvalidRule) {
 		t.Errorf("compile(public, sender_constrained) valid, want ErrInvalidRule")
+	}
+}
+
+func TestRuleStepUp(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	r := AllOf("write").WithACR("urn:example:mfa", "urn:example:hw").WithMaxAge(300 * time.Second)
+	if err := r.validate(); err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		acr      string
+		authTime time.Time
+		want     bool
+	}{
+		"Fresh":          {acr: "urn:example:mfa", authTime: now.Add(-time.Minute), want: true},
+		"SecondACR":      {acr: "urn:example:hw", authTime: now.Add(-300 * time.Second), want: true},
+		"WrongACR":       {acr: "urn:example:pwd", authTime: now},
+		"NoACR":          {authTime: now},
+		"Stale":          {acr: "urn:example:mfa", authTime: now.Add(-301 * time.Second)},
+		"NoAuthTime":     {acr: "urn:example:mfa"},
+		"ACROtherCase":   {acr: "URN:example:mfa", authTime: now},
+		"FutureAuthTime": {acr: "urn:example:mfa", authTime: now.Add(time.Minute), want: true},
+	}
+	for name, tc := range tests {
+		if got := r.Authenticated(tc.acr, tc.authTime, now); got != tc.want {
+			t.Errorf("%s: Authenticated() = %t, want %t", name, got, tc.want)
+		}
+	}
+	if plain := AllOf("x"); !plain.Authenticated("", time.Time{}, now) {
+		t.Error("a rule without step-up requirements refused a token")
+	}
+	r90 := AllOf("x").WithMaxAge(90500 * time.Millisecond)
+	if d, ok := r90.MaxAge(); !ok || d != 90*time.Second {
+		t.Errorf("MaxAge() = %v, %t; want 90s", d, ok)
+	}
+	for name, bad := range map[string]Rule{
+		"PublicACR":      Public().WithACR("x"),
+		"PublicMaxAge":   Public().WithMaxAge(time.Minute),
+		"EmptyACR":       AllOf("x").WithACR(""),
+		"SpaceACR":       AllOf("x").WithACR("a b"),
+		"NoACR":          AllOf("x").WithACR(),
+		"NegativeMaxAge": AllOf("x").WithMaxAge(-time.Second),
+		"InAlternative":  AnyOf(AllOf("x").WithACR("a")),
+		"ProtoNegative":  compile(&oauthgatev1.Rule{Scopes: []string{"x"}, MaxAge: proto.Int64(-1)}),
+		"ProtoPublic":    compile(&oauthgatev1.Rule{Public: true, AcrValues: []string{"a"}}),
+	} {
+		if err := bad.validate(); !errors.Is(err, ErrInvalidRule) {
+			t.Errorf("%s: validate() = %v, want ErrInvalidRule", name, err)
+		}
+	}
+	ok := compile(&oauthgatev1.Rule{Scopes: []string{"x"}, AcrValues: []string{"a"}, MaxAge: proto.Int64(0)})
+	if d, has := ok.MaxAge(); ok.validate() != nil || !has || d != 0 || len(ok.ACRValues()) != 1 {
+		t.Errorf("compile(acr_values, max_age 0) = %v", ok.String())
+	}
+}
+
+func TestPolicyScopes(t *testing.T) {
+	p, err := NewPolicy(FromFiles(testpb.File_oauthgatetest_v1_library_proto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"library.admin", "library.audit", "library.read", "library.write", "shelf.read"}
+	if got := p.Scopes(); !slices.Equal(got, want) {
+		t.Errorf("Scopes() = %v, want %v", got, want)
 	}
 }
