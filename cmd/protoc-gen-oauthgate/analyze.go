@@ -153,7 +153,7 @@ func analyze(files []protoreflect.FileDescriptor) (*analysis, error) {
 				// uncovered when neither it nor its service declares a
 				// rule; a method left without one by an invalid service
 				// rule is reported with that rule.
-				if r.rule == nil && (policy != nil || (r.option == nil && s.option == nil)) {
+				if r.rule == nil && (policy != nil || (r.option == nil && s.option == nil && !s.invalid)) {
 					a.uncovered = append(a.uncovered, r.at(false,
 						"%s has no rule, so every call to it would be denied: annotate it with (oauthgate.v1.method) "+
 							"or give %s a default with (oauthgate.v1.service)", r.name, sd.FullName()))

@@ -11,9 +11,12 @@ import (
 
 	lintv1 "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/lint/v1"
 	oauthgatetestv1 "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 	"github.com/oauthgate/oauthgate/scopes"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/pluginpb"
 )
@@ -197,4 +200,38 @@ func serverFaults(t *testing.T, fd protoreflect.FileDescriptor) []string {
 	}
 	slices.Sort(faults)
 	return faults
+}
+
+// TestOptionForms checks that the plugin reads options whatever form the
+// request's decoder left them in, and refuses a hostile one where
+// scopes.NewPolicy does.
+func TestOptionForms(t *testing.T) {
+	t.Parallel()
+	typed := smallRequest("report=r.md", &oauthgatev1.Rule{Scopes: []string{"a"}}, &oauthgatev1.Rule{Public: true})
+	b, err := proto.Marshal(typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Decoded without oauthgate's extensions: the options are unknown fields.
+	blind := new(pluginpb.CodeGeneratorRequest)
+	if err := (proto.UnmarshalOptions{Resolver: new(protoregistry.Types)}).Unmarshal(b, blind); err != nil {
+		t.Fatal(err)
+	}
+	if proto.HasExtension(blind.GetProtoFile()[0].GetService()[0].GetMethod()[0].GetOptions(), oauthgatev1.E_Method) {
+		t.Fatal("test setup: the options should be unknown fields")
+	}
+	want := render(generate(typed, osEnv()))
+	if got := render(generate(blind, osEnv())); got != want || !strings.Contains(got, "| `/a.S/M1` | client streaming | anyone") {
+		t.Errorf("with unknown-field options:\n%s\nwant, as with typed options:\n%s", got, want)
+	}
+
+	// Field 6750 as a varint where a message is expected.
+	hostile := smallRequest("", &oauthgatev1.Rule{Scopes: []string{"a"}}, nil)
+	opts := &descriptorpb.MethodOptions{}
+	opts.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 6750, protowire.VarintType), 1))
+	hostile.GetProtoFile()[0].GetService()[0].GetMethod()[1].Options = opts
+	const wantErr = "a.proto:5:21: /a.S/M1: invalid rule: oauthgate.v1.method option is not a valid oauthgate.v1.Rule"
+	if got := generate(hostile, osEnv()).GetError(); !strings.Contains(got, wantErr) {
+		t.Errorf("hostile option: error = %q, want it to contain %q", got, wantErr)
+	}
 }
