@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/oauthgate/oauthgate/internal/ruleopt"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
@@ -63,7 +64,7 @@ func NewPolicy(opts ...Option) (*Policy, error) {
 	if registry == nil {
 		registry = protoregistry.GlobalFiles
 	}
-	res, err := newResolver()
+	res, err := ruleopt.NewReader()
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +104,7 @@ func NewPolicy(opts ...Option) (*Policy, error) {
 }
 
 type builder struct {
-	res      *resolver
+	res      *ruleopt.Reader
 	entries  map[string]entry
 	problems []Problem
 	// seen records services already read, so that a file given twice, or
@@ -137,7 +138,7 @@ func (b *builder) addService(sd protoreflect.ServiceDescriptor) {
 	b.services = append(b.services, sd)
 
 	var svcRule *Rule
-	if pb, err := b.res.serviceRule(sd); err != nil {
+	if pb, err := b.res.Service(sd, ErrInvalidRule); err != nil {
 		b.problem(string(sd.FullName()), err)
 	} else if pb != nil {
 		r := compile(pb)
@@ -151,7 +152,7 @@ func (b *builder) addService(sd protoreflect.ServiceDescriptor) {
 	for i := range methods.Len() {
 		md := methods.Get(i)
 		name := fullMethod(md)
-		pb, err := b.res.methodRule(md)
+		pb, err := b.res.Method(md, ErrInvalidRule)
 		switch {
 		case err != nil:
 			b.problem(name, err)

@@ -9,6 +9,7 @@ go 1.26.0
 replace github.com/oauthgate/oauthgate => ../..
 
 tool (
+	github.com/oauthgate/oauthgate/cmd/protoc-gen-oauthgate
 	google.golang.org/grpc/cmd/protoc-gen-go-grpc
 	google.golang.org/protobuf/cmd/protoc-gen-go
 )
