@@ -217,6 +217,14 @@ func (r *recordingVerifier) sameClaims(token string) (same bool, calls int) {
 // as a user's .proto annotation sets it.
 func constrainedPolicy(t testing.TB) *scopes.Policy {
 	t.Helper()
+	return editedLibraryPolicy(t, func(r *oauthgatev1.Rule) { r.SenderConstrained = true })
+}
+
+// editedLibraryPolicy is the policy of library.proto with edit applied to
+// every LibraryService rule but Ping's (public), in a copy of the
+// descriptor, as a user's .proto annotation would declare it.
+func editedLibraryPolicy(t testing.TB, edit func(*oauthgatev1.Rule)) *scopes.Policy {
+	t.Helper()
 	fdp := protodesc.ToFileDescriptorProto(testpb.File_oauthgatetest_v1_library_proto)
 	constrain := func(opts proto.Message, xt protoreflect.ExtensionType) {
 		if opts == nil || !proto.HasExtension(opts, xt) {
@@ -226,7 +234,7 @@ func constrainedPolicy(t testing.TB) *scopes.Policy {
 		if rule.GetPublic() {
 			return
 		}
-		rule.SenderConstrained = true
+		edit(rule)
 		proto.SetExtension(opts, xt, rule)
 	}
 	for _, sd := range fdp.GetService() {

@@ -1,9 +1,14 @@
 package interceptor
 
 import (
+	"strconv"
 	"strings"
+	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/oauthgate/oauthgate/scopes"
 )
 
 // challengeMetadata returns the response metadata that describes rej to an
@@ -72,6 +77,34 @@ func (c challenge) String() string {
 		if len(r.scope) > 0 {
 			param("scope", strings.Join(r.scope, " "))
 		}
+		if len(r.acrValues) > 0 {
+			param("acr_values", strings.Join(r.acrValues, " "))
+		}
+		if r.maxAge != "" {
+			param("max_age", r.maxAge)
+		}
 	}
 	return b.String()
+}
+
+// stepUpRejection is the answer to a token that has the scopes but not the
+// authentication rule asks for (RFC 9470 §3): Unauthenticated, so that the
+// client asks the authorization server for a new token, with the
+// requirements to ask it with.
+func stepUpRejection(rule *scopes.Rule) *rejection {
+	rej := &rejection{code: codes.Unauthenticated, reason: ReasonInsufficientUserAuthentication,
+		oauthError: "insufficient_user_authentication", challenge: true, acrValues: rule.ACRValues()}
+	d, hasMaxAge := rule.MaxAge()
+	switch {
+	case len(rej.acrValues) > 0 && hasMaxAge:
+		rej.description = "a stronger and more recent authentication is required"
+	case hasMaxAge:
+		rej.description = "a more recent authentication is required"
+	default:
+		rej.description = "a stronger authentication is required"
+	}
+	if hasMaxAge {
+		rej.maxAge = strconv.FormatInt(int64(d/time.Second), 10)
+	}
+	return rej
 }

@@ -21,6 +21,11 @@ const (
 	ReasonInsufficientScope = "INSUFFICIENT_SCOPE"
 	// ReasonUnavailable: the token cannot be verified right now.
 	ReasonUnavailable = "VERIFIER_UNAVAILABLE"
+	// ReasonInsufficientUserAuthentication: the token has the scopes, but
+	// the user's authentication is not strong or recent enough for the
+	// method (RFC 9470): its ErrorInfo metadata carries acr_values and/or
+	// max_age, the challenge too.
+	ReasonInsufficientUserAuthentication = "INSUFFICIENT_USER_AUTHENTICATION"
 	// ReasonAccessDenied: the Authorizer denied the call.
 	ReasonAccessDenied = "ACCESS_DENIED"
 	// ReasonUndeclaredMethod: the method has no rule, so it is denied.
@@ -134,6 +139,10 @@ type rejection struct {
 	dpop bool
 	// nonce asks for a dpop-nonce response header (use_dpop_nonce).
 	nonce bool
+	// acrValues and maxAge are the step-up requirements the client must
+	// meet (RFC 9470 §3); maxAge is "" when none.
+	acrValues []string
+	maxAge    string
 	// probe marks the answer to a Check's own probe call: not logged.
 	probe bool
 	// cause is logged, never sent.
@@ -156,6 +165,12 @@ func (r *rejection) status(domain, realm string) *status.Status {
 	}
 	if len(r.scope) > 0 {
 		md["scope"] = strings.Join(r.scope, " ")
+	}
+	if len(r.acrValues) > 0 {
+		md["acr_values"] = strings.Join(r.acrValues, " ")
+	}
+	if r.maxAge != "" {
+		md["max_age"] = r.maxAge
 	}
 	withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: r.reason, Domain: domain, Metadata: md})
 	if err != nil {

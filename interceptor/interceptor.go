@@ -165,7 +165,7 @@ func (i *Interceptor) authenticate(ctx context.Context, method string) (context.
 
 // check verifies token and holds its claims to their binding (jkt is the
 // thumbprint of the call's verified DPoP proof, or "") and to rule:
-// sender constraint, audiences, then scopes. Streams call it again while
+// sender constraint, audiences, scopes, then step-up authentication. Streams call it again while
 // they last, with the proof of their start.
 func (i *Interceptor) check(ctx context.Context, rule *scopes.Rule, token, jkt string) (*verify.Claims, *rejection) {
 	claims, err := i.verifier.Verify(ctx, token)
@@ -187,6 +187,9 @@ func (i *Interceptor) check(ctx context.Context, rule *scopes.Rule, token, jkt s
 	if set := claims.Scopes(); !rule.Allows(set) {
 		return nil, &rejection{code: codes.PermissionDenied, reason: ReasonInsufficientScope, oauthError: "insufficient_scope",
 			description: "the access token lacks a required scope", scope: rule.Closest(set), challenge: true}
+	}
+	if !rule.Authenticated(claims.ACR(), claims.AuthTime(), i.opts.now()) {
+		return nil, stepUpRejection(rule)
 	}
 	return claims, nil
 }

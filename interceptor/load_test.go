@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
 	"github.com/oauthgate/oauthgate/interceptor"
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	"github.com/oauthgate/oauthgate/oauthtest"
 	"github.com/oauthgate/oauthgate/verify"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 )
 
 // loadWorkers workers send loadPerWorker calls each in TestLoad.

@@ -33,6 +33,9 @@ type Claims struct {
 	clientID  string
 	scopes    scopes.Set
 	cnf       Confirmation
+	acr       string
+	amr       []string
+	authTime  time.Time
 	leeway    time.Duration // the verifier's; see Deadline
 
 	// raw is the JSON object the claims were read from. String claims may
@@ -94,6 +97,18 @@ func (c *Claims) ClientID() string { return c.clientID }
 // Scopes returns the scope claim (a space-delimited string, or an array)
 // or, when it is absent, the scp claim. A [scopes.Set] is immutable.
 func (c *Claims) Scopes() scopes.Set { return c.scopes }
+
+// ACR returns the acr claim (authentication context class reference,
+// OpenID Connect Core §2, RFC 9470), or "".
+func (c *Claims) ACR() string { return c.acr }
+
+// AMR returns a copy of the amr claim (authentication methods references,
+// RFC 8176), or nil.
+func (c *Claims) AMR() []string { return slices.Clone(c.amr) }
+
+// AuthTime returns the auth_time claim in UTC: when the user last
+// authenticated (RFC 9470), or zero.
+func (c *Claims) AuthTime() time.Time { return c.authTime }
 
 // Deadline returns the instant from which the verifier that returned c
 // rejects its token as expired: exp plus that verifier's leeway (none for

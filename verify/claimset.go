@@ -18,7 +18,7 @@ const maxNumericDate = 253402300799
 
 // Bits of claimReader.seen, one per member the reader knows.
 const (
-	seenIss uint16 = 1 << iota
+	seenIss uint32 = 1 << iota
 	seenSub
 	seenAud
 	seenExp
@@ -32,6 +32,9 @@ const (
 	seenTokenType
 	seenTokenUse
 	seenCnf
+	seenACR
+	seenAMR
+	seenAuthTime
 )
 
 // claimRules are what a verifier expects of the claims it reads. The zero
@@ -57,8 +60,8 @@ type claimRules struct {
 // are views of the claim set, which Claims keeps and nobody modifies.
 type claimReader struct {
 	s          jsonscan.Scanner
-	seen       uint16 // members read, null or not: duplicates
-	set        uint16 // members read with a non-null value
+	seen       uint32 // members read, null or not: duplicates
+	set        uint32 // members read with a non-null value
 	issuerOK   bool
 	audienceOK bool
 	active     bool       // introspection: active is true
@@ -76,7 +79,7 @@ type claimsBlock struct {
 }
 
 // has reports whether member bit was present with a non-null value.
-func (r *claimReader) has(bit uint16) bool { return r.set&bit != 0 }
+func (r *claimReader) has(bit uint32) bool { return r.set&bit != 0 }
 
 // view returns b[start:end] of the claim set as a string without copying.
 func (r *claimReader) view(start, end int) string {
@@ -131,7 +134,7 @@ func (r *claimReader) members(rules *claimRules, c *Claims) error {
 		if !ok {
 			return malformedClaim("")
 		}
-		var bit uint16
+		var bit uint32
 		if plain {
 			bit = claimBit(s.Bytes()[start:end], rules.introspection)
 		} else {
@@ -173,7 +176,7 @@ func (r *claimReader) finish(c *Claims) error {
 
 // claimBit returns the seen bit of the member named b, or 0 for a member
 // the reader does not know.
-func claimBit(b []byte, introspection bool) uint16 {
+func claimBit(b []byte, introspection bool) uint32 {
 	switch string(b) { // no allocation: the compiler switches on the bytes
 	case "iss":
 		return seenIss
@@ -197,6 +200,12 @@ func claimBit(b []byte, introspection bool) uint16 {
 		return seenScp
 	case "cnf":
 		return seenCnf
+	case "acr":
+		return seenACR
+	case "amr":
+		return seenAMR
+	case "auth_time":
+		return seenAuthTime
 	}
 	if !introspection {
 		return 0
@@ -213,9 +222,9 @@ func claimBit(b []byte, introspection bool) uint16 {
 }
 
 // claimNames is static data: the name of each seen bit, for errors.
-var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "active", "token_type", "token_use", "cnf"}
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "active", "token_type", "token_use", "cnf", "acr", "amr", "auth_time"}
 
-func claimNameOf(bit uint16) string {
+func claimNameOf(bit uint32) string {
 	for i, n := range claimNames {
 		if bit == 1<<i {
 			return n
@@ -230,7 +239,7 @@ func claimNameOf(bit uint16) string {
 func malformedClaim(claim string) error { return &TokenError{Reason: ErrMalformed, Claim: claim} }
 
 // claim reads the value of the known member bit at the scanner's position.
-func (r *claimReader) claim(rules *claimRules, bit uint16, c *Claims) error {
+func (r *claimReader) claim(rules *claimRules, bit uint32, c *Claims) error {
 	s := &r.s
 	if r.seen&bit != 0 {
 		// RFC 7519 §4: duplicate claim names may be rejected; accepting
@@ -284,6 +293,12 @@ func (r *claimReader) claim(rules *claimRules, bit uint16, c *Claims) error {
 		r.scp = s.Bytes()[start:s.Pos()]
 	case seenCnf:
 		ok = r.confirmation(c)
+	case seenACR:
+		c.acr, ok = r.str()
+	case seenAMR:
+		ok = r.strings(&c.amr)
+	case seenAuthTime:
+		c.authTime, ok = r.numericDate()
 	}
 	if !ok {
 		return malformedClaim(claimNameOf(bit))
@@ -391,6 +406,33 @@ func (r *claimReader) scope(rules *claimRules, c *Claims) bool {
 	}
 	r.extra += int64(s.Pos()-start) + 16*int64(c.scopes.Len())
 	return true
+}
+
+// strings reads an array of strings (amr, RFC 8176) into dst, counting the
+// new array in r.extra.
+func (r *claimReader) strings(dst *[]string) bool {
+	s := &r.s
+	if !s.Consume('[') {
+		return false
+	}
+	s.SkipWS()
+	if s.Consume(']') {
+		*dst = []string{}
+		return true
+	}
+	for {
+		v, ok := r.str()
+		if !ok {
+			return false
+		}
+		*dst = append(*dst, v)
+		r.extra += 16
+		s.SkipWS()
+		if !s.Consume(',') {
+			return s.Consume(']')
+		}
+		s.SkipWS()
+	}
 }
 
 // audience reads aud: a string or an array of strings (RFC 7519 §4.1.3).

@@ -24,6 +24,7 @@ var claimSetSeeds = []string{
 	`{"exp":-1}`, `{"exp":1e300}`, `{"exp":"1"}`, `{"exp":1e9}`, `{"exp":253402300800}`, `{"exp":null}`,
 	`{"scope":["a","b"]}`, `{"scope":"a\tb"}`, `{"scp":["a"]}`, `{"scp":"a b","scope":"c"}`, `{"scp":[1]}`,
 	`{"cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}`, `{"cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}`,
+	`{"acr":"urn:mfa","amr":["pwd","otp"],"auth_time":1800000000}`, `{"amr":"pwd"}`, `{"amr":[1]}`, `{"amr":[]}`, `{"auth_time":-5}`,
 	`{"cnf":{}}`, `{"cnf":{"jwk":{}}}`, `{"cnf":[]}`, `{"cnf":{"jkt":1}}`, `{"cnf":{"jkt":"a","jkt":"b"}}`,
 	`{"sub":"\u00e9\ud800"}`, "{\"sub\":\"\xff\"}", `{"custom":{"sub":"nested"},"sub":"top"}`, `{"x":1,"x":2}`,
 }
@@ -230,6 +231,7 @@ func FuzzClaimReader(f *testing.F) {
 			"scope": c.Scopes().String(),
 		}
 		got["cnf"], _ = c.Confirmation()
+		got["acr"], got["amr"], got["auth_time"] = c.ACR(), c.AMR(), c.AuthTime()
 		for name, w := range want {
 			if g := got[name]; !equalClaim(g, w) {
 				t.Fatalf("ParseClaims(%q): %s = %#v, encoding/json reads %#v", b, name, g, w)
@@ -241,7 +243,7 @@ func FuzzClaimReader(f *testing.F) {
 func equalClaim(got, want any) bool {
 	switch w := want.(type) {
 	case []string:
-		return slices.Equal(got.([]string), w)
+		return slices.Equal(got.([]string), w) && (got.([]string) == nil) == (w == nil)
 	case time.Time:
 		return got.(time.Time).Equal(w)
 	}
@@ -271,7 +273,7 @@ func referenceClaims(b []byte) (map[string]any, bool) {
 		_ = dec.Decode(&skip)
 	}
 	out := map[string]any{"scope": ""}
-	for _, name := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "cnf"} {
+	for _, name := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "cnf", "acr", "amr", "auth_time"} {
 		if seen[name] > 1 {
 			return nil, false
 		}
@@ -280,7 +282,7 @@ func referenceClaims(b []byte) (map[string]any, bool) {
 			continue
 		}
 		switch name {
-		case "iss", "sub", "jti", "client_id":
+		case "iss", "sub", "jti", "client_id", "acr":
 			var s string
 			if json.Unmarshal(raw, &s) != nil {
 				return nil, false
@@ -304,7 +306,21 @@ func referenceClaims(b []byte) (map[string]any, bool) {
 			default:
 				return nil, false
 			}
-		case "exp", "nbf", "iat":
+		case "amr":
+			var elems []json.RawMessage
+			if raw[0] != '[' || json.Unmarshal(raw, &elems) != nil {
+				return nil, false
+			}
+			list := []string{}
+			for _, e := range elems {
+				var one string
+				if e[0] != '"' || json.Unmarshal(e, &one) != nil {
+					return nil, false
+				}
+				list = append(list, one)
+			}
+			out[name] = list
+		case "exp", "nbf", "iat", "auth_time":
 			var f float64
 			if json.Unmarshal(raw, &f) != nil || f < 0 || f > maxNumericDate || raw[0] == '-' {
 				return nil, false
