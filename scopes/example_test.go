@@ -39,7 +39,7 @@ func ExampleNewPolicy() {
 		fmt.Printf("%s: %s, allowed=%t, ask for %q\n", m, rule, rule.Allows(granted), rule.Closest(granted))
 	}
 	// Output:
-	// /examples.reports.v1.ReportService/DeleteReport: admin AND write:reports, allowed=false, ask for ["admin" "write:reports"]
+	// /examples.reports.v1.ReportService/DeleteReport: admin AND write:reports ACR urn:example:mfa MAX-AGE 300s, allowed=false, ask for ["admin" "write:reports"]
 	// /examples.reports.v1.ReportService/GetReport: (read:reports) OR (admin), allowed=false, ask for ["read:reports"]
 	// /examples.reports.v1.ReportService/CreateReport: write:reports, allowed=true, ask for ["write:reports"]
 	// /grpc.health.v1.Health/Check: public, allowed=true, ask for []

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // report is the policy report's content, in the order it is written.
@@ -25,6 +27,10 @@ type reportRPC struct {
 	Alternatives      [][]string `json:"alternatives,omitempty"`
 	Audiences         []string   `json:"audiences,omitempty"`
 	SenderConstrained bool       `json:"sender_constrained,omitempty"`
+	// ACRValues and MaxAge are the step-up requirements (RFC 9470); MaxAge
+	// is in seconds, nil when the rule sets none.
+	ACRValues []string `json:"acr_values,omitempty"`
+	MaxAge    *int64   `json:"max_age,omitempty"`
 	// RuleFrom is "method", "service" (the service's default) or "none"
 	// (no rule: every call is denied; only with lint=false).
 	RuleFrom string `json:"rule_from"`
@@ -57,6 +63,11 @@ func (a *analysis) report() report {
 				row.Alternatives = rule.Alternatives()
 				row.Audiences = rule.Audiences()
 				row.SenderConstrained = rule.RequiresSenderConstraint()
+				row.ACRValues = rule.ACRValues()
+				if d, ok := rule.MaxAge(); ok {
+					secs := int64(d / time.Second)
+					row.MaxAge = &secs
+				}
 				for _, alt := range row.Alternatives {
 					for _, sc := range alt {
 						use := scopeUse{Method: r.name, With: slices.DeleteFunc(slices.Clone(alt), func(o string) bool { return o == sc })}
@@ -158,6 +169,12 @@ func who(r reportRPC) string {
 	}
 	if r.SenderConstrained {
 		s += "; sender-constrained token only (mTLS or DPoP, no bearer)"
+	}
+	if len(r.ACRValues) > 0 {
+		s += "; authenticated with acr " + codes(r.ACRValues, " or ")
+	}
+	if r.MaxAge != nil {
+		s += "; authenticated at most " + strconv.FormatInt(*r.MaxAge, 10) + " s ago"
 	}
 	return s
 }

@@ -47,7 +47,8 @@ func TestRun(t *testing.T) {
 		{"GetReport r-3 (bob's)", "carol admin", codes.OK, "", `"Salaries", owner bob`, noChallenge},
 		{"GetReport r-3 (bob's)", "alice read", codes.PermissionDenied, "NOT_REPORT_OWNER", "", noChallenge},
 		{"DeleteReport r-4", "alice write", codes.PermissionDenied, "INSUFFICIENT_SCOPE", "", `scope="admin write:reports"`},
-		{"DeleteReport r-4", "root write+admin", codes.OK, "", "deleted r-4", noChallenge},
+		{"DeleteReport r-4", "root write+admin", codes.Unauthenticated, "INSUFFICIENT_USER_AUTHENTICATION", "a stronger and more recent authentication is required", `acr_values="urn:example:mfa", max_age="300"`},
+		{"DeleteReport r-4", "root write+admin, MFA 1m ago", codes.OK, "", "deleted r-4", noChallenge},
 		{"GetServerInfo", "none", codes.OK, "", "oauthgate-reports v1", noChallenge},
 		{"Health/Check", "none", codes.OK, "", "SERVING", noChallenge},
 		{"UploadReports (3 msgs)", "alice write", codes.OK, "", "stored r-5 r-6 r-7", noChallenge},
@@ -85,7 +86,7 @@ func TestRun(t *testing.T) {
 	}
 
 	// The expiring stream delivered messages before it was cut.
-	if got := results[16].Result; !strings.Contains(got, "reports, then: the access token expired") || strings.HasPrefix(got, "0 ") {
+	if got := results[17].Result; !strings.Contains(got, "reports, then: the access token expired") || strings.HasPrefix(got, "0 ") {
 		t.Errorf("mid-stream expiry result = %q, want some reports, then expiry", got)
 	}
 

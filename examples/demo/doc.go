@@ -16,7 +16,8 @@
 //
 // The scenarios cover missing, malformed, garbage, expired and
 // wrong-audience tokens; missing scopes; the OR rule of GetReport and the
-// AND rule of DeleteReport; public methods; both streaming kinds; a token
+// AND rule of DeleteReport and its step-up requirement (MFA in the last
+// five minutes: refused without it, allowed with it); public methods; both streaming kinds; a token
 // that expires mid-stream; the fine-grained ownership hook; a JWKS outage,
 // which answers Unavailable rather than condemning a good token; and opaque
 // tokens, active and revoked.

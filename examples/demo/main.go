@@ -195,6 +195,8 @@ func (d *demo) script(ctx context.Context) error {
 		// AND rule: write:reports AND admin.
 		{"DeleteReport r-4", "alice write", d.jwt(aliceWrite()...), deleteReport(c, "r-4")},
 		{"DeleteReport r-4", "root write+admin", d.jwt(oauthtest.WithSubject("root"), oauthtest.WithScopes(reports.ScopeWrite, reports.ScopeAdmin)), deleteReport(c, "r-4")},
+		{"DeleteReport r-4", "root write+admin, MFA 1m ago", d.jwt(oauthtest.WithSubject("root"), oauthtest.WithScopes(reports.ScopeWrite, reports.ScopeAdmin),
+			oauthtest.WithClaim("acr", reports.ACRMultiFactor), oauthtest.WithClaim("auth_time", time.Now().Add(-time.Minute).Unix())), deleteReport(c, "r-4")},
 		// Public methods need no token: GetServerInfo in reports.proto,
 		// health in Go (scopes.ForService), for load balancers.
 		{"GetServerInfo", "none", nil, getServerInfo(c)},
@@ -417,6 +419,22 @@ func listReports(c reportsv1.ReportServiceClient, interval time.Duration) rpc {
 	}
 }
 
+// wrap writes text after first, breaking it after ", " into lines of at
+// most maxWidth columns that start with next.
+func wrap(first, next, text string) string {
+	var b strings.Builder
+	line := first
+	for i, part := range strings.SplitAfter(text, ", ") {
+		if i > 0 && utf8.RuneCountInString(line)+utf8.RuneCountInString(part) > maxWidth {
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+			line = next
+		}
+		line += part
+	}
+	b.WriteString(line + "\n")
+	return b.String()
+}
+
 // maxWidth is the widest line the table may print: it must fit a
 // 100-column terminal.
 const maxWidth = 100
@@ -449,16 +467,20 @@ func writeTable(w io.Writer, results []Result) error {
 	}
 	b.WriteString("REASON\n")
 	for i, row := range rows {
+		start := b.Len()
 		for c := range headers {
 			cell(row[c], c)
 		}
-		b.WriteString(row[4] + "\n")
 		indent := strings.Repeat(" ", width[0]+2)
+		if utf8.RuneCountInString(b.String()[start:])+len(row[4]) > maxWidth {
+			b.WriteString("\n" + indent + "reason: ") // a long reason gets a line of its own
+		}
+		b.WriteString(row[4] + "\n")
 		if r := results[i].Result; r != "" {
 			b.WriteString(indent + r + "\n")
 		}
 		if ch := challengeWithoutDescription(results[i].WWWAuthenticate); ch != "" {
-			b.WriteString(indent + "challenge: " + ch + "\n")
+			b.WriteString(wrap(indent+"challenge: ", indent+"  ", ch))
 		}
 	}
 	for line := range strings.Lines(b.String()) {

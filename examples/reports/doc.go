@@ -6,7 +6,8 @@
 //
 //   - coarse rules in the .proto file (examples/reports/v1/reports.proto),
 //     compiled into a [scopes.Policy]: GetReport needs read:reports OR admin,
-//     DeleteReport write:reports AND admin, GetServerInfo nothing;
+//     DeleteReport write:reports AND admin plus a multi-factor sign-in in
+//     the last five minutes (step-up, RFC 9470), GetServerInfo nothing;
 //   - a fine-grained [interceptor.Authorizer], [Service.Authorize]: only the
 //     owner of a report, or an admin token, may read it;
 //   - handlers that read the verified claims with [interceptor.FromContext]:

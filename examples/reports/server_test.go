@@ -88,6 +88,12 @@ func TestNewServer_Rules(t *testing.T) {
 	token := func(sub string, scopes ...string) string {
 		return iss.Token(t, oauthtest.WithSubject(sub), oauthtest.WithScopes(scopes...))
 	}
+	// mfa is a token whose user signed in with MFA a minute ago: what
+	// DeleteReport's step-up rule asks for.
+	mfa := func(sub string, age time.Duration, scopes ...string) string {
+		return iss.Token(t, oauthtest.WithSubject(sub), oauthtest.WithScopes(scopes...),
+			oauthtest.WithClaim("acr", reports.ACRMultiFactor), oauthtest.WithClaim("auth_time", time.Now().Add(-age).Unix()))
+	}
 	get := func(id string) func(context.Context, ...grpc.CallOption) error {
 		return func(ctx context.Context, o ...grpc.CallOption) error {
 			_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: id}, o...)
@@ -115,7 +121,10 @@ func TestNewServer_Rules(t *testing.T) {
 		"GetWriteOnly":       {token(reports.SubjectAlice, reports.ScopeWrite), get("r-1"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
 		"DeleteWriteOnly":    {token("root", reports.ScopeWrite), del("r-2"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
 		"DeleteAdminOnly":    {token("root", reports.ScopeAdmin), del("r-2"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
-		"DeleteUnknown":      {token("root", reports.ScopeWrite, reports.ScopeAdmin), del("r-999"), codes.NotFound, ""},
+		"DeleteUnknown":      {mfa("root", time.Minute, reports.ScopeWrite, reports.ScopeAdmin), del("r-999"), codes.NotFound, ""},
+		"DeleteWithoutMFA":   {token("root", reports.ScopeWrite, reports.ScopeAdmin), del("r-2"), codes.Unauthenticated, "INSUFFICIENT_USER_AUTHENTICATION"},
+		"DeleteStaleMFA":     {mfa("root", 10*time.Minute, reports.ScopeWrite, reports.ScopeAdmin), del("r-2"), codes.Unauthenticated, "INSUFFICIENT_USER_AUTHENTICATION"},
+		"DeleteMFANoScope":   {mfa("root", time.Minute, reports.ScopeWrite), del("r-2"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
 		"InfoNoToken": {"", func(ctx context.Context, o ...grpc.CallOption) error {
 			_, err := client.GetServerInfo(ctx, &reportsv1.GetServerInfoRequest{}, o...)
 			return err
@@ -155,7 +164,8 @@ func TestService_CreateListDelete(t *testing.T) {
 	ctx := testContext(t)
 	carolWrite := oauthtest.Bearer(iss.Token(t, oauthtest.WithSubject("carol"), oauthtest.WithScopes(reports.ScopeWrite)))
 	carolRead := oauthtest.Bearer(iss.Token(t, oauthtest.WithSubject("carol"), oauthtest.WithScopes(reports.ScopeRead)))
-	admin := oauthtest.Bearer(iss.Token(t, oauthtest.WithSubject("root"), oauthtest.WithScopes(reports.ScopeRead, reports.ScopeWrite, reports.ScopeAdmin)))
+	admin := oauthtest.Bearer(iss.Token(t, oauthtest.WithSubject("root"), oauthtest.WithScopes(reports.ScopeRead, reports.ScopeWrite, reports.ScopeAdmin),
+		oauthtest.WithClaim("acr", reports.ACRMultiFactor), oauthtest.WithClaim("auth_time", time.Now().Unix())))
 
 	created, err := client.CreateReport(ctx, &reportsv1.CreateReportRequest{Title: "one"}, carolWrite)
 	if err != nil {

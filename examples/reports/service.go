@@ -31,6 +31,11 @@ const (
 	ScopeAdmin = "admin"
 )
 
+// ACRMultiFactor is the authentication context class DeleteReport requires
+// (with an authentication at most five minutes old), as reports.proto
+// declares: a step-up requirement (RFC 9470).
+const ACRMultiFactor = "urn:example:mfa"
+
 // Subjects that own the reports of [DemoReports].
 const (
 	// SubjectAlice owns reports r-1 and r-2.

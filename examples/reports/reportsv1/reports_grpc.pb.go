@@ -44,7 +44,9 @@ type ReportServiceClient interface {
 	CreateReport(ctx context.Context, in *CreateReportRequest, opts ...grpc.CallOption) (*CreateReportResponse, error)
 	// UploadReports stores a stream of reports: write:reports.
 	UploadReports(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadReportsRequest, UploadReportsResponse], error)
-	// DeleteReport removes a report: write:reports AND admin.
+	// DeleteReport removes a report: write:reports AND admin, and a user who
+	// signed in with multi-factor authentication in the last five minutes
+	// (step-up authentication, RFC 9470).
 	DeleteReport(ctx context.Context, in *DeleteReportRequest, opts ...grpc.CallOption) (*DeleteReportResponse, error)
 	// GetServerInfo describes the server; it needs no token.
 	GetServerInfo(ctx context.Context, in *GetServerInfoRequest, opts ...grpc.CallOption) (*GetServerInfoResponse, error)
@@ -145,7 +147,9 @@ type ReportServiceServer interface {
 	CreateReport(context.Context, *CreateReportRequest) (*CreateReportResponse, error)
 	// UploadReports stores a stream of reports: write:reports.
 	UploadReports(grpc.ClientStreamingServer[UploadReportsRequest, UploadReportsResponse]) error
-	// DeleteReport removes a report: write:reports AND admin.
+	// DeleteReport removes a report: write:reports AND admin, and a user who
+	// signed in with multi-factor authentication in the last five minutes
+	// (step-up authentication, RFC 9470).
 	DeleteReport(context.Context, *DeleteReportRequest) (*DeleteReportResponse, error)
 	// GetServerInfo describes the server; it needs no token.
 	GetServerInfo(context.Context, *GetServerInfoRequest) (*GetServerInfoResponse, error)
