@@ -23,13 +23,17 @@ func (i *Interceptor) challengeMetadata(rej *rejection) metadata.MD {
 		return nil
 	}
 	md := metadata.MD{}
-	bearer := challenge{scheme: "Bearer", realm: i.opts.realm}
+	var metaURL string
+	if m := i.opts.resourceMeta; m != nil {
+		metaURL = m.URL()
+	}
+	bearer := challenge{scheme: "Bearer", realm: i.opts.realm, resourceMetadata: metaURL}
 	if !rej.dpop {
 		bearer.rej = rej
 	}
 	md.Append("www-authenticate", bearer.String())
 	if d := i.opts.dpop; d != nil {
-		c := challenge{scheme: "DPoP", realm: i.opts.realm, algs: d.verifier.Algorithms()}
+		c := challenge{scheme: "DPoP", realm: i.opts.realm, algs: d.verifier.Algorithms(), resourceMetadata: metaURL}
 		if rej.dpop {
 			c.rej = rej
 		}
@@ -47,6 +51,9 @@ type challenge struct {
 	realm  string
 	algs   string     // DPoP: the accepted proof algorithms
 	rej    *rejection // the error, when it belongs to this scheme
+	// resourceMetadata is the URL of the protected resource metadata
+	// (RFC 9728 §5.1), or "".
+	resourceMetadata string
 }
 
 func (c challenge) String() string {
@@ -83,6 +90,9 @@ func (c challenge) String() string {
 		if r.maxAge != "" {
 			param("max_age", r.maxAge)
 		}
+	}
+	if c.resourceMetadata != "" {
+		param("resource_metadata", c.resourceMetadata)
 	}
 	return b.String()
 }

@@ -154,7 +154,7 @@ func (r *rejection) Error() string { return "interceptor: " + r.description }
 func (r *rejection) Unwrap() error { return r.cause }
 
 // status builds the gRPC status with its ErrorInfo detail.
-func (r *rejection) status(domain, realm string) *status.Status {
+func (r *rejection) status(domain, realm, resourceMetadata string) *status.Status {
 	st := status.New(r.code, r.description)
 	md := map[string]string{}
 	if realm != "" {
@@ -171,6 +171,9 @@ func (r *rejection) status(domain, realm string) *status.Status {
 	}
 	if r.maxAge != "" {
 		md["max_age"] = r.maxAge
+	}
+	if resourceMetadata != "" {
+		md["resource_metadata"] = resourceMetadata
 	}
 	withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: r.reason, Domain: domain, Metadata: md})
 	if err != nil {

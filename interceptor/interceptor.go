@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
+	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
 )
@@ -132,6 +133,9 @@ func (i *Interceptor) authenticate(ctx context.Context, method string) (context.
 	if !ok {
 		if isProbe(method) {
 			return ctx, grant{}, i.probeRejection(ctx)
+		}
+		if i.opts.resourceMeta != nil && method == oauthgatev1.ResourceMetadataService_GetResourceMetadata_FullMethodName {
+			return ctx, grant{}, nil // public by construction: how to get a token
 		}
 		return ctx, grant{}, &rejection{code: codes.PermissionDenied, reason: ReasonUndeclaredMethod,
 			description: "the method is not available", cause: errNoRule}
@@ -258,7 +262,11 @@ func (i *Interceptor) reject(ctx context.Context, method string, rej *rejection)
 			_ = grpc.SetTrailer(ctx, md)
 		}
 	}
-	return rej.status(i.opts.domain, i.opts.realm).Err()
+	var metaURL string
+	if m := i.opts.resourceMeta; m != nil {
+		metaURL = m.URL()
+	}
+	return rej.status(i.opts.domain, i.opts.realm, metaURL).Err()
 }
 
 // A ServiceInfoProvider lists registered services; *grpc.Server is one.
@@ -279,6 +287,9 @@ func (i *Interceptor) Covers(srv ServiceInfoProvider) error {
 	for svc, info := range srv.GetServiceInfo() {
 		if svc == probeService {
 			continue // denied to everybody but Check; no rule needed
+		}
+		if i.opts.resourceMeta != nil && svc == oauthgatev1.ResourceMetadataService_ServiceDesc.ServiceName {
+			continue // public by construction with WithResourceMetadata
 		}
 		for _, m := range info.Methods {
 			methods = append(methods, fmt.Sprintf("/%s/%s", svc, m.Name))

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/oauthgate/oauthgate/resource"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
@@ -24,6 +25,7 @@ type options struct {
 	streamRecheck  time.Duration
 	clientCert     CertificateFunc
 	dpop           *dpopOptions
+	resourceMeta   *resource.Metadata
 	now            func() time.Time
 }
 
@@ -116,6 +118,17 @@ func WithStreamRecheck(d time.Duration) Option {
 // no header is ever trusted. Later calls replace earlier ones.
 func WithClientCertificate(f CertificateFunc) Option {
 	return optionFunc(func(o *options) { o.clientCert = f })
+}
+
+// WithResourceMetadata names the service's protected resource metadata
+// (RFC 9728): every www-authenticate challenge gets resource_metadata="<URL>"
+// (RFC 9728 §5.1) and every ErrorInfo a resource_metadata entry, so that a
+// client that knows only the service's address can discover how to get a
+// token; and oauthgate.v1.ResourceMetadataService, registered with
+// [resource.Metadata.Register], is public without a rule. The default is
+// none. Later calls replace earlier ones.
+func WithResourceMetadata(m *resource.Metadata) Option {
+	return optionFunc(func(o *options) { o.resourceMeta = m })
 }
 
 // WithClock sets the clock that decides when a stream's token has reached
