@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -50,6 +51,10 @@ type Config struct {
 	// CertificateBound is tls_client_certificate_bound_access_tokens: the
 	// service accepts certificate-bound tokens over mutual TLS (RFC 8705).
 	CertificateBound bool
+	// InsecureAllowHTTP accepts http authorization servers on a loopback
+	// host ("localhost" or a loopback IP), for local development with a
+	// test issuer. Other hosts always need https.
+	InsecureAllowHTTP bool
 }
 
 // Metadata is a protected resource's metadata document, ready to serve.
@@ -75,7 +80,9 @@ func New(cfg Config) (*Metadata, error) {
 		return nil, errors.New("resource: Config.AuthorizationServers is empty; list the issuers of the resource's tokens")
 	}
 	for i, as := range cfg.AuthorizationServers {
-		if a, err := url.Parse(as); err != nil || a.Scheme != "https" || a.Host == "" || a.RawQuery != "" || a.Fragment != "" {
+		a, err := url.Parse(as)
+		https := err == nil && (a.Scheme == "https" || cfg.InsecureAllowHTTP && a.Scheme == "http" && loopback(a.Hostname()))
+		if !https || a.Host == "" || a.RawQuery != "" || a.Fragment != "" || a.User != nil {
 			return nil, fmt.Errorf("resource: Config.AuthorizationServers[%d] %q is not an https issuer identifier", i, as)
 		}
 	}
@@ -107,6 +114,15 @@ func New(cfg Config) (*Metadata, error) {
 	m.path = wellKnown + path
 	m.url = u.Scheme + "://" + u.Host + m.path
 	return m, nil
+}
+
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // encode renders the JSON document of RFC 9728 §2: optional members only

@@ -40,6 +40,14 @@ func TestNew_URL(t *testing.T) {
 	}
 }
 
+func TestNew_LoopbackHTTP(t *testing.T) {
+	t.Parallel()
+	if _, err := resource.New(resource.Config{Resource: "https://api.example.com",
+		AuthorizationServers: []string{"http://127.0.0.1:8765"}, InsecureAllowHTTP: true}); err != nil {
+		t.Errorf("New(loopback http issuer, InsecureAllowHTTP) error = %v", err)
+	}
+}
+
 func TestNew_Errors(t *testing.T) {
 	t.Parallel()
 	as := []string{"https://as.example.com"}
@@ -52,6 +60,7 @@ func TestNew_Errors(t *testing.T) {
 		"UserInfo":     {Resource: "https://u@api.example.com", AuthorizationServers: as},
 		"NoAS":         {Resource: "https://api.example.com"},
 		"HTTPAS":       {Resource: "https://api.example.com", AuthorizationServers: []string{"http://as.example.com"}},
+		"HTTPRemoteAS": {Resource: "https://api.example.com", AuthorizationServers: []string{"http://as.example.com"}, InsecureAllowHTTP: true},
 		"HTTPDocument": {Resource: "https://api.example.com", AuthorizationServers: as, Documentation: "http://docs.example.com"},
 	} {
 		if _, err := resource.New(cfg); err == nil || !strings.HasPrefix(err.Error(), "resource: Config.") {

@@ -3,8 +3,10 @@ package reports
 import (
 	"log/slog"
 
-	"github.com/oauthgate/oauthgate/interceptor"
 	"google.golang.org/grpc"
+
+	"github.com/oauthgate/oauthgate/interceptor"
+	"github.com/oauthgate/oauthgate/resource"
 )
 
 // An Option configures [NewServer].
@@ -19,6 +21,7 @@ type options struct {
 	realm       string
 	logger      *slog.Logger
 	gateOpts    []interceptor.Option
+	meta        *resource.Metadata
 	grpcOptions []grpc.ServerOption
 }
 
@@ -54,4 +57,12 @@ func WithInterceptorOptions(opts ...interceptor.Option) Option {
 // calls add options.
 func WithGRPCOptions(opts ...grpc.ServerOption) Option {
 	return optionFunc(func(o *options) { o.grpcOptions = append(o.grpcOptions, opts...) })
+}
+
+// WithResourceMetadata publishes m, the service's protected resource
+// metadata (RFC 9728): challenges name its URL, and
+// oauthgate.v1.ResourceMetadataService serves it over gRPC, public. The
+// default publishes none.
+func WithResourceMetadata(m *resource.Metadata) Option {
+	return optionFunc(func(o *options) { o.meta = m })
 }

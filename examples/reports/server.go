@@ -3,14 +3,15 @@ package reports
 import (
 	"fmt"
 
-	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
-	"github.com/oauthgate/oauthgate/interceptor"
-	"github.com/oauthgate/oauthgate/scopes"
-	"github.com/oauthgate/oauthgate/verify"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+
+	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
+	"github.com/oauthgate/oauthgate/interceptor"
+	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/verify"
 )
 
 // PublicServices are the services that [NewServer] registers besides
@@ -67,6 +68,9 @@ func NewServer(v verify.Verifier, opts ...Option) (*grpc.Server, error) {
 	if o.logger != nil {
 		gateOpts = append(gateOpts, interceptor.WithLogger(o.logger))
 	}
+	if o.meta != nil {
+		gateOpts = append(gateOpts, interceptor.WithResourceMetadata(o.meta))
+	}
 	gate, err := interceptor.New(v, policy, append(gateOpts, o.gateOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("reports: %w", err)
@@ -75,6 +79,9 @@ func NewServer(v verify.Verifier, opts ...Option) (*grpc.Server, error) {
 	reportsv1.RegisterReportServiceServer(srv, o.service)
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	reflection.Register(srv)
+	if o.meta != nil {
+		o.meta.Register(srv)
+	}
 	if err := gate.Check(srv); err != nil {
 		srv.Stop()
 		return nil, fmt.Errorf("reports: refusing to serve: %w", err)

@@ -30,6 +30,15 @@
 //	                 by it (mutual TLS), for certificate-bound tokens
 //	-public-origin   public origin (https://host[:port]) that DPoP proofs
 //	                 name when a proxy rewrites the authority; repeatable
+//	-resource        resource identifier (https URL): publish RFC 9728
+//	                 protected resource metadata (needs -issuer)
+//	-metadata-addr   HTTP listen address serving the metadata document at
+//	                 its RFC 9728 §3.1 path (needs -resource)
+//
+// With -resource, every challenge carries resource_metadata="<URL>", the
+// metadata is served over gRPC by oauthgate.v1.ResourceMetadataService
+// (public), and, with -metadata-addr, over HTTP: scopes_supported lists the
+// scopes of reports.proto's rules, authorization_servers the -issuer.
 //
 // Plaintext is the default, for local tests. Certificate-bound tokens
 // (RFC 8705, cnf x5t#S256) are accepted only over mutual TLS with the

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -23,6 +24,7 @@ import (
 	"github.com/oauthgate/oauthgate/dpop"
 	"github.com/oauthgate/oauthgate/examples/reports"
 	"github.com/oauthgate/oauthgate/interceptor"
+	"github.com/oauthgate/oauthgate/resource"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
@@ -77,10 +79,14 @@ type config struct {
 	tlsKey       string   // PEM private key of tlsCert
 	clientCA     string   // PEM CA bundle: require client certificates (mTLS)
 	origins      []string // public origins for DPoP htu, behind a proxy
+	resource     string   // RFC 9728 resource identifier
+	metadataAddr string   // HTTP listen address for the metadata document
 
 	// onListen, if set, is called with the listening address before
 	// serving; tests use it to learn the port of "127.0.0.1:0".
 	onListen func(net.Addr)
+	// onMetadataListen is onListen for -metadata-addr.
+	onMetadataListen func(net.Addr)
 }
 
 // listFlag collects the values of a flag, repeated or comma-separated.
@@ -119,6 +125,8 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "PEM certificate chain `file`: serve TLS (with -tls-key)")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "PEM private key `file` of -tls-cert")
 	fs.StringVar(&cfg.clientCA, "client-ca", "", "PEM CA bundle `file`: require client certificates signed by it (mTLS, for certificate-bound tokens)")
+	fs.StringVar(&cfg.resource, "resource", "", "resource identifier `URL` (https): publish RFC 9728 protected resource metadata over gRPC and name it in challenges")
+	fs.StringVar(&cfg.metadataAddr, "metadata-addr", "", "HTTP listen `address` serving the metadata document at /.well-known/oauth-protected-resource (needs -resource)")
 	fs.Var((*listFlag)(&cfg.origins), "public-origin", "public `origin` (https://host[:port]) that DPoP proofs name behind a proxy; repeat or comma-separate")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -169,6 +177,15 @@ func (c *config) validate() error {
 		return errors.New("-tls-cert and -tls-key go together")
 	case c.clientCA != "" && c.tlsCert == "":
 		return errors.New("-client-ca needs TLS: set -tls-cert and -tls-key")
+	case c.metadataAddr != "" && c.resource == "":
+		return errors.New("-metadata-addr needs -resource")
+	case c.resource != "" && c.issuer == "":
+		return errors.New("-resource needs -issuer: the metadata names the authorization server")
+	}
+	if c.metadataAddr != "" {
+		if _, _, err := net.SplitHostPort(c.metadataAddr); err != nil {
+			return fmt.Errorf("-metadata-addr %q: want host:port", c.metadataAddr)
+		}
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return fmt.Errorf("-log-format %q: want text or json", c.logFormat)
@@ -234,8 +251,27 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	policy, err := reports.NewPolicy()
+	if err != nil {
+		return err
+	}
 	opts := []reports.Option{reports.WithLogger(logger),
 		reports.WithInterceptorOptions(interceptor.WithDPoP(proofs, cfg.origins...))}
+	var meta *resource.Metadata
+	if cfg.resource != "" {
+		meta, err = resource.New(resource.Config{
+			Resource:             cfg.resource,
+			AuthorizationServers: []string{cfg.issuer},
+			Policy:               policy,
+			DPoPAlgorithms:       strings.Fields(proofs.Algorithms()),
+			CertificateBound:     cfg.clientCA != "",
+			InsecureAllowHTTP:    cfg.insecureHTTP,
+		})
+		if err != nil {
+			return fmt.Errorf("-resource: %w", err)
+		}
+		opts = append(opts, reports.WithResourceMetadata(meta))
+	}
 	if cfg.tlsCert != "" {
 		tlsConfig, err := serverTLS(cfg)
 		if err != nil {
@@ -250,6 +286,19 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	lis, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
+	}
+	if meta != nil && cfg.metadataAddr != "" {
+		mlis, err := net.Listen("tcp", cfg.metadataAddr)
+		if err != nil {
+			return fmt.Errorf("-metadata-addr: %w", err)
+		}
+		hs := &http.Server{Handler: meta.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = hs.Serve(mlis) }()
+		defer hs.Close()
+		logger.Info("serving resource metadata", "addr", mlis.Addr().String(), "path", meta.Path(), "url", meta.URL())
+		if cfg.onMetadataListen != nil {
+			cfg.onMetadataListen(mlis.Addr())
+		}
 	}
 	logger.Info("serving", "addr", lis.Addr().String(), "tls", cfg.tlsCert != "", "mtls", cfg.clientCA != "",
 		"issuer", cfg.issuer, "jwks", cfg.jwks, "introspect", cfg.introspect, "audiences", cfg.audiences)

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"flag"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -17,11 +20,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/oauthgate/oauthgate/examples/reports"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/oauthtest"
+	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 )
 
 const defaultTestTimeout = 10 * time.Second
@@ -271,6 +276,7 @@ func startRun(t *testing.T, args ...string) string {
 	case a := <-addrs:
 		return a.String()
 	case err := <-done:
+		done <- nil // for the cleanup
 		t.Fatalf("run() returned early: %v", err)
 	}
 	return ""
@@ -314,4 +320,94 @@ func TestRun_SenderConstrained(t *testing.T) {
 	if _, err := dial(&certs.Client).GetReport(ctx, req, oauthtest.Bearer(dpopTok)); reason(err) != "DPOP_PROOF_REQUIRED" {
 		t.Errorf("GetReport(DPoP-bound token as Bearer) = %v, want DPOP_PROOF_REQUIRED", err)
 	}
+}
+
+// TestRun_ResourceMetadata serves RFC 9728 metadata with -resource and
+// -metadata-addr, fetches it over real HTTP at the URL §3.1 derives from the
+// resource identifier, and checks the challenge names it.
+func TestRun_ResourceMetadata(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	const res = "https://reports.example.com/api"
+	cfg, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-issuer", iss.URL, "-jwks", iss.JWKSURL(), "-insecure-http",
+		"-audience", oauthtest.DefaultAudience, "-resource", res, "-metadata-addr", "127.0.0.1:0"}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, metaAddrs := make(chan net.Addr, 1), make(chan net.Addr, 1)
+	cfg.onListen = func(a net.Addr) { addrs <- a }
+	cfg.onMetadataListen = func(a net.Addr) { metaAddrs <- a }
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("run() = %v", err)
+		}
+	})
+	var metaAddr, addr string
+	for metaAddr == "" || addr == "" {
+		select {
+		case a := <-metaAddrs:
+			metaAddr = a.String()
+		case a := <-addrs:
+			addr = a.String()
+		case err := <-done:
+			done <- nil // for the cleanup
+			t.Fatalf("run() returned early: %v", err)
+		}
+	}
+
+	// RFC 9728 §3.1: https://reports.example.com/.well-known/oauth-protected-resource/api,
+	// fetched here from the metadata listener.
+	u, err := url.Parse(wellKnownURL(res))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + metaAddr + u.EscapedPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Resource               string   `json:"resource"`
+		AuthorizationServers   []string `json:"authorization_servers"`
+		ScopesSupported        []string `json:"scopes_supported"`
+		BearerMethodsSupported []string `json:"bearer_methods_supported"`
+		DPoPAlgs               []string `json:"dpop_signing_alg_values_supported"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET metadata = %d, %v", resp.StatusCode, err)
+	}
+	if doc.Resource != res || len(doc.AuthorizationServers) != 1 || doc.AuthorizationServers[0] != iss.URL ||
+		strings.Join(doc.ScopesSupported, " ") != "admin read:reports write:reports" ||
+		len(doc.BearerMethodsSupported) != 1 || len(doc.DPoPAlgs) == 0 {
+		t.Errorf("metadata = %+v", doc)
+	}
+
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	var hdr metadata.MD
+	_, err = reportsv1.NewReportServiceClient(conn).GetReport(cctx, &reportsv1.GetReportRequest{Id: "r-1"}, grpc.Header(&hdr))
+	if www := strings.Join(hdr.Get("www-authenticate"), " | "); status.Code(err) != codes.Unauthenticated ||
+		!strings.Contains(www, `resource_metadata="`+u.String()+`"`) {
+		t.Errorf("GetReport() without a token = %v, www-authenticate %q; want resource_metadata", err, www)
+	}
+	got, err := oauthgatev1.NewResourceMetadataServiceClient(conn).GetResourceMetadata(cctx, &oauthgatev1.GetResourceMetadataRequest{})
+	if err != nil || got.GetResource() != res {
+		t.Errorf("GetResourceMetadata() = %v, %v", got, err)
+	}
+}
+
+// wellKnownURL is RFC 9728 §3.1 written out for a test: the well-known
+// suffix between host and path.
+func wellKnownURL(res string) string {
+	u, _ := url.Parse(res)
+	return u.Scheme + "://" + u.Host + "/.well-known/oauth-protected-resource" + strings.TrimSuffix(u.EscapedPath(), "/")
 }
