@@ -139,19 +139,20 @@ func (r *claimReader) authority(a *authorities, name []byte) (handled bool, err 
 		r.extra += int64(authorityReaderSize)
 	}
 	if r.auth.seenTop&(1<<k) != 0 {
-		return true, malformedClaim(a.top[k].name) // RFC 7519 §4: see claim
+		return true, malformedClaim(r.nodeName(a, &a.top[k])) // RFC 7519 §4: see claim
 	}
 	r.auth.seenTop |= 1 << k
-	return true, r.authorityNode(a, &a.top[k])
+	return true, r.authorityNode(a, &a.top[k], 1)
 }
 
 // authorityReaderSize is what an authorityReader costs in the cache.
 const authorityReaderSize = 8 + maxAuthorities*24 + 8
 
-// authorityNode reads the value at the scanner for node n: null (absent),
-// the authority claim itself when n is a leaf, else an object whose
-// members on a configured path are read in turn, each at most once.
-func (r *claimReader) authorityNode(a *authorities, n *authNode) error {
+// authorityNode reads the value at the scanner for node n, at nesting
+// depth depth (1 for a member of the claim set): null (absent), the
+// authority claim itself when n is a leaf, else an object whose members on
+// a configured path are read in turn, each at most once.
+func (r *claimReader) authorityNode(a *authorities, n *authNode, depth int) error {
 	s := &r.s
 	if s.Peek() == 'n' {
 		if !s.Value(1) {
@@ -168,9 +169,10 @@ func (r *claimReader) authorityNode(a *authorities, n *authNode) error {
 		r.auth.sets[n.leaf] = set
 		return nil
 	}
-	if !s.Consume('{') {
+	if s.Peek() != '{' || depth >= jsonscan.MaxDepth {
 		return malformedClaim(r.nodeName(a, n)) // an object is expected
 	}
+	s.Consume('{')
 	s.SkipWS()
 	if s.Consume('}') {
 		return nil
@@ -192,7 +194,7 @@ func (r *claimReader) authorityNode(a *authorities, n *authNode) error {
 		s.SkipWS()
 		k := slices.IndexFunc(n.children, func(c authNode) bool { return c.name == string(name) })
 		if k < 0 {
-			if !s.Value(2) { // depth is approximate, and only for the bound
+			if !s.Value(depth + 1) {
 				return malformedClaim(r.nodeName(a, n))
 			}
 		} else {
@@ -200,7 +202,7 @@ func (r *claimReader) authorityNode(a *authorities, n *authNode) error {
 				return malformedClaim(r.nodeName(a, &n.children[k]))
 			}
 			seen |= 1 << k
-			if err := r.authorityNode(a, &n.children[k]); err != nil {
+			if err := r.authorityNode(a, &n.children[k], depth+1); err != nil {
 				return err
 			}
 		}
