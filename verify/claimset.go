@@ -164,12 +164,17 @@ func (r *claimReader) members(rules *claimRules, c *Claims) error {
 			return malformedClaim("")
 		}
 		s.SkipWS()
-		if bit == 0 {
-			if err := r.unknown(rules, name); err != nil {
+		switch {
+		case bit != 0:
+			if err := r.claim(rules, bit, c); err != nil {
 				return err
 			}
-		} else if err := r.claim(rules, bit, c); err != nil {
-			return err
+		case rules.auth != nil:
+			if err := r.authorityOrSkip(rules.auth, name); err != nil {
+				return err
+			}
+		case !s.Value(1):
+			return malformedClaim("")
 		}
 		s.SkipWS()
 		if !s.Consume(',') {
@@ -182,13 +187,11 @@ func (r *claimReader) members(rules *claimRules, c *Claims) error {
 	}
 }
 
-// unknown reads the value of a member that is not a registered claim:
-// a configured authority claim, or a value to skip.
-func (r *claimReader) unknown(rules *claimRules, name []byte) error {
-	if rules.auth != nil {
-		if handled, err := r.authority(rules.auth, name); handled {
-			return err
-		}
+// authorityOrSkip reads the value of a member that is not a registered
+// claim: a configured authority claim, or a value to skip.
+func (r *claimReader) authorityOrSkip(a *authorities, name []byte) error {
+	if handled, err := r.authority(a, name); handled {
+		return err
 	}
 	if !r.s.Value(1) {
 		return malformedClaim("")

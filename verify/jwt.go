@@ -32,18 +32,20 @@ var defaultAlgorithms = [...]jose.SignatureAlgorithm{
 	jose.EdDSA,
 }
 
-// JWTConfig configures a [JWT] verifier. Issuer and Audiences are required;
-// every other field has a secure default. A JWTConfig must not be modified
+// JWTConfig configures a [JWT] verifier. Issuer and Audiences are required
+// (Audiences may be replaced by the explicit ClientIDAudience); every other
+// field has a secure default. A JWTConfig must not be modified
 // after it is passed to [NewJWT] (NewJWT copies what it needs, so later
 // changes have no effect).
 type JWTConfig struct {
 	// Issuer is the exact iss value the authorization server puts in its
 	// access tokens (RFC 9068 §4). It is compared byte for byte: a trailing
-	// slash matters. Required.
+	// slash matters. Required. With Tenants or AnyTenant it is a template
+	// holding "{tenant}" once, in the URL path.
 	Issuer string
 	// Audiences are the aud values that identify this resource server; a
 	// token's aud must contain at least one of them (RFC 9068 §4).
-	// Required; no element may be empty.
+	// Required, unless ClientIDAudience is set; no element may be empty.
 	Audiences []string
 	// Algorithms is the allowlist of JWS algorithms. If empty, RS256, RS384,
 	// RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA are
@@ -172,11 +174,23 @@ type ClientIDAudience struct {
 //
 // A token is accepted only if it is a compact JWS with exactly one signature
 // by an allowed algorithm and a key from the key set that fits that
-// algorithm; its typ is an access token type; it carries no crit header and
-// is not a nested JWT; its iss is the configured issuer; its aud holds a
-// configured audience; exp is present and, like nbf and iat, consistent with
-// the clock. Keys named by the token itself (jwk, jku, x5u, x5c) are never
-// used.
+// algorithm; its typ is in the Types allowlist (at+jwt by default); it
+// carries no crit header and is not a nested JWT; its iss is the configured
+// issuer (or, for an issuer template, that of a configured tenant, named
+// again by tid); its aud holds a configured audience (or, only when aud is
+// absent and ClientIDAudience is set, its client_id is a configured client);
+// exp is present and, like nbf and iat, consistent with the clock. Keys
+// named by the token itself (jwk, jku, x5u, x5c) are never used.
+//
+// # Identity providers
+//
+// Tokens from providers that bend RFC 9068 are accepted by naming each
+// deviation in the [JWTConfig]: Types for their typ, Authorities for where
+// their permissions are (Entra ID roles, Auth0 permissions, Keycloak
+// realm_access.roles), ClientIDAudience for tokens without aud (Amazon
+// Cognito), Tenants or AnyTenant for multi-tenant issuers (Entra ID), and
+// InsecureAcceptIDTokens for ID tokens used as bearer tokens. The README's
+// "Tokens from identity providers" has a tested recipe per provider.
 //
 // # Verified-token cache
 //
@@ -191,10 +205,12 @@ type ClientIDAudience struct {
 // whole token, so a hit never returns another token's claims; the cache
 // therefore holds verified tokens in memory while they are cached.
 //
-// The registered claims iss, aud, exp, nbf, iat, sub, jti and client_id and
-// the scope claim (or scp, when scope is absent) are read case-sensitively;
-// a duplicate of any of them makes the token malformed. Other claims are
-// available through [Claims.Decode].
+// The registered claims iss, aud, exp, nbf, iat, sub, jti and client_id,
+// the scope claim (or scp, when scope is absent) or the configured
+// Authorities, and, when the configuration needs them, tid, token_use,
+// nonce, at_hash and c_hash are read case-sensitively; a duplicate of any
+// of them makes the token malformed. Other claims are available through
+// [Claims.Decode].
 //
 // A JWT is safe for concurrent use.
 type JWT struct {
