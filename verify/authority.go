@@ -135,8 +135,7 @@ func (r *claimReader) authority(a *authorities, name []byte) (handled bool, err 
 		return false, nil
 	}
 	if r.auth == nil {
-		r.auth = &authorityReader{}
-		r.extra += int64(authorityReaderSize)
+		r.auth = &authorityReader{} // read only: Claims keeps none of it
 	}
 	if r.auth.seenTop&(1<<k) != 0 {
 		return true, malformedClaim(r.nodeName(a, &a.top[k])) // RFC 7519 §4: see claim
@@ -144,9 +143,6 @@ func (r *claimReader) authority(a *authorities, name []byte) (handled bool, err 
 	r.auth.seenTop |= 1 << k
 	return true, r.authorityNode(a, &a.top[k], 1)
 }
-
-// authorityReaderSize is what an authorityReader costs in the cache.
-const authorityReaderSize = 8 + maxAuthorities*24 + 8
 
 // authorityNode reads the value at the scanner for node n, at nesting
 // depth depth (1 for a member of the claim set): null (absent), the

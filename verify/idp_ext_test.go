@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
@@ -256,11 +257,12 @@ func TestProviderRecipes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify() error = %v", err)
 			}
-			if tc.want != "" && !c.Scopes().Has(tc.want) {
-				t.Errorf("Scopes() = %v, want it to hold %q", c.Scopes(), tc.want)
+			// What the interceptor does with a proto rule requiring one scope.
+			if rule := scopes.AllOf(tc.want); tc.want != "" && !rule.Allows(c.Scopes()) {
+				t.Errorf("AllOf(%q).Allows(%v) = false, want true", tc.want, c.Scopes())
 			}
-			if tc.deny != "" && c.Scopes().Has(tc.deny) {
-				t.Errorf("Scopes() = %v, want it not to hold %q", c.Scopes(), tc.deny)
+			if rule := scopes.AllOf(tc.deny); tc.deny != "" && rule.Allows(c.Scopes()) {
+				t.Errorf("AllOf(%q).Allows(%v) = true, want false", tc.deny, c.Scopes())
 			}
 		})
 	}

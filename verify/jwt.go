@@ -329,7 +329,8 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 	return j, nil
 }
 
-// Issuer returns the issuer the verifier accepts, JWTConfig.Issuer.
+// Issuer returns the issuer the verifier accepts, JWTConfig.Issuer: for a
+// multi-tenant verifier, the template holding {tenant}.
 func (j *JWT) Issuer() string { return j.rules.issuer }
 
 // Verify checks token and returns its claims.
