@@ -60,6 +60,14 @@ var providerRecipes = map[string][]verify.JWTConfig{
 		Types:       []string{"JWT"},
 		Authorities: []verify.ClaimPath{{"resource_access", "orders-api", "roles"}},
 	}},
+	// Keycloak before keycloak/keycloak#26893: nonce in access tokens.
+	"KeycloakNonce": {{
+		Issuer:                 "https://sso.example.com/realms/acme",
+		Audiences:              []string{"orders-api"},
+		Types:                  []string{"JWT"},
+		Authorities:            []verify.ClaimPath{{"resource_access", "orders-api", "roles"}},
+		InsecureAcceptIDTokens: true,
+	}},
 	"Okta": {{
 		Issuer:    "https://acme.okta.com/oauth2/default",
 		Audiences: []string{"api://default"},
@@ -206,6 +214,11 @@ func TestProviderRecipes(t *testing.T) {
 			"resource_access": map[string]any{"orders-api": map[string]any{"roles": "orders.read orders.admin"}}}, "client_id"), oauthtest.WithType("JWT")), wantErr: verify.ErrMalformed, wantClaim: "resource_access.orders-api.roles"},
 		{recipe: "Keycloak", name: "IDToken", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": "orders-api", "typ": "ID", "at_hash": "77QmUPtjPfzWtF2AnpK9RQ",
 			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.WithType("JWT")), wantErr: verify.ErrType, wantClaim: "at_hash"},
+		{recipe: "Keycloak", name: "NonceInAccessToken", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": "orders-api", "typ": "Bearer", "nonce": "n",
+			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.WithType("JWT")), wantErr: verify.ErrType, wantClaim: "nonce"},
+		{recipe: "KeycloakNonce", name: "NonceInAccessToken", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": "orders-api", "typ": "Bearer", "nonce": "n",
+			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.WithType("JWT")), want: "orders.read"},
+		{recipe: "KeycloakNonce", name: "IDToken", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": "orders-web", "typ": "ID", "nonce": "n", "at_hash": "x"}, "client_id"), oauthtest.WithType("JWT")), wantErr: verify.ErrAudience, wantClaim: "aud"},
 		// Okta custom authorization server: no typ, scp array, cid.
 		{recipe: "Okta", name: "AccessToken", token: append(claims(map[string]any{"iss": "https://acme.okta.com/oauth2/default", "aud": "api://default", "ver": 1,
 			"cid": "0oa1b2c3d4e5f6g7h8i9", "uid": "00u1b2c3d4e5f6g7h8i9", "scp": []string{"orders.read", "openid"}}, "client_id"), oauthtest.WithType("")), want: "orders.read"},
