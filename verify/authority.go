@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -86,15 +87,16 @@ func compileAuthorities(cfg string, paths []ClaimPath, merge bool) (*authorities
 		if i == a.scopeAt || i == a.scpAt {
 			continue
 		}
-		if err := a.add(&a.top, p, i); err != nil {
+		if err := addPath(&a.top, p, i); err != nil {
 			return nil, fmt.Errorf("verify: %s[%d] (%s) %s", field, i, p, err)
 		}
 	}
 	return a, nil
 }
 
-// add inserts path p, the i-th, into the tree of nodes.
-func (a *authorities) add(nodes *[]authNode, p ClaimPath, i int) error {
+// addPath inserts path p, the i-th, into the tree of nodes. Paths are
+// few (maxAuthorities), so no level has more than 64 nodes: see seenTop.
+func addPath(nodes *[]authNode, p ClaimPath, i int) error {
 	for {
 		k := slices.IndexFunc(*nodes, func(n authNode) bool { return n.name == p[0] })
 		if k < 0 {
@@ -103,17 +105,14 @@ func (a *authorities) add(nodes *[]authNode, p ClaimPath, i int) error {
 		}
 		n := &(*nodes)[k]
 		if len(p) == 1 {
-			if n.leaf >= 0 || len(n.children) > 0 {
-				return fmt.Errorf("is listed twice, or is a prefix of another path")
+			if len(n.children) > 0 {
+				return errors.New("is a prefix of another listed path")
 			}
 			n.leaf = i
 			return nil
 		}
 		if n.leaf >= 0 {
-			return fmt.Errorf("extends another listed path")
-		}
-		if len(n.children) == 64 {
-			return fmt.Errorf("has too many siblings")
+			return errors.New("extends another listed path")
 		}
 		nodes, p = &n.children, p[1:]
 	}
