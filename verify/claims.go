@@ -94,8 +94,11 @@ func (c *Claims) ID() string { return c.id }
 // "".
 func (c *Claims) ClientID() string { return c.clientID }
 
-// Scopes returns the scope claim (a space-delimited string, or an array)
-// or, when it is absent, the scp claim. A [scopes.Set] is immutable.
+// Scopes returns the set the proto rules are checked against: the scope
+// claim (a space-delimited string, or an array) or, when it is absent, the
+// scp claim; or, when the verifier names them (JWTConfig.Authorities,
+// IntrospectionConfig.Authorities), the first of those claims present, or
+// their union with MergeAuthorities. A [scopes.Set] is immutable.
 func (c *Claims) Scopes() scopes.Set { return c.scopes }
 
 // ACR returns the acr claim (authentication context class reference,

@@ -32,10 +32,23 @@ const (
 	seenTokenType
 	seenTokenUse
 	seenCnf
+	// Read only when claimRules.optional asks for them.
+	seenTid    // multi-tenant issuers: see tenant.go
+	seenNonce  // ID token markers: see JWTConfig.InsecureAcceptIDTokens
+	seenAtHash //
+	seenCHash  //
+	// Step-up authentication (RFC 9470), always read.
 	seenACR
 	seenAMR
 	seenAuthTime
 )
+
+// introspectionBits are the members an introspection response adds.
+const introspectionBits = seenActive | seenTokenType | seenTokenUse
+
+// idTokenBits are the claims only OpenID Connect ID tokens carry (OpenID
+// Connect Core 1.0 §2, §3.1.3.6, §3.3.2.11).
+const idTokenBits = seenNonce | seenAtHash | seenCHash
 
 // claimRules are what a verifier expects of the claims it reads. The zero
 // value expects nothing: any issuer, any audience.
@@ -47,6 +60,14 @@ type claimRules struct {
 	introspection bool
 	// parseScope parses a plain scope string; nil means scopes.Parse.
 	parseScope func(string) (scopes.Set, error)
+	// optional are the seen bits of members read only on request (tid,
+	// token_use in a JWT, the ID token markers); 0 reads none of them.
+	optional uint32
+	// auth, if set, are the claims that form Claims.Scopes; nil means
+	// scope, else scp.
+	auth *authorities
+	// tenant, if set, replaces issuer by an issuer template.
+	tenant *tenantIssuer
 }
 
 // A claimReader decodes a claim set, JWT payload or introspection response,
@@ -64,12 +85,15 @@ type claimReader struct {
 	set        uint32 // members read with a non-null value
 	issuerOK   bool
 	audienceOK bool
-	active     bool       // introspection: active is true
-	tokenType  string     // introspection: token_type
-	tokenUse   string     // introspection: token_use
-	scp        []byte     // raw scp value, used when scope is absent
-	aud        *[1]string // storage for a single audience, allocated with Claims
-	extra      int64      // bytes allocated for the claims beyond the claim set
+	active     bool             // introspection: active is true
+	tokenType  string           // introspection: token_type
+	tokenUse   string           // introspection: token_use
+	scp        []byte           // raw scp value, used when scope is absent
+	aud        *[1]string       // storage for a single audience, allocated with Claims
+	extra      int64            // bytes allocated for the claims beyond the claim set
+	auth       *authorityReader // configured authority claims, when found
+	tid        string           // tid, when optional asks for it
+	tenant     string           // the tenant an issuer template matched
 }
 
 // A claimsBlock gets Claims and a one-element audience from one allocation.
@@ -123,7 +147,7 @@ func (r *claimReader) read(rules *claimRules, b []byte, c *Claims) error {
 	if !s.AtEnd() {
 		return malformedClaim("")
 	}
-	return r.finish(c)
+	return r.finish(rules, c)
 }
 
 // members reads the members of the object up to and including its '}'.
@@ -134,23 +158,27 @@ func (r *claimReader) members(rules *claimRules, c *Claims) error {
 		if !ok {
 			return malformedClaim("")
 		}
-		var bit uint32
-		if plain {
-			bit = claimBit(s.Bytes()[start:end], rules.introspection)
-		} else {
-			bit = claimBit([]byte(jsonscan.Unquote(s.Bytes()[start-1:end+1])), rules.introspection)
+		name := s.Bytes()[start:end]
+		if !plain {
+			name = []byte(jsonscan.Unquote(s.Bytes()[start-1 : end+1]))
 		}
+		bit := claimBit(name, rules.optionalBits())
 		s.SkipWS()
 		if !s.Consume(':') {
 			return malformedClaim("")
 		}
 		s.SkipWS()
-		if bit == 0 {
-			if !s.Value(1) {
-				return malformedClaim("")
+		switch {
+		case bit != 0:
+			if err := r.claim(rules, bit, c); err != nil {
+				return err
 			}
-		} else if err := r.claim(rules, bit, c); err != nil {
-			return err
+		case rules.auth != nil:
+			if err := r.authorityOrSkip(rules.auth, name); err != nil {
+				return err
+			}
+		case !s.Value(1):
+			return malformedClaim("")
 		}
 		s.SkipWS()
 		if !s.Consume(',') {
@@ -163,8 +191,31 @@ func (r *claimReader) members(rules *claimRules, c *Claims) error {
 	}
 }
 
-// finish reads scp if scope was absent.
-func (r *claimReader) finish(c *Claims) error {
+// authorityOrSkip reads the value of a member that is not a registered
+// claim: a configured authority claim, or a value to skip.
+func (r *claimReader) authorityOrSkip(a *authorities, name []byte) error {
+	if handled, err := r.authority(a, name); handled {
+		return err
+	}
+	if !r.s.Value(1) {
+		return malformedClaim("")
+	}
+	return nil
+}
+
+// optionalBits returns the seen bits of the optional members to read.
+func (rules *claimRules) optionalBits() uint32 {
+	if rules.introspection {
+		return rules.optional | introspectionBits
+	}
+	return rules.optional
+}
+
+// finish reads scp if scope was absent, or the configured authorities.
+func (r *claimReader) finish(rules *claimRules, c *Claims) error {
+	if rules.auth != nil {
+		return r.finishAuthorities(rules.auth, c)
+	}
 	if !r.has(seenScope) && r.has(seenScp) {
 		if err := c.scopes.UnmarshalJSON(r.scp); err != nil {
 			return malformedClaim("scp")
@@ -176,7 +227,7 @@ func (r *claimReader) finish(c *Claims) error {
 
 // claimBit returns the seen bit of the member named b, or 0 for a member
 // the reader does not know.
-func claimBit(b []byte, introspection bool) uint32 {
+func claimBit(b []byte, optional uint32) uint32 {
 	switch string(b) { // no allocation: the compiler switches on the bytes
 	case "iss":
 		return seenIss
@@ -207,22 +258,32 @@ func claimBit(b []byte, introspection bool) uint32 {
 	case "auth_time":
 		return seenAuthTime
 	}
-	if !introspection {
+	if optional == 0 {
 		return 0
 	}
+	var bit uint32
 	switch string(b) {
 	case "active":
-		return seenActive
+		bit = seenActive
 	case "token_type":
-		return seenTokenType
+		bit = seenTokenType
 	case "token_use":
-		return seenTokenUse
+		bit = seenTokenUse
+	case "tid":
+		bit = seenTid
+	case "nonce":
+		bit = seenNonce
+	case "at_hash":
+		bit = seenAtHash
+	case "c_hash":
+		bit = seenCHash
 	}
-	return 0
+	return bit & optional
 }
 
 // claimNames is static data: the name of each seen bit, for errors.
-var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "active", "token_type", "token_use", "cnf", "acr", "amr", "auth_time"}
+var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "active", "token_type", "token_use", "cnf",
+	"tid", "nonce", "at_hash", "c_hash", "acr", "amr", "auth_time"}
 
 func claimNameOf(bit uint32) string {
 	for i, n := range claimNames {
@@ -258,7 +319,11 @@ func (r *claimReader) claim(rules *claimRules, bit uint32, c *Claims) error {
 	switch bit {
 	case seenIss:
 		c.issuer, ok = r.str()
-		r.issuerOK = ok && rules.issuer != "" && c.issuer == rules.issuer
+		if rules.tenant != nil {
+			r.tenant, r.issuerOK = rules.tenant.match(c.issuer)
+		} else {
+			r.issuerOK = ok && rules.issuer != "" && c.issuer == rules.issuer
+		}
 	case seenSub:
 		c.subject, ok = r.str()
 	case seenJTI:
@@ -293,6 +358,10 @@ func (r *claimReader) claim(rules *claimRules, bit uint32, c *Claims) error {
 		r.scp = s.Bytes()[start:s.Pos()]
 	case seenCnf:
 		ok = r.confirmation(c)
+	case seenTid:
+		r.tid, ok = r.str()
+	case seenNonce, seenAtHash, seenCHash:
+		ok = s.Value(1) // only their presence matters
 	case seenACR:
 		c.acr, ok = r.str()
 	case seenAMR:

@@ -27,6 +27,23 @@ var claimSetSeeds = []string{
 	`{"acr":"urn:mfa","amr":["pwd","otp"],"auth_time":1800000000}`, `{"amr":"pwd"}`, `{"amr":[1]}`, `{"amr":[]}`, `{"auth_time":-5}`,
 	`{"cnf":{}}`, `{"cnf":{"jwk":{}}}`, `{"cnf":[]}`, `{"cnf":{"jkt":1}}`, `{"cnf":{"jkt":"a","jkt":"b"}}`,
 	`{"sub":"\u00e9\ud800"}`, "{\"sub\":\"\xff\"}", `{"custom":{"sub":"nested"},"sub":"top"}`, `{"x":1,"x":2}`,
+	// Provider claims: authorities, tid, token_use, ID token markers.
+	`{"scp":"a b","roles":["r"],"realm_access":{"roles":["x"]},"resource_access":{"api":{"roles":["y"]},"a.b":{"roles":"z"}}}`,
+	`{"roles":["a","a"],"permissions":["p"],"scope":"s","tid":"t","token_use":"access","nonce":null,"at_hash":{"x":[1]}}`,
+	`{"realm_access":{"roles":["a"],"roles":["b"]}}`, `{"realm_access":{"roles":null},"realm_access":{}}`,
+	`{"resource_access":{"api":{"roles":[1]}}}`, `{"resource_access":{"api":[]}}`, `{"resource_access":{"a.b":{"r\u006fles":["q"]}}}`,
+	`{"roles":"a b"}`, `{"roles":[""]}`, `{"email":"sa@p.iam.gserviceaccount.com","permissions":null}`,
+	`{"tid":1}`, `{"tid":"a","tid":"b"}`, `{"token_use":["access"]}`, `{"c_hash":"h","c_hash":"h"}`, `{"scope":"a","scp":[1],"roles":[]}`,
+}
+
+// fuzzAuthorities are the authority configurations FuzzClaimReader reads
+// every input with, besides ParseClaims' default.
+var fuzzAuthorities = []struct {
+	paths []ClaimPath
+	merge bool
+}{
+	{paths: []ClaimPath{{"scp"}, {"roles"}, {"realm_access", "roles"}, {"resource_access", "api", "roles"}, {"resource_access", "a.b", "roles"}, {"email"}}},
+	{paths: []ClaimPath{{"scope"}, {"permissions"}, {"realm_access", "roles"}, {"scp"}}, merge: true},
 }
 
 func TestParseClaims(t *testing.T) {
@@ -214,6 +231,7 @@ func FuzzClaimReader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		fuzzProviderClaims(t, b)
 		c, err := ParseClaims(b)
 		want, wantOK := referenceClaims(b)
 		if (err == nil) != wantOK {
@@ -238,6 +256,171 @@ func FuzzClaimReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzProviderClaims is FuzzClaimReader's second half: b read with each
+// of fuzzAuthorities and the optional members (tid, token_use, the ID
+// token markers) must agree with referenceProviderClaims.
+func fuzzProviderClaims(t *testing.T, b []byte) {
+	for i, fa := range fuzzAuthorities {
+		a, err := compileAuthorities("JWTConfig", fa.paths, fa.merge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := &claimRules{auth: a, optional: seenTid | seenTokenUse | idTokenBits}
+		c, r, err := readWith(rules, b)
+		want, wantOK := referenceProviderClaims(b, fa.paths, fa.merge)
+		if (err == nil) != wantOK {
+			t.Fatalf("read(%q) with authorities %d: error = %v; encoding/json reference accepts: %t", b, i, err, wantOK)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("read(%q) error = %v, want ErrMalformed", b, err)
+			}
+			continue
+		}
+		got := map[string]any{"authorities": c.Scopes().String(), "tid": r.tid, "token_use": r.tokenUse}
+		for _, m := range []uint32{seenNonce, seenAtHash, seenCHash} {
+			got[claimNameOf(m)] = r.has(m)
+		}
+		for name, w := range want {
+			if g := got[name]; g != w {
+				t.Fatalf("read(%q) with authorities %d: %s = %#v, encoding/json reads %#v", b, i, name, g, w)
+			}
+		}
+	}
+}
+
+// referenceProviderClaims reads b with encoding/json by the rules of the
+// configured authority paths and the optional members, or returns false
+// where the reader must refuse b.
+func referenceProviderClaims(b []byte, paths []ClaimPath, merge bool) (map[string]any, bool) {
+	if _, ok := referenceClaims(b); !ok {
+		return nil, false
+	}
+	top, ok := referenceMembers(bytes.TrimSpace(b))
+	if !ok {
+		return nil, false
+	}
+	out := map[string]any{"tid": "", "token_use": "", "nonce": false, "at_hash": false, "c_hash": false}
+	for _, name := range []string{"tid", "token_use", "nonce", "at_hash", "c_hash"} {
+		raw, n := top.get(name)
+		switch {
+		case n > 1:
+			return nil, false
+		case raw == nil:
+		case name == "tid" || name == "token_use":
+			var s string
+			if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+				return nil, false
+			}
+			out[name] = s
+		default:
+			out[name] = true
+		}
+	}
+	// Every present listed claim must be well formed, used or not.
+	var sets []scopes.Set
+	var present []bool
+	for _, p := range paths {
+		set, found, ok := referenceAuthority(top, p)
+		if !ok {
+			return nil, false
+		}
+		sets, present = append(sets, set), append(present, found)
+	}
+	var all []string
+	for i := range paths {
+		if present[i] {
+			all = append(all, sets[i].Scopes()...)
+			if !merge {
+				break
+			}
+		}
+	}
+	set, _ := scopes.New(all...)
+	out["authorities"] = set.String()
+	return out, true
+}
+
+// referenceObject is an object's members by name, with how often each name
+// occurs.
+type referenceObject struct {
+	members map[string]json.RawMessage
+	count   map[string]int
+}
+
+// get returns the value of name, nil for null or absent, and its count.
+func (o referenceObject) get(name string) (json.RawMessage, int) {
+	raw := o.members[name]
+	if string(raw) == "null" {
+		raw = nil
+	}
+	return raw, o.count[name]
+}
+
+// referenceMembers reads the object raw with encoding/json.
+func referenceMembers(raw []byte) (referenceObject, bool) {
+	o := referenceObject{count: map[string]int{}}
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &o.members) != nil {
+		return o, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	_, _ = dec.Token()
+	for dec.More() {
+		tok, _ := dec.Token()
+		o.count[tok.(string)]++
+		var skip json.RawMessage
+		_ = dec.Decode(&skip)
+	}
+	return o, true
+}
+
+// referenceAuthority reads the claim at path p of obj: its set, whether
+// it is present, and false where the reader must refuse the claim set.
+func referenceAuthority(obj referenceObject, p ClaimPath) (scopes.Set, bool, bool) {
+	for i, name := range p {
+		raw, n := obj.get(name)
+		switch {
+		case n > 1:
+			return scopes.Set{}, false, false
+		case raw == nil:
+			return scopes.Set{}, false, true
+		case i < len(p)-1:
+			var ok bool
+			if obj, ok = referenceMembers(raw); !ok {
+				return scopes.Set{}, false, false
+			}
+			continue
+		}
+		var set scopes.Set
+		if len(p) == 1 && (name == "scope" || name == "scp") {
+			if set.UnmarshalJSON(raw) != nil {
+				return scopes.Set{}, false, false
+			}
+			return set, true, true
+		}
+		var one string
+		var list []json.RawMessage
+		var err error
+		switch {
+		case raw[0] == '"' && json.Unmarshal(raw, &one) == nil:
+			set, err = scopes.New(one)
+		case raw[0] == '[' && json.Unmarshal(raw, &list) == nil:
+			var strs []string
+			for _, e := range list {
+				if e[0] != '"' || json.Unmarshal(e, &one) != nil {
+					return scopes.Set{}, false, false
+				}
+				strs = append(strs, one)
+			}
+			set, err = scopes.New(strs...)
+		default:
+			return scopes.Set{}, false, false
+		}
+		return set, true, err == nil
+	}
+	return scopes.Set{}, false, true
 }
 
 func equalClaim(got, want any) bool {

@@ -17,7 +17,9 @@
 // # Security posture
 //
 // Issuer, audiences and algorithms are mandatory and validated when a
-// verifier is built. Keys named by a token (jku, x5u, jwk) are never fetched
+// verifier is built. Every departure from RFC 9068 that identity providers
+// need (another typ, permissions in roles, no aud, one issuer per tenant)
+// is a named [JWTConfig] field, never a silent skip. Keys named by a token (jku, x5u, jwk) are never fetched
 // or trusted. Clocks are injected, never read directly.
 //
 // This package never imports gRPC: package interceptor maps its errors onto

@@ -112,6 +112,15 @@ type IntrospectionConfig struct {
 	// authenticated this client, decides what the client may see as active.
 	Audiences []string
 
+	// Authorities lists the response members whose values form
+	// [Claims.Scopes], with the rules and precedence of
+	// [JWTConfig].Authorities. If empty, it is scope or, when scope is
+	// absent, scp.
+	Authorities []ClaimPath
+	// MergeAuthorities makes the set the union of every present member in
+	// Authorities instead of the first. It requires Authorities.
+	MergeAuthorities bool
+
 	// HTTPClient sends the requests. If nil, a client with a transport of
 	// its own is used. Redirects are never followed, whatever the client's
 	// CheckRedirect: a redirect could carry the credentials and the token
@@ -244,6 +253,10 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 		return nil, errors.New("verify: IntrospectionConfig.CacheSize is negative; use 0 for the default of 10000")
 	}
 
+	auth, err := compileAuthorities("IntrospectionConfig", cfg.Authorities, cfg.MergeAuthorities)
+	if err != nil {
+		return nil, err
+	}
 	i := &Introspection{
 		endpoint: cfg.Endpoint,
 		policy: fetchPolicy{
@@ -254,7 +267,7 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 		},
 		creds: &clientCredentials{id: cfg.ClientID, secret: cfg.ClientSecret, method: cfg.AuthMethod},
 		rules: claimRules{issuer: cfg.Issuer, audiences: slices.Clone(cfg.Audiences),
-			introspection: true},
+			introspection: true, auth: auth},
 		ttl:    cmp.Or(cfg.CacheTTL, defaultIntrospectCacheTTL),
 		negTTL: cmp.Or(cfg.NegativeCacheTTL, defaultIntrospectNegativeTTL),
 		leeway: cmp.Or(cfg.Leeway, defaultIntrospectLeeway),

@@ -745,3 +745,44 @@ func TestIntrospection_PrintRedactsSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestIntrospection_Authorities reads the configured authority claims of
+// a response with the JWT's rules: precedence, nested paths, strict types.
+func TestIntrospection_Authorities(t *testing.T) {
+	t.Parallel()
+	iss := newIntroIssuer(t)
+	tests := map[string]struct {
+		token   []oauthtest.TokenOption
+		want    string
+		wantErr error
+	}{
+		"Roles":       {token: []oauthtest.TokenOption{oauthtest.WithClaim("roles", []string{"orders.admin"})}, want: "orders.admin"},
+		"RealmRoles":  {token: []oauthtest.TokenOption{oauthtest.WithClaim("realm_access", map[string]any{"roles": []string{"orders.audit"}})}, want: "orders.audit"},
+		"ScopeUnused": {token: nil, want: ""},
+		// A broken member makes the response broken, as for any other.
+		"RolesNumber": {token: []oauthtest.TokenOption{oauthtest.WithClaim("roles", 7)}, wantErr: ErrUnavailable},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg := introConfig(iss, oauthtest.NewClock(introStart))
+			cfg.Authorities = []ClaimPath{{"roles"}, {"realm_access", "roles"}}
+			v := newIntro(t, cfg)
+			c, err := v.Verify(introCtx(t), introToken(t, iss, tc.token...))
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Verify() error = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || c.Scopes().String() != tc.want {
+				t.Fatalf("Verify() = %v, %v; want scopes %q", c.Scopes(), err, tc.want)
+			}
+		})
+	}
+	cfg := introConfig(iss, nil)
+	cfg.Authorities = []ClaimPath{{"active"}}
+	if _, err := NewIntrospection(cfg); err == nil || !strings.Contains(err.Error(), "IntrospectionConfig.Authorities[0]") {
+		t.Errorf("NewIntrospection(Authorities: active) error = %v, want one naming the field", err)
+	}
+}

@@ -19,14 +19,18 @@ import (
 //
 // Issuers is immutable and safe for concurrent use.
 type Issuers struct {
-	byIssuer map[string]*JWT
-	maxSize  int // largest MaxTokenSize among the verifiers
+	byIssuer  map[string]*JWT
+	templates []*JWT // verifiers with an issuer template, in argument order
+	maxSize   int    // largest MaxTokenSize among the verifiers
 }
 
 // NewIssuers returns a verifier that routes each token to the one of
-// verifiers whose [JWT.Issuer] equals the token's iss claim. It fails if
-// verifiers is empty, holds nil, or holds two verifiers for one issuer.
-// Closing the verifiers' key sets remains the caller's job.
+// verifiers whose [JWT.Issuer] equals the token's iss claim or, failing
+// that, to the first verifier whose issuer template (JWTConfig.Tenants,
+// AnyTenant) accepts it. It fails if verifiers is empty, holds nil, holds
+// two verifiers for one issuer or template, or an exact issuer that an
+// earlier template accepts. Closing the verifiers' key sets remains the
+// caller's job.
 func NewIssuers(verifiers ...*JWT) (*Issuers, error) {
 	if len(verifiers) == 0 {
 		return nil, errors.New("verify: NewIssuers needs at least one verifier")
@@ -41,8 +45,31 @@ func NewIssuers(verifiers ...*JWT) (*Issuers, error) {
 		}
 		is.byIssuer[v.Issuer()] = v
 		is.maxSize = max(is.maxSize, v.maxTokenSize)
+		if v.rules.tenant != nil {
+			is.templates = append(is.templates, v)
+		}
+	}
+	for iss, v := range is.byIssuer {
+		for _, t := range is.templates {
+			if _, ok := t.rules.tenant.match(iss); ok && v.rules.tenant == nil {
+				return nil, fmt.Errorf("verify: NewIssuers: issuer %q is also accepted by the template %q; give each issuer one verifier", iss, t.Issuer())
+			}
+		}
 	}
 	return is, nil
+}
+
+// route returns the verifier for the issuer iss.
+func (is *Issuers) route(iss string) (*JWT, bool) {
+	if v, ok := is.byIssuer[iss]; ok && v.rules.tenant == nil {
+		return v, true
+	}
+	for _, v := range is.templates {
+		if _, ok := v.rules.tenant.match(iss); ok {
+			return v, true
+		}
+	}
+	return nil, false
 }
 
 // Verify verifies token with the verifier for its issuer. Besides the
@@ -58,7 +85,7 @@ func (is *Issuers) Verify(ctx context.Context, token string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, ok := is.byIssuer[iss]
+	v, ok := is.route(iss)
 	if !ok {
 		return nil, &TokenError{Reason: ErrIssuer, Claim: "iss"}
 	}

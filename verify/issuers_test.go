@@ -142,6 +142,71 @@ func TestNewIssuers_Errors(t *testing.T) {
 	}
 }
 
+// TestIssuers_Templates routes by issuer template: an exact issuer first,
+// then the first template that accepts iss; an exact issuer that a template
+// also accepts is a configuration error.
+func TestIssuers_Templates(t *testing.T) {
+	t.Parallel()
+	ctx := remoteTestContext(t)
+	iss := oauthtest.NewIssuer(t)
+	keys, err := NewStaticKeySet(iss.JWKS().Keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newJWT := func(cfg JWTConfig) *JWT {
+		t.Helper()
+		cfg.Audiences = []string{oauthtest.DefaultAudience}
+		j, err := NewJWT(keys, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	v2 := newJWT(JWTConfig{Issuer: "https://login.example.com/{tenant}/v2.0", Tenants: []string{"t1", "t2"}})
+	v1 := newJWT(JWTConfig{Issuer: "https://sts.example.net/{tenant}/", AnyTenant: true})
+	exact := newJWT(JWTConfig{Issuer: "https://login.example.com/other"})
+	is, err := NewIssuers(exact, v2, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		iss, tid  string
+		wantErr   error
+		wantClaim string
+	}{
+		"V2":              {iss: "https://login.example.com/t2/v2.0", tid: "t2"},
+		"V1AnyTenant":     {iss: "https://sts.example.net/t9/", tid: "t9"},
+		"Exact":           {iss: "https://login.example.com/other"},
+		"TenantNotListed": {iss: "https://login.example.com/t3/v2.0", tid: "t3", wantErr: ErrIssuer, wantClaim: "iss"},
+		"OtherTid":        {iss: "https://login.example.com/t1/v2.0", tid: "t2", wantErr: ErrIssuer, wantClaim: "tid"},
+		"TemplateItself":  {iss: "https://login.example.com/{tenant}/v2.0", tid: "{tenant}", wantErr: ErrIssuer, wantClaim: "iss"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			opts := []oauthtest.TokenOption{oauthtest.WithIssuer(tc.iss)}
+			if tc.tid != "" {
+				opts = append(opts, oauthtest.WithClaim("tid", tc.tid))
+			}
+			c, err := is.Verify(ctx, iss.Token(t, opts...))
+			if tc.wantErr == nil {
+				if err != nil || c.Issuer() != tc.iss {
+					t.Fatalf("Verify() = %v, %v; want claims of %s", c, err, tc.iss)
+				}
+				return
+			}
+			te, ok := errors.AsType[*TokenError](err)
+			if !errors.Is(err, tc.wantErr) || !ok || te.Claim != tc.wantClaim {
+				t.Fatalf("Verify() error = %v, want %v on %q", err, tc.wantErr, tc.wantClaim)
+			}
+		})
+	}
+	shadowed := newJWT(JWTConfig{Issuer: "https://login.example.com/t1/v2.0"})
+	if _, err := NewIssuers(v2, shadowed); err == nil || !strings.Contains(err.Error(), "template") {
+		t.Errorf("NewIssuers(template, exact issuer it accepts) error = %v, want one naming the template", err)
+	}
+}
+
 // TestRemoteKeySet_JWT verifies tokens end to end through NewJWT and a
 // remote key set, across a key rotation.
 func TestRemoteKeySet_JWT(t *testing.T) {

@@ -32,18 +32,20 @@ var defaultAlgorithms = [...]jose.SignatureAlgorithm{
 	jose.EdDSA,
 }
 
-// JWTConfig configures a [JWT] verifier. Issuer and Audiences are required;
-// every other field has a secure default. A JWTConfig must not be modified
+// JWTConfig configures a [JWT] verifier. Issuer and Audiences are required
+// (Audiences may be replaced by the explicit ClientIDAudience); every other
+// field has a secure default. A JWTConfig must not be modified
 // after it is passed to [NewJWT] (NewJWT copies what it needs, so later
 // changes have no effect).
 type JWTConfig struct {
 	// Issuer is the exact iss value the authorization server puts in its
 	// access tokens (RFC 9068 §4). It is compared byte for byte: a trailing
-	// slash matters. Required.
+	// slash matters. Required. With Tenants or AnyTenant it is a template
+	// holding "{tenant}" once, in the URL path.
 	Issuer string
 	// Audiences are the aud values that identify this resource server; a
 	// token's aud must contain at least one of them (RFC 9068 §4).
-	// Required; no element may be empty.
+	// Required, unless ClientIDAudience is set; no element may be empty.
 	Audiences []string
 	// Algorithms is the allowlist of JWS algorithms. If empty, RS256, RS384,
 	// RS512, PS256, PS384, PS512, ES256, ES384, ES512 and EdDSA are
@@ -55,8 +57,69 @@ type JWTConfig struct {
 	// "at+jwt" and "application/at+jwt" (case-insensitive) are accepted, so
 	// that an ID token or another JWT from the same issuer cannot be
 	// replayed as an access token (RFC 9068 §2.1, §4; RFC 8725 §3.11).
-	// Enable it only for issuers that do not implement RFC 9068.
+	// Enable it only for issuers that do not implement RFC 9068. It is
+	// shorthand for Types {"at+jwt", "JWT", ""}; setting both is an error.
 	AcceptUntyped bool
+	// Types is the allowlist of typ header values accepted, for issuers
+	// that do not implement RFC 9068 (see "Tokens from identity providers"
+	// in the README). Values compare as media types: case-insensitively,
+	// with or without "application/". The empty string accepts a token
+	// without typ. If Types is empty, only "at+jwt" is accepted (or what
+	// AcceptUntyped says). A type other than at+jwt also makes the verifier
+	// refuse tokens carrying the claims only OpenID Connect ID tokens carry
+	// (nonce, at_hash, c_hash), since such types do not tell ID tokens from
+	// access tokens; see InsecureAcceptIDTokens.
+	Types []string
+	// InsecureAcceptIDTokens accepts OpenID Connect ID tokens as access
+	// tokens: the ID-token claims above are no longer refused, and the
+	// Google issuers (https://accounts.google.com, accounts.google.com),
+	// which sign only ID tokens, are allowed. An ID token says who a user
+	// or service account is to the client it was issued to; it grants
+	// nothing, and with Google any service account can obtain one for any
+	// aud. Use it only for service-to-service calls where aud is this
+	// service's own URL and the proto rules name the callers (Authorities
+	// {{"email"}}). It requires a Types entry other than at+jwt.
+	InsecureAcceptIDTokens bool
+
+	// Authorities lists the claims whose values form [Claims.Scopes], the
+	// set the proto rules are checked against. If empty, it is the scope
+	// claim or, when scope is absent, scp. Each listed claim is a top-level
+	// claim or a path into nested objects ({"realm_access", "roles"});
+	// scope and scp hold a space-delimited string or an array, every other
+	// claim an array of strings or one string, which is never split. Each
+	// value must be an RFC 6749 scope token. A present claim of another
+	// type, a repeated member on a listed path, or a value that is not a
+	// scope token makes the token malformed, whether or not the claim is
+	// used. The first listed claim that is present (not null) gives the set;
+	// with MergeAuthorities the set is the union of all present ones. A path
+	// may not start at a registered claim other than scope and scp. At most
+	// 16 paths.
+	Authorities []ClaimPath
+	// MergeAuthorities makes the set the union of every present claim in
+	// Authorities instead of the first. It requires Authorities.
+	MergeAuthorities bool
+
+	// ClientIDAudience, if set, is the named alternative to aud for
+	// providers whose access tokens carry none and name the recipient by
+	// client_id (Amazon Cognito). See [ClientIDAudience]. A token that
+	// carries aud is still checked against Audiences, which may then be
+	// empty: a token with aud is then always refused.
+	ClientIDAudience *ClientIDAudience
+
+	// Tenants makes Issuer a template for a multi-tenant provider: an
+	// Issuer holding "{tenant}" in its path, such as
+	// "https://login.microsoftonline.com/{tenant}/v2.0", accepts the iss of
+	// each listed tenant, and the token's tid claim must equal the tenant in
+	// its iss. Keys come from the one KeySet, shared by all tenants. A
+	// template requires Tenants or AnyTenant; an exact Issuer allows
+	// neither.
+	Tenants []string
+	// AnyTenant accepts every tenant of an Issuer template (still with tid
+	// equal to the tenant in iss): any organisation with an account at the
+	// provider can then obtain tokens this verifier accepts, so the proto
+	// rules, aud and Authorities must be what stands between them and the
+	// API. It excludes Tenants.
+	AnyTenant bool
 	// Leeway is the clock skew tolerated when checking exp, nbf and iat.
 	// If Leeway is 0, 30 seconds is used (a leeway of exactly zero cannot be
 	// expressed; 1ns is the closest). A negative leeway or one over 5
@@ -92,16 +155,42 @@ type JWTConfig struct {
 	CacheMaxTTL time.Duration
 }
 
+// A ClientIDAudience identifies this resource server by the client_id
+// claim of tokens that carry no aud, as Amazon Cognito's access tokens do
+// (their client_id is the app client). It is set in
+// [JWTConfig].ClientIDAudience; aud is never just skipped.
+type ClientIDAudience struct {
+	// ClientIDs are the accepted client_id values of a token without aud.
+	// Required; no element may be empty.
+	ClientIDs []string
+	// TokenUse is the value every token's token_use claim must have, with
+	// or without aud: "access" for Cognito, whose ID tokens say "id" and
+	// carry the client as aud. Required.
+	TokenUse string
+}
+
 // A JWT verifies JWT access tokens (RFC 9068) signed by an issuer whose
 // keys are in a [KeySet]. It implements [Verifier].
 //
 // A token is accepted only if it is a compact JWS with exactly one signature
 // by an allowed algorithm and a key from the key set that fits that
-// algorithm; its typ is an access token type; it carries no crit header and
-// is not a nested JWT; its iss is the configured issuer; its aud holds a
-// configured audience; exp is present and, like nbf and iat, consistent with
-// the clock. Keys named by the token itself (jwk, jku, x5u, x5c) are never
-// used.
+// algorithm; its typ is in the Types allowlist (at+jwt by default); it
+// carries no crit header and is not a nested JWT; its iss is the configured
+// issuer (or, for an issuer template, that of a configured tenant, named
+// again by tid); its aud holds a configured audience (or, only when aud is
+// absent and ClientIDAudience is set, its client_id is a configured client);
+// exp is present and, like nbf and iat, consistent with the clock. Keys
+// named by the token itself (jwk, jku, x5u, x5c) are never used.
+//
+// # Identity providers
+//
+// Tokens from providers that bend RFC 9068 are accepted by naming each
+// deviation in the [JWTConfig]: Types for their typ, Authorities for where
+// their permissions are (Entra ID roles, Auth0 permissions, Keycloak
+// realm_access.roles), ClientIDAudience for tokens without aud (Amazon
+// Cognito), Tenants or AnyTenant for multi-tenant issuers (Entra ID), and
+// InsecureAcceptIDTokens for ID tokens used as bearer tokens. The README's
+// "Tokens from identity providers" has a tested recipe per provider.
 //
 // # Verified-token cache
 //
@@ -116,22 +205,25 @@ type JWTConfig struct {
 // whole token, so a hit never returns another token's claims; the cache
 // therefore holds verified tokens in memory while they are cached.
 //
-// The registered claims iss, aud, exp, nbf, iat, sub, jti and client_id and
-// the scope claim (or scp, when scope is absent) are read case-sensitively;
-// a duplicate of any of them makes the token malformed. Other claims are
-// available through [Claims.Decode].
+// The registered claims iss, aud, exp, nbf, iat, sub, jti and client_id,
+// the scope claim (or scp, when scope is absent) or the configured
+// Authorities, and, when the configuration needs them, tid, token_use,
+// nonce, at_hash and c_hash are read case-sensitively; a duplicate of any
+// of them makes the token malformed. Other claims are available through
+// [Claims.Decode].
 //
 // A JWT is safe for concurrent use.
 type JWT struct {
-	keys          KeySet
-	rules         claimRules
-	algorithms    []jose.SignatureAlgorithm
-	acceptUntyped bool
-	leeway        time.Duration
-	maxTokenSize  int
-	now           func() time.Time
-	cache         *jwtCache // nil when disabled
-	scopes        scopeMemo
+	keys         KeySet
+	rules        claimRules
+	algorithms   []jose.SignatureAlgorithm
+	types        []string // accepted typ values: lower case, no application/
+	clientIDAud  *ClientIDAudience
+	leeway       time.Duration
+	maxTokenSize int
+	now          func() time.Time
+	cache        *jwtCache // nil when disabled
+	scopes       scopeMemo
 }
 
 var _ Verifier = (*JWT)(nil)
@@ -149,8 +241,8 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("verify: JWTConfig.Issuer is empty; set it to the exact iss value of your authorization server's access tokens")
 	}
-	if len(cfg.Audiences) == 0 {
-		return nil, errors.New("verify: JWTConfig.Audiences is empty; a resource server must check aud (RFC 9068 §4)")
+	if len(cfg.Audiences) == 0 && cfg.ClientIDAudience == nil {
+		return nil, errors.New("verify: JWTConfig.Audiences is empty; a resource server must check aud (RFC 9068 §4), or name its client in JWTConfig.ClientIDAudience when the provider issues no aud")
 	}
 	for i, aud := range cfg.Audiences {
 		if aud == "" {
@@ -196,21 +288,49 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 	if now == nil {
 		now = time.Now
 	}
-	j := &JWT{
-		keys:          keys,
-		algorithms:    algs,
-		acceptUntyped: cfg.AcceptUntyped,
-		leeway:        leeway,
-		maxTokenSize:  size,
-		now:           now,
-		cache:         newJWTCache(cfg, now),
-		scopes:        scopeMemo{seed: maphash.MakeSeed()},
+	types, err := jwtTypes(&cfg)
+	if err != nil {
+		return nil, err
 	}
-	j.rules = claimRules{issuer: cfg.Issuer, audiences: slices.Clone(cfg.Audiences), parseScope: j.scopes.parse}
+	cidAud, err := checkClientIDAudience(cfg.ClientIDAudience)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := compileAuthorities("JWTConfig", cfg.Authorities, cfg.MergeAuthorities)
+	if err != nil {
+		return nil, err
+	}
+	tenant, err := newTenantIssuer(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	j := &JWT{
+		keys:         keys,
+		algorithms:   algs,
+		types:        types,
+		clientIDAud:  cidAud,
+		leeway:       leeway,
+		maxTokenSize: size,
+		now:          now,
+		cache:        newJWTCache(cfg, now),
+		scopes:       scopeMemo{seed: maphash.MakeSeed()},
+	}
+	j.rules = claimRules{issuer: cfg.Issuer, audiences: slices.Clone(cfg.Audiences), parseScope: j.scopes.parse,
+		auth: auth, tenant: tenant}
+	if tenant != nil {
+		j.rules.optional |= seenTid
+	}
+	if cidAud != nil {
+		j.rules.optional |= seenTokenUse
+	}
+	if !cfg.InsecureAcceptIDTokens && !slices.Equal(types, defaultTypes[:]) {
+		j.rules.optional |= idTokenBits
+	}
 	return j, nil
 }
 
-// Issuer returns the issuer the verifier accepts, JWTConfig.Issuer.
+// Issuer returns the issuer the verifier accepts, JWTConfig.Issuer: for a
+// multi-tenant verifier, the template holding {tenant}.
 func (j *JWT) Issuer() string { return j.rules.issuer }
 
 // Verify checks token and returns its claims.
@@ -317,17 +437,52 @@ func (j *JWT) checkClaims(r *claimReader, c *Claims) error {
 		return &TokenError{Reason: ErrMissingClaim, Claim: "iss"}
 	case !r.issuerOK:
 		return &TokenError{Reason: ErrIssuer, Claim: "iss"}
-	case !r.has(seenExp):
+	}
+	if j.rules.tenant != nil {
+		if err := checkTenant(r); err != nil {
+			return err
+		}
+	}
+	if !r.has(seenExp) {
 		return &TokenError{Reason: ErrMissingClaim, Claim: "exp"}
 	}
 	if err := checkTimes(j.now(), c); err != nil {
 		return err
 	}
+	if j.rules.optional&(idTokenBits|seenTokenUse) != 0 {
+		if err := j.checkTokenKind(r); err != nil {
+			return err
+		}
+	}
 	switch {
-	case !r.has(seenAud):
-		return &TokenError{Reason: ErrMissingClaim, Claim: "aud"}
-	case !r.audienceOK:
+	case r.has(seenAud) && !r.audienceOK:
 		return &TokenError{Reason: ErrAudience, Claim: "aud"}
+	case r.has(seenAud):
+		return nil
+	case j.clientIDAud == nil:
+		return &TokenError{Reason: ErrMissingClaim, Claim: "aud"}
+	case c.clientID == "":
+		return &TokenError{Reason: ErrMissingClaim, Claim: "client_id"}
+	case !slices.Contains(j.clientIDAud.ClientIDs, c.clientID):
+		return &TokenError{Reason: ErrAudience, Claim: "client_id"}
+	}
+	return nil
+}
+
+// checkTokenKind refuses what is not an access token by its claims: an
+// ID token's own claims when the typ allowlist cannot tell, and a
+// token_use other than ClientIDAudience.TokenUse.
+func (j *JWT) checkTokenKind(r *claimReader) error {
+	if marks := r.set & j.rules.optional & idTokenBits; marks != 0 {
+		return &TokenError{Reason: ErrType, Claim: claimNameOf(marks & -marks)}
+	}
+	if j.clientIDAud != nil {
+		switch {
+		case !r.has(seenTokenUse):
+			return &TokenError{Reason: ErrMissingClaim, Claim: "token_use"}
+		case r.tokenUse != j.clientIDAud.TokenUse:
+			return &TokenError{Reason: ErrType, Claim: "token_use"}
+		}
 	}
 	return nil
 }
@@ -360,19 +515,80 @@ func (j *JWT) checkHeader(h *jose.Header) error {
 		}
 	}
 	if !hasTyp {
-		if j.acceptUntyped {
+		if slices.Contains(j.types, "") {
 			return nil
 		}
 		return &TokenError{Reason: ErrType, Claim: "typ"}
 	}
-	s, ok := typ.(string)
-	switch {
-	case ok && mediaTypeIs(s, "at+jwt"): // RFC 9068 §2.1
-		return nil
-	case ok && j.acceptUntyped && mediaTypeIs(s, "jwt"):
-		return nil
+	// RFC 9068 §2.1: at+jwt, unless Types says otherwise.
+	if s, ok := typ.(string); ok && s != "" {
+		for _, t := range j.types {
+			if mediaTypeIs(s, t) {
+				return nil
+			}
+		}
 	}
 	return &TokenError{Reason: ErrType, Claim: "typ"}
+}
+
+// defaultTypes is static data: the typ values accepted by default.
+var defaultTypes = [...]string{"at+jwt"}
+
+// googleIssuers is static data: issuers that sign only OpenID Connect ID
+// tokens, accepted only with JWTConfig.InsecureAcceptIDTokens.
+var googleIssuers = [...]string{"https://accounts.google.com", "accounts.google.com"}
+
+// jwtTypes returns the typ allowlist cfg asks for, normalised: lower case,
+// without "application/", the empty string for an absent typ.
+func jwtTypes(cfg *JWTConfig) ([]string, error) {
+	var types []string
+	switch {
+	case len(cfg.Types) > 0 && cfg.AcceptUntyped:
+		return nil, errors.New("verify: JWTConfig.Types and JWTConfig.AcceptUntyped are both set; list the accepted typ values in Types only")
+	case cfg.AcceptUntyped:
+		types = []string{"at+jwt", "jwt", ""}
+	case len(cfg.Types) == 0:
+		types = slices.Clone(defaultTypes[:])
+	}
+	for i, t := range cfg.Types {
+		const prefix = "application/"
+		if len(t) > len(prefix) && strings.EqualFold(t[:len(prefix)], prefix) {
+			t = t[len(prefix):]
+		}
+		for k := 0; k < len(t); k++ {
+			if c := t[k]; c <= ' ' || c > '~' || c == ',' || c == ';' || c == '"' {
+				return nil, fmt.Errorf("verify: JWTConfig.Types[%d] is not a media type; write it as in the typ header, e.g. \"at+jwt\" or \"JWT\"", i)
+			}
+		}
+		if t = strings.ToLower(t); !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	onlyAT := slices.Equal(types, defaultTypes[:])
+	switch {
+	case cfg.InsecureAcceptIDTokens && onlyAT:
+		return nil, errors.New("verify: JWTConfig.InsecureAcceptIDTokens is set but JWTConfig.Types accepts only at+jwt, which ID tokens never carry; add the ID tokens' typ (\"JWT\") to Types")
+	case !cfg.InsecureAcceptIDTokens && slices.Contains(googleIssuers[:], cfg.Issuer):
+		return nil, errors.New("verify: JWTConfig.Issuer is Google's, which signs only ID tokens; set JWTConfig.InsecureAcceptIDTokens to accept them, after reading its documentation")
+	}
+	return types, nil
+}
+
+// checkClientIDAudience validates JWTConfig.ClientIDAudience and returns a
+// copy, or nil.
+func checkClientIDAudience(a *ClientIDAudience) (*ClientIDAudience, error) {
+	if a == nil {
+		return nil, nil
+	}
+	switch {
+	case len(a.ClientIDs) == 0:
+		return nil, errors.New("verify: JWTConfig.ClientIDAudience.ClientIDs is empty; list the app clients whose tokens this API accepts")
+	case slices.Contains(a.ClientIDs, ""):
+		return nil, errors.New("verify: JWTConfig.ClientIDAudience.ClientIDs holds an empty string")
+	case a.TokenUse == "":
+		return nil, errors.New("verify: JWTConfig.ClientIDAudience.TokenUse is empty; set the token_use of access tokens (\"access\" for Amazon Cognito)")
+	}
+	return &ClientIDAudience{ClientIDs: slices.Clone(a.ClientIDs), TokenUse: a.TokenUse}, nil
 }
 
 // mediaTypeIs reports whether the typ or cty value v names the media type

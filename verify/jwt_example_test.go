@@ -6,11 +6,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/oauthgate/oauthgate/oauthtest"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
@@ -48,4 +50,41 @@ func ExampleNewJWT() {
 	}
 	fmt.Println(claims.Subject(), claims.Scopes(), claims.Scopes().Has("orders.write"))
 	// Output: alice orders.read orders.write true
+}
+
+// Microsoft Entra ID, multi-tenant: app-only (client credentials) tokens
+// carry their permissions in roles, typ is JWT, and each tenant has its
+// own issuer over one shared JWKS.
+func ExampleJWTConfig_entraID() {
+	iss, err := oauthtest.Start(oauthtest.WithInMemory()) // stands in for Entra ID
+	if err != nil {
+		panic(err)
+	}
+	defer iss.Close()
+	keys, _ := verify.NewStaticKeySet(iss.JWKS().Keys...) // the common JWKS
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{
+		Issuer:      "https://login.microsoftonline.com/{tenant}/v2.0",
+		Tenants:     []string{"72f988bf-86f1-41af-91ab-2d7cd011db47"},
+		Audiences:   []string{"6e74172b-be56-4843-9ff4-e66a39bb12e3"},
+		Types:       []string{"JWT"},
+		Authorities: []verify.ClaimPath{{"scp"}, {"roles"}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	for _, tenant := range []string{"72f988bf-86f1-41af-91ab-2d7cd011db47", "f8cdef31-a31e-4b4a-93e4-5f571e91255a"} {
+		token, _ := iss.MintToken(oauthtest.WithType("JWT"),
+			oauthtest.WithIssuer("https://login.microsoftonline.com/"+tenant+"/v2.0"),
+			oauthtest.WithAudience("6e74172b-be56-4843-9ff4-e66a39bb12e3"),
+			oauthtest.WithClaim("tid", tenant), oauthtest.WithClaim("roles", []string{"Orders.ReadAll"}))
+		claims, err := jwt.Verify(context.Background(), token)
+		if err != nil {
+			fmt.Println(errors.Is(err, verify.ErrIssuer))
+			continue
+		}
+		fmt.Println(claims.Scopes())
+	}
+	// Output:
+	// Orders.ReadAll
+	// true
 }

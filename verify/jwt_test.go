@@ -644,6 +644,38 @@ func TestNewJWT(t *testing.T) {
 		"MaxLeeway":        {keys: ks, edit: func(c *JWTConfig) { c.Leeway = 5 * time.Minute }},
 		"NegativeMaxSize":  {keys: ks, edit: func(c *JWTConfig) { c.MaxTokenSize = -1 }, wantText: "JWTConfig.MaxTokenSize"},
 		"DefaultsOnlyReqd": {keys: ks, edit: func(c *JWTConfig) { *c = JWTConfig{Issuer: "i", Audiences: []string{"a"}} }},
+
+		"Types":              {keys: ks, edit: func(c *JWTConfig) { c.Types = []string{"at+jwt", "application/JWT", ""} }},
+		"TypesAndUntyped":    {keys: ks, edit: func(c *JWTConfig) { c.Types, c.AcceptUntyped = []string{"JWT"}, true }, wantText: "JWTConfig.Types and JWTConfig.AcceptUntyped"},
+		"TypeWithSpace":      {keys: ks, edit: func(c *JWTConfig) { c.Types = []string{"at+jwt", "JWT "} }, wantText: "JWTConfig.Types[1]"},
+		"IDTokensOnlyAT":     {keys: ks, edit: func(c *JWTConfig) { c.InsecureAcceptIDTokens = true }, wantText: "JWTConfig.InsecureAcceptIDTokens"},
+		"GoogleWithoutOptIn": {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Types = "https://accounts.google.com", []string{"JWT"} }, wantText: "JWTConfig.InsecureAcceptIDTokens"},
+		"GoogleWithOptIn": {keys: ks, edit: func(c *JWTConfig) {
+			c.Issuer, c.Types, c.InsecureAcceptIDTokens = "accounts.google.com", []string{"JWT"}, true
+		}},
+		"Authorities":    {keys: ks, edit: func(c *JWTConfig) { c.Authorities = []ClaimPath{{"scp"}, {"roles"}} }},
+		"AuthoritiesBad": {keys: ks, edit: func(c *JWTConfig) { c.Authorities = []ClaimPath{{"aud"}} }, wantText: "JWTConfig.Authorities[0]"},
+		"MergeAlone":     {keys: ks, edit: func(c *JWTConfig) { c.MergeAuthorities = true }, wantText: "JWTConfig.MergeAuthorities"},
+		"ClientIDAudience": {keys: ks, edit: func(c *JWTConfig) {
+			c.Audiences, c.ClientIDAudience = nil, &ClientIDAudience{ClientIDs: []string{"c"}, TokenUse: "access"}
+		}},
+		"ClientIDsEmpty": {keys: ks, edit: func(c *JWTConfig) { c.ClientIDAudience = &ClientIDAudience{TokenUse: "access"} }, wantText: "JWTConfig.ClientIDAudience.ClientIDs"},
+		"ClientIDEmptyElement": {keys: ks, edit: func(c *JWTConfig) {
+			c.ClientIDAudience = &ClientIDAudience{ClientIDs: []string{""}, TokenUse: "access"}
+		}, wantText: "JWTConfig.ClientIDAudience.ClientIDs"},
+		"TokenUseEmpty":        {keys: ks, edit: func(c *JWTConfig) { c.ClientIDAudience = &ClientIDAudience{ClientIDs: []string{"c"}} }, wantText: "JWTConfig.ClientIDAudience.TokenUse"},
+		"NoAudienceNoClientID": {keys: ks, edit: func(c *JWTConfig) { c.Audiences = nil }, wantText: "JWTConfig.ClientIDAudience"},
+		"Template":             {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Tenants = "https://as.example/{tenant}/v2.0", []string{"t"} }},
+		"TemplateAnyTenant":    {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.AnyTenant = "https://as.example/{tenant}/", true }},
+		"TemplateNoTenants":    {keys: ks, edit: func(c *JWTConfig) { c.Issuer = "https://as.example/{tenant}/v2.0" }, wantText: "JWTConfig.Tenants"},
+		"TemplateBoth": {keys: ks, edit: func(c *JWTConfig) {
+			c.Issuer, c.Tenants, c.AnyTenant = "https://as.example/{tenant}/", []string{"t"}, true
+		}, wantText: "JWTConfig.Tenants and JWTConfig.AnyTenant"},
+		"TemplateTwice":       {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.AnyTenant = "https://as.example/{tenant}/{tenant}", true }, wantText: "more than once"},
+		"TemplateInHost":      {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.AnyTenant = "https://{tenant}.as.example/", true }, wantText: "URL path"},
+		"TenantsNoTemplate":   {keys: ks, edit: func(c *JWTConfig) { c.Tenants = []string{"t"} }, wantText: "{tenant} placeholder"},
+		"AnyTenantNoTemplate": {keys: ks, edit: func(c *JWTConfig) { c.AnyTenant = true }, wantText: "{tenant} placeholder"},
+		"TenantWithSlash":     {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Tenants = "https://as.example/{tenant}/", []string{"a/b"} }, wantText: "JWTConfig.Tenants[0]"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
