@@ -234,27 +234,9 @@ func (r *claimReader) authorityList() (scopes.Set, bool) {
 		r.extra += int64(len(v)) + 16
 		return set, err == nil
 	}
-	if !s.Consume('[') {
-		return scopes.Set{}, false
-	}
 	var list []string
-	s.SkipWS()
-	if !s.Consume(']') {
-		for {
-			v, ok := r.str()
-			if !ok {
-				return scopes.Set{}, false
-			}
-			list = append(list, v)
-			s.SkipWS()
-			if !s.Consume(',') {
-				if !s.Consume(']') {
-					return scopes.Set{}, false
-				}
-				break
-			}
-			s.SkipWS()
-		}
+	if !r.strings(&list) {
+		return scopes.Set{}, false
 	}
 	set, err := scopes.New(list...)
 	r.extra += 16 * int64(len(list)+1)

@@ -480,22 +480,30 @@ func (r *claimReader) scope(rules *claimRules, c *Claims) bool {
 // strings reads an array of strings (amr, RFC 8176) into dst, counting the
 // new array in r.extra.
 func (r *claimReader) strings(dst *[]string) bool {
+	*dst = []string{}
+	return r.array(func() bool {
+		v, ok := r.str()
+		*dst = append(*dst, v)
+		r.extra += 16
+		return ok
+	})
+}
+
+// array reads a JSON array whose elements each reads; each must consume
+// exactly one element.
+func (r *claimReader) array(each func() bool) bool {
 	s := &r.s
 	if !s.Consume('[') {
 		return false
 	}
 	s.SkipWS()
 	if s.Consume(']') {
-		*dst = []string{}
 		return true
 	}
 	for {
-		v, ok := r.str()
-		if !ok {
+		if !each() {
 			return false
 		}
-		*dst = append(*dst, v)
-		r.extra += 16
 		s.SkipWS()
 		if !s.Consume(',') {
 			return s.Consume(']')
@@ -528,23 +536,7 @@ func (r *claimReader) audience(rules *claimRules, c *Claims) bool {
 	if s.Peek() == '"' {
 		return one()
 	}
-	if !s.Consume('[') {
-		return false
-	}
-	s.SkipWS()
-	if s.Consume(']') {
-		return true
-	}
-	for {
-		if !one() {
-			return false
-		}
-		s.SkipWS()
-		if !s.Consume(',') {
-			return s.Consume(']')
-		}
-		s.SkipWS()
-	}
+	return r.array(one)
 }
 
 // parseNumericDate converts a JSON number (RFC 7519 §2 NumericDate: seconds
