@@ -1,6 +1,9 @@
 package verify
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // ErrInvalidToken matches every error that says the token itself is
 // unacceptable: malformed, forged, expired, not for this API. Clients must
@@ -146,11 +149,15 @@ type UnavailableError struct {
 	Err error
 }
 
-// Error implements the error interface.
+// Error implements the error interface. The message is one line, and a
+// cause that is itself an UnavailableError (discovery failing inside a
+// key-set fetch, say) does not repeat the prefix.
 func (e *UnavailableError) Error() string {
-	msg := "verify: cannot verify token now: " + e.Op
+	const prefix = "verify: cannot verify token now: "
+	msg := prefix + e.Op
 	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+		cause := strings.ReplaceAll(e.Err.Error(), prefix, "")
+		msg += ": " + strings.ReplaceAll(cause, "\n", "; ")
 	}
 	return msg
 }
