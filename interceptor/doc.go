@@ -35,6 +35,12 @@
 //	verifier unavailable         Unavailable       (none: keep the token, retry)
 //	Authorizer denies            PermissionDenied  (as the [DenyError] says)
 //	method without a rule        PermissionDenied  (none)
+//	bound token, wrong or no     Unauthenticated   …, error="invalid_token" (CERTIFICATE_*,
+//	  certificate / DPoP proof                       DPOP_*, UNSUPPORTED_BINDING reasons)
+//	invalid DPoP proof           Unauthenticated   DPoP …, error="invalid_dpop_proof"
+//	weak or old authentication   Unauthenticated   …, error="insufficient_user_authentication",
+//	  (step-up, RFC 9470)                            acr_values="…", max_age="…"
+//	DPoP replay cache full       Unavailable       (none: retry with a new proof)
 //	verifier broke its contract  Internal          (none)
 //
 // The last row is a bug in a custom [verify.Verifier]: an error that is
