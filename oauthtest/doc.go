@@ -50,6 +50,14 @@
 // as one without a certificate. [WithCertificateBinding] mints tokens bound
 // to a certificate (RFC 8705), [WithConfirmation] any other cnf claim.
 //
+// # DPoP
+//
+// [NewDPoPKey] is a client's DPoP key (RFC 9449): [WithDPoPBinding] binds a
+// token to it, [DPoPKey.Proof] signs proofs (broken on purpose with
+// [WithProofClaim], [WithProofHeader], [WithPrivateKeyInProof]), and
+// [DPoPKey.Credentials] gives grpc-go per-call credentials that send a
+// fresh proof with every call.
+//
 // # Lifecycle
 //
 // [NewIssuer] follows net/http/httptest with a testing.TB: it calls
