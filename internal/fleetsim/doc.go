@@ -11,10 +11,11 @@
 // backoff, cooldowns, cache lifetimes) behaves as in production.
 //
 // A [Sim] counts the requests each endpoint receives in every simulated
-// second, and what each call to a replica answered. [Run] plays the
+// second, and what each call to a replica answered. [Scenarios] lists the
 // scenarios of issue #20 (steady state, deploy storm, key rotation,
-// outage and recovery, unknown-kid flood, opaque tokens) and returns a
-// [Report], with the targets checked, which [Report.Markdown] prints.
+// outage and recovery, unknown-kid flood, opaque tokens); each adds what
+// it measured, and the targets it checked, to a [Report], which
+// [Report.Markdown] prints.
 //
 // # Running it
 //

@@ -50,6 +50,7 @@ func Scenarios(n int) []Scenario {
 		out = append(out, Scenario{Name: "steady state, 24h", N: m, Play: func(t testing.TB, rep *Report) { steady(t, rep, m) }})
 	}
 	out = append(out,
+		Scenario{Name: "steady state, no-store, 1h", N: n, Play: func(t testing.TB, rep *Report) { noStore(t, rep, n) }},
 		Scenario{Name: "deploy storm", N: n, Play: func(t testing.TB, rep *Report) { deployStorm(t, rep, n) }},
 		Scenario{Name: "rotation, key pre-published", N: n, Play: func(t testing.TB, rep *Report) { rotation(t, rep, n, true) }},
 		Scenario{Name: "rotation, key not pre-published", N: n, Play: func(t testing.TB, rep *Report) { rotation(t, rep, n, false) }},
@@ -84,6 +85,20 @@ func steady(t testing.TB, rep *Report, n int) {
 	st := rep.load(name, n, oauthtest.EndpointJWKS, time.Hour, 25*time.Hour, s)
 	want := float64(n) / meanRefresh.Seconds()
 	rep.check(name, n, math.Abs(st.MeanPerSec-want) <= want/10, "JWKS mean ≈ N / (0.875 × lifetime), ±10%",
+		"%s/s, formula %s/s", num(st.MeanPerSec), num(want))
+	checkSpread(rep, name, n, st, "JWKS")
+	rep.outcome(name, n, s, false)
+}
+
+// noStore runs n replicas for 1h against a JWKS sent with no-store, whose
+// lifetime is therefore MinRefresh, and measures from 10m on.
+func noStore(t testing.TB, rep *Report, n int) {
+	const name = "steady state, no-store, 1h"
+	s := New(t, Config{Replicas: n, CacheControl: "no-store", Traffic: 5 * time.Minute, Seed: 7})
+	s.RunUntil(time.Hour)
+	st := rep.load(name, n, oauthtest.EndpointJWKS, 10*time.Minute, time.Hour, s)
+	want := float64(n) / (minRefresh * 875 / 1000).Seconds()
+	rep.check(name, n, math.Abs(st.MeanPerSec-want) <= want/10, "JWKS mean ≈ N / (0.875 × MinRefresh), ±10%",
 		"%s/s, formula %s/s", num(st.MeanPerSec), num(want))
 	checkSpread(rep, name, n, st, "JWKS")
 	rep.outcome(name, n, s, false)
@@ -126,10 +141,10 @@ func rotation(t testing.TB, rep *Report, n int, prePublish bool) {
 	after := rep.load(name, n, oauthtest.EndpointJWKS, at+10*time.Minute, 5*time.Hour, s)
 	if prePublish {
 		rep.check(name, n, most <= 1, "no fetch caused by the rotation (at most the regular refresh)",
-			"at most %d JWKS requests per replica in the 10m after", most)
+			"JWKS requests per replica in the 10m after: at most %d", most)
 	} else {
 		rep.check(name, n, most <= 2, "one fetch per replica for the new key (plus at most the regular refresh)",
-			"at most %d JWKS requests per replica in the 10m after", most)
+			"JWKS requests per replica in the 10m after: at most %d", most)
 	}
 	checkSpread(rep, name, n, after, "JWKS after the rotation")
 	rep.outcome(name, n, s, false)
@@ -180,7 +195,7 @@ func flood(t testing.TB, rep *Report, n int) {
 	rep.load(name, n, oauthtest.EndpointJWKS, from, to, s)
 	limit := int((to-from)/cooldown) + 1
 	rep.check(name, n, most <= int64(limit), "at most one fetch per replica per UnknownKeyCooldown",
-		"at most %d JWKS requests per replica in 10m (limit %d)", most, limit)
+		"JWKS requests per replica in 10m: at most %d (limit %d)", most, limit)
 	o := s.Outcome()
 	rep.check(name, n, o.FloodRejected == o.Flood, "every made-up kid rejected", "%d of %d", o.FloodRejected, o.Flood)
 	rep.outcome(name, n, s, false)
@@ -200,8 +215,8 @@ func opaque(t testing.TB, rep *Report, n int) {
 		// and never more often than it is called.
 		most := slices.Max(s.ReplicaRequests(oauthtest.EndpointIntrospection))
 		limit := min(int64(to/time.Second), int64(k)*int64(to/(5*time.Second)+1))
-		rep.check(name, n, most <= limit, fmt.Sprintf("%d tokens: at most one introspection per token per replica per CacheTTL", k),
-			"at most %d per replica in %s (limit %d)", most, short(to), limit)
+		rep.check(name, n, most <= limit, fmt.Sprintf("%d distinct: at most one introspection per token per replica per CacheTTL", k),
+			"requests per replica in %s: at most %d (limit %d)", short(to), most, limit)
 		rep.outcome(fmt.Sprintf("%s (%d distinct)", name, k), n, s, false)
 		s.Close()
 	}

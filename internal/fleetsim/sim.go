@@ -22,13 +22,13 @@ type Config struct {
 	// Replicas is the number of replicas. Required.
 	Replicas int
 	// Deploy is the window in which the replicas start, each at a random
-	// whole second of it. The default is 10s.
+	// whole second of it. The default is 10s; it must be at least 1s.
 	Deploy time.Duration
 	// CacheControl is the Cache-Control header of the JWKS. The default is
 	// "max-age=3600".
 	CacheControl string
 	// Traffic is how often each replica handles a call, at a random phase
-	// of its own. The default is 1m.
+	// of its own. The default is 1m; it must be at least 1s.
 	Traffic time.Duration
 	// Opaque makes the replicas verify opaque tokens by introspection
 	// instead of JWTs; OpaqueTokens is how many distinct tokens the
@@ -98,14 +98,17 @@ func New(t testing.TB, cfg Config) *Sim {
 	if cfg.Replicas <= 0 {
 		t.Fatalf("fleetsim.New: Replicas = %d, want > 0", cfg.Replicas)
 	}
-	if cfg.Deploy <= 0 {
+	if cfg.Deploy == 0 {
 		cfg.Deploy = 10 * time.Second
 	}
 	if cfg.CacheControl == "" {
 		cfg.CacheControl = "max-age=3600"
 	}
-	if cfg.Traffic <= 0 {
+	if cfg.Traffic == 0 {
 		cfg.Traffic = time.Minute
+	}
+	if cfg.Deploy < time.Second || cfg.Traffic < time.Second {
+		t.Fatalf("fleetsim.New: Deploy = %v, Traffic = %v; the simulation steps by seconds", cfg.Deploy, cfg.Traffic)
 	}
 	if cfg.OpaqueTokens <= 0 {
 		cfg.OpaqueTokens = 1
