@@ -39,6 +39,7 @@ type Issuer struct {
 
 	mu      sync.Mutex
 	keys    map[jose.SignatureAlgorithm]*signingKey // guarded by mu
+	next    map[jose.SignatureAlgorithm]*signingKey // guarded by mu; published, not yet signing
 	serial  int                                     // guarded by mu; last kid number handed out
 	hmac    []byte                                  // guarded by mu; HS256 secret, never published
 	tokens  map[string]map[string]any               // guarded by mu; minted token → claims
@@ -191,14 +192,20 @@ func (iss *Issuer) JWKS() jose.JSONWebKeySet {
 }
 
 // RotateKeys replaces the key of every algorithm used so far with a new key
-// with a new kid. The old public keys disappear from the JWKS at once, so
-// tokens they signed no longer verify against it, while tokens minted from
-// now on use the new keys. Tokens already minted stay active for
-// introspection.
+// with a new kid: the one [Issuer.PublishNextKeys] published, if any, else
+// a key generated now. The old public keys disappear from the JWKS at
+// once, so tokens they signed no longer verify against it, while tokens
+// minted from now on use the new keys. Tokens already minted stay active
+// for introspection.
 func (iss *Issuer) RotateKeys() {
 	iss.mu.Lock()
 	algs := make([]jose.SignatureAlgorithm, 0, len(iss.keys))
 	for alg := range iss.keys {
+		if k := iss.next[alg]; k != nil {
+			iss.keys[alg] = k
+			delete(iss.next, alg)
+			continue
+		}
 		algs = append(algs, alg)
 	}
 	iss.mu.Unlock()
@@ -214,6 +221,38 @@ func (iss *Issuer) RotateKeys() {
 		iss.serial++
 		k.kid = kidFor(alg, iss.serial)
 		iss.keys[alg] = k
+		iss.mu.Unlock()
+	}
+}
+
+// PublishNextKeys publishes, for every algorithm used so far, the key that
+// the next [Issuer.RotateKeys] will sign with, beside the current one,
+// which keeps signing: the way authorization servers pre-publish a key so
+// that verifiers have it before the first token it signs. Calling it
+// again before RotateKeys changes nothing.
+func (iss *Issuer) PublishNextKeys() {
+	iss.mu.Lock()
+	var algs []jose.SignatureAlgorithm
+	for alg := range iss.keys {
+		if iss.next[alg] == nil {
+			algs = append(algs, alg)
+		}
+	}
+	iss.mu.Unlock()
+	for _, alg := range algs {
+		k, err := newSigningKey(alg) // outside the lock, as in RotateKeys
+		if err != nil {
+			continue // as in RotateKeys: alg was generated once already
+		}
+		iss.mu.Lock()
+		if iss.next[alg] == nil {
+			if iss.next == nil {
+				iss.next = map[jose.SignatureAlgorithm]*signingKey{}
+			}
+			iss.serial++
+			k.kid = kidFor(alg, iss.serial)
+			iss.next[alg] = k
+		}
 		iss.mu.Unlock()
 	}
 }

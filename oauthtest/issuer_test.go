@@ -140,6 +140,44 @@ func TestIssuer_RotateKeys(t *testing.T) {
 	}
 }
 
+func TestIssuer_PublishNextKeys(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	oldTok := iss.Token(t)
+	old := fetchJWKS(t, iss).Keys[0].KeyID
+
+	iss.PublishNextKeys()
+	iss.PublishNextKeys() // a second call changes nothing
+	pre := fetchJWKS(t, iss)
+	if len(pre.Keys) != 2 || len(pre.Key(old)) != 1 {
+		t.Fatalf("JWKS after PublishNextKeys = %d keys, want the current and the next", len(pre.Keys))
+	}
+	next := pre.Keys[1].KeyID
+	// The current key keeps signing; both verify against the JWKS.
+	for name, tok := range map[string]string{"old token": oldTok, "new token": iss.Token(t)} {
+		if _, err := verifyToken(t, tok, pre); err != nil {
+			t.Errorf("verify(%s) before RotateKeys error = %v, want nil", name, err)
+		}
+	}
+
+	iss.RotateKeys() // promotes the published key
+	after := fetchJWKS(t, iss)
+	if len(after.Keys) != 1 || after.Keys[0].KeyID != next {
+		t.Fatalf("JWKS after RotateKeys = %v, want only the pre-published %q", kidsOf(after), next)
+	}
+	if _, err := verifyToken(t, iss.Token(t), pre); err != nil {
+		t.Errorf("verify(token after RotateKeys) against the pre-published set error = %v, want nil", err)
+	}
+}
+
+func kidsOf(set jose.JSONWebKeySet) []string {
+	var out []string
+	for _, k := range set.Keys {
+		out = append(out, k.KeyID)
+	}
+	return out
+}
+
 // fakeTB records Fatalf instead of stopping the goroutine.
 type fakeTB struct {
 	testing.TB

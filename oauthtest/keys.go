@@ -85,17 +85,26 @@ func (iss *Issuer) hmacKeyLocked() []byte {
 	return iss.hmac
 }
 
-// jwksLocked builds the public key set from the current keys.
+// jwksLocked builds the public key set from the current keys and the next
+// ones ([Issuer.PublishNextKeys]).
 func (iss *Issuer) jwksLocked() jose.JSONWebKeySet {
-	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(iss.keys))}
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(iss.keys)+len(iss.next))}
 	for _, k := range iss.keys {
-		set.Keys = append(set.Keys, jose.JSONWebKey{
-			Key:       k.priv.Public(),
-			KeyID:     k.kid,
-			Algorithm: string(k.alg),
-			Use:       "sig",
-		})
+		set.Keys = append(set.Keys, publicJWK(k))
+	}
+	for _, k := range iss.next {
+		set.Keys = append(set.Keys, publicJWK(k))
 	}
 	slices.SortFunc(set.Keys, func(a, b jose.JSONWebKey) int { return strings.Compare(a.KeyID, b.KeyID) })
 	return set
+}
+
+// publicJWK is the published form of k.
+func publicJWK(k *signingKey) jose.JSONWebKey {
+	return jose.JSONWebKey{
+		Key:       k.priv.Public(),
+		KeyID:     k.kid,
+		Algorithm: string(k.alg),
+		Use:       "sig",
+	}
 }

@@ -38,7 +38,9 @@ func newRemoteIssuer(t testing.TB, opts ...oauthtest.Option) *oauthtest.Issuer {
 // newTestRemote builds a key set for iss's JWKS (unless cfg names a URL or
 // an issuer) with iss's client and cfg's other fields, closed at the end
 // of the test. Backoff retries are pushed out of the test's reach unless
-// the test sets r.jitter itself before the first Keys call.
+// the test sets r.jitter itself before the first Keys call, and refreshes
+// are due at the end of their window (95% of the lifetime) unless it sets
+// r.between.
 func newTestRemote(t testing.TB, iss *oauthtest.Issuer, cfg RemoteKeySetConfig) *RemoteKeySet {
 	t.Helper()
 	if cfg.URL == "" && cfg.Issuer == "" {
@@ -53,6 +55,7 @@ func newTestRemote(t testing.TB, iss *oauthtest.Issuer, cfg RemoteKeySetConfig) 
 		t.Fatalf("NewRemoteKeySet() error = %v", err)
 	}
 	r.jitter = func(time.Duration) time.Duration { return time.Hour }
+	r.between = func(_, hi time.Duration) time.Duration { return hi }
 	t.Cleanup(func() { r.Close() })
 	return r
 }
@@ -390,8 +393,9 @@ func TestRemoteKeySet_BadResponsesKeepLastGoodSet(t *testing.T) {
 }
 
 // TestRemoteKeySet_RefreshSchedule checks the delay before the background
-// refresh: 90% of the lifetime the JWKS response announces (see
-// TestCacheLifetime), clamped to [MinRefresh, MaxRefresh] = [1m, 1h].
+// refresh: the end of its window, 95% of the lifetime the JWKS response
+// announces (see TestCacheLifetime), clamped to [MinRefresh, MaxRefresh] =
+// [1m, 1h]. TestRemoteKeySet_RefreshWindows checks the windows.
 func TestRemoteKeySet_RefreshSchedule(t *testing.T) {
 	t.Parallel()
 	const date = "Wed, 02 Jan 2030 03:00:00 GMT"
@@ -399,30 +403,30 @@ func TestRemoteKeySet_RefreshSchedule(t *testing.T) {
 		headers map[string]string
 		want    time.Duration
 	}{
-		"MaxAge":          {headers: map[string]string{"Cache-Control": "public, max-age=600"}, want: 540 * time.Second},
-		"MaxAgeClampedUp": {headers: map[string]string{"Cache-Control": "max-age=5"}, want: 54 * time.Second},
-		"MaxAgeClampedDn": {headers: map[string]string{"Cache-Control": "max-age=86400"}, want: 54 * time.Minute},
-		"NoStore":         {headers: map[string]string{"Cache-Control": "no-store"}, want: 54 * time.Second},
+		"MaxAge":          {headers: map[string]string{"Cache-Control": "public, max-age=600"}, want: 570 * time.Second},
+		"MaxAgeClampedUp": {headers: map[string]string{"Cache-Control": "max-age=5"}, want: 57 * time.Second},
+		"MaxAgeClampedDn": {headers: map[string]string{"Cache-Control": "max-age=86400"}, want: 57 * time.Minute},
+		"NoStore":         {headers: map[string]string{"Cache-Control": "no-store"}, want: 57 * time.Second},
 		// Finding 7: no-store wins wherever it stands.
-		"NoStoreLast":   {headers: map[string]string{"Cache-Control": "max-age=3600, no-store"}, want: 54 * time.Second},
-		"InvalidMaxAge": {headers: map[string]string{"Cache-Control": "max-age=soon"}, want: 54 * time.Second},
+		"NoStoreLast":   {headers: map[string]string{"Cache-Control": "max-age=3600, no-store"}, want: 57 * time.Second},
+		"InvalidMaxAge": {headers: map[string]string{"Cache-Control": "max-age=soon"}, want: 57 * time.Second},
 		"MaxAgeMinusAge": {
 			headers: map[string]string{"Cache-Control": "max-age=1200", "Age": "600"},
-			want:    540 * time.Second,
+			want:    570 * time.Second,
 		},
 		"Expires": {
 			headers: map[string]string{"Cache-Control": "", "Date": date, "Expires": "Wed, 02 Jan 2030 03:10:00 GMT"},
-			want:    9 * time.Minute,
+			want:    570 * time.Second,
 		},
 		"ExpiresMinusAge": {
 			headers: map[string]string{"Cache-Control": "", "Date": date, "Expires": "Wed, 02 Jan 2030 03:20:00 GMT", "Age": "600"},
-			want:    9 * time.Minute,
+			want:    570 * time.Second,
 		},
 		"MaxAgeOverExpires": {
 			headers: map[string]string{"Cache-Control": "max-age=300", "Date": date, "Expires": "Wed, 02 Jan 2030 03:10:00 GMT"},
-			want:    270 * time.Second,
+			want:    285 * time.Second,
 		},
-		"NoHeaders": {headers: map[string]string{"Cache-Control": ""}, want: 54 * time.Minute},
+		"NoHeaders": {headers: map[string]string{"Cache-Control": ""}, want: 57 * time.Minute},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -460,6 +464,88 @@ func TestRemoteKeySet_RefreshSchedule(t *testing.T) {
 	}
 }
 
+// TestRemoteKeySet_RefreshWindows checks where in the lifetime each kind
+// of good fetch schedules the next refresh: [80%, 95%] after a regular
+// refresh, [25%, 95%] after the first fetch, after a fetch caused by Keys
+// and after the first success following failures, so that replicas which
+// fetched together do not refresh together forever.
+func TestRemoteKeySet_RefreshWindows(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()        // fetches are in memory and take no fake time
+		iss := newRemoteIssuer(t) // max-age=3600: a lifetime of 1h
+		r := newTestRemote(t, iss, RemoteKeySetConfig{MinRefresh: time.Minute, MaxRefresh: time.Hour,
+			UnknownKeyCooldown: time.Minute})
+		type window struct{ lo, hi time.Duration }
+		windows := make(chan window, 10)
+		r.between = func(lo, hi time.Duration) time.Duration {
+			windows <- window{lo, hi}
+			return lo // refresh at the start of the window
+		}
+		r.jitter = func(d time.Duration) time.Duration { return d }
+		spread := window{15 * time.Minute, 57 * time.Minute}
+		regular := window{48 * time.Minute, 57 * time.Minute}
+		want := func(step string, w window) {
+			t.Helper()
+			synctest.Wait()
+			select {
+			case got := <-windows:
+				if got != w {
+					t.Fatalf("%s: refresh window = %v, want %v", step, got, w)
+				}
+			default:
+				t.Fatalf("%s: no refresh scheduled", step)
+			}
+		}
+
+		remoteWantKID(t, r, ctx, kids(iss)[0])
+		want("first fetch", spread)
+		elapse(15 * time.Minute)
+		remoteWantRequests(t, iss, 2)
+		want("regular refresh", regular)
+		elapse(48 * time.Minute)
+		remoteWantRequests(t, iss, 3)
+		want("second regular refresh", regular)
+
+		// A fetch caused by Keys (an unknown kid) spreads again.
+		remoteWantErr(t, r, ctx, "no-such-kid", ErrUnknownKey)
+		remoteWantRequests(t, iss, 4)
+		want("fetch caused by Keys", spread)
+
+		// The refresh fails; the first success after it spreads again.
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+		elapse(15 * time.Minute)
+		remoteWantRequests(t, iss, 5)
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
+		elapse(time.Second) // the first retry, 1s later
+		remoteWantRequests(t, iss, 6)
+		want("first success after a failure", spread)
+		if len(windows) != 0 {
+			t.Fatalf("%d unexpected refresh schedules", len(windows))
+		}
+	})
+}
+
+func TestRandBetween(t *testing.T) {
+	t.Parallel()
+	lo, hi := 48*time.Minute, 57*time.Minute
+	minGot, maxGot := hi, lo
+	for range 10_000 {
+		d := randBetween(lo, hi)
+		if d < lo || d > hi {
+			t.Fatalf("randBetween(%v, %v) = %v, out of range", lo, hi, d)
+		}
+		minGot, maxGot = min(minGot, d), max(maxGot, d)
+	}
+	// Uniform: 10 000 draws come within 1% of the window's ends.
+	if slack := (hi - lo) / 100; minGot > lo+slack || maxGot < hi-slack {
+		t.Errorf("randBetween(%v, %v) drew only [%v, %v]", lo, hi, minGot, maxGot)
+	}
+	if got := randBetween(time.Second, time.Second); got != time.Second {
+		t.Errorf("randBetween(1s, 1s) = %v, want 1s", got)
+	}
+}
+
 func TestRemoteKeySet_BackgroundRefreshDropsRemovedKeys(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -471,8 +557,8 @@ func TestRemoteKeySet_BackgroundRefreshDropsRemovedKeys(t *testing.T) {
 		remoteWantKID(t, r, ctx, old)
 		iss.RotateKeys()
 		// The refresh happens in the background, with no Keys call to
-		// prompt it, 45ms (90% of MinRefresh) after the fetch.
-		elapse(45 * time.Millisecond)
+		// prompt it, 47.5ms (95% of MinRefresh) after the fetch.
+		elapse(47500 * time.Microsecond)
 		remoteWantRequests(t, iss, 2)
 		remoteWantErr(t, r, ctx, old, ErrUnknownKey)
 		remoteWantKID(t, r, ctx, kids(iss)[0])
