@@ -243,3 +243,74 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// cacheLifetime returns the freshness lifetime of a response that remains,
+// for a private cache that received it now (RFC 9111 §4.2): max-age wins
+// over Expires minus Date; the Age the response already has is deducted
+// from either (RFC 9111 §4.2.3, §5.1); an unqualified no-store or no-cache
+// means zero whatever the order of the directives and header lines
+// (RFC 9111 §5.2.2.4, §5.2.2.5). The result is never negative. ok is false
+// if the response says nothing about its lifetime.
+func cacheLifetime(h http.Header, now time.Time) (ttl time.Duration, ok bool) {
+	var (
+		maxAge    time.Duration
+		hasMaxAge bool
+		zero      bool
+	)
+	for _, line := range h.Values("Cache-Control") {
+		for dir := range strings.SplitSeq(line, ",") {
+			name, val, hasVal := strings.Cut(strings.TrimSpace(dir), "=")
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "no-store":
+				zero = true
+			case "no-cache":
+				// With field names (no-cache="Set-Cookie") it only
+				// restricts those fields (RFC 9111 §5.2.2.4).
+				zero = zero || !hasVal
+			case "max-age":
+				if hasMaxAge {
+					continue // RFC 9111 §4.2.1: use the first occurrence
+				}
+				hasMaxAge = true
+				// An invalid max-age means stale (RFC 9111 §4.2.1).
+				maxAge = parseDeltaSeconds(strings.Trim(val, `"`))
+			}
+		}
+	}
+	if zero {
+		return 0, true
+	}
+	// RFC 9111 §5.1: an Age that is not a delta-seconds value is ignored.
+	age := max(parseDeltaSeconds(h.Get("Age")), 0)
+	if hasMaxAge {
+		return max(maxAge-age, 0), true
+	}
+	if e := h.Get("Expires"); e != "" {
+		exp, err := http.ParseTime(e)
+		if err != nil {
+			return 0, true // RFC 9111 §5.3: an invalid Expires is in the past
+		}
+		// RFC 9111 §4.2.1: Expires minus Date, so clock skew between us
+		// and the server does not matter.
+		base := now
+		if d, err := http.ParseTime(h.Get("Date")); err == nil {
+			base = d
+		}
+		return max(exp.Sub(base)-age, 0), true
+	}
+	return 0, false
+}
+
+// parseDeltaSeconds parses delta-seconds (RFC 9111 §1.2.2): digits only.
+// It returns -1 for an invalid value, and caps values past 2^31 seconds
+// as that section allows, so durations never overflow.
+func parseDeltaSeconds(s string) time.Duration {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return -1
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > 1<<31 {
+		n = 1 << 31
+	}
+	return time.Duration(n) * time.Second
+}
