@@ -3,10 +3,6 @@ package dpop
 import (
 	"cmp"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -23,6 +19,7 @@ import (
 	josejson "github.com/go-jose/go-jose/v4/json"
 
 	"github.com/oauthgate/oauthgate/internal/b64url"
+	"github.com/oauthgate/oauthgate/internal/josekeys"
 )
 
 // Defaults and limits of [Config].
@@ -35,16 +32,7 @@ const (
 	maxProofSize = 8 << 10
 	// maxJTI bounds the jti, which the replay cache hashes.
 	maxJTI = 128
-	// minRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3).
-	minRSABits = 2048
 )
-
-// defaultAlgorithms is static data: the asymmetric algorithms accepted
-// unless Config.Algorithms says otherwise (RFC 9449 §4.2: no MAC, no none).
-var defaultAlgorithms = [...]jose.SignatureAlgorithm{
-	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
-	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
-}
 
 // Config configures a [Verifier]. Every field has a secure default. A Config
 // must not be modified after it is passed to [New].
@@ -91,14 +79,9 @@ type Verifier struct {
 
 // New returns a Verifier for cfg, or an error naming the field at fault.
 func New(cfg Config) (*Verifier, error) {
-	algs := slices.Clone(cfg.Algorithms)
-	if len(algs) == 0 {
-		algs = slices.Clone(defaultAlgorithms[:])
-	}
-	for _, a := range algs {
-		if !slices.Contains(defaultAlgorithms[:], a) {
-			return nil, fmt.Errorf("dpop: Config.Algorithms contains %q; only asymmetric algorithms are allowed", string(a))
-		}
+	algs, err := josekeys.Allowlist(cfg.Algorithms)
+	if err != nil {
+		return nil, fmt.Errorf("dpop: Config.Algorithms %w", err)
 	}
 	switch {
 	case cfg.Window < 0 || cfg.Window > maxWindow:
@@ -325,33 +308,9 @@ func (v *Verifier) checkClaims(c *proofClaims, req Request, now time.Time) error
 	return nil
 }
 
-// keyFits reports whether the proof key may verify alg: type and curve
-// fit, RSA keys have 2048 bits or more, and the JWK's own alg, if any, is
-// alg.
-func keyFits(k *jose.JSONWebKey, alg jose.SignatureAlgorithm) bool {
-	if k.Algorithm != "" && k.Algorithm != string(alg) {
-		return false
-	}
-	switch key := k.Key.(type) {
-	case *ecdsa.PublicKey:
-		switch key.Curve {
-		case elliptic.P256():
-			return alg == jose.ES256
-		case elliptic.P384():
-			return alg == jose.ES384
-		case elliptic.P521():
-			return alg == jose.ES512
-		}
-	case ed25519.PublicKey:
-		return alg == jose.EdDSA
-	case *rsa.PublicKey:
-		switch alg {
-		case jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512:
-			return key.N.BitLen() >= minRSABits
-		}
-	}
-	return false
-}
+// keyFits reports whether the proof key may verify alg: josekeys.Fits,
+// the rule dpop shares with verify.
+func keyFits(k *jose.JSONWebKey, alg jose.SignatureAlgorithm) bool { return josekeys.Fits(k, alg) }
 
 // headerHasPrivateKey reports whether the proof's header holds a jwk with
 // private key material, which go-jose refuses to parse: to name the reason.

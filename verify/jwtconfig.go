@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oauthgate/oauthgate/internal/josekeys"
 )
 
 const (
@@ -20,16 +22,6 @@ const (
 	// defaultMaxTokenSize is the size cap when JWTConfig.MaxTokenSize is 0.
 	defaultMaxTokenSize = 8 << 10
 )
-
-// defaultAlgorithms is static data: the asymmetric JWS algorithms of RFC 7518
-// §3.1 and RFC 8037, the only ones a resource server may accept. HMAC would
-// require sharing the issuer's signing secret; "none" is no signature.
-var defaultAlgorithms = [...]jose.SignatureAlgorithm{
-	jose.RS256, jose.RS384, jose.RS512,
-	jose.PS256, jose.PS384, jose.PS512,
-	jose.ES256, jose.ES384, jose.ES512,
-	jose.EdDSA,
-}
 
 // JWTConfig configures a [JWT] verifier. Issuer and Audiences are required
 // (Audiences may be replaced by the explicit ClientIDAudience); every other
@@ -189,17 +181,10 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 			return nil, fmt.Errorf("verify: JWTConfig.Audiences[%d] is empty; list the identifiers of this API", i)
 		}
 	}
-	algs := slices.Clone(cfg.Algorithms)
-	if len(algs) == 0 {
-		algs = slices.Clone(defaultAlgorithms[:])
+	algs, err := josekeys.Allowlist(cfg.Algorithms)
+	if err != nil {
+		return nil, fmt.Errorf("verify: JWTConfig.Algorithms %w", err)
 	}
-	for _, alg := range algs {
-		if !slices.Contains(defaultAlgorithms[:], alg) {
-			return nil, fmt.Errorf("verify: JWTConfig.Algorithms contains %q; only asymmetric algorithms (RS*, PS*, ES*, EdDSA) are allowed", string(alg))
-		}
-	}
-	slices.Sort(algs)
-	algs = slices.Compact(algs)
 	leeway := cfg.Leeway
 	switch {
 	case leeway < 0:

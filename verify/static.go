@@ -12,11 +12,9 @@ import (
 	"os"
 
 	"github.com/go-jose/go-jose/v4"
-)
 
-// minRSABits is the smallest RSA modulus accepted for verification:
-// RFC 7518 §3.3 and §3.5 require 2048 bits or more.
-const minRSABits = 2048
+	"github.com/oauthgate/oauthgate/internal/josekeys"
+)
 
 // maxJWKSSize caps a JWKS document read by [LoadJWKS] or parsed by
 // parseKeyIndex. Real key sets are a few KiB.
@@ -88,11 +86,11 @@ func usableKey(k *jose.JSONWebKey) (jose.JSONWebKey, bool) {
 	}
 	switch key := pub.Key.(type) {
 	case *rsa.PublicKey:
-		if key.N.BitLen() < minRSABits {
+		if key.N.BitLen() < josekeys.MinRSABits {
 			return jose.JSONWebKey{}, false
 		}
 	case *ecdsa.PublicKey:
-		if curveAlgorithm(key) == "" {
+		if josekeys.CurveAlgorithm(key) == "" {
 			return jose.JSONWebKey{}, false
 		}
 	case ed25519.PublicKey:
