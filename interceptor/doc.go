@@ -83,4 +83,28 @@
 // rule) refuses bearer tokens ([ReasonSenderConstraintRequired]).
 // [WithClientCertificate] reads the certificate from elsewhere, such as a
 // header set by a TLS-terminating proxy, which it then trusts.
+//
+// # Observability
+//
+// An Interceptor records OpenTelemetry metrics through the meter provider
+// of [WithMeterProvider] (by default the global one, which records nothing
+// until the application installs an SDK):
+//
+//	oauthgate.server.decisions              counter, {call}: every decision, allowed or denied
+//	  rpc.service, rpc.method, rpc.grpc.status_code, oauthgate.decision (allow, deny), oauthgate.reason (denials)
+//	oauthgate.server.verification.duration  histogram, s, buckets 1µs to 1s: each call to the verifier
+//	  oauthgate.verifier (jwt, introspection, func, other), oauthgate.result (ok, invalid_token, unavailable, error),
+//	  oauthgate.cache_hit (a [verify.CacheReporter] answered from its cache)
+//
+// Method names come from the policy: a method it does not declare is
+// recorded as rpc.service and rpc.method "_OTHER", so a client cannot
+// create series. No attribute carries a token, a claim value, a subject or
+// a client ID. A denied stream message and a stream ended by its token are
+// decisions too. With no SDK installed, recording allocates nothing.
+//
+// On the server span in the call's context (started by otelgrpc or grpc-go's
+// stats/opentelemetry), a recording span gets oauthgate.decision,
+// oauthgate.reason and oauthgate.cache_hit attributes, and a denial an
+// "oauthgate.denied" event. [WithDecisionLog] writes every decision to a
+// slog logger, for audit.
 package interceptor

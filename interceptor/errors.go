@@ -7,6 +7,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/oauthgate/oauthgate/verify"
 )
 
 // ErrorInfo reasons set by the interceptor (google.rpc.ErrorInfo.reason).
@@ -147,6 +149,9 @@ type rejection struct {
 	probe bool
 	// cause is logged, never sent.
 	cause error
+	// claims are the verified claims of a token that was denied after
+	// verification, for the decision log; nil otherwise.
+	claims *verify.Claims
 }
 
 func (r *rejection) Error() string { return "interceptor: " + r.description }

@@ -25,6 +25,7 @@ type Interceptor struct {
 	verifier verify.Verifier
 	policy   *scopes.Policy
 	opts     options
+	tel      *telemetry
 	thumbs   thumbprintMemo
 
 	probeMu sync.Mutex
@@ -65,7 +66,17 @@ func New(v verify.Verifier, p *scopes.Policy, opts ...Option) (*Interceptor, err
 	if o.streamRecheck < minRecheck {
 		return nil, fmt.Errorf("interceptor: WithStreamRecheck: interval %v is under %v", o.streamRecheck, minRecheck)
 	}
-	return &Interceptor{verifier: v, policy: p, opts: o}, nil
+	if o.meterProvider == nil {
+		return nil, errors.New("interceptor: WithMeterProvider: meter provider is nil")
+	}
+	if o.decisionLog != nil && o.decisionLog.logger == nil {
+		return nil, errors.New("interceptor: WithDecisionLog: logger is nil")
+	}
+	tel, err := newTelemetry(o.meterProvider, p, v, resourceMetadataMethods(&o))
+	if err != nil {
+		return nil, err
+	}
+	return &Interceptor{verifier: v, policy: p, opts: o, tel: tel}, nil
 }
 
 func printable(s string) bool {
@@ -90,6 +101,7 @@ func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServer
 	if rej != nil {
 		return nil, i.reject(ctx, info.FullMethod, rej)
 	}
+	i.allowed(ctx, info.FullMethod, claims)
 	return handler(ctx, req)
 }
 
@@ -114,6 +126,7 @@ func (i *Interceptor) AuthFunc(ctx context.Context) (context.Context, error) {
 	if rej != nil {
 		return nil, i.reject(ctx, method, rej)
 	}
+	i.allowed(ctx, method, claims)
 	return ctx, nil
 }
 
@@ -172,7 +185,7 @@ func (i *Interceptor) authenticate(ctx context.Context, method string) (context.
 // sender constraint, audiences, scopes, then step-up authentication. Streams call it again while
 // they last, with the proof of their start.
 func (i *Interceptor) check(ctx context.Context, rule *scopes.Rule, token, jkt string) (*verify.Claims, *rejection) {
-	claims, err := i.verifier.Verify(ctx, token)
+	claims, err := i.verify(ctx, token)
 	if err != nil {
 		return nil, verifyRejection(err)
 	}
@@ -180,22 +193,31 @@ func (i *Interceptor) check(ctx context.Context, rule *scopes.Rule, token, jkt s
 		return nil, &rejection{code: codes.Internal, reason: ReasonVerifierFailed,
 			description: "the access token could not be verified", cause: errNoClaims}
 	}
-	if rej := i.checkBinding(ctx, rule, claims, jkt); rej != nil {
+	if rej := i.checkClaims(ctx, rule, claims, jkt); rej != nil {
+		rej.claims = claims
 		return nil, rej
 	}
+	return claims, nil
+}
+
+// checkClaims holds verified claims to their binding and to rule.
+func (i *Interceptor) checkClaims(ctx context.Context, rule *scopes.Rule, claims *verify.Claims, jkt string) *rejection {
+	if rej := i.checkBinding(ctx, rule, claims, jkt); rej != nil {
+		return rej
+	}
 	if auds := rule.Audiences(); len(auds) > 0 && !slices.ContainsFunc(auds, claims.HasAudience) {
-		return nil, &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
+		return &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
 			description: "the access token is not intended for this API", challenge: true,
 			cause: &verify.TokenError{Reason: verify.ErrAudience, Claim: "aud"}}
 	}
 	if set := claims.Scopes(); !rule.Allows(set) {
-		return nil, &rejection{code: codes.PermissionDenied, reason: ReasonInsufficientScope, oauthError: "insufficient_scope",
+		return &rejection{code: codes.PermissionDenied, reason: ReasonInsufficientScope, oauthError: "insufficient_scope",
 			description: "the access token lacks a required scope", scope: rule.Closest(set), challenge: true}
 	}
 	if !rule.Authenticated(claims.ACR(), claims.AuthTime(), i.opts.now()) {
-		return nil, stepUpRejection(rule)
+		return stepUpRejection(rule)
 	}
-	return claims, nil
+	return nil
 }
 
 // verifyRejection maps a verifier error: invalid token → Unauthenticated,
@@ -224,7 +246,7 @@ func (i *Interceptor) authorize(ctx context.Context, call Call) *rejection {
 	if err == nil {
 		return nil
 	}
-	rej := &rejection{code: codes.PermissionDenied, reason: ReasonAccessDenied, description: "access denied", cause: err}
+	rej := &rejection{code: codes.PermissionDenied, reason: ReasonAccessDenied, description: "access denied", cause: err, claims: call.Claims}
 	var de *DenyError
 	if errors.As(err, &de) {
 		if de.Reason != "" {
@@ -240,7 +262,7 @@ func (i *Interceptor) authorize(ctx context.Context, call Call) *rejection {
 	return rej
 }
 
-// reject logs rej, sets the www-authenticate header and returns the status
+// reject records and logs rej, sets the www-authenticate header and returns the status
 // error.
 func (i *Interceptor) reject(ctx context.Context, method string, rej *rejection) error {
 	level := slog.LevelInfo
@@ -253,6 +275,9 @@ func (i *Interceptor) reject(ctx context.Context, method string, rej *rejection)
 			attrs = append(attrs, slog.String("error", rej.cause.Error()))
 		}
 		i.opts.logger.LogAttrs(ctx, level, "oauthgate: call denied", attrs...)
+	}
+	if !rej.probe {
+		i.denied(ctx, method, rej)
 	}
 	if md := i.challengeMetadata(rej); md != nil {
 		// Errors are sent as a trailers-only response, whose single

@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/oauthgate/oauthgate/resource"
 	"github.com/oauthgate/oauthgate/verify"
 )
@@ -27,6 +30,8 @@ type options struct {
 	dpop           *dpopOptions
 	resourceMeta   *resource.Metadata
 	now            func() time.Time
+	meterProvider  metric.MeterProvider
+	decisionLog    *decisionLog
 }
 
 func defaultOptions() options {
@@ -35,6 +40,7 @@ func defaultOptions() options {
 		logger:        slog.New(slog.DiscardHandler),
 		streamRecheck: defaultStreamRecheck,
 		now:           time.Now,
+		meterProvider: otel.GetMeterProvider(),
 	}
 }
 
@@ -136,4 +142,25 @@ func WithResourceMetadata(m *resource.Metadata) Option {
 // calls replace earlier ones.
 func WithClock(now func() time.Time) Option {
 	return optionFunc(func(o *options) { o.now = now })
+}
+
+// WithMeterProvider sets the OpenTelemetry meter provider of the
+// interceptor's instruments (see the package documentation's
+// Observability section). The default is the global provider
+// (otel.GetMeterProvider), which records nothing until the application
+// installs an SDK, like otelgrpc and grpc-go's stats/opentelemetry. Later
+// calls replace earlier ones.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(o *options) { o.meterProvider = mp })
+}
+
+// WithDecisionLog makes the interceptor log every decision, allowed calls
+// included, to l at level: the message "oauthgate: decision" with the
+// method, the decision (allow or deny), the gRPC code and the ErrorInfo
+// reason, and, only if identity is true, the client_id and sub of the
+// token when it was verified. The token is never logged. It is the audit
+// trail; [WithLogger]'s denial log, meant for operators, is independent of
+// it. The default logs no decisions. Later calls replace earlier ones.
+func WithDecisionLog(l *slog.Logger, level slog.Level, identity bool) Option {
+	return optionFunc(func(o *options) { o.decisionLog = &decisionLog{logger: l, level: level, identity: identity} })
 }

@@ -42,6 +42,7 @@ func (i *Interceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	if rej != nil {
 		return i.reject(ss.Context(), info.FullMethod, rej)
 	}
+	i.allowed(ss.Context(), info.FullMethod, claims)
 	if claims == nil {
 		return handler(srv, ss) // public: nothing to add
 	}

@@ -36,6 +36,8 @@ type Introspection struct {
 	leeway   time.Duration
 	now      func() time.Time
 	cache    *tokencache.Cache[introspected]
+	metrics  *cacheMetrics   // nil records nothing
+	requests *requestMetrics // nil records nothing
 }
 
 // introspected is a cached introspection result: claims of an accepted
@@ -49,36 +51,45 @@ type introspected struct {
 // claims. See [Verifier] for the error contract and [Introspection] for
 // what is cached.
 func (i *Introspection) Verify(ctx context.Context, token string) (*Claims, error) {
+	c, _, err := i.VerifyCacheHit(ctx, token)
+	return c, err
+}
+
+// VerifyCacheHit is [Introspection.Verify] that also reports whether the
+// answer came from the introspection cache, without a request (see
+// [CacheReporter]). A call that waited for another call's request to the
+// same token is not a hit.
+func (i *Introspection) VerifyCacheHit(ctx context.Context, token string) (c *Claims, hit bool, err error) {
 	switch {
 	case token == "":
-		return nil, &TokenError{Reason: ErrMalformed}
+		return nil, false, &TokenError{Reason: ErrMalformed}
 	case len(token) > maxIntrospectToken:
-		return nil, &TokenError{Reason: ErrTooLarge}
+		return nil, false, &TokenError{Reason: ErrTooLarge}
 	}
 	key := tokencache.DigestKey(token)
-	r, ok := i.cache.Get(key)
-	if !ok {
-		var err error
+	r, hit := i.cache.Get(key)
+	i.metrics.lookup(ctx, hit)
+	if !hit {
 		r, err = i.cache.Do(ctx, key, func(ctx context.Context) (introspected, time.Duration, error) {
-			return i.introspect(ctx, token)
+			return i.introspectTimed(ctx, token)
 		})
 		if err != nil {
 			if !errors.Is(err, ErrUnavailable) {
 				// The caller's own context ended while it waited.
 				err = &UnavailableError{Op: "introspect", Err: err}
 			}
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if r.err != nil {
-		return nil, r.err
+		return nil, hit, r.err
 	}
 	// The cache keeps an entry no longer than exp, but check every hit
 	// anyway: the claims are what the caller relies on.
 	if err := checkTimes(i.now(), r.claims); err != nil {
-		return nil, err
+		return nil, hit, err
 	}
-	return r.claims, nil
+	return r.claims, hit, nil
 }
 
 // introspect asks the endpoint about token. It returns the result to cache

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/oauthgate/oauthgate/internal/tokencache"
 )
 
@@ -106,6 +108,12 @@ type IntrospectionConfig struct {
 	// Now returns the current time, for exp and nbf checks and cache expiry.
 	// If nil, time.Now is used.
 	Now func() time.Time
+	// MeterProvider, if set, receives the introspection cache's and
+	// requests' OpenTelemetry metrics (oauthgate.cache.* with
+	// oauthgate.cache "introspection", and oauthgate.introspection.*; see
+	// the README's Observability section). They stay
+	// registered for the life of the provider. If nil, none are recorded.
+	MeterProvider metric.MeterProvider
 }
 
 // NewIntrospection returns an [Introspection] for cfg, or an error naming the
@@ -164,6 +172,15 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 	}
 	i.client = i.policy.client(cfg.HTTPClient)
 	i.cache = tokencache.New[introspected](tokencache.Config{Size: cmp.Or(cfg.CacheSize, defaultIntrospectCacheSize), Now: i.now})
+	if cfg.MeterProvider != nil {
+		var err error
+		if i.metrics, err = newCacheMetrics(cfg.MeterProvider, "IntrospectionConfig.MeterProvider", "introspection", i.cache); err != nil {
+			return nil, err
+		}
+		if i.requests, err = newRequestMetrics(cfg.MeterProvider); err != nil {
+			return nil, err
+		}
+	}
 	return i, nil
 }
 

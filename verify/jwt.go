@@ -89,14 +89,21 @@ func (j *JWT) Issuer() string { return j.rules.issuer }
 // from the cache after the checks that can change with time: its key is
 // still in the key set and exp, nbf and iat still hold.
 func (j *JWT) Verify(ctx context.Context, token string) (*Claims, error) {
+	c, _, err := j.VerifyCacheHit(ctx, token)
+	return c, err
+}
+
+// VerifyCacheHit is [JWT.Verify] that also reports whether the answer came
+// from the verified-token cache (see [CacheReporter]).
+func (j *JWT) VerifyCacheHit(ctx context.Context, token string) (c *Claims, hit bool, err error) {
 	if len(token) > j.maxTokenSize {
-		return nil, &TokenError{Reason: ErrTooLarge}
+		return nil, false, &TokenError{Reason: ErrTooLarge}
 	}
 	if j.cache != nil {
 		return j.verifyCached(ctx, token)
 	}
-	c, _, err := j.verify(ctx, token)
-	return c, err
+	c, _, err = j.verify(ctx, token)
+	return c, false, err
 }
 
 // verify checks token without the cache and returns its claims and, for the

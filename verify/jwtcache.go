@@ -38,9 +38,10 @@ const (
 // strings that passed every check, found by a seeded maphash and confirmed
 // by comparing the whole token.
 type jwtCache struct {
-	seed   maphash.Seed
-	tokens *tokencache.Cache[jwtCached]
-	ttl    time.Duration // the longest an entry lives
+	seed    maphash.Seed
+	tokens  *tokencache.Cache[jwtCached]
+	ttl     time.Duration // the longest an entry lives
+	metrics *cacheMetrics // nil records nothing
 }
 
 // newJWTCache returns the cache cfg asks for, or nil for DisableCache.
@@ -68,18 +69,20 @@ type jwtCached struct {
 	extra  int64 // bytes the claims hold beyond the payload
 }
 
-// verifyCached is Verify with the cache on.
-func (j *JWT) verifyCached(ctx context.Context, token string) (*Claims, error) {
+// verifyCached is Verify with the cache on; hit reports a cache answer.
+func (j *JWT) verifyCached(ctx context.Context, token string) (c *Claims, hit bool, err error) {
 	k := tokencache.FastKey(j.cache.seed, token)
-	if c, hit, err := j.cached(ctx, k, token); hit {
-		return c, err
+	c, hit, err = j.cached(ctx, k, token)
+	j.cache.metrics.lookup(ctx, hit)
+	if hit {
+		return c, true, err
 	}
 	c, e, err := j.verify(ctx, token)
 	if err != nil {
-		return nil, err // caching failures would let them be pinned
+		return nil, false, err // caching failures would let them be pinned
 	}
 	j.store(k, token, e)
-	return c, nil
+	return c, false, nil
 }
 
 // cached answers Verify from the cache. hit is false when the cache has no

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/oauthgate/oauthgate/internal/josekeys"
 )
@@ -144,6 +145,11 @@ type JWTConfig struct {
 	// the token's exp. If CacheMaxTTL is 0, 5 minutes is used. Negative
 	// values are rejected by NewJWT.
 	CacheMaxTTL time.Duration
+	// MeterProvider, if set, receives the verified-token cache's
+	// OpenTelemetry metrics (oauthgate.cache.* with oauthgate.cache "jwt";
+	// see the README's Observability section). They stay registered for
+	// the life of the provider. If nil, none are recorded.
+	MeterProvider metric.MeterProvider
 }
 
 // A ClientIDAudience identifies this resource server by the client_id
@@ -239,6 +245,11 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 		now:          now,
 		cache:        newJWTCache(cfg, now),
 		scopes:       scopeMemo{seed: maphash.MakeSeed()},
+	}
+	if j.cache != nil && cfg.MeterProvider != nil {
+		if j.cache.metrics, err = newCacheMetrics(cfg.MeterProvider, "JWTConfig.MeterProvider", "jwt", j.cache.tokens); err != nil {
+			return nil, err
+		}
 	}
 	j.rules = claimRules{issuer: cfg.Issuer, audiences: slices.Clone(cfg.Audiences), parseScope: j.scopes.parse,
 		auth: auth, tenant: tenant}

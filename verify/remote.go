@@ -116,6 +116,8 @@ type RemoteKeySet struct {
 	jitter     func(time.Duration) time.Duration
 	between    func(lo, hi time.Duration) time.Duration
 	onSchedule func(time.Duration)
+
+	metrics *keySetMetrics // nil records nothing
 }
 
 // A snapshot is one fetched key set. It is never modified once published.
@@ -157,6 +159,7 @@ func (r *RemoteKeySet) keysSlow(ctx context.Context, kid string) ([]jose.JSONWeb
 			// unknown until the cooldown ends; authorization servers are
 			// expected to publish keys before signing with them (the
 			// background refresh then finds them first).
+			r.metrics.cooledDown()
 			err := r.unavailableLocked(now)
 			r.mu.Unlock()
 			if err != nil {
@@ -165,6 +168,7 @@ func (r *RemoteKeySet) keysSlow(ctx context.Context, kid string) ([]jose.JSONWeb
 			return r.lookup(kid, nil)
 		}
 		r.lastDemand = now
+		r.metrics.demanded()
 		call = r.startFetchLocked(false)
 	}
 	r.mu.Unlock()
@@ -270,6 +274,7 @@ func (r *RemoteKeySet) Close() error {
 	r.cancel()
 	r.wg.Wait()
 	r.fetches.Wait()
+	r.metrics.close()
 	if r.cfg.HTTPClient == nil {
 		r.client.CloseIdleConnections()
 	}
@@ -391,6 +396,7 @@ func (r *RemoteKeySet) startFetchLocked(regular bool) *flight.Call[struct{}] {
 	}
 	call, _ := r.fetches.Start(struct{}{}, func() (struct{}, error) {
 		s, err := r.fetchSet(regular)
+		r.metrics.fetched(err)
 		r.mu.Lock()
 		switch {
 		case r.closed.Load():

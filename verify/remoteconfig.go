@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Defaults of [RemoteKeySetConfig].
@@ -72,6 +74,10 @@ type RemoteKeySetConfig struct {
 	InsecureAllowHTTP bool
 	// Now returns the current time. If nil, time.Now is used.
 	Now func() time.Time
+	// MeterProvider receives the key set's OpenTelemetry metrics (see the
+	// README's Observability section). If nil, otel.GetMeterProvider is
+	// used, which records nothing until an SDK is installed.
+	MeterProvider metric.MeterProvider
 }
 
 // NewRemoteKeySet validates cfg and returns a key set for it. It does no
@@ -129,7 +135,7 @@ func NewRemoteKeySet(cfg RemoteKeySetConfig) (*RemoteKeySet, error) {
 	}
 	policy := fetchPolicy{timeout: cfg.Timeout, maxSize: cfg.MaxResponseSize, allowHTTP: cfg.InsecureAllowHTTP}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &RemoteKeySet{
+	r := &RemoteKeySet{
 		cfg:     cfg,
 		client:  policy.client(cfg.HTTPClient),
 		policy:  policy,
@@ -140,5 +146,10 @@ func NewRemoteKeySet(cfg RemoteKeySetConfig) (*RemoteKeySet, error) {
 		jwksURL: cfg.URL,
 		jitter:  fullJitter,
 		between: randBetween,
-	}, nil
+	}
+	if err := r.instrument(); err != nil {
+		cancel()
+		return nil, err
+	}
+	return r, nil
 }

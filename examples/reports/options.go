@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
 
 	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/resource"
@@ -23,6 +24,7 @@ type options struct {
 	gateOpts    []interceptor.Option
 	meta        *resource.Metadata
 	grpcOptions []grpc.ServerOption
+	health      *health.Server
 }
 
 // WithService serves svc. The default is a new Service seeded with
@@ -65,4 +67,14 @@ func WithGRPCOptions(opts ...grpc.ServerOption) Option {
 // default publishes none.
 func WithResourceMetadata(m *resource.Metadata) Option {
 	return optionFunc(func(o *options) { o.meta = m })
+}
+
+// WithHealth registers hs as the grpc health service, so that the caller
+// sets its statuses, with [readiness.Watch] for instance. The default is a
+// health server that always reports SERVING. Later calls replace earlier
+// ones.
+//
+// [readiness.Watch]: https://pkg.go.dev/github.com/oauthgate/oauthgate/readiness#Watch
+func WithHealth(hs *health.Server) Option {
+	return optionFunc(func(o *options) { o.health = hs })
 }

@@ -77,7 +77,11 @@ func NewServer(v verify.Verifier, opts ...Option) (*grpc.Server, error) {
 	}
 	srv := grpc.NewServer(append(gate.ServerOptions(), o.grpcOptions...)...)
 	reportsv1.RegisterReportServiceServer(srv, o.service)
-	healthpb.RegisterHealthServer(srv, health.NewServer())
+	hs := o.health
+	if hs == nil {
+		hs = health.NewServer()
+	}
+	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
 	if o.meta != nil {
 		o.meta.Register(srv)

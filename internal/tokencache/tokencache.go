@@ -118,7 +118,9 @@ type shard[V any] struct {
 	capacity int
 	maxBytes int64 // byte budget of the shard; 0 means none
 	bytes    int64 // sum of the costs of the entries held
-	flights  flight.Group[Key, V]
+	// evictions counts the entries dropped to make room, for metrics.
+	evictions uint64
+	flights   flight.Group[Key, V]
 	// Keep two shards' locks off one cache line.
 	_ [64]byte
 }
@@ -231,6 +233,7 @@ func (s *shard[V]) setLocked(k Key, v V, cost, expires, now int64) {
 		victim := s.ring[s.hand]
 		if s.maxBytes == 0 || s.bytes-victim.cost+cost <= s.maxBytes {
 			// The common case: the new entry takes the victim's slot.
+			s.evictions++
 			delete(s.entries, victim.key)
 			s.bytes += cost - victim.cost
 			s.ring[s.hand] = e
@@ -238,6 +241,7 @@ func (s *shard[V]) setLocked(k Key, v V, cost, expires, now int64) {
 			s.hand = (s.hand + 1) % len(s.ring)
 			return
 		}
+		s.evictions++
 		s.removeAtLocked(s.hand)
 	}
 	s.ring = append(s.ring, e)
@@ -327,4 +331,18 @@ func (c *Cache[V]) Usage() (entries int, bytes int64) {
 		s.mu.RUnlock()
 	}
 	return entries, bytes
+}
+
+// Evictions returns the number of entries dropped so far to make room for
+// others: expired or cold entries taken by the CLOCK hand when a shard was
+// full. Entries replaced or removed by [Cache.Remove] are not counted.
+func (c *Cache[V]) Evictions() uint64 {
+	var n uint64
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += s.evictions
+		s.mu.RUnlock()
+	}
+	return n
 }

@@ -59,6 +59,10 @@ func TestTokenCache_Bound(t *testing.T) {
 			if got := c.len(); got != size {
 				t.Errorf("len() = %d after %d inserts, want %d (full)", got, 20*size, size)
 			}
+			// Every insert into a full shard evicted one entry.
+			if got, want := c.Evictions(), uint64(19*size); got != want {
+				t.Errorf("Evictions() = %d after %d inserts, want %d", got, 20*size, want)
+			}
 			// The latest insert is always kept.
 			last := 20*size - 1
 			if v, ok := c.Get(DigestKey(strconv.Itoa(last))); !ok || v != last {

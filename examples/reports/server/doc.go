@@ -53,5 +53,10 @@
 // Invalid flags are reported on stderr with exit status 2, before anything
 // listens. The server logs with log/slog to stderr, never logging tokens or
 // the client secret, registers grpc health and reflection (both public),
-// and stops gracefully on SIGINT or SIGTERM.
+// and stops gracefully on SIGINT or SIGTERM. With JWTs, grpc health says
+// NOT_SERVING while the key set cannot verify tokens (not yet fetched, or
+// stale past its MaxStale), for readiness probes (package readiness). Its
+// metrics are exported to Prometheus by examples/observability, a module
+// of its own, so that this one keeps the OpenTelemetry SDK out of
+// oauthgate's go.mod.
 package main

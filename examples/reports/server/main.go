@@ -20,10 +20,12 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
 
 	"github.com/oauthgate/oauthgate/dpop"
 	"github.com/oauthgate/oauthgate/examples/reports"
 	"github.com/oauthgate/oauthgate/interceptor"
+	"github.com/oauthgate/oauthgate/readiness"
 	"github.com/oauthgate/oauthgate/resource"
 	"github.com/oauthgate/oauthgate/verify"
 )
@@ -240,11 +242,21 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 // until ctx ends, then stops gracefully. Configuration errors are returned
 // before it listens.
 func run(ctx context.Context, cfg config, logger *slog.Logger) error {
-	verifier, closeVerifier, err := newVerifier(ctx, cfg, logger)
+	verifier, ready, closeVerifier, err := newVerifier(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer closeVerifier()
+	// grpc health says NOT_SERVING while the key set cannot verify tokens
+	// (not yet fetched, or stale past MaxStale), for readiness probes.
+	hs := health.NewServer()
+	if ready != nil {
+		w, err := readiness.Watch(readiness.Config{Health: hs, Sources: []readiness.Source{ready}})
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+	}
 	// DPoP-bound tokens (RFC 9449) are always accepted, with a proof per
 	// call; bearer tokens too.
 	proofs, err := dpop.New(dpop.Config{})
@@ -255,7 +267,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	opts := []reports.Option{reports.WithLogger(logger),
+	opts := []reports.Option{reports.WithLogger(logger), reports.WithHealth(hs),
 		reports.WithInterceptorOptions(interceptor.WithDPoP(proofs, cfg.origins...))}
 	var meta *resource.Metadata
 	if cfg.resource != "" {
@@ -360,9 +372,11 @@ func serverTLS(cfg config) (*tls.Config, error) {
 }
 
 // newVerifier builds the JWT verifier, the introspection verifier or both,
-// as cfg asks, and a function that releases them.
-func newVerifier(ctx context.Context, cfg config, logger *slog.Logger) (verify.Verifier, func(), error) {
+// as cfg asks, the key set that readiness watches (nil without JWTs), and a
+// function that releases them.
+func newVerifier(ctx context.Context, cfg config, logger *slog.Logger) (verify.Verifier, readiness.Source, func(), error) {
 	var jwt, opaque verify.Verifier
+	var ready readiness.Source
 	closeFn := func() {}
 	if cfg.issuer != "" || cfg.jwks != "" {
 		ksCfg := verify.RemoteKeySetConfig{URL: cfg.jwks, InsecureAllowHTTP: cfg.insecureHTTP}
@@ -371,13 +385,14 @@ func newVerifier(ctx context.Context, cfg config, logger *slog.Logger) (verify.V
 		}
 		keys, err := verify.NewRemoteKeySet(ksCfg)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		closeFn = func() { _ = keys.Close() }
+		ready = keys
 		j, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: cfg.issuer, Audiences: cfg.audiences, AcceptUntyped: cfg.allowUntyped})
 		if err != nil {
 			closeFn()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		jwt = j
 		// Fail closed but keep running: until the keys arrive, calls get
@@ -400,7 +415,7 @@ func newVerifier(ctx context.Context, cfg config, logger *slog.Logger) (verify.V
 		})
 		if err != nil {
 			closeFn()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		opaque = i
 	}
@@ -409,13 +424,13 @@ func newVerifier(ctx context.Context, cfg config, logger *slog.Logger) (verify.V
 		v, err := verify.ByShape(jwt, opaque)
 		if err != nil {
 			closeFn()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return v, closeFn, nil
+		return v, ready, closeFn, nil
 	case jwt != nil:
-		return jwt, closeFn, nil
+		return jwt, ready, closeFn, nil
 	default:
-		return opaque, closeFn, nil
+		return opaque, ready, closeFn, nil
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -410,4 +411,28 @@ func TestRun_ResourceMetadata(t *testing.T) {
 func wellKnownURL(res string) string {
 	u, _ := url.Parse(res)
 	return u.Scheme + "://" + u.Host + "/.well-known/oauth-protected-resource" + strings.TrimSuffix(u.EscapedPath(), "/")
+}
+
+// TestRun_Readiness checks that grpc health follows the key set: the
+// server waits for its first key set at start-up, so it serves SERVING.
+// (examples/observability's TestServer_Metrics watches it go from
+// NOT_SERVING to SERVING during a JWKS outage.)
+func TestRun_Readiness(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	addr := startRun(t, "-issuer", iss.URL, "-audience", oauthtest.DefaultAudience, "-insecure-http")
+	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatalf("Health/Check error = %v", err)
+	}
+	if got := resp.GetStatus(); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("Health/Check = %v, want SERVING", got)
+	}
 }

@@ -1,0 +1,281 @@
+package interceptor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+
+	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
+	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/verify"
+)
+
+// Names of the interceptor's OpenTelemetry instruments and attributes. The
+// rpc.* keys are those of the OpenTelemetry semantic conventions for RPC;
+// the others are oauthgate's own. No attribute ever carries a token, a
+// claim value, a subject or a client ID, and method names come from the
+// policy, never from the client: an undeclared method is recorded as
+// otherMethod, so the number of series is bounded by the policy.
+const (
+	meterName = "github.com/oauthgate/oauthgate/interceptor"
+
+	metricDecisions = "oauthgate.server.decisions"
+	metricVerify    = "oauthgate.server.verification.duration"
+
+	keyService    = "rpc.service"
+	keyMethod     = "rpc.method"
+	keyStatusCode = "rpc.grpc.status_code"
+	keyDecision   = "oauthgate.decision"
+	keyReason     = "oauthgate.reason"
+	keyVerifier   = "oauthgate.verifier"
+	keyResult     = "oauthgate.result"
+	keyCacheHit   = "oauthgate.cache_hit"
+
+	// otherMethod stands for every method the policy does not declare
+	// (OpenTelemetry's convention for unbounded values).
+	otherMethod = "_OTHER"
+
+	decisionAllow = "allow"
+	decisionDeny  = "deny"
+)
+
+// verifyBuckets are the boundaries, in seconds, of the verification
+// duration histogram: a cached JWT takes about a microsecond, an
+// introspection request up to the HTTP timeout. Static data, never
+// modified.
+var verifyBuckets = []float64{
+	1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4,
+	1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+}
+
+// Results of a verification, the oauthgate.result attribute of the
+// verification duration, as indexes of verifyResults.
+const (
+	resultOK = iota
+	resultInvalid
+	resultUnavailable
+	resultError
+	numResults
+)
+
+// verifyResults are the values of oauthgate.result. Static data, never
+// modified.
+var verifyResults = [numResults]string{"ok", "invalid_token", "unavailable", "error"}
+
+// telemetry holds an Interceptor's instruments and the attribute sets of
+// every outcome it can record without allocating, built once in New.
+type telemetry struct {
+	decisions metric.Int64Counter
+	verify    metric.Float64Histogram
+	methods   map[string]*methodTelemetry // by full method name, from the policy
+	other     *methodTelemetry
+	// verified holds the options of a verification by cache hit (0 or 1)
+	// and result.
+	verified [2][numResults][]metric.RecordOption
+	// verifier is the Interceptor's; reporter is the same verifier if it
+	// reports cache hits, or nil.
+	verifier verify.Verifier
+	reporter verify.CacheReporter
+	// now measures durations, which are not part of any decision, so the
+	// real monotonic clock is right here whatever the verifier's clock.
+	now func() time.Time
+}
+
+// methodTelemetry is what is recorded for one method.
+type methodTelemetry struct {
+	service, method attribute.KeyValue
+	allowed         []metric.AddOption
+}
+
+// newTelemetry creates the instruments of an Interceptor over p and v.
+func newTelemetry(mp metric.MeterProvider, p *scopes.Policy, v verify.Verifier, extra []string) (*telemetry, error) {
+	meter := mp.Meter(meterName)
+	decisions, err := meter.Int64Counter(metricDecisions, metric.WithUnit("{call}"),
+		metric.WithDescription("Authorization decisions of oauthgate: allowed calls and denials by reason."))
+	if err != nil {
+		return nil, fmt.Errorf("interceptor: WithMeterProvider: %s: %w", metricDecisions, err)
+	}
+	hist, err := meter.Float64Histogram(metricVerify, metric.WithUnit("s"),
+		metric.WithDescription("Duration of token verification by the verifier, by verifier kind and result."),
+		metric.WithExplicitBucketBoundaries(verifyBuckets...))
+	if err != nil {
+		return nil, fmt.Errorf("interceptor: WithMeterProvider: %s: %w", metricVerify, err)
+	}
+	t := &telemetry{decisions: decisions, verify: hist, methods: map[string]*methodTelemetry{}, verifier: v, now: time.Now}
+	t.reporter, _ = v.(verify.CacheReporter)
+	for _, m := range append(p.Methods(), extra...) {
+		svc, name, ok := strings.Cut(strings.TrimPrefix(m, "/"), "/")
+		if !ok {
+			continue
+		}
+		t.methods[m] = newMethodTelemetry(svc, name)
+	}
+	t.other = newMethodTelemetry(otherMethod, otherMethod)
+	kind := attribute.String(keyVerifier, verifierKind(v))
+	for hit := range 2 {
+		for r, result := range verifyResults {
+			t.verified[hit][r] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kind,
+				attribute.String(keyResult, result), attribute.Bool(keyCacheHit, hit == 1)))}
+		}
+	}
+	return t, nil
+}
+
+func newMethodTelemetry(service, method string) *methodTelemetry {
+	m := &methodTelemetry{service: attribute.String(keyService, service), method: attribute.String(keyMethod, method)}
+	m.allowed = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(m.service, m.method,
+		attribute.Int(keyStatusCode, int(codes.OK)), attribute.String(keyDecision, decisionAllow)))}
+	return m
+}
+
+// verifierKind names v for the oauthgate.verifier attribute.
+func verifierKind(v verify.Verifier) string {
+	switch v.(type) {
+	case *verify.JWT, *verify.Issuers:
+		return "jwt"
+	case *verify.Introspection:
+		return "introspection"
+	case verify.Func:
+		return "func"
+	default:
+		return "other"
+	}
+}
+
+// method returns what is recorded for the full method name method.
+func (t *telemetry) method(method string) *methodTelemetry {
+	if m, ok := t.methods[method]; ok {
+		return m
+	}
+	return t.other
+}
+
+// verifyResult classifies a verifier's error for the verification duration.
+func verifyResult(err error) int {
+	switch {
+	case err == nil:
+		return resultOK
+	case errors.Is(err, verify.ErrInvalidToken):
+		return resultInvalid
+	case errors.Is(err, verify.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return resultUnavailable
+	default:
+		return resultError
+	}
+}
+
+// verify calls the verifier, records how long it took and whether it
+// answered from its cache (always false for a verifier that is not a
+// [verify.CacheReporter]), and sets oauthgate.cache_hit on the span.
+func (i *Interceptor) verify(ctx context.Context, token string) (*verify.Claims, error) {
+	t := i.tel
+	var start time.Time
+	timed := t.verify.Enabled(ctx)
+	if timed {
+		start = t.now()
+	}
+	var claims *verify.Claims
+	var hit bool
+	var err error
+	if t.reporter != nil {
+		claims, hit, err = t.reporter.VerifyCacheHit(ctx, token)
+	} else {
+		claims, err = t.verifier.Verify(ctx, token)
+	}
+	if timed {
+		h := 0
+		if hit {
+			h = 1
+		}
+		t.verify.Record(ctx, t.now().Sub(start).Seconds(), t.verified[h][verifyResult(err)]...)
+	}
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(attribute.Bool(keyCacheHit, hit))
+	}
+	return claims, err
+}
+
+// allowed records an allowed call: claims are nil for a public method.
+func (i *Interceptor) allowed(ctx context.Context, method string, claims *verify.Claims) {
+	m := i.tel.method(method)
+	if i.tel.decisions.Enabled(ctx) {
+		i.tel.decisions.Add(ctx, 1, m.allowed...)
+	}
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(attribute.String(keyDecision, decisionAllow))
+	}
+	i.logDecision(ctx, method, codes.OK, "", claims)
+}
+
+// denied records a denial.
+func (i *Interceptor) denied(ctx context.Context, method string, rej *rejection) {
+	m := i.tel.method(method)
+	if i.tel.decisions.Enabled(ctx) {
+		i.tel.decisions.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(m.service, m.method,
+			attribute.Int(keyStatusCode, int(rej.code)), attribute.String(keyDecision, decisionDeny),
+			attribute.String(keyReason, rej.reason))))
+	}
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		attrs := []attribute.KeyValue{attribute.String(keyDecision, decisionDeny), attribute.String(keyReason, rej.reason)}
+		span.SetAttributes(attrs...)
+		span.AddEvent("oauthgate.denied", trace.WithAttributes(append(attrs, attribute.Int(keyStatusCode, int(rej.code)))...))
+	}
+	i.logDecision(ctx, method, rej.code, rej.reason, rej.claims)
+}
+
+// decisionLog is the configuration of WithDecisionLog.
+type decisionLog struct {
+	logger   *slog.Logger
+	level    slog.Level
+	identity bool
+}
+
+// logDecision writes the decision log entry of a call.
+func (i *Interceptor) logDecision(ctx context.Context, method string, code codes.Code, reason string, claims *verify.Claims) {
+	d := i.opts.decisionLog
+	if d == nil || !d.logger.Enabled(ctx, d.level) {
+		return
+	}
+	if _, known := i.tel.methods[method]; !known {
+		// The client chose this name: log it, bounded and quoted by slog,
+		// but never trust it as a policy method.
+		method = truncate(method, 256)
+	}
+	decision := decisionAllow
+	if code != codes.OK {
+		decision = decisionDeny
+	}
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs, slog.String("method", method), slog.String("decision", decision), slog.String("code", code.String()))
+	if reason != "" {
+		attrs = append(attrs, slog.String("reason", reason))
+	}
+	if d.identity && claims != nil {
+		attrs = append(attrs, slog.String("client_id", claims.ClientID()), slog.String("sub", claims.Subject()))
+	}
+	d.logger.LogAttrs(ctx, d.level, "oauthgate: decision", attrs...)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// resourceMetadataMethods are the methods public by construction with
+// WithResourceMetadata, recorded under their own names.
+func resourceMetadataMethods(o *options) []string {
+	if o.resourceMeta == nil {
+		return nil
+	}
+	return []string{oauthgatev1.ResourceMetadataService_GetResourceMetadata_FullMethodName}
+}
