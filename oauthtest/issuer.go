@@ -39,6 +39,7 @@ type Issuer struct {
 
 	mu      sync.Mutex
 	keys    map[jose.SignatureAlgorithm]*signingKey // guarded by mu
+	retired []*signingKey                           // guarded by mu; still published after RolloverKeys
 	serial  int                                     // guarded by mu; last kid number handed out
 	hmac    []byte                                  // guarded by mu; HS256 secret, never published
 	tokens  map[string]map[string]any               // guarded by mu; minted token → claims
@@ -194,9 +195,32 @@ func (iss *Issuer) JWKS() jose.JSONWebKeySet {
 // with a new kid. The old public keys disappear from the JWKS at once, so
 // tokens they signed no longer verify against it, while tokens minted from
 // now on use the new keys. Tokens already minted stay active for
-// introspection.
+// introspection. Keys kept by [Issuer.RolloverKeys] disappear too.
 func (iss *Issuer) RotateKeys() {
+	iss.rotate(false)
+}
+
+// RolloverKeys is the graceful rotation of a real authorization server: like
+// [Issuer.RotateKeys], tokens minted from now on are signed with a new key
+// of every algorithm used so far, under a new kid, but the previous keys
+// stay in the JWKS beside the new ones, so tokens already minted keep
+// verifying while a verifier picks up the new kid (RFC 7517 §5 allows a set
+// to hold several keys). The previous keys leave the JWKS at the next
+// RotateKeys or RolloverKeys.
+func (iss *Issuer) RolloverKeys() {
+	iss.rotate(true)
+}
+
+// rotate generates the new keys; keep publishes the current ones until the
+// next rotation.
+func (iss *Issuer) rotate(keep bool) {
 	iss.mu.Lock()
+	iss.retired = nil
+	if keep {
+		for _, k := range iss.keys {
+			iss.retired = append(iss.retired, k)
+		}
+	}
 	algs := make([]jose.SignatureAlgorithm, 0, len(iss.keys))
 	for alg := range iss.keys {
 		algs = append(algs, alg)

@@ -85,9 +85,18 @@ func (iss *Issuer) hmacKeyLocked() []byte {
 	return iss.hmac
 }
 
-// jwksLocked builds the public key set from the current keys.
+// jwksLocked builds the public key set from the current keys and the keys
+// RolloverKeys retired.
 func (iss *Issuer) jwksLocked() jose.JSONWebKeySet {
-	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(iss.keys))}
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(iss.keys)+len(iss.retired))}
+	for _, k := range iss.retired {
+		set.Keys = append(set.Keys, jose.JSONWebKey{
+			Key:       k.priv.Public(),
+			KeyID:     k.kid,
+			Algorithm: string(k.alg),
+			Use:       "sig",
+		})
+	}
 	for _, k := range iss.keys {
 		set.Keys = append(set.Keys, jose.JSONWebKey{
 			Key:       k.priv.Public(),
