@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log"
 	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +39,10 @@ const (
 	// coldBound is the key set's Timeout in the cold-start scenario: how
 	// long the first calls may wait for the first JWKS.
 	coldBound = time.Second
+	// verifySlack is the number of goroutines in verify allowed beyond the
+	// baseline and the probes: the fetch in flight, and a cached call
+	// caught mid-verification by the sampler.
+	verifySlack = 2
 	// slack absorbs scheduling delays on a loaded machine in the
 	// cold-start latency check.
 	slack = 500 * time.Millisecond
@@ -82,21 +90,47 @@ func window(details []runner.ResultDetail, from, to time.Time) (in, out *stats) 
 	return in, out
 }
 
-// goroutines samples runtime.NumGoroutine every 20ms until stop, keeping
-// the maximum per phase (the phase index is read from phase).
-func goroutines(phase *atomic.Int32, maxima []int, stop <-chan struct{}, done chan<- struct{}) {
+// goroutines samples, every 100ms until stop, the goroutines of the
+// process and those with a frame in oauthgate's verify package (calls
+// waiting for keys, the key set's own goroutines), keeping the maximum of
+// each per phase (the phase index is read from phase). The load generator
+// runs in this process, so the total moves with the calls in flight; the
+// verify count is the library's own pile-up, if any.
+func goroutines(phase *atomic.Int32, total, inVerify []int, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	t := time.NewTicker(20 * time.Millisecond)
+	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	var buf bytes.Buffer
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
 			p := phase.Load()
-			maxima[p] = max(maxima[p], runtime.NumGoroutine())
+			total[p] = max(total[p], runtime.NumGoroutine())
+			buf.Reset()
+			if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err == nil {
+				inVerify[p] = max(inVerify[p], verifyGoroutines(buf.String()))
+			}
 		}
 	}
+}
+
+// verifyGoroutines counts, in a goroutine profile with debug=1 (records of
+// "N @ pc…" then one "#" line per frame), the goroutines with a frame in
+// oauthgate's verify package.
+func verifyGoroutines(profile string) int {
+	n := 0
+	for rec := range strings.SplitSeq(profile, "\n\n") {
+		count, rest, ok := strings.Cut(rec, " @ ")
+		if !ok || !strings.Contains(rest, "github.com/oauthgate/oauthgate/verify.") {
+			continue
+		}
+		if c, err := strconv.Atoi(strings.TrimSpace(count)); err == nil {
+			n += c
+		}
+	}
+	return n
 }
 
 // rotation: the authorization server publishes a new key and signs with it
@@ -167,12 +201,26 @@ func rotation(w io.Writer, s settings, ps []byte, rate uint) error {
 	if mintErr != nil {
 		return mintErr
 	}
-	in, out := window(rep.Details, from, to)
-	ratio := in.pct(0.99).Seconds() / out.pct(0.99).Seconds()
+	in, _ := window(rep.Details, from, to)
+	_, pre := window(rep.Details, from, time.Now().Add(time.Hour)) // calls before the window
+	_, post := window(rep.Details, time.Time{}, to)                // calls after it
+	// The reference is the quieter of the windows before and after, so
+	// that a stall of the shared machine outside the rotation cannot make
+	// the rotation look good.
+	ref := min(pre.pct(0.99), post.pct(0.99))
+	ratio := in.pct(0.99).Seconds() / ref.Seconds()
+	failed := in.failed + pre.failed + post.failed
 	fmt.Fprintf(w, "| key rotation (RolloverKeys, ES256; %d clients switch to new tokens in the window's first half) | no call fails | %d of %d calls failed (%s) | %s |\n",
-		len(old), in.failed+out.failed, in.calls+out.calls, joinCodes(in, out), passFail(in.failed+out.failed == 0))
-	fmt.Fprintf(w, "| | p99 in the rotation window ≤ 1.5× p99 outside it | %s ms vs %s ms = %.2f× (p99.9 %s vs %s ms) | %s |\n",
-		ms(in.pct(0.99)), ms(out.pct(0.99)), ratio, ms(in.pct(0.999)), ms(out.pct(0.999)), passFail(ratio <= 1.5))
+		len(old), failed, in.calls+pre.calls+post.calls, joinCodes(in, pre, post), passFail(failed == 0))
+	// When the two windows outside the rotation differ by more than the
+	// margin sought, the machine's noise is larger than the effect: a ratio
+	// over the bound then proves nothing either way.
+	verdict := passFail(ratio <= 1.5)
+	if noise := max(pre.pct(0.99), post.pct(0.99)).Seconds() / ref.Seconds(); ratio > 1.5 && noise > 1.5 {
+		verdict = fmt.Sprintf("inconclusive: p99 before and after differ by %.1f× (machine noise); rerun on a quieter machine", noise)
+	}
+	fmt.Fprintf(w, "| | p99 in the rotation window ≤ 1.5× p99 outside it (the lower of before and after) | %s ms vs %s ms before, %s ms after = %.2f× (p99.9 %s, %s, %s ms) | %s |\n",
+		ms(in.pct(0.99)), ms(pre.pct(0.99)), ms(post.pct(0.99)), ratio, ms(in.pct(0.999)), ms(pre.pct(0.999)), ms(post.pct(0.999)), verdict)
 	fmt.Fprintf(w, "| | unknown-kid refetch at most once per cooldown (30s) at %d workers | %d JWKS fetches in the %s window | %s |\n",
 		faultConcurrency, fetches, s.faultPhase, passFail(fetches <= 1))
 	return nil
@@ -235,10 +283,10 @@ func jwksOutage(w io.Writer, s settings, ps []byte, rate uint) error {
 		fault oauthtest.Fault
 	}{{"normal", oauthtest.Fault{}}, {"JWKS down", oauthtest.FaultDown()}, {"JWKS slow (5s)", oauthtest.FaultSlow(5 * time.Second)}}
 	var phase atomic.Int32
-	maxima := make([]int, len(phases))
+	maxima, inVerify := make([]int, len(phases)), make([]int, len(phases))
 	bounds := make([]time.Time, len(phases)+1)
 	stop, sampled := make(chan struct{}), make(chan struct{})
-	go goroutines(&phase, maxima, stop, sampled)
+	go goroutines(&phase, maxima, inVerify, stop, sampled)
 	probeCodes := make([]map[codes.Code]int, len(phases))
 	for i := range probeCodes {
 		probeCodes[i] = map[codes.Code]int{}
@@ -295,19 +343,19 @@ func jwksOutage(w io.Writer, s settings, ps []byte, rate uint) error {
 		rps := float64(in.calls) / bounds[i+1].Sub(bounds[i]).Seconds()
 		if i == 0 {
 			base = in
-			fmt.Fprintf(w, "| JWKS %s, baseline | — | %.0f calls/s, p99 %s ms, %d failed; at most %d goroutines; probes: %s | — |\n",
-				p.name, rps, ms(in.pct(0.99)), in.failed, maxima[i], codeCounts(probeCodes[i]))
+			fmt.Fprintf(w, "| JWKS %s, baseline | — | %.0f calls/s, p99 %s ms, %d failed; at most %d goroutines in the process, %d in verify; probes: %s | — |\n",
+				p.name, rps, ms(in.pct(0.99)), in.failed, maxima[i], inVerify[i], codeCounts(probeCodes[i]))
 			continue
 		}
 		baseRPS := float64(base.calls) / bounds[1].Sub(bounds[0]).Seconds()
 		ok := in.failed == 0 && rps >= 0.95*baseRPS
 		fmt.Fprintf(w, "| %s under load | cached tokens flow at full rate, none fails | %.0f calls/s (%.2f× baseline), p99 %s ms, %s failed | %s |\n",
 			p.name, rps, rps/baseRPS, ms(in.pct(0.99)), in.failures(), passFail(ok))
-		// In flight at most: the ghz workers' calls, and each probe's call
-		// (its client, transport and handler goroutines) waiting on a fetch.
-		bound := maxima[0] + faultConcurrency + 4*probes
-		fmt.Fprintf(w, "| | goroutines bounded (≤ baseline max %d + %d) | at most %d; %d unknown-kid probes: %s | %s |\n",
-			maxima[0], faultConcurrency+4*probes, maxima[i], probes, codeCounts(probeCodes[i]), passFail(maxima[i] <= bound))
+		// In verify at most: the baseline's (the key set's refresh loop),
+		// each probe's call waiting for the fetch, and the fetch itself.
+		bound := inVerify[0] + probes + verifySlack
+		fmt.Fprintf(w, "| | no goroutine pile-up: goroutines in verify ≤ baseline %d + %d probes + %d | at most %d in verify (%d in the whole process, baseline %d); probes: %s | %s |\n",
+			inVerify[0], probes, verifySlack, inVerify[i], maxima[i], maxima[0], codeCounts(probeCodes[i]), passFail(inVerify[i] <= bound))
 	}
 	return nil
 }

@@ -170,6 +170,15 @@ func (s *stats) p99Ratio(base *stats) float64 {
 	return median(r)
 }
 
+// medianP99 is the median of the rounds' p99s.
+func (s *stats) medianP99() time.Duration {
+	r := make([]float64, len(s.p99s))
+	for i, d := range s.p99s {
+		r[i] = float64(d)
+	}
+	return time.Duration(median(r))
+}
+
 func median(r []float64) float64 {
 	if len(r) == 0 {
 		return 0
