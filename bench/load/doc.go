@@ -11,7 +11,10 @@
 // fixed concurrency (closed loop) and at a fixed offered rate (open loop:
 // ghz's async mode sends on schedule whatever the answers, so queueing shows
 // in the latencies). Tokens are reused realistically: 1 000 distinct tokens
-// per configuration, picked per call from a Zipf distribution.
+// per configuration, picked per call from a Zipf distribution. The targets
+// for the cached configurations are read from paired runs, in which no
+// auth and the cached server are loaded at the same time by two ghz runs,
+// so that both meet the same machine.
 //
 // Then it runs the fault scenarios, each with its own authorization server
 // (oauthtest) and report server: key rotation under load, the JWKS endpoint

@@ -5,8 +5,8 @@
 #
 # Serves the example report service on 127.0.0.1 in process, loads it with
 # ghz (pinned in bench/load/go.mod, never in the library's go.mod), runs the
-# fault scenarios, and writes bench/load/results.md. Takes about four
-# minutes with the default flags; every phase is bounded in time.
+# fault scenarios, and writes bench/load/results.md. Takes about four and a
+# half minutes with the default flags; every phase is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uptime)" >&2
