@@ -126,6 +126,10 @@ func verifyGoroutines(profile string) int {
 		if !ok || !strings.Contains(rest, "github.com/oauthgate/oauthgate/verify.") {
 			continue
 		}
+		// The first record follows the "goroutine profile: total N" line.
+		if i := strings.LastIndexByte(count, '\n'); i >= 0 {
+			count = count[i+1:]
+		}
 		if c, err := strconv.Atoi(strings.TrimSpace(count)); err == nil {
 			n += c
 		}
