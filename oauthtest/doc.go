@@ -17,7 +17,8 @@
 // (default), RS256 or EdDSA; [Issuer.OpaqueToken] mints opaque tokens only
 // introspection can resolve. [TokenOption] values shape every header and
 // claim, including invalid ones, so a verifier's failure paths can be
-// tested. [Issuer.RotateKeys] rotates signing keys and [Issuer.SetFault]
+// tested. [Issuer.RotateKeys] rotates signing keys at once,
+// [Issuer.RolloverKeys] keeps the previous ones published, and [Issuer.SetFault]
 // makes an endpoint fail (down, error status, slow, garbage, huge, any
 // status/content type/body, a redirect) at run time; [Issuer.SetHeader]
 // sets response headers such as Cache-Control, Age, Expires and Date;

@@ -40,6 +40,7 @@ type Issuer struct {
 	mu      sync.Mutex
 	keys    map[jose.SignatureAlgorithm]*signingKey // guarded by mu
 	next    map[jose.SignatureAlgorithm]*signingKey // guarded by mu; published, not yet signing
+	retired []*signingKey                           // guarded by mu; still published after RolloverKeys
 	serial  int                                     // guarded by mu; last kid number handed out
 	hmac    []byte                                  // guarded by mu; HS256 secret, never published
 	tokens  map[string]map[string]any               // guarded by mu; minted token → claims
@@ -196,9 +197,32 @@ func (iss *Issuer) JWKS() jose.JSONWebKeySet {
 // a key generated now. The old public keys disappear from the JWKS at
 // once, so tokens they signed no longer verify against it, while tokens
 // minted from now on use the new keys. Tokens already minted stay active
-// for introspection.
+// for introspection. Keys kept by [Issuer.RolloverKeys] disappear too.
 func (iss *Issuer) RotateKeys() {
+	iss.rotate(false)
+}
+
+// RolloverKeys is the graceful rotation of a real authorization server: like
+// [Issuer.RotateKeys], tokens minted from now on are signed with a new key
+// of every algorithm used so far, under a new kid, but the previous keys
+// stay in the JWKS beside the new ones, so tokens already minted keep
+// verifying while a verifier picks up the new kid (RFC 7517 §5 allows a set
+// to hold several keys). The previous keys leave the JWKS at the next
+// RotateKeys or RolloverKeys.
+func (iss *Issuer) RolloverKeys() {
+	iss.rotate(true)
+}
+
+// rotate makes the next keys (published ones first) current; keep
+// publishes the current ones until the next rotation.
+func (iss *Issuer) rotate(keep bool) {
 	iss.mu.Lock()
+	iss.retired = nil
+	if keep {
+		for _, k := range iss.keys {
+			iss.retired = append(iss.retired, k)
+		}
+	}
 	algs := make([]jose.SignatureAlgorithm, 0, len(iss.keys))
 	for alg := range iss.keys {
 		if k := iss.next[alg]; k != nil {

@@ -178,6 +178,34 @@ func kidsOf(set jose.JSONWebKeySet) []string {
 	return out
 }
 
+func TestIssuer_RolloverKeys(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	old := iss.Token(t)
+
+	iss.RolloverKeys()
+
+	rolled := fetchJWKS(t, iss)
+	if len(rolled.Keys) != 2 {
+		t.Fatalf("JWKS after RolloverKeys has %d keys, want 2 (old and new)", len(rolled.Keys))
+	}
+	for name, tok := range map[string]string{"old": old, "new": iss.Token(t)} {
+		if _, err := verifyToken(t, tok, rolled); err != nil {
+			t.Errorf("verify(%s token) after RolloverKeys error = %v, want nil", name, err)
+		}
+	}
+
+	iss.RotateKeys()
+
+	rotated := fetchJWKS(t, iss)
+	if len(rotated.Keys) != 1 {
+		t.Fatalf("JWKS after RotateKeys has %d keys, want 1", len(rotated.Keys))
+	}
+	if _, err := verifyToken(t, old, rotated); !errors.Is(err, errNoKey) {
+		t.Errorf("verify(old token) after RotateKeys error = %v, want %v", err, errNoKey)
+	}
+}
+
 // fakeTB records Fatalf instead of stopping the goroutine.
 type fakeTB struct {
 	testing.TB

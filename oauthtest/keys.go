@@ -85,10 +85,14 @@ func (iss *Issuer) hmacKeyLocked() []byte {
 	return iss.hmac
 }
 
-// jwksLocked builds the public key set from the current keys and the next
-// ones ([Issuer.PublishNextKeys]).
+// jwksLocked builds the public key set from the current keys, the next
+// ones ([Issuer.PublishNextKeys]) and the ones [Issuer.RolloverKeys]
+// retired.
 func (iss *Issuer) jwksLocked() jose.JSONWebKeySet {
-	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(iss.keys)+len(iss.next))}
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(iss.keys)+len(iss.next)+len(iss.retired))}
+	for _, k := range iss.retired {
+		set.Keys = append(set.Keys, publicJWK(k))
+	}
 	for _, k := range iss.keys {
 		set.Keys = append(set.Keys, publicJWK(k))
 	}

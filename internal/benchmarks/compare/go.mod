@@ -1,0 +1,24 @@
+// Module compare benchmarks oauthgate's uncached authorization against
+// golang-jwt v5 and go-jose used naively, on the same token (issue #18). It
+// is a separate module so that users of oauthgate never inherit
+// golang-jwt.
+module github.com/oauthgate/oauthgate/internal/benchmarks/compare
+
+go 1.26.0
+
+require (
+	github.com/go-jose/go-jose/v4 v4.1.8
+	github.com/oauthgate/oauthgate v0.0.0
+	google.golang.org/grpc v1.85.0
+)
+
+require (
+	github.com/golang-jwt/jwt/v5 v5.3.1
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
+
+replace github.com/oauthgate/oauthgate => ../../..
