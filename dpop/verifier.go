@@ -8,11 +8,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/oauthgate/oauthgate/internal/b64url"
 	"github.com/oauthgate/oauthgate/internal/josekeys"
+	"github.com/oauthgate/oauthgate/internal/jwsmemo"
 )
 
 // Defaults and limits of [Config].
@@ -67,8 +66,7 @@ type Config struct {
 
 // A Verifier checks DPoP proofs. It is safe for concurrent use.
 type Verifier struct {
-	seed       maphash.Seed
-	headers    [headerMemoSlots]atomic.Pointer[parsedHeader]
+	headers    jwsmemo.Memo[proofKey]
 	algorithms []jose.SignatureAlgorithm
 	algNames   string // for challenges: "ES256 EdDSA ..."
 	window     time.Duration
@@ -94,7 +92,6 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, errors.New("dpop: Config.NonceKey is shorter than 16 bytes")
 	}
 	v := &Verifier{
-		seed:       maphash.MakeSeed(),
 		algorithms: algs,
 		window:     cmp.Or(cfg.Window, defaultWindow),
 		now:        cfg.Now,
@@ -166,19 +163,13 @@ func (v *Verifier) Verify(proof string, req Request) (jkt string, err error) {
 		return "", err
 	}
 	// RFC 9449 §4.3 item 7: the signature verifies with the key in the
-	// header, checked by go-jose (DetachedVerify over this proof's own
-	// payload and signature, with the header go-jose parsed).
-	_, rest, _ := strings.Cut(proof, ".")
-	payloadSeg, sigSeg, _ := strings.Cut(rest, ".")
-	payload, err := base64.RawURLEncoding.DecodeString(payloadSeg)
-	if err != nil {
+	// header, checked by go-jose over this proof's own payload and
+	// signature.
+	payload, err := jwsmemo.Verify(head, proof, head.Value.key.Key)
+	switch {
+	case errors.Is(err, jwsmemo.ErrMalformed):
 		return "", proofError(ErrMalformed)
-	}
-	sig := head.sig // a copy of the template
-	if sig.Signature, err = base64.RawURLEncoding.DecodeString(sigSeg); err != nil {
-		return "", proofError(ErrMalformed)
-	}
-	if (jose.JSONWebSignature{Signatures: []jose.Signature{sig}}).DetachedVerify(payload, head.key.Key) != nil {
+	case err != nil:
 		return "", proofError(ErrSignature)
 	}
 	var c proofClaims
@@ -189,7 +180,7 @@ func (v *Verifier) Verify(proof string, req Request) (jkt string, err error) {
 	if err := v.checkClaims(&c, req, now); err != nil {
 		return "", err
 	}
-	jkt = head.jkt
+	jkt = head.Value.jkt
 	replayed, full := v.replay.seen(replayKey(jkt, *c.JTI), now)
 	switch {
 	case replayed:
@@ -200,26 +191,19 @@ func (v *Verifier) Verify(proof string, req Request) (jkt string, err error) {
 	return jkt, nil
 }
 
-// A parsedHeader is a proof's protected header as go-jose parsed and
-// this package checked it: clients sign every proof with one key, so the
-// header segment repeats, and parsing it (JSON, the jwk's curve point)
-// costs a fifth of a proof's verification.
-type parsedHeader struct {
-	segment string
-	sig     jose.Signature // go-jose's parse, Signature bytes left empty
-	key     *jose.JSONWebKey
-	jkt     string
+// proofKey is what a checked proof header yields: the key that verifies
+// the proof and its thumbprint. Clients sign every proof with one key, so
+// the header repeats, and parsing it (JSON, the jwk's curve point) costs a
+// fifth of a proof's verification: it is remembered (jwsmemo).
+type proofKey struct {
+	key *jose.JSONWebKey
+	jkt string
 }
-
-// headerMemoSlots bounds the headers a Verifier remembers.
-const headerMemoSlots = 256
 
 // header returns the parsed and checked protected header of proof, from
 // the memo or by parsing the proof with go-jose.
-func (v *Verifier) header(proof string) (*parsedHeader, error) {
-	segment, _, _ := strings.Cut(proof, ".")
-	slot := &v.headers[maphash.String(v.seed, segment)%headerMemoSlots]
-	if h := slot.Load(); h != nil && h.segment == segment {
+func (v *Verifier) header(proof string) (*jwsmemo.Header[proofKey], error) {
+	if h, ok := v.headers.Get(proof); ok {
 		return h, nil
 	}
 	jws, err := jose.ParseSignedCompact(proof, v.algorithms)
@@ -232,8 +216,7 @@ func (v *Verifier) header(proof string) (*parsedHeader, error) {
 		}
 		return nil, proofError(ErrMalformed)
 	}
-	sig := jws.Signatures[0]
-	h := &sig.Protected
+	h := &jws.Signatures[0].Protected
 	if err := checkHeader(h); err != nil {
 		return nil, err
 	}
@@ -245,11 +228,7 @@ func (v *Verifier) header(proof string) (*parsedHeader, error) {
 	if err != nil {
 		return nil, proofError(ErrKey)
 	}
-	sig.Signature = nil
-	p := &parsedHeader{segment: strings.Clone(segment), sig: sig, key: key,
-		jkt: base64.RawURLEncoding.EncodeToString(thumb)}
-	slot.Store(p)
-	return p, nil
+	return v.headers.Put(proof, jws, proofKey{key: key, jkt: base64.RawURLEncoding.EncodeToString(thumb)}), nil
 }
 
 // checkHeader applies the header rules of RFC 9449 §4.2 and §4.3.

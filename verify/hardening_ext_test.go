@@ -129,3 +129,31 @@ func TestJWT_SharedClaimsImmutable(t *testing.T) {
 		t.Errorf("Deadline() = %v, %t; want exp plus the 30s default leeway", d, ok)
 	}
 }
+
+// TestJWT_HeaderMemoStillVerifies: tokens that repeat a header already
+// seen skip its parse, never their own signature check.
+func TestJWT_HeaderMemoStillVerifies(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	j := newStaticJWT(t, iss)
+	ctx := context.Background()
+	good := iss.Token(t, oauthtest.WithScopes("read"))
+	if _, err := j.Verify(ctx, good); err != nil { // remembers the header
+		t.Fatal(err)
+	}
+	other := strings.Split(iss.Token(t, oauthtest.WithScopes("admin")), ".")
+	parts := strings.Split(good, ".")
+	for name, tok := range map[string]string{
+		"PayloadOfAnother":   parts[0] + "." + other[1] + "." + parts[2],
+		"SignatureOfAnother": parts[0] + "." + parts[1] + "." + other[2],
+		"Unsigned":           parts[0] + "." + parts[1] + ".",
+	} {
+		if _, err := j.Verify(ctx, tok); !errors.Is(err, verify.ErrInvalidToken) {
+			t.Errorf("%s: Verify() = %v, want an invalid token", name, err)
+		}
+	}
+	// The other token, verified with its own signature, is fine.
+	if c, err := j.Verify(ctx, strings.Join(other, ".")); err != nil || !c.Scopes().Has("admin") {
+		t.Errorf("Verify(another token with the same header) = %v", err)
+	}
+}

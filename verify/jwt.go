@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oauthgate/oauthgate/internal/jwsmemo"
 )
 
 // A JWT verifies JWT access tokens (RFC 9068) signed by an issuer whose
@@ -64,6 +66,7 @@ type JWT struct {
 	maxTokenSize int
 	now          func() time.Time
 	cache        *jwtCache // nil when disabled
+	headers      jwsmemo.Memo[struct{}]
 	scopes       scopeMemo
 }
 
@@ -113,23 +116,11 @@ func (j *JWT) verify(ctx context.Context, token string) (*Claims, jwtCached, err
 	if _, _, _, err := splitCompact(token); err != nil {
 		return nil, none, err
 	}
-	jws, err := jose.ParseSignedCompact(token, j.algorithms)
+	head, err := j.header(token)
 	if err != nil {
-		if _, ok := errors.AsType[*jose.ErrUnexpectedSignatureAlgorithm](err); ok {
-			return nil, none, &TokenError{Reason: ErrAlgorithm, Claim: "alg"}
-		}
-		// go-jose's message may quote header values; it is dropped.
-		return nil, none, &TokenError{Reason: ErrMalformed}
-	}
-	if len(jws.Signatures) != 1 {
-		return nil, none, &TokenError{Reason: ErrUnsupported}
-	}
-	// A compact JWS has only a protected header, so every value here is
-	// covered by the signature once it verifies.
-	h := &jws.Signatures[0].Protected
-	if err := j.checkHeader(h); err != nil {
 		return nil, none, err
 	}
+	h := head.Protected()
 	alg := jose.SignatureAlgorithm(h.Algorithm)
 
 	keys, err := j.keys.Keys(ctx, h.KeyID)
@@ -149,8 +140,9 @@ func (j *JWT) verify(ctx context.Context, token string) (*Claims, jwtCached, err
 		}
 		fits = true
 		// RFC 8725 §3.1: the key, not the token, decides what verifies it;
-		// h.JSONWebKey (an embedded jwk) is never used.
-		if p, err := jws.Verify(k.Key); err == nil {
+		// h.JSONWebKey (an embedded jwk) is never used. go-jose checks the
+		// signature over this token's own payload.
+		if p, err := jwsmemo.Verify(head, token, k.Key); err == nil {
 			payload, key = p, k.Key
 			break
 		}
@@ -232,6 +224,33 @@ func (j *JWT) checkTokenKind(r *claimReader) error {
 		}
 	}
 	return nil
+}
+
+// header returns the parsed and checked protected header of token: from
+// the memo (tokens of one issuer key share their header, whose parse is a
+// sixth of a verification) or parsed by go-jose and checked now. Only a
+// header that passed checkHeader is remembered.
+func (j *JWT) header(token string) (*jwsmemo.Header[struct{}], error) {
+	if h, ok := j.headers.Get(token); ok {
+		return h, nil
+	}
+	jws, err := jose.ParseSignedCompact(token, j.algorithms)
+	if err != nil {
+		if _, ok := errors.AsType[*jose.ErrUnexpectedSignatureAlgorithm](err); ok {
+			return nil, &TokenError{Reason: ErrAlgorithm, Claim: "alg"}
+		}
+		// go-jose's message may quote header values; it is dropped.
+		return nil, &TokenError{Reason: ErrMalformed}
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, &TokenError{Reason: ErrUnsupported}
+	}
+	// A compact JWS has only a protected header, so every value here is
+	// covered by the signature once it verifies.
+	if err := j.checkHeader(&jws.Signatures[0].Protected); err != nil {
+		return nil, err
+	}
+	return j.headers.Put(token, jws, struct{}{}), nil
 }
 
 // checkHeader applies the header rules that do not depend on the key.
