@@ -13,6 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // A fetchPolicy is the one HTTP policy of this package, applied to every
@@ -100,7 +105,9 @@ func (p fetchPolicy) client(c *http.Client) *http.Client {
 // header of a 200 response with a JSON content type. Errors name the method
 // and URL, and for a non-200 answer its status and, if it is a registered
 // OAuth error code, that code; never the body, the form or credentials.
-func fetch(ctx context.Context, client *http.Client, p fetchPolicy, r fetchRequest) ([]byte, http.Header, error) {
+func fetch(ctx context.Context, client *http.Client, p fetchPolicy, r fetchRequest) (_ []byte, _ http.Header, err error) {
+	ctx, span := startClientSpan(ctx, r)
+	defer func() { endClientSpan(span, err) }()
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	var body io.Reader
@@ -139,6 +146,7 @@ func fetch(ctx context.Context, client *http.Client, p fetchPolicy, r fetchReque
 	if err := checkURL(resp.Request.URL.String(), p.allowHTTP); err != nil {
 		return nil, nil, fmt.Errorf("%s %s: redirected: %w", r.method, r.url, err)
 	}
+	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
 	if resp.StatusCode != http.StatusOK {
 		return nil, nil, fmt.Errorf("%s %s: %w", r.method, r.url, newStatusError(resp, p.maxSize))
 	}
@@ -313,4 +321,46 @@ func parseDeltaSeconds(s string) time.Duration {
 		n = 1 << 31
 	}
 	return time.Duration(n) * time.Second
+}
+
+// tracerName is the instrumentation scope of verify's client spans.
+const tracerName = "github.com/oauthgate/oauthgate/verify"
+
+// startClientSpan starts the OpenTelemetry client span of one request to
+// the authorization server (discovery, JWKS, introspection), with the
+// global TracerProvider: a no-op until the application installs an SDK.
+// Its attributes follow the HTTP client semantic conventions and name the
+// request only: method, server, and the URL without its query; never a
+// header, the form (which holds the token) or credentials.
+func startClientSpan(ctx context.Context, r fetchRequest) (context.Context, trace.Span) {
+	attrs := []attribute.KeyValue{attribute.String("http.request.method", r.method)}
+	if u, err := url.Parse(r.url); err == nil {
+		attrs = append(attrs, attribute.String("server.address", u.Hostname()),
+			attribute.String("url.full", u.Scheme+"://"+u.Host+u.EscapedPath()))
+		if port := u.Port(); port != "" {
+			if n, err := strconv.Atoi(port); err == nil {
+				attrs = append(attrs, attribute.Int("server.port", n))
+			}
+		}
+	}
+	return otel.GetTracerProvider().Tracer(tracerName).Start(ctx, r.method,
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+}
+
+// endClientSpan ends span, marking it failed with the kind of error (never
+// its text, which may quote the server's answer) if err is not nil.
+func endClientSpan(span trace.Span, err error) {
+	if err != nil {
+		kind := "error"
+		var se *statusError
+		switch {
+		case errors.As(err, &se):
+			kind = strconv.Itoa(se.code)
+		case errors.Is(err, context.DeadlineExceeded):
+			kind = "timeout"
+		}
+		span.SetAttributes(attribute.String("error.type", kind))
+		span.SetStatus(codes.Error, kind)
+	}
+	span.End()
 }
