@@ -32,6 +32,7 @@ type options struct {
 	now            func() time.Time
 	meterProvider  metric.MeterProvider
 	decisionLog    *decisionLog
+	spanIdentity   bool
 }
 
 func defaultOptions() options {
@@ -163,4 +164,12 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // it. The default logs no decisions. Later calls replace earlier ones.
 func WithDecisionLog(l *slog.Logger, level slog.Level, identity bool) Option {
 	return optionFunc(func(o *options) { o.decisionLog = &decisionLog{logger: l, level: level, identity: identity} })
+}
+
+// WithSpanIdentity adds who called to the call's recording span: enduser.id
+// (the token's sub) and oauthgate.client_id. Subjects are personal data in
+// many deployments, so the default records neither; the token and other
+// claims are never recorded. Later calls replace earlier ones.
+func WithSpanIdentity() Option {
+	return optionFunc(func(o *options) { o.spanIdentity = true })
 }

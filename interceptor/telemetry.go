@@ -211,6 +211,7 @@ func (i *Interceptor) allowed(ctx context.Context, method string, claims *verify
 	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.SetAttributes(attribute.String(keyDecision, decisionAllow))
+		i.spanIdentity(span, claims)
 	}
 	i.logDecision(ctx, method, codes.OK, "", claims)
 }
@@ -227,8 +228,17 @@ func (i *Interceptor) denied(ctx context.Context, method string, rej *rejection)
 		attrs := []attribute.KeyValue{attribute.String(keyDecision, decisionDeny), attribute.String(keyReason, rej.reason)}
 		span.SetAttributes(attrs...)
 		span.AddEvent("oauthgate.denied", trace.WithAttributes(append(attrs, attribute.Int(keyStatusCode, int(rej.code)))...))
+		i.spanIdentity(span, rej.claims)
 	}
 	i.logDecision(ctx, method, rej.code, rej.reason, rej.claims)
+}
+
+// spanIdentity records the caller on span, with WithSpanIdentity.
+func (i *Interceptor) spanIdentity(span trace.Span, claims *verify.Claims) {
+	if !i.opts.spanIdentity || claims == nil {
+		return
+	}
+	span.SetAttributes(attribute.String("enduser.id", claims.Subject()), attribute.String("oauthgate.client_id", claims.ClientID()))
 }
 
 // decisionLog is the configuration of WithDecisionLog.

@@ -294,3 +294,32 @@ func TestInterceptor_Spans(t *testing.T) {
 }
 
 func attributeKey(k string) attribute.Key { return attribute.Key(k) }
+
+// TestInterceptor_SpanIdentity: the caller's sub and client_id reach the
+// span only with WithSpanIdentity.
+func TestInterceptor_SpanIdentity(t *testing.T) {
+	for _, opted := range []bool{false, true} {
+		var opts []interceptor.Option
+		if opted {
+			opts = append(opts, interceptor.WithSpanIdentity())
+		}
+		f := newFixture(t, opts...)
+		f.call(t, getBook, f.token(t, "library.read"))
+		ended := f.spans.Ended()
+		if len(ended) != 1 {
+			t.Fatalf("%d spans ended, want 1", len(ended))
+		}
+		got := map[string]string{}
+		for _, a := range ended[0].Attributes() {
+			got[string(a.Key)] = a.Value.String()
+		}
+		_, hasSub := got["enduser.id"]
+		_, hasClient := got["oauthgate.client_id"]
+		if hasSub != opted || hasClient != opted {
+			t.Errorf("WithSpanIdentity %t: span attributes %v", opted, got)
+		}
+		if opted && got["enduser.id"] == "" {
+			t.Errorf("enduser.id is empty: %v", got)
+		}
+	}
+}
