@@ -92,15 +92,26 @@
 //
 //	oauthgate.server.decisions              counter, {call}: every decision, allowed or denied
 //	  rpc.service, rpc.method, rpc.grpc.status_code, oauthgate.decision (allow, deny), oauthgate.reason (denials)
-//	oauthgate.server.verification.duration  histogram, s, buckets 1µs to 1s: each call to the verifier
+//	oauthgate.server.verification.duration  histogram, s, buckets 1µs to 1s: calls to the verifier
 //	  oauthgate.verifier (jwt, introspection, func, other), oauthgate.result (ok, invalid_token, unavailable, error),
 //	  oauthgate.cache_hit (a [verify.CacheReporter] answered from its cache)
+//
+// The decisions counter is an observable counter over atomic counts, read
+// when the SDK collects; its callback stays registered for the life of the
+// meter provider. Every verification the verifier made is timed; of those
+// answered from a cache, a uniform random sample of 1 in 64 is, because
+// timing every microsecond-long cache hit would cost more than the hit:
+// use the histogram for latency, the decisions counter and
+// oauthgate.cache.hits for counts. An [Authorizer]'s own [DenyError]
+// reasons count as separate series up to 4096 (method, code, reason)
+// series in all; further new reasons count as "_OTHER".
 //
 // Method names come from the policy: a method it does not declare is
 // recorded as rpc.service and rpc.method "_OTHER", so a client cannot
 // create series. No attribute carries a token, a claim value, a subject or
 // a client ID. A denied stream message and a stream ended by its token are
-// decisions too. With no SDK installed, recording allocates nothing.
+// decisions too. With no SDK installed, recording allocates nothing; with
+// one, it adds about 100 ns to a cached call.
 //
 // On the server span in the call's context (started by otelgrpc or grpc-go's
 // stats/opentelemetry), a recording span gets oauthgate.decision,

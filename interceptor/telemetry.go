@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -70,13 +73,37 @@ const (
 // modified.
 var verifyResults = [numResults]string{"ok", "invalid_token", "unavailable", "error"}
 
+// cacheHitSampling is how many cache hits one timed hit stands for: 1 in
+// cacheHitSampling verifications answered from a cache is recorded in the
+// verification duration histogram (uniformly at random), every other
+// verification always is. A cache hit takes about a microsecond and a
+// histogram measurement with an SDK costs a few hundred nanoseconds, so
+// recording every hit would make the metrics the most expensive part of a
+// cached call; sampled hits still give the distribution, and
+// oauthgate.cache.hits and the decisions counter give the counts.
+const cacheHitSampling = 64
+
+// maxDenialSeries bounds the number of (method, code, reason) series of
+// the decisions counter: the reasons of an [Authorizer]'s [DenyError] are
+// the application's, so a reason built from request data must not grow
+// the series without bound. Beyond it, denials are counted under the
+// reason otherMethod.
+const maxDenialSeries = 4096
+
 // telemetry holds an Interceptor's instruments and the attribute sets of
 // every outcome it can record without allocating, built once in New.
+//
+// Decisions are counted in atomic counters that an observable counter
+// reports at collection: one atomic add per call, whatever the SDK, rather
+// than a synchronous measurement.
 type telemetry struct {
-	decisions metric.Int64Counter
-	verify    metric.Float64Histogram
-	methods   map[string]*methodTelemetry // by full method name, from the policy
-	other     *methodTelemetry
+	verify  metric.Float64Histogram
+	methods map[string]*methodTelemetry // by full method name, from the policy
+	other   *methodTelemetry
+	// denials holds the series of denied calls, by denialKey, created on
+	// first use; nDenials counts them, up to maxDenialSeries.
+	denials  sync.Map
+	nDenials atomic.Int64
 	// verified holds the options of a verification by cache hit (0 or 1)
 	// and result.
 	verified [2][numResults][]metric.RecordOption
@@ -87,29 +114,47 @@ type telemetry struct {
 	// now measures durations, which are not part of any decision, so the
 	// real monotonic clock is right here whatever the verifier's clock.
 	now func() time.Time
+	// sampled reports whether to time a cache hit.
+	sampled func() bool
 }
 
 // methodTelemetry is what is recorded for one method.
 type methodTelemetry struct {
 	service, method attribute.KeyValue
-	allowed         []metric.AddOption
+	allowed         series
 }
 
-// newTelemetry creates the instruments of an Interceptor over p and v.
+// series is one series of the decisions counter.
+type series struct {
+	n   atomic.Int64
+	opt metric.ObserveOption
+}
+
+// denialKey names a series of denied calls.
+type denialKey struct {
+	m      *methodTelemetry
+	code   codes.Code
+	reason string
+}
+
+// newTelemetry creates the instruments of an Interceptor over p and v. The
+// decisions counter's callback stays registered for the life of mp, like
+// those of the verifiers' caches: an Interceptor has no Close.
 func newTelemetry(mp metric.MeterProvider, p *scopes.Policy, v verify.Verifier, extra []string) (*telemetry, error) {
 	meter := mp.Meter(meterName)
-	decisions, err := meter.Int64Counter(metricDecisions, metric.WithUnit("{call}"),
+	decisions, err := meter.Int64ObservableCounter(metricDecisions, metric.WithUnit("{call}"),
 		metric.WithDescription("Authorization decisions of oauthgate: allowed calls and denials by reason."))
 	if err != nil {
 		return nil, fmt.Errorf("interceptor: WithMeterProvider: %s: %w", metricDecisions, err)
 	}
 	hist, err := meter.Float64Histogram(metricVerify, metric.WithUnit("s"),
-		metric.WithDescription("Duration of token verification by the verifier, by verifier kind and result."),
+		metric.WithDescription("Duration of token verification by the verifier, by verifier kind, result and cache hit; cache hits are sampled 1 in 64."),
 		metric.WithExplicitBucketBoundaries(verifyBuckets...))
 	if err != nil {
 		return nil, fmt.Errorf("interceptor: WithMeterProvider: %s: %w", metricVerify, err)
 	}
-	t := &telemetry{decisions: decisions, verify: hist, methods: map[string]*methodTelemetry{}, verifier: v, now: time.Now}
+	t := &telemetry{verify: hist, methods: map[string]*methodTelemetry{}, verifier: v, now: time.Now,
+		sampled: func() bool { return rand.Uint32()%cacheHitSampling == 0 }}
 	t.reporter, _ = v.(verify.CacheReporter)
 	for _, m := range append(p.Methods(), extra...) {
 		svc, name, ok := strings.Cut(strings.TrimPrefix(m, "/"), "/")
@@ -126,13 +171,57 @@ func newTelemetry(mp metric.MeterProvider, p *scopes.Policy, v verify.Verifier, 
 				attribute.String(keyResult, result), attribute.Bool(keyCacheHit, hit == 1)))}
 		}
 	}
+	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		t.observe(o, decisions)
+		return nil
+	}, decisions); err != nil {
+		return nil, fmt.Errorf("interceptor: WithMeterProvider: %s: %w", metricDecisions, err)
+	}
 	return t, nil
+}
+
+// observe reports every series of the decisions counter that counted a
+// call.
+func (t *telemetry) observe(o metric.Observer, decisions metric.Int64ObservableCounter) {
+	report := func(s *series) {
+		if n := s.n.Load(); n > 0 {
+			o.ObserveInt64(decisions, n, s.opt)
+		}
+	}
+	for _, m := range t.methods {
+		report(&m.allowed)
+	}
+	report(&t.other.allowed)
+	t.denials.Range(func(_, s any) bool {
+		report(s.(*series))
+		return true
+	})
+}
+
+// denial returns the series of a denied call of m, creating it.
+func (t *telemetry) denial(m *methodTelemetry, code codes.Code, reason string) *series {
+	k := denialKey{m, code, reason}
+	if s, ok := t.denials.Load(k); ok {
+		return s.(*series)
+	}
+	if t.nDenials.Add(1) > maxDenialSeries && reason != otherMethod {
+		t.nDenials.Add(-1)
+		return t.denial(m, code, otherMethod)
+	}
+	s := &series{opt: metric.WithAttributeSet(attribute.NewSet(m.service, m.method,
+		attribute.Int(keyStatusCode, int(code)), attribute.String(keyDecision, decisionDeny),
+		attribute.String(keyReason, reason)))}
+	got, loaded := t.denials.LoadOrStore(k, s)
+	if loaded {
+		t.nDenials.Add(-1)
+	}
+	return got.(*series)
 }
 
 func newMethodTelemetry(service, method string) *methodTelemetry {
 	m := &methodTelemetry{service: attribute.String(keyService, service), method: attribute.String(keyMethod, method)}
-	m.allowed = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(m.service, m.method,
-		attribute.Int(keyStatusCode, int(codes.OK)), attribute.String(keyDecision, decisionAllow)))}
+	m.allowed.opt = metric.WithAttributeSet(attribute.NewSet(m.service, m.method,
+		attribute.Int(keyStatusCode, int(codes.OK)), attribute.String(keyDecision, decisionAllow)))
 	return m
 }
 
@@ -174,7 +263,8 @@ func verifyResult(err error) int {
 
 // verify calls the verifier, records how long it took and whether it
 // answered from its cache (always false for a verifier that is not a
-// [verify.CacheReporter]), and sets oauthgate.cache_hit on the span.
+// [verify.CacheReporter]), and sets oauthgate.cache_hit on the span. Cache
+// hits are timed 1 in cacheHitSampling.
 func (i *Interceptor) verify(ctx context.Context, token string) (*verify.Claims, error) {
 	t := i.tel
 	var start time.Time
@@ -190,7 +280,7 @@ func (i *Interceptor) verify(ctx context.Context, token string) (*verify.Claims,
 	} else {
 		claims, err = t.verifier.Verify(ctx, token)
 	}
-	if timed {
+	if timed && (!hit || t.sampled()) {
 		h := 0
 		if hit {
 			h = 1
@@ -205,10 +295,7 @@ func (i *Interceptor) verify(ctx context.Context, token string) (*verify.Claims,
 
 // allowed records an allowed call: claims are nil for a public method.
 func (i *Interceptor) allowed(ctx context.Context, method string, claims *verify.Claims) {
-	m := i.tel.method(method)
-	if i.tel.decisions.Enabled(ctx) {
-		i.tel.decisions.Add(ctx, 1, m.allowed...)
-	}
+	i.tel.method(method).allowed.n.Add(1)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.SetAttributes(attribute.String(keyDecision, decisionAllow))
 		i.spanIdentity(span, claims)
@@ -218,12 +305,7 @@ func (i *Interceptor) allowed(ctx context.Context, method string, claims *verify
 
 // denied records a denial.
 func (i *Interceptor) denied(ctx context.Context, method string, rej *rejection) {
-	m := i.tel.method(method)
-	if i.tel.decisions.Enabled(ctx) {
-		i.tel.decisions.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(m.service, m.method,
-			attribute.Int(keyStatusCode, int(rej.code)), attribute.String(keyDecision, decisionDeny),
-			attribute.String(keyReason, rej.reason))))
-	}
+	i.tel.denial(i.tel.method(method), rej.code, rej.reason).n.Add(1)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		attrs := []attribute.KeyValue{attribute.String(keyDecision, decisionDeny), attribute.String(keyReason, rej.reason)}
 		span.SetAttributes(attrs...)

@@ -68,7 +68,7 @@ func (i *Introspection) VerifyCacheHit(ctx context.Context, token string) (c *Cl
 	}
 	key := tokencache.DigestKey(token)
 	r, hit := i.cache.Get(key)
-	i.metrics.lookup(ctx, hit)
+	i.metrics.lookup(hit)
 	if !hit {
 		r, err = i.cache.Do(ctx, key, func(ctx context.Context) (introspected, time.Duration, error) {
 			return i.introspectTimed(ctx, token)

@@ -73,7 +73,7 @@ type jwtCached struct {
 func (j *JWT) verifyCached(ctx context.Context, token string) (c *Claims, hit bool, err error) {
 	k := tokencache.FastKey(j.cache.seed, token)
 	c, hit, err = j.cached(ctx, k, token)
-	j.cache.metrics.lookup(ctx, hit)
+	j.cache.metrics.lookup(hit)
 	if hit {
 		return c, true, err
 	}

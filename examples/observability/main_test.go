@@ -119,9 +119,9 @@ func TestServer_Metrics(t *testing.T) {
 		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="VERIFIER_UNAVAILABLE"`, `rpc_grpc_status_code="14"`, getReport}, 1},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="MISSING_TOKEN"`, getReport}, 1},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="NOT_REPORT_OWNER"`, getReport}, 1},
-		{"oauthgate_server_verification_duration_seconds_count", []string{`oauthgate_result="ok"`, `oauthgate_verifier="jwt"`}, 4},
-		{"oauthgate_server_verification_duration_seconds_count", []string{`oauthgate_result="unavailable"`}, 1},
-		{"oauthgate_server_verification_duration_seconds_count", []string{`oauthgate_cache_hit="true"`}, 3},
+		// Every uncached verification is timed; cache hits are sampled.
+		{"oauthgate_server_verification_duration_seconds_count", []string{`oauthgate_cache_hit="false"`, `oauthgate_result="ok"`, `oauthgate_verifier="jwt"`}, 1},
+		{"oauthgate_server_verification_duration_seconds_count", []string{`oauthgate_cache_hit="false"`, `oauthgate_result="unavailable"`}, 1},
 		{"oauthgate_jwks_fetches_total", []string{`oauthgate_result="ok"`}, 1},
 		{"oauthgate_jwks_keys", nil, 1},
 		{"oauthgate_cache_hits_total", []string{`oauthgate_cache="jwt"`}, 3},

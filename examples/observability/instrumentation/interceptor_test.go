@@ -203,7 +203,13 @@ func TestInterceptor_VerificationDuration(t *testing.T) {
 			t.Errorf("bounds = %v, want 1µs to 1s", dp.Bounds)
 		}
 	}
-	want := map[string]uint64{"jwt ok hit=false": 1, "jwt ok hit=true": 2, "jwt invalid_token hit=false": 1}
+	// Every uncached verification is timed; of the 2 cache hits, a random
+	// sample (1 in 64) is, which the interceptor's own tests check.
+	if n := counts["jwt ok hit=true"]; n > 2 {
+		t.Errorf("cache hits timed = %d, want at most the 2 hits", n)
+	}
+	delete(counts, "jwt ok hit=true")
+	want := map[string]uint64{"jwt ok hit=false": 1, "jwt invalid_token hit=false": 1}
 	if len(counts) != len(want) {
 		t.Errorf("observations = %v, want %v", counts, want)
 	}
