@@ -329,3 +329,48 @@ func TestInterceptor_SpanIdentity(t *testing.T) {
 		}
 	}
 }
+
+// TestInterceptor_DecisionsSharedProvider checks the observable decisions
+// counter when two interceptors share a meter provider (two servers in one
+// process): their counts add up in one series, and a second collection
+// reports the same cumulative totals, not twice as much.
+func TestInterceptor_DecisionsSharedProvider(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	policy, err := scopes.NewPolicy(scopes.FromFiles(testpb.File_oauthgatetest_v1_library_proto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	never := verify.Func(func(context.Context, string) (*verify.Claims, error) { return nil, verify.ErrInvalidToken })
+	ping := testpb.LibraryService_Ping_FullMethodName
+	for _, calls := range []int{2, 3} {
+		gate, err := interceptor.New(never, policy, interceptor.WithMeterProvider(mp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range calls {
+			if _, err := gate.Unary(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: ping},
+				func(context.Context, any) (any, error) { return "ok", nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for collection := range 2 {
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		m, ok := findMetric(rm, "oauthgate.server.decisions")
+		if !ok {
+			t.Fatal("no oauthgate.server.decisions metric")
+		}
+		sum, ok := m.Data.(metricdata.Sum[int64])
+		if !ok || sum.Temporality != metricdata.CumulativeTemporality {
+			t.Fatalf("oauthgate.server.decisions is %#v, want a cumulative Sum[int64]", m.Data)
+		}
+		if len(sum.DataPoints) != 1 || sum.DataPoints[0].Value != 5 {
+			t.Errorf("collection %d: data points = %+v, want one series with 5 allowed Ping calls", collection, sum.DataPoints)
+		}
+	}
+}
