@@ -792,6 +792,28 @@ func TestIntrospection_Authorities(t *testing.T) {
 	}
 }
 
+// newFaultyIntro returns an in-memory issuer and a verifier of it with a
+// 1 KiB MaxResponseSize and config applied (if not nil). The verifier is
+// made ready by a verification where config allows it (a wrong secret
+// does not), so that a failure must make it not ready; then the endpoint
+// starts showing fault.
+func newFaultyIntro(t *testing.T, fault oauthtest.Fault, config func(*IntrospectionConfig)) (*oauthtest.Issuer, *Introspection) {
+	t.Helper()
+	iss := newIntroIssuer(t)
+	cfg := introConfig(iss, oauthtest.NewClock(introStart))
+	cfg.MaxResponseSize = 1024
+	if config != nil {
+		config(&cfg)
+	}
+	v := newIntro(t, cfg)
+	_, err := v.Verify(introCtx(t), introToken(t, iss))
+	if got := v.Ready(); got != (err == nil) {
+		t.Fatalf("Ready() = %v after Verify() error = %v", got, err)
+	}
+	iss.SetFault(oauthtest.EndpointIntrospection, fault)
+	return iss, v
+}
+
 // TestIntrospection_Ready follows Ready through verifications: false until
 // the endpoint answered once, true after any well-formed answer, false
 // after every kind of failure that makes a token unverifiable.
@@ -831,20 +853,7 @@ func TestIntrospection_Ready(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				iss := newIntroIssuer(t)
-				cfg := introConfig(iss, oauthtest.NewClock(introStart))
-				cfg.MaxResponseSize = 1024
-				if tc.config != nil {
-					tc.config(&cfg)
-				}
-				v := newIntro(t, cfg)
-				// Ready first, where the case's configuration allows it (a
-				// wrong secret does not).
-				_, err := v.Verify(introCtx(t), introToken(t, iss))
-				if got := v.Ready(); got != (err == nil) {
-					t.Fatalf("Ready() = %v after Verify() error = %v", got, err)
-				}
-				iss.SetFault(oauthtest.EndpointIntrospection, tc.fault)
+				iss, v := newFaultyIntro(t, tc.fault, tc.config)
 				if _, err := v.Verify(introCtx(t), introToken(t, iss, oauthtest.WithSubject("bob"))); !errors.Is(err, ErrUnavailable) {
 					t.Fatalf("Verify() error = %v, want ErrUnavailable", err)
 				}
@@ -981,17 +990,7 @@ func TestIntrospection_Probe(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				iss := newIntroIssuer(t)
-				cfg := introConfig(iss, oauthtest.NewClock(introStart))
-				cfg.MaxResponseSize = 1024
-				if tc.config != nil {
-					tc.config(&cfg)
-				}
-				v := newIntro(t, cfg)
-				// Ready first where the configuration allows, so that a
-				// failing probe must make it false.
-				_, _ = v.Verify(introCtx(t), introToken(t, iss))
-				iss.SetFault(oauthtest.EndpointIntrospection, tc.fault)
+				iss, v := newFaultyIntro(t, tc.fault, tc.config)
 				before := introRequests(iss)
 
 				for call := 1; call <= 2; call++ {
