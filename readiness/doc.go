@@ -5,17 +5,27 @@
 // cannot verify tokens.
 //
 // A [Watcher] polls its [Source] values and sets the health status of its
-// services: NOT_SERVING until every source is ready (for a
-// [verify.RemoteKeySet]: until its first key set is fetched), SERVING
-// while they all are, and NOT_SERVING again as soon as one is not (for a
-// key set: when the last good set is older than its MaxStale), until it
-// recovers.
+// services: NOT_SERVING until every source is ready, SERVING while they all
+// are, and NOT_SERVING again as soon as one is not, until it recovers.
 //
-// Register the health service as public in the policy: probes carry no
-// token.
+//   - A [verify.RemoteKeySet] is ready once its first key set is fetched,
+//     and not ready while the last good set is older than its MaxStale.
+//   - A [verify.Introspection] is ready once its endpoint has answered a
+//     request, and not ready after a request the endpoint could not answer
+//     (unreachable, too slow, an error status, a malformed answer). It is a
+//     [Prober]: while it is not ready, the Watcher sends the endpoint a
+//     probe at every poll, a request for a random value that must come back
+//     inactive, since a replica out of rotation makes no other request. The
+//     first status is NOT_SERVING until the first probe succeeds; Watch
+//     itself does no network I/O.
+//
+// Register the health service as public in the policy: health checks carry
+// no token.
 //
 //	hs := health.NewServer()
 //	healthpb.RegisterHealthServer(srv, hs)
 //	w, err := readiness.Watch(readiness.Config{Health: hs, Sources: []readiness.Source{keys}})
 //	defer w.Close()
+//
+// See [Watch] for an introspection verifier.
 package readiness

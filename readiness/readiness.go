@@ -1,6 +1,7 @@
 package readiness
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -16,14 +17,37 @@ import (
 // good set is older than its MaxStale or it is closed.
 var _ Source = (*verify.RemoteKeySet)(nil)
 
+// An Introspection is ready once its endpoint has answered, until a
+// request finds it unable to answer; the Watcher probes it while it is not.
+var _ Prober = (*verify.Introspection)(nil)
+
 // A Source says whether tokens can be verified now. [verify.RemoteKeySet]
-// is one. Ready must be cheap and safe for concurrent use.
+// and [verify.Introspection] are sources. Ready must be cheap and safe for
+// concurrent use.
 type Source interface {
 	Ready() bool
 }
 
-// Func adapts a function to a [Source], for instance a check that an
-// introspection endpoint answers.
+// A Prober is a [Source] that can check on demand whether it can verify
+// tokens. It is for sources whose state changes only when they are used,
+// such as [verify.Introspection], which learns whether its endpoint answers
+// from the verifications it makes: a NOT_SERVING replica gets no traffic,
+// so without probes it would never find out that it could serve again.
+//
+// While a Prober is not ready, the [Watcher] calls Probe from its goroutine
+// at once and then at every poll, before it reads Ready, with a context
+// that ends after one poll interval or when the Watcher is closed. Probes
+// of several Probers run concurrently. A ready Prober is not probed: the
+// traffic it serves keeps its state current, and probing idle replicas
+// would load the authorization server for little. Probe must update what
+// Ready reports and be safe for concurrent use; the Watcher ignores its
+// error, since Ready says what matters.
+type Prober interface {
+	Source
+	Probe(ctx context.Context) error
+}
+
+// Func adapts a function to a [Source], for checks of other dependencies.
 type Func func() bool
 
 // Ready returns f().
@@ -43,8 +67,10 @@ type Config struct {
 	Services []string
 	// Sources must all be ready for SERVING. At least one is required.
 	Sources []Source
-	// Interval is how often the sources are polled; a change is reported
-	// at most Interval after it happens. The default is 1s.
+	// Interval is how often the sources are polled, and how long a
+	// [Prober]'s probe may take; a change is reported at most Interval
+	// after it happens, plus the time of the probes then due (at most
+	// Interval). The default is 1s.
 	Interval time.Duration
 }
 
@@ -52,17 +78,21 @@ type Config struct {
 // starts a goroutine: call [Watcher.Close]. Its methods are safe for
 // concurrent use.
 type Watcher struct {
-	cfg  Config
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	cfg    Config
+	ctx    context.Context // parent of every probe; canceled by Close
+	cancel context.CancelFunc
+	done   chan struct{}
 
 	mu      sync.Mutex
 	serving bool // guarded by mu; the status last set
 }
 
 // Watch sets the statuses of cfg.Services to NOT_SERVING or SERVING from
-// the sources at once, then starts polling them every cfg.Interval.
+// the sources at once, then starts polling them every cfg.Interval. It
+// does no network I/O itself: a [Prober] that is not ready yet, such as a
+// [verify.Introspection] nothing has used, makes the status NOT_SERVING
+// until its first probe, which the Watcher's goroutine starts at once,
+// succeeds. To fail fast at start-up instead, call its Probe before Watch.
 func Watch(cfg Config) (*Watcher, error) {
 	switch {
 	case cfg.Health == nil:
@@ -80,7 +110,8 @@ func Watch(cfg Config) (*Watcher, error) {
 	if len(cfg.Services) == 0 {
 		cfg.Services = []string{""}
 	}
-	w := &Watcher{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &Watcher{cfg: cfg, done: make(chan struct{})}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.update(true)
 	go w.loop()
 	return w, nil
@@ -91,13 +122,33 @@ func (w *Watcher) loop() {
 	t := time.NewTicker(w.cfg.Interval)
 	defer t.Stop()
 	for {
+		// Probe, then read: a Prober whose last request failed gets one
+		// more chance before the status changes.
+		w.probe()
+		if w.ctx.Err() != nil {
+			return
+		}
+		w.update(false)
 		select {
-		case <-w.stop:
+		case <-w.ctx.Done():
 			return
 		case <-t.C:
-			w.update(false)
 		}
 	}
+}
+
+// probe probes every [Prober] that is not ready, concurrently, for at most
+// one interval.
+func (w *Watcher) probe() {
+	ctx, cancel := context.WithTimeout(w.ctx, w.cfg.Interval)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range w.cfg.Sources {
+		if p, ok := s.(Prober); ok && !p.Ready() {
+			wg.Go(func() { _ = p.Probe(ctx) })
+		}
+	}
+	wg.Wait()
 }
 
 // ready reports whether every source is ready.
@@ -133,7 +184,7 @@ func (w *Watcher) update(force bool) {
 // stay as last set; at shutdown, health.Server.Shutdown sets them all to
 // NOT_SERVING. Close always returns nil; calling it again does nothing.
 func (w *Watcher) Close() error {
-	w.once.Do(func() { close(w.stop) })
+	w.cancel()
 	<-w.done
 	return nil
 }

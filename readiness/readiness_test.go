@@ -2,6 +2,10 @@ package readiness_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -21,7 +25,58 @@ const (
 	bubbleTimeout = time.Hour
 	testMaxStale  = 10 * time.Minute
 	testRefresh   = time.Minute
+	testInterval  = time.Second
 )
+
+// A healthClient asks a health server over gRPC (bufconn), as a load
+// balancer or Kubernetes would: Check for every service, and one Watch
+// stream of the server as a whole.
+type healthClient struct {
+	t        *testing.T
+	ctx      context.Context
+	client   healthpb.HealthClient
+	watch    healthpb.Health_WatchClient
+	services []string
+}
+
+func newHealthClient(t *testing.T, ctx context.Context, hs *health.Server, services ...string) *healthClient {
+	t.Helper()
+	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) { healthpb.RegisterHealthServer(s, hs) })
+	h := &healthClient{t: t, ctx: ctx, client: healthpb.NewHealthClient(conn), services: services}
+	var err error
+	if h.watch, err = h.client.Watch(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// check fails the test unless Check reports want for every service.
+func (h *healthClient) check(want healthpb.HealthCheckResponse_ServingStatus) {
+	h.t.Helper()
+	for _, svc := range h.services {
+		resp, err := h.client.Check(h.ctx, &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil {
+			h.t.Fatalf("Check(%q) error = %v", svc, err)
+		}
+		if got := resp.GetStatus(); got != want {
+			h.t.Fatalf("Check(%q) = %v, want %v", svc, got, want)
+		}
+	}
+}
+
+// next waits, in fake time, for the next status Watch reports, and checks
+// it and Check.
+func (h *healthClient) next(want healthpb.HealthCheckResponse_ServingStatus) {
+	h.t.Helper()
+	resp, err := h.watch.Recv()
+	if err != nil {
+		h.t.Fatalf("Watch.Recv() error = %v", err)
+	}
+	if got := resp.GetStatus(); got != want {
+		h.t.Fatalf("Watch.Recv() = %v, want %v", got, want)
+	}
+	h.check(want)
+}
 
 // TestWatch_KeySet follows a remote key set through load, staleness and
 // recovery with a real health client, Check and Watch, inside a synctest
@@ -43,58 +98,107 @@ func TestWatch_KeySet(t *testing.T) {
 		defer keys.Close()
 
 		hs := health.NewServer()
-		conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) { healthpb.RegisterHealthServer(s, hs) })
-		client := healthpb.NewHealthClient(conn)
+		h := newHealthClient(t, ctx, hs, "", "reports")
 		w, err := readiness.Watch(readiness.Config{Health: hs, Sources: []readiness.Source{keys}, Services: []string{"", "reports"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer w.Close()
 
-		check := func(want healthpb.HealthCheckResponse_ServingStatus) {
-			t.Helper()
-			for _, svc := range []string{"", "reports"} {
-				resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: svc})
-				if err != nil {
-					t.Fatalf("Check(%q) error = %v", svc, err)
-				}
-				if got := resp.GetStatus(); got != want {
-					t.Fatalf("Check(%q) = %v, want %v", svc, got, want)
-				}
-			}
-		}
-		watch, err := client.Watch(ctx, &healthpb.HealthCheckRequest{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		// next waits, in fake time, for the next status Watch reports.
-		next := func(want healthpb.HealthCheckResponse_ServingStatus) {
-			t.Helper()
-			resp, err := watch.Recv()
-			if err != nil {
-				t.Fatalf("Watch.Recv() error = %v", err)
-			}
-			if got := resp.GetStatus(); got != want {
-				t.Fatalf("Watch.Recv() = %v, want %v", got, want)
-			}
-			check(want)
-		}
-
 		// Load: nothing fetched yet.
-		next(healthpb.HealthCheckResponse_NOT_SERVING)
+		h.next(healthpb.HealthCheckResponse_NOT_SERVING)
 		if err := keys.WaitReady(ctx); err != nil {
 			t.Fatal(err)
 		}
-		next(healthpb.HealthCheckResponse_SERVING)
+		h.next(healthpb.HealthCheckResponse_SERVING)
 
 		// Stale: the JWKS endpoint is down for longer than MaxStale.
 		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
 		clock.Advance(testMaxStale + time.Second)
-		next(healthpb.HealthCheckResponse_NOT_SERVING)
+		h.next(healthpb.HealthCheckResponse_NOT_SERVING)
 
 		// Recovered: the key set's next retry succeeds.
 		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
-		next(healthpb.HealthCheckResponse_SERVING)
+		h.next(healthpb.HealthCheckResponse_SERVING)
+	})
+}
+
+// TestWatch_Introspection follows an introspection verifier through an
+// endpoint that is down at start, comes up, fails a real verification once
+// (a blip), goes down, and comes back, with a real health client in a
+// synctest bubble. The Watcher's probes are what bring the replica back:
+// nothing else calls the verifier while it is NOT_SERVING.
+func TestWatch_Introspection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), bubbleTimeout)
+		defer cancel()
+		iss := oauthtest.NewIssuer(t, oauthtest.WithInMemory())
+		intro, err := verify.NewIntrospection(verify.IntrospectionConfig{
+			Endpoint: iss.IntrospectionURL(), ClientID: iss.ClientID(), ClientSecret: verify.Secret(iss.ClientSecret()),
+			Audiences: []string{oauthtest.DefaultAudience}, HTTPClient: iss.Client(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		requests := func() int { return iss.Requests(oauthtest.EndpointIntrospection) }
+		// wait lets n polls pass, half an interval off the ticks.
+		wait := func(n int) {
+			time.Sleep(time.Duration(n)*testInterval + testInterval/2)
+			synctest.Wait()
+		}
+
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultDown())
+		hs := health.NewServer()
+		h := newHealthClient(t, ctx, hs, "")
+		w, err := readiness.Watch(readiness.Config{Health: hs, Sources: []readiness.Source{intro}, Interval: testInterval})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+
+		// Down at start: a probe at once, and one per poll.
+		h.next(healthpb.HealthCheckResponse_NOT_SERVING)
+		wait(3)
+		h.check(healthpb.HealthCheckResponse_NOT_SERVING)
+		if got := requests(); got != 4 {
+			t.Fatalf("%d probes after 3.5 intervals, want 4", got)
+		}
+
+		// Up: the next probe succeeds.
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{})
+		h.next(healthpb.HealthCheckResponse_SERVING)
+
+		// Ready: no probes, the traffic says enough.
+		before := requests()
+		wait(3)
+		if got := requests() - before; got != 0 {
+			t.Fatalf("%d probes of a ready verifier, want 0", got)
+		}
+
+		// A blip: one verification fails, and the endpoint answers the
+		// probe the Watcher sends before it changes the status.
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+		if _, err := intro.Verify(ctx, iss.OpaqueToken(t)); !errors.Is(err, verify.ErrUnavailable) {
+			t.Fatalf("Verify() error = %v, want ErrUnavailable", err)
+		}
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{})
+		before = requests()
+		wait(1)
+		h.check(healthpb.HealthCheckResponse_SERVING)
+		if got := requests() - before; got != 1 {
+			t.Fatalf("%d probes after a failed verification, want 1", got)
+		}
+
+		// Down: a verification fails, and so does the probe.
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+		if _, err := intro.Verify(ctx, iss.OpaqueToken(t)); !errors.Is(err, verify.ErrUnavailable) {
+			t.Fatalf("Verify() error = %v, want ErrUnavailable", err)
+		}
+		h.next(healthpb.HealthCheckResponse_NOT_SERVING)
+
+		// Back: the next probe succeeds.
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{})
+		h.next(healthpb.HealthCheckResponse_SERVING)
 	})
 }
 
@@ -131,6 +235,55 @@ func TestWatch_Close(t *testing.T) {
 		}
 		if err := w.Close(); err != nil {
 			t.Fatalf("second Close() = %v", err)
+		}
+	})
+}
+
+// A hangingProber is never ready, and its probes wait for their context.
+type hangingProber struct {
+	mu       sync.Mutex
+	deadline []time.Duration // of each probe, from its start
+	errs     []error         // of each probe's context, when it ended
+}
+
+func (p *hangingProber) Ready() bool { return false }
+
+func (p *hangingProber) Probe(ctx context.Context) error {
+	start := time.Now()
+	d, _ := ctx.Deadline()
+	<-ctx.Done()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.deadline = append(p.deadline, d.Sub(start))
+	p.errs = append(p.errs, ctx.Err())
+	return ctx.Err()
+}
+
+// TestWatch_ProbeContext checks that probes end after one interval, that
+// two Probers are probed concurrently, and that Close cancels a probe in
+// flight without waiting for it.
+func TestWatch_ProbeContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := &hangingProber{}, &hangingProber{}
+		start := time.Now()
+		w, err := readiness.Watch(readiness.Config{Health: health.NewServer(), Sources: []readiness.Source{a, b}, Interval: testInterval})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(testInterval + testInterval/2) // the first probes timed out; the second ones hang
+		synctest.Wait()
+		if err := w.Close(); err != nil {
+			t.Fatalf("Close() = %v", err)
+		}
+		if d := time.Since(start); d != testInterval+testInterval/2 {
+			t.Errorf("Close() returned %v after Watch, want at once", d)
+		}
+		for name, p := range map[string]*hangingProber{"a": a, "b": b} {
+			wantDeadline := []time.Duration{testInterval, testInterval}
+			wantErrs := []error{context.DeadlineExceeded, context.Canceled}
+			if !slices.Equal(p.deadline, wantDeadline) || !slices.Equal(p.errs, wantErrs) {
+				t.Errorf("prober %s: probe deadlines %v, ended by %v; want %v, %v", name, p.deadline, p.errs, wantDeadline, wantErrs)
+			}
 		}
 	})
 }

@@ -2,11 +2,14 @@ package verify
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/oauthgate/oauthgate/internal/tokencache"
@@ -23,6 +26,10 @@ import (
 // wrong, not the token), and malformed or oversized responses yield an
 // [*UnavailableError] and are not cached.
 //
+// [Introspection.Ready] says whether the endpoint answers, for health
+// checks; [Introspection.Probe] asks it on demand. Package readiness polls
+// both.
+//
 // An Introspection is safe for concurrent use. It starts no background
 // goroutine that outlives a request's Timeout, so it needs no Close.
 type Introspection struct {
@@ -38,6 +45,10 @@ type Introspection struct {
 	cache    *tokencache.Cache[introspected]
 	metrics  *cacheMetrics   // nil records nothing
 	requests *requestMetrics // nil records nothing
+	// answering is whether the endpoint gave a well-formed answer to the
+	// last request that ended (see Ready). A pointer keeps Introspection
+	// free of noCopy values: printing a dereferenced one is tested.
+	answering *atomic.Bool
 }
 
 // introspected is a cached introspection result: claims of an accepted
@@ -71,7 +82,7 @@ func (i *Introspection) VerifyCacheHit(ctx context.Context, token string) (c *Cl
 	i.metrics.lookup(hit)
 	if !hit {
 		r, err = i.cache.Do(ctx, key, func(ctx context.Context) (introspected, time.Duration, error) {
-			return i.introspectTimed(ctx, token)
+			return i.introspectTimed(ctx, token, false)
 		})
 		if err != nil {
 			if !errors.Is(err, ErrUnavailable) {
@@ -92,9 +103,78 @@ func (i *Introspection) VerifyCacheHit(ctx context.Context, token string) (c *Cl
 	return r.claims, hit, nil
 }
 
-// introspect asks the endpoint about token. It returns the result to cache
-// and for how long, or an *UnavailableError, which is never cached.
-func (i *Introspection) introspect(ctx context.Context, token string) (introspected, time.Duration, error) {
+// Ready reports whether the introspection endpoint answered the last
+// request that ended: false until it has answered once; true after a
+// well-formed answer, whether the token was active or not, to a
+// verification or to [Introspection.Probe]; false again after a request
+// that found the endpoint unable to answer, which [Introspection.Verify]
+// reports as [ErrUnavailable] (unreachable, slower than Timeout, a status
+// other than 200, a malformed or oversized answer, wrong client
+// credentials), or after a probe the endpoint answered wrongly. A request
+// that ends only because its caller's context ended changes nothing (a
+// verification's request goes on for the cache regardless and counts when
+// it ends), nor does an answer from the cache.
+//
+// So Ready follows the traffic: without verifications or probes it keeps
+// its last value. Ready is an atomic load, cheap enough to poll, and safe
+// for concurrent use; package readiness polls it, and calls Probe while it
+// is false.
+func (i *Introspection) Ready() bool { return i.answering.Load() }
+
+// Probe sends the introspection endpoint one request, with the
+// credentials, Timeout and HTTP policy of [Introspection.Verify], for a
+// value that is no token: 32 random bytes from crypto/rand, base64url
+// encoded, new for every probe, never cached and never in an error. It
+// returns nil if the endpoint answers that the value is not active, and
+// updates what [Introspection.Ready] reports as a verification would. It
+// fails with the [*UnavailableError] (Op "introspect") a verification
+// would get from the endpoint, or with one that says the endpoint called
+// the random value active: such a server accepts anything, so Ready is
+// then false too. If the probe fails only because ctx ended, Ready does
+// not change.
+//
+// A probe counts in the oauthgate.introspection.* request metrics, like
+// any request to the endpoint, but never in the cache metrics. Use it at
+// start-up to fail fast on a wrong endpoint or client credentials, and in
+// health checks: a replica that is not ready gets no traffic, so only a
+// probe can find that the endpoint is back.
+func (i *Introspection) Probe(ctx context.Context) error {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // it never returns an error: it crashes the program instead
+	_, _, err := i.introspectTimed(ctx, base64.RawURLEncoding.EncodeToString(b[:]), true)
+	return err
+}
+
+// errProbeActive is the cause of a probe's failure when the endpoint
+// calls the random value active.
+var errProbeActive = errors.New("the endpoint reports a random probe value as an active token; it is not a working RFC 7662 endpoint for this client")
+
+// introspect asks the endpoint about token and records in i.answering
+// whether it answered (see Ready). It returns the result to cache and for
+// how long, or an *UnavailableError, which is never cached. For a probe
+// (probe set, token a random value), any answer but "not active" is an
+// error.
+func (i *Introspection) introspect(ctx context.Context, token string, probe bool) (introspected, time.Duration, error) {
+	r, ttl, err := i.ask(ctx, token)
+	if err == nil && probe && !errors.Is(r.err, ErrInactive) {
+		// active:true, even with claims this verifier rejects.
+		err = introspectUnavailable(errProbeActive)
+	}
+	switch {
+	case err == nil:
+		i.answering.Store(true)
+	case errors.Is(err, errProbeActive) || ctx.Err() == nil:
+		i.answering.Store(false)
+	default:
+		// The caller's context ended: that says nothing about the
+		// endpoint. (A verification's context never ends here: its
+		// request runs detached from the caller, bounded by Timeout.)
+	}
+	return r, ttl, err
+}
+
+// ask sends the introspection request for token and reads the answer.
+func (i *Introspection) ask(ctx context.Context, token string) (introspected, time.Duration, error) {
 	// RFC 7662 §2.1.
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	body, _, err := fetch(ctx, i.client, i.policy, fetchRequest{

@@ -8,14 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/oauthgate/oauthgate/oauthtest"
 )
@@ -785,4 +790,394 @@ func TestIntrospection_Authorities(t *testing.T) {
 	if _, err := NewIntrospection(cfg); err == nil || !strings.Contains(err.Error(), "IntrospectionConfig.Authorities[0]") {
 		t.Errorf("NewIntrospection(Authorities: active) error = %v, want one naming the field", err)
 	}
+}
+
+// newFaultyIntro returns an in-memory issuer and a verifier of it with a
+// 1 KiB MaxResponseSize and config applied (if not nil). The verifier is
+// made ready by a verification where config allows it (a wrong secret
+// does not), so that a failure must make it not ready; then the endpoint
+// starts showing fault.
+func newFaultyIntro(t *testing.T, fault oauthtest.Fault, config func(*IntrospectionConfig)) (*oauthtest.Issuer, *Introspection) {
+	t.Helper()
+	iss := newIntroIssuer(t)
+	cfg := introConfig(iss, oauthtest.NewClock(introStart))
+	cfg.MaxResponseSize = 1024
+	if config != nil {
+		config(&cfg)
+	}
+	v := newIntro(t, cfg)
+	_, err := v.Verify(introCtx(t), introToken(t, iss))
+	if got := v.Ready(); got != (err == nil) {
+		t.Fatalf("Ready() = %v after Verify() error = %v", got, err)
+	}
+	iss.SetFault(oauthtest.EndpointIntrospection, fault)
+	return iss, v
+}
+
+// TestIntrospection_Ready follows Ready through verifications: false until
+// the endpoint answered once, true after any well-formed answer, false
+// after every kind of failure that makes a token unverifiable.
+func TestIntrospection_Ready(t *testing.T) {
+	t.Parallel()
+	t.Run("Answers", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			iss := newIntroIssuer(t)
+			v := newIntro(t, introConfig(iss, oauthtest.NewClock(introStart)))
+			if v.Ready() {
+				t.Fatal("Ready() = true before any request, want false")
+			}
+			if _, err := v.Verify(introCtx(t), "never-issued"); !errors.Is(err, ErrInactive) {
+				t.Fatalf("Verify(unknown) error = %v, want ErrInactive", err)
+			}
+			if !v.Ready() {
+				t.Fatal("Ready() = false after an inactive answer, want true")
+			}
+			iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+			if _, err := v.Verify(introCtx(t), introToken(t, iss)); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Verify() during an outage error = %v, want ErrUnavailable", err)
+			}
+			if v.Ready() {
+				t.Fatal("Ready() = true after a 503, want false")
+			}
+			iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{})
+			if _, err := v.Verify(introCtx(t), introToken(t, iss, oauthtest.WithSubject("bob"))); err != nil {
+				t.Fatalf("Verify() error = %v", err)
+			}
+			if !v.Ready() {
+				t.Fatal("Ready() = false after an active answer, want true")
+			}
+		})
+	})
+	for name, tc := range introUnavailableCases() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				iss, v := newFaultyIntro(t, tc.fault, tc.config)
+				if _, err := v.Verify(introCtx(t), introToken(t, iss, oauthtest.WithSubject("bob"))); !errors.Is(err, ErrUnavailable) {
+					t.Fatalf("Verify() error = %v, want ErrUnavailable", err)
+				}
+				if v.Ready() {
+					t.Error("Ready() = true after the endpoint failed, want false")
+				}
+			})
+		})
+	}
+	// A refused connection needs a real socket: outside a bubble.
+	t.Run("Refused", func(t *testing.T) {
+		t.Parallel()
+		up := newIntroIssuer(t)
+		down := oauthtest.NewIssuer(t, oauthtest.WithIntrospectionClient(introClientID, introSecret))
+		cfg := introConfig(down, oauthtest.NewClock(introStart))
+		cfg.InsecureAllowHTTP = true
+		down.Close() // nothing listens on its port any more
+		v := newIntro(t, cfg)
+		// Ready through the in-memory issuer's transport first: the
+		// transport serves any URL.
+		v.client.Transport = up.Transport()
+		if _, err := v.Verify(introCtx(t), "never-issued"); !errors.Is(err, ErrInactive) || !v.Ready() {
+			t.Fatalf("Verify(unknown) error = %v, Ready() = %v, want ErrInactive and true", err, v.Ready())
+		}
+		v.client.Transport = down.Client().Transport
+		if _, err := v.Verify(introCtx(t), "another"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("Verify() error = %v, want ErrUnavailable and ECONNREFUSED", err)
+		}
+		if v.Ready() {
+			t.Error("Ready() = true after a refused connection, want false")
+		}
+	})
+}
+
+// TestIntrospection_ReadyCallerContext checks that a verification or a
+// probe that fails only because its caller gave up changes nothing, while
+// the verification's request, which goes on for the cache, counts when it
+// ends.
+func TestIntrospection_ReadyCallerContext(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		iss := newIntroIssuer(t)
+		// Slow, but within the default 5s Timeout of a request.
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultSlow(3*time.Second))
+		v := newIntro(t, introConfig(iss, oauthtest.NewClock(introStart)))
+
+		short, cancel := context.WithTimeout(introCtx(t), time.Second)
+		defer cancel()
+		if _, err := v.Verify(short, introToken(t, iss)); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Verify() past its deadline error = %v, want DeadlineExceeded", err)
+		}
+		if v.Ready() {
+			t.Fatal("Ready() = true while the request is in flight, want false")
+		}
+		time.Sleep(2 * time.Second) // fake time: the detached request ends
+		synctest.Wait()
+		if !v.Ready() {
+			t.Fatal("Ready() = false after the detached request was answered, want true")
+		}
+
+		// Ready now; callers that give up must not make it false.
+		canceled, cancelNow := context.WithCancel(introCtx(t))
+		cancelNow()
+		if _, err := v.Verify(canceled, introToken(t, iss, oauthtest.WithSubject("bob"))); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Verify(canceled ctx) error = %v, want ErrUnavailable", err)
+		}
+		short, cancel = context.WithTimeout(introCtx(t), time.Second)
+		defer cancel()
+		if err := v.Probe(short); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Probe() past its deadline error = %v, want ErrUnavailable and DeadlineExceeded", err)
+		}
+		if !v.Ready() {
+			t.Error("Ready() = false after callers gave up, want true")
+		}
+	})
+}
+
+// TestIntrospection_ReadyCacheHits checks that answers from the cache do
+// not change Ready either way.
+func TestIntrospection_ReadyCacheHits(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		iss := newIntroIssuer(t)
+		v := newIntro(t, introConfig(iss, oauthtest.NewClock(introStart)))
+		cached := introToken(t, iss)
+		verify := func(token string, wantHit bool, wantErr error) {
+			t.Helper()
+			_, hit, err := v.VerifyCacheHit(introCtx(t), token)
+			if hit != wantHit || !errors.Is(err, wantErr) {
+				t.Fatalf("VerifyCacheHit() = hit %v, error %v, want hit %v, error %v", hit, err, wantHit, wantErr)
+			}
+		}
+		verify(cached, false, nil)
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultDown())
+		verify(introToken(t, iss, oauthtest.WithSubject("bob")), false, ErrUnavailable)
+		verify(cached, true, nil)
+		if v.Ready() {
+			t.Fatal("Ready() = true after a cache hit during an outage, want false")
+		}
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{})
+		if err := v.Probe(introCtx(t)); err != nil {
+			t.Fatalf("Probe() error = %v", err)
+		}
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultDown())
+		verify(cached, true, nil)
+		if !v.Ready() {
+			t.Fatal("Ready() = false after a cache hit, want true")
+		}
+	})
+}
+
+func TestIntrospection_Probe(t *testing.T) {
+	t.Parallel()
+	type probeCase struct {
+		fault     oauthtest.Fault
+		config    func(*IntrospectionConfig)
+		wantErr   error // nil: the probe succeeds
+		wantReady bool
+	}
+	const js = "application/json"
+	tests := map[string]probeCase{
+		"Inactive": {wantReady: true},
+		// A server that calls anything active is broken, whatever the
+		// claims it adds.
+		"ActiveAnything":      {fault: oauthtest.FaultResponse(http.StatusOK, js, `{"active":true}`), wantErr: errProbeActive},
+		"ActiveOtherAudience": {fault: oauthtest.FaultResponse(http.StatusOK, js, `{"active":true,"aud":"https://elsewhere.example"}`), wantErr: errProbeActive},
+		"ActiveExpired":       {fault: oauthtest.FaultResponse(http.StatusOK, js, `{"active":true,"exp":1}`), wantErr: errProbeActive},
+		"ActiveRefreshToken":  {fault: oauthtest.FaultResponse(http.StatusOK, js, `{"active":true,"token_type":"refresh_token"}`), wantErr: errProbeActive},
+	}
+	for name, tc := range introUnavailableCases() {
+		tests[name] = probeCase{fault: tc.fault, config: tc.config, wantErr: ErrUnavailable}
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				iss, v := newFaultyIntro(t, tc.fault, tc.config)
+				before := introRequests(iss)
+
+				for call := 1; call <= 2; call++ {
+					err := v.Probe(introCtx(t))
+					var ue *UnavailableError
+					switch {
+					case tc.wantErr == nil && err != nil:
+						t.Fatalf("Probe() #%d error = %v, want nil", call, err)
+					case tc.wantErr != nil && (!errors.Is(err, tc.wantErr) || !errors.As(err, &ue) || ue.Op != "introspect"):
+						t.Fatalf("Probe() #%d error = %v, want an *UnavailableError{Op: introspect} matching %v", call, err, tc.wantErr)
+					case errors.Is(err, ErrInvalidToken):
+						t.Fatalf("Probe() #%d error = %v, must not be an invalid token", call, err)
+					}
+					if err != nil {
+						assertNoSecrets(t, err, introSecret)
+					}
+					if got := v.Ready(); got != tc.wantReady {
+						t.Errorf("Ready() after Probe() #%d = %v, want %v", call, got, tc.wantReady)
+					}
+				}
+				// Never cached: each probe is a request.
+				if got := introRequests(iss) - before; got != 2 {
+					t.Errorf("requests = %d for two probes, want 2", got)
+				}
+			})
+		})
+	}
+}
+
+// A formRecorder records the introspection forms sent through it.
+type formRecorder struct {
+	next  http.RoundTripper
+	mu    sync.Mutex
+	forms []url.Values
+}
+
+func (r *formRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(body)
+	form, err := url.ParseQuery(b.String())
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.forms = append(r.forms, form)
+	r.mu.Unlock()
+	return r.next.RoundTrip(req)
+}
+
+// TestIntrospection_ProbeValue checks what a probe sends: a fresh 32-byte
+// random value each time, with the token_type_hint and credentials of a
+// verification, and that no error quotes it.
+func TestIntrospection_ProbeValue(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const probes = 4
+		iss := newIntroIssuer(t)
+		rec := &formRecorder{next: iss.Transport()}
+		cfg := introConfig(iss, oauthtest.NewClock(introStart))
+		cfg.AuthMethod = ClientSecretPost
+		cfg.HTTPClient = &http.Client{Transport: rec}
+		v := newIntro(t, cfg)
+
+		var errs []error
+		for n := range probes {
+			switch n {
+			case 1:
+				iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultResponse(http.StatusOK, "application/json", `{"active":true}`))
+			case 2:
+				iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusBadGateway))
+			case 3:
+				iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{})
+			}
+			errs = append(errs, v.Probe(introCtx(t)))
+		}
+		if errs[0] != nil || errs[1] == nil || errs[2] == nil || errs[3] != nil {
+			t.Fatalf("Probe() errors = %v, want nil, an error, an error, nil", errs)
+		}
+		if len(rec.forms) != probes {
+			t.Fatalf("%d requests for %d probes", len(rec.forms), probes)
+		}
+		seen := map[string]bool{}
+		for n, form := range rec.forms {
+			value := form.Get("token")
+			if raw, err := base64.RawURLEncoding.Strict().DecodeString(value); err != nil || len(raw) != 32 {
+				t.Errorf("probe %d sent token %q, want 32 bytes in unpadded base64url", n, value)
+			}
+			if seen[value] {
+				t.Errorf("probe %d repeated the value of an earlier probe", n)
+			}
+			seen[value] = true
+			if got := form.Get("token_type_hint"); got != "access_token" {
+				t.Errorf("probe %d token_type_hint = %q, want access_token", n, got)
+			}
+			if form.Get("client_id") != introClientID || form.Get("client_secret") != introSecret {
+				t.Errorf("probe %d lacks the client credentials", n)
+			}
+			for _, err := range errs {
+				if err != nil {
+					assertNoSecrets(t, err, value)
+				}
+			}
+		}
+	})
+}
+
+// countingProvider is a MeterProvider whose Int64Counters count their
+// Adds by instrument name and oauthgate.result; every other instrument is
+// a no-op.
+type countingProvider struct {
+	noop.MeterProvider
+	m *countingMeter
+}
+
+func (p countingProvider) Meter(string, ...metric.MeterOption) metric.Meter { return p.m }
+
+type countingMeter struct {
+	noop.Meter
+	mu     sync.Mutex
+	counts map[string]int64 // "name" or "name/result"
+}
+
+func (m *countingMeter) Int64Counter(name string, _ ...metric.Int64CounterOption) (metric.Int64Counter, error) {
+	return countingCounter{m: m, name: name}, nil
+}
+
+type countingCounter struct {
+	noop.Int64Counter
+	m    *countingMeter
+	name string
+}
+
+func (c countingCounter) Enabled(context.Context) bool { return true }
+
+func (c countingCounter) Add(_ context.Context, n int64, opts ...metric.AddOption) {
+	key := c.name
+	attrs := metric.NewAddConfig(opts).Attributes()
+	if r, ok := attrs.Value(keyFetchResult); ok {
+		key += "/" + r.AsString()
+	}
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	c.m.counts[key] += n
+}
+
+// TestIntrospection_ProbeMetrics checks that probes count as introspection
+// requests, by result, and never as cache lookups.
+func TestIntrospection_ProbeMetrics(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		iss := newIntroIssuer(t)
+		m := &countingMeter{counts: map[string]int64{}}
+		cfg := introConfig(iss, oauthtest.NewClock(introStart))
+		cfg.MeterProvider = countingProvider{m: m}
+		v := newIntro(t, cfg)
+		if err := v.Probe(introCtx(t)); err != nil {
+			t.Fatalf("Probe() error = %v", err)
+		}
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusBadGateway))
+		if err := v.Probe(introCtx(t)); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Probe() error = %v, want ErrUnavailable", err)
+		}
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultResponse(http.StatusOK, "application/json", `{"active":true}`))
+		if err := v.Probe(introCtx(t)); !errors.Is(err, errProbeActive) {
+			t.Fatalf("Probe() error = %v, want errProbeActive", err)
+		}
+		want := map[string]int64{
+			metricIntrospectRequests + "/" + introspectInactive: 1,
+			metricIntrospectRequests + "/" + fetchStatus:        1,
+			metricIntrospectRequests + "/" + fetchOther:         1,
+		}
+		if !maps.Equal(m.counts, want) {
+			t.Errorf("counters after probes = %v, want %v (no cache lookups)", m.counts, want)
+		}
+		// A verification, by contrast, is a cache lookup too.
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{})
+		if _, err := v.Verify(introCtx(t), introToken(t, iss)); err != nil {
+			t.Fatalf("Verify() error = %v", err)
+		}
+		want[metricIntrospectRequests+"/"+introspectActive] = 1
+		want[metricCacheMisses] = 1
+		if !maps.Equal(m.counts, want) {
+			t.Errorf("counters after a verification = %v, want %v", m.counts, want)
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -166,6 +167,8 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 		negTTL: cmp.Or(cfg.NegativeCacheTTL, defaultIntrospectNegativeTTL),
 		leeway: cmp.Or(cfg.Leeway, defaultIntrospectLeeway),
 		now:    cfg.Now,
+
+		answering: new(atomic.Bool),
 	}
 	if i.now == nil {
 		i.now = time.Now

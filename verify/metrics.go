@@ -277,14 +277,14 @@ func newRequestMetrics(mp metric.MeterProvider) (*requestMetrics, error) {
 	return m, nil
 }
 
-// introspectTimed is introspect, measured.
-func (i *Introspection) introspectTimed(ctx context.Context, token string) (introspected, time.Duration, error) {
+// introspectTimed is introspect, measured. Probes count as requests.
+func (i *Introspection) introspectTimed(ctx context.Context, token string, probe bool) (introspected, time.Duration, error) {
 	m := i.requests
 	if m == nil {
-		return i.introspect(ctx, token)
+		return i.introspect(ctx, token, probe)
 	}
 	start := time.Now() // a duration, not a validity check: the real clock
-	r, ttl, err := i.introspect(ctx, token)
+	r, ttl, err := i.introspect(ctx, token, probe)
 	res := introspectActive
 	switch {
 	case err != nil:
