@@ -1,7 +1,8 @@
 // Module observability holds what must not enter oauthgate's go.mod: the
 // OpenTelemetry SDK and the Prometheus exporter. It has the example server
-// that exports oauthgate's metrics to Prometheus, and the tests that read
-// the library's instruments through the SDK's manual reader. The replace
+// of examples/reports/server with oauthgate's metrics exported to
+// Prometheus (-metrics-addr), and the tests that read the library's
+// instruments through the SDK's manual reader. The replace
 // directive points at this repository; a real module omits it.
 module github.com/oauthgate/oauthgate/examples/observability
 
@@ -18,6 +19,7 @@ require (
 	go.opentelemetry.io/otel/sdk v1.47.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0
 	go.opentelemetry.io/otel/trace v1.47.0
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b
 	google.golang.org/grpc v1.85.0
 )
 
@@ -38,6 +40,5 @@ require (
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
-	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
