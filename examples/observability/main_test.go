@@ -124,11 +124,13 @@ func TestServer_Metrics(t *testing.T) {
 		{"oauthgate_server_verification_duration_seconds_count", []string{uncached, `oauthgate_result="ok"`, `oauthgate_verifier="jwt"`}, 3},
 		{"oauthgate_server_verification_duration_seconds_count", []string{uncached, `oauthgate_result="unavailable"`, `oauthgate_verifier="jwt"`}, 1},
 		{"oauthgate_server_verification_duration_seconds_count", []string{`oauthgate_result="invalid_token"`}, 0},
-		// The key set: one good fetch at start-up, one fetch for the new kid.
+		// The key set: one good fetch at start-up, one fetch for the new
+		// kid, and still the old set's key.
 		{"oauthgate_jwks_fetches_total", []string{`oauthgate_result="ok"`}, 1},
 		{"oauthgate_jwks_unknown_kid_fetches_total", nil, 1},
-		{"oauthgate_jwks_keys", nil, 1}, // still the old set
-		{"oauthgate_cache_misses_total", []string{`oauthgate_cache="jwt"`}, 4}, // read, noScope, rotated, early
+		{"oauthgate_jwks_keys", nil, 1},
+		// The token cache missed read, noScope, rotated and early.
+		{"oauthgate_cache_misses_total", []string{`oauthgate_cache="jwt"`}, 4},
 	} {
 		if got := sample(body, c.name, c.labels...); got != c.want {
 			t.Errorf("%s{%s} = %v, want %v", c.name, strings.Join(c.labels, ","), got, c.want)
