@@ -359,13 +359,8 @@ func TestCommand_Endpoints(t *testing.T) {
 	if _, ok := addrs["off"]; ok || len(addrs) != 2 {
 		t.Errorf("listeners = %v, want grpc and hello", addrs)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addrs["hello"]+"/x", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	client := &http.Client{Timeout: defaultTestTimeout}
+	resp, err := client.Get("http://" + addrs["hello"] + "/x")
 	if err != nil {
 		t.Fatal(err)
 	}
