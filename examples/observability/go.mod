@@ -1,7 +1,8 @@
 // Module observability holds what must not enter oauthgate's go.mod: the
 // OpenTelemetry SDK and the Prometheus exporter. It has the example server
-// that exports oauthgate's metrics to Prometheus, and the tests that read
-// the library's instruments through the SDK's manual reader. The replace
+// of examples/reports/server with oauthgate's metrics exported to
+// Prometheus (-metrics-addr), and the tests that read the library's
+// instruments through the SDK's manual reader. The replace
 // directive points at this repository; a real module omits it.
 module github.com/oauthgate/oauthgate/examples/observability
 

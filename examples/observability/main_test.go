@@ -2,13 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,48 +26,28 @@ import (
 
 const defaultTestTimeout = 10 * time.Second
 
-// TestServer_Metrics starts the server against an issuer whose JWKS is
-// down, makes calls during the outage, lets the key set recover (watched
-// through grpc health), makes allowed and denied calls, then scrapes
-// /metrics over HTTP.
+// TestServer_Metrics runs the server against an in-process issuer, makes
+// allowed and denied calls, then breaks the JWKS endpoint in the middle of
+// the run and sends a token signed with a new key, whose fetch fails; it
+// scrapes /metrics over real HTTP and checks the decision counters, the
+// fetch errors, the verification histogram, and that no token appears.
+//
+// Nothing waits on a timer: the key set fetches once at start-up (the
+// server waits for it) and once for the new kid, on demand, so every
+// count is exact except the failed fetches, which the key set also
+// retries in the background.
 func TestServer_Metrics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 	iss := oauthtest.NewIssuer(t)
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
-
-	cfg, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-issuer", iss.URL,
-		"-jwks", iss.JWKSURL(), "-audience", oauthtest.DefaultAudience, "-insecure-http", "-decision-log"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.refresh, cfg.readyPoll = 50*time.Millisecond, 10*time.Millisecond
-	addrs := make(chan [2]net.Addr, 1)
-	cfg.onListen = func(g, m net.Addr) { addrs <- [2]net.Addr{g, m} }
-	srvCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(srvCtx, cfg, slog.New(slog.DiscardHandler)) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run() = %v", err)
-		}
-	})
-	var a [2]net.Addr
-	select {
-	case a = <-addrs:
-	case err := <-done:
-		t.Fatalf("run() = %v before listening", err)
-	}
-	conn, err := grpc.NewClient("passthrough:///"+a[0].String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	addrs, stop := start(t, "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-issuer", iss.URL,
+		"-jwks", iss.JWKSURL(), "-audience", oauthtest.DefaultAudience, "-insecure-http", "-log-format", "json", "-decision-log")
+	conn, err := grpc.NewClient("passthrough:///"+addrs["grpc"], grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	client := reportsv1.NewReportServiceClient(conn)
-	healthClient := healthpb.NewHealthClient(conn)
-
-	read := iss.Token(t, oauthtest.WithScopes(reports.ScopeRead), oauthtest.WithSubject(reports.SubjectAlice))
 	get := func(tok, id string) codes.Code {
 		t.Helper()
 		var opts []grpc.CallOption
@@ -76,70 +57,146 @@ func TestServer_Metrics(t *testing.T) {
 		_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: id}, opts...)
 		return status.Code(err)
 	}
+	alice := []oauthtest.TokenOption{oauthtest.WithSubject(reports.SubjectAlice)}
+	read := iss.Token(t, append(alice, oauthtest.WithScopes(reports.ScopeRead))...)
+	noScope := iss.Token(t, alice...)
+	// Minted now, with the key the server has; first used during the outage.
+	early := iss.Token(t, append(alice, oauthtest.WithScopes(reports.ScopeRead), oauthtest.WithClientID("early"))...)
 
-	// Outage: no keys yet.
-	if got := get(read, "r-1"); got != codes.Unavailable {
-		t.Fatalf("GetReport during the outage = %v, want Unavailable", got)
+	// Their reasons are checked in the metrics below.
+	calls := []struct {
+		name, tok, id string
+		want          codes.Code
+	}{
+		{"Allowed", read, "r-1", codes.OK},
+		{"AllowedCached", read, "r-1", codes.OK},
+		{"AllowedCachedAgain", read, "r-1", codes.OK},
+		{"NoToken", "", "r-1", codes.Unauthenticated},
+		{"InsufficientScope", noScope, "r-1", codes.PermissionDenied},
+		{"NotOwner", read, "r-3", codes.PermissionDenied}, // bob's report
 	}
-	// Recovery, seen through grpc health.
-	watch, err := healthClient.Watch(ctx, &healthpb.HealthCheckRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
-	for {
-		resp, err := watch.Recv()
-		if err != nil {
-			t.Fatalf("health Watch: %v", err)
+	for _, c := range calls {
+		if got := get(c.tok, c.id); got != c.want {
+			t.Fatalf("%s: GetReport(%s) = %v, want %v", c.name, c.id, got, c.want)
 		}
-		if resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			break
-		}
-	}
-	for range 3 {
-		if got := get(read, "r-1"); got != codes.OK {
-			t.Fatalf("GetReport(r-1) = %v, want OK", got)
-		}
-	}
-	if got := get("", "r-1"); got != codes.Unauthenticated {
-		t.Fatalf("GetReport without a token = %v, want Unauthenticated", got)
-	}
-	if got := get(read, "r-3"); got != codes.PermissionDenied { // bob's report
-		t.Fatalf("GetReport(r-3) = %v, want PermissionDenied", got)
 	}
 
-	body := scrape(t, ctx, "http://"+a[1].String()+"/metrics")
+	// The outage, mid-run: the JWKS endpoint fails, and the issuer signs
+	// with a new key. The server still holds a good set, so it stays
+	// ready and verifies tokens of the old key (stale-if-error); the new
+	// kid makes it fetch, the fetch fails, and the call is Unavailable,
+	// not an invalid token: the server cannot know the key is bad.
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+	iss.RotateKeys()
+	rotated := iss.Token(t, append(alice, oauthtest.WithScopes(reports.ScopeRead))...)
+	if got := get(rotated, "r-1"); got != codes.Unavailable {
+		t.Fatalf("GetReport(token of a new key, JWKS failing) = %v, want Unavailable", got)
+	}
+	if got := get(early, "r-1"); got != codes.OK {
+		t.Fatalf("GetReport(token of the old key, JWKS failing) = %v, want OK", got)
+	}
+	health, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || health.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("Health/Check during the outage = %v, %v; want SERVING", health, err)
+	}
+
+	body := scrape(t, ctx, "http://"+addrs["metrics"]+"/metrics")
 	const getReport = `rpc_method="GetReport",rpc_service="examples.reports.v1.ReportService"`
+	const uncached = `oauthgate_cache_hit="false"`
 	for _, c := range []struct {
 		name   string
 		labels []string
 		want   float64
 	}{
-		{"oauthgate_server_decisions_total", []string{`oauthgate_decision="allow"`, getReport}, 3},
+		// Every decision, by reason and code.
+		{"oauthgate_server_decisions_total", []string{`oauthgate_decision="allow"`, `rpc_grpc_status_code="0"`, getReport}, 4},
+		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="MISSING_TOKEN"`, `rpc_grpc_status_code="16"`, getReport}, 1},
+		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="INSUFFICIENT_SCOPE"`, `rpc_grpc_status_code="7"`, getReport}, 1},
+		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="NOT_REPORT_OWNER"`, `rpc_grpc_status_code="7"`, getReport}, 1},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="VERIFIER_UNAVAILABLE"`, `rpc_grpc_status_code="14"`, getReport}, 1},
-		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="MISSING_TOKEN"`, getReport}, 1},
-		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="NOT_REPORT_OWNER"`, getReport}, 1},
-		// Every uncached verification is timed; cache hits are sampled.
-		{"oauthgate_server_verification_duration_seconds_count", []string{`oauthgate_cache_hit="false"`, `oauthgate_result="ok"`, `oauthgate_verifier="jwt"`}, 1},
-		{"oauthgate_server_verification_duration_seconds_count", []string{`oauthgate_cache_hit="false"`, `oauthgate_result="unavailable"`}, 1},
+		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="INVALID_TOKEN"`}, 0},
+		{"oauthgate_server_decisions_total", []string{`oauthgate_decision="deny"`}, 4},
+		// Uncached verifications: read, noScope and early were verified
+		// (ok), rotated could not be (unavailable). Cache hits may be
+		// sampled, so they are not counted here.
+		{"oauthgate_server_verification_duration_seconds_count", []string{uncached, `oauthgate_result="ok"`, `oauthgate_verifier="jwt"`}, 3},
+		{"oauthgate_server_verification_duration_seconds_count", []string{uncached, `oauthgate_result="unavailable"`, `oauthgate_verifier="jwt"`}, 1},
+		{"oauthgate_server_verification_duration_seconds_count", []string{`oauthgate_result="invalid_token"`}, 0},
+		// The key set: one good fetch at start-up, one fetch for the new
+		// kid, and still the old set's key.
 		{"oauthgate_jwks_fetches_total", []string{`oauthgate_result="ok"`}, 1},
+		{"oauthgate_jwks_unknown_kid_fetches_total", nil, 1},
 		{"oauthgate_jwks_keys", nil, 1},
-		{"oauthgate_cache_hits_total", []string{`oauthgate_cache="jwt"`}, 3},
-		{"oauthgate_cache_misses_total", []string{`oauthgate_cache="jwt"`}, 2}, // the outage call, then the first good one
-		{"oauthgate_cache_entries", []string{`oauthgate_cache="jwt"`}, 1},
+		// The token cache missed read, noScope, rotated and early.
+		{"oauthgate_cache_misses_total", []string{`oauthgate_cache="jwt"`}, 4},
 	} {
 		if got := sample(body, c.name, c.labels...); got != c.want {
 			t.Errorf("%s{%s} = %v, want %v", c.name, strings.Join(c.labels, ","), got, c.want)
 		}
 	}
-	for _, secret := range []string{read, strings.Split(read, ".")[2], reports.SubjectAlice} {
-		if strings.Contains(body, secret) {
-			t.Errorf("/metrics contains %q", secret)
+	// The failed fetch for the new kid; the key set may have retried since.
+	if got := sample(body, "oauthgate_jwks_fetches_total", `oauthgate_result="http_status"`); got < 1 {
+		t.Errorf(`oauthgate_jwks_fetches_total{oauthgate_result="http_status"} = %v, want at least 1`, got)
+	}
+	// The histogram has observations, in its buckets too.
+	const hist = "oauthgate_server_verification_duration_seconds"
+	if n, sum, inf := sample(body, hist+"_count"), sample(body, hist+"_sum"), sample(body, hist+"_bucket", `le="+Inf"`); n < 4 || sum <= 0 || inf != n {
+		t.Errorf("%s: count %v, sum %v, +Inf bucket %v; want count at least 4, sum above 0, +Inf bucket = count", hist, n, sum, inf)
+	}
+
+	logs := stop()
+	if !strings.Contains(logs, `"msg":"stopped"`) {
+		t.Errorf("the log lacks the stop message:\n%s", logs)
+	}
+	for name, tok := range map[string]string{"read": read, "noScope": noScope, "early": early, "rotated": rotated} {
+		for i, part := range strings.Split(tok, ".") { // header, payload, signature
+			if strings.Contains(body, part) {
+				t.Errorf("/metrics contains part %d of token %s", i, name)
+			}
+			if strings.Contains(logs, part) {
+				t.Errorf("the log contains part %d of token %s", i, name)
+			}
 		}
 	}
-	if t.Failed() {
+	if strings.Contains(body, reports.SubjectAlice) || strings.Contains(body, "early") {
+		t.Errorf("/metrics contains a subject or a client ID")
+	}
+	if t.Failed() || testing.Verbose() {
 		t.Logf("/metrics:\n%s", body)
 	}
+}
+
+// start runs the server with args, and returns the address of each of
+// its listeners by name, and a function that stops it and returns what it
+// wrote to stderr. The server also stops when the test ends.
+func start(t *testing.T, args ...string) (addrs map[string]string, stop func() string) {
+	t.Helper()
+	type listener struct{ name, addr string }
+	listeners := make(chan listener, 2)
+	onListen := func(name string, a net.Addr) { listeners <- listener{name, a.String()} }
+	var stderr bytes.Buffer // read only once run has returned
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, func(string) string { return "" }, &stderr, onListen) }()
+	stop = sync.OnceValue(func() string {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("run() = %d, want 0; stderr:\n%s", code, stderr.String())
+		}
+		return stderr.String()
+	})
+	t.Cleanup(func() { stop() })
+	addrs = map[string]string{}
+	for addrs["grpc"] == "" { // reported last
+		select {
+		case l := <-listeners:
+			addrs[l.name] = l.addr
+		case code := <-done:
+			done <- 0 // for stop
+			t.Fatalf("run() = %d before listening; stderr:\n%s", code, stderr.String())
+		}
+	}
+	return addrs, stop
 }
 
 func scrape(t *testing.T, ctx context.Context, url string) string {
@@ -161,14 +218,14 @@ func scrape(t *testing.T, ctx context.Context, url string) string {
 }
 
 // sample sums the values of the samples of metric name whose labels
-// contain every one of labels.
+// contain every one of labels; it is 0 if there are none.
 func sample(body, name string, labels ...string) float64 {
 	var sum float64
 	sc := bufio.NewScanner(strings.NewReader(body))
 next:
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
 			continue
 		}
 		for _, l := range labels {

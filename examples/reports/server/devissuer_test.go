@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"log/slog"
+	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
+	"github.com/oauthgate/oauthgate/examples/reports/serve"
 	"github.com/oauthgate/oauthgate/internal/devissuer"
 	"github.com/oauthgate/oauthgate/oauthtest"
 	"google.golang.org/grpc"
@@ -14,6 +16,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
+
+const defaultTestTimeout = 10 * time.Second
 
 // TestREADMESession runs the README's session with the dev issuer in
 // process: the dev issuer, the example server with the flags the dev
@@ -30,27 +34,28 @@ func TestREADMESession(t *testing.T) {
 	t.Cleanup(func() { _ = dev.Close() })
 
 	// go run ./examples/reports/server -issuer http://127.0.0.1:8765 -audience https://reports.example.com -insecure-http
-	cfg, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-issuer", dev.URL, "-audience", devissuer.DefaultAudience, "-insecure-http"}, noEnv)
-	if err != nil {
-		t.Fatalf("parseFlags() error = %v", err)
-	}
+	args := []string{"-addr", "127.0.0.1:0", "-issuer", dev.URL, "-audience", devissuer.DefaultAudience, "-insecure-http"}
 	addrs := make(chan net.Addr, 1)
-	cfg.onListen = func(a net.Addr) { addrs <- a }
-	logs := &syncBuffer{}
+	cmd := serve.Command{OnListen: func(name string, a net.Addr) {
+		if name == "grpc" {
+			addrs <- a
+		}
+	}}
 	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- run(runCtx, cfg, slog.New(slog.NewTextHandler(logs, nil))) }()
+	done := make(chan int, 1)
+	go func() { done <- cmd.Main(runCtx, args, noEnv, io.Discard) }()
 	defer func() {
 		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run() = %v", err)
+		if code := <-done; code != 0 {
+			t.Errorf("Main() = %d, want 0", code)
 		}
 	}()
 	var addr net.Addr
 	select {
 	case addr = <-addrs:
-	case err := <-done:
-		t.Fatalf("run() returned early: %v", err)
+	case code := <-done:
+		done <- code // for the deferred check
+		t.Fatalf("Main() returned %d before listening", code)
 	}
 	conn, err := grpc.NewClient(addr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -90,6 +95,8 @@ func TestREADMESession(t *testing.T) {
 	}
 }
 
+func noEnv(string) string { return "" }
+
 func mustToken(t *testing.T, addr, sub string) string {
 	t.Helper()
 	tok, err := devissuer.RequestToken(context.Background(), addr, devissuer.TokenRequest{Scopes: []string{"read:reports"}, Subject: sub})
@@ -98,21 +105,3 @@ func mustToken(t *testing.T, addr, sub string) string {
 	}
 	return tok
 }
-
-// TestOneLine checks that start-up errors are logged on one line, each
-// prefix once.
-func TestOneLine(t *testing.T) {
-	t.Parallel()
-	const in = "verify: cannot verify token now: fetch JWKS: context deadline exceeded\n" +
-		"verify: cannot verify token now: discover: Get \"http://127.0.0.1:8765/a\": refused\n" +
-		"Get \"http://127.0.0.1:8765/b\": refused"
-	const want = "verify: cannot verify token now: fetch JWKS: context deadline exceeded; " +
-		"discover: Get \"http://127.0.0.1:8765/a\": refused; Get \"http://127.0.0.1:8765/b\": refused"
-	if got := oneLine(errString(in)); got != want {
-		t.Errorf("oneLine() = %q, want %q", got, want)
-	}
-}
-
-type errString string
-
-func (e errString) Error() string { return string(e) }

@@ -24,6 +24,8 @@
 //	-client-secret   client secret for introspection
 //	-insecure-http   allow http:// endpoints on loopback hosts, for local tests
 //	-log-format      text or json (default text)
+//	-decision-log    log every authorization decision, allowed calls
+//	                 included, with the token's client_id and sub
 //	-tls-cert        PEM certificate chain file: serve TLS (with -tls-key)
 //	-tls-key         PEM private key file of -tls-cert
 //	-client-ca       PEM CA bundle file: require client certificates signed
@@ -55,8 +57,11 @@
 // the client secret, registers grpc health and reflection (both public),
 // and stops gracefully on SIGINT or SIGTERM. With JWTs, grpc health says
 // NOT_SERVING while the key set cannot verify tokens (not yet fetched, or
-// stale past its MaxStale), for readiness probes (package readiness). Its
-// metrics are exported to Prometheus by examples/observability, a module
-// of its own, so that this one keeps the OpenTelemetry SDK out of
-// oauthgate's go.mod.
+// stale past its MaxStale), for readiness probes (package readiness), and
+// NOT_SERVING once it stops.
+//
+// The command is package [serve]; this main only runs it. The same server
+// with its OpenTelemetry metrics exported to Prometheus (-metrics-addr) is
+// examples/observability, a module of its own so that the OpenTelemetry
+// SDK and the Prometheus exporter stay out of oauthgate's go.mod.
 package main

@@ -1,21 +1,22 @@
-package main
+package serve
 
 import (
 	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
-	"flag"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -29,87 +30,6 @@ import (
 	"github.com/oauthgate/oauthgate/oauthtest"
 	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 )
-
-const defaultTestTimeout = 10 * time.Second
-
-func noEnv(string) string { return "" }
-
-func TestParseFlags(t *testing.T) {
-	t.Parallel()
-	tests := map[string]struct {
-		args    []string
-		env     string // OAUTHGATE_CLIENT_SECRET
-		wantErr string // a substring; "" for success
-		check   func(config) bool
-	}{
-		"IssuerOnly": {args: []string{"-issuer", "https://auth.example.com/", "-audience", "api"},
-			check: func(c config) bool {
-				return c.addr == "127.0.0.1:50051" && c.issuer == "https://auth.example.com/" && len(c.audiences) == 1 && c.logFormat == "text"
-			}},
-		"AudiencesRepeatedAndComma": {args: []string{"-issuer", "https://a.example", "-audience", "x, y", "-audience", "z"},
-			check: func(c config) bool { return strings.Join(c.audiences, "|") == "x|y|z" }},
-		"JWKSWithIssuer": {args: []string{"-issuer", "https://a.example", "-jwks", "https://a.example/keys", "-audience", "x"},
-			check: func(c config) bool { return c.jwks == "https://a.example/keys" }},
-		"IntrospectionOnly": {args: []string{"-introspect", "https://a.example/introspect", "-client-id", "rs", "-client-secret", "s3cret", "-audience", "x"},
-			check: func(c config) bool { return c.clientID == "rs" && string(c.clientSecret) == "s3cret" }},
-		"SecretFromEnv": {args: []string{"-introspect", "https://a.example/i", "-client-id", "rs", "-audience", "x"}, env: "fromenv",
-			check: func(c config) bool { return string(c.clientSecret) == "fromenv" }},
-		"InsecureLoopback": {args: []string{"-issuer", "http://127.0.0.1:8080", "-audience", "x", "-insecure-http"},
-			check: func(c config) bool { return c.insecureHTTP }},
-		"InsecureLocalhost": {args: []string{"-issuer", "http://localhost:8080", "-audience", "x", "-insecure-http", "-log-format", "json"},
-			check: func(c config) bool { return c.logFormat == "json" }},
-
-		"NothingToVerify":           {args: []string{"-audience", "x"}, wantErr: "set -issuer"},
-		"NoAudience":                {args: []string{"-issuer", "https://a.example"}, wantErr: "-audience is required"},
-		"EmptyAudience":             {args: []string{"-issuer", "https://a.example", "-audience", "x,,y"}, wantErr: "empty value"},
-		"JWKSWithoutIssuer":         {args: []string{"-jwks", "https://a.example/keys", "-audience", "x"}, wantErr: "-jwks needs -issuer"},
-		"MalformedIssuer":           {args: []string{"-issuer", "auth.example.com", "-audience", "x"}, wantErr: "-issuer: not an absolute URL"},
-		"BadScheme":                 {args: []string{"-issuer", "ftp://a.example", "-audience", "x"}, wantErr: "-issuer: scheme"},
-		"HTTPWithoutInsecure":       {args: []string{"-issuer", "http://127.0.0.1:8080", "-audience", "x"}, wantErr: "needs -insecure-http"},
-		"HTTPRemote":                {args: []string{"-issuer", "http://auth.example.com", "-audience", "x", "-insecure-http"}, wantErr: "only for loopback"},
-		"UserInfo":                  {args: []string{"-introspect", "https://rs:pw@a.example/i", "-client-id", "rs", "-client-secret", "s", "-audience", "x"}, wantErr: "user information"},
-		"ClientIDWithoutSecret":     {args: []string{"-introspect", "https://a.example/i", "-client-id", "rs", "-audience", "x"}, wantErr: "needs -client-secret"},
-		"SecretWithoutClientID":     {args: []string{"-introspect", "https://a.example/i", "-client-secret", "s", "-audience", "x"}, wantErr: "needs -client-id"},
-		"ClientIDWithoutIntrospect": {args: []string{"-issuer", "https://a.example", "-client-id", "rs", "-audience", "x"}, wantErr: "for -introspect"},
-		"BadAddr":                   {args: []string{"-addr", "50051", "-issuer", "https://a.example", "-audience", "x"}, wantErr: "-addr"},
-		"BadLogFormat":              {args: []string{"-issuer", "https://a.example", "-audience", "x", "-log-format", "xml"}, wantErr: "-log-format"},
-		"UnknownFlag":               {args: []string{"-issuer", "https://a.example", "-audience", "x", "-verbose"}, wantErr: "flag provided but not defined"},
-		"ExtraArgument":             {args: []string{"-issuer", "https://a.example", "-audience", "x", "extra"}, wantErr: "unexpected argument"},
-		"CertWithoutKey":            {args: []string{"-issuer", "https://a.example", "-audience", "x", "-tls-cert", "c.pem"}, wantErr: "go together"},
-		"ClientCAWithoutTLS":        {args: []string{"-issuer", "https://a.example", "-audience", "x", "-client-ca", "ca.pem"}, wantErr: "-client-ca needs TLS"},
-		"PublicOrigins": {args: []string{"-issuer", "https://a.example", "-audience", "x", "-public-origin", "https://a.example,https://b.example"},
-			check: func(c config) bool { return len(c.origins) == 2 }},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			cfg, err := parseFlags(tc.args, func(k string) string {
-				if k == secretEnv {
-					return tc.env
-				}
-				return ""
-			})
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("parseFlags(%q) error = %v, want nil", tc.args, err)
-			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Fatalf("parseFlags(%q) error = %v, want one containing %q", tc.args, err, tc.wantErr)
-			case tc.check != nil && !tc.check(cfg):
-				t.Errorf("parseFlags(%q) = %+v, not as expected", tc.args, cfg)
-			}
-			if err != nil && strings.Contains(err.Error(), "s3cret") {
-				t.Errorf("parseFlags() error %q contains the secret", err)
-			}
-		})
-	}
-}
-
-func TestParseFlags_Help(t *testing.T) {
-	t.Parallel()
-	if _, err := parseFlags([]string{"-h"}, noEnv); !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("parseFlags(-h) error = %v, want flag.ErrHelp", err)
-	}
-}
 
 // TestRun starts the server against an in-process issuer, in each verifier
 // mode, calls it, and checks that it stops when its context ends.
@@ -136,7 +56,7 @@ func TestRun(t *testing.T) {
 				t.Fatalf("parseFlags() error = %v", err)
 			}
 			addrs := make(chan net.Addr, 1)
-			cfg.onListen = func(a net.Addr) { addrs <- a }
+			cmd := Command{OnListen: listenerTo(listenerGRPC, addrs)}
 			logs := &syncBuffer{}
 			logger := slog.New(slog.NewJSONHandler(logs, nil))
 
@@ -144,7 +64,7 @@ func TestRun(t *testing.T) {
 			defer cancel()
 			runCtx, stop := context.WithCancel(ctx)
 			done := make(chan error, 1)
-			go func() { done <- run(runCtx, cfg, logger) }()
+			go func() { done <- cmd.run(runCtx, cfg, logger) }()
 			var addr net.Addr
 			select {
 			case addr = <-addrs:
@@ -218,10 +138,10 @@ func TestRun(t *testing.T) {
 func TestRun_ConfigErrorBeforeListen(t *testing.T) {
 	t.Parallel()
 	cfg := config{addr: "127.0.0.1:0", issuer: "https://a.example", audiences: []string{""}, logFormat: "text"}
-	cfg.onListen = func(net.Addr) { t.Error("run() listened despite an invalid configuration") }
+	cmd := Command{OnListen: func(string, net.Addr) { t.Error("run() listened despite an invalid configuration") }}
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
-	if err := run(ctx, cfg, slog.New(slog.DiscardHandler)); err == nil {
+	if err := cmd.run(ctx, cfg, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("run() with an empty audience = nil, want an error")
 	}
 }
@@ -258,29 +178,40 @@ func (b *syncBuffer) String() string {
 // it stops when the test ends.
 func startRun(t *testing.T, args ...string) string {
 	t.Helper()
-	cfg, err := parseFlags(append([]string{"-addr", "127.0.0.1:0"}, args...), noEnv)
+	return start(t, Command{}, args...)[listenerGRPC]
+}
+
+// start runs cmd with args and "-addr 127.0.0.1:0", and returns the
+// address of each of its listeners by name; it stops when the test ends.
+func start(t *testing.T, cmd Command, args ...string) map[string]string {
+	t.Helper()
+	cfg, err := cmd.parse(append([]string{"-addr", "127.0.0.1:0"}, args...), noEnv, io.Discard)
 	if err != nil {
-		t.Fatalf("parseFlags() error = %v", err)
+		t.Fatalf("parse() error = %v", err)
 	}
-	addrs := make(chan net.Addr, 1)
-	cfg.onListen = func(a net.Addr) { addrs <- a }
+	type listener struct{ name, addr string }
+	listeners := make(chan listener, 2+len(cmd.Endpoints)) // gRPC, metadata, endpoints
+	cmd.OnListen = func(name string, a net.Addr) { listeners <- listener{name, a.String()} }
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- cmd.run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
 			t.Errorf("run() = %v", err)
 		}
 	})
-	select {
-	case a := <-addrs:
-		return a.String()
-	case err := <-done:
-		done <- nil // for the cleanup
-		t.Fatalf("run() returned early: %v", err)
+	addrs := map[string]string{}
+	for addrs[listenerGRPC] == "" { // reported last
+		select {
+		case l := <-listeners:
+			addrs[l.name] = l.addr
+		case err := <-done:
+			done <- nil // for the cleanup
+			t.Fatalf("run() returned early: %v", err)
+		}
 	}
-	return ""
+	return addrs
 }
 
 // TestRun_SenderConstrained serves over mutual TLS from PEM files and
@@ -330,35 +261,9 @@ func TestRun_ResourceMetadata(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
 	const res = "https://reports.example.com/api"
-	cfg, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-issuer", iss.URL, "-jwks", iss.JWKSURL(), "-insecure-http",
-		"-audience", oauthtest.DefaultAudience, "-resource", res, "-metadata-addr", "127.0.0.1:0"}, noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addrs, metaAddrs := make(chan net.Addr, 1), make(chan net.Addr, 1)
-	cfg.onListen = func(a net.Addr) { addrs <- a }
-	cfg.onMetadataListen = func(a net.Addr) { metaAddrs <- a }
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run() = %v", err)
-		}
-	})
-	var metaAddr, addr string
-	for metaAddr == "" || addr == "" {
-		select {
-		case a := <-metaAddrs:
-			metaAddr = a.String()
-		case a := <-addrs:
-			addr = a.String()
-		case err := <-done:
-			done <- nil // for the cleanup
-			t.Fatalf("run() returned early: %v", err)
-		}
-	}
+	addrs := start(t, Command{}, "-issuer", iss.URL, "-jwks", iss.JWKSURL(), "-insecure-http",
+		"-audience", oauthtest.DefaultAudience, "-resource", res, "-metadata-addr", "127.0.0.1:0")
+	metaAddr, addr := addrs[listenerMetadata], addrs[listenerGRPC]
 
 	// RFC 9728 §3.1: https://reports.example.com/.well-known/oauth-protected-resource/api,
 	// fetched here from the metadata listener.
@@ -415,8 +320,8 @@ func wellKnownURL(res string) string {
 
 // TestRun_Readiness checks that grpc health follows the key set: the
 // server waits for its first key set at start-up, so it serves SERVING.
-// (examples/observability's TestServer_Metrics watches it go from
-// NOT_SERVING to SERVING during a JWKS outage.)
+// (examples/observability's TestServer_Metrics checks that it stays
+// SERVING through a JWKS outage in the middle of a run.)
 func TestRun_Readiness(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
@@ -435,4 +340,102 @@ func TestRun_Readiness(t *testing.T) {
 	if got := resp.GetStatus(); got != healthpb.HealthCheckResponse_SERVING {
 		t.Errorf("Health/Check = %v, want SERVING", got)
 	}
+}
+
+// TestCommand_Endpoints serves an Endpoint on its own listener, fetched
+// over real HTTP, and leaves out one whose address is empty.
+func TestCommand_Endpoints(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "hello from "+r.URL.Path)
+	})
+	cmd := Command{Endpoints: []Endpoint{
+		{Name: "hello", Flag: "hello-addr", Handler: hello}, // off by default
+		{Name: "off", Flag: "off-addr", Default: "127.0.0.1:0", Handler: hello},
+	}}
+	addrs := start(t, cmd, "-issuer", iss.URL, "-jwks", iss.JWKSURL(), "-insecure-http", "-audience", oauthtest.DefaultAudience,
+		"-hello-addr", "127.0.0.1:0", "-off-addr", "")
+	if _, ok := addrs["off"]; ok || len(addrs) != 2 {
+		t.Errorf("listeners = %v, want grpc and hello", addrs)
+	}
+	client := &http.Client{Timeout: defaultTestTimeout}
+	resp, err := client.Get("http://" + addrs["hello"] + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || string(body) != "hello from /x" {
+		t.Errorf("GET /x = %q, %v; want %q", body, err, "hello from /x")
+	}
+}
+
+// TestCommand_MeterProvider checks that Command.MeterProvider reaches the
+// interceptor and every verify config: each creates its instruments on it.
+func TestCommand_MeterProvider(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	tests := map[string]struct {
+		args []string
+		want []string // counters that must be created on the provider
+	}{
+		"JWT": {args: []string{"-issuer", iss.URL, "-jwks", iss.JWKSURL()},
+			// interceptor, RemoteKeySetConfig, JWTConfig
+			want: []string{"oauthgate.server.decisions", "oauthgate.jwks.fetches", "oauthgate.cache.hits"}},
+		"Introspection": {args: []string{"-introspect", iss.IntrospectionURL(), "-client-id", iss.ClientID(), "-client-secret", iss.ClientSecret()},
+			// interceptor, IntrospectionConfig (its cache and its requests)
+			want: []string{"oauthgate.server.decisions", "oauthgate.cache.hits", "oauthgate.introspection.requests"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mp := &countersProvider{}
+			start(t, Command{MeterProvider: mp}, append(tc.args, "-insecure-http", "-audience", oauthtest.DefaultAudience)...)
+			for _, c := range tc.want {
+				if !mp.created(c) {
+					t.Errorf("counter %s was not created on Command.MeterProvider; created: %v", c, mp.counters)
+				}
+			}
+		})
+	}
+}
+
+// countersProvider is a no-op meter provider that records the names of
+// the Int64Counters and Int64ObservableCounters created on it.
+type countersProvider struct {
+	noop.MeterProvider
+	mu       sync.Mutex
+	counters []string
+}
+
+func (p *countersProvider) Meter(string, ...metric.MeterOption) metric.Meter {
+	return countersMeter{p: p}
+}
+
+func (p *countersProvider) created(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.counters, name)
+}
+
+type countersMeter struct {
+	noop.Meter
+	p *countersProvider
+}
+
+func (m countersMeter) Int64Counter(name string, opts ...metric.Int64CounterOption) (metric.Int64Counter, error) {
+	m.p.add(name)
+	return m.Meter.Int64Counter(name, opts...)
+}
+
+func (m countersMeter) Int64ObservableCounter(name string, opts ...metric.Int64ObservableCounterOption) (metric.Int64ObservableCounter, error) {
+	m.p.add(name)
+	return m.Meter.Int64ObservableCounter(name, opts...)
+}
+
+func (p *countersProvider) add(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.counters = append(p.counters, name)
 }

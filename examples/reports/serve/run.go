@@ -1,0 +1,238 @@
+package serve
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+
+	"github.com/oauthgate/oauthgate/dpop"
+	"github.com/oauthgate/oauthgate/examples/reports"
+	"github.com/oauthgate/oauthgate/interceptor"
+	"github.com/oauthgate/oauthgate/readiness"
+	"github.com/oauthgate/oauthgate/resource"
+	"github.com/oauthgate/oauthgate/verify"
+)
+
+// run builds the verifier and the server, listens on cfg.addr and the HTTP
+// addresses, and serves until ctx ends, then stops gracefully.
+// Configuration errors are returned before it listens.
+func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error {
+	verifier, ready, closeVerifier, err := newVerifier(ctx, cfg, c.MeterProvider, logger)
+	if err != nil {
+		return err
+	}
+	defer closeVerifier()
+	// grpc health says NOT_SERVING while the key set cannot verify tokens
+	// (not yet fetched, or stale past MaxStale), for readiness probes.
+	hs := health.NewServer()
+	if ready != nil {
+		w, err := readiness.Watch(readiness.Config{Health: hs, Sources: []readiness.Source{ready}})
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+	}
+	// DPoP-bound tokens (RFC 9449) are always accepted, with a proof per
+	// call; bearer tokens too.
+	proofs, err := dpop.New(dpop.Config{})
+	if err != nil {
+		return err
+	}
+	policy, err := reports.NewPolicy()
+	if err != nil {
+		return err
+	}
+	gateOpts := []interceptor.Option{interceptor.WithDPoP(proofs, cfg.origins...)}
+	if c.MeterProvider != nil {
+		gateOpts = append(gateOpts, interceptor.WithMeterProvider(c.MeterProvider))
+	}
+	if cfg.decisionLog {
+		gateOpts = append(gateOpts, interceptor.WithDecisionLog(logger, slog.LevelInfo, true /* identity */))
+	}
+	opts := []reports.Option{reports.WithLogger(logger), reports.WithHealth(hs), reports.WithInterceptorOptions(gateOpts...)}
+	var httpListeners []httpListener
+	if cfg.resource != "" {
+		meta, err := resource.New(resource.Config{
+			Resource:             cfg.resource,
+			AuthorizationServers: []string{cfg.issuer},
+			Policy:               policy,
+			DPoPAlgorithms:       strings.Fields(proofs.Algorithms()),
+			CertificateBound:     cfg.clientCA != "",
+			InsecureAllowHTTP:    cfg.insecureHTTP,
+		})
+		if err != nil {
+			return fmt.Errorf("-resource: %w", err)
+		}
+		opts = append(opts, reports.WithResourceMetadata(meta))
+		if cfg.metadataAddr != "" {
+			httpListeners = append(httpListeners, httpListener{name: listenerMetadata, flag: "metadata-addr", addr: cfg.metadataAddr, handler: meta.Handler()})
+			logger.Info("resource metadata", "path", meta.Path(), "url", meta.URL())
+		}
+	}
+	for i, e := range c.Endpoints {
+		if addr := cfg.endpoints[i]; addr != "" {
+			httpListeners = append(httpListeners, httpListener{name: e.Name, flag: e.Flag, addr: addr, handler: e.Handler})
+		}
+	}
+	if cfg.tlsCert != "" {
+		tlsConfig, err := serverTLS(cfg)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, reports.WithGRPCOptions(grpc.Creds(credentials.NewTLS(tlsConfig))))
+	}
+	srv, err := reports.NewServer(verifier, opts...)
+	if err != nil {
+		return err
+	}
+
+	lis, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	httpLis, err := listenHTTP(httpListeners)
+	if err != nil {
+		_ = lis.Close()
+		return err
+	}
+	defer serveHTTP(httpListeners, httpLis, logger)()
+	logger.Info("serving", "addr", lis.Addr().String(), "tls", cfg.tlsCert != "", "mtls", cfg.clientCA != "",
+		"issuer", cfg.issuer, "jwks", cfg.jwks, "introspect", cfg.introspect, "audiences", cfg.audiences)
+	if c.OnListen != nil {
+		for i, l := range httpListeners {
+			c.OnListen(l.name, httpLis[i].Addr())
+		}
+		c.OnListen(listenerGRPC, lis.Addr())
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	select {
+	case err := <-served:
+		return err // Serve failed on its own
+	case <-ctx.Done():
+	}
+	logger.Info("stopping", "timeout", stopTimeout.String())
+	hs.Shutdown() // NOT_SERVING from now on: balancers stop sending new calls
+	stopped := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(stopTimeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		logger.Warn("graceful stop timed out; closing remaining calls")
+		srv.Stop()
+		<-stopped
+	}
+	// ErrServerStopped: ctx ended before Serve began, and Serve returned at once.
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// serverTLS loads the server's certificate and, with -client-ca, the CA
+// bundle whose client certificates it requires (RFC 8705 mutual TLS: the
+// handshake proves the client holds the key of the certificate its tokens
+// may be bound to).
+func serverTLS(cfg config) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-cert/-tls-key: %w", err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.clientCA != "" {
+		pem, err := os.ReadFile(cfg.clientCA)
+		if err != nil {
+			return nil, fmt.Errorf("-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("-client-ca: no PEM certificate in the file")
+		}
+		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return c, nil
+}
+
+// newVerifier builds the JWT verifier, the introspection verifier or both,
+// as cfg asks, with their metrics going to mp (see Command.MeterProvider),
+// the key set that readiness watches (nil without JWTs), and a function
+// that releases them.
+func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logger *slog.Logger) (verify.Verifier, readiness.Source, func(), error) {
+	var jwt, opaque verify.Verifier
+	var ready readiness.Source
+	closeFn := func() {}
+	if cfg.issuer != "" || cfg.jwks != "" {
+		ksCfg := verify.RemoteKeySetConfig{URL: cfg.jwks, InsecureAllowHTTP: cfg.insecureHTTP, MeterProvider: mp}
+		if cfg.jwks == "" {
+			ksCfg.Issuer = cfg.issuer
+		}
+		keys, err := verify.NewRemoteKeySet(ksCfg)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		closeFn = func() { _ = keys.Close() }
+		ready = keys
+		j, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: cfg.issuer, Audiences: cfg.audiences, AcceptUntyped: cfg.allowUntyped, MeterProvider: mp})
+		if err != nil {
+			closeFn()
+			return nil, nil, nil, err
+		}
+		jwt = j
+		// Fail closed but keep running: until the keys arrive, calls get
+		// Unavailable, and the key set keeps retrying in the background.
+		wctx, cancel := context.WithTimeout(ctx, keysReadyTimeout)
+		err = keys.WaitReady(wctx)
+		cancel()
+		if err != nil {
+			logger.Warn("no signing keys yet; JWT calls fail with Unavailable until they arrive", "error", oneLine(err))
+		}
+	}
+	if cfg.introspect != "" {
+		i, err := verify.NewIntrospection(verify.IntrospectionConfig{
+			Endpoint:          cfg.introspect,
+			ClientID:          cfg.clientID,
+			ClientSecret:      cfg.clientSecret,
+			Issuer:            cfg.issuer,
+			Audiences:         cfg.audiences,
+			InsecureAllowHTTP: cfg.insecureHTTP,
+			MeterProvider:     mp,
+		})
+		if err != nil {
+			closeFn()
+			return nil, nil, nil, err
+		}
+		opaque = i
+	}
+	switch {
+	case jwt != nil && opaque != nil:
+		v, err := verify.ByShape(jwt, opaque)
+		if err != nil {
+			closeFn()
+			return nil, nil, nil, err
+		}
+		return v, ready, closeFn, nil
+	case jwt != nil:
+		return jwt, ready, closeFn, nil
+	default:
+		return opaque, ready, closeFn, nil
+	}
+}
