@@ -9,12 +9,14 @@
 // are, and NOT_SERVING again as soon as one is not, until it recovers.
 //
 //   - A [verify.RemoteKeySet] is ready once its first key set is fetched,
-//     and not ready while the last good set is older than its MaxStale.
+//     and not ready while the last good set is older than its MaxStale. It
+//     is a [Prober] too: the Watcher's probe starts its background fetch,
+//     so a key set nothing else has used yet still gets its keys.
 //   - A [verify.Introspection] is ready once its endpoint has answered a
 //     request, and not ready after a request the endpoint could not answer
 //     (unreachable, too slow, an error status, a malformed answer). It is a
 //     [Prober]: while it is not ready, the Watcher sends the endpoint a
-//     probe at every poll, a request for a random value that must come back
+//     probe at every poll (one at a time), a request for a random value that must come back
 //     inactive, since a replica out of rotation makes no other request. The
 //     first status is NOT_SERVING until the first probe succeeds; Watch
 //     itself does no network I/O.

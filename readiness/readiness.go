@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/health"
@@ -21,6 +22,10 @@ var _ Source = (*verify.RemoteKeySet)(nil)
 // request finds it unable to answer; the Watcher probes it while it is not.
 var _ Prober = (*verify.Introspection)(nil)
 
+// A RemoteKeySet's probe starts its background fetch, so that a Watcher
+// gets a key set nothing else has used yet going.
+var _ Prober = (*verify.RemoteKeySet)(nil)
+
 // A Source says whether tokens can be verified now. [verify.RemoteKeySet]
 // and [verify.Introspection] are sources. Ready must be cheap and safe for
 // concurrent use.
@@ -29,19 +34,23 @@ type Source interface {
 }
 
 // A Prober is a [Source] that can check on demand whether it can verify
-// tokens. It is for sources whose state changes only when they are used,
-// such as [verify.Introspection], which learns whether its endpoint answers
-// from the verifications it makes: a NOT_SERVING replica gets no traffic,
-// so without probes it would never find out that it could serve again.
+// tokens, doing what that takes: [verify.Introspection] asks its endpoint,
+// which it otherwise learns about only from the verifications it makes,
+// and [verify.RemoteKeySet] starts fetching if nothing has used it yet. A
+// NOT_SERVING replica gets no traffic, so without probes it would never
+// find out that it could serve again.
 //
-// While a Prober is not ready, the [Watcher] calls Probe from its goroutine
-// at once and then at every poll, before it reads Ready, with a context
-// that ends after one poll interval or when the Watcher is closed. Probes
-// of several Probers run concurrently. A ready Prober is not probed: the
-// traffic it serves keeps its state current, and probing idle replicas
-// would load the authorization server for little. Probe must update what
-// Ready reports and be safe for concurrent use; the Watcher ignores its
-// error, since Ready says what matters.
+// While a Prober is not ready, the [Watcher] calls Probe from a goroutine
+// of its own at once and then at every poll, and waits up to one poll
+// interval for it before it reads Ready; a probe that takes longer goes on
+// and the Prober is not probed again until it returns. Probes of several
+// Probers run concurrently. Their context ends when the Watcher is closed,
+// and Probe must then return; it must bound its own duration otherwise
+// (both verify sources do, with their Timeout). A ready Prober is not
+// probed: the traffic it serves keeps its state current, and probing idle
+// replicas would load the authorization server for little. Probe must
+// update what Ready reports and be safe for concurrent use; the Watcher
+// ignores its error, since Ready says what matters.
 type Prober interface {
 	Source
 	Probe(ctx context.Context) error
@@ -67,10 +76,10 @@ type Config struct {
 	Services []string
 	// Sources must all be ready for SERVING. At least one is required.
 	Sources []Source
-	// Interval is how often the sources are polled, and how long a
-	// [Prober]'s probe may take; a change is reported at most Interval
-	// after it happens, plus the time of the probes then due (at most
-	// Interval). The default is 1s.
+	// Interval is how often the sources are polled, and how long the
+	// Watcher waits for a [Prober]'s probe before it reads the status; a
+	// change is reported at most Interval after it happens, plus the wait
+	// for the probes then due (at most Interval). The default is 1s.
 	Interval time.Duration
 }
 
@@ -79,9 +88,13 @@ type Config struct {
 // concurrent use.
 type Watcher struct {
 	cfg    Config
-	ctx    context.Context // parent of every probe; canceled by Close
+	ctx    context.Context // of every probe; canceled by Close
 	cancel context.CancelFunc
 	done   chan struct{}
+	// probing[i] is set while cfg.Sources[i] is being probed; probes
+	// counts the probes running.
+	probing []atomic.Bool
+	probes  sync.WaitGroup
 
 	mu      sync.Mutex
 	serving bool // guarded by mu; the status last set
@@ -110,7 +123,7 @@ func Watch(cfg Config) (*Watcher, error) {
 	if len(cfg.Services) == 0 {
 		cfg.Services = []string{""}
 	}
-	w := &Watcher{cfg: cfg, done: make(chan struct{})}
+	w := &Watcher{cfg: cfg, done: make(chan struct{}), probing: make([]atomic.Bool, len(cfg.Sources))}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.update(true)
 	go w.loop()
@@ -137,18 +150,37 @@ func (w *Watcher) loop() {
 	}
 }
 
-// probe probes every [Prober] that is not ready, concurrently, for at most
-// one interval.
+// probe starts a probe of every [Prober] that is not ready and not being
+// probed, and waits for them for at most one interval.
 func (w *Watcher) probe() {
-	ctx, cancel := context.WithTimeout(w.ctx, w.cfg.Interval)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, s := range w.cfg.Sources {
-		if p, ok := s.(Prober); ok && !p.Ready() {
-			wg.Go(func() { _ = p.Probe(ctx) })
+	var started []chan struct{}
+	for i, s := range w.cfg.Sources {
+		p, ok := s.(Prober)
+		if !ok || p.Ready() || !w.probing[i].CompareAndSwap(false, true) {
+			continue
+		}
+		done := make(chan struct{})
+		started = append(started, done)
+		w.probes.Go(func() {
+			defer w.probing[i].Store(false)
+			defer close(done)
+			_ = p.Probe(w.ctx)
+		})
+	}
+	if len(started) == 0 {
+		return
+	}
+	t := time.NewTimer(w.cfg.Interval)
+	defer t.Stop()
+	for _, done := range started {
+		select {
+		case <-done:
+		case <-t.C:
+			return
+		case <-w.ctx.Done():
+			return
 		}
 	}
-	wg.Wait()
 }
 
 // ready reports whether every source is ready.
@@ -180,11 +212,13 @@ func (w *Watcher) update(force bool) {
 	}
 }
 
-// Close stops polling and waits for the goroutine to end. The statuses
+// Close stops polling, cancels the probes in flight and waits for them and
+// the Watcher's goroutine to end. The statuses
 // stay as last set; at shutdown, health.Server.Shutdown sets them all to
 // NOT_SERVING. Close always returns nil; calling it again does nothing.
 func (w *Watcher) Close() error {
 	w.cancel()
 	<-w.done
+	w.probes.Wait()
 	return nil
 }

@@ -259,6 +259,14 @@ func (r *RemoteKeySet) WaitReady(ctx context.Context) error {
 	return r.unavailableLocked(r.cfg.Now())
 }
 
+// Probe is [RemoteKeySet.WaitReady] for health checks: it starts the
+// background fetch if nothing has, and waits until the set is usable
+// (fetched, not older than MaxStale) or ctx ends. Package readiness calls
+// it while the set is not ready, so that a replica whose key set nothing
+// else has used yet, and which gets no traffic while it is NOT_SERVING,
+// still fetches its keys.
+func (r *RemoteKeySet) Probe(ctx context.Context) error { return r.WaitReady(ctx) }
+
 // Close stops the background goroutine and any fetch in flight, and waits
 // for them to end. Keys fails with [ErrUnavailable] afterwards. Close is
 // idempotent and always returns nil.

@@ -34,11 +34,12 @@ func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error
 		return err
 	}
 	defer closeVerifier()
-	// grpc health says NOT_SERVING while the key set cannot verify tokens
-	// (not yet fetched, or stale past MaxStale), for readiness probes.
+	// grpc health says NOT_SERVING while the key set or the introspection
+	// endpoint cannot verify tokens (not yet fetched or stale past
+	// MaxStale; not answering), for readiness probes.
 	hs := health.NewServer()
-	if ready != nil {
-		w, err := readiness.Watch(readiness.Config{Health: hs, Sources: []readiness.Source{ready}})
+	if len(ready) > 0 {
+		w, err := readiness.Watch(readiness.Config{Health: hs, Sources: ready})
 		if err != nil {
 			return err
 		}
@@ -174,11 +175,11 @@ func serverTLS(cfg config) (*tls.Config, error) {
 
 // newVerifier builds the JWT verifier, the introspection verifier or both,
 // as cfg asks, with their metrics going to mp (see Command.MeterProvider),
-// the key set that readiness watches (nil without JWTs), and a function
-// that releases them.
-func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logger *slog.Logger) (verify.Verifier, readiness.Source, func(), error) {
+// what readiness watches (the key set, the introspection verifier), and a
+// function that releases them.
+func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logger *slog.Logger) (verify.Verifier, []readiness.Source, func(), error) {
 	var jwt, opaque verify.Verifier
-	var ready readiness.Source
+	var ready []readiness.Source
 	closeFn := func() {}
 	if cfg.issuer != "" || cfg.jwks != "" {
 		ksCfg := verify.RemoteKeySetConfig{URL: cfg.jwks, InsecureAllowHTTP: cfg.insecureHTTP, MeterProvider: mp}
@@ -190,7 +191,7 @@ func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logge
 			return nil, nil, nil, err
 		}
 		closeFn = func() { _ = keys.Close() }
-		ready = keys
+		ready = append(ready, keys)
 		j, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: cfg.issuer, Audiences: cfg.audiences, AcceptUntyped: cfg.allowUntyped, MeterProvider: mp})
 		if err != nil {
 			closeFn()
@@ -221,6 +222,15 @@ func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logge
 			return nil, nil, nil, err
 		}
 		opaque = i
+		ready = append(ready, i)
+		// As for the keys: warn now about an endpoint that does not answer
+		// or refuses these client credentials, and keep running.
+		pctx, cancel := context.WithTimeout(ctx, keysReadyTimeout)
+		err = i.Probe(pctx)
+		cancel()
+		if err != nil {
+			logger.Warn("the introspection endpoint does not answer; opaque tokens fail with Unavailable until it does", "error", oneLine(err))
+		}
 	}
 	switch {
 	case jwt != nil && opaque != nil:

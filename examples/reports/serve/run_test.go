@@ -318,28 +318,53 @@ func wellKnownURL(res string) string {
 	return u.Scheme + "://" + u.Host + "/.well-known/oauth-protected-resource" + strings.TrimSuffix(u.EscapedPath(), "/")
 }
 
-// TestRun_Readiness checks that grpc health follows the key set: the
-// server waits for its first key set at start-up, so it serves SERVING.
-// (examples/observability's TestServer_Metrics checks that it stays
-// SERVING through a JWKS outage in the middle of a run.)
+// TestRun_Readiness checks that grpc health follows what verifies tokens:
+// the server waits for its first key set, or probes its introspection
+// endpoint, at start-up, so it serves SERVING, and NOT_SERVING while the
+// introspection endpoint does not answer. (examples/observability's
+// TestServer_Metrics checks that it stays SERVING through a JWKS outage in
+// the middle of a run.)
 func TestRun_Readiness(t *testing.T) {
 	t.Parallel()
-	iss := oauthtest.NewIssuer(t)
-	addr := startRun(t, "-issuer", iss.URL, "-audience", oauthtest.DefaultAudience, "-insecure-http")
-	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
+	for name, tc := range map[string]struct {
+		args func(iss *oauthtest.Issuer) []string
+		down bool // the introspection endpoint is down
+		want healthpb.HealthCheckResponse_ServingStatus
+	}{
+		"JWT": {args: func(iss *oauthtest.Issuer) []string { return []string{"-issuer", iss.URL} },
+			want: healthpb.HealthCheckResponse_SERVING},
+		"Introspection": {args: introspectArgs, want: healthpb.HealthCheckResponse_SERVING},
+		"IntrospectionDown": {args: introspectArgs, down: true,
+			want: healthpb.HealthCheckResponse_NOT_SERVING},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			iss := oauthtest.NewIssuer(t)
+			if tc.down {
+				iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+			}
+			addr := startRun(t, append(tc.args(iss), "-audience", oauthtest.DefaultAudience, "-insecure-http")...)
+			conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			defer cancel()
+			resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+			if err != nil {
+				t.Fatalf("Health/Check error = %v", err)
+			}
+			if got := resp.GetStatus(); got != tc.want {
+				t.Errorf("Health/Check = %v, want %v", got, tc.want)
+			}
+		})
 	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-	defer cancel()
-	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-	if err != nil {
-		t.Fatalf("Health/Check error = %v", err)
-	}
-	if got := resp.GetStatus(); got != healthpb.HealthCheckResponse_SERVING {
-		t.Errorf("Health/Check = %v, want SERVING", got)
-	}
+}
+
+// introspectArgs are the flags of an opaque-token server of iss.
+func introspectArgs(iss *oauthtest.Issuer) []string {
+	return []string{"-introspect", iss.IntrospectionURL(), "-client-id", iss.ClientID(), "-client-secret", iss.ClientSecret()}
 }
 
 // TestCommand_Endpoints serves an Endpoint on its own listener, fetched
@@ -383,7 +408,7 @@ func TestCommand_MeterProvider(t *testing.T) {
 		"JWT": {args: []string{"-issuer", iss.URL, "-jwks", iss.JWKSURL()},
 			// interceptor, RemoteKeySetConfig, JWTConfig
 			want: []string{"oauthgate.server.decisions", "oauthgate.jwks.fetches", "oauthgate.cache.hits"}},
-		"Introspection": {args: []string{"-introspect", iss.IntrospectionURL(), "-client-id", iss.ClientID(), "-client-secret", iss.ClientSecret()},
+		"Introspection": {args: introspectArgs(iss),
 			// interceptor, IntrospectionConfig (its cache and its requests)
 			want: []string{"oauthgate.server.decisions", "oauthgate.cache.hits", "oauthgate.introspection.requests"}},
 	}
