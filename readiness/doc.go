@@ -21,6 +21,11 @@
 //     first status is NOT_SERVING until the first probe succeeds; Watch
 //     itself does no network I/O.
 //
+// Watch what every call needs. A replica that also verifies JWTs
+// ([verify.ByShape]) should not watch its introspection endpoint: an
+// outage of that endpoint would take the JWT calls, which do not need it,
+// out of rotation too, on every replica at once.
+//
 // Register the health service as public in the policy: health checks carry
 // no token.
 //

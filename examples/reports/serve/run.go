@@ -222,7 +222,12 @@ func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logge
 			return nil, nil, nil, err
 		}
 		opaque = i
-		ready = append(ready, i)
+		if jwt == nil {
+			// Readiness watches what every call needs: beside JWTs, an
+			// introspection outage must not take the JWT calls out of
+			// rotation with it.
+			ready = append(ready, i)
+		}
 		// As for the keys: warn now about an endpoint that does not answer
 		// or refuses these client credentials, and keep running.
 		pctx, cancel := context.WithTimeout(ctx, keysReadyTimeout)

@@ -321,7 +321,7 @@ func wellKnownURL(res string) string {
 // TestRun_Readiness checks that grpc health follows what verifies tokens:
 // the server waits for its first key set, or probes its introspection
 // endpoint, at start-up, so it serves SERVING, and NOT_SERVING while the
-// introspection endpoint does not answer. (examples/observability's
+// introspection endpoint of an opaque-token server does not answer. (examples/observability's
 // TestServer_Metrics checks that it stays SERVING through a JWKS outage in
 // the middle of a run.)
 func TestRun_Readiness(t *testing.T) {
@@ -336,6 +336,10 @@ func TestRun_Readiness(t *testing.T) {
 		"Introspection": {args: introspectArgs, want: healthpb.HealthCheckResponse_SERVING},
 		"IntrospectionDown": {args: introspectArgs, down: true,
 			want: healthpb.HealthCheckResponse_NOT_SERVING},
+		// Beside JWTs, the introspection endpoint is not watched: its
+		// outage must not take the JWT calls out of rotation.
+		"BothIntrospectionDown": {args: func(iss *oauthtest.Issuer) []string { return append(introspectArgs(iss), "-issuer", iss.URL) },
+			down: true, want: healthpb.HealthCheckResponse_SERVING},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -55,10 +55,11 @@
 // Invalid flags are reported on stderr with exit status 2, before anything
 // listens. The server logs with log/slog to stderr, never logging tokens or
 // the client secret, registers grpc health and reflection (both public),
-// and stops gracefully on SIGINT or SIGTERM. grpc health says NOT_SERVING
-// while the key set cannot verify tokens (not yet fetched, or stale past
-// its MaxStale) or the introspection endpoint does not answer, for
-// readiness probes (package readiness), and NOT_SERVING once it stops.
+// and stops gracefully on SIGINT or SIGTERM. For readiness probes
+// (package readiness), grpc health says NOT_SERVING while the key set
+// cannot verify tokens (not yet fetched, or stale past its MaxStale) or,
+// when opaque tokens are all the server accepts, while the introspection
+// endpoint does not answer; and NOT_SERVING once the server stops.
 //
 // The command is package [serve]; this main only runs it. The same server
 // with its OpenTelemetry metrics exported to Prometheus (-metrics-addr) is
