@@ -35,7 +35,7 @@ const (
 // floodCooldownExtra is how much longer than UnknownKeyCooldown, at most,
 // in percent, the cooldown of a fetch made under an unknown-kid flood is
 // (see spreadCooldown).
-const floodCooldownExtra = 50
+const floodCooldownExtra = 100
 
 // A RemoteKeySet is a [KeySet] that fetches a JWKS document (RFC 7517 §5)
 // over HTTPS and keeps it fresh.
@@ -110,10 +110,10 @@ const floodCooldownExtra = 50
 // reach the server in bursts, one per cooldown. When the previous
 // cooldown turned calls away (a flood), a fetch caused by Keys that
 // succeeds is followed by a cooldown drawn at random in
-// [UnknownKeyCooldown, 1.5 × UnknownKeyCooldown], which spreads the
-// fleet's fetches within a few cooldowns; otherwise, or after a failed
-// fetch (the next may find the server back), the cooldown is
-// UnknownKeyCooldown. The internal/fleetsim simulation measures all of
+// [UnknownKeyCooldown, 2 × UnknownKeyCooldown]: the bursts are a cooldown
+// apart, so one such draw spreads the fleet's next fetches over a whole
+// cycle. Otherwise, or after a failed fetch (the next may find the server
+// back), the cooldown is UnknownKeyCooldown. The internal/fleetsim simulation measures all of
 // this for 10 000 replicas.
 //
 // A RemoteKeySet is safe for concurrent use.
@@ -436,7 +436,7 @@ func fullJitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1) //nolint:gosec // G404: jitter, not a secret
 }
 
-// spreadCooldown returns a random cooldown in [d, 1.5 × d]: never shorter
+// spreadCooldown returns a random cooldown in [d, 2 × d]: never shorter
 // than d, the configured minimum.
 func spreadCooldown(d time.Duration) time.Duration {
 	hi := d + d/100*floodCooldownExtra

@@ -241,7 +241,7 @@ func TestRemoteKeySet_FloodCooldown(t *testing.T) {
 	clock := oauthtest.NewClock(remoteStart)
 	iss := newRemoteIssuer(t)
 	r := newTestRemote(t, iss, RemoteKeySetConfig{Now: clock.Now, UnknownKeyCooldown: cooldown})
-	draws := []time.Duration{45 * time.Second, 31 * time.Second, 40 * time.Second, time.Hour, time.Hour}
+	draws := []time.Duration{45 * time.Second, 31 * time.Second, 40 * time.Second, time.Minute, time.Minute}
 	r.floodCooldown = func(d time.Duration) time.Duration {
 		if d != cooldown {
 			t.Errorf("floodCooldown(%v), want the configured %v", d, cooldown)
@@ -330,8 +330,8 @@ func TestRemoteKeySet_FloodCooldownDrawn(t *testing.T) {
 	gaps := map[time.Duration]bool{}
 	for i := 1; i < len(fetchedAt); i++ {
 		gap := fetchedAt[i].Sub(fetchedAt[i-1])
-		if gap < cooldown || gap > cooldown*3/2+time.Second {
-			t.Errorf("fetch %d came %v after the previous one, want within [%v, %v]", i, gap, cooldown, cooldown*3/2+time.Second)
+		if gap < cooldown || gap > 2*cooldown+time.Second {
+			t.Errorf("fetch %d came %v after the previous one, want within [%v, %v]", i, gap, cooldown, 2*cooldown+time.Second)
 		}
 		gaps[gap] = true
 	}
@@ -665,7 +665,7 @@ func TestRandBetween(t *testing.T) {
 func TestSpreadCooldown(t *testing.T) {
 	t.Parallel()
 	const d = 30 * time.Second
-	lo, hi := d, d*3/2
+	lo, hi := d, 2*d
 	minGot, maxGot := hi, lo
 	seen := map[time.Duration]bool{}
 	for range 10_000 {

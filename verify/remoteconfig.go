@@ -65,7 +65,7 @@ type RemoteKeySetConfig struct {
 	// authorization server to one request per cooldown. While such tokens
 	// arrive faster than that, each successful fetch they cause is
 	// followed by a cooldown drawn at random between UnknownKeyCooldown
-	// and 1.5 × UnknownKeyCooldown, so that the replicas of a fleet do not
+	// and 2 × UnknownKeyCooldown, so that the replicas of a fleet do not
 	// fetch in step. The default is 30s.
 	UnknownKeyCooldown time.Duration
 	// MaxStale is how long after it was fetched a key set is still served
