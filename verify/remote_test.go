@@ -230,17 +230,28 @@ func TestRemoteKeySet_UnknownKidFlood(t *testing.T) {
 	})
 }
 
+// floodTestCooldown is the UnknownKeyCooldown of newFloodTestRemote.
+const floodTestCooldown = 30 * time.Second
+
+// newFloodTestRemote returns a key set with an UnknownKeyCooldown of
+// floodTestCooldown, its issuer, and the clock it reads, which moves only
+// when the test advances it.
+func newFloodTestRemote(t *testing.T) (*RemoteKeySet, *oauthtest.Issuer, *oauthtest.Clock) {
+	t.Helper()
+	clock := oauthtest.NewClock(remoteStart)
+	iss := newRemoteIssuer(t)
+	return newTestRemote(t, iss, RemoteKeySetConfig{Now: clock.Now, UnknownKeyCooldown: floodTestCooldown}), iss, clock
+}
+
 // TestRemoteKeySet_FloodCooldown checks which cooldown follows a fetch
 // caused by Keys: exactly UnknownKeyCooldown, unless the cooldown before
 // it turned calls away (a flood) and the fetch succeeded; then one drawn
 // by floodCooldown for that fetch alone.
 func TestRemoteKeySet_FloodCooldown(t *testing.T) {
 	t.Parallel()
-	const cooldown = 30 * time.Second
+	const cooldown = floodTestCooldown
 	ctx := remoteTestContext(t)
-	clock := oauthtest.NewClock(remoteStart)
-	iss := newRemoteIssuer(t)
-	r := newTestRemote(t, iss, RemoteKeySetConfig{Now: clock.Now, UnknownKeyCooldown: cooldown})
+	r, iss, clock := newFloodTestRemote(t)
 	draws := []time.Duration{45 * time.Second, 31 * time.Second, 40 * time.Second, time.Minute, time.Minute}
 	r.floodCooldown = func(d time.Duration) time.Duration {
 		if d != cooldown {
@@ -312,11 +323,9 @@ func TestRemoteKeySet_FloodCooldown(t *testing.T) {
 // UnknownKeyCooldown apart, never in step with it.
 func TestRemoteKeySet_FloodCooldownDrawn(t *testing.T) {
 	t.Parallel()
-	const cooldown = 30 * time.Second
+	const cooldown = floodTestCooldown
 	ctx := remoteTestContext(t)
-	clock := oauthtest.NewClock(remoteStart)
-	iss := newRemoteIssuer(t)
-	r := newTestRemote(t, iss, RemoteKeySetConfig{Now: clock.Now, UnknownKeyCooldown: cooldown})
+	r, iss, clock := newFloodTestRemote(t)
 	r.floodCooldown = spreadCooldown
 	var fetchedAt []time.Time
 	for len(fetchedAt) < 20 {
