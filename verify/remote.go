@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -31,6 +32,11 @@ const (
 	refreshUntil      = 95
 )
 
+// floodCooldownExtra is how much longer than UnknownKeyCooldown, at most,
+// in percent, the cooldown of a fetch made under an unknown-kid flood is
+// (see spreadCooldown).
+const floodCooldownExtra = 100
+
 // A RemoteKeySet is a [KeySet] that fetches a JWKS document (RFC 7517 §5)
 // over HTTPS and keeps it fresh.
 //
@@ -57,18 +63,20 @@ const (
 //
 //   - if a fetch is in flight, Keys waits for that fetch (bounded by ctx)
 //     and looks again;
-//   - else, if the last fetch caused by Keys started at least
-//     UnknownKeyCooldown ago, Keys starts one, waits for it (bounded by ctx
-//     and Timeout) and looks again;
+//   - else, if the cooldown of the last fetch caused by Keys has ended,
+//     Keys starts one, waits for it (bounded by ctx and Timeout) and looks
+//     again;
 //   - else Keys fails at once, without network I/O.
 //
-// So a rotated key is picked up with exactly one fetch, concurrent callers
-// share that fetch instead of starting others, and a flood of tokens with
-// made-up kids causes at most one fetch per cooldown. Keys returns a
-// [*TokenError] with reason [ErrUnknownKey] when a usable snapshot lacks the
-// kid, and a [*UnavailableError] (Op "fetch JWKS") when there is no usable
-// snapshot, when the fetch it waited for failed, when ctx ended while it
-// waited, or after Close.
+// The cooldown is UnknownKeyCooldown, or longer under a flood of unknown
+// kids (see below). So a rotated key is picked up with exactly one fetch,
+// concurrent callers share that fetch instead of starting others, and a
+// flood of tokens with made-up kids causes at most one fetch per
+// UnknownKeyCooldown. Keys returns a [*TokenError] with reason
+// [ErrUnknownKey] when a usable snapshot lacks the kid, and a
+// [*UnavailableError] (Op "fetch JWKS") when there is no usable snapshot,
+// when the fetch it waited for failed, when ctx ended while it waited, or
+// after Close.
 //
 // # Load on the authorization server
 //
@@ -79,11 +87,34 @@ const (
 // in step: the refresh after a regular refresh is due at a random point in
 // [80%, 95%] of the lifetime, and the refresh after any other good fetch
 // at a random point in [25%, 95%], which makes a fleet's refreshes uniform
-// in time from its second cycle on. Retries after failures are jittered
-// too, and capped at MinRefresh, so the end of an outage is met by
-// retries spread over about MinRefresh. In the steady state a fleet of N
-// replicas sends about N / (0.875 × lifetime) JWKS requests; the
-// internal/fleetsim simulation measures this for 10 000 replicas.
+// in time from its second cycle on. In the steady state a fleet of N
+// replicas sends about N / (0.875 × lifetime) JWKS requests.
+//
+// Retries after failed fetches back off exponentially from 1s, each delay
+// drawn at random in its upper half. Without a usable set (none fetched
+// yet, or the last good one older than MaxStale) calls are failing, so
+// the delay stops doubling at MinRefresh. With a usable set every call is
+// still answered and a retry only adds load to a server that is down or
+// recovering, so the delay doubles on up to the set's lifetime, and never
+// beyond a quarter of the time left until MaxStale (nor below
+// MinRefresh): an outage costs each replica whose refresh falls in it
+// about log2(outage ÷ 1s) requests, not one per MinRefresh; a replica
+// retries several times, the last within MinRefresh, before its set would
+// become unusable; and once the server is back, every replica holds a
+// fresh set within one lifetime, the staleness the server's Cache-Control
+// allows anyway. A key first used during or after the outage is not kept
+// waiting by the backoff: its first token causes a fetch, as above.
+//
+// A flood of made-up kids reaches every replica of a fleet at about the
+// same time, so their cooldowns would end together and the flood would
+// reach the server in bursts, one per cooldown. When the previous
+// cooldown turned calls away (a flood), a fetch caused by Keys that
+// succeeds is followed by a cooldown drawn at random in
+// [UnknownKeyCooldown, 2 × UnknownKeyCooldown]: the bursts are a cooldown
+// apart, so one such draw spreads the fleet's next fetches over a whole
+// cycle. Otherwise, or after a failed fetch (the next may find the server
+// back), the cooldown is UnknownKeyCooldown. The internal/fleetsim simulation measures all of
+// this for 10 000 replicas.
 //
 // A RemoteKeySet is safe for concurrent use.
 type RemoteKeySet struct {
@@ -104,6 +135,8 @@ type RemoteKeySet struct {
 	started    bool
 	fetches    flight.Group[struct{}, struct{}] // at most one fetch at a time
 	lastDemand time.Time                        // start of the last fetch started by Keys
+	cooldown   time.Duration                    // how long after lastDemand Keys may start another
+	turnedAway bool                             // a Keys call was refused by the current cooldown
 	failures   int                              // consecutive failed fetches
 	gen        uint64                           // number of fetches ended
 	lastErr    error                            // cause of the last failed fetch
@@ -111,20 +144,23 @@ type RemoteKeySet struct {
 	gotReady   bool
 
 	// Test hooks. jitter randomises a backoff delay; between picks a
-	// refresh delay in [lo, hi]; onSchedule observes each delay the
-	// background loop waits for.
-	jitter     func(time.Duration) time.Duration
-	between    func(lo, hi time.Duration) time.Duration
-	onSchedule func(time.Duration)
+	// refresh delay in [lo, hi]; floodCooldown picks the cooldown of a
+	// demand fetch made under a flood (see fetchFlood); onSchedule
+	// observes each delay the background loop waits for.
+	jitter        func(time.Duration) time.Duration
+	between       func(lo, hi time.Duration) time.Duration
+	floodCooldown func(time.Duration) time.Duration
+	onSchedule    func(time.Duration)
 
 	metrics *keySetMetrics // nil records nothing
 }
 
 // A snapshot is one fetched key set. It is never modified once published.
 type snapshot struct {
-	keys    keyIndex
-	refresh time.Time // the background refresh is due
-	staleAt time.Time // fetch time + MaxStale: unusable from then on
+	keys     keyIndex
+	lifetime time.Duration // announced by the server, within [MinRefresh, MaxRefresh]
+	refresh  time.Time     // the background refresh is due
+	staleAt  time.Time     // fetch time + MaxStale: unusable from then on
 }
 
 var errClosed = errors.New("key set closed")
@@ -153,12 +189,13 @@ func (r *RemoteKeySet) keysSlow(ctx context.Context, kid string) ([]jose.JSONWeb
 	now := r.cfg.Now()
 	call, inflight := r.fetches.Lookup(struct{}{})
 	if !inflight {
-		if !r.lastDemand.IsZero() && now.Sub(r.lastDemand) < r.cfg.UnknownKeyCooldown {
+		if !r.lastDemand.IsZero() && now.Sub(r.lastDemand) < r.cooldown {
 			// Rate limited: answer from what we have, without waiting. A
 			// key published after the last fetch is therefore refused as
 			// unknown until the cooldown ends; authorization servers are
 			// expected to publish keys before signing with them (the
 			// background refresh then finds them first).
+			r.turnedAway = true
 			r.metrics.cooledDown()
 			err := r.unavailableLocked(now)
 			r.mu.Unlock()
@@ -167,9 +204,13 @@ func (r *RemoteKeySet) keysSlow(ctx context.Context, kid string) ([]jose.JSONWeb
 			}
 			return r.lookup(kid, nil)
 		}
-		r.lastDemand = now
+		kind := fetchDemand
+		if r.turnedAway {
+			kind = fetchFlood
+		}
+		r.lastDemand, r.cooldown, r.turnedAway = now, r.cfg.UnknownKeyCooldown, false
 		r.metrics.demanded()
-		call = r.startFetchLocked(false)
+		call = r.startFetchLocked(kind)
 	}
 	r.mu.Unlock()
 
@@ -317,8 +358,11 @@ func (r *RemoteKeySet) loop() {
 			r.mu.Lock()
 			var call *flight.Call[struct{}]
 			if _, inflight := r.fetches.Lookup(struct{}{}); inflight || r.gen == gen {
-				// A regular refresh: the timer of a good set, not a retry.
-				call = r.startFetchLocked(r.failures == 0 && r.snap.Load() != nil)
+				kind := fetchRetry
+				if r.failures == 0 && r.snap.Load() != nil {
+					kind = fetchRegular // the timer of a good set, not a retry
+				}
+				call = r.startFetchLocked(kind)
 			}
 			r.mu.Unlock()
 			if call != nil {
@@ -350,21 +394,46 @@ func (r *RemoteKeySet) nextDelay() (time.Duration, uint64) {
 }
 
 func (r *RemoteKeySet) nextDelayLocked() time.Duration {
-	if r.failures > 0 {
-		// Exponential backoff from min(1s, MinRefresh), capped at
-		// MinRefresh, with jitter so that a fleet of servers does not
-		// retry in lockstep after an outage.
-		d := min(maxBackoffBase, r.cfg.MinRefresh)
-		for i := 1; i < r.failures && d < r.cfg.MinRefresh; i++ {
-			d *= 2
-		}
-		return r.jitter(min(d, r.cfg.MinRefresh))
-	}
 	s := r.snap.Load()
+	if r.failures > 0 {
+		// Jittered, so that a fleet of servers does not retry in lockstep
+		// after an outage.
+		return r.jitter(r.backoffLocked(s, r.cfg.Now()))
+	}
 	if s == nil {
 		return 0
 	}
 	return max(s.refresh.Sub(r.cfg.Now()), 0)
+}
+
+// backoffLocked returns the retry delay, before jitter, after r.failures
+// consecutive failed fetches, s being the current snapshot (or nil): from
+// min(1s, MinRefresh), doubling per failure up to backoffCeiling.
+func (r *RemoteKeySet) backoffLocked(s *snapshot, now time.Time) time.Duration {
+	ceiling := r.backoffCeiling(s, now)
+	d := min(maxBackoffBase, ceiling)
+	for i := 1; i < r.failures && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
+}
+
+// backoffCeiling returns the longest retry delay after failures. Without
+// a usable set (none yet, or older than MaxStale) calls may be failing, so
+// it is MinRefresh. With one, the replica answers its calls and a retry
+// only adds load to a server that is down or recovering, so it is
+// min(lifetime, max(MinRefresh, time left until MaxStale ÷ 4)). The
+// lifetime bounds how long a key withdrawn during an outage is trusted
+// once the server is back to what the server's Cache-Control allows in
+// normal operation. The quarter keeps the replica trying before the set
+// becomes unusable: each retry leaves at least three quarters of the time
+// left, and the last 4 × MinRefresh hold a retry at least every
+// MinRefresh.
+func (r *RemoteKeySet) backoffCeiling(s *snapshot, now time.Time) time.Duration {
+	if s == nil || !now.Before(s.staleAt) {
+		return r.cfg.MinRefresh
+	}
+	return min(s.lifetime, max(r.cfg.MinRefresh, s.staleAt.Sub(now)/4))
 }
 
 // fullJitter returns a random duration in [d/2, d].
@@ -373,6 +442,16 @@ func fullJitter(d time.Duration) time.Duration {
 		return d
 	}
 	return d/2 + rand.N(d/2+1) //nolint:gosec // G404: jitter, not a secret
+}
+
+// spreadCooldown returns a random cooldown in [d, 2 × d]: never shorter
+// than d, the configured minimum.
+func spreadCooldown(d time.Duration) time.Duration {
+	hi := d + d/100*floodCooldownExtra
+	if hi < d { // overflow
+		hi = math.MaxInt64
+	}
+	return randBetween(d, hi)
 }
 
 // randBetween returns a random duration in [lo, hi].
@@ -395,15 +474,28 @@ func (r *RemoteKeySet) refreshDelay(ttl time.Duration, regular bool) time.Durati
 	return r.between(ttl/100*time.Duration(from), ttl/100*refreshUntil)
 }
 
-// startFetchLocked returns the fetch in flight, or starts one; regular
-// says that it is the regular refresh of a good set. It returns nil after
-// Close.
-func (r *RemoteKeySet) startFetchLocked(regular bool) *flight.Call[struct{}] {
+// A fetchKind says why a fetch starts, which decides when the next refresh
+// is due (refreshDelay) and, for a fetch started by Keys, its cooldown.
+type fetchKind int
+
+const (
+	fetchRetry   fetchKind = iota // the loop's first fetch, or a retry after failures
+	fetchRegular                  // the regular refresh of a good set
+	fetchDemand                   // started by Keys
+	// fetchFlood is started by Keys after the previous cooldown turned
+	// calls away: unknown kids arrive faster than the cooldown lets them
+	// fetch.
+	fetchFlood
+)
+
+// startFetchLocked returns the fetch in flight, or starts one of kind. It
+// returns nil after Close.
+func (r *RemoteKeySet) startFetchLocked(kind fetchKind) *flight.Call[struct{}] {
 	if r.closed.Load() {
 		return nil
 	}
 	call, _ := r.fetches.Start(struct{}{}, func() (struct{}, error) {
-		s, err := r.fetchSet(regular)
+		s, err := r.fetchSet(kind == fetchRegular)
 		r.metrics.fetched(err)
 		r.mu.Lock()
 		switch {
@@ -412,6 +504,14 @@ func (r *RemoteKeySet) startFetchLocked(regular bool) *flight.Call[struct{}] {
 		case err == nil:
 			r.snap.Store(s)
 			r.failures, r.lastErr = 0, nil
+			if kind == fetchFlood {
+				// Every replica of a fleet met the flood at once, so
+				// their cooldowns end together: a random one, never
+				// shorter than configured, spreads their next fetches. A
+				// failed fetch keeps the plain cooldown, as the next one
+				// may be what brings the set back.
+				r.cooldown = r.floodCooldown(r.cfg.UnknownKeyCooldown)
+			}
 			if !r.gotReady {
 				r.gotReady = true
 				close(r.ready)
@@ -466,8 +566,9 @@ func (r *RemoteKeySet) fetchSet(regular bool) (*snapshot, error) {
 	}
 	ttl = min(max(ttl, r.cfg.MinRefresh), r.cfg.MaxRefresh)
 	return &snapshot{
-		keys:    idx,
-		refresh: now.Add(r.refreshDelay(ttl, regular)),
-		staleAt: now.Add(r.cfg.MaxStale),
+		keys:     idx,
+		lifetime: ttl,
+		refresh:  now.Add(r.refreshDelay(ttl, regular)),
+		staleAt:  now.Add(r.cfg.MaxStale),
 	}, nil
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,9 +40,10 @@ func newRemoteIssuer(t testing.TB, opts ...oauthtest.Option) *oauthtest.Issuer {
 // newTestRemote builds a key set for iss's JWKS (unless cfg names a URL or
 // an issuer) with iss's client and cfg's other fields, closed at the end
 // of the test. Backoff retries are pushed out of the test's reach unless
-// the test sets r.jitter itself before the first Keys call, and refreshes
-// are due at the end of their window (95% of the lifetime) unless it sets
-// r.between.
+// the test sets r.jitter itself before the first Keys call, refreshes are
+// due at the end of their window (95% of the lifetime) unless it sets
+// r.between, and every cooldown is UnknownKeyCooldown unless it sets
+// r.floodCooldown.
 func newTestRemote(t testing.TB, iss *oauthtest.Issuer, cfg RemoteKeySetConfig) *RemoteKeySet {
 	t.Helper()
 	if cfg.URL == "" && cfg.Issuer == "" {
@@ -56,6 +59,7 @@ func newTestRemote(t testing.TB, iss *oauthtest.Issuer, cfg RemoteKeySetConfig) 
 	}
 	r.jitter = func(time.Duration) time.Duration { return time.Hour }
 	r.between = func(_, hi time.Duration) time.Duration { return hi }
+	r.floodCooldown = func(d time.Duration) time.Duration { return d }
 	t.Cleanup(func() { r.Close() })
 	return r
 }
@@ -224,6 +228,127 @@ func TestRemoteKeySet_UnknownKidFlood(t *testing.T) {
 		}
 		remoteWantKID(t, r, ctx, kids(iss)[0])
 	})
+}
+
+// floodTestCooldown is the UnknownKeyCooldown of newFloodTestRemote.
+const floodTestCooldown = 30 * time.Second
+
+// newFloodTestRemote returns a key set with an UnknownKeyCooldown of
+// floodTestCooldown, its issuer, and the clock it reads, which moves only
+// when the test advances it.
+func newFloodTestRemote(t *testing.T) (*RemoteKeySet, *oauthtest.Issuer, *oauthtest.Clock) {
+	t.Helper()
+	clock := oauthtest.NewClock(remoteStart)
+	iss := newRemoteIssuer(t)
+	return newTestRemote(t, iss, RemoteKeySetConfig{Now: clock.Now, UnknownKeyCooldown: floodTestCooldown}), iss, clock
+}
+
+// TestRemoteKeySet_FloodCooldown checks which cooldown follows a fetch
+// caused by Keys: exactly UnknownKeyCooldown, unless the cooldown before
+// it turned calls away (a flood) and the fetch succeeded; then one drawn
+// by floodCooldown for that fetch alone.
+func TestRemoteKeySet_FloodCooldown(t *testing.T) {
+	t.Parallel()
+	const cooldown = floodTestCooldown
+	ctx := remoteTestContext(t)
+	r, iss, clock := newFloodTestRemote(t)
+	draws := []time.Duration{45 * time.Second, 31 * time.Second, 40 * time.Second, time.Minute, time.Minute}
+	r.floodCooldown = func(d time.Duration) time.Duration {
+		if d != cooldown {
+			t.Errorf("floodCooldown(%v), want the configured %v", d, cooldown)
+		}
+		if len(draws) == 0 {
+			t.Fatal("floodCooldown called more often than expected")
+		}
+		next := draws[0]
+		draws = draws[1:]
+		return next
+	}
+	requests := 0
+	// fetchesAfter moves the clock on by d and reports whether a made-up
+	// kid then causes a fetch.
+	fetchesAfter := func(d time.Duration) bool {
+		t.Helper()
+		clock.Advance(d)
+		_, err := r.Keys(ctx, "made-up")
+		if !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Keys(made-up) error = %v", err)
+		}
+		n := iss.Requests(oauthtest.EndpointJWKS)
+		fetched := n > requests
+		requests = n
+		return fetched
+	}
+	steps := []struct {
+		step  string
+		after time.Duration
+		down  bool // the JWKS endpoint fails
+		fetch bool
+	}{
+		{step: "first", fetch: true},
+		{step: "within the plain cooldown", after: cooldown - 1}, // turned away: a flood
+		{step: "plain cooldown over", after: 1, fetch: true},     // draws 45s
+		{step: "within the first draw", after: 44 * time.Second},
+		{step: "first draw over", after: time.Second, fetch: true}, // draws 31s
+		{step: "within the second draw", after: 30 * time.Second},
+		// A flood, but the fetch fails: the next one, which may find the
+		// server back, stays the plain cooldown away.
+		{step: "second draw over, server down", after: time.Second, down: true, fetch: true},
+		{step: "within the plain cooldown after a failure", after: cooldown - 1, down: true},
+		{step: "plain cooldown after a failure over", after: 1, fetch: true}, // a flood: draws 40s
+		{step: "within the third draw", after: 39 * time.Second},
+		{step: "third draw over", after: time.Second, fetch: true}, // a flood: draws again
+		// Nothing turned away during that cooldown: the next is plain.
+		{step: "no flood", after: time.Hour, fetch: true},
+		{step: "within the plain cooldown again", after: cooldown - 1},
+		{step: "plain cooldown over again", after: 1, fetch: true}, // a flood: draws
+	}
+	for _, st := range steps {
+		if st.down {
+			iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+		} else {
+			iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
+		}
+		if got := fetchesAfter(st.after); got != st.fetch {
+			t.Fatalf("%s: fetched = %v, want %v", st.step, got, st.fetch)
+		}
+	}
+	if len(draws) != 0 {
+		t.Errorf("%d cooldowns left undrawn", len(draws))
+	}
+}
+
+// TestRemoteKeySet_FloodCooldownDrawn floods a key set with its default
+// floodCooldown with a made-up kid every second: fetches come at least
+// UnknownKeyCooldown apart, never in step with it.
+func TestRemoteKeySet_FloodCooldownDrawn(t *testing.T) {
+	t.Parallel()
+	const cooldown = floodTestCooldown
+	ctx := remoteTestContext(t)
+	r, iss, clock := newFloodTestRemote(t)
+	r.floodCooldown = spreadCooldown
+	var fetchedAt []time.Time
+	for len(fetchedAt) < 20 {
+		before := iss.Requests(oauthtest.EndpointJWKS)
+		remoteWantErr(t, r, ctx, "made-up", ErrUnknownKey)
+		if iss.Requests(oauthtest.EndpointJWKS) > before {
+			fetchedAt = append(fetchedAt, clock.Now())
+		}
+		clock.Advance(time.Second)
+	}
+	gaps := map[time.Duration]bool{}
+	for i := 1; i < len(fetchedAt); i++ {
+		gap := fetchedAt[i].Sub(fetchedAt[i-1])
+		if gap < cooldown || gap > 2*cooldown+time.Second {
+			t.Errorf("fetch %d came %v after the previous one, want within [%v, %v]", i, gap, cooldown, 2*cooldown+time.Second)
+		}
+		gaps[gap] = true
+	}
+	// The first two are a plain cooldown apart; the others drawn, each
+	// its own, to the second: 16 values.
+	if len(gaps) < 3 {
+		t.Errorf("fetches came %v apart, want varied gaps", gaps)
+	}
 }
 
 func TestRemoteKeySet_DownAtStartRecovers(t *testing.T) {
@@ -546,6 +671,32 @@ func TestRandBetween(t *testing.T) {
 	}
 }
 
+func TestSpreadCooldown(t *testing.T) {
+	t.Parallel()
+	const d = 30 * time.Second
+	lo, hi := d, 2*d
+	minGot, maxGot := hi, lo
+	seen := map[time.Duration]bool{}
+	for range 10_000 {
+		got := spreadCooldown(d)
+		if got < lo || got > hi {
+			t.Fatalf("spreadCooldown(%v) = %v, want within [%v, %v]: never below the configured cooldown", d, got, lo, hi)
+		}
+		minGot, maxGot = min(minGot, got), max(maxGot, got)
+		seen[got] = true
+	}
+	// Each call draws its own: replicas that met a flood together leave
+	// their cooldowns at different times.
+	if slack := (hi - lo) / 100; minGot > lo+slack || maxGot < hi-slack || len(seen) < 9000 {
+		t.Errorf("spreadCooldown(%v) drew %d distinct values in [%v, %v]", d, len(seen), minGot, maxGot)
+	}
+	for _, d := range []time.Duration{0, 1, math.MaxInt64 / 2, math.MaxInt64} {
+		if got := spreadCooldown(d); got < d {
+			t.Errorf("spreadCooldown(%v) = %v, shorter than the configured cooldown", d, got)
+		}
+	}
+}
+
 func TestRemoteKeySet_BackgroundRefreshDropsRemovedKeys(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -684,23 +835,73 @@ func TestRemoteKeySet_TLSAndRedirects(t *testing.T) {
 	remoteWantRequests(t, moved, 1)
 }
 
+// TestRemoteKeySet_Backoff checks the retry delays, before jitter, after
+// 1, 2, … consecutive failed fetches: doubling from 1s up to MinRefresh
+// without a usable set, and up to min(lifetime, max(MinRefresh, time to
+// stale ÷ 4)) with one.
 func TestRemoteKeySet_Backoff(t *testing.T) {
 	t.Parallel()
-	r, err := NewRemoteKeySet(RemoteKeySetConfig{URL: "https://a.example/jwks", MinRefresh: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	r.jitter = func(d time.Duration) time.Duration { return d }
-	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
-	for i, w := range want {
-		r.mu.Lock()
-		r.failures = i + 1
-		got := r.nextDelayLocked()
-		r.mu.Unlock()
-		if got != w {
-			t.Errorf("delay after %d failures = %v, want %v", i+1, got, w)
+	const s = time.Second
+	doubling := func(upTo, ceiling time.Duration, n int) []time.Duration {
+		var out []time.Duration
+		for d := s; d < upTo; d *= 2 {
+			out = append(out, d)
 		}
+		for len(out) < n {
+			out = append(out, ceiling)
+		}
+		return out
+	}
+	tests := map[string]struct {
+		set      bool
+		lifetime time.Duration
+		staleIn  time.Duration // from now
+		want     []time.Duration
+	}{
+		// Cold start: every call may be failing; retry at least once a
+		// MinRefresh (1m), as before.
+		"NoSet": {want: doubling(time.Minute, time.Minute, 10)},
+		// Past MaxStale the set is no better than none.
+		"StaleSet": {set: true, lifetime: time.Hour, staleIn: 0, want: doubling(time.Minute, time.Minute, 10)},
+		// A usable set, fetched an hour ago with the default MaxStale:
+		// the backoff goes on to the set's lifetime.
+		"UsableSet": {set: true, lifetime: time.Hour, staleIn: 23 * time.Hour,
+			want: doubling(time.Hour, time.Hour, 15)},
+		"UsableSet10mLifetime": {set: true, lifetime: 10 * time.Minute, staleIn: 23 * time.Hour,
+			want: doubling(10*time.Minute, 10*time.Minute, 12)},
+		// no-store: a lifetime of MinRefresh, the server's own choice.
+		"UsableSetNoStore": {set: true, lifetime: time.Minute, staleIn: 23 * time.Hour,
+			want: doubling(time.Minute, time.Minute, 10)},
+		// Closer to MaxStale, a quarter of the time left.
+		"TwoHoursToStale": {set: true, lifetime: time.Hour, staleIn: 2 * time.Hour,
+			want: doubling(30*time.Minute, 30*time.Minute, 13)},
+		// Within 4 × MinRefresh of it, MinRefresh.
+		"ThreeMinutesToStale": {set: true, lifetime: time.Hour, staleIn: 3 * time.Minute,
+			want: doubling(time.Minute, time.Minute, 10)},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			clock := oauthtest.NewClock(remoteStart)
+			r, err := NewRemoteKeySet(RemoteKeySetConfig{URL: "https://a.example/jwks", Now: clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			r.jitter = func(d time.Duration) time.Duration { return d }
+			if tc.set {
+				r.snap.Store(&snapshot{lifetime: tc.lifetime, staleAt: remoteStart.Add(tc.staleIn)})
+			}
+			for i, want := range tc.want {
+				r.mu.Lock()
+				r.failures = i + 1
+				got := r.nextDelayLocked()
+				r.mu.Unlock()
+				if got != want {
+					t.Fatalf("delay after %d failures = %v, want %v", i+1, got, want)
+				}
+			}
+		})
 	}
 	for _, d := range []time.Duration{0, 1, 2, time.Second, time.Hour} {
 		for range 100 {
@@ -709,6 +910,159 @@ func TestRemoteKeySet_Backoff(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A requestLog records when each JWKS request of a key set was sent, by
+// the clock of the synctest bubble it runs in.
+type requestLog struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	at   []time.Time
+}
+
+func (l *requestLog) RoundTrip(req *http.Request) (*http.Response, error) {
+	l.mu.Lock()
+	l.at = append(l.at, time.Now())
+	l.mu.Unlock()
+	return l.next.RoundTrip(req)
+}
+
+func (l *requestLog) times() []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.at)
+}
+
+// TestRemoteKeySet_OutageRetries follows one key set through a long
+// outage in fake time, with the longest and the shortest delays its jitter
+// can draw: while its set is usable it backs off up to the set's lifetime
+// (1h), a quarter of the time left as MaxStale (6h) approaches, so that it
+// still retries in the last MinRefresh before the set goes unusable; after
+// that, as without a set, once a MinRefresh; and when the server is back,
+// the next retry picks up the set, with the key rotated meanwhile.
+func TestRemoteKeySet_OutageRetries(t *testing.T) {
+	t.Parallel()
+	tests := map[string]func(time.Duration) time.Duration{
+		"LongestDelays":  func(d time.Duration) time.Duration { return d },
+		"ShortestDelays": func(d time.Duration) time.Duration { return d / 2 },
+	}
+	for name, jitter := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				const minRefresh, lifetime, maxStale = time.Minute, time.Hour, 6 * time.Hour
+				ctx := t.Context()        // fetches are in memory and take no fake time
+				iss := newRemoteIssuer(t) // max-age=3600
+				log := &requestLog{next: iss.Transport()}
+				r := newTestRemote(t, iss, RemoteKeySetConfig{HTTPClient: &http.Client{Transport: log},
+					MinRefresh: minRefresh, MaxRefresh: lifetime, MaxStale: maxStale})
+				r.jitter = jitter
+				old := kids(iss)[0]
+				remoteWantKID(t, r, ctx, old)
+				staleAt := time.Now().Add(maxStale)
+
+				// Down from now on; the refresh at 57m fails and starts
+				// the backoff. The key rotates during the outage.
+				iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+				iss.RotateKeys()
+				elapse(maxStale + 10*time.Minute)
+				at := log.times()
+				if len(at) < 3 {
+					t.Fatalf("%d requests, want retries", len(at))
+				}
+				var beforeStale int
+				for i := 2; i < len(at); i++ {
+					prev, gap := at[i-1], at[i].Sub(at[i-1])
+					ceiling := minRefresh
+					if prev.Before(staleAt) {
+						ceiling = min(lifetime, max(minRefresh, staleAt.Sub(prev)/4))
+						beforeStale++
+					}
+					if gap > ceiling || gap <= 0 {
+						t.Errorf("retry %v after the one at %v (%v before stale): gap %v, want in (0, %v]",
+							i-1, prev.Sub(at[0]), staleAt.Sub(prev), gap, ceiling)
+					}
+				}
+				// The last retry while the set was usable came within the
+				// last MinRefresh before it went stale: the replica never
+				// gave its set up without trying.
+				last := at[0]
+				for _, a := range at {
+					if a.Before(staleAt) {
+						last = a
+					}
+				}
+				if d := staleAt.Sub(last); d > minRefresh {
+					t.Errorf("last request before stale came %v before it, want within %v", d, minRefresh)
+				}
+				// Capped at MinRefresh, as without a set, the 5h03m of
+				// outage while the set was usable would have cost a retry
+				// per jitter(MinRefresh).
+				if capped := int(staleAt.Sub(at[1]) / jitter(minRefresh)); beforeStale > capped/5 {
+					t.Errorf("%d retries while the set was usable, want at most a fifth of the %d capped at MinRefresh",
+						beforeStale, capped)
+				}
+
+				// Back up: the next retry, within MinRefresh now that the
+				// set is stale, fetches the rotated key.
+				remoteWantErr(t, r, ctx, old, ErrUnavailable)
+				iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
+				elapse(minRefresh)
+				if !r.Ready() {
+					t.Fatal("Ready() = false a MinRefresh after the server came back")
+				}
+				n := len(log.times())
+				remoteWantKID(t, r, ctx, kids(iss)[0])
+				if got := len(log.times()); got != n {
+					t.Errorf("%d requests for the rotated key, want none: the background retry found it", got-n)
+				}
+			})
+		})
+	}
+}
+
+// TestRemoteKeySet_OutageRecovery checks that a key set in a long backoff
+// with a usable set picks the server up at its next retry, at most the
+// set's lifetime later, and schedules its next refresh from there.
+func TestRemoteKeySet_OutageRecovery(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		iss := newRemoteIssuer(t) // max-age=3600: lifetime 1h
+		r := newTestRemote(t, iss, RemoteKeySetConfig{})
+		delays := make(chan time.Duration, 100)
+		r.jitter = func(d time.Duration) time.Duration { return d }
+		r.onSchedule = func(d time.Duration) { delays <- d }
+		remoteWantKID(t, r, ctx, kids(iss)[0])
+		<-delays // the first refresh, at 57m
+
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+		elapse(57 * time.Minute)
+		// 13 failures: 1s, 2s, … 2048s, then the lifetime, 1h.
+		var waited time.Duration
+		for range 12 {
+			d := <-delays
+			elapse(d)
+			waited += d
+		}
+		if d := <-delays; d != time.Hour {
+			t.Fatalf("delay after 13 failures = %v, want the set's lifetime, 1h", d)
+		}
+		remoteWantRequests(t, iss, 14)
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
+		elapse(time.Hour - 1)
+		remoteWantRequests(t, iss, 14)
+		elapse(1)
+		remoteWantRequests(t, iss, 15)
+		if !r.Ready() {
+			t.Fatal("Ready() = false after recovery")
+		}
+		// Back on the refresh schedule: [25%, 95%] of the lifetime after
+		// the first success (here its end).
+		if d := <-delays; d != 57*time.Minute {
+			t.Fatalf("delay after recovery = %v, want the refresh at 57m", d)
+		}
+	})
 }
 
 // TestRemoteKeySet_Close runs in a synctest bubble, which fails the test

@@ -19,7 +19,7 @@ const (
 	defaultUnknownKeyCooldown = 30 * time.Second
 	defaultMaxStale           = 24 * time.Hour
 	// maxBackoffBase is the first retry delay after a failed fetch; it
-	// doubles per consecutive failure up to MinRefresh.
+	// doubles per consecutive failure up to backoffCeiling.
 	maxBackoffBase = time.Second
 )
 
@@ -53,13 +53,20 @@ type RemoteKeySetConfig struct {
 	// MinRefresh respectively. The set is refreshed in the background at a
 	// random point between 80% and 95% of the lifetime after a regular
 	// refresh, and between 25% and 95% after any other fetch (see
-	// [RemoteKeySet], "Load on the authorization server"). MinRefresh also
-	// caps the retry delay after a failed fetch. The defaults are 1m and 1h.
+	// [RemoteKeySet], "Load on the authorization server"). After a failed
+	// fetch, the retry delay doubles from 1s up to MinRefresh while there
+	// is no usable set, and up to the set's lifetime (at most a quarter of
+	// the time left until MaxStale, at least MinRefresh) while there is
+	// one. The defaults are 1m and 1h.
 	MinRefresh, MaxRefresh time.Duration
 	// UnknownKeyCooldown is the minimum time between two fetches caused by
 	// Keys calls: a kid missing from the set, or no usable set at all. It
 	// bounds the load that tokens with made-up kids can put on the
-	// authorization server to one request per cooldown. The default is 30s.
+	// authorization server to one request per cooldown. While such tokens
+	// arrive faster than that, each successful fetch they cause is
+	// followed by a cooldown drawn at random between UnknownKeyCooldown
+	// and 2 × UnknownKeyCooldown, so that the replicas of a fleet do not
+	// fetch in step. The default is 30s.
 	UnknownKeyCooldown time.Duration
 	// MaxStale is how long after it was fetched a key set is still served
 	// while refreshes fail (stale-if-error). After that, Keys fails with
@@ -136,16 +143,17 @@ func NewRemoteKeySet(cfg RemoteKeySetConfig) (*RemoteKeySet, error) {
 	policy := fetchPolicy{timeout: cfg.Timeout, maxSize: cfg.MaxResponseSize, allowHTTP: cfg.InsecureAllowHTTP}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &RemoteKeySet{
-		cfg:     cfg,
-		client:  policy.client(cfg.HTTPClient),
-		policy:  policy,
-		ctx:     ctx,
-		cancel:  cancel,
-		kick:    make(chan struct{}, 1),
-		ready:   make(chan struct{}),
-		jwksURL: cfg.URL,
-		jitter:  fullJitter,
-		between: randBetween,
+		cfg:           cfg,
+		client:        policy.client(cfg.HTTPClient),
+		policy:        policy,
+		ctx:           ctx,
+		cancel:        cancel,
+		kick:          make(chan struct{}, 1),
+		ready:         make(chan struct{}),
+		jwksURL:       cfg.URL,
+		jitter:        fullJitter,
+		between:       randBetween,
+		floodCooldown: spreadCooldown,
 	}
 	if err := r.instrument(); err != nil {
 		cancel()

@@ -135,7 +135,7 @@ func rotation(t testing.TB, rep *Report, n int, prePublish bool) {
 	before := s.ReplicaRequests(oauthtest.EndpointJWKS)
 	s.RotateKeys()
 	s.RunUntil(at + 10*time.Minute)
-	most := maxDelta(before, s.ReplicaRequests(oauthtest.EndpointJWKS))
+	_, most := deltas(before, s.ReplicaRequests(oauthtest.EndpointJWKS))
 	s.RunUntil(5 * time.Hour)
 	rep.load(name, n, oauthtest.EndpointJWKS, at, at+10*time.Minute, s)
 	after := rep.load(name, n, oauthtest.EndpointJWKS, at+10*time.Minute, 5*time.Hour, s)
@@ -158,27 +158,61 @@ func outage(t testing.TB, rep *Report, n int, d time.Duration) {
 	up := down + d
 	s := New(t, Config{Replicas: n, Seed: 4})
 	s.RunUntil(down)
-	for _, e := range []oauthtest.Endpoint{oauthtest.EndpointJWKS, oauthtest.EndpointOAuthMetadata, oauthtest.EndpointOpenIDConfiguration} {
-		s.Issuer.SetFault(e, oauthtest.FaultDown())
+	setDown := func(f oauthtest.Fault) {
+		for _, e := range []oauthtest.Endpoint{oauthtest.EndpointJWKS, oauthtest.EndpointOAuthMetadata, oauthtest.EndpointOpenIDConfiguration} {
+			s.Issuer.SetFault(e, f)
+		}
 	}
+	setDown(oauthtest.FaultDown())
+	before := s.ReplicaRequests(oauthtest.EndpointJWKS)
 	s.RunUntil(up)
-	for _, e := range []oauthtest.Endpoint{oauthtest.EndpointJWKS, oauthtest.EndpointOAuthMetadata, oauthtest.EndpointOpenIDConfiguration} {
-		s.Issuer.SetFault(e, oauthtest.Fault{})
-	}
+	setDown(oauthtest.Fault{})
+	atUp := s.ReplicaRequests(oauthtest.EndpointJWKS)
+	s.RunUntil(up + lifetime)
+	least, _ := deltas(atUp, s.ReplicaRequests(oauthtest.EndpointJWKS))
 	s.RunUntil(up + 2*time.Hour)
-	rep.load(name, n, oauthtest.EndpointJWKS, down, up, s)
+	during := rep.load(name, n, oauthtest.EndpointJWKS, down, up, s)
 	rec := rep.load(name, n, oauthtest.EndpointJWKS, up, up+2*minRefresh, s)
-	// Spread over MinRefresh: no second busier than 3 × an even spread of
-	// the recovery requests over MinRefresh (or shot noise).
-	even := float64(rec.Requests) / minRefresh.Seconds()
-	b := burstBound(even, int(minRefresh/time.Second))
+	rep.load(name, n, oauthtest.EndpointJWKS, up+2*minRefresh, up+2*time.Hour, s)
+
+	// While down, each replica whose refresh fell in the outage backs off
+	// from 1s up to the set's lifetime: its first failure and the retries
+	// that fit in d even with the shortest jitter. Capped at MinRefresh, as
+	// without a usable set, it would be one per 30s to 1m.
+	_, most := deltas(before, atUp)
+	limit := 1 + maxRetries(d, lifetime)
+	rep.check(name, n, most <= int64(limit), "while down: backoff up to the lifetime, at most 1 + the retries that fit in the outage per replica",
+		"JWKS requests per replica in %s: at most %d (limit %d; with the backoff capped at MinRefresh the limit would be %d)",
+		short(d), most, limit, 1+maxRetries(d, minRefresh))
+	// The recovery is no thundering herd: the server, back, sees what it
+	// saw while down, not the fleet at once.
+	b := burstBound(during.MeanPerSec, rec.Seconds)
 	p50, p90 := s.rec.quantiles(oauthtest.EndpointJWKS, up, up+2*minRefresh)
-	rep.check(name, n, rec.PeakPerSec <= b, "recovery spread over MinRefresh: peak per second ≤ 3 × an even spread (or shot noise)",
-		"peak %d/s, even spread %s/s, bound %d; half of the %d requests in the first %s, 90%% in %s",
-		rec.PeakPerSec, num(even), b, rec.Requests, short(p50), short(p90))
-	after := rep.load(name, n, oauthtest.EndpointJWKS, up+2*minRefresh, up+2*time.Hour, s)
-	checkSpread(rep, name, n, after, "JWKS after the recovery")
+	rep.check(name, n, rec.PeakPerSec <= b, "recovery: peak per second in the 2m after ≤ 3 × the mean while down (or shot noise)",
+		"peak %d/s, mean while down %s/s, bound %d; half of the %d requests in the first %s, 90%% in %s",
+		rec.PeakPerSec, num(during.MeanPerSec), b, rec.Requests, short(p50), short(p90))
+	// No replica backs off beyond the lifetime: a key withdrawn during the
+	// outage is dropped within one lifetime of the recovery, as in normal
+	// operation.
+	rep.check(name, n, least >= 1, "every replica fetches within one lifetime (1h) of the recovery",
+		"JWKS requests per replica in the hour after: at least %d", least)
+	after := s.Stats(oauthtest.EndpointJWKS, up+lifetime, up+2*time.Hour)
+	checkSpread(rep, name, n, after, "JWKS from one lifetime after the recovery")
 	rep.outcome(name, n, s, false)
+}
+
+// maxRetries returns how many retries after a first failure fit in d when
+// every delay is the shortest the jitter draws, half the backoff: 1s
+// doubling up to ceiling.
+func maxRetries(d, ceiling time.Duration) int {
+	var k int
+	var elapsed time.Duration
+	for delay := time.Second; ; delay = min(2*delay, ceiling) {
+		if elapsed += delay / 2; elapsed > d {
+			return k
+		}
+		k++
+	}
 }
 
 // flood sends every replica a token with a made-up kid every 5s for 10m.
@@ -190,12 +224,20 @@ func flood(t testing.TB, rep *Report, n int) {
 	before := s.ReplicaRequests(oauthtest.EndpointJWKS)
 	s.Flood(5*time.Second, to)
 	s.RunUntil(to)
-	most := maxDelta(before, s.ReplicaRequests(oauthtest.EndpointJWKS))
+	_, most := deltas(before, s.ReplicaRequests(oauthtest.EndpointJWKS))
 	s.RunUntil(2 * time.Hour)
 	rep.load(name, n, oauthtest.EndpointJWKS, from, to, s)
 	limit := int((to-from)/cooldown) + 1
 	rep.check(name, n, most <= int64(limit), "at most one fetch per replica per UnknownKeyCooldown",
 		"JWKS requests per replica in 10m: at most %d (limit %d)", most, limit)
+	// Every replica fetches for its first made-up kid, and again a plain
+	// cooldown later: two waves in step, a cooldown apart. From then on
+	// each cooldown is drawn in [1, 2] × UnknownKeyCooldown, so the waves
+	// dissolve.
+	spread := rep.load(name, n, oauthtest.EndpointJWKS, from+2*cooldown, to, s)
+	b := burstBound(spread.MeanPerSec, spread.Seconds)
+	rep.check(name, n, spread.PeakPerSec <= b, "from the third cooldown on: peak per second ≤ 3 × mean (or shot noise)",
+		"peak %d/s, mean %s/s, bound %d", spread.PeakPerSec, num(spread.MeanPerSec), b)
 	o := s.Outcome()
 	rep.check(name, n, o.FloodRejected == o.Flood, "every made-up kid rejected", "%d of %d", o.FloodRejected, o.Flood)
 	rep.outcome(name, n, s, false)
@@ -222,11 +264,12 @@ func opaque(t testing.TB, rep *Report, n int) {
 	}
 }
 
-// maxDelta returns the largest growth of a counter between two readings.
-func maxDelta(before, after []int64) int64 {
-	var most int64
+// deltas returns the smallest and the largest growth of a counter between
+// two readings.
+func deltas(before, after []int64) (least, most int64) {
+	least = math.MaxInt64
 	for i := range after {
-		most = max(most, after[i]-before[i])
+		least, most = min(least, after[i]-before[i]), max(most, after[i]-before[i])
 	}
-	return most
+	return least, most
 }
