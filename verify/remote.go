@@ -73,10 +73,11 @@ const floodCooldownExtra = 100
 // concurrent callers share that fetch instead of starting others, and a
 // flood of tokens with made-up kids causes at most one fetch per
 // UnknownKeyCooldown. Keys returns a [*TokenError] with reason
-// [ErrUnknownKey] when a usable snapshot lacks the kid, and a
-// [*UnavailableError] (Op "fetch JWKS") when there is no usable snapshot,
-// when the fetch it waited for failed, when ctx ended while it waited, or
-// after Close.
+// [ErrUnknownKey] when a usable snapshot lacks the kid and the last fetch
+// succeeded, and a [*UnavailableError] (Op "fetch JWKS") when there is no
+// usable snapshot, when the fetch it waited for failed, when it failed at
+// once and the last fetch had failed (the newest set could not be seen),
+// when ctx ended while it waited, or after Close.
 //
 // # Load on the authorization server
 //
@@ -194,15 +195,17 @@ func (r *RemoteKeySet) keysSlow(ctx context.Context, kid string) ([]jose.JSONWeb
 			// key published after the last fetch is therefore refused as
 			// unknown until the cooldown ends; authorization servers are
 			// expected to publish keys before signing with them (the
-			// background refresh then finds them first).
+			// background refresh then finds them first). If the last fetch
+			// failed, the newest set could not be seen: a kid missing from
+			// the one held is then unavailable, not unknown.
 			r.turnedAway = true
 			r.metrics.cooledDown()
-			err := r.unavailableLocked(now)
+			err, lastErr := r.unavailableLocked(now), r.lastErr
 			r.mu.Unlock()
 			if err != nil {
 				return nil, err
 			}
-			return r.lookup(kid, nil)
+			return r.lookup(kid, lastErr)
 		}
 		kind := fetchDemand
 		if r.turnedAway {

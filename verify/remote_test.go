@@ -230,6 +230,47 @@ func TestRemoteKeySet_UnknownKidFlood(t *testing.T) {
 	})
 }
 
+// TestRemoteKeySet_CooldownAfterFailedFetch checks the answer for a kid the
+// held set lacks while the cooldown turns fetches away: unknown (an
+// invalid token) only if the last fetch succeeded; after a failed fetch
+// the newest set could not be seen, so the answer is unavailable, for
+// every call until a fetch succeeds, and the held keys still verify.
+func TestRemoteKeySet_CooldownAfterFailedFetch(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		ctx := remoteTestContext(t)
+		r, iss, clock := newFloodTestRemote(t)
+		if err := r.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		held := kids(iss)[0]
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+		before := iss.Requests(oauthtest.EndpointJWKS)
+		for call := range 3 { // the first fetches and fails; the others are turned away
+			_, err := r.Keys(ctx, "rotated-meanwhile")
+			if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnknownKey) {
+				t.Fatalf("call %d: Keys(kid missing, fetch failed) error = %v, want %v only", call, err, ErrUnavailable)
+			}
+		}
+		if got := iss.Requests(oauthtest.EndpointJWKS) - before; got != 1 {
+			t.Errorf("%d fetches, want 1 (the cooldown turns the others away)", got)
+		}
+		remoteWantKID(t, r, ctx, held)
+
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
+		if _, err := r.Keys(ctx, "rotated-meanwhile"); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("within the cooldown, endpoint back: Keys error = %v, want %v (no fetch has succeeded)", err, ErrUnavailable)
+		}
+		clock.Advance(floodTestCooldown)
+		if _, err := r.Keys(ctx, "made-up"); !errors.Is(err, ErrUnknownKey) {
+			t.Errorf("after a successful fetch: Keys(made-up) error = %v, want %v", err, ErrUnknownKey)
+		}
+		if _, err := r.Keys(ctx, "made-up-too"); !errors.Is(err, ErrUnknownKey) {
+			t.Errorf("turned away after a successful fetch: Keys error = %v, want %v", err, ErrUnknownKey)
+		}
+	})
+}
+
 // floodTestCooldown is the UnknownKeyCooldown of newFloodTestRemote.
 const floodTestCooldown = 30 * time.Second
 
