@@ -22,8 +22,9 @@ const secretEnv = "OAUTHGATE_CLIENT_SECRET"
 
 // Timeouts of the server's lifecycle.
 const (
-	// keysReadyTimeout bounds the wait for the first JWKS at start-up.
-	keysReadyTimeout = 10 * time.Second
+	// startTimeout bounds the wait at start-up for the first JWKS and the
+	// first answer of the introspection endpoint, together.
+	startTimeout = 10 * time.Second
 	// stopTimeout bounds the graceful stop; calls still running after it
 	// are cut.
 	stopTimeout = 10 * time.Second

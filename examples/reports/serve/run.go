@@ -181,6 +181,9 @@ func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logge
 	var jwt, opaque verify.Verifier
 	var ready []readiness.Source
 	closeFn := func() {}
+	// One bound for every start-up wait below.
+	startCtx, cancelStart := context.WithTimeout(ctx, startTimeout)
+	defer cancelStart()
 	if cfg.issuer != "" || cfg.jwks != "" {
 		ksCfg := verify.RemoteKeySetConfig{URL: cfg.jwks, InsecureAllowHTTP: cfg.insecureHTTP, MeterProvider: mp}
 		if cfg.jwks == "" {
@@ -200,9 +203,7 @@ func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logge
 		jwt = j
 		// Fail closed but keep running: until the keys arrive, calls get
 		// Unavailable, and the key set keeps retrying in the background.
-		wctx, cancel := context.WithTimeout(ctx, keysReadyTimeout)
-		err = keys.WaitReady(wctx)
-		cancel()
+		err = keys.WaitReady(startCtx)
 		if err != nil {
 			logger.Warn("no signing keys yet; JWT calls fail with Unavailable until they arrive", "error", oneLine(err))
 		}
@@ -230,9 +231,7 @@ func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logge
 		}
 		// As for the keys: warn now about an endpoint that does not answer
 		// or refuses these client credentials, and keep running.
-		pctx, cancel := context.WithTimeout(ctx, keysReadyTimeout)
-		err = i.Probe(pctx)
-		cancel()
+		err = i.Probe(startCtx)
 		if err != nil {
 			logger.Warn("the introspection endpoint does not answer; opaque tokens fail with Unavailable until it does", "error", oneLine(err))
 		}
