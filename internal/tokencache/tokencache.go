@@ -25,8 +25,8 @@ import (
 //   - [DigestKey]: the SHA-256 digest of the token. A cache keyed this way
 //     never holds the token itself, so a heap dump or a debugger shows no
 //     bearer credential; introspection uses it.
-//   - [FastKey]: a 64-bit seeded hash/maphash of the token in the first 8
-//     bytes, the rest zero. It is only a bucket: a cache keyed this way must
+//   - [FastKey]: a 64-bit seeded hash/maphash of the token's end (its
+//     signature, for a JWS) in the first 8 bytes, the rest zero. It is only a bucket: a cache keyed this way must
 //     store the token in its values and compare it on every hit, so that a
 //     collision is a miss and never hands one token's result to another.
 //     The JWT verifier uses it, because a hit must cost well under a
@@ -58,12 +58,23 @@ func DigestKey(token string) Key {
 }
 
 // FastKey returns the maphash key of token under seed; see [Key] for the
-// equality check it obliges the cache's user to make.
+// equality check it obliges the cache's user to make. It hashes only the
+// last fastKeyTail bytes of token.
 func FastKey(seed maphash.Seed, token string) Key {
 	var k Key
-	binary.LittleEndian.PutUint64(k[:8], maphash.String(seed, token))
+	binary.LittleEndian.PutUint64(k[:8], maphash.String(seed, token[len(token)-min(len(token), fastKeyTail):]))
 	return k
 }
+
+// fastKeyTail is how many trailing bytes of a token FastKey hashes. A
+// compact JWS ends with its signature, and two tokens that verify do not
+// share its last 64 characters (48 bytes of signature): the bytes that
+// make a token unforgeable tell it from every other as well as the whole
+// token would, so a JWT of 1 KiB is hashed for the cost of 64 bytes. A
+// shared tail only puts two tokens in one bucket, where the token
+// comparison tells them apart; only verified tokens are stored, so
+// presenting tokens with a chosen tail floods nothing.
+const fastKeyTail = 64
 
 // keyStackBuf covers opaque tokens and typical JWT access tokens.
 const keyStackBuf = 2048

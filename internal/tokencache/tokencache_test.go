@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -285,6 +286,16 @@ func TestFastKey(t *testing.T) {
 	}
 	if k := FastKey(seed, "a"); [24]byte(k[8:]) != [24]byte{} {
 		t.Errorf("FastKey sets bytes past the first 8")
+	}
+	// It hashes the last fastKeyTail bytes, a JWS's signature: tokens
+	// that differ there differ in key; tokens that differ only before it
+	// share one, which the cache's token comparison resolves.
+	head, tail := strings.Repeat("h", 900), strings.Repeat("s", fastKeyTail)
+	if FastKey(seed, head+tail) == FastKey(seed, head+tail[1:]+"t") {
+		t.Errorf("tokens that differ in their last byte share a key")
+	}
+	if FastKey(seed, head+tail) != FastKey(seed, "x"+head[1:]+tail) {
+		t.Errorf("FastKey hashes more than the last %d bytes", fastKeyTail)
 	}
 }
 
