@@ -78,14 +78,6 @@ func (k *DPoPKey) Credentials(tb testing.TB, token string) credentials.PerRPCCre
 	return dpopgrpc.NewCredentials(k.Signer(tb), func(context.Context) (string, error) { return token, nil }, dpopgrpc.AllowInsecure())
 }
 
-// WithDPoPBinding binds the token to k: its cnf claim (RFC 7800) is
-// {"jkt": k.Thumbprint()}, in a JWT and in the introspection answer of an
-// opaque token. Later calls, and [WithClaim]("cnf", …), replace earlier
-// ones.
-func WithDPoPBinding(k *DPoPKey) TokenOption {
-	return WithClaim("cnf", map[string]any{"jkt": k.jkt})
-}
-
 // A ProofOption changes one proof made by [DPoPKey.Proof], usually to break
 // it on purpose.
 type ProofOption interface{ applyProof(*proofOptions) }

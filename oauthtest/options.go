@@ -330,3 +330,16 @@ func WithConfirmation(cnf map[string]any) TokenOption {
 	}
 	return WithClaim("cnf", maps.Clone(cnf))
 }
+
+// WithDPoPBinding binds the token to k: its cnf claim (RFC 7800) is
+// {"jkt": k.Thumbprint()}, in a JWT and in the introspection answer of an
+// opaque token. Later calls, and [WithClaim]("cnf", …), replace earlier
+// ones. A nil k makes minting fail.
+func WithDPoPBinding(k *DPoPKey) TokenOption {
+	if k == nil {
+		return tokenOptionFunc(func(o *tokenOptions) {
+			o.err = errors.New("oauthtest: WithDPoPBinding: nil DPoPKey")
+		})
+	}
+	return WithConfirmation(map[string]any{"jkt": k.jkt})
+}

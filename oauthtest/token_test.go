@@ -210,6 +210,8 @@ func TestIssuerMintToken_Errors(t *testing.T) {
 	tests := map[string][]oauthtest.TokenOption{
 		"UnsupportedAlgorithm": {oauthtest.WithAlgorithm(jose.PS512)},
 		"UnencodableClaim":     {oauthtest.WithClaim("x", make(chan int))},
+		"NilDPoPKey":           {oauthtest.WithDPoPBinding(nil)},
+		"NilCertificate":       {oauthtest.WithCertificateBinding(nil)},
 	}
 	for name, o := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -219,7 +221,7 @@ func TestIssuerMintToken_Errors(t *testing.T) {
 			} else if !strings.HasPrefix(err.Error(), "oauthtest: ") {
 				t.Errorf("MintToken() error = %q, want prefix \"oauthtest: \"", err)
 			}
-			if tok, err := iss.MintOpaque(o...); name == "UnencodableClaim" && (err == nil || tok != "") {
+			if tok, err := iss.MintOpaque(o...); name != "UnsupportedAlgorithm" && (err == nil || tok != "") {
 				t.Errorf("MintOpaque() = %q, %v; want \"\", an error", tok, err)
 			}
 		})
