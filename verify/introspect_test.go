@@ -246,7 +246,7 @@ func introUnavailableCases() map[string]introUnavailableCase {
 		"Status401": {config: func(c *IntrospectionConfig) { c.ClientSecret = introSecret + "-old" }},
 		"Status500": respond(http.StatusInternalServerError, js, `{"error":"server_error"}`),
 		"Status503": respond(http.StatusServiceUnavailable, "text/plain", "busy"),
-		"Status400": respond(http.StatusBadRequest, js, `{"error":"invalid_request","error_description":"bad"}`),
+		"Status400": respond(http.StatusBadRequest, js, `{"error":"invalid_request","error_description":"malformed form"}`),
 		// Following the redirect would send the credentials and the token on.
 		"Redirect":        {fault: oauthtest.FaultRedirect("/elsewhere")},
 		"HTMLBody":        respond(http.StatusOK, "text/html", "<html>login</html>"),
@@ -295,7 +295,7 @@ func TestIntrospection_VerifyUnavailable(t *testing.T) {
 						t.Errorf("Verify() #%d = %v, %v, must not be an invalid token", call, c, err)
 					}
 					assertNoSecrets(t, err, token)
-					for _, body := range []string{"busy", "login", "bad"} {
+					for _, body := range []string{"busy", "login", "malformed form"} {
 						if strings.Contains(err.Error(), body) {
 							t.Errorf("Verify() error %q quotes the response body", err)
 						}
