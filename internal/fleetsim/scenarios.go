@@ -175,15 +175,16 @@ func outage(t testing.TB, rep *Report, n int, d time.Duration) {
 	rec := rep.load(name, n, oauthtest.EndpointJWKS, up, up+2*minRefresh, s)
 	rep.load(name, n, oauthtest.EndpointJWKS, up+2*minRefresh, up+2*time.Hour, s)
 
-	// While down, each replica whose refresh fell in the outage backs off
-	// from 1s up to the set's lifetime: its first failure and the retries
-	// that fit in d even with the shortest jitter. Capped at MinRefresh, as
-	// without a usable set, it would be one per 30s to 1m.
+	// While down, each replica whose refresh fell in the outage still
+	// holds a usable set, so it backs off from MinRefresh up to the set's
+	// lifetime: its first failure and the retries that fit in d even with
+	// the shortest jitter. From 1s, as without a usable set, it would send
+	// a few more; capped at MinRefresh, one per 30s to 1m.
 	_, most := deltas(before, atUp)
-	limit := 1 + maxRetries(d, lifetime)
-	rep.check(name, n, most <= int64(limit), "while down: backoff up to the lifetime, at most 1 + the retries that fit in the outage per replica",
-		"JWKS requests per replica in %s: at most %d (limit %d; with the backoff capped at MinRefresh the limit would be %d)",
-		short(d), most, limit, 1+maxRetries(d, minRefresh))
+	limit := 1 + maxRetries(d, minRefresh, lifetime)
+	rep.check(name, n, most <= int64(limit), "while down: backoff from MinRefresh up to the lifetime, at most 1 + the retries that fit in the outage per replica",
+		"JWKS requests per replica in %s: at most %d (limit %d; from 1s the limit would be %d, capped at MinRefresh %d)",
+		short(d), most, limit, 1+maxRetries(d, time.Second, lifetime), 1+maxRetries(d, time.Second, minRefresh))
 	// The recovery is no thundering herd: the server, back, sees what it
 	// saw while down, not the fleet at once.
 	b := burstBound(during.MeanPerSec, rec.Seconds)
@@ -202,12 +203,12 @@ func outage(t testing.TB, rep *Report, n int, d time.Duration) {
 }
 
 // maxRetries returns how many retries after a first failure fit in d when
-// every delay is the shortest the jitter draws, half the backoff: 1s
+// every delay is the shortest the jitter draws, half the backoff: first
 // doubling up to ceiling.
-func maxRetries(d, ceiling time.Duration) int {
+func maxRetries(d, first, ceiling time.Duration) int {
 	var k int
 	var elapsed time.Duration
-	for delay := time.Second; ; delay = min(2*delay, ceiling) {
+	for delay := first; ; delay = min(2*delay, ceiling) {
 		if elapsed += delay / 2; elapsed > d {
 			return k
 		}
