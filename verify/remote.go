@@ -94,19 +94,19 @@ const floodCooldownExtra = 100
 // Retries after failed fetches back off exponentially, each delay drawn at
 // random in its upper half. Without a usable set (none fetched yet, or the
 // last good one older than MaxStale) calls are failing, so the delay
-// starts at 1s, for a brief blip to end quickly, and stops doubling at
-// MinRefresh. With a usable set every call is still answered and a retry
-// only adds load to a server that is down or recovering, so the delay
-// starts at MinRefresh and doubles on up to the set's lifetime, never
-// beyond a quarter of the time left until MaxStale (nor below
-// MinRefresh): an outage costs each replica whose refresh falls in it
-// about 1 + log2(outage ÷ MinRefresh) requests, not one per MinRefresh;
-// a replica retries several times, the last within MinRefresh, before its
-// set would become unusable; and once the server is back, every replica
-// holds a fresh set within one lifetime, the staleness the server's
-// Cache-Control allows anyway. A key first used during or after the
-// outage is not kept waiting by the backoff: its first token causes a
-// fetch, as above.
+// starts at 1s (or MinRefresh if shorter), for a brief blip to end
+// quickly, and stops doubling at MinRefresh. With a usable set every call
+// is still answered and a retry only adds load to a server that is down
+// or recovering, so the delay starts at MinRefresh and doubles on up to
+// the set's lifetime, never beyond a quarter of the time left until
+// MaxStale (nor below MinRefresh): an outage costs each replica whose
+// refresh falls in it about 1 + log2(1 + outage ÷ MinRefresh) requests,
+// not one per MinRefresh; a replica retries several times, the last
+// within MinRefresh, before its set would become unusable; and once the
+// server is back, every replica holds a fresh set within one lifetime,
+// the staleness the server's Cache-Control allows anyway. A key first
+// used during or after the outage is not kept waiting by the backoff: its
+// first token causes a fetch, as above.
 //
 // A flood of made-up kids reaches every replica of a fleet at about the
 // same time, so their cooldowns would end together and the flood would
