@@ -91,20 +91,22 @@ const floodCooldownExtra = 100
 // in time from its second cycle on. In the steady state a fleet of N
 // replicas sends about N / (0.875 × lifetime) JWKS requests.
 //
-// Retries after failed fetches back off exponentially from 1s, each delay
-// drawn at random in its upper half. Without a usable set (none fetched
-// yet, or the last good one older than MaxStale) calls are failing, so
-// the delay stops doubling at MinRefresh. With a usable set every call is
-// still answered and a retry only adds load to a server that is down or
-// recovering, so the delay doubles on up to the set's lifetime, and never
-// beyond a quarter of the time left until MaxStale (nor below
-// MinRefresh): an outage costs each replica whose refresh falls in it
-// about log2(outage ÷ 1s) requests, not one per MinRefresh; a replica
-// retries several times, the last within MinRefresh, before its set would
-// become unusable; and once the server is back, every replica holds a
-// fresh set within one lifetime, the staleness the server's Cache-Control
-// allows anyway. A key first used during or after the outage is not kept
-// waiting by the backoff: its first token causes a fetch, as above.
+// Retries after failed fetches back off exponentially, each delay drawn at
+// random in its upper half. Without a usable set (none fetched yet, or the
+// last good one older than MaxStale) calls are failing, so the delay
+// starts at 1s (or MinRefresh if shorter), for a brief blip to end
+// quickly, and stops doubling at MinRefresh. With a usable set every call
+// is still answered and a retry only adds load to a server that is down
+// or recovering, so the delay starts at MinRefresh and doubles on up to
+// the set's lifetime, never beyond a quarter of the time left until
+// MaxStale (nor below MinRefresh): an outage costs each replica whose
+// refresh falls in it about 1 + log2(1 + outage ÷ MinRefresh) requests,
+// not one per MinRefresh; a replica retries several times, the last
+// within MinRefresh, before its set would become unusable; and once the
+// server is back, every replica holds a fresh set within one lifetime,
+// the staleness the server's Cache-Control allows anyway. A key first
+// used during or after the outage is not kept waiting by the backoff: its
+// first token causes a fetch, as above.
 //
 // A flood of made-up kids reaches every replica of a fleet at about the
 // same time, so their cooldowns would end together and the flood would
@@ -410,11 +412,20 @@ func (r *RemoteKeySet) nextDelayLocked() time.Duration {
 }
 
 // backoffLocked returns the retry delay, before jitter, after r.failures
-// consecutive failed fetches, s being the current snapshot (or nil): from
-// min(1s, MinRefresh), doubling per failure up to backoffCeiling.
+// consecutive failed fetches, s being the current snapshot (or nil):
+// doubling per failure up to backoffCeiling, from min(1s, MinRefresh)
+// without a usable set and from MinRefresh with one. Without a usable set
+// calls are failing, and a brief blip must end quickly. With one, every
+// call is answered from the set and a key first used meanwhile is fetched
+// by its first token (see keysSlow), so nothing waits for the retry: a
+// shorter first delay would only add load to a server that is down.
 func (r *RemoteKeySet) backoffLocked(s *snapshot, now time.Time) time.Duration {
 	ceiling := r.backoffCeiling(s, now)
-	d := min(maxBackoffBase, ceiling)
+	first := maxBackoffBase
+	if s != nil && now.Before(s.staleAt) {
+		first = r.cfg.MinRefresh // ≤ ceiling: see backoffCeiling
+	}
+	d := min(first, ceiling)
 	for i := 1; i < r.failures && d < ceiling; i++ {
 		d *= 2
 	}
@@ -425,13 +436,14 @@ func (r *RemoteKeySet) backoffLocked(s *snapshot, now time.Time) time.Duration {
 // a usable set (none yet, or older than MaxStale) calls may be failing, so
 // it is MinRefresh. With one, the replica answers its calls and a retry
 // only adds load to a server that is down or recovering, so it is
-// min(lifetime, max(MinRefresh, time left until MaxStale ÷ 4)). The
-// lifetime bounds how long a key withdrawn during an outage is trusted
-// once the server is back to what the server's Cache-Control allows in
-// normal operation. The quarter keeps the replica trying before the set
-// becomes unusable: each retry leaves at least three quarters of the time
-// left, and the last 4 × MinRefresh hold a retry at least every
-// MinRefresh.
+// min(lifetime, max(MinRefresh, time left until MaxStale ÷ 4)), never
+// below MinRefresh since fetchSet clamps the lifetime to [MinRefresh,
+// MaxRefresh]. The lifetime bounds how long a key withdrawn during an
+// outage is trusted once the server is back to what the server's
+// Cache-Control allows in normal operation. The quarter keeps the replica
+// trying before the set becomes unusable: each retry leaves at least three
+// quarters of the time left, and the last 4 × MinRefresh hold a retry at
+// least every MinRefresh.
 func (r *RemoteKeySet) backoffCeiling(s *snapshot, now time.Time) time.Duration {
 	if s == nil || !now.Before(s.staleAt) {
 		return r.cfg.MinRefresh

@@ -683,7 +683,7 @@ func TestRemoteKeySet_RefreshWindows(t *testing.T) {
 		elapse(15 * time.Minute)
 		remoteWantRequests(t, iss, 5)
 		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
-		elapse(time.Second) // the first retry, 1s later
+		elapse(time.Minute) // the first retry, MinRefresh later: the set is usable
 		remoteWantRequests(t, iss, 6)
 		want("first success after a failure", spread)
 		if len(windows) != 0 {
@@ -877,54 +877,60 @@ func TestRemoteKeySet_TLSAndRedirects(t *testing.T) {
 }
 
 // TestRemoteKeySet_Backoff checks the retry delays, before jitter, after
-// 1, 2, … consecutive failed fetches: doubling from 1s up to MinRefresh
-// without a usable set, and up to min(lifetime, max(MinRefresh, time to
-// stale ÷ 4)) with one.
+// 1, 2, … consecutive failed fetches: doubling from min(1s, MinRefresh) up
+// to MinRefresh without a usable set, and from MinRefresh up to
+// min(lifetime, max(MinRefresh, time to stale ÷ 4)) with one.
 func TestRemoteKeySet_Backoff(t *testing.T) {
 	t.Parallel()
-	const s = time.Second
-	doubling := func(upTo, ceiling time.Duration, n int) []time.Duration {
-		var out []time.Duration
-		for d := s; d < upTo; d *= 2 {
-			out = append(out, d)
+	const s, m, h = time.Second, time.Minute, time.Hour
+	// then returns ds followed by copies of its last element, n in all.
+	then := func(n int, ds ...time.Duration) []time.Duration {
+		for len(ds) < n {
+			ds = append(ds, ds[len(ds)-1])
 		}
-		for len(out) < n {
-			out = append(out, ceiling)
-		}
-		return out
+		return ds
 	}
+	noSet := then(10, s, 2*s, 4*s, 8*s, 16*s, 32*s, m)
 	tests := map[string]struct {
-		set      bool
-		lifetime time.Duration
-		staleIn  time.Duration // from now
-		want     []time.Duration
+		set        bool
+		minRefresh time.Duration // 0: the default, 1m
+		lifetime   time.Duration
+		staleIn    time.Duration // from now
+		want       []time.Duration
 	}{
-		// Cold start: every call may be failing; retry at least once a
-		// MinRefresh (1m), as before.
-		"NoSet": {want: doubling(time.Minute, time.Minute, 10)},
+		// Cold start: every call may be failing; retry from 1s, at least
+		// once a MinRefresh (1m), as before.
+		"NoSet": {want: noSet},
 		// Past MaxStale the set is no better than none.
-		"StaleSet": {set: true, lifetime: time.Hour, staleIn: 0, want: doubling(time.Minute, time.Minute, 10)},
+		"StaleSet": {set: true, lifetime: h, staleIn: 0, want: noSet},
 		// A usable set, fetched an hour ago with the default MaxStale:
-		// the backoff goes on to the set's lifetime.
-		"UsableSet": {set: true, lifetime: time.Hour, staleIn: 23 * time.Hour,
-			want: doubling(time.Hour, time.Hour, 15)},
-		"UsableSet10mLifetime": {set: true, lifetime: 10 * time.Minute, staleIn: 23 * time.Hour,
-			want: doubling(10*time.Minute, 10*time.Minute, 12)},
-		// no-store: a lifetime of MinRefresh, the server's own choice.
-		"UsableSetNoStore": {set: true, lifetime: time.Minute, staleIn: 23 * time.Hour,
-			want: doubling(time.Minute, time.Minute, 10)},
+		// from MinRefresh on to the set's lifetime.
+		"UsableSet": {set: true, lifetime: h, staleIn: 23 * h,
+			want: then(10, m, 2*m, 4*m, 8*m, 16*m, 32*m, h)},
+		"UsableSet10mLifetime": {set: true, lifetime: 10 * m, staleIn: 23 * h,
+			want: then(8, m, 2*m, 4*m, 8*m, 10*m)},
+		// no-store: a lifetime of MinRefresh, the server's own choice; a
+		// retry per MinRefresh, what the set's refreshes cost anyway.
+		"UsableSetNoStore": {set: true, lifetime: m, staleIn: 23 * h, want: then(5, m)},
+		// A MinRefresh below 1s starts there in both cases.
+		"NoSetShortMinRefresh": {minRefresh: 100 * time.Millisecond,
+			want: then(5, 100*time.Millisecond)},
+		"UsableSetShortMinRefresh": {set: true, minRefresh: 100 * time.Millisecond, lifetime: 500 * time.Millisecond,
+			staleIn: 23 * h, want: then(6, 100*time.Millisecond, 200*time.Millisecond, 400*time.Millisecond, 500*time.Millisecond)},
 		// Closer to MaxStale, a quarter of the time left.
-		"TwoHoursToStale": {set: true, lifetime: time.Hour, staleIn: 2 * time.Hour,
-			want: doubling(30*time.Minute, 30*time.Minute, 13)},
-		// Within 4 × MinRefresh of it, MinRefresh.
-		"ThreeMinutesToStale": {set: true, lifetime: time.Hour, staleIn: 3 * time.Minute,
-			want: doubling(time.Minute, time.Minute, 10)},
+		"TwoHoursToStale": {set: true, lifetime: h, staleIn: 2 * h,
+			want: then(9, m, 2*m, 4*m, 8*m, 16*m, 30*m)},
+		// Within 4 × MinRefresh of it, MinRefresh from the first retry:
+		// the ceiling is never below it.
+		"ThreeMinutesToStale": {set: true, lifetime: h, staleIn: 3 * m, want: then(5, m)},
+		"OneSecondToStale":    {set: true, lifetime: h, staleIn: s, want: then(5, m)},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			clock := oauthtest.NewClock(remoteStart)
-			r, err := NewRemoteKeySet(RemoteKeySetConfig{URL: "https://a.example/jwks", Now: clock.Now})
+			r, err := NewRemoteKeySet(RemoteKeySetConfig{URL: "https://a.example/jwks", Now: clock.Now,
+				MinRefresh: tc.minRefresh})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1079,22 +1085,23 @@ func TestRemoteKeySet_OutageRecovery(t *testing.T) {
 
 		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
 		elapse(57 * time.Minute)
-		// 13 failures: 1s, 2s, … 2048s, then the lifetime, 1h.
-		var waited time.Duration
-		for range 12 {
-			d := <-delays
-			elapse(d)
-			waited += d
+		// 7 failures: MinRefresh (1m), 2m, … 32m, then the lifetime, 1h.
+		for i, want := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute,
+			8 * time.Minute, 16 * time.Minute, 32 * time.Minute} {
+			if d := <-delays; d != want {
+				t.Fatalf("delay after %d failures = %v, want %v", i+1, d, want)
+			}
+			elapse(want)
 		}
 		if d := <-delays; d != time.Hour {
-			t.Fatalf("delay after 13 failures = %v, want the set's lifetime, 1h", d)
+			t.Fatalf("delay after 7 failures = %v, want the set's lifetime, 1h", d)
 		}
-		remoteWantRequests(t, iss, 14)
+		remoteWantRequests(t, iss, 8)
 		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
 		elapse(time.Hour - 1)
-		remoteWantRequests(t, iss, 14)
+		remoteWantRequests(t, iss, 8)
 		elapse(1)
-		remoteWantRequests(t, iss, 15)
+		remoteWantRequests(t, iss, 9)
 		if !r.Ready() {
 			t.Fatal("Ready() = false after recovery")
 		}
@@ -1104,6 +1111,60 @@ func TestRemoteKeySet_OutageRecovery(t *testing.T) {
 			t.Fatalf("delay after recovery = %v, want the refresh at 57m", d)
 		}
 	})
+}
+
+// TestRemoteKeySet_FirstRetry checks, with the production jitter, when
+// the first two retries after a failed fetch come: a failed regular
+// refresh, with a usable set, is retried after MinRefresh, then 2 ×
+// MinRefresh (each drawn in its upper half), not after 1s: every call is
+// answered meanwhile. A failed first fetch, with no set and calls failing,
+// is still retried after 1s, then 2s.
+func TestRemoteKeySet_FirstRetry(t *testing.T) {
+	t.Parallel()
+	const minRefresh = time.Minute
+	tests := map[string]struct {
+		usable bool
+		want   []time.Duration // upper bounds of the first two gaps
+	}{
+		"UsableSet": {usable: true, want: []time.Duration{minRefresh, 2 * minRefresh}},
+		"ColdStart": {want: []time.Duration{time.Second, 2 * time.Second}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				ctx := t.Context()        // fetches are in memory and take no fake time
+				iss := newRemoteIssuer(t) // max-age=3600: the refresh is due at 57m
+				log := &requestLog{next: iss.Transport()}
+				r := newTestRemote(t, iss, RemoteKeySetConfig{HTTPClient: &http.Client{Transport: log},
+					MinRefresh: minRefresh})
+				r.jitter = fullJitter
+				kid := kids(iss)[0]
+				if tc.usable {
+					remoteWantKID(t, r, ctx, kid)
+					iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+					elapse(57 * time.Minute) // the regular refresh fails
+				} else {
+					iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+					remoteWantErr(t, r, ctx, kid, ErrUnavailable) // the first fetch fails
+				}
+				failed := len(log.times())
+				elapse(tc.want[0] + tc.want[1])
+				at := log.times()
+				if len(at) != failed+2 {
+					t.Fatalf("%d retries in %v, want 2", len(at)-failed, tc.want[0]+tc.want[1])
+				}
+				for i, hi := range tc.want {
+					if gap := at[failed+i].Sub(at[failed+i-1]); gap < hi/2 || gap > hi {
+						t.Errorf("retry %d came %v after the previous request, want within [%v, %v]", i+1, gap, hi/2, hi)
+					}
+				}
+				if tc.usable {
+					remoteWantKID(t, r, ctx, kid) // answered throughout
+				}
+			})
+		})
+	}
 }
 
 // TestRemoteKeySet_Close runs in a synctest bubble, which fails the test

@@ -18,8 +18,9 @@ const (
 	defaultMaxRefresh         = time.Hour
 	defaultUnknownKeyCooldown = 30 * time.Second
 	defaultMaxStale           = 24 * time.Hour
-	// maxBackoffBase is the first retry delay after a failed fetch; it
-	// doubles per consecutive failure up to backoffCeiling.
+	// maxBackoffBase is the first retry delay after a failed fetch while
+	// there is no usable set (at most MinRefresh); with one, the first is
+	// MinRefresh. It doubles per consecutive failure up to backoffCeiling.
 	maxBackoffBase = time.Second
 )
 
@@ -55,9 +56,9 @@ type RemoteKeySetConfig struct {
 	// refresh, and between 25% and 95% after any other fetch (see
 	// [RemoteKeySet], "Load on the authorization server"). After a failed
 	// fetch, the retry delay doubles from 1s up to MinRefresh while there
-	// is no usable set, and up to the set's lifetime (at most a quarter of
-	// the time left until MaxStale, at least MinRefresh) while there is
-	// one. The defaults are 1m and 1h.
+	// is no usable set, and from MinRefresh up to the set's lifetime (at
+	// most a quarter of the time left until MaxStale, at least MinRefresh)
+	// while there is one. The defaults are 1m and 1h.
 	MinRefresh, MaxRefresh time.Duration
 	// UnknownKeyCooldown is the minimum time between two fetches caused by
 	// Keys calls: a kid missing from the set, or no usable set at all. It
