@@ -21,7 +21,7 @@ var (
 // The fleet size is explicit, never inferred from -short or the
 // environment: by default (-fleet.n=100, about 15s with -race on the
 // project's 2-core machine) it runs in `go test -race ./...`; .ci/run runs
-// it again with -fleet.n=1000 without the race detector (about 20s; with
+// it again with -fleet.n=1000 without the race detector (about 30s; with
 // it, about 80s, and the race runtime's ThreadSanitizer now and then
 // aborts on its own "CHECK failed" at that size). RESULTS.md is written
 // with
