@@ -26,7 +26,7 @@ import (
 // the others are oauthgate's own. No attribute ever carries a token, a
 // claim value, a subject or a client ID, and method names come from the
 // policy, never from the client: an undeclared method is recorded as
-// otherMethod, so the number of series is bounded by the policy.
+// otherValue, so the number of series is bounded by the policy.
 const (
 	meterName = "github.com/oauthgate/oauthgate/interceptor"
 
@@ -42,9 +42,10 @@ const (
 	keyResult     = "oauthgate.result"
 	keyCacheHit   = "oauthgate.cache_hit"
 
-	// otherMethod stands for every method the policy does not declare
-	// (OpenTelemetry's convention for unbounded values).
-	otherMethod = "_OTHER"
+	// otherValue stands for every method the policy does not declare, and
+	// for the reasons past maxDenialSeries (OpenTelemetry's convention for
+	// unbounded values).
+	otherValue = "_OTHER"
 
 	decisionAllow = "allow"
 	decisionDeny  = "deny"
@@ -86,8 +87,8 @@ const cacheHitSampling = 64
 // maxDenialSeries bounds the number of (method, code, reason) series of
 // the decisions counter: the reasons of an [Authorizer]'s [DenyError] are
 // the application's, so a reason built from request data must not grow
-// the series without bound. Beyond it, denials are counted under the
-// reason otherMethod.
+// the series without bound. Beyond it, denials with a new reason are
+// counted under the reason otherValue.
 const maxDenialSeries = 4096
 
 // telemetry holds an Interceptor's instruments and the attribute sets of
@@ -163,7 +164,7 @@ func newTelemetry(mp metric.MeterProvider, p *scopes.Policy, v verify.Verifier, 
 		}
 		t.methods[m] = newMethodTelemetry(svc, name)
 	}
-	t.other = newMethodTelemetry(otherMethod, otherMethod)
+	t.other = newMethodTelemetry(otherValue, otherValue)
 	kind := attribute.String(keyVerifier, verifierKind(v))
 	for hit := range 2 {
 		for r, result := range verifyResults {
@@ -204,9 +205,9 @@ func (t *telemetry) denial(m *methodTelemetry, code codes.Code, reason string) *
 	if s, ok := t.denials.Load(k); ok {
 		return s.(*series)
 	}
-	if t.nDenials.Add(1) > maxDenialSeries && reason != otherMethod {
+	if t.nDenials.Add(1) > maxDenialSeries && reason != otherValue {
 		t.nDenials.Add(-1)
-		return t.denial(m, code, otherMethod)
+		return t.denial(m, code, otherValue)
 	}
 	s := &series{opt: metric.WithAttributeSet(attribute.NewSet(m.service, m.method,
 		attribute.Int(keyStatusCode, int(code)), attribute.String(keyDecision, decisionDeny),

@@ -160,10 +160,10 @@ func TestTelemetry_DenialSeriesBounded(t *testing.T) {
 	series := 0
 	tel.denials.Range(func(any, any) bool { series++; return true })
 	if series != maxDenialSeries+1 {
-		t.Errorf("denial series = %d, want %d and one for %s", series, maxDenialSeries, otherMethod)
+		t.Errorf("denial series = %d, want %d and one for %s", series, maxDenialSeries, otherValue)
 	}
-	if n := tel.denial(m, codes.PermissionDenied, otherMethod).n.Load(); n != 100 {
-		t.Errorf("denials counted under %s = %d, want 100", otherMethod, n)
+	if n := tel.denial(m, codes.PermissionDenied, otherValue).n.Load(); n != 100 {
+		t.Errorf("denials counted under %s = %d, want 100", otherValue, n)
 	}
 	if n := tel.denial(m, codes.PermissionDenied, "REASON_7").n.Load(); n != 1 {
 		t.Errorf("denials counted under REASON_7 = %d, want 1", n)
