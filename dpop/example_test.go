@@ -1,6 +1,7 @@
 package dpop_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,7 +16,7 @@ import (
 // A client signs a proof for one request; the server checks it against the
 // request it came with and learns the key's thumbprint, which a
 // DPoP-bound token's cnf.jkt must equal. A proof is good once.
-func ExampleVerifier_Verify() {
+func ExampleVerifier_Check() {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	signer, err := dpop.NewSigner(key, jose.ES256, nil)
 	if err != nil {
@@ -32,11 +33,15 @@ func ExampleVerifier_Verify() {
 		panic(err)
 	}
 	req := dpop.Request{Method: "POST", URIs: []string{uri}, AccessToken: "the-access-token"}
-	jkt, err := v.Verify(proof, req)
-	fmt.Println(jkt == signer.Thumbprint(), err)
-	_, err = v.Verify(proof, req)
-	fmt.Println(errors.Is(err, dpop.ErrReplayed))
+	p, err := v.Check(proof, req)
+	fmt.Println(p.Thumbprint() == signer.Thumbprint(), err)
+	// The server verifies the access token, and that its cnf.jkt is
+	// p.Thumbprint(), before it records the proof: only then is the proof
+	// accepted, once.
+	fmt.Println(v.Record(context.Background(), p))
+	fmt.Println(errors.Is(v.Record(context.Background(), p), dpop.ErrReplayed))
 	// Output:
 	// true <nil>
+	// <nil>
 	// true
 }

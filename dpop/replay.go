@@ -2,7 +2,7 @@ package dpop
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
+	"hash/maphash"
 	"sync"
 	"time"
 )
@@ -11,37 +11,49 @@ import (
 // cache.
 const replayShards = 16
 
-// A replayCache remembers the proofs (key thumbprint and jti) seen within
-// the acceptance window. A proof is acceptable for at most 2×window after
-// it arrives (its iat may lie window in the future), so each shard keeps
-// three generations of window each and drops the oldest as time moves on:
-// an entry lives at least 2×window. Each generation is a map sized for its
-// share of the bound and cleared, not reallocated, when reused, so a lookup
-// allocates nothing once the maps have grown. When the current generation
-// of a shard is full, new proofs are refused (fail closed) rather than
+// A replayCache remembers the proofs (key thumbprint and jti) accepted
+// within the acceptance window. A proof is acceptable for at most 2×window
+// after it arrives (its iat may lie window in the future), so each shard
+// keeps three generations of window each and drops the oldest as time
+// moves on: an entry lives at least 2×window. Each generation is a map
+// sized for its share of the bound and cleared, not reallocated, when
+// reused, so a lookup allocates nothing once the maps have grown. When the
+// current generation of a shard is full, or holds as many proofs of one key
+// as a key may have, new proofs are refused (fail closed) rather than
 // letting a replay through.
+//
+// Shards are chosen by a hash seeded with a secret of the process, so that
+// no client can aim its proofs at one shard (STYLE R34).
 type replayCache struct {
 	window time.Duration
+	seed   maphash.Seed
 	shards [replayShards]replayShard
 }
 
 type replayShard struct {
-	mu    sync.Mutex
-	gens  [3]map[[32]byte]struct{}
-	start int64 // start of gens[0], in windows since the epoch
-	max   int   // entries per generation
-	_     [40]byte
+	mu   sync.Mutex
+	gens [3]map[[32]byte]struct{}
+	// perKey counts the entries of each key (by keyHash) in gens[2].
+	perKey map[uint64]int
+	start  int64 // start of gens[0], in windows since the epoch
+	max    int   // entries per generation
+	maxKey int   // entries of one key per generation
+	_      [32]byte
 }
 
-func newReplayCache(size int, window time.Duration) *replayCache {
-	c := &replayCache{window: window}
+// newReplayCache returns a cache for size proofs per window, of which one
+// key may hold keyLimit.
+func newReplayCache(size, keyLimit int, window time.Duration) *replayCache {
+	c := &replayCache{window: window, seed: maphash.MakeSeed()}
 	per := max(size/replayShards, 1)
+	perKey := min(max((keyLimit+replayShards-1)/replayShards, 1), per)
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.max = per
+		s.max, s.maxKey = per, perKey
 		for g := range s.gens {
 			s.gens[g] = make(map[[32]byte]struct{}, per)
 		}
+		s.perKey = make(map[uint64]int)
 	}
 	return c
 }
@@ -59,10 +71,11 @@ func replayKey(jkt, jti string) [32]byte {
 	return sha256.Sum256([]byte(jkt + "\x00" + jti))
 }
 
-// seen records k at now and reports whether it was already there. full
-// reports that it could not be recorded.
-func (c *replayCache) seen(k [32]byte, now time.Time) (replayed, full bool) {
-	s := &c.shards[binary.LittleEndian.Uint64(k[:8])%replayShards]
+// record records the proof k of the key with thumbprint jkt at now, unless
+// it is there already (replayed) or there is no room for it (full).
+func (c *replayCache) record(jkt string, k [32]byte, now time.Time) (replayed, full bool) {
+	s := &c.shards[maphash.Bytes(c.seed, k[:])%replayShards]
+	kh := maphash.String(c.seed, jkt)
 	w := now.UnixNano() / int64(c.window)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -72,11 +85,13 @@ func (c *replayCache) seen(k [32]byte, now time.Time) (replayed, full bool) {
 		for g := range s.gens {
 			clear(s.gens[g])
 		}
+		clear(s.perKey)
 		s.start = w - 2
 	}
 	for w > s.start+2 {
 		clear(s.gens[0])
 		s.gens[0], s.gens[1], s.gens[2] = s.gens[1], s.gens[2], s.gens[0]
+		clear(s.perKey)
 		s.start++
 	}
 	for g := range s.gens {
@@ -85,9 +100,10 @@ func (c *replayCache) seen(k [32]byte, now time.Time) (replayed, full bool) {
 		}
 	}
 	cur := s.gens[2]
-	if len(cur) >= s.max {
+	if len(cur) >= s.max || s.perKey[kh] >= s.maxKey {
 		return false, true
 	}
 	cur[k] = struct{}{}
+	s.perKey[kh]++
 	return false, false
 }

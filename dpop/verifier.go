@@ -2,7 +2,9 @@ package dpop
 
 import (
 	"cmp"
+	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -31,6 +33,8 @@ const (
 	maxProofSize = 8 << 10
 	// maxJTI bounds the jti, which the replay cache hashes.
 	maxJTI = 128
+	// maxRSABits bounds an RSA proof key (cheapToVerify).
+	maxRSABits = 4096
 )
 
 // Config configures a [Verifier]. Every field has a secure default. A Config
@@ -48,9 +52,17 @@ type Config struct {
 	// ReplayCacheSize bounds the number of proofs remembered per window;
 	// memory is about three times that many 32-byte keys in maps. When it
 	// is reached, new proofs are refused with [ErrReplayCacheFull] until
-	// old ones expire: a replay is never let through. If zero, 100 000 is
-	// used.
+	// old ones expire: a replay is never let through. Only proofs of
+	// authenticated calls are remembered ([Verifier.Record]). If zero,
+	// 100 000 is used.
 	ReplayCacheSize int
+	// ReplayKeyLimit bounds the proofs of one key remembered per window,
+	// so that one client cannot fill the cache for all: past it, that
+	// key's new proofs are refused with [ErrReplayCacheFull] until its old
+	// ones expire. If zero, a quarter of ReplayCacheSize is used; at most
+	// ReplayCacheSize. A client that makes more calls per window than
+	// this with one key needs a larger value.
+	ReplayKeyLimit int
 	// NoncePeriod, if not zero, makes server nonces mandatory (RFC 9449
 	// §8): a proof must carry a nonce issued by [Verifier.Nonce] in the
 	// current or the previous period, else it is refused with [ErrNonce]
@@ -86,6 +98,8 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, fmt.Errorf("dpop: Config.Window %v is outside 0 (for 60s) to %v", cfg.Window, maxWindow)
 	case cfg.ReplayCacheSize < 0:
 		return nil, errors.New("dpop: Config.ReplayCacheSize is negative; use 0 for the default of 100000")
+	case cfg.ReplayKeyLimit < 0 || cfg.ReplayKeyLimit > cmp.Or(cfg.ReplayCacheSize, defaultReplaySize):
+		return nil, errors.New("dpop: Config.ReplayKeyLimit is outside 0 (for a quarter of the cache) to ReplayCacheSize")
 	case cfg.NoncePeriod < 0 || cfg.NoncePeriod > 0 && cfg.NoncePeriod < 10*time.Second:
 		return nil, errors.New("dpop: Config.NoncePeriod must be 0 (no nonces) or at least 10s")
 	case len(cfg.NonceKey) > 0 && len(cfg.NonceKey) < 16:
@@ -104,7 +118,8 @@ func New(cfg Config) (*Verifier, error) {
 		names[i] = string(a)
 	}
 	v.algNames = strings.Join(names, " ")
-	v.replay = newReplayCache(cmp.Or(cfg.ReplayCacheSize, defaultReplaySize), v.window)
+	size := cmp.Or(cfg.ReplayCacheSize, defaultReplaySize)
+	v.replay = newReplayCache(size, cmp.Or(cfg.ReplayKeyLimit, max(size/4, 1)), v.window)
 	if cfg.NoncePeriod > 0 {
 		v.nonces = newNonces(cfg.NonceKey, cfg.NoncePeriod)
 	}
@@ -151,16 +166,30 @@ type proofClaims struct {
 	Nonce *string  `json:"nonce"`
 }
 
-// Verify checks proof against req (RFC 9449 §4.3) and records its jti. It
-// returns the JWK SHA-256 thumbprint (RFC 7638) of the proof's key, to be
-// compared with the access token's cnf.jkt. A rejection is a [*ProofError].
-func (v *Verifier) Verify(proof string, req Request) (jkt string, err error) {
+// A Proof is a proof that [Verifier.Check] found valid for a request. It
+// is not accepted until [Verifier.Record] records it, which a caller does
+// once it has verified the access token the proof came with and that the
+// token is bound to the proof's key: state that anonymous callers could
+// otherwise fill is written only for authenticated ones.
+type Proof struct {
+	jkt    string
+	replay [32]byte
+}
+
+// Thumbprint returns the JWK SHA-256 thumbprint (RFC 7638) of the proof's
+// key, to be compared with the access token's cnf.jkt.
+func (p Proof) Thumbprint() string { return p.jkt }
+
+// Check checks proof against req (RFC 9449 §4.3) and returns it as a
+// [Proof], not yet recorded: every check but the replay check. A rejection
+// is a [*ProofError].
+func (v *Verifier) Check(proof string, req Request) (Proof, error) {
 	if len(proof) > maxProofSize || !b64url.CanonicalCompact(proof) {
-		return "", proofError(ErrMalformed)
+		return Proof{}, proofError(ErrMalformed)
 	}
 	head, err := v.header(proof)
 	if err != nil {
-		return "", err
+		return Proof{}, err
 	}
 	// RFC 9449 §4.3 item 7: the signature verifies with the key in the
 	// header, checked by go-jose over this proof's own payload and
@@ -168,27 +197,43 @@ func (v *Verifier) Verify(proof string, req Request) (jkt string, err error) {
 	payload, err := jwsmemo.Verify(head, proof, head.Value.key.Key)
 	switch {
 	case errors.Is(err, jwsmemo.ErrMalformed):
-		return "", proofError(ErrMalformed)
+		return Proof{}, proofError(ErrMalformed)
 	case err != nil:
-		return "", proofError(ErrSignature)
+		return Proof{}, proofError(ErrSignature)
 	}
 	var c proofClaims
 	if err := josejson.Unmarshal(payload, &c); err != nil {
-		return "", proofError(ErrMalformed)
+		return Proof{}, proofError(ErrMalformed)
 	}
-	now := v.now()
-	if err := v.checkClaims(&c, req, now); err != nil {
-		return "", err
+	if err := v.checkClaims(&c, req, v.now()); err != nil {
+		return Proof{}, err
 	}
-	jkt = head.Value.jkt
-	replayed, full := v.replay.seen(replayKey(jkt, *c.JTI), now)
+	jkt := head.Value.jkt
+	return Proof{jkt: jkt, replay: replayKey(jkt, *c.JTI)}, nil
+}
+
+// Record accepts p, a proof that [Verifier.Check] returned, unless a proof
+// with its key and jti was recorded within the window: then it returns a
+// [*ProofError] with [ErrReplayed]. Of many concurrent calls for one proof
+// exactly one succeeds. It fails with [ErrReplayCacheFull] when the replay
+// cache, or the share of it that one key may hold, is full, and with
+// [ErrMalformed] for a Proof that Check did not return. The context is for
+// replay stores that leave the process; the in-process cache never blocks.
+func (v *Verifier) Record(ctx context.Context, p Proof) error {
+	if p.jkt == "" {
+		return proofError(ErrMalformed)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	replayed, full := v.replay.record(p.jkt, p.replay, v.now())
 	switch {
 	case replayed:
-		return "", proofError(ErrReplayed)
+		return proofError(ErrReplayed)
 	case full:
-		return "", proofError(ErrReplayCacheFull)
+		return proofError(ErrReplayCacheFull)
 	}
-	return jkt, nil
+	return nil
 }
 
 // proofKey is what a checked proof header yields: the key that verifies
@@ -223,6 +268,9 @@ func (v *Verifier) header(proof string) (*jwsmemo.Header[proofKey], error) {
 	key := h.JSONWebKey
 	if !keyFits(key, jose.SignatureAlgorithm(h.Algorithm)) {
 		return nil, proofError(ErrAlgorithm)
+	}
+	if !cheapToVerify(key) {
+		return nil, proofError(ErrKey)
 	}
 	thumb, err := key.Thumbprint(crypto.SHA256)
 	if err != nil {
@@ -285,6 +333,18 @@ func (v *Verifier) checkClaims(c *proofClaims, req Request, now time.Time) error
 		return proofError(ErrNonce)
 	}
 	return nil
+}
+
+// cheapToVerify reports whether verifying with k costs about what a usual
+// client's key costs. Anyone may send a proof, with a key of their choice,
+// before any token is checked: an RSA key of 16384 bits or with a public
+// exponent of 2³¹−1 would cost the server 20 to 40 times an ES256
+// verification per request. Proof keys are made per client and need none
+// of that: RSA keys must have the exponent 65537 (what every library
+// generates) and at most 4096 bits.
+func cheapToVerify(k *jose.JSONWebKey) bool {
+	rk, ok := k.Key.(*rsa.PublicKey)
+	return !ok || rk.E == 65537 && rk.N.BitLen() <= maxRSABits
 }
 
 // keyFits reports whether the proof key may verify alg: josekeys.Fits,

@@ -1,6 +1,7 @@
 package dpop_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -99,7 +100,7 @@ func TestVerify(t *testing.T) {
 			if req.Method == "" {
 				req = dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
 			}
-			jkt, err := v.Verify(tc.proof, req)
+			jkt, err := accept(v, tc.proof, req)
 			if tc.want == nil {
 				if err != nil || jkt != tc.wantJKT {
 					t.Fatalf("Verify() = %q, %v; want %q, nil", jkt, err, tc.wantJKT)
@@ -137,17 +138,17 @@ func TestVerify_Nonce(t *testing.T) {
 	if nonce == "" {
 		t.Fatal("Nonce() is empty with NoncePeriod set")
 	}
-	if _, err := v.Verify(key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("nonce", nonce)), req); err != nil {
+	if _, err := accept(v, key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("nonce", nonce)), req); err != nil {
 		t.Fatalf("Verify(current nonce) = %v", err)
 	}
-	_, err := v.Verify(key.Proof(t, "POST", testURI, testToken), req)
+	_, err := accept(v, key.Proof(t, "POST", testURI, testToken), req)
 	if !errors.Is(err, dpop.ErrUseNonce) {
 		t.Fatalf("Verify(no nonce) = %v, want ErrUseNonce", err)
 	}
 	mu.Lock()
 	now = now.Add(time.Minute) // the next period: the old nonce still works
 	mu.Unlock()
-	if _, err := v.Verify(key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("nonce", nonce)), req); err != nil {
+	if _, err := accept(v, key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("nonce", nonce)), req); err != nil {
 		t.Errorf("Verify(previous period's nonce) = %v", err)
 	}
 	if v.Nonce() == nonce {
@@ -156,7 +157,7 @@ func TestVerify_Nonce(t *testing.T) {
 	mu.Lock()
 	now = now.Add(2 * time.Minute)
 	mu.Unlock()
-	if _, err := v.Verify(key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("nonce", nonce)), req); !errors.Is(err, dpop.ErrNonce) {
+	if _, err := accept(v, key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("nonce", nonce)), req); !errors.Is(err, dpop.ErrNonce) {
 		t.Errorf("Verify(nonce two periods old) = %v, want ErrNonce", err)
 	}
 	// Replicas sharing a key agree on the nonce.
@@ -180,7 +181,7 @@ func TestVerify_ReplayConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 64 {
 		wg.Go(func() {
-			_, err := v.Verify(proof, req)
+			_, err := accept(v, proof, req)
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -211,15 +212,15 @@ func TestVerify_ReplayWindow(t *testing.T) {
 	req := dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
 	// iat 60s ahead: acceptable until now+120s.
 	p := key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("iat", testNow.Add(60*time.Second).Unix()), oauthtest.WithProofClaim("jti", "fixed"))
-	if _, err := v.Verify(p, req); err != nil {
+	if _, err := accept(v, p, req); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []time.Duration{time.Second, 60 * time.Second, 119 * time.Second} {
 		set(d)
-		if _, err := v.Verify(p, req); !errors.Is(err, dpop.ErrReplayed) && !errors.Is(err, dpop.ErrStale) {
+		if _, err := accept(v, p, req); !errors.Is(err, dpop.ErrReplayed) && !errors.Is(err, dpop.ErrStale) {
 			t.Errorf("replay at +%v = %v, want ErrReplayed", d, err)
 		}
-		if _, err := v.Verify(p, req); errors.Is(err, dpop.ErrStale) && d < 120*time.Second {
+		if _, err := accept(v, p, req); errors.Is(err, dpop.ErrStale) && d < 120*time.Second {
 			t.Errorf("replay at +%v judged stale, want replayed", d)
 		}
 	}
@@ -228,7 +229,7 @@ func TestVerify_ReplayWindow(t *testing.T) {
 	set(0)
 	var full int
 	for i := range 200 {
-		_, err := small.Verify(key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("jti", fmt.Sprint("j", i))), req)
+		_, err := accept(small, key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("jti", fmt.Sprint("j", i))), req)
 		if errors.Is(err, dpop.ErrReplayCacheFull) {
 			full++
 		} else if err != nil {
@@ -239,7 +240,7 @@ func TestVerify_ReplayWindow(t *testing.T) {
 		t.Error("200 proofs into a cache of 16 were all accepted")
 	}
 	set(200 * time.Second) // every entry expired
-	if _, err := small.Verify(key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("jti", "after")), req); err != nil {
+	if _, err := accept(small, key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("jti", "after")), req); err != nil {
 		t.Errorf("Verify() after expiry = %v", err)
 	}
 }
@@ -291,7 +292,7 @@ func TestVerify_HeaderMemo(t *testing.T) {
 	other := oauthtest.NewDPoPKey(t, jose.ES256, clock)
 	v := newVerifier(t, nil)
 	req := dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
-	if _, err := v.Verify(other.Proof(t, "POST", testURI, testToken), req); err != nil {
+	if _, err := accept(v, other.Proof(t, "POST", testURI, testToken), req); err != nil {
 		t.Fatal(err) // other's header is now remembered
 	}
 	good := other.Proof(t, "POST", testURI, testToken)
@@ -302,11 +303,22 @@ func TestVerify_HeaderMemo(t *testing.T) {
 		"OtherPayload":   parts[0] + "." + mine[1] + "." + parts[2],
 		"Truncated":      parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-4],
 	} {
-		if _, err := v.Verify(p, req); !errors.Is(err, dpop.ErrSignature) && !errors.Is(err, dpop.ErrMalformed) {
+		if _, err := accept(v, p, req); !errors.Is(err, dpop.ErrSignature) && !errors.Is(err, dpop.ErrMalformed) {
 			t.Errorf("%s: Verify() = %v, want the signature refused", name, err)
 		}
 	}
-	if jkt, err := v.Verify(good, req); err != nil || jkt != other.Thumbprint() {
+	if jkt, err := accept(v, good, req); err != nil || jkt != other.Thumbprint() {
 		t.Errorf("Verify(good proof, remembered header) = %q, %v", jkt, err)
 	}
+}
+
+// accept checks proof and records it, as a server does once the token it
+// came with is verified and bound to its key, and returns its key's
+// thumbprint.
+func accept(v *dpop.Verifier, proof string, req dpop.Request) (string, error) {
+	p, err := v.Check(proof, req)
+	if err != nil {
+		return "", err
+	}
+	return p.Thumbprint(), v.Record(context.Background(), p)
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
+	"github.com/oauthgate/oauthgate/dpop"
 	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
@@ -165,17 +166,27 @@ func (i *Interceptor) authenticate(ctx context.Context, method string) (context.
 	case rej != nil:
 		return ctx, grant{}, rej
 	}
-	var jkt string
+	var proof dpop.Proof
 	if cred.dpop {
 		// RFC 9449 §7.1: the proof, then the token it is bound to.
-		if jkt, rej = i.checkProof(ctx, method, cred); rej != nil {
+		if proof, rej = i.checkProof(ctx, method, cred); rej != nil {
 			return ctx, grant{}, rej
 		}
 	}
+	jkt := proof.Thumbprint()
 	claims, rej := i.check(ctx, rule, cred.token, jkt)
 	if rej != nil {
 		rej.dpop = cred.dpop
 		return ctx, grant{}, rej
+	}
+	if cred.dpop {
+		// Only now, with the token verified and bound to the proof's key,
+		// is the proof remembered: anonymous callers cannot fill the
+		// replay cache (STYLE R34).
+		if rej := i.recordProof(ctx, proof); rej != nil {
+			rej.claims = claims
+			return ctx, grant{}, rej
+		}
 	}
 	return NewContext(ctx, claims), grant{claims: claims, token: cred.token, jkt: jkt}, nil
 }

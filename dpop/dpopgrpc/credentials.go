@@ -93,7 +93,11 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 	c.mu.Lock()
 	nonce := c.nonce
 	c.mu.Unlock()
-	proof, err := c.signer.Proof("POST", scheme+"://"+aud.Host+ri.Method, token, nonce)
+	htu, err := dpop.RequestURI(scheme, aud.Host, ri.Method)
+	if err != nil {
+		return nil, errors.New("dpopgrpc: the call's authority or method cannot make a DPoP URI")
+	}
+	proof, err := c.signer.Proof("POST", htu, token, nonce)
 	if err != nil {
 		return nil, err
 	}
