@@ -270,7 +270,7 @@ func (i *Interceptor) reject(ctx context.Context, method string, rej *rejection)
 		level = slog.LevelWarn
 	}
 	if !rej.probe && i.opts.logger.Enabled(ctx, level) {
-		attrs := []slog.Attr{slog.String("method", method), slog.String("code", rej.code.String()), slog.String("reason", rej.reason)}
+		attrs := []slog.Attr{slog.String("method", i.loggedMethod(method)), slog.String("code", rej.code.String()), slog.String("reason", rej.reason)}
 		if rej.cause != nil {
 			attrs = append(attrs, slog.String("error", rej.cause.Error()))
 		}
