@@ -179,6 +179,33 @@ func TestRuleStepUp(t *testing.T) {
 	}
 }
 
+// TestRuleMaxAgeWholeSeconds: max_age counts whole seconds, as auth_time
+// does (annotations.proto): the age is now's second minus auth_time's
+// second, so max_age 0 accepts an authentication within the same second
+// whatever the fraction of now.
+func TestRuleMaxAgeWholeSeconds(t *testing.T) {
+	t.Parallel()
+	sec := time.Unix(1_800_000_000, 0)
+	tests := map[string]struct {
+		maxAge        time.Duration
+		authTime, now time.Time
+		want          bool
+	}{
+		"Zero/SameInstant":        {authTime: sec, now: sec, want: true},
+		"Zero/SubSecondNow":       {authTime: sec, now: sec.Add(999 * time.Millisecond), want: true},
+		"Zero/FractionalAuthTime": {authTime: sec.Add(700 * time.Millisecond), now: sec.Add(200 * time.Millisecond), want: true},
+		"Zero/NextSecond":         {authTime: sec.Add(999 * time.Millisecond), now: sec.Add(time.Second)},
+		"Five/FiveAndAFraction":   {maxAge: 5 * time.Second, authTime: sec, now: sec.Add(5*time.Second + 900*time.Millisecond), want: true},
+		"Five/Six":                {maxAge: 5 * time.Second, authTime: sec.Add(900 * time.Millisecond), now: sec.Add(6 * time.Second)},
+	}
+	for name, tc := range tests {
+		r := AllOf("x").WithMaxAge(tc.maxAge)
+		if got := r.Authenticated("", tc.authTime, tc.now); got != tc.want {
+			t.Errorf("%s: WithMaxAge(%v).Authenticated(auth_time %v, now %v) = %t, want %t", name, tc.maxAge, tc.authTime, tc.now, got, tc.want)
+		}
+	}
+}
+
 func TestPolicyScopes(t *testing.T) {
 	p, err := NewPolicy(FromFiles(testpb.File_oauthgatetest_v1_library_proto))
 	if err != nil {
