@@ -144,7 +144,7 @@ func TestRuleStepUp(t *testing.T) {
 		"Stale":          {acr: "urn:example:mfa", authTime: now.Add(-301 * time.Second)},
 		"NoAuthTime":     {acr: "urn:example:mfa"},
 		"ACROtherCase":   {acr: "URN:example:mfa", authTime: now},
-		"FutureAuthTime": {acr: "urn:example:mfa", authTime: now.Add(time.Minute), want: true},
+		"FutureAuthTime": {acr: "urn:example:mfa", authTime: now.Add(time.Minute)},
 	}
 	for name, tc := range tests {
 		if got := r.Authenticated(tc.acr, tc.authTime, now); got != tc.want {
@@ -202,6 +202,31 @@ func TestRuleMaxAgeWholeSeconds(t *testing.T) {
 		r := AllOf("x").WithMaxAge(tc.maxAge)
 		if got := r.Authenticated("", tc.authTime, tc.now); got != tc.want {
 			t.Errorf("%s: WithMaxAge(%v).Authenticated(auth_time %v, now %v) = %t, want %t", name, tc.maxAge, tc.authTime, tc.now, got, tc.want)
+		}
+	}
+}
+
+// TestRuleFutureAuthTime: an auth_time after now is not a fresh
+// authentication. Taken as fresh, a token claiming a future auth_time
+// would meet every max_age for as long as it lived.
+func TestRuleFutureAuthTime(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_800_000_000, 0).Add(400 * time.Millisecond)
+	tests := map[string]struct {
+		authTime time.Time
+		want     bool
+	}{
+		"SameSecondLater": {authTime: now.Add(500 * time.Millisecond), want: true},
+		"NextSecond":      {authTime: now.Add(600 * time.Millisecond)},
+		"Minute":          {authTime: now.Add(time.Minute)},
+		"Year":            {authTime: now.AddDate(1, 0, 0)},
+	}
+	for name, tc := range tests {
+		for _, maxAge := range []time.Duration{0, time.Hour} {
+			r := AllOf("x").WithMaxAge(maxAge)
+			if got := r.Authenticated("", tc.authTime, now); got != tc.want {
+				t.Errorf("%s: WithMaxAge(%v).Authenticated(auth_time %v, now %v) = %t, want %t", name, maxAge, tc.authTime, now, got, tc.want)
+			}
 		}
 	}
 }
