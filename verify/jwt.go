@@ -182,6 +182,7 @@ func (j *JWT) checkClaims(r *claimReader, c *Claims) error {
 		if err := checkTenant(r); err != nil {
 			return err
 		}
+		c.tenant = r.tenant
 	}
 	if !r.has(seenExp) {
 		return &TokenError{Reason: ErrMissingClaim, Claim: "exp"}

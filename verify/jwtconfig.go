@@ -109,9 +109,10 @@ type JWTConfig struct {
 	Tenants []string
 	// AnyTenant accepts every tenant of an Issuer template (still with tid
 	// equal to the tenant in iss): any organisation with an account at the
-	// provider can then obtain tokens this verifier accepts, so the proto
-	// rules, aud and Authorities must be what stands between them and the
-	// API. It excludes Tenants.
+	// provider can then obtain tokens this verifier accepts, with the roles
+	// and scopes its own administrator grants, so check [Claims.Tenant]
+	// against the tenants you serve (in an interceptor Authorizer, say)
+	// before trusting them. It excludes Tenants.
 	AnyTenant bool
 	// Leeway is the clock skew tolerated when checking exp, nbf and iat.
 	// If Leeway is 0, 30 seconds is used (a leeway of exactly zero cannot be
