@@ -199,10 +199,13 @@ func TestRuleMaxAgeWholeSeconds(t *testing.T) {
 		"Five/Six":                {maxAge: 5 * time.Second, authTime: sec.Add(900 * time.Millisecond), now: sec.Add(6 * time.Second)},
 	}
 	for name, tc := range tests {
-		r := AllOf("x").WithMaxAge(tc.maxAge)
-		if got := r.Authenticated("", tc.authTime, tc.now); got != tc.want {
-			t.Errorf("%s: WithMaxAge(%v).Authenticated(auth_time %v, now %v) = %t, want %t", name, tc.maxAge, tc.authTime, tc.now, got, tc.want)
-		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := AllOf("x").WithMaxAge(tc.maxAge)
+			if got := r.Authenticated("", tc.authTime, tc.now); got != tc.want {
+				t.Errorf("WithMaxAge(%v).Authenticated(auth_time %v, now %v) = %t, want %t", tc.maxAge, tc.authTime, tc.now, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -222,12 +225,15 @@ func TestRuleFutureAuthTime(t *testing.T) {
 		"Year":            {authTime: now.AddDate(1, 0, 0)},
 	}
 	for name, tc := range tests {
-		for _, maxAge := range []time.Duration{0, time.Hour} {
-			r := AllOf("x").WithMaxAge(maxAge)
-			if got := r.Authenticated("", tc.authTime, now); got != tc.want {
-				t.Errorf("%s: WithMaxAge(%v).Authenticated(auth_time %v, now %v) = %t, want %t", name, maxAge, tc.authTime, now, got, tc.want)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, maxAge := range []time.Duration{0, time.Hour} {
+				r := AllOf("x").WithMaxAge(maxAge)
+				if got := r.Authenticated("", tc.authTime, now); got != tc.want {
+					t.Errorf("WithMaxAge(%v).Authenticated(auth_time %v, now %v) = %t, want %t", maxAge, tc.authTime, now, got, tc.want)
+				}
 			}
-		}
+		})
 	}
 }
 
