@@ -23,6 +23,7 @@ import (
 
 	"github.com/oauthgate/oauthgate/interceptor"
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	"github.com/oauthgate/oauthgate/oauthtest"
 )
 
 // syncBuffer is a log sink safe for concurrent writes.
@@ -237,5 +238,57 @@ func TestAuthorizer(t *testing.T) {
 	}
 	if strings.Contains(status.Convert(err).Message(), "secret internal reason") {
 		t.Error("an Authorizer's internal error reached the client")
+	}
+}
+
+// overriding is a service that implements go-grpc-middleware's
+// auth.ServiceAuthFuncOverride and lets every call through.
+type overriding struct{ library }
+
+func (*overriding) AuthFuncOverride(ctx context.Context, _ string) (context.Context, error) {
+	return ctx, nil
+}
+
+var _ auth.ServiceAuthFuncOverride = (*overriding)(nil)
+
+// TestAuthFuncOverride shows what Interceptor.AuthFunc documents:
+// go-grpc-middleware's auth interceptors call a service's
+// AuthFuncOverride instead of the AuthFunc, so a service implementing it
+// is not protected by oauthgate under that wiring; under ServerOptions (or
+// Unary and Stream chained) the gate runs whatever the service implements.
+func TestAuthFuncOverride(t *testing.T) {
+	gate, err := interceptor.New(newFakeVerifier(t), newPolicy(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wirings := map[string]struct {
+		opts      []grpc.ServerOption
+		protected bool
+	}{
+		"AuthFunc": {opts: []grpc.ServerOption{
+			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(gate.AuthFunc)),
+			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(gate.AuthFunc)),
+		}},
+		"ServerOptions": {opts: gate.ServerOptions(), protected: true},
+		"UnaryAndStream": {opts: []grpc.ServerOption{grpc.UnaryInterceptor(gate.Unary), grpc.StreamInterceptor(gate.Stream)},
+			protected: true},
+	}
+	for name, w := range wirings {
+		t.Run(name, func(t *testing.T) {
+			conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) {
+				testpb.RegisterLibraryServiceServer(s, &overriding{})
+			}, w.opts...)
+			lib := testpb.NewLibraryServiceClient(conn)
+			ctx := testContext(t)
+			for _, k := range rpcKinds {
+				r := k.call(ctx, lib) // no token
+				switch {
+				case w.protected && status.Code(r.err) != codes.Unauthenticated:
+					t.Errorf("%s without a token = %q, %v; want Unauthenticated", k.name, r.reply, r.err)
+				case !w.protected && (r.err != nil || !strings.HasPrefix(r.reply, "anonymous") && r.reply != "1"):
+					t.Errorf("%s without a token = %q, %v; want the handler reached, as AuthFunc documents", k.name, r.reply, r.err)
+				}
+			}
+		})
 	}
 }

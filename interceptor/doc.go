@@ -23,6 +23,12 @@
 // wiring with a probe service that it registers on the server, so it must
 // run after every service is registered and before Serve.
 //
+// With go-grpc-middleware's auth interceptors, a service that implements
+// AuthFuncOverride is not protected at all: those interceptors call its
+// override instead of [Interceptor.AuthFunc], and the check, whose probe
+// service has no override, cannot notice. [Interceptor.ServerOptions]
+// protects every service whatever it implements; prefer it.
+//
 // # Failures
 //
 // Each failure is a gRPC status with a google.rpc.ErrorInfo detail and, where

@@ -113,6 +113,15 @@ func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServer
 // [Interceptor.Unary] and [Interceptor.Stream] it cannot pass unary
 // requests to the [Authorizer] (Call.Request is nil) and cannot end streams
 // at token expiry.
+//
+// Security: go-grpc-middleware's auth interceptors do not call AuthFunc for
+// a service that implements auth.ServiceAuthFuncOverride
+// (AuthFuncOverride(ctx, fullMethodName)): they call that method instead,
+// so every method of such a service skips oauthgate entirely (no token is
+// read, no rule applied, no claims in the context), and neither the policy
+// nor [Interceptor.Check] can see it. Do not implement AuthFuncOverride on
+// a service behind this wiring; or install [Interceptor.ServerOptions]
+// (Unary and Stream) instead, which run whatever the service implements.
 func (i *Interceptor) AuthFunc(ctx context.Context) (context.Context, error) {
 	method, ok := grpc.Method(ctx)
 	if !ok {
@@ -281,7 +290,7 @@ func (i *Interceptor) reject(ctx context.Context, method string, rej *rejection)
 		level = slog.LevelWarn
 	}
 	if !rej.probe && i.opts.logger.Enabled(ctx, level) {
-		attrs := []slog.Attr{slog.String("method", method), slog.String("code", rej.code.String()), slog.String("reason", rej.reason)}
+		attrs := []slog.Attr{slog.String("method", i.loggedMethod(method)), slog.String("code", rej.code.String()), slog.String("reason", rej.reason)}
 		if rej.cause != nil {
 			attrs = append(attrs, slog.String("error", rej.cause.Error()))
 		}

@@ -2,10 +2,14 @@ package interceptor_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +21,7 @@ import (
 
 	"github.com/oauthgate/oauthgate/interceptor"
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	"github.com/oauthgate/oauthgate/oauthtest"
 )
 
 // result is what a client sees of one call.
@@ -299,5 +304,44 @@ func TestNewValidates(t *testing.T) {
 				t.Fatalf("New() = %v, %v, want an error", gate, err)
 			}
 		})
+	}
+}
+
+// TestDenialLog_ClientMethodBounded: with grpc.UnknownServiceHandler the
+// client chooses the method name. The denial log (WithLogger) must bound it
+// exactly as the decision log does, not write 200 KB per call.
+func TestDenialLog_ClientMethodBounded(t *testing.T) {
+	var denials, decisions syncBuffer
+	gate, err := interceptor.New(newFakeVerifier(t), newPolicy(t),
+		interceptor.WithLogger(slog.New(slog.NewJSONHandler(&denials, nil))),
+		interceptor.WithDecisionLog(slog.New(slog.NewJSONHandler(&decisions, nil)), slog.LevelInfo, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reached atomic.Int64
+	unknown := grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error {
+		reached.Add(1)
+		return status.Error(codes.Unimplemented, "unknown")
+	})
+	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) {
+		testpb.RegisterLibraryServiceServer(s, &library{})
+	}, append(gate.ServerOptions(), unknown)...)
+
+	method := "/attacker.Service/" + strings.Repeat("m", 200<<10)
+	err = conn.Invoke(withToken(testContext(t), tokAll), method, &testpb.PingRequest{}, &testpb.PingResponse{})
+	if status.Code(err) != codes.PermissionDenied || reached.Load() != 0 {
+		t.Fatalf("Invoke(200 KB method) = %v, handler reached %d times; want PermissionDenied before the handler", err, reached.Load())
+	}
+	for name, log := range map[string]string{"WithLogger": denials.String(), "WithDecisionLog": decisions.String()} {
+		var entry struct{ Method string }
+		if err := json.Unmarshal([]byte(log), &entry); err != nil {
+			t.Fatalf("%s: log is not one JSON line (%d bytes): %v", name, len(log), err)
+		}
+		if len(entry.Method) > 256 || !strings.HasPrefix(method, entry.Method) || entry.Method == "" {
+			t.Errorf("%s: logged method has %d bytes, want a prefix of the method of at most 256", name, len(entry.Method))
+		}
+		if len(log) > 1024 {
+			t.Errorf("%s: log line has %d bytes, want at most 1 KiB", name, len(log))
+		}
 	}
 }

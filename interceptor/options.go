@@ -79,8 +79,10 @@ func WithDomain(domain string) Option {
 
 // WithLogger makes the interceptor log each denied call at level Info (Warn
 // when the verifier is unavailable) with the method, the reason and the
-// verifier's error, never the token. The default logs nothing. Later calls
-// replace earlier ones.
+// verifier's error, never the token. A method the policy does not declare
+// is logged cut to its first 256 bytes, as in [WithDecisionLog]: its name
+// is the client's choice. The default logs nothing. Later calls replace
+// earlier ones.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(o *options) { o.logger = l })
 }
@@ -157,8 +159,9 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 
 // WithDecisionLog makes the interceptor log every decision, allowed calls
 // included, to l at level: the message "oauthgate: decision" with the
-// method, the decision (allow or deny), the gRPC code and the ErrorInfo
-// reason, and, only if identity is true, the client_id and sub of the
+// method (cut to its first 256 bytes when the policy does not declare it),
+// the decision (allow or deny), the gRPC code and the ErrorInfo reason,
+// and, only if identity is true, the client_id and sub of the
 // token when it was verified. The token is never logged. It is the audit
 // trail; [WithLogger]'s denial log, meant for operators, is independent of
 // it. The default logs no decisions. Later calls replace earlier ones.

@@ -88,6 +88,10 @@ func TestStepUp(t *testing.T) {
 			wantParams: map[string]string{"max_age": "300"}},
 		"NoAuthTime": {token: tok("library.read", map[string]any{"acr": mfa}),
 			wantCode: codes.Unauthenticated, wantReason: "INSUFFICIENT_USER_AUTHENTICATION"},
+		// An auth_time a year ahead would otherwise meet max_age for a year.
+		"FutureAuthTime": {token: tok("library.read", map[string]any{"acr": mfa, "auth_time": now.AddDate(1, 0, 0).Unix()}),
+			wantCode: codes.Unauthenticated, wantReason: "INVALID_TOKEN",
+			wantParams: map[string]string{"error": "invalid_token"}},
 		"ScopeFailureWins": {token: tok("openid", map[string]any{"acr": "urn:example:pwd"}),
 			wantCode: codes.PermissionDenied, wantReason: "INSUFFICIENT_SCOPE",
 			wantParams: map[string]string{"error": "insufficient_scope", "scope": "library.read"}},

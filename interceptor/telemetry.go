@@ -337,11 +337,7 @@ func (i *Interceptor) logDecision(ctx context.Context, method string, code codes
 	if d == nil || !d.logger.Enabled(ctx, d.level) {
 		return
 	}
-	if _, known := i.tel.methods[method]; !known {
-		// The client chose this name: log it, bounded and quoted by slog,
-		// but never trust it as a policy method.
-		method = truncate(method, 256)
-	}
+	method = i.loggedMethod(method)
 	decision := decisionAllow
 	if code != codes.OK {
 		decision = decisionDeny
@@ -355,6 +351,21 @@ func (i *Interceptor) logDecision(ctx context.Context, method string, code codes
 		attrs = append(attrs, slog.String("client_id", claims.ClientID()), slog.String("sub", claims.Subject()))
 	}
 	d.logger.LogAttrs(ctx, d.level, "oauthgate: decision", attrs...)
+}
+
+// maxLoggedMethod bounds a logged method name the policy does not declare.
+const maxLoggedMethod = 256
+
+// loggedMethod returns method as every log of the interceptor writes it: a
+// method of the policy whole; any other, whose name the client chose (with
+// grpc.UnknownServiceHandler, any name reaches the interceptor), cut to
+// maxLoggedMethod bytes, so that a call cannot make a log line as long as
+// its headers. slog quotes it; it is never trusted as a policy method.
+func (i *Interceptor) loggedMethod(method string) string {
+	if _, known := i.tel.methods[method]; known {
+		return method
+	}
+	return truncate(method, maxLoggedMethod)
 }
 
 func truncate(s string, n int) string {

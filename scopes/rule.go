@@ -150,13 +150,27 @@ func (r *Rule) MaxAge() (d time.Duration, ok bool) { return r.maxAge, r.hasMaxAg
 
 // Authenticated reports whether a token with the acr and auth_time claims
 // given (empty and zero when absent) meets the rule's step-up requirements
-// at now. It does not allocate.
+// at now. The age of the authentication counts whole seconds, as max_age
+// and auth_time do: now and authTime are both rounded down to the second,
+// so max_age 0 accepts an authentication within the same second. An
+// authTime in a later second than now never meets a max_age: it is not a
+// fresh authentication (verifiers of package verify refuse one beyond
+// their leeway as an invalid token). It does not allocate.
 func (r *Rule) Authenticated(acr string, authTime, now time.Time) bool {
 	if len(r.acrValues) > 0 && !slices.Contains(r.acrValues, acr) {
 		return false
 	}
-	if r.hasMaxAge && (authTime.IsZero() || now.Sub(authTime) > r.maxAge) {
-		return false
+	if r.hasMaxAge {
+		if authTime.IsZero() {
+			return false
+		}
+		// OpenID Connect Core §2, §3.1.2.1: auth_time and max_age are
+		// seconds; a sub-second now must not make max_age 0 unreachable.
+		// A future auth_time counted as age 0 would meet every max_age for
+		// as long as the token lived.
+		if age := now.Truncate(time.Second).Sub(authTime.Truncate(time.Second)); age < 0 || age > r.maxAge {
+			return false
+		}
 	}
 	return true
 }

@@ -144,7 +144,7 @@ func TestRuleStepUp(t *testing.T) {
 		"Stale":          {acr: "urn:example:mfa", authTime: now.Add(-301 * time.Second)},
 		"NoAuthTime":     {acr: "urn:example:mfa"},
 		"ACROtherCase":   {acr: "URN:example:mfa", authTime: now},
-		"FutureAuthTime": {acr: "urn:example:mfa", authTime: now.Add(time.Minute), want: true},
+		"FutureAuthTime": {acr: "urn:example:mfa", authTime: now.Add(time.Minute)},
 	}
 	for name, tc := range tests {
 		if got := r.Authenticated(tc.acr, tc.authTime, now); got != tc.want {
@@ -176,6 +176,64 @@ func TestRuleStepUp(t *testing.T) {
 	ok := compile(&oauthgatev1.Rule{Scopes: []string{"x"}, AcrValues: []string{"a"}, MaxAge: proto.Int64(0)})
 	if d, has := ok.MaxAge(); ok.validate() != nil || !has || d != 0 || len(ok.ACRValues()) != 1 {
 		t.Errorf("compile(acr_values, max_age 0) = %v", ok.String())
+	}
+}
+
+// TestRuleMaxAgeWholeSeconds: max_age counts whole seconds, as auth_time
+// does (annotations.proto): the age is now's second minus auth_time's
+// second, so max_age 0 accepts an authentication within the same second
+// whatever the fraction of now.
+func TestRuleMaxAgeWholeSeconds(t *testing.T) {
+	t.Parallel()
+	sec := time.Unix(1_800_000_000, 0)
+	tests := map[string]struct {
+		maxAge        time.Duration
+		authTime, now time.Time
+		want          bool
+	}{
+		"Zero/SameInstant":        {authTime: sec, now: sec, want: true},
+		"Zero/SubSecondNow":       {authTime: sec, now: sec.Add(999 * time.Millisecond), want: true},
+		"Zero/FractionalAuthTime": {authTime: sec.Add(700 * time.Millisecond), now: sec.Add(200 * time.Millisecond), want: true},
+		"Zero/NextSecond":         {authTime: sec.Add(999 * time.Millisecond), now: sec.Add(time.Second)},
+		"Five/FiveAndAFraction":   {maxAge: 5 * time.Second, authTime: sec, now: sec.Add(5*time.Second + 900*time.Millisecond), want: true},
+		"Five/Six":                {maxAge: 5 * time.Second, authTime: sec.Add(900 * time.Millisecond), now: sec.Add(6 * time.Second)},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := AllOf("x").WithMaxAge(tc.maxAge)
+			if got := r.Authenticated("", tc.authTime, tc.now); got != tc.want {
+				t.Errorf("WithMaxAge(%v).Authenticated(auth_time %v, now %v) = %t, want %t", tc.maxAge, tc.authTime, tc.now, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRuleFutureAuthTime: an auth_time after now is not a fresh
+// authentication. Taken as fresh, a token claiming a future auth_time
+// would meet every max_age for as long as it lived.
+func TestRuleFutureAuthTime(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_800_000_000, 0).Add(400 * time.Millisecond)
+	tests := map[string]struct {
+		authTime time.Time
+		want     bool
+	}{
+		"SameSecondLater": {authTime: now.Add(500 * time.Millisecond), want: true},
+		"NextSecond":      {authTime: now.Add(600 * time.Millisecond)},
+		"Minute":          {authTime: now.Add(time.Minute)},
+		"Year":            {authTime: now.AddDate(1, 0, 0)},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, maxAge := range []time.Duration{0, time.Hour} {
+				r := AllOf("x").WithMaxAge(maxAge)
+				if got := r.Authenticated("", tc.authTime, now); got != tc.want {
+					t.Errorf("WithMaxAge(%v).Authenticated(auth_time %v, now %v) = %t, want %t", maxAge, tc.authTime, now, got, tc.want)
+				}
+			}
+		})
 	}
 }
 

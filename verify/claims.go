@@ -36,6 +36,7 @@ type Claims struct {
 	acr       string
 	amr       []string
 	authTime  time.Time
+	tenant    string        // the tenant an issuer template matched; see Tenant
 	leeway    time.Duration // the verifier's; see Deadline
 
 	// raw is the JSON object the claims were read from. String claims may
@@ -112,6 +113,15 @@ func (c *Claims) AMR() []string { return slices.Clone(c.amr) }
 // AuthTime returns the auth_time claim in UTC: when the user last
 // authenticated (RFC 9470), or zero.
 func (c *Claims) AuthTime() time.Time { return c.authTime }
+
+// Tenant returns the tenant of a multi-tenant issuer: when the verifier's
+// JWTConfig.Issuer is a template ("https://login.microsoftonline.com/{tenant}/v2.0"
+// with Tenants or AnyTenant), the tenant its iss matched, which the
+// verifier checked equals the tid claim. It is "" for an exact issuer
+// (whatever tid the token carries), for introspection and for
+// [ParseClaims]. With AnyTenant, check it against the tenants you serve:
+// any tenant's administrator decides the roles and scopes in its tokens.
+func (c *Claims) Tenant() string { return c.tenant }
 
 // Deadline returns the instant from which the verifier that returned c
 // rejects its token as expired: exp plus that verifier's leeway (none for

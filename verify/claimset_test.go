@@ -188,6 +188,7 @@ func TestCheckTimes(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	tests := map[string]struct {
 		exp, nbf, iat time.Duration // from now; 0 means absent
+		authTime      time.Duration
 		leeway        time.Duration
 		want          error
 	}{
@@ -200,6 +201,10 @@ func TestCheckTimes(t *testing.T) {
 		"NbfAfterLeeway":       {nbf: 31 * time.Second, leeway: 30 * time.Second, want: ErrNotYetValid},
 		"IatInFuture":          {iat: time.Minute, want: ErrIssuedInFuture},
 		"IatInFutureInsideLee": {iat: time.Minute, leeway: 2 * time.Minute},
+		"AuthTimePast":         {authTime: -time.Hour},
+		"AuthTimeInsideLeeway": {authTime: 30 * time.Second, leeway: 30 * time.Second},
+		"AuthTimeAfterLeeway":  {authTime: 31 * time.Second, leeway: 30 * time.Second, want: ErrIssuedInFuture},
+		"AuthTimeYearAhead":    {exp: time.Hour, authTime: 365 * 24 * time.Hour, want: ErrIssuedInFuture},
 	}
 	at := func(d time.Duration) time.Time {
 		if d == 0 {
@@ -211,7 +216,7 @@ func TestCheckTimes(t *testing.T) {
 		return now.Add(d)
 	}
 	for name, tc := range tests {
-		c := &Claims{expiry: at(tc.exp), notBefore: at(tc.nbf), issuedAt: at(tc.iat), leeway: tc.leeway}
+		c := &Claims{expiry: at(tc.exp), notBefore: at(tc.nbf), issuedAt: at(tc.iat), authTime: at(tc.authTime), leeway: tc.leeway}
 		if err := checkTimes(now, c); !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
 			t.Errorf("%s: checkTimes() = %v, want %v", name, err, tc.want)
 		}

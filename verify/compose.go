@@ -33,7 +33,8 @@ import (
 //     reported as neither;
 //   - claims are held to the time rule of every verifier in this package:
 //     expired from exp on ([ErrExpired]), not valid before nbf
-//     ([ErrNotYetValid]), not issued in the future ([ErrIssuedInFuture]).
+//     ([ErrNotYetValid]), not issued, nor its user authenticated, in the
+//     future (iat, auth_time: [ErrIssuedInFuture]).
 //     A function type carries no configuration, so this check reads
 //     time.Now with no leeway; a lookup that needs an injected clock
 //     checks time itself.

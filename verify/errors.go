@@ -43,8 +43,8 @@ var (
 	ErrExpired = errors.New("verify: token expired")
 	// ErrNotYetValid reports a token whose nbf is after now plus the leeway.
 	ErrNotYetValid = errors.New("verify: token not yet valid")
-	// ErrIssuedInFuture reports a token whose iat is after now plus the
-	// leeway.
+	// ErrIssuedInFuture reports a token whose iat, or whose auth_time (the
+	// user's authentication, RFC 9470), is after now plus the leeway.
 	ErrIssuedInFuture = errors.New("verify: token issued in the future")
 	// ErrMissingClaim reports a required claim that is absent (exp, iss, aud).
 	ErrMissingClaim = errors.New("verify: required claim missing")

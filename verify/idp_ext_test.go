@@ -306,3 +306,67 @@ func TestIDTokensRefusedByDefault(t *testing.T) {
 		t.Error("NewJWT(Google issuer without InsecureAcceptIDTokens) succeeded")
 	}
 }
+
+// TestCognitoIDTokensRefused: token_use "id" marks an ID token whatever
+// the configuration. With the app client in Audiences instead of
+// ClientIDAudience (an easy mistake: Cognito ID tokens carry the client as
+// aud), an ID token would otherwise pass and its cognito:groups become
+// scopes. Only InsecureAcceptIDTokens accepts it.
+func TestCognitoIDTokensRefused(t *testing.T) {
+	t.Parallel()
+	groups := []verify.ClaimPath{{"cognito:groups"}}
+	configs := map[string]verify.JWTConfig{
+		"ClientIDAudience": providerRecipes["Cognito"][0],
+		"ClientInAudiences": {Issuer: cognitoPool, Audiences: []string{cognitoClient}, Types: []string{""},
+			Authorities: groups},
+		"ClientInAudiencesAtJWT": {Issuer: cognitoPool, Audiences: []string{cognitoClient}, Authorities: groups},
+		"BothAudiences": {Issuer: cognitoPool, Audiences: []string{cognitoClient}, Types: []string{""}, Authorities: groups,
+			ClientIDAudience: &verify.ClientIDAudience{ClientIDs: []string{cognitoClient}, TokenUse: "access"}},
+		"InsecureAcceptIDTokens": {Issuer: cognitoPool, Audiences: []string{cognitoClient}, Types: []string{""},
+			Authorities: groups, InsecureAcceptIDTokens: true},
+	}
+	idToken := func(typ string) []oauthtest.TokenOption {
+		return append(claims(map[string]any{"iss": cognitoPool, "aud": cognitoClient, "token_use": "id", "cognito:username": "alice",
+			"email": "alice@example.com", "cognito:groups": []string{"admins"}, "auth_time": 1700000000}, "client_id", "scope"),
+			oauthtest.WithType(typ))
+	}
+	tests := []struct {
+		config    string
+		token     []oauthtest.TokenOption
+		wantErr   error
+		wantClaim string
+	}{
+		{config: "ClientIDAudience", token: idToken(""), wantErr: verify.ErrType, wantClaim: "token_use"},
+		{config: "ClientInAudiences", token: idToken(""), wantErr: verify.ErrType, wantClaim: "token_use"},
+		{config: "ClientInAudiencesAtJWT", token: idToken("at+jwt"), wantErr: verify.ErrType, wantClaim: "token_use"},
+		{config: "BothAudiences", token: idToken(""), wantErr: verify.ErrType, wantClaim: "token_use"},
+		{config: "InsecureAcceptIDTokens", token: idToken("")},
+	}
+	iss := oauthtest.NewIssuer(t, oauthtest.WithAlgorithm("RS256"))
+	for _, tc := range tests {
+		t.Run(tc.config, func(t *testing.T) {
+			t.Parallel()
+			v := newRecipe(t, iss, []verify.JWTConfig{configs[tc.config]})
+			c, err := v.Verify(context.Background(), iss.Token(t, tc.token...))
+			if tc.wantErr == nil {
+				if err != nil || !c.Scopes().Has("admins") {
+					t.Fatalf("Verify() error = %v, want the ID token accepted with its groups as scopes", err)
+				}
+				return
+			}
+			te, ok := errors.AsType[*verify.TokenError](err)
+			if !errors.Is(err, tc.wantErr) || !ok || te.Claim != tc.wantClaim {
+				t.Fatalf("Verify() error = %v, want %v on claim %q", err, tc.wantErr, tc.wantClaim)
+			}
+		})
+	}
+	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := providerRecipes["Cognito"][0]
+	cfg.ClientIDAudience = &verify.ClientIDAudience{ClientIDs: []string{cognitoClient}, TokenUse: "id"}
+	if _, err := verify.NewJWT(keys, cfg); err == nil {
+		t.Error("NewJWT(ClientIDAudience.TokenUse \"id\" without InsecureAcceptIDTokens) succeeded")
+	}
+}

@@ -285,3 +285,70 @@ func TestUnverifiedIssuer(t *testing.T) {
 		}
 	}
 }
+
+// TestClaims_Tenant: Claims.Tenant is the tenant an issuer template
+// matched (equal to tid), on every answer, cached or not, and "" for an
+// exact issuer even when its token carries a tid.
+func TestClaims_Tenant(t *testing.T) {
+	t.Parallel()
+	ctx := remoteTestContext(t)
+	iss := oauthtest.NewIssuer(t)
+	keys, err := NewStaticKeySet(iss.JWKS().Keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newJWT := func(cfg JWTConfig) *JWT {
+		t.Helper()
+		cfg.Audiences = []string{oauthtest.DefaultAudience}
+		j, err := NewJWT(keys, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	listed := newJWT(JWTConfig{Issuer: "https://login.example.com/{tenant}/v2.0", Tenants: []string{"t1", "t2"}})
+	anyTenant := newJWT(JWTConfig{Issuer: "https://sts.example.net/{tenant}/", AnyTenant: true})
+	exact := newJWT(JWTConfig{Issuer: "https://login.example.com/other"})
+	is, err := NewIssuers(exact, listed, anyTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		v          Verifier
+		iss, tid   string
+		wantTenant string
+	}{
+		"Listed":          {v: listed, iss: "https://login.example.com/t2/v2.0", tid: "t2", wantTenant: "t2"},
+		"AnyTenant":       {v: anyTenant, iss: "https://sts.example.net/t9/", tid: "t9", wantTenant: "t9"},
+		"ThroughIssuers":  {v: is, iss: "https://sts.example.net/t9/", tid: "t9", wantTenant: "t9"},
+		"Exact":           {v: exact, iss: "https://login.example.com/other"},
+		"ExactWithTid":    {v: exact, iss: "https://login.example.com/other", tid: "t1"},
+		"ExactViaIssuers": {v: is, iss: "https://login.example.com/other", tid: "t1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			opts := []oauthtest.TokenOption{oauthtest.WithIssuer(tc.iss)}
+			if tc.tid != "" {
+				opts = append(opts, oauthtest.WithClaim("tid", tc.tid))
+			}
+			tok := iss.Token(t, opts...)
+			for _, call := range []string{"first", "cached"} {
+				c, err := tc.v.Verify(ctx, tok)
+				if err != nil {
+					t.Fatalf("Verify() (%s) error = %v", call, err)
+				}
+				if got := c.Tenant(); got != tc.wantTenant {
+					t.Errorf("Tenant() (%s) = %q, want %q", call, got, tc.wantTenant)
+				}
+			}
+		})
+	}
+	c, err := ParseClaims([]byte(`{"iss":"https://sts.example.net/t9/","tid":"t9"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Tenant(); got != "" {
+		t.Errorf("ParseClaims(with tid).Tenant() = %q, want \"\": no template matched", got)
+	}
+}

@@ -50,24 +50,25 @@ import (
 //
 // The registered claims iss, aud, exp, nbf, iat, sub, jti and client_id,
 // the scope claim (or scp, when scope is absent) or the configured
-// Authorities, and, when the configuration needs them, tid, token_use,
+// Authorities, token_use, and, when the configuration needs them, tid,
 // nonce, at_hash and c_hash are read case-sensitively; a duplicate of any
 // of them makes the token malformed. Other claims are available through
 // [Claims.Decode].
 //
 // A JWT is safe for concurrent use.
 type JWT struct {
-	keys         KeySet
-	rules        claimRules
-	algorithms   []jose.SignatureAlgorithm
-	types        []string // accepted typ values: lower case, no application/
-	clientIDAud  *ClientIDAudience
-	leeway       time.Duration
-	maxTokenSize int
-	now          func() time.Time
-	cache        *jwtCache // nil when disabled
-	headers      jwsmemo.Memo[struct{}]
-	scopes       scopeMemo
+	keys           KeySet
+	rules          claimRules
+	algorithms     []jose.SignatureAlgorithm
+	types          []string // accepted typ values: lower case, no application/
+	clientIDAud    *ClientIDAudience
+	acceptIDTokens bool // JWTConfig.InsecureAcceptIDTokens
+	leeway         time.Duration
+	maxTokenSize   int
+	now            func() time.Time
+	cache          *jwtCache // nil when disabled
+	headers        jwsmemo.Memo[struct{}]
+	scopes         scopeMemo
 }
 
 var _ Verifier = (*JWT)(nil)
@@ -181,6 +182,7 @@ func (j *JWT) checkClaims(r *claimReader, c *Claims) error {
 		if err := checkTenant(r); err != nil {
 			return err
 		}
+		c.tenant = r.tenant
 	}
 	if !r.has(seenExp) {
 		return &TokenError{Reason: ErrMissingClaim, Claim: "exp"}
@@ -188,10 +190,8 @@ func (j *JWT) checkClaims(r *claimReader, c *Claims) error {
 	if err := checkTimes(j.now(), c); err != nil {
 		return err
 	}
-	if j.rules.optional&(idTokenBits|seenTokenUse) != 0 {
-		if err := j.checkTokenKind(r); err != nil {
-			return err
-		}
+	if err := j.checkTokenKind(r); err != nil {
+		return err
 	}
 	switch {
 	case r.has(seenAud) && !r.audienceOK:
@@ -209,11 +209,19 @@ func (j *JWT) checkClaims(r *claimReader, c *Claims) error {
 }
 
 // checkTokenKind refuses what is not an access token by its claims: an
-// ID token's own claims when the typ allowlist cannot tell, and a
-// token_use other than ClientIDAudience.TokenUse.
+// ID token's own claims when the typ allowlist cannot tell, token_use "id"
+// unless ID tokens are accepted, and a token_use other than
+// ClientIDAudience.TokenUse.
 func (j *JWT) checkTokenKind(r *claimReader) error {
 	if marks := r.set & j.rules.optional & idTokenBits; marks != 0 {
 		return &TokenError{Reason: ErrType, Claim: claimNameOf(marks & -marks)}
+	}
+	// Amazon Cognito marks its ID tokens with token_use "id" and gives them
+	// the app client as aud: with that client in Audiences (instead of
+	// ClientIDAudience) and an untyped Types, nothing else would tell one
+	// from an access token. The mark is refused whatever the configuration.
+	if r.tokenUse == idTokenUse && !j.acceptIDTokens {
+		return &TokenError{Reason: ErrType, Claim: "token_use"}
 	}
 	if j.clientIDAud != nil {
 		switch {

@@ -88,3 +88,41 @@ func ExampleJWTConfig_entraID() {
 	// Orders.ReadAll
 	// true
 }
+
+// With AnyTenant every organisation with an account at the provider gets
+// tokens the verifier accepts, with the roles its own administrator
+// assigns. Claims.Tenant says which tenant the token's issuer named: check
+// it against the tenants you serve (in an interceptor.Authorizer, say).
+func ExampleClaims_Tenant() {
+	iss, err := oauthtest.Start(oauthtest.WithInMemory()) // stands in for Entra ID
+	if err != nil {
+		panic(err)
+	}
+	defer iss.Close()
+	keys, _ := verify.NewStaticKeySet(iss.JWKS().Keys...)
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{
+		Issuer:      "https://login.microsoftonline.com/{tenant}/v2.0",
+		AnyTenant:   true,
+		Audiences:   []string{"6e74172b-be56-4843-9ff4-e66a39bb12e3"},
+		Types:       []string{"JWT"},
+		Authorities: []verify.ClaimPath{{"roles"}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	customers := map[string]bool{"72f988bf-86f1-41af-91ab-2d7cd011db47": true} // from your customer store
+	for _, tenant := range []string{"72f988bf-86f1-41af-91ab-2d7cd011db47", "f8cdef31-a31e-4b4a-93e4-5f571e91255a"} {
+		token, _ := iss.MintToken(oauthtest.WithType("JWT"),
+			oauthtest.WithIssuer("https://login.microsoftonline.com/"+tenant+"/v2.0"),
+			oauthtest.WithAudience("6e74172b-be56-4843-9ff4-e66a39bb12e3"),
+			oauthtest.WithClaim("tid", tenant), oauthtest.WithClaim("roles", []string{"Orders.Admin"}))
+		claims, err := jwt.Verify(context.Background(), token)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(claims.Tenant(), claims.Scopes(), "customer:", customers[claims.Tenant()])
+	}
+	// Output:
+	// 72f988bf-86f1-41af-91ab-2d7cd011db47 Orders.Admin customer: true
+	// f8cdef31-a31e-4b4a-93e4-5f571e91255a Orders.Admin customer: false
+}

@@ -392,6 +392,7 @@ func TestJWT_VerifyRejects(t *testing.T) {
 		"ExpiredAtLeeway":  {token: claims(map[string]any{"exp": jwtTestNow.Add(-30 * time.Second).Unix()}), wantErr: ErrExpired, wantClaim: "exp"},
 		"NbfFuture":        {token: claims(map[string]any{"nbf": jwtTestNow.Add(31 * time.Second).Unix()}), wantErr: ErrNotYetValid, wantClaim: "nbf"},
 		"IatFuture":        {token: claims(map[string]any{"iat": jwtTestNow.Add(31 * time.Second).Unix()}), wantErr: ErrIssuedInFuture, wantClaim: "iat"},
+		"AuthTimeFuture":   {token: claims(map[string]any{"auth_time": jwtTestNow.Add(31 * time.Second).Unix()}), wantErr: ErrIssuedInFuture, wantClaim: "auth_time"},
 		"MissingExp":       {token: claims(map[string]any{"exp": nil}), wantErr: ErrMissingClaim, wantClaim: "exp"},
 		"MissingIss":       {token: claims(map[string]any{"iss": nil}), wantErr: ErrMissingClaim, wantClaim: "iss"},
 		"MissingAud":       {token: claims(map[string]any{"aud": nil}), wantErr: ErrMissingClaim, wantClaim: "aud"},

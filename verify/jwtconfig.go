@@ -63,8 +63,9 @@ type JWTConfig struct {
 	// access tokens; see InsecureAcceptIDTokens.
 	Types []string
 	// InsecureAcceptIDTokens accepts OpenID Connect ID tokens as access
-	// tokens: the ID-token claims above are no longer refused, and the
-	// Google issuers (https://accounts.google.com, accounts.google.com),
+	// tokens: the ID-token claims above are no longer refused, nor is
+	// token_use "id" (Amazon Cognito's ID tokens), which is refused
+	// otherwise whatever Types and Audiences say; and the Google issuers (https://accounts.google.com, accounts.google.com),
 	// which sign only ID tokens, are allowed. An ID token says who a user
 	// or service account is to the client it was issued to; it grants
 	// nothing, and with Google any service account can obtain one for any
@@ -108,9 +109,10 @@ type JWTConfig struct {
 	Tenants []string
 	// AnyTenant accepts every tenant of an Issuer template (still with tid
 	// equal to the tenant in iss): any organisation with an account at the
-	// provider can then obtain tokens this verifier accepts, so the proto
-	// rules, aud and Authorities must be what stands between them and the
-	// API. It excludes Tenants.
+	// provider can then obtain tokens this verifier accepts, with the roles
+	// and scopes its own administrator grants, so check [Claims.Tenant]
+	// against the tenants you serve (in an interceptor Authorizer, say)
+	// before trusting them. It excludes Tenants.
 	AnyTenant bool
 	// Leeway is the clock skew tolerated when checking exp, nbf and iat.
 	// If Leeway is 0, 30 seconds is used (a leeway of exactly zero cannot be
@@ -162,7 +164,8 @@ type ClientIDAudience struct {
 	ClientIDs []string
 	// TokenUse is the value every token's token_use claim must have, with
 	// or without aud: "access" for Cognito, whose ID tokens say "id" and
-	// carry the client as aud. Required.
+	// carry the client as aud. Required; "id" requires
+	// InsecureAcceptIDTokens.
 	TokenUse string
 }
 
@@ -223,7 +226,7 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 	if err != nil {
 		return nil, err
 	}
-	cidAud, err := checkClientIDAudience(cfg.ClientIDAudience)
+	cidAud, err := checkClientIDAudience(cfg.ClientIDAudience, cfg.InsecureAcceptIDTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -236,15 +239,16 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 		return nil, err
 	}
 	j := &JWT{
-		keys:         keys,
-		algorithms:   algs,
-		types:        types,
-		clientIDAud:  cidAud,
-		leeway:       leeway,
-		maxTokenSize: size,
-		now:          now,
-		cache:        newJWTCache(cfg, now),
-		scopes:       scopeMemo{seed: maphash.MakeSeed()},
+		keys:           keys,
+		algorithms:     algs,
+		types:          types,
+		clientIDAud:    cidAud,
+		acceptIDTokens: cfg.InsecureAcceptIDTokens,
+		leeway:         leeway,
+		maxTokenSize:   size,
+		now:            now,
+		cache:          newJWTCache(cfg, now),
+		scopes:         scopeMemo{seed: maphash.MakeSeed()},
 	}
 	if j.cache != nil && cfg.MeterProvider != nil {
 		if j.cache.metrics, err = newCacheMetrics(cfg.MeterProvider, "JWTConfig.MeterProvider", "jwt", j.cache.tokens); err != nil {
@@ -256,9 +260,8 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 	if tenant != nil {
 		j.rules.optional |= seenTid
 	}
-	if cidAud != nil {
-		j.rules.optional |= seenTokenUse
-	}
+	// token_use is always read: "id" marks an ID token (checkTokenKind).
+	j.rules.optional |= seenTokenUse
 	if !cfg.InsecureAcceptIDTokens && !slices.Equal(types, defaultTypes[:]) {
 		j.rules.optional |= idTokenBits
 	}
@@ -302,8 +305,8 @@ func jwtTypes(cfg *JWTConfig) ([]string, error) {
 }
 
 // checkClientIDAudience validates JWTConfig.ClientIDAudience and returns a
-// copy, or nil.
-func checkClientIDAudience(a *ClientIDAudience) (*ClientIDAudience, error) {
+// copy, or nil. idTokens is JWTConfig.InsecureAcceptIDTokens.
+func checkClientIDAudience(a *ClientIDAudience, idTokens bool) (*ClientIDAudience, error) {
 	if a == nil {
 		return nil, nil
 	}
@@ -314,12 +317,18 @@ func checkClientIDAudience(a *ClientIDAudience) (*ClientIDAudience, error) {
 		return nil, errors.New("verify: JWTConfig.ClientIDAudience.ClientIDs holds an empty string")
 	case a.TokenUse == "":
 		return nil, errors.New("verify: JWTConfig.ClientIDAudience.TokenUse is empty; set the token_use of access tokens (\"access\" for Amazon Cognito)")
+	case a.TokenUse == idTokenUse && !idTokens:
+		return nil, errors.New("verify: JWTConfig.ClientIDAudience.TokenUse is \"id\", which marks ID tokens; set it to the token_use of access tokens (\"access\" for Amazon Cognito)")
 	}
 	return &ClientIDAudience{ClientIDs: slices.Clone(a.ClientIDs), TokenUse: a.TokenUse}, nil
 }
 
 // defaultTypes is static data: the typ values accepted by default.
 var defaultTypes = [...]string{"at+jwt"}
+
+// idTokenUse is the token_use value of Amazon Cognito's ID tokens, refused
+// unless JWTConfig.InsecureAcceptIDTokens is set.
+const idTokenUse = "id"
 
 // googleIssuers is static data: issuers that sign only OpenID Connect ID
 // tokens, accepted only with JWTConfig.InsecureAcceptIDTokens.
