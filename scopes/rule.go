@@ -153,9 +153,17 @@ func (r *Rule) MaxAge() (d time.Duration, ok bool) { return r.maxAge, r.hasMaxAg
 // at now. The age of the authentication counts whole seconds, as max_age
 // and auth_time do: now and authTime are both rounded down to the second,
 // so max_age 0 accepts an authentication within the same second. An
-// authTime in a later second than now never meets a max_age: it is not a
-// fresh authentication (verifiers of package verify refuse one beyond
-// their leeway as an invalid token). It does not allocate.
+// authTime up to 5 minutes (the largest leeway package verify allows)
+// after now counts as an authentication now, so that a client of an
+// authorization server whose clock runs ahead is not sent to authenticate
+// again and again; one further in the future never meets a max_age, since
+// it would meet every max_age for as long as the token lived (verifiers of
+// package verify refuse one beyond their leeway as an invalid token). It
+// does not allocate.
+// maxAuthTimeSkew is how far in the future an auth_time may lie and still
+// count as an authentication now: the largest leeway of package verify.
+const maxAuthTimeSkew = 5 * time.Minute
+
 func (r *Rule) Authenticated(acr string, authTime, now time.Time) bool {
 	if len(r.acrValues) > 0 && !slices.Contains(r.acrValues, acr) {
 		return false
@@ -168,7 +176,7 @@ func (r *Rule) Authenticated(acr string, authTime, now time.Time) bool {
 		// seconds; a sub-second now must not make max_age 0 unreachable.
 		// A future auth_time counted as age 0 would meet every max_age for
 		// as long as the token lived.
-		if age := now.Truncate(time.Second).Sub(authTime.Truncate(time.Second)); age < 0 || age > r.maxAge {
+		if age := now.Truncate(time.Second).Sub(authTime.Truncate(time.Second)); age < -maxAuthTimeSkew || age > r.maxAge {
 			return false
 		}
 	}

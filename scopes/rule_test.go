@@ -144,7 +144,7 @@ func TestRuleStepUp(t *testing.T) {
 		"Stale":          {acr: "urn:example:mfa", authTime: now.Add(-301 * time.Second)},
 		"NoAuthTime":     {acr: "urn:example:mfa"},
 		"ACROtherCase":   {acr: "URN:example:mfa", authTime: now},
-		"FutureAuthTime": {acr: "urn:example:mfa", authTime: now.Add(time.Minute)},
+		"FutureAuthTime": {acr: "urn:example:mfa", authTime: now.Add(time.Hour)},
 	}
 	for name, tc := range tests {
 		if got := r.Authenticated(tc.acr, tc.authTime, now); got != tc.want {
@@ -209,9 +209,10 @@ func TestRuleMaxAgeWholeSeconds(t *testing.T) {
 	}
 }
 
-// TestRuleFutureAuthTime: an auth_time after now is not a fresh
-// authentication. Taken as fresh, a token claiming a future auth_time
-// would meet every max_age for as long as it lived.
+// TestRuleFutureAuthTime: an auth_time a little after now (clock skew, up
+// to the largest leeway) is an authentication now; one further ahead is
+// not fresh. Taken as fresh, a token claiming a far-future auth_time would
+// meet every max_age for as long as it lived.
 func TestRuleFutureAuthTime(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(1_800_000_000, 0).Add(400 * time.Millisecond)
@@ -220,8 +221,10 @@ func TestRuleFutureAuthTime(t *testing.T) {
 		want     bool
 	}{
 		"SameSecondLater": {authTime: now.Add(500 * time.Millisecond), want: true},
-		"NextSecond":      {authTime: now.Add(600 * time.Millisecond)},
-		"Minute":          {authTime: now.Add(time.Minute)},
+		"NextSecond":      {authTime: now.Add(600 * time.Millisecond), want: true}, // clock skew
+		"FiveMinutes":     {authTime: now.Add(5*time.Minute + 599*time.Millisecond), want: true},
+		"OverFiveMinutes": {authTime: now.Add(5*time.Minute + 600*time.Millisecond)},
+		"Hour":            {authTime: now.Add(time.Hour)},
 		"Year":            {authTime: now.AddDate(1, 0, 0)},
 	}
 	for name, tc := range tests {
