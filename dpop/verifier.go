@@ -59,9 +59,10 @@ type Config struct {
 	// ReplayKeyLimit bounds the proofs of one key remembered per window,
 	// so that one client cannot fill the cache for all: past it, that
 	// key's new proofs are refused with [ErrReplayCacheFull] until its old
-	// ones expire. If zero, a quarter of ReplayCacheSize is used; at most
-	// ReplayCacheSize. A client that makes more calls per window than
-	// this with one key needs a larger value.
+	// ones expire. It is split evenly over the cache's 16 shards, so a key
+	// may be refused a little before it reaches it. If zero, a quarter of
+	// ReplayCacheSize is used; at most ReplayCacheSize. A client that makes
+	// more calls per window than this with one key needs a larger value.
 	ReplayKeyLimit int
 	// NoncePeriod, if not zero, makes server nonces mandatory (RFC 9449
 	// §8): a proof must carry a nonce issued by [Verifier.Nonce] in the

@@ -210,7 +210,7 @@ func rawGRPCCall(t *testing.T, addr, method string, authorities []string, md [][
 // verified and bound to its key: the flood is refused as invalid tokens
 // and leaves no trace, and legitimate calls answer OK.
 func TestDPoP_AnonymousFlood(t *testing.T) {
-	f := newDPoPFixture(t, dpop.Config{ReplayCacheSize: 160}, nil)
+	f := newDPoPFixture(t, dpop.Config{ReplayCacheSize: 160, ReplayKeyLimit: 160}, nil)
 	ctx := testContext(t)
 	attacker := oauthtest.NewDPoPKey(t, jose.ES256, nil)
 	for i := range 480 {
