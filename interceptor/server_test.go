@@ -19,6 +19,7 @@ import (
 	"github.com/oauthgate/oauthgate/interceptor"
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/scopeset"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
@@ -52,7 +53,7 @@ func (f *fakeVerifier) add(token string, fn func() (*verify.Claims, error)) {
 
 func claimsFor(t testing.TB, sub, scope string, exp time.Time, aud ...string) func() (*verify.Claims, error) {
 	t.Helper()
-	set, err := scopes.Parse(scope)
+	set, err := scopeset.Parse(scope)
 	if err != nil {
 		t.Fatal(err)
 	}

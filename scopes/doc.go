@@ -1,7 +1,7 @@
 // Package scopes decides which OAuth scopes each RPC requires, from options
 // declared in .proto files ([oauthgatev1.E_Method], [oauthgatev1.E_Service])
-// or in Go ([ForService], [ForMethod]), and checks a token's scope [Set]
-// against them.
+// or in Go ([ForService], [ForMethod]), and checks a token's
+// [scopeset.Set] against them.
 //
 // A [Policy] is compiled once by [NewPolicy], before the server starts, and
 // is read-only afterwards. It is fail-closed: a method with no declaration
@@ -21,12 +21,7 @@
 // must hold every scope of at least one alternative. The interceptor reports
 // [Rule.Closest] in insufficient_scope challenges.
 //
-// # Scope claims
-//
-// [Set] reads both forms found in access tokens: the space-delimited scope
-// claim of RFC 9068 and the scp array issued by ory Hydra, Azure AD and
-// Okta. Strictness is deliberate: a claim of the wrong JSON type, or a scope
-// with whitespace or control characters, is an error, never an empty set.
-//
-// This package depends on protobuf only; it does not import gRPC.
+// Besides [scopeset] and the generated option types of oauthgate.v1, this
+// package depends on protobuf only: it imports neither gRPC nor the token
+// layer (package verify), which returns the scopes it checks.
 package scopes

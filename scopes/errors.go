@@ -6,10 +6,6 @@ import (
 	"strings"
 )
 
-// ErrInvalidScope reports a scope claim or scope string that breaks RFC 6749
-// §3.3 syntax, or a scope claim of the wrong JSON type.
-var ErrInvalidScope = errors.New("scopes: invalid scope")
-
 // ErrInvalidRule reports a rule that cannot be enforced: no scopes and not
 // public, public combined with scopes, an empty alternative or scope string.
 var ErrInvalidRule = errors.New("scopes: invalid rule")
@@ -24,19 +20,6 @@ var ErrEmptyPolicy = errors.New("scopes: the policy has no rules")
 
 // ErrUncovered reports registered methods that have no rule.
 var ErrUncovered = errors.New("scopes: methods without a rule")
-
-// A ScopeError describes an invalid scope. It wraps [ErrInvalidScope]. Its
-// message never contains the scope itself, which comes from a token.
-type ScopeError struct {
-	// Problem says what is wrong, in a few words.
-	Problem string
-}
-
-// Error implements the error interface.
-func (e *ScopeError) Error() string { return "scopes: invalid scope: " + e.Problem }
-
-// Unwrap returns [ErrInvalidScope].
-func (e *ScopeError) Unwrap() error { return ErrInvalidScope }
 
 // A Problem is one method or service whose rule could not be compiled.
 type Problem struct {

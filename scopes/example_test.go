@@ -6,6 +6,7 @@ import (
 
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/scopeset"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
@@ -20,7 +21,7 @@ func ExampleNewPolicy() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	granted, err := scopes.Parse("write:reports openid")
+	granted, err := scopeset.Parse("write:reports openid")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -44,22 +45,4 @@ func ExampleNewPolicy() {
 	// /examples.reports.v1.ReportService/CreateReport: write:reports, allowed=true, ask for ["write:reports"]
 	// /grpc.health.v1.Health/Check: public, allowed=true, ask for []
 	// /examples.reports.v1.ReportService/Undeclared: no rule, denied
-}
-
-// A scope claim is either a space-delimited string or an array of strings;
-// anything else is an error, never an empty set.
-func ExampleSet_UnmarshalJSON() {
-	for _, claim := range []string{`"read:reports admin"`, `["read:reports","admin"]`, `42`, `["read:reports admin"]`} {
-		var s scopes.Set
-		if err := s.UnmarshalJSON([]byte(claim)); err != nil {
-			fmt.Println(err)
-			continue
-		}
-		fmt.Println(s.Len(), s)
-	}
-	// Output:
-	// 2 admin read:reports
-	// 2 admin read:reports
-	// scopes: invalid scope: scope claim is neither a string nor an array of strings
-	// scopes: invalid scope: scope contains a character outside RFC 6749 scope-token syntax
 }

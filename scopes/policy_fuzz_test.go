@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
+	"github.com/oauthgate/oauthgate/scopeset"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -116,14 +117,14 @@ func checkCompiledRule(t *testing.T, name string, r *Rule, decl *oauthgatev1.Rul
 	if decl.GetPublic() {
 		t.Fatalf("Rule(%s) = %v, but the declaration %v is public", name, r, decl)
 	}
-	if r.Allows(Set{}) {
+	if r.Allows(scopeset.Set{}) {
 		t.Fatalf("Rule(%s) = %v allows a token with no scopes", name, r)
 	}
 	if len(r.Alternatives()) == 0 {
 		t.Fatalf("Rule(%s) = %v has no alternatives", name, r)
 	}
 	for _, alt := range r.Alternatives() {
-		set, err := New(alt...)
+		set, err := scopeset.New(alt...)
 		if err != nil || len(alt) == 0 {
 			t.Fatalf("Rule(%s) has the invalid alternative %q", name, alt)
 		}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oauthgate/oauthgate/scopeset"
 )
 
 // A Rule says what an access token must carry to call an RPC: nothing (a
@@ -116,7 +118,7 @@ func (r Rule) WithACR(values ...string) Rule {
 		r.fail("WithACR needs at least one acr value")
 	}
 	for _, v := range values {
-		if validToken(v) != nil {
+		if _, err := scopeset.New(v); err != nil {
 			r.fail("acr value is empty or has a character outside printable ASCII without space, quote and backslash")
 		}
 	}
@@ -190,16 +192,14 @@ func (r *Rule) addAlternative(common, alt []string) {
 		r.fail("an alternative lists no scopes")
 		return
 	}
-	for _, s := range all {
-		if err := validToken(s); err != nil {
-			var se *ScopeError
-			if errors.As(err, &se) {
-				r.fail(se.Problem)
-			} else {
-				r.fail(err.Error())
-			}
-			return
+	if _, err := scopeset.New(all...); err != nil {
+		var se *scopeset.Error
+		if errors.As(err, &se) {
+			r.fail(se.Problem)
+		} else {
+			r.fail(err.Error())
 		}
+		return
 	}
 	slices.Sort(all)
 	r.alternatives = append(r.alternatives, slices.Compact(all))
@@ -229,7 +229,7 @@ func (r *Rule) IsPublic() bool { return r.public }
 
 // Allows reports whether a token holding granted meets the rule. A public
 // rule allows everything. Allows does not allocate.
-func (r *Rule) Allows(granted Set) bool {
+func (r *Rule) Allows(granted scopeset.Set) bool {
 	if r.public {
 		return true
 	}
@@ -241,7 +241,7 @@ func (r *Rule) Allows(granted Set) bool {
 	return false
 }
 
-func hasAll(granted Set, want []string) bool {
+func hasAll(granted scopeset.Set, want []string) bool {
 	for _, s := range want {
 		if !granted.Has(s) {
 			return false
@@ -260,7 +260,7 @@ func (r *Rule) Alternatives() [][]string { return r.alternatives }
 // insufficient_scope challenge puts in its scope parameter (RFC 6750 §3),
 // telling the client which scopes to request. The caller must not modify
 // the result; it is nil for a public rule.
-func (r *Rule) Closest(granted Set) []string {
+func (r *Rule) Closest(granted scopeset.Set) []string {
 	var best []string
 	bestMissing := -1
 	for _, alt := range r.alternatives {

@@ -10,11 +10,12 @@ import (
 
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
+	"github.com/oauthgate/oauthgate/scopeset"
 )
 
-func mustSet(t testing.TB, s string) Set {
+func mustSet(t testing.TB, s string) scopeset.Set {
 	t.Helper()
-	set, err := Parse(s)
+	set, err := scopeset.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/oauthgate/oauthgate/internal/jsonscan"
-	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/scopeset"
 )
 
 // maxAuthorities bounds JWTConfig.Authorities and
@@ -122,7 +122,7 @@ func addPath(nodes *[]authNode, p ClaimPath, i int) error {
 // authority claims of one claim set.
 type authorityReader struct {
 	present uint64 // bit i: path i had a non-null value
-	sets    [maxAuthorities]scopes.Set
+	sets    [maxAuthorities]scopeset.Set
 	seenTop uint64 // bit k: a.top[k] was read: duplicates
 }
 
@@ -223,22 +223,22 @@ func (r *claimReader) nodeName(a *authorities, n *authNode) string {
 // authorityList reads an authority claim other than scope and scp: an
 // array of strings, or one string, each a scope token (RFC 6749 §3.3). A
 // string is one authority, never split: "a b" is malformed.
-func (r *claimReader) authorityList() (scopes.Set, bool) {
+func (r *claimReader) authorityList() (scopeset.Set, bool) {
 	s := &r.s
 	if s.Peek() == '"' {
 		v, ok := r.str()
 		if !ok {
-			return scopes.Set{}, false
+			return scopeset.Set{}, false
 		}
-		set, err := scopes.New(v)
+		set, err := scopeset.New(v)
 		r.extra += int64(len(v)) + 16
 		return set, err == nil
 	}
 	var list []string
 	if !r.strings(&list) {
-		return scopes.Set{}, false
+		return scopeset.Set{}, false
 	}
-	set, err := scopes.New(list...)
+	set, err := scopeset.New(list...)
 	r.extra += 16 * int64(len(list)+1)
 	return set, err == nil
 }
@@ -249,7 +249,7 @@ func (r *claimReader) authorityList() (scopes.Set, bool) {
 // reader, and scp kept raw; every present authority claim must be well
 // formed, whether it is used or not.
 func (r *claimReader) finishAuthorities(a *authorities, c *Claims) error {
-	var sets [maxAuthorities]scopes.Set
+	var sets [maxAuthorities]scopeset.Set
 	var present uint64
 	if r.auth != nil {
 		sets, present = r.auth.sets, r.auth.present
@@ -264,7 +264,7 @@ func (r *claimReader) finishAuthorities(a *authorities, c *Claims) error {
 		present |= 1 << a.scpAt
 		r.extra += int64(len(r.scp)) + 16*int64(sets[a.scpAt].Len())
 	}
-	c.scopes = scopes.Set{}
+	c.scopes = scopeset.Set{}
 	if !a.merge {
 		for i := range a.names {
 			if present&(1<<i) != 0 {
@@ -281,7 +281,7 @@ func (r *claimReader) finishAuthorities(a *authorities, c *Claims) error {
 		}
 	}
 	if len(all) > 0 {
-		c.scopes, _ = scopes.New(all...) // each was valid already
+		c.scopes, _ = scopeset.New(all...) // each was valid already
 		r.extra += 16 * int64(len(all))
 	}
 	return nil

@@ -7,7 +7,7 @@ import (
 
 	josejson "github.com/go-jose/go-jose/v4/json"
 
-	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/scopeset"
 )
 
 // Claims are the verified claims of an access token: the registered claims
@@ -31,7 +31,7 @@ type Claims struct {
 	issuedAt  time.Time
 	id        string
 	clientID  string
-	scopes    scopes.Set
+	scopes    scopeset.Set
 	cnf       Confirmation
 	acr       string
 	amr       []string
@@ -99,8 +99,8 @@ func (c *Claims) ClientID() string { return c.clientID }
 // claim (a space-delimited string, or an array) or, when it is absent, the
 // scp claim; or, when the verifier names them (JWTConfig.Authorities,
 // IntrospectionConfig.Authorities), the first of those claims present, or
-// their union with MergeAuthorities. A [scopes.Set] is immutable.
-func (c *Claims) Scopes() scopes.Set { return c.scopes }
+// their union with MergeAuthorities. A [scopeset.Set] is immutable.
+func (c *Claims) Scopes() scopeset.Set { return c.scopes }
 
 // ACR returns the acr claim (authentication context class reference,
 // OpenID Connect Core §2, RFC 9470), or "".

@@ -9,7 +9,7 @@ import (
 
 	"github.com/oauthgate/oauthgate/internal/b64url"
 	"github.com/oauthgate/oauthgate/internal/jsonscan"
-	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/scopeset"
 )
 
 // maxNumericDate is 9999-12-31T23:59:59Z; later dates are not dates a
@@ -58,8 +58,8 @@ type claimRules struct {
 	// introspection also reads active, token_type and token_use (RFC 7662
 	// §2.2); in a JWT they are ordinary claims.
 	introspection bool
-	// parseScope parses a plain scope string; nil means scopes.Parse.
-	parseScope func(string) (scopes.Set, error)
+	// parseScope parses a plain scope string; nil means scopeset.Parse.
+	parseScope func(string) (scopeset.Set, error)
 	// optional are the seen bits of members read only on request (tid,
 	// token_use in a JWT, the ID token markers); 0 reads none of them.
 	optional uint32
@@ -459,7 +459,7 @@ func (r *claimReader) scope(rules *claimRules, c *Claims) bool {
 		if vs, ve, plain, ok := s.Str(); ok && plain {
 			parse := rules.parseScope
 			if parse == nil {
-				parse = scopes.Parse
+				parse = scopeset.Parse
 			}
 			set, err := parse(r.view(vs, ve))
 			c.scopes = set

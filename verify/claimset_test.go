@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/oauthgate/oauthgate/internal/jsonscan"
-	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/scopeset"
 )
 
 // claimSetSeeds are claim sets for TestParseClaims and FuzzClaimReader.
@@ -325,7 +325,7 @@ func referenceProviderClaims(b []byte, paths []ClaimPath, merge bool) (map[strin
 		}
 	}
 	// Every present listed claim must be well formed, used or not.
-	var sets []scopes.Set
+	var sets []scopeset.Set
 	var present []bool
 	for _, p := range paths {
 		set, found, ok := referenceAuthority(top, p)
@@ -343,7 +343,7 @@ func referenceProviderClaims(b []byte, paths []ClaimPath, merge bool) (map[strin
 			}
 		}
 	}
-	set, _ := scopes.New(all...)
+	set, _ := scopeset.New(all...)
 	out["authorities"] = set.String()
 	return out, true
 }
@@ -383,25 +383,25 @@ func referenceMembers(raw []byte) (referenceObject, bool) {
 
 // referenceAuthority reads the claim at path p of obj: its set, whether
 // it is present, and false where the reader must refuse the claim set.
-func referenceAuthority(obj referenceObject, p ClaimPath) (scopes.Set, bool, bool) {
+func referenceAuthority(obj referenceObject, p ClaimPath) (scopeset.Set, bool, bool) {
 	for i, name := range p {
 		raw, n := obj.get(name)
 		switch {
 		case n > 1:
-			return scopes.Set{}, false, false
+			return scopeset.Set{}, false, false
 		case raw == nil:
-			return scopes.Set{}, false, true
+			return scopeset.Set{}, false, true
 		case i < len(p)-1:
 			var ok bool
 			if obj, ok = referenceMembers(raw); !ok {
-				return scopes.Set{}, false, false
+				return scopeset.Set{}, false, false
 			}
 			continue
 		}
-		var set scopes.Set
+		var set scopeset.Set
 		if len(p) == 1 && (name == "scope" || name == "scp") {
 			if set.UnmarshalJSON(raw) != nil {
-				return scopes.Set{}, false, false
+				return scopeset.Set{}, false, false
 			}
 			return set, true, true
 		}
@@ -410,22 +410,22 @@ func referenceAuthority(obj referenceObject, p ClaimPath) (scopes.Set, bool, boo
 		var err error
 		switch {
 		case raw[0] == '"' && json.Unmarshal(raw, &one) == nil:
-			set, err = scopes.New(one)
+			set, err = scopeset.New(one)
 		case raw[0] == '[' && json.Unmarshal(raw, &list) == nil:
 			var strs []string
 			for _, e := range list {
 				if e[0] != '"' || json.Unmarshal(e, &one) != nil {
-					return scopes.Set{}, false, false
+					return scopeset.Set{}, false, false
 				}
 				strs = append(strs, one)
 			}
-			set, err = scopes.New(strs...)
+			set, err = scopeset.New(strs...)
 		default:
-			return scopes.Set{}, false, false
+			return scopeset.Set{}, false, false
 		}
 		return set, true, err == nil
 	}
-	return scopes.Set{}, false, true
+	return scopeset.Set{}, false, true
 }
 
 func equalClaim(got, want any) bool {
@@ -525,7 +525,7 @@ func referenceClaims(b []byte) (map[string]any, bool) {
 			if name == "scp" && members["scope"] != nil && string(members["scope"]) != "null" {
 				continue // scope wins; scp is only skipped as JSON
 			}
-			var set scopes.Set
+			var set scopeset.Set
 			if set.UnmarshalJSON(raw) != nil {
 				return nil, false
 			}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/scopeset"
 )
 
 // FuzzIntrospection_parse feeds arbitrary bodies to the introspection
@@ -90,7 +90,7 @@ func FuzzIntrospection_parse(f *testing.F) {
 			t.Fatalf("parse(%q) accepted nbf %v at %v", body, c.NotBefore(), now)
 		}
 		for _, s := range c.Scopes().Scopes() {
-			if _, err := scopes.New(s); err != nil {
+			if _, err := scopeset.New(s); err != nil {
 				t.Fatalf("parse(%q) accepted the invalid scope %q", body, s)
 			}
 		}

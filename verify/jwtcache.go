@@ -12,7 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/oauthgate/oauthgate/internal/tokencache"
-	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/scopeset"
 )
 
 const (
@@ -142,7 +142,7 @@ func (e *jwtCached) keyIn(keys []jose.JSONWebKey) bool {
 
 // A scopeMemo remembers the last few plain scope strings a JWT parsed:
 // tokens of one client carry the same scope string again and again, and a
-// scopes.Set is immutable, so one Set may serve them all. It holds at most
+// scopeset.Set is immutable, so one Set may serve them all. It holds at most
 // scopeMemoSlots strings, each under MaxTokenSize; a lost race between two
 // writers only costs a parse.
 type scopeMemo struct {
@@ -152,19 +152,19 @@ type scopeMemo struct {
 
 type scopeMemoEntry struct {
 	s   string
-	set scopes.Set
+	set scopeset.Set
 }
 
 // parse returns the Set of the plain scope string v, a view of a payload.
-func (m *scopeMemo) parse(v string) (scopes.Set, error) {
+func (m *scopeMemo) parse(v string) (scopeset.Set, error) {
 	slot := &m.slots[maphash.String(m.seed, v)%scopeMemoSlots]
 	if e := slot.Load(); e != nil && e.s == v {
 		return e.set, nil
 	}
 	owned := strings.Clone(v) // v is a view of one token's payload
-	set, err := scopes.Parse(owned)
+	set, err := scopeset.Parse(owned)
 	if err != nil {
-		return scopes.Set{}, err
+		return scopeset.Set{}, err
 	}
 	slot.Store(&scopeMemoEntry{s: owned, set: set})
 	return set, nil

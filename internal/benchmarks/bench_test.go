@@ -35,6 +35,7 @@ import (
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	"github.com/oauthgate/oauthgate/oauthtest"
 	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/scopeset"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
@@ -435,7 +436,7 @@ func cryptoFloor(tb testing.TB, tok string, pub any) func() bool {
 // BenchmarkPolicyLookup is the rule lookup and scope check of one call.
 func BenchmarkPolicyLookup(b *testing.B) {
 	f := loadFixture(b)
-	granted, err := scopes.Parse("library.read library.write")
+	granted, err := scopeset.Parse("library.read library.write")
 	if err != nil {
 		b.Fatal(err)
 	}

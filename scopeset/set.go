@@ -1,4 +1,4 @@
-package scopes
+package scopeset
 
 import (
 	"encoding/json"
@@ -18,7 +18,7 @@ type Set struct {
 // by the scope claim of RFC 9068 and the scope member of RFC 7662. Runs of
 // spaces and leading or trailing spaces are tolerated; any other whitespace
 // or control character, a double quote or a backslash is an error
-// wrapping [ErrInvalidScope].
+// wrapping [ErrInvalid].
 func Parse(s string) (Set, error) {
 	if s == "" {
 		return Set{}, nil
@@ -40,7 +40,7 @@ func Parse(s string) (Set, error) {
 // New returns the Set of the given scopes, as listed one per element by an
 // scp claim. Each scope must be a valid RFC 6749 §3.3 scope token: an empty
 // element, or one with a space (for instance "read admin", which would smuggle
-// a second scope in), is an error wrapping [ErrInvalidScope].
+// a second scope in), is an error wrapping [ErrInvalid].
 func New(scopes ...string) (Set, error) {
 	list := make([]string, 0, len(scopes))
 	for _, tok := range scopes {
@@ -61,12 +61,12 @@ func newSet(list []string) Set {
 // 1*( %x21 / %x23-5B / %x5D-7E ).
 func validToken(tok string) error {
 	if tok == "" {
-		return &ScopeError{Problem: "empty scope"}
+		return &Error{Problem: "empty scope"}
 	}
 	for i := 0; i < len(tok); i++ {
 		c := tok[i]
 		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return &ScopeError{Problem: "scope contains a character outside RFC 6749 scope-token syntax"}
+			return &Error{Problem: "scope contains a character outside RFC 6749 scope-token syntax"}
 		}
 	}
 	return nil
@@ -98,7 +98,7 @@ func (s Set) String() string { return strings.Join(s.list, " ") }
 // (the scope claim of RFC 9068 and RFC 7662) or an array of strings (the scp
 // claim issued by ory Hydra, Azure AD and Okta). JSON null is the empty set.
 // Any other JSON type, or an invalid scope, is an error wrapping
-// [ErrInvalidScope]; it is never read as the empty set.
+// [ErrInvalid]; it is never read as the empty set.
 func (s *Set) UnmarshalJSON(data []byte) error {
 	switch {
 	case string(data) == "null":
@@ -107,7 +107,7 @@ func (s *Set) UnmarshalJSON(data []byte) error {
 	case len(data) > 0 && data[0] == '"':
 		var str string
 		if err := json.Unmarshal(data, &str); err != nil {
-			return &ScopeError{Problem: "scope claim is not a valid JSON string"}
+			return &Error{Problem: "scope claim is not a valid JSON string"}
 		}
 		set, err := Parse(str)
 		if err != nil {
@@ -118,7 +118,7 @@ func (s *Set) UnmarshalJSON(data []byte) error {
 	case len(data) > 0 && data[0] == '[':
 		var list []string
 		if err := json.Unmarshal(data, &list); err != nil {
-			return &ScopeError{Problem: "scope claim array holds a value that is not a string"}
+			return &Error{Problem: "scope claim array holds a value that is not a string"}
 		}
 		set, err := New(list...)
 		if err != nil {
@@ -127,7 +127,7 @@ func (s *Set) UnmarshalJSON(data []byte) error {
 		*s = set
 		return nil
 	default:
-		return &ScopeError{Problem: "scope claim is neither a string nor an array of strings"}
+		return &Error{Problem: "scope claim is neither a string nor an array of strings"}
 	}
 }
 

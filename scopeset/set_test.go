@@ -1,4 +1,4 @@
-package scopes
+package scopeset
 
 import (
 	"encoding/json"
@@ -35,8 +35,8 @@ func TestParse(t *testing.T) {
 			t.Parallel()
 			got, err := Parse(tc.in)
 			if tc.wantErr {
-				if !errors.Is(err, ErrInvalidScope) {
-					t.Fatalf("Parse(%q) error = %v, want ErrInvalidScope", tc.in, err)
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("Parse(%q) error = %v, want ErrInvalid", tc.in, err)
 				}
 				return
 			}
@@ -58,8 +58,8 @@ func TestNewRejectsInjection(t *testing.T) {
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
-			if _, err := New(in...); !errors.Is(err, ErrInvalidScope) {
-				t.Fatalf("New(%q) error = %v, want ErrInvalidScope", in, err)
+			if _, err := New(in...); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("New(%q) error = %v, want ErrInvalid", in, err)
 			}
 		})
 	}
@@ -95,8 +95,8 @@ func TestSetUnmarshalJSON(t *testing.T) {
 			}
 			err := json.Unmarshal([]byte(`{"scope":`+tc.in+`}`), &v)
 			if tc.wantErr {
-				if !errors.Is(err, ErrInvalidScope) {
-					t.Fatalf("Unmarshal(%s) error = %v, want ErrInvalidScope", tc.in, err)
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("Unmarshal(%s) error = %v, want ErrInvalid", tc.in, err)
 				}
 				return
 			}
