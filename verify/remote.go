@@ -116,7 +116,7 @@ const floodCooldownExtra = 100
 // [UnknownKeyCooldown, 2 × UnknownKeyCooldown]: the bursts are a cooldown
 // apart, so one such draw spreads the fleet's next fetches over a whole
 // cycle. Otherwise, or after a failed fetch (the next may find the server
-// back), the cooldown is UnknownKeyCooldown. The internal/fleetsim
+// back), the cooldown is UnknownKeyCooldown. The bench/fleetsim
 // simulation measures all of this for 10 000 replicas.
 //
 // A RemoteKeySet is safe for concurrent use.

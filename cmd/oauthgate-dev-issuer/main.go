@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/oauthgate/oauthgate/internal/devissuer"
+	"github.com/oauthgate/oauthgate/cmd/oauthgate-dev-issuer/devissuer"
 )
 
 const usage = `usage:

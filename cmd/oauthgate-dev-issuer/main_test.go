@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauthgate/oauthgate/internal/devissuer"
+	"github.com/oauthgate/oauthgate/cmd/oauthgate-dev-issuer/devissuer"
 	"github.com/oauthgate/oauthgate/verify"
 )
 

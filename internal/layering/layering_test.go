@@ -52,11 +52,6 @@ var layers = []layer{
 	// the resource metadata service.
 	{pkgs: "proto/...", may: nil},
 
-	// Exceptions, to be removed when #25 moves these two out of internal/:
-	// the development issuer and the fleet simulation run the test kit and
-	// the verifiers, so they are not helpers of the library.
-	{pkgs: "internal/devissuer", may: []string{"internal/...", "oauthtest", "dpop", "dpop/dpopgrpc"}},
-	{pkgs: "internal/fleetsim", may: []string{"internal/...", "oauthtest", "dpop", "dpop/dpopgrpc", "verify", "scopeset"}},
 	// Internal helpers serve the public packages, never the reverse; they
 	// may read the generated schema (ruleopt, the test protos).
 	{pkgs: "internal/...", may: []string{"internal/...", "proto/..."}},
@@ -77,8 +72,11 @@ var layers = []layer{
 
 	// The test kit may use the whole library; nothing in it uses the kit.
 	{pkgs: "oauthtest", may: library},
-	// Commands and examples sit on top of everything.
+	// Commands and examples sit on top of everything; so do the
+	// benchmarks and the fleet simulation, which run the test kit and the
+	// verifiers.
 	{pkgs: "cmd/...", may: append([]string{"oauthtest"}, library...)},
+	{pkgs: "bench/...", may: append([]string{"oauthtest"}, library...)},
 	{pkgs: "examples/...", may: []string{"..."}},
 }
 

@@ -24,7 +24,7 @@
 // `go test -race ./...`; CI runs it again at 1 000 replicas without the
 // race detector, and the committed RESULTS.md is produced at 10 000:
 //
-//	go test ./internal/fleetsim -run '^TestFleet$' -count=1 -fleet.n=10000 -fleet.out=RESULTS.md
+//	go test ./bench/fleetsim -run '^TestFleet$' -count=1 -fleet.n=10000 -fleet.out=RESULTS.md
 //
 // (testing/synctest needs a *testing.T, so the "command" is a test with
 // flags; -fleet.out is relative to the package directory.)
