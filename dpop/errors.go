@@ -1,6 +1,10 @@
 package dpop
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/oauthgate/oauthgate/internal/reason"
+)
 
 // ErrInvalidProof matches every error that says a DPoP proof is
 // unacceptable (RFC 9449 §7.1, invalid_dpop_proof). It comes with one of
@@ -12,41 +16,41 @@ var ErrInvalidProof = errors.New("dpop: invalid proof")
 var (
 	// ErrMalformed reports a proof that is not a compact JWS with a JSON
 	// header and claims of the right types, or repeats a member.
-	ErrMalformed = errors.New("dpop: malformed proof")
+	ErrMalformed = reason.New("dpop: malformed proof", "the DPoP proof is invalid: malformed proof")
 	// ErrType reports a typ header other than dpop+jwt.
-	ErrType = errors.New("dpop: wrong proof type")
+	ErrType = reason.New("dpop: wrong proof type", "the DPoP proof is invalid: wrong proof type")
 	// ErrAlgorithm reports an algorithm outside the allowlist, or one that
 	// does not fit the key.
-	ErrAlgorithm = errors.New("dpop: algorithm not allowed")
+	ErrAlgorithm = reason.New("dpop: algorithm not allowed", "the DPoP proof is invalid: algorithm not allowed")
 	// ErrKey reports a missing jwk header, or one that is not a usable
 	// public key.
-	ErrKey = errors.New("dpop: unusable proof key")
+	ErrKey = reason.New("dpop: unusable proof key", "the DPoP proof is invalid: unusable proof key")
 	// ErrPrivateKey reports a jwk header that holds a private key.
-	ErrPrivateKey = errors.New("dpop: proof key is a private key")
+	ErrPrivateKey = reason.New("dpop: proof key is a private key", "the DPoP proof is invalid: proof key is a private key")
 	// ErrSignature reports a signature that does not verify with the jwk.
-	ErrSignature = errors.New("dpop: invalid proof signature")
+	ErrSignature = reason.New("dpop: invalid proof signature", "the DPoP proof is invalid: invalid proof signature")
 	// ErrMethod reports an htm other than the request's method.
-	ErrMethod = errors.New("dpop: proof is for another method")
+	ErrMethod = reason.New("dpop: proof is for another method", "the DPoP proof is invalid: proof is for another method")
 	// ErrURI reports an htu other than the request's URI.
-	ErrURI = errors.New("dpop: proof is for another URI")
+	ErrURI = reason.New("dpop: proof is for another URI", "the DPoP proof is invalid: proof is for another URI")
 	// ErrStale reports an iat outside the acceptance window.
-	ErrStale = errors.New("dpop: proof is too old or from the future")
+	ErrStale = reason.New("dpop: proof is too old or from the future", "the DPoP proof is invalid: proof is too old or from the future")
 	// ErrMissingClaim reports a proof without jti, htm, htu or iat, or
 	// without ath when an access token is presented.
-	ErrMissingClaim = errors.New("dpop: proof lacks a required claim")
+	ErrMissingClaim = reason.New("dpop: proof lacks a required claim", "the DPoP proof is invalid: proof lacks a required claim")
 	// ErrTokenHash reports an ath that is not the hash of the access token.
-	ErrTokenHash = errors.New("dpop: proof is for another access token")
+	ErrTokenHash = reason.New("dpop: proof is for another access token", "the DPoP proof is invalid: proof is for another access token")
 	// ErrReplayed reports a jti already seen within the window.
-	ErrReplayed = errors.New("dpop: proof replayed")
+	ErrReplayed = reason.New("dpop: proof replayed", "the DPoP proof is invalid: proof replayed")
 	// ErrReplayCacheFull reports that the replay cache holds as many live
 	// proofs as it may: new proofs are refused until entries expire, rather
 	// than forgetting proofs that could still be replayed.
-	ErrReplayCacheFull = errors.New("dpop: replay cache full")
+	ErrReplayCacheFull = reason.New("dpop: replay cache full", "the DPoP proof is invalid: replay cache full")
 	// ErrNonce reports a nonce that the server did not issue or that has
 	// expired, or its absence when nonces are required (RFC 9449 §8). The
 	// client must retry with the nonce of the DPoP-Nonce response header;
 	// errors.Is(err, ErrUseNonce) is true as well.
-	ErrNonce = errors.New("dpop: proof nonce missing or stale")
+	ErrNonce = reason.New("dpop: proof nonce missing or stale", "the DPoP proof is invalid: proof nonce missing or stale")
 )
 
 // ErrUseNonce matches a rejection whose cure is to retry with the nonce
@@ -62,7 +66,7 @@ type ProofError struct {
 }
 
 // Error implements the error interface.
-func (e *ProofError) Error() string { return "dpop: invalid proof: " + trimPrefix(e.Reason.Error()) }
+func (e *ProofError) Error() string { return reason.Message(ErrInvalidProof, e.Reason, "") }
 
 // Unwrap returns [ErrInvalidProof], the reason and, for [ErrNonce],
 // [ErrUseNonce].
@@ -76,15 +80,7 @@ func (e *ProofError) Unwrap() []error {
 // Description returns a short, fixed English sentence fit for an OAuth
 // error_description.
 func (e *ProofError) Description() string {
-	return "the DPoP proof is invalid: " + trimPrefix(e.Reason.Error())
-}
-
-func trimPrefix(s string) string {
-	const p = "dpop: "
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):]
-	}
-	return s
+	return reason.Describe(e.Reason, "the DPoP proof is invalid")
 }
 
 func proofError(reason error) error { return &ProofError{Reason: reason} }

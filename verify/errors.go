@@ -3,6 +3,8 @@ package verify
 import (
 	"errors"
 	"strings"
+
+	"github.com/oauthgate/oauthgate/internal/reason"
 )
 
 // ErrInvalidToken matches every error that says the token itself is
@@ -16,61 +18,61 @@ var ErrInvalidToken = errors.New("verify: invalid token")
 var (
 	// ErrMalformed reports a token that is not a well-formed compact JWS with
 	// JSON claims, or whose claims have the wrong JSON types.
-	ErrMalformed = errors.New("verify: malformed token")
+	ErrMalformed = reason.New("verify: malformed token", "the access token is malformed")
 	// ErrTooLarge reports a token over the configured size cap; it was not
 	// parsed.
-	ErrTooLarge = errors.New("verify: token too large")
+	ErrTooLarge = reason.New("verify: token too large", "the access token is too large")
 	// ErrUnsupported reports a token using a feature this package refuses:
 	// JWE, nested tokens, an unknown crit header, several signatures.
-	ErrUnsupported = errors.New("verify: unsupported token")
+	ErrUnsupported = reason.New("verify: unsupported token", "the access token uses an unsupported format")
 	// ErrAlgorithm reports a signature algorithm outside the allowlist, or
 	// one that does not fit the key.
-	ErrAlgorithm = errors.New("verify: signature algorithm not allowed")
+	ErrAlgorithm = reason.New("verify: signature algorithm not allowed", "the access token is signed with an algorithm that is not accepted")
 	// ErrType reports a typ header other than the accepted access token
 	// types (RFC 9068 §2.1, RFC 8725 §3.11).
-	ErrType = errors.New("verify: wrong token type")
+	ErrType = reason.New("verify: wrong token type", "the token is not an access token")
 	// ErrUnknownKey reports a kid that the key set does not hold, even after
 	// a refresh.
-	ErrUnknownKey = errors.New("verify: unknown signing key")
+	ErrUnknownKey = reason.New("verify: unknown signing key", "the access token is signed by an unknown key")
 	// ErrSignature reports a signature that does not verify.
-	ErrSignature = errors.New("verify: invalid signature")
+	ErrSignature = reason.New("verify: invalid signature", "the access token signature is invalid")
 	// ErrIssuer reports an iss claim other than the configured issuer.
-	ErrIssuer = errors.New("verify: wrong issuer")
+	ErrIssuer = reason.New("verify: wrong issuer", "the access token is from an unexpected issuer")
 	// ErrAudience reports an aud claim that holds none of the configured
 	// audiences.
-	ErrAudience = errors.New("verify: wrong audience")
+	ErrAudience = reason.New("verify: wrong audience", "the access token is not intended for this API")
 	// ErrExpired reports a token whose exp is before now minus the leeway.
-	ErrExpired = errors.New("verify: token expired")
+	ErrExpired = reason.New("verify: token expired", "the access token expired")
 	// ErrNotYetValid reports a token whose nbf is after now plus the leeway.
-	ErrNotYetValid = errors.New("verify: token not yet valid")
+	ErrNotYetValid = reason.New("verify: token not yet valid", "the access token is not valid yet")
 	// ErrIssuedInFuture reports a token whose iat, or whose auth_time (the
 	// user's authentication, RFC 9470), is after now plus the leeway.
-	ErrIssuedInFuture = errors.New("verify: token issued in the future")
+	ErrIssuedInFuture = reason.New("verify: token issued in the future", "the access token was issued in the future")
 	// ErrMissingClaim reports a required claim that is absent (exp, iss, aud).
-	ErrMissingClaim = errors.New("verify: required claim missing")
+	ErrMissingClaim = reason.New("verify: required claim missing", "the access token lacks a required claim")
 	// ErrInactive reports an introspection response with active false, or a
 	// token that a lookup function does not know.
-	ErrInactive = errors.New("verify: token not active")
+	ErrInactive = reason.New("verify: token not active", "the access token is not active")
 
 	// ErrUnsupportedBinding reports a sender-constrained token bound by a
 	// confirmation method (cnf member) this package cannot check; it is
 	// never accepted as a bearer token.
-	ErrUnsupportedBinding = errors.New("verify: token bound by an unsupported method")
+	ErrUnsupportedBinding = reason.New("verify: token bound by an unsupported method", "the access token is bound to a key or certificate this server cannot check")
 	// ErrCertificateRequired reports a certificate-bound token (RFC 8705)
 	// presented without a client certificate.
-	ErrCertificateRequired = errors.New("verify: client certificate required")
+	ErrCertificateRequired = reason.New("verify: client certificate required", "the access token is bound to a client certificate; connect with it")
 	// ErrCertificateMismatch reports a certificate-bound token presented
 	// with another client certificate than the one it is bound to.
-	ErrCertificateMismatch = errors.New("verify: client certificate does not match")
+	ErrCertificateMismatch = reason.New("verify: client certificate does not match", "the access token is bound to another client certificate")
 	// ErrProofRequired reports a DPoP-bound token (RFC 9449) presented
 	// without a DPoP proof, for instance as a bearer token.
-	ErrProofRequired = errors.New("verify: DPoP proof required")
+	ErrProofRequired = reason.New("verify: DPoP proof required", "the access token is bound to a DPoP key; present it with a DPoP proof")
 	// ErrProofKeyMismatch reports a DPoP-bound token whose proof was signed
 	// by another key than the one the token is bound to.
-	ErrProofKeyMismatch = errors.New("verify: DPoP proof key does not match")
+	ErrProofKeyMismatch = reason.New("verify: DPoP proof key does not match", "the DPoP proof is signed by another key than the access token is bound to")
 	// ErrNotSenderConstrained reports a bearer token where the method
 	// requires a sender-constrained one.
-	ErrNotSenderConstrained = errors.New("verify: token is not sender-constrained")
+	ErrNotSenderConstrained = reason.New("verify: token is not sender-constrained", "this method requires a sender-constrained access token")
 )
 
 // ErrUnavailable matches every error that says the token cannot be checked
@@ -90,13 +92,7 @@ type TokenError struct {
 }
 
 // Error implements the error interface.
-func (e *TokenError) Error() string {
-	msg := "verify: invalid token: " + trimPrefix(e.Reason.Error())
-	if e.Claim != "" {
-		msg += " (" + e.Claim + ")"
-	}
-	return msg
-}
+func (e *TokenError) Error() string { return reason.Message(ErrInvalidToken, e.Reason, e.Claim) }
 
 // Unwrap returns [ErrInvalidToken] and the reason.
 func (e *TokenError) Unwrap() []error { return []error{ErrInvalidToken, e.Reason} }
@@ -105,39 +101,7 @@ func (e *TokenError) Unwrap() []error { return []error{ErrInvalidToken, e.Reason
 // error_description (RFC 6750 §3): "the access token expired". It never
 // contains token data.
 func (e *TokenError) Description() string {
-	for _, d := range descriptions {
-		if errors.Is(e.Reason, d.reason) {
-			return d.text
-		}
-	}
-	return "the access token is invalid"
-}
-
-// descriptions is static data: the client-facing sentence for each reason.
-var descriptions = [...]struct {
-	reason error
-	text   string
-}{
-	{ErrMalformed, "the access token is malformed"},
-	{ErrTooLarge, "the access token is too large"},
-	{ErrUnsupported, "the access token uses an unsupported format"},
-	{ErrAlgorithm, "the access token is signed with an algorithm that is not accepted"},
-	{ErrType, "the token is not an access token"},
-	{ErrUnknownKey, "the access token is signed by an unknown key"},
-	{ErrSignature, "the access token signature is invalid"},
-	{ErrIssuer, "the access token is from an unexpected issuer"},
-	{ErrAudience, "the access token is not intended for this API"},
-	{ErrExpired, "the access token expired"},
-	{ErrNotYetValid, "the access token is not valid yet"},
-	{ErrIssuedInFuture, "the access token was issued in the future"},
-	{ErrMissingClaim, "the access token lacks a required claim"},
-	{ErrInactive, "the access token is not active"},
-	{ErrUnsupportedBinding, "the access token is bound to a key or certificate this server cannot check"},
-	{ErrCertificateRequired, "the access token is bound to a client certificate; connect with it"},
-	{ErrCertificateMismatch, "the access token is bound to another client certificate"},
-	{ErrProofRequired, "the access token is bound to a DPoP key; present it with a DPoP proof"},
-	{ErrProofKeyMismatch, "the DPoP proof is signed by another key than the access token is bound to"},
-	{ErrNotSenderConstrained, "this method requires a sender-constrained access token"},
+	return reason.Describe(e.Reason, "the access token is invalid")
 }
 
 // An UnavailableError reports that a token could not be checked because a
@@ -170,10 +134,4 @@ func (e *UnavailableError) Unwrap() []error {
 	return []error{ErrUnavailable, e.Err}
 }
 
-func trimPrefix(s string) string {
-	const p = "verify: "
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):]
-	}
-	return s
-}
+func trimPrefix(s string) string { return strings.TrimPrefix(s, "verify: ") }
