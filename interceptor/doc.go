@@ -9,19 +9,27 @@
 //	gate, err := interceptor.New(jwt, policy, interceptor.WithRealm("reports"))
 //	srv := grpc.NewServer(gate.ServerOptions()...) // unary and streaming calls
 //	reportsv1.RegisterReportServiceServer(srv, impl)
-//	if err := gate.Check(srv); err != nil { // every RPC has a rule, every call passes the gate
+//	if err := gate.Check(srv); err != nil { // every RPC has a rule
 //		log.Fatal(err)
 //	}
 //
-// # Start-up check
+// # Start-up check and wiring test
 //
 // [Interceptor.Check] refuses a server on which a registered method has no
-// rule, or on which unary or streaming calls can reach a handler without
-// passing the Interceptor, whichever way it was installed
-// ([Interceptor.ServerOptions], grpc.ChainUnaryInterceptor,
-// go-grpc-middleware's auth with [Interceptor.AuthFunc]). It tests the
-// wiring with a probe service that it registers on the server, so it must
-// run after every service is registered and before Serve.
+// rule, so that no server starts with a method that would deny every call.
+// It only reads the server's list of services: the Interceptor adds
+// nothing to your server and reads nothing of grpc-go's but its exported
+// API.
+//
+// Whether every call passes through the Interceptor depends on how it was
+// installed. [Interceptor.ServerOptions] installs it for unary and
+// streaming calls in one step; other wirings (grpc.ChainUnaryInterceptor,
+// go-grpc-middleware's auth with [Interceptor.AuthFunc], a selector, a
+// service's AuthFuncOverride) can leave calls open. oauthtest.CheckWiring
+// proves the wiring in your tests: it serves the server you built in
+// memory and calls every registered method, without a token and with a
+// token lacking the method's scopes, and fails naming each method whose
+// calls get past oauthgate.
 //
 // With go-grpc-middleware's auth interceptors, a service that implements
 // AuthFuncOverride is not protected at all: those interceptors call its

@@ -87,44 +87,6 @@ func (e *DenyError) Error() string {
 	return "interceptor: access denied: " + e.Description
 }
 
-// ErrUnprotected reports a server on which some kind of call (unary or
-// streaming) can reach a handler without passing the Interceptor.
-var ErrUnprotected = errors.New("interceptor: calls are not protected")
-
-// A WiringError says which kinds of call do not pass through the
-// Interceptor on a checked server ([Interceptor.Check]). It wraps
-// [ErrUnprotected].
-type WiringError struct {
-	// Unary says what happened to the unary probe call, or is empty when
-	// the Interceptor answered it.
-	Unary string
-	// Streaming says the same of the streaming probe call.
-	Streaming string
-}
-
-// Error implements the error interface.
-func (e *WiringError) Error() string {
-	var b strings.Builder
-	b.WriteString("interceptor: the server is not protected:")
-	if e.Unary != "" {
-		b.WriteString(" unary calls " + e.Unary + ";")
-	}
-	if e.Streaming != "" {
-		b.WriteString(" streaming calls " + e.Streaming + ";")
-	}
-	b.WriteString(" install oauthgate for both kinds with grpc.NewServer(gate.ServerOptions()...)")
-	switch {
-	case e.Unary != "" && e.Streaming == "":
-		b.WriteString(", or add grpc.ChainUnaryInterceptor(gate.Unary)")
-	case e.Streaming != "" && e.Unary == "":
-		b.WriteString(", or add grpc.ChainStreamInterceptor(gate.Stream)")
-	}
-	return b.String()
-}
-
-// Unwrap returns [ErrUnprotected].
-func (e *WiringError) Unwrap() error { return ErrUnprotected }
-
 // rejection is a failed authorization, mapped onto gRPC.
 type rejection struct {
 	code   codes.Code
@@ -145,8 +107,6 @@ type rejection struct {
 	// meet (RFC 9470 §3); maxAge is "" when none.
 	acrValues []string
 	maxAge    string
-	// probe marks the answer to a Check's own probe call: not logged.
-	probe bool
 	// cause is logged, never sent.
 	cause error
 	// claims are the verified claims of a token that was denied after

@@ -2,6 +2,7 @@ package interceptor_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
@@ -110,8 +113,10 @@ func ExampleFromContext() {
 	// outside a call: false
 }
 
-// Check refuses a server on which one kind of call bypasses the gate: here
-// the unary interceptor was forgotten.
+// Check refuses a server on which a registered method has no rule: here
+// grpc health, which the policy does not declare, so every health check
+// would be denied. Declare it with scopes.ForService(...,
+// scopes.Public()).
 func ExampleInterceptor_Check() {
 	iss, err := oauthtest.Start()
 	if err != nil {
@@ -120,16 +125,16 @@ func ExampleInterceptor_Check() {
 	defer iss.Close()
 	gate := newGate(iss)
 
-	halfWired := grpc.NewServer(grpc.ChainStreamInterceptor(gate.Stream))
-	reportsv1.RegisterReportServiceServer(halfWired, reportServer{})
-	fmt.Println(gate.Check(halfWired))
-
-	wired := grpc.NewServer(gate.ServerOptions()...)
-	reportsv1.RegisterReportServiceServer(wired, reportServer{})
-	fmt.Println(gate.Check(wired))
+	srv := grpc.NewServer(gate.ServerOptions()...)
+	reportsv1.RegisterReportServiceServer(srv, reportServer{})
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	err = gate.Check(srv)
+	var uncovered *scopes.CoverageError
+	if errors.As(err, &uncovered) {
+		fmt.Println(uncovered.Methods)
+	}
 	// Output:
-	// interceptor: the server is not protected: unary calls reach their handlers without passing oauthgate; install oauthgate for both kinds with grpc.NewServer(gate.ServerOptions()...), or add grpc.ChainUnaryInterceptor(gate.Unary)
-	// <nil>
+	// [/grpc.health.v1.Health/Check /grpc.health.v1.Health/List /grpc.health.v1.Health/Watch]
 }
 
 // newGate protects reports.proto with tokens from iss, as in [ExampleNew].

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -28,9 +27,6 @@ type Interceptor struct {
 	opts     options
 	tel      *telemetry
 	thumbs   thumbprintMemo
-
-	probeMu sync.Mutex
-	probes  map[string]struct{} // guarded by probeMu; nonces of running checks
 }
 
 // New returns an Interceptor that verifies tokens with v and enforces p.
@@ -154,9 +150,6 @@ type grant struct {
 func (i *Interceptor) authenticate(ctx context.Context, method string) (context.Context, grant, *rejection) {
 	rule, ok := i.policy.Rule(method)
 	if !ok {
-		if isProbe(method) {
-			return ctx, grant{}, i.probeRejection(ctx)
-		}
 		if i.opts.resourceMeta != nil && method == oauthgatev1.ResourceMetadataService_GetResourceMetadata_FullMethodName {
 			return ctx, grant{}, nil // public by construction: how to get a token
 		}
@@ -289,16 +282,14 @@ func (i *Interceptor) reject(ctx context.Context, method string, rej *rejection)
 	if rej.code == codes.Unavailable || rej.code == codes.Internal {
 		level = slog.LevelWarn
 	}
-	if !rej.probe && i.opts.logger.Enabled(ctx, level) {
+	if i.opts.logger.Enabled(ctx, level) {
 		attrs := []slog.Attr{slog.String("method", i.loggedMethod(method)), slog.String("code", rej.code.String()), slog.String("reason", rej.reason)}
 		if rej.cause != nil {
 			attrs = append(attrs, slog.String("error", rej.cause.Error()))
 		}
 		i.opts.logger.LogAttrs(ctx, level, "oauthgate: call denied", attrs...)
 	}
-	if !rej.probe {
-		i.denied(ctx, method, rej)
-	}
+	i.denied(ctx, method, rej)
 	if md := i.challengeMetadata(rej); md != nil {
 		// Errors are sent as a trailers-only response, whose single
 		// metadata block grpc-go clients read as both header and trailer.
@@ -312,33 +303,4 @@ func (i *Interceptor) reject(ctx context.Context, method string, rej *rejection)
 		metaURL = m.URL()
 	}
 	return rej.status(i.opts.domain, i.opts.realm, metaURL).Err()
-}
-
-// A ServiceInfoProvider lists registered services; *grpc.Server is one.
-type ServiceInfoProvider interface {
-	GetServiceInfo() map[string]grpc.ServiceInfo
-}
-
-// Covers checks that every method registered on srv has a rule in the
-// policy, and otherwise returns a [*scopes.CoverageError] naming them all.
-// Remember grpc health and reflection: declare them with
-// [scopes.ForService].
-//
-// Deprecated: Covers checks the rules only, not that the Interceptor is
-// installed for both unary and streaming calls. Use [Interceptor.Check],
-// which checks both.
-func (i *Interceptor) Covers(srv ServiceInfoProvider) error {
-	var methods []string
-	for svc, info := range srv.GetServiceInfo() {
-		if svc == probeService {
-			continue // denied to everybody but Check; no rule needed
-		}
-		if i.opts.resourceMeta != nil && svc == oauthgatev1.ResourceMetadataService_ServiceDesc.ServiceName {
-			continue // public by construction with WithResourceMetadata
-		}
-		for _, m := range info.Methods {
-			methods = append(methods, fmt.Sprintf("/%s/%s", svc, m.Name))
-		}
-	}
-	return i.policy.Covers(methods...)
 }

@@ -34,14 +34,23 @@
 // and give the code under test [Issuer.Client] (or [Issuer.Transport]),
 // which serve the issuer's endpoints in memory.
 //
-// [ServeGRPC] runs a gRPC server in memory ([ServeGRPCTCP] on 127.0.0.1)
-// and [Bearer] attaches a token to one call, so a test of a protected
-// service takes a few lines:
+// # gRPC servers
+//
+// [ServeServer] serves in memory a server your code built, [ServeGRPC] one
+// it builds from options and a registration function ([ServeGRPCTCP] on
+// 127.0.0.1), and [Bearer] attaches a token to one call, so a test of a
+// protected service takes a few lines:
 //
 //	iss := oauthtest.NewIssuer(t)
-//	conn := oauthtest.ServeGRPC(t, register, grpc.ChainUnaryInterceptor(gate.Unary))
-//	_, err := pb.NewLibraryServiceClient(conn).GetBook(ctx, req,
+//	srv, err := newServer(keys) // your server, with a verifier trusting iss
+//	conn := oauthtest.ServeServer(t, srv)
+//	_, err = pb.NewLibraryServiceClient(conn).GetBook(ctx, req,
 //		oauthtest.Bearer(iss.Token(t, oauthtest.WithScopes("library.read"))))
+//
+// [CheckWiring] proves that no call to such a server gets past oauthgate:
+// it calls every registered method, unary and streaming, without a token
+// and with a token lacking the method's scopes, and fails naming each
+// method that oauthgate did not deny.
 //
 // # Mutual TLS
 //

@@ -28,12 +28,42 @@ const bufSize = 1 << 20
 //	resp, err := pb.NewOrdersClient(conn).Get(ctx, req, oauthtest.Bearer(tok))
 //
 // The connection uses insecure transport credentials: nothing leaves the
-// process.
+// process. To test a server built by your own code, use [ServeServer].
 func ServeGRPC(tb testing.TB, register func(*grpc.Server), opts ...grpc.ServerOption) *grpc.ClientConn {
+	tb.Helper()
+	srv := grpc.NewServer(opts...)
+	register(srv)
+	return serveInMemory(tb, "ServeGRPC", srv)
+}
+
+// ServeServer serves srv, a server your own code built and registered its
+// services on, on an in-memory bufconn listener, and returns a client
+// connection to it. When the test ends the connection is closed, then srv
+// is stopped and its Serve goroutine waited for. Setup errors fail the test
+// with tb.Fatalf.
+//
+//	srv, err := newServer(cfg) // the server your main serves
+//	conn := oauthtest.ServeServer(t, srv)
+//	resp, err := pb.NewOrdersClient(conn).Get(ctx, req, oauthtest.Bearer(tok))
+//
+// The connection uses insecure transport credentials, so srv must not be
+// built with grpc.Creds.
+func ServeServer(tb testing.TB, srv *grpc.Server) *grpc.ClientConn {
+	tb.Helper()
+	if srv == nil {
+		tb.Fatalf("oauthtest.ServeServer: server is nil")
+		return nil
+	}
+	return serveInMemory(tb, "ServeServer", srv)
+}
+
+// serveInMemory serves srv on a new bufconn listener. name is the exported
+// function, for failure messages.
+func serveInMemory(tb testing.TB, name string, srv *grpc.Server) *grpc.ClientConn {
 	tb.Helper()
 	lis := bufconn.Listen(bufSize)
 	// passthrough skips name resolution: the dialer ignores the address.
-	return serveGRPC(tb, "ServeGRPC", lis, register, opts, "passthrough:///bufnet",
+	return serveGRPC(tb, name, lis, srv, "passthrough:///bufnet",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			return lis.DialContext(ctx)
 		}))
@@ -51,7 +81,9 @@ func ServeGRPCTCP(tb testing.TB, register func(*grpc.Server), opts ...grpc.Serve
 		tb.Fatalf("oauthtest.ServeGRPCTCP: listen on 127.0.0.1: %v", err)
 		return nil
 	}
-	return serveGRPC(tb, "ServeGRPCTCP", lis, register, opts, "passthrough:///"+lis.Addr().String())
+	srv := grpc.NewServer(opts...)
+	register(srv)
+	return serveGRPC(tb, "ServeGRPCTCP", lis, srv, "passthrough:///"+lis.Addr().String())
 }
 
 // ServeGRPCTLS is [ServeGRPCTCP] over mutual TLS: the server presents
@@ -76,7 +108,9 @@ func ServeGRPCTLS(tb testing.TB, certs *Certificates, register func(*grpc.Server
 		return nil
 	}
 	opts = append([]grpc.ServerOption{grpc.Creds(credentials.NewTLS(certs.ServerTLSConfig()))}, opts...)
-	return serveGRPC(tb, "ServeGRPCTLS", lis, register, opts, "passthrough:///"+lis.Addr().String(),
+	srv := grpc.NewServer(opts...)
+	register(srv)
+	return serveGRPC(tb, "ServeGRPCTLS", lis, srv, "passthrough:///"+lis.Addr().String(),
 		certs.DialOption(&certs.Client))
 }
 
@@ -96,17 +130,13 @@ func DialGRPC(tb testing.TB, target string, opts ...grpc.DialOption) *grpc.Clien
 	return conn
 }
 
-// serveGRPC serves a grpc.Server built with opts on lis, and returns a
-// client connection to target made with dialOpts, which default to
-// insecure transport credentials. name is the exported function, for
-// failure messages.
-func serveGRPC(tb testing.TB, name string, lis net.Listener, register func(*grpc.Server),
-	opts []grpc.ServerOption, target string, dialOpts ...grpc.DialOption,
+// serveGRPC serves srv on lis, and returns a client connection to target
+// made with dialOpts, which default to insecure transport credentials. name
+// is the exported function, for failure messages.
+func serveGRPC(tb testing.TB, name string, lis net.Listener, srv *grpc.Server,
+	target string, dialOpts ...grpc.DialOption,
 ) *grpc.ClientConn {
 	tb.Helper()
-	srv := grpc.NewServer(opts...)
-	register(srv)
-
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 

@@ -16,11 +16,17 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// NewPolicy returns the rules of notes.proto.
+func NewPolicy() (*scopes.Policy, error) {
+	return scopes.NewPolicy(scopes.FromFiles(notesv1.File_notes_v1_notes_proto))
+}
+
 // NewServer returns a grpc.Server serving the note service behind oauthgate,
 // verifying tokens with v. It refuses to build a server that oauthgate's
-// start-up check rejects.
+// start-up check rejects (a method without a rule); its tests check with
+// oauthtest.CheckWiring that every call passes through oauthgate.
 func NewServer(v verify.Verifier) (*grpc.Server, error) {
-	policy, err := scopes.NewPolicy(scopes.FromFiles(notesv1.File_notes_v1_notes_proto))
+	policy, err := NewPolicy()
 	if err != nil {
 		return nil, err
 	}

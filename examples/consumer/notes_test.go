@@ -98,6 +98,29 @@ func TestCalls(t *testing.T) {
 	}
 }
 
+// TestWiring checks that every RPC of the note service, unary and
+// streaming, passes through oauthgate.
+func TestWiring(t *testing.T) {
+	iss := oauthtest.NewIssuer(t)
+	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := notes.NewServer(jwt)
+	if err != nil {
+		t.Fatalf("NewServer() error = %v", err)
+	}
+	policy, err := notes.NewPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oauthtest.CheckWiring(t, srv, policy, iss)
+}
+
 // TestAnnotationsRegisteredOnce checks that the generated code uses
 // oauthgate's own copy of oauthgate/v1/annotations.proto: one registration,
 // from oauthgate's Go package, and no generated copy in this module.

@@ -3,49 +3,40 @@ package main
 import (
 	"testing"
 
-	"github.com/oauthgate/oauthgate/examples/reports"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
-	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/oauthtest"
-	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
-func TestGetReport(t *testing.T) {
-	iss := oauthtest.NewIssuer(t) // an authorization server on 127.0.0.1
-	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.JWKSURL(), InsecureAllowHTTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = keys.Close() })
-	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	policy, err := scopes.NewPolicy(scopes.FromFiles(reportsv1.File_examples_reports_v1_reports_proto))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gate, err := interceptor.New(jwt, policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := reports.NewService(reports.DemoReports()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) {
-		reportsv1.RegisterReportServiceServer(s, svc)
-		if err := gate.Check(s); err != nil {
-			t.Fatal(err)
-		}
-	}, gate.ServerOptions()...)
-	client := reportsv1.NewReportServiceClient(conn)
+// forReports makes tokens the way auth.example.com issues them for this API.
+var forReports = []oauthtest.TokenOption{
+	oauthtest.WithIssuer("https://auth.example.com/"),
+	oauthtest.WithAudience("https://reports.example.com"),
+}
 
-	tok := iss.Token(t, oauthtest.WithSubject("alice"), oauthtest.WithScopes("read:reports"))
+func TestServer(t *testing.T) {
+	iss := oauthtest.NewIssuer(t) // an authorization server on 127.0.0.1, standing in for auth.example.com
+	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := newPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := newServer(keys, policy) // the server main serves
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Calls every RPC, unary and streaming, without a token and with a token
+	// lacking its scopes, and fails naming each one that gets past oauthgate.
+	oauthtest.CheckWiring(t, srv, policy, iss, forReports...)
+
+	client := reportsv1.NewReportServiceClient(oauthtest.ServeServer(t, srv))
+	tok := iss.Token(t, append(forReports, oauthtest.WithSubject("alice"), oauthtest.WithScopes("read:reports"))...)
 	if _, err := client.GetReport(t.Context(), &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(tok)); err != nil {
 		t.Errorf("GetReport() with a read:reports token: %v", err)
 	}

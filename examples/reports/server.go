@@ -38,11 +38,11 @@ func NewPolicy() (*scopes.Policy, error) {
 
 // NewServer returns a grpc.Server that serves the report service, grpc
 // health (SERVING) and reflection, all behind an oauthgate interceptor that
-// verifies tokens with v and runs [Service.Authorize]. It runs
-// [interceptor.Interceptor.Check]: every registered RPC must have a rule and
-// both unary and streaming calls must pass through the interceptor, so a
-// server never starts with a method that would deny every call or one that
-// nothing protects.
+// verifies tokens with v and runs [Service.Authorize], installed with
+// [interceptor.Interceptor.ServerOptions] for unary and streaming calls. It
+// runs [interceptor.Interceptor.Check], so a server never starts with a
+// method that has no rule and would deny every call; its tests check with
+// oauthtest.CheckWiring that every RPC passes through the interceptor.
 //
 // The caller serves it and stops it; v stays the caller's to close.
 func NewServer(v verify.Verifier, opts ...Option) (*grpc.Server, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/oauthgate/oauthgate/examples/reports"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/resource"
 	"github.com/oauthgate/oauthgate/verify"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -78,6 +79,45 @@ func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// TestNewServer_Wiring checks that every RPC of the server NewServer builds
+// (reports, health, reflection, resource metadata) passes through
+// oauthgate, unary and streaming alike.
+func TestNewServer_Wiring(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t)
+	policy, err := reports.NewPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := resource.New(resource.Config{Resource: "https://reports.example.com",
+		AuthorizationServers: []string{"https://auth.example.com"}, Policy: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string][]reports.Option{
+		"Default":          nil,
+		"ResourceMetadata": {reports.WithResourceMetadata(meta)},
+	}
+	for name, opts := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv, err := reports.NewServer(jwt, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			oauthtest.CheckWiring(t, srv, policy, iss)
+		})
+	}
 }
 
 func TestNewServer_Rules(t *testing.T) {
