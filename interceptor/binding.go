@@ -3,7 +3,6 @@ package interceptor
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"sync/atomic"
 	"unsafe"
 
@@ -76,42 +75,6 @@ func peerCertificate(ctx context.Context) *x509.Certificate {
 		return nil
 	}
 	return info.State.PeerCertificates[0]
-}
-
-// tokenRejection is the answer to a token error: Unauthenticated with an
-// invalid_token challenge, and an ErrorInfo reason that says which check
-// failed where a client can act on it.
-func tokenRejection(err error) *rejection {
-	description := "the access token is invalid"
-	var te *verify.TokenError
-	if errors.As(err, &te) {
-		description = te.Description()
-	}
-	return &rejection{code: codes.Unauthenticated, reason: tokenReason(err), oauthError: "invalid_token",
-		description: description, challenge: true, cause: err}
-}
-
-// tokenReason is the ErrorInfo reason of a token error.
-func tokenReason(err error) string {
-	for _, r := range bindingReasons {
-		if errors.Is(err, r.err) {
-			return r.reason
-		}
-	}
-	return ReasonInvalidToken
-}
-
-// bindingReasons is static data: the ErrorInfo reasons of binding failures.
-var bindingReasons = [...]struct {
-	err    error
-	reason string
-}{
-	{verify.ErrCertificateRequired, ReasonCertificateRequired},
-	{verify.ErrCertificateMismatch, ReasonCertificateMismatch},
-	{verify.ErrUnsupportedBinding, ReasonUnsupportedBinding},
-	{verify.ErrProofRequired, ReasonDPoPProofRequired},
-	{verify.ErrProofKeyMismatch, ReasonDPoPKeyMismatch},
-	{verify.ErrNotSenderConstrained, ReasonSenderConstraintRequired},
 }
 
 // thumbSlots is the number of certificate thumbprints an Interceptor

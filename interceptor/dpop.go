@@ -71,52 +71,6 @@ func (d *dpopOptions) validate() error {
 	return nil
 }
 
-// A credential is what the authorization metadata of a call presents.
-type credential struct {
-	token string
-	dpop  bool   // the DPoP scheme, with proof
-	proof string // the dpop metadata
-}
-
-// credentials reads the call's credentials (RFC 6750 §2.1, RFC 9449 §7.1):
-// exactly one authorization value, Bearer or DPoP, and with DPoP exactly
-// one dpop value. present is false when there is no authorization at all.
-func (i *Interceptor) credentials(ctx context.Context) (cred credential, present bool, rej *rejection) {
-	auth := metadata.ValueFromIncomingContext(ctx, "authorization")
-	proofs := metadata.ValueFromIncomingContext(ctx, "dpop")
-	switch len(auth) {
-	case 0:
-		return credential{}, false, nil
-	case 1:
-	default:
-		// Two credentials make the request ambiguous (RFC 6750 §3.1).
-		return credential{}, true, invalidRequest("the authorization metadata must hold exactly one Bearer token")
-	}
-	if tok, ok := parseCredentials(auth[0], "bearer"); ok {
-		if len(proofs) > 0 {
-			return credential{}, true, invalidRequest("a Bearer token cannot come with a DPoP proof; use the DPoP scheme")
-		}
-		return credential{token: tok}, true, nil
-	}
-	tok, ok := parseCredentials(auth[0], "dpop")
-	switch {
-	case !ok:
-		return credential{}, true, invalidRequest("the authorization metadata must hold exactly one Bearer token")
-	case i.opts.dpop == nil:
-		return credential{}, true, invalidRequest("this server does not accept DPoP; use a Bearer token")
-	case len(proofs) != 1:
-		rej := invalidRequest("a DPoP token needs exactly one proof in the dpop metadata")
-		rej.dpop = true
-		return credential{}, true, rej
-	}
-	return credential{token: tok, dpop: true, proof: proofs[0]}, true, nil
-}
-
-func invalidRequest(description string) *rejection {
-	return &rejection{code: codes.Unauthenticated, reason: ReasonInvalidRequest, oauthError: "invalid_request",
-		description: description, challenge: true}
-}
-
 // checkProof checks the DPoP proof of a call to method. The proof is not
 // recorded: recordProof does that once the token it came with has been
 // verified and found bound to its key.
@@ -174,59 +128,4 @@ func callURI(ctx context.Context, method string) (string, error) {
 		}
 	}
 	return dpop.RequestURI(scheme, authority[0], method)
-}
-
-// uriRejection refuses a call whose URI cannot be known: a proof cannot be
-// matched against it.
-func uriRejection(err error) *rejection {
-	rej := proofRejection(&dpop.ProofError{Reason: dpop.ErrURI})
-	rej.description = "the DPoP proof cannot be checked: the call's :authority is not a host[:port]"
-	rej.cause = err
-	return rej
-}
-
-// proofRejection maps a proof error: Unauthenticated with
-// invalid_dpop_proof (or use_dpop_nonce) on the DPoP challenge, an
-// ErrorInfo reason per failure; a full replay cache is Unavailable.
-func proofRejection(err error) *rejection {
-	if errors.Is(err, dpop.ErrReplayCacheFull) {
-		return &rejection{code: codes.Unavailable, reason: ReasonDPoPReplayCacheFull,
-			description: "the DPoP proof cannot be checked right now; retry with a new proof", cause: err}
-	}
-	rej := &rejection{code: codes.Unauthenticated, reason: ReasonDPoPInvalidProof, oauthError: "invalid_dpop_proof",
-		description: "the DPoP proof is invalid", challenge: true, dpop: true, cause: err}
-	var pe *dpop.ProofError
-	if errors.As(err, &pe) {
-		rej.description = pe.Description()
-		for _, r := range proofReasons {
-			if errors.Is(err, r.err) {
-				rej.reason = r.reason
-			}
-		}
-	}
-	if errors.Is(err, dpop.ErrUseNonce) {
-		rej.oauthError, rej.nonce = "use_dpop_nonce", true
-		rej.description = "the DPoP proof must carry the server's nonce from the dpop-nonce metadata"
-	}
-	return rej
-}
-
-// proofReasons is static data: the ErrorInfo reason of each proof failure.
-var proofReasons = [...]struct {
-	err    error
-	reason string
-}{
-	{dpop.ErrMalformed, "DPOP_PROOF_MALFORMED"},
-	{dpop.ErrType, "DPOP_PROOF_TYPE"},
-	{dpop.ErrAlgorithm, "DPOP_PROOF_ALGORITHM"},
-	{dpop.ErrKey, "DPOP_PROOF_KEY"},
-	{dpop.ErrPrivateKey, "DPOP_PROOF_PRIVATE_KEY"},
-	{dpop.ErrSignature, "DPOP_PROOF_SIGNATURE"},
-	{dpop.ErrMethod, "DPOP_PROOF_METHOD"},
-	{dpop.ErrURI, "DPOP_PROOF_URI"},
-	{dpop.ErrStale, "DPOP_PROOF_STALE"},
-	{dpop.ErrMissingClaim, "DPOP_PROOF_MISSING_CLAIM"},
-	{dpop.ErrTokenHash, "DPOP_PROOF_TOKEN_HASH"},
-	{dpop.ErrReplayed, "DPOP_PROOF_REPLAYED"},
-	{dpop.ErrNonce, "DPOP_NONCE_REQUIRED"},
 }

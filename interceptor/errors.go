@@ -2,13 +2,6 @@ package interceptor
 
 import (
 	"errors"
-	"strings"
-
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	"github.com/oauthgate/oauthgate/verify"
 )
 
 // ErrorInfo reasons set by the interceptor (google.rpc.ErrorInfo.reason).
@@ -85,81 +78,6 @@ func (e *DenyError) Error() string {
 		return "interceptor: access denied"
 	}
 	return "interceptor: access denied: " + e.Description
-}
-
-// rejection is a failed authorization, mapped onto gRPC.
-type rejection struct {
-	code   codes.Code
-	reason string // ErrorInfo reason
-	// oauthError is the RFC 6750 error code, "" when the challenge carries
-	// none.
-	oauthError  string
-	description string
-	scope       []string
-	// challenge reports whether to send a www-authenticate header.
-	challenge bool
-	// dpop reports that the error belongs on the DPoP challenge: the call
-	// used the DPoP scheme (RFC 9449 §7.1).
-	dpop bool
-	// nonce asks for a dpop-nonce response header (use_dpop_nonce).
-	nonce bool
-	// acrValues and maxAge are the step-up requirements the client must
-	// meet (RFC 9470 §3); maxAge is "" when none.
-	acrValues []string
-	maxAge    string
-	// cause is logged, never sent.
-	cause error
-	// claims are the verified claims of a token that was denied after
-	// verification, for the decision log; nil otherwise.
-	claims *verify.Claims
-}
-
-func (r *rejection) Error() string { return "interceptor: " + r.description }
-
-func (r *rejection) Unwrap() error { return r.cause }
-
-// status builds the gRPC status with its ErrorInfo detail.
-func (r *rejection) status(domain, realm, resourceMetadata string) *status.Status {
-	st := status.New(r.code, r.description)
-	md := map[string]string{}
-	if realm != "" {
-		md["realm"] = realm
-	}
-	if r.oauthError != "" {
-		md["error"] = r.oauthError
-	}
-	if len(r.scope) > 0 {
-		md["scope"] = strings.Join(r.scope, " ")
-	}
-	if len(r.acrValues) > 0 {
-		md["acr_values"] = strings.Join(r.acrValues, " ")
-	}
-	if r.maxAge != "" {
-		md["max_age"] = r.maxAge
-	}
-	if resourceMetadata != "" {
-		md["resource_metadata"] = resourceMetadata
-	}
-	withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: r.reason, Domain: domain, Metadata: md})
-	if err != nil {
-		return st // R11: a status without detail beats no status
-	}
-	return withInfo
-}
-
-// writeQuoted writes s as the content of an RFC 9110 §5.6.4 quoted-string,
-// escaping '"' and '\' and dropping characters a header cannot carry.
-func writeQuoted(b *strings.Builder, s string) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '\t' || (c >= 0x20 && c < 0x7f):
-			b.WriteByte(c)
-		}
-	}
 }
 
 // Causes of rejections that no verifier or Authorizer error explains; they

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
@@ -233,26 +236,6 @@ func (i *Interceptor) checkClaims(ctx context.Context, rule *scopes.Rule, claims
 	return nil
 }
 
-// verifyRejection maps a verifier error: invalid token → Unauthenticated,
-// unavailable → Unavailable (the token may be fine), anything else → a
-// denial that blames neither.
-func verifyRejection(err error) *rejection {
-	switch {
-	case errors.Is(err, verify.ErrInvalidToken):
-		return tokenRejection(err)
-	case errors.Is(err, verify.ErrUnavailable):
-		// No challenge: the client must not throw its token away.
-		return &rejection{code: codes.Unavailable, reason: ReasonUnavailable,
-			description: "the access token cannot be verified right now; retry later", cause: err}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return &rejection{code: codes.Unavailable, reason: ReasonUnavailable,
-			description: "the access token could not be verified in time", cause: err}
-	default:
-		return &rejection{code: codes.Internal, reason: ReasonVerifierFailed,
-			description: "the access token could not be verified", cause: err}
-	}
-}
-
 // authorize runs the Authorizer.
 func (i *Interceptor) authorize(ctx context.Context, call Call) *rejection {
 	err := i.opts.authorizer(ctx, call)
@@ -303,4 +286,36 @@ func (i *Interceptor) reject(ctx context.Context, method string, rej *rejection)
 		metaURL = m.URL()
 	}
 	return rej.status(i.opts.domain, i.opts.realm, metaURL).Err()
+}
+
+// verify calls the verifier, records how long it took and whether it
+// answered from its cache (always false for a verifier that is not a
+// [verify.CacheReporter]), and sets oauthgate.cache_hit on the span. Cache
+// hits are timed 1 in cacheHitSampling.
+func (i *Interceptor) verify(ctx context.Context, token string) (*verify.Claims, error) {
+	t := i.tel
+	var start time.Time
+	timed := t.verify.Enabled(ctx)
+	if timed {
+		start = t.now()
+	}
+	var claims *verify.Claims
+	var hit bool
+	var err error
+	if t.reporter != nil {
+		claims, hit, err = t.reporter.VerifyCacheHit(ctx, token)
+	} else {
+		claims, err = t.verifier.Verify(ctx, token)
+	}
+	if timed && (!hit || t.sampled()) {
+		h := 0
+		if hit {
+			h = 1
+		}
+		t.verify.Record(ctx, t.now().Sub(start).Seconds(), t.verified[h][verifyResult(err)]...)
+	}
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(attribute.Bool(keyCacheHit, hit))
+	}
+	return claims, err
 }

@@ -83,6 +83,15 @@ func WithDomain(domain string) Option {
 // is logged cut to its first 256 bytes, as in [WithDecisionLog]: its name
 // is the client's choice. The default logs nothing. Later calls replace
 // earlier ones.
+//
+// It is the operators' log, and [WithDecisionLog] is the audit trail; the
+// two differ in what they hold and who reads them. This one logs denials
+// only, with their cause (why a key set could not be fetched, which claim
+// was malformed), at a level that follows their severity, so that an
+// outage shows up as warnings. The decision log records every decision,
+// allowed calls included, at one level, with the caller's identity if
+// asked, and never a cause, which can hold details of the deployment an
+// audit store should not keep.
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(o *options) { o.logger = l })
 }

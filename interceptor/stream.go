@@ -2,13 +2,10 @@ package interceptor
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
@@ -132,16 +129,6 @@ func (w *watcher) stop() {
 	w.timer.Stop()
 }
 
-// expiredRejection is the answer to a token that expired during a stream:
-// the one a new call with it would get.
-func expiredRejection() *rejection {
-	return &rejection{code: codes.Unauthenticated, reason: ReasonInvalidToken, oauthError: "invalid_token",
-		description: (&verify.TokenError{Reason: verify.ErrExpired}).Description(), challenge: true, cause: errTokenExpired}
-}
-
-// errTokenExpired is the cause of a stream ended at its token's deadline.
-var errTokenExpired = errors.New("interceptor: access token expired during the stream")
-
 // stream carries the authorized context and enforces the watcher's end
 // and the per-message Authorizer.
 type stream struct {
@@ -161,11 +148,6 @@ func (s *stream) ended() *rejection {
 	}
 	return nil
 }
-
-// endedStream is what SendMsg and RecvMsg return after the interceptor
-// ended the stream; Stream replaces the handler's final status with the
-// full answer.
-func endedStream(rej *rejection) error { return status.Error(rej.code, rej.description) }
 
 func (s *stream) SendMsg(m any) error {
 	if rej := s.ended(); rej != nil {

@@ -262,38 +262,6 @@ func verifyResult(err error) int {
 	}
 }
 
-// verify calls the verifier, records how long it took and whether it
-// answered from its cache (always false for a verifier that is not a
-// [verify.CacheReporter]), and sets oauthgate.cache_hit on the span. Cache
-// hits are timed 1 in cacheHitSampling.
-func (i *Interceptor) verify(ctx context.Context, token string) (*verify.Claims, error) {
-	t := i.tel
-	var start time.Time
-	timed := t.verify.Enabled(ctx)
-	if timed {
-		start = t.now()
-	}
-	var claims *verify.Claims
-	var hit bool
-	var err error
-	if t.reporter != nil {
-		claims, hit, err = t.reporter.VerifyCacheHit(ctx, token)
-	} else {
-		claims, err = t.verifier.Verify(ctx, token)
-	}
-	if timed && (!hit || t.sampled()) {
-		h := 0
-		if hit {
-			h = 1
-		}
-		t.verify.Record(ctx, t.now().Sub(start).Seconds(), t.verified[h][verifyResult(err)]...)
-	}
-	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.SetAttributes(attribute.Bool(keyCacheHit, hit))
-	}
-	return claims, err
-}
-
 // allowed records an allowed call: claims are nil for a public method.
 func (i *Interceptor) allowed(ctx context.Context, method string, claims *verify.Claims) {
 	i.tel.method(method).allowed.n.Add(1)
