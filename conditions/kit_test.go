@@ -18,7 +18,7 @@ const (
 	getDocument    = docs + "GetDocument"
 	updateDocument = docs + "UpdateDocument"
 	uploadDocs     = docs + "UploadDocuments"
-	ping           = docs + "Ping"
+	ping           = docs + "PingDocuments"
 )
 
 // tenantIssuer is the issuer template of the test tokens: a multi-tenant

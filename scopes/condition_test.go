@@ -97,7 +97,7 @@ func TestPolicyConditions(t *testing.T) {
 		"GetDocument":     {want: []Condition{tenant}, input: "oauthgatetest.v1.GetDocumentRequest"},
 		"UpdateDocument":  {want: []Condition{tenant, {"owner", "request.owner == token.sub || 'admin' in token.scopes"}}, input: "oauthgatetest.v1.UpdateDocumentRequest"},
 		"UploadDocuments": {want: []Condition{{"owner", "request.owner == token.sub"}}, input: "oauthgatetest.v1.UploadDocumentsRequest"},
-		"Ping":            {want: nil, input: "oauthgatetest.v1.PingDocumentsRequest"},
+		"PingDocuments":   {want: nil, input: "oauthgatetest.v1.PingDocumentsRequest"},
 	}
 	for name, tc := range tests {
 		r, ok := p.Rule(docs + name)

@@ -613,7 +613,7 @@ const file_oauthgatetest_v1_conditions_proto_rawDesc = "" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"\x17\n" +
 	"\x15SyncDocumentsResponse\"\x16\n" +
 	"\x14PingDocumentsRequest\"\x17\n" +
-	"\x15PingDocumentsResponse2\xb0\x06\n" +
+	"\x15PingDocumentsResponse2\xb9\x06\n" +
 	"\x0fDocumentService\x12Z\n" +
 	"\vGetDocument\x12$.oauthgatetest.v1.GetDocumentRequest\x1a%.oauthgatetest.v1.GetDocumentResponse\x12\xdf\x01\n" +
 	"\x0eUpdateDocument\x12'.oauthgatetest.v1.UpdateDocumentRequest\x1a(.oauthgatetest.v1.UpdateDocumentResponse\"z\xf2\xa5\x03v\x12\n" +
@@ -625,8 +625,8 @@ const file_oauthgatetest_v1_conditions_proto_rawDesc = "" +
 	"\x05owner\x12\x1arequest.owner == token.sub(\x01\x12\xa0\x01\n" +
 	"\rSyncDocuments\x12&.oauthgatetest.v1.SyncDocumentsRequest\x1a'.oauthgatetest.v1.SyncDocumentsResponse\":\xf2\xa5\x036\x12\n" +
 	"docs.writeB(\n" +
-	"\x06tenant\x12\x1erequest.tenant == token.tenant(\x010\x01\x12_\n" +
-	"\x04Ping\x12&.oauthgatetest.v1.PingDocumentsRequest\x1a'.oauthgatetest.v1.PingDocumentsResponse\"\x06\xf2\xa5\x03\x02\b\x01\x1a9\xf2\xa5\x035\x12\tdocs.readB(\n" +
+	"\x06tenant\x12\x1erequest.tenant == token.tenant(\x010\x01\x12h\n" +
+	"\rPingDocuments\x12&.oauthgatetest.v1.PingDocumentsRequest\x1a'.oauthgatetest.v1.PingDocumentsResponse\"\x06\xf2\xa5\x03\x02\b\x01\x1a9\xf2\xa5\x035\x12\tdocs.readB(\n" +
 	"\x06tenant\x12\x1erequest.tenant == token.tenantBTZRgithub.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1;oauthgatetestv1b\x06proto3"
 
 var (
@@ -666,12 +666,12 @@ var file_oauthgatetest_v1_conditions_proto_depIdxs = []int32{
 	3,  // 5: oauthgatetest.v1.DocumentService.UpdateDocument:input_type -> oauthgatetest.v1.UpdateDocumentRequest
 	5,  // 6: oauthgatetest.v1.DocumentService.UploadDocuments:input_type -> oauthgatetest.v1.UploadDocumentsRequest
 	7,  // 7: oauthgatetest.v1.DocumentService.SyncDocuments:input_type -> oauthgatetest.v1.SyncDocumentsRequest
-	9,  // 8: oauthgatetest.v1.DocumentService.Ping:input_type -> oauthgatetest.v1.PingDocumentsRequest
+	9,  // 8: oauthgatetest.v1.DocumentService.PingDocuments:input_type -> oauthgatetest.v1.PingDocumentsRequest
 	2,  // 9: oauthgatetest.v1.DocumentService.GetDocument:output_type -> oauthgatetest.v1.GetDocumentResponse
 	4,  // 10: oauthgatetest.v1.DocumentService.UpdateDocument:output_type -> oauthgatetest.v1.UpdateDocumentResponse
 	6,  // 11: oauthgatetest.v1.DocumentService.UploadDocuments:output_type -> oauthgatetest.v1.UploadDocumentsResponse
 	8,  // 12: oauthgatetest.v1.DocumentService.SyncDocuments:output_type -> oauthgatetest.v1.SyncDocumentsResponse
-	10, // 13: oauthgatetest.v1.DocumentService.Ping:output_type -> oauthgatetest.v1.PingDocumentsResponse
+	10, // 13: oauthgatetest.v1.DocumentService.PingDocuments:output_type -> oauthgatetest.v1.PingDocumentsResponse
 	9,  // [9:14] is the sub-list for method output_type
 	4,  // [4:9] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name

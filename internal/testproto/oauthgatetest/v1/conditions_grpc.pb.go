@@ -26,7 +26,7 @@ const (
 	DocumentService_UpdateDocument_FullMethodName  = "/oauthgatetest.v1.DocumentService/UpdateDocument"
 	DocumentService_UploadDocuments_FullMethodName = "/oauthgatetest.v1.DocumentService/UploadDocuments"
 	DocumentService_SyncDocuments_FullMethodName   = "/oauthgatetest.v1.DocumentService/SyncDocuments"
-	DocumentService_Ping_FullMethodName            = "/oauthgatetest.v1.DocumentService/Ping"
+	DocumentService_PingDocuments_FullMethodName   = "/oauthgatetest.v1.DocumentService/PingDocuments"
 )
 
 // DocumentServiceClient is the client API for DocumentService service.
@@ -47,8 +47,8 @@ type DocumentServiceClient interface {
 	// SyncDocuments (bidi streaming): docs.write, every message in the
 	// caller's tenant.
 	SyncDocuments(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SyncDocumentsRequest, SyncDocumentsResponse], error)
-	// Ping needs no token and has no condition.
-	Ping(ctx context.Context, in *PingDocumentsRequest, opts ...grpc.CallOption) (*PingDocumentsResponse, error)
+	// PingDocuments needs no token and has no condition.
+	PingDocuments(ctx context.Context, in *PingDocumentsRequest, opts ...grpc.CallOption) (*PingDocumentsResponse, error)
 }
 
 type documentServiceClient struct {
@@ -105,10 +105,10 @@ func (c *documentServiceClient) SyncDocuments(ctx context.Context, opts ...grpc.
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DocumentService_SyncDocumentsClient = grpc.BidiStreamingClient[SyncDocumentsRequest, SyncDocumentsResponse]
 
-func (c *documentServiceClient) Ping(ctx context.Context, in *PingDocumentsRequest, opts ...grpc.CallOption) (*PingDocumentsResponse, error) {
+func (c *documentServiceClient) PingDocuments(ctx context.Context, in *PingDocumentsRequest, opts ...grpc.CallOption) (*PingDocumentsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PingDocumentsResponse)
-	err := c.cc.Invoke(ctx, DocumentService_Ping_FullMethodName, in, out, cOpts...)
+	err := c.cc.Invoke(ctx, DocumentService_PingDocuments_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -133,8 +133,8 @@ type DocumentServiceServer interface {
 	// SyncDocuments (bidi streaming): docs.write, every message in the
 	// caller's tenant.
 	SyncDocuments(grpc.BidiStreamingServer[SyncDocumentsRequest, SyncDocumentsResponse]) error
-	// Ping needs no token and has no condition.
-	Ping(context.Context, *PingDocumentsRequest) (*PingDocumentsResponse, error)
+	// PingDocuments needs no token and has no condition.
+	PingDocuments(context.Context, *PingDocumentsRequest) (*PingDocumentsResponse, error)
 	mustEmbedUnimplementedDocumentServiceServer()
 }
 
@@ -157,8 +157,8 @@ func (UnimplementedDocumentServiceServer) UploadDocuments(grpc.ClientStreamingSe
 func (UnimplementedDocumentServiceServer) SyncDocuments(grpc.BidiStreamingServer[SyncDocumentsRequest, SyncDocumentsResponse]) error {
 	return status.Error(codes.Unimplemented, "method SyncDocuments not implemented")
 }
-func (UnimplementedDocumentServiceServer) Ping(context.Context, *PingDocumentsRequest) (*PingDocumentsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Ping not implemented")
+func (UnimplementedDocumentServiceServer) PingDocuments(context.Context, *PingDocumentsRequest) (*PingDocumentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PingDocuments not implemented")
 }
 func (UnimplementedDocumentServiceServer) mustEmbedUnimplementedDocumentServiceServer() {}
 func (UnimplementedDocumentServiceServer) testEmbeddedByValue()                         {}
@@ -231,20 +231,20 @@ func _DocumentService_SyncDocuments_Handler(srv interface{}, stream grpc.ServerS
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DocumentService_SyncDocumentsServer = grpc.BidiStreamingServer[SyncDocumentsRequest, SyncDocumentsResponse]
 
-func _DocumentService_Ping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+func _DocumentService_PingDocuments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PingDocumentsRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(DocumentServiceServer).Ping(ctx, in)
+		return srv.(DocumentServiceServer).PingDocuments(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: DocumentService_Ping_FullMethodName,
+		FullMethod: DocumentService_PingDocuments_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(DocumentServiceServer).Ping(ctx, req.(*PingDocumentsRequest))
+		return srv.(DocumentServiceServer).PingDocuments(ctx, req.(*PingDocumentsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -265,8 +265,8 @@ var DocumentService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _DocumentService_UpdateDocument_Handler,
 		},
 		{
-			MethodName: "Ping",
-			Handler:    _DocumentService_Ping_Handler,
+			MethodName: "PingDocuments",
+			Handler:    _DocumentService_PingDocuments_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
