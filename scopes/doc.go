@@ -21,6 +21,16 @@
 // must hold every scope of at least one alternative. The interceptor reports
 // [Rule.Closest] in insufficient_scope challenges.
 //
+// # Conditions
+//
+// A rule may also carry named conditions, CEL expressions over the token
+// and the request that must all hold ([Rule.If], the conditions field of
+// the options). This package checks their names and keeps them with their
+// rule and the method's descriptor ([Policy.Descriptor]); package
+// conditions compiles and evaluates them, so that a server without
+// conditions links no CEL. A server whose policy has conditions
+// ([Policy.HasConditions]) must evaluate them or refuse to start.
+//
 // Besides [scopeset] and the generated option types of oauthgate.v1, this
 // package depends on protobuf only: it imports neither gRPC nor the token
 // layer (package verify), which returns the scopes it checks.

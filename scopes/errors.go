@@ -7,7 +7,8 @@ import (
 )
 
 // ErrInvalidRule reports a rule that cannot be enforced: no scopes and not
-// public, public combined with scopes, an empty alternative or scope string.
+// public, public combined with scopes, an empty alternative or scope string,
+// a condition with an invalid or repeated name or an empty expression.
 var ErrInvalidRule = errors.New("scopes: invalid rule")
 
 // ErrUnknownService reports a rule declared in Go for a service or method

@@ -46,3 +46,17 @@ func ExampleNewPolicy() {
 	// /grpc.health.v1.Health/Check: public, allowed=true, ask for []
 	// /examples.reports.v1.ReportService/Undeclared: no rule, denied
 }
+
+// A condition on the request and the token, declared in Go; package
+// conditions compiles and evaluates it.
+func ExampleRule_If() {
+	rule := scopes.AllOf("write:reports").
+		If("owner", "request.owner == token.sub || 'admin' in token.scopes")
+	fmt.Println(rule.String())
+	for _, c := range rule.Conditions() {
+		fmt.Printf("%s: %s\n", c.Name, c.Expr)
+	}
+	// Output:
+	// write:reports IF owner
+	// owner: request.owner == token.sub || 'admin' in token.scopes
+}

@@ -18,6 +18,11 @@ import (
 // without a rule is not covered and must be denied.
 type Policy struct {
 	rules map[string]*Rule
+	// methods holds the descriptor of every covered method, for the
+	// compiler of conditions, which checks them against the input type.
+	methods map[string]protoreflect.MethodDescriptor
+	// conditional reports whether a rule has conditions.
+	conditional bool
 }
 
 // origin tells where a method's rule was declared; a method rule takes
@@ -39,6 +44,8 @@ type entry struct {
 	origin origin
 	// source is the service or method name the rule was declared on.
 	source string
+	// method describes the RPC the entry is for.
+	method protoreflect.MethodDescriptor
 }
 
 // NewPolicy compiles the rules declared with (oauthgate.v1.method) and
@@ -96,9 +103,11 @@ func NewPolicy(opts ...Option) (*Policy, error) {
 		return nil, fmt.Errorf("%w: found no (oauthgate.v1.method) or (oauthgate.v1.service) option and no ForService or ForMethod "+
 			"declaration; pass your annotated files with FromFiles (the generated File_..._proto variable)", ErrEmptyPolicy)
 	}
-	p := &Policy{rules: make(map[string]*Rule, len(b.entries))}
+	p := &Policy{rules: make(map[string]*Rule, len(b.entries)), methods: make(map[string]protoreflect.MethodDescriptor, len(b.entries))}
 	for name, e := range b.entries {
 		p.rules[name] = &e.rule
+		p.methods[name] = e.method
+		p.conditional = p.conditional || e.rule.HasConditions()
 	}
 	return p, nil
 }
@@ -162,9 +171,9 @@ func (b *builder) addService(sd protoreflect.ServiceDescriptor) {
 				b.problem(name, err)
 				continue
 			}
-			b.entries[name] = entry{rule: r, origin: protoMethod, source: name}
+			b.entries[name] = entry{rule: r, origin: protoMethod, source: name, method: md}
 		case svcRule != nil:
-			b.entries[name] = entry{rule: *svcRule, origin: protoService, source: string(sd.FullName())}
+			b.entries[name] = entry{rule: *svcRule, origin: protoService, source: string(sd.FullName()), method: md}
 		}
 	}
 }
@@ -224,7 +233,7 @@ func (b *builder) addGo(g goRule, registry *protoregistry.Files) {
 		prev, ok := b.entries[name]
 		switch {
 		case !ok, prev.origin == goService && o == goMethod:
-			b.entries[name] = entry{rule: g.rule, origin: o, source: g.name}
+			b.entries[name] = entry{rule: g.rule, origin: o, source: g.name, method: md}
 		case prev.origin == goMethod && o == goService:
 			// The method declaration already takes precedence.
 		case prev.origin.fromGo():
@@ -255,6 +264,21 @@ func (p *Policy) Rule(fullMethod string) (rule *Rule, ok bool) {
 	rule, ok = p.rules[fullMethod]
 	return rule, ok
 }
+
+// Descriptor returns the descriptor of a covered method, by its full name
+// ("/pkg.Service/Method"), or nil when the method is not covered: the
+// descriptor the rule was read from, or for a rule declared in Go, the one
+// found in the registry. Package conditions checks conditions against its
+// input type.
+func (p *Policy) Descriptor(fullMethod string) protoreflect.MethodDescriptor {
+	return p.methods[fullMethod]
+}
+
+// HasConditions reports whether any rule of the policy has conditions
+// ([Rule.If], the conditions field of the options). A server must then
+// evaluate them (package conditions) or refuse to start: ignoring them
+// would allow calls the policy denies.
+func (p *Policy) HasConditions() bool { return p.conditional }
 
 // Methods returns the full names of the covered methods, sorted.
 func (p *Policy) Methods() []string {

@@ -2,6 +2,8 @@ package scopes
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
@@ -49,6 +51,9 @@ func FuzzNewPolicy(f *testing.F) {
 		protowire.AppendVarint(protowire.AppendTag(nil, 6750, protowire.VarintType), 1),                  // wrong wire type
 		{0xf2, 0xa5, 0x03, 0x05, 0x08}, // truncated
 		protowire.AppendVarint(protowire.AppendTag(nil, 33, protowire.VarintType), 1), // deprecated: true
+		rule(&oauthgatev1.Rule{Scopes: []string{"a"}, Conditions: []*oauthgatev1.Condition{{Name: "owner", Expr: "request.owner == token.sub"}}}),
+		rule(&oauthgatev1.Rule{Scopes: []string{"a"}, Conditions: []*oauthgatev1.Condition{{Name: "a", Expr: "true"}, {Name: "a", Expr: "false"}}}),
+		rule(&oauthgatev1.Rule{Public: true, Conditions: []*oauthgatev1.Condition{{Name: "owner", Expr: "true"}}}),
 	}
 	for _, m := range seeds {
 		for _, s := range [][]byte{nil, rule(&oauthgatev1.Rule{Scopes: []string{"svc"}}), rule(&oauthgatev1.Rule{Public: true})} {
@@ -108,8 +113,20 @@ func FuzzNewPolicy(f *testing.F) {
 // checkCompiledRule holds r to decl, the declaration it came from.
 func checkCompiledRule(t *testing.T, name string, r *Rule, decl *oauthgatev1.Rule) {
 	t.Helper()
+	var want []Condition
+	for _, c := range decl.GetConditions() {
+		want = append(want, Condition{Name: c.GetName(), Expr: c.GetExpr()})
+	}
+	if got := r.Conditions(); !slices.Equal(got, want) {
+		t.Fatalf("Rule(%s).Conditions() = %q, but the declaration has %q", name, got, want)
+	}
+	for _, c := range want {
+		if !validConditionName(c.Name) || strings.TrimSpace(c.Expr) == "" {
+			t.Fatalf("Rule(%s) has the invalid condition %q", name, c)
+		}
+	}
 	if r.IsPublic() {
-		if !decl.GetPublic() || len(decl.GetScopes()) > 0 || len(decl.GetAny()) > 0 {
+		if !decl.GetPublic() || len(decl.GetScopes()) > 0 || len(decl.GetAny()) > 0 || len(want) > 0 {
 			t.Fatalf("Rule(%s) is public, but the declaration %v is not purely public", name, decl)
 		}
 		return

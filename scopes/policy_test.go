@@ -93,7 +93,8 @@ func TestNewPolicyInvalidNamesEveryMethod(t *testing.T) {
 		names = append(names, p.Name)
 	}
 	const b = "/oauthgatetest.v1.BrokenService/"
-	want := []string{b + "EmptyAlternative", b + "EmptyRule", b + "EmptyScope", b + "PublicWithScopes", b + "SpaceInScope"}
+	want := []string{b + "BadConditionName", b + "DuplicateCondition", b + "EmptyAlternative", b + "EmptyCondition", b + "EmptyRule",
+		b + "EmptyScope", b + "PublicWithCondition", b + "PublicWithScopes", b + "SpaceInScope"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("problems = %v, want %v", names, want)
 	}
@@ -109,8 +110,8 @@ func TestNewPolicyInvalidNamesEveryMethod(t *testing.T) {
 func TestNewPolicyDefaultReadsGlobalFiles(t *testing.T) {
 	_, err := NewPolicy()
 	var ce *CompileError
-	if !errors.As(err, &ce) || len(ce.Problems) != 5 {
-		t.Fatalf("NewPolicy() error = %v, want the 5 BrokenService problems", err)
+	if !errors.As(err, &ce) || len(ce.Problems) != 9 {
+		t.Fatalf("NewPolicy() error = %v, want the 9 BrokenService problems", err)
 	}
 }
 

@@ -44,6 +44,9 @@ func compile(pb *oauthgatev1.Rule) Rule {
 	if len(pb.GetAcrValues()) > 0 {
 		r = r.WithACR(pb.GetAcrValues()...)
 	}
+	for _, c := range pb.GetConditions() {
+		r = r.If(c.GetName(), c.GetExpr())
+	}
 	if pb.MaxAge != nil {
 		if s := pb.GetMaxAge(); s < 0 || s > maxMaxAge {
 			r.fail("max_age is negative or over 10 years")

@@ -16,8 +16,10 @@ import (
 // that are all required.
 //
 // Rules come from (oauthgate.v1.method) and (oauthgate.v1.service) options or
-// from [Public], [AllOf] and [AnyOf]. The zero Rule is invalid: [NewPolicy]
-// rejects it. A Rule is immutable and safe for concurrent use.
+// from [Public], [AllOf] and [AnyOf]. A rule may also carry [Condition]s on
+// the token and the request ([Rule.If]), which package conditions compiles
+// and evaluates. The zero Rule is invalid: [NewPolicy] rejects it. A Rule is
+// immutable and safe for concurrent use.
 type Rule struct {
 	public bool
 	// alternatives are sorted, duplicate-free scope lists; the rule is met
@@ -32,6 +34,8 @@ type Rule struct {
 	// maxAge is the longest time since auth_time accepted, when hasMaxAge.
 	maxAge    time.Duration
 	hasMaxAge bool
+	// conditions must all hold; package conditions evaluates them.
+	conditions []Condition
 	// err records a problem found while the rule was built, reported by
 	// NewPolicy together with the method it applies to.
 	err error
@@ -68,6 +72,8 @@ func AnyOf(alternatives ...Rule) Rule {
 			r.fail("an alternative cannot be sender-constrained; set it on the whole rule")
 		case len(a.acrValues) > 0 || a.hasMaxAge:
 			r.fail("an alternative cannot set acr_values or max_age; set them on the whole rule")
+		case len(a.conditions) > 0:
+			r.fail("an alternative cannot have conditions; set them on the whole rule")
 		}
 		r.alternatives = append(r.alternatives, a.alternatives...)
 	}
@@ -141,6 +147,68 @@ func (r Rule) WithMaxAge(d time.Duration) Rule {
 	r.maxAge, r.hasMaxAge = d.Truncate(time.Second), true
 	return r
 }
+
+// A Condition is a named CEL expression over the token and the request
+// that must hold, besides the scopes, for a call to go ahead. Package
+// conditions compiles and evaluates it; package scopes only checks its
+// name and keeps it with the rule.
+type Condition struct {
+	// Name identifies the condition in denials and logs: a lower-case
+	// letter followed by lower-case letters, digits and underscores, at
+	// most 64 characters, unique within its rule.
+	Name string
+	// Expr is the CEL expression, such as
+	// "request.owner == token.sub || 'admin' in token.scopes".
+	Expr string
+}
+
+// maxConditionName bounds a condition's name, which travels in denials.
+const maxConditionName = 64
+
+// validConditionName reports whether name matches [a-z][a-z0-9_]* and is at
+// most maxConditionName bytes long.
+func validConditionName(name string) bool {
+	if name == "" || len(name) > maxConditionName || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for i := range len(name) {
+		if c := name[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// If returns a copy of r that also requires the CEL expression expr to
+// hold, under the name given: scopes.AllOf("write:reports").If("owner",
+// "request.owner == token.sub"). Conditions add up (AND), in the order
+// given. The name must be a lower-case letter followed by lower-case
+// letters, digits and underscores, at most 64 characters, and unique
+// within the rule; expr must not be empty; a public rule cannot have
+// conditions. [NewPolicy] reports any of these as [ErrInvalidRule]; the
+// expression itself is checked by package conditions.
+func (r Rule) If(name, expr string) Rule {
+	switch {
+	case r.public:
+		r.fail("public cannot be combined with conditions")
+	case !validConditionName(name):
+		r.fail("condition name " + strconv.Quote(name) + " is not a lower-case letter followed by up to 63 lower-case letters, digits and underscores")
+	case slices.ContainsFunc(r.conditions, func(c Condition) bool { return c.Name == name }):
+		r.fail("condition name " + strconv.Quote(name) + " is used twice")
+	case strings.TrimSpace(expr) == "":
+		r.fail("condition " + name + " has an empty expression")
+	}
+	r.conditions = slices.Concat(r.conditions, []Condition{{Name: name, Expr: expr}})
+	return r
+}
+
+// Conditions returns a copy of the rule's conditions, in declaration
+// order, or nil when it has none. They must all hold.
+func (r *Rule) Conditions() []Condition { return slices.Clone(r.conditions) }
+
+// HasConditions reports whether the rule has conditions. It does not
+// allocate.
+func (r *Rule) HasConditions() bool { return len(r.conditions) > 0 }
 
 // ACRValues returns the acr values the rule accepts, or nil when it
 // requires none. The caller must not modify the result.
@@ -281,7 +349,8 @@ func (r *Rule) Closest(granted scopeset.Set) []string {
 // caller must not modify the result.
 func (r *Rule) Audiences() []string { return r.audiences }
 
-// String describes the rule: "public", "a AND b", "(a) OR (b AND c)".
+// String describes the rule: "public", "a AND b", "(a) OR (b AND c)",
+// followed by the names of its conditions ("a IF owner AND tenant").
 func (r *Rule) String() string {
 	if r.public {
 		return "public"
@@ -305,6 +374,14 @@ func (r *Rule) String() string {
 	}
 	if r.hasMaxAge {
 		s += " MAX-AGE " + strconv.FormatInt(int64(r.maxAge/time.Second), 10) + "s"
+	}
+	for i, c := range r.conditions {
+		if i == 0 {
+			s += " IF "
+		} else {
+			s += " AND "
+		}
+		s += c.Name
 	}
 	return s
 }

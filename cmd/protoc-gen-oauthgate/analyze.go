@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/internal/ruleopt"
 	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 	"github.com/oauthgate/oauthgate/scopes"
@@ -20,6 +21,7 @@ const (
 	serviceMethodField  = 2 // ServiceDescriptorProto.method
 	serviceOptionsField = 3 // ServiceDescriptorProto.options
 	methodOptionsField  = 4 // MethodDescriptorProto.options
+	ruleConditionsField = 8 // oauthgate.v1.Rule.conditions
 )
 
 // A diagnostic is one problem, at the position protoc reports for it.
@@ -92,12 +94,13 @@ type analysis struct {
 	uncovered []diagnostic
 }
 
-// analyze compiles the policy of files with scopes.NewPolicy, exactly as a
-// server that links them would, and places each problem it names.
-// Validation is scopes' alone; this only asks internal/ruleopt, the reader
-// scopes uses, whether an option is declared, to tell where a rule comes
-// from and, when the policy fails, which RPCs have none.
-func analyze(files []protoreflect.FileDescriptor) (*analysis, error) {
+// analyze compiles the policy of files with scopes.NewPolicy and its
+// conditions with conditions.Compile, exactly as a server that links them
+// would, and places each problem they name. Validation is theirs alone;
+// this only asks internal/ruleopt, the reader scopes uses, whether an
+// option is declared, to tell where a rule comes from and, when the policy
+// fails, which RPCs have none.
+func analyze(files []protoreflect.FileDescriptor, condOpts ...conditions.Option) (*analysis, error) {
 	reader, err := ruleopt.NewReader()
 	if err != nil {
 		return nil, err
@@ -115,6 +118,10 @@ func analyze(files []protoreflect.FileDescriptor) (*analysis, error) {
 	case errors.Is(err, scopes.ErrEmptyPolicy):
 		// Not one rule: every RPC is uncovered, reported below.
 	default:
+		return nil, err
+	}
+	condProblems, err := compileConditions(files, policy, problems, condOpts)
+	if err != nil {
 		return nil, err
 	}
 	for _, fd := range files {
@@ -139,6 +146,10 @@ func analyze(files []protoreflect.FileDescriptor) (*analysis, error) {
 					r.invalid = true
 					a.problems = append(a.problems, r.at(true, "%s: %s", r.name, problemText(perr)))
 					continue
+				}
+				for _, cp := range condProblems[r.name] {
+					r.invalid = true
+					a.problems = append(a.problems, r.atCondition(cp.Condition, "%s: %s", r.name, conditionText(cp.Err)))
 				}
 				if policy != nil {
 					if rule, ok := policy.Rule(r.name); ok {
@@ -168,6 +179,65 @@ func analyze(files []protoreflect.FileDescriptor) (*analysis, error) {
 // diagnostic does not need.
 func problemText(err error) string { return strings.TrimPrefix(err.Error(), "scopes: ") }
 
+// conditionText is a conditions error without the package prefix: the
+// line conditions.CompileError prints after the method's name.
+func conditionText(err error) string { return strings.TrimPrefix(err.Error(), "conditions: ") }
+
+// compileConditions compiles the conditions of the policy with
+// conditions.Compile and returns its problems by method. When some rules
+// are invalid there is no policy (scopesProblems names them); the
+// conditions of the services without a problem are compiled then, so that
+// one build reports every mistake.
+func compileConditions(files []protoreflect.FileDescriptor, policy *scopes.Policy, scopesProblems map[string]error,
+	opts []conditions.Option) (map[string][]conditions.Problem, error) {
+	if policy == nil && len(scopesProblems) > 0 {
+		var good []protoreflect.ServiceDescriptor
+		for _, fd := range files {
+			for i := range fd.Services().Len() {
+				sd := fd.Services().Get(i)
+				if !serviceHasProblem(sd, scopesProblems) {
+					good = append(good, sd)
+				}
+			}
+		}
+		if len(good) > 0 {
+			// An error leaves no policy: ErrEmptyPolicy when the good
+			// services have no rule at all.
+			policy, _ = scopes.NewPolicy(scopes.FromServices(good...))
+		}
+	}
+	if policy == nil {
+		return nil, nil
+	}
+	_, err := conditions.Compile(policy, opts...)
+	var ce *conditions.CompileError
+	switch {
+	case err == nil:
+		return nil, nil
+	case !errors.As(err, &ce):
+		return nil, err
+	}
+	byMethod := map[string][]conditions.Problem{}
+	for _, p := range ce.Problems {
+		byMethod[p.Method] = append(byMethod[p.Method], p)
+	}
+	return byMethod, nil
+}
+
+// serviceHasProblem reports whether scopes.NewPolicy named sd or one of its
+// methods.
+func serviceHasProblem(sd protoreflect.ServiceDescriptor, problems map[string]error) bool {
+	if _, ok := problems[string(sd.FullName())]; ok {
+		return true
+	}
+	for i := range sd.Methods().Len() {
+		if _, ok := problems["/"+string(sd.FullName())+"/"+string(sd.Methods().Get(i).Name())]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // at places a diagnostic on the service's option when option is set and
 // the option has a position, otherwise on the service.
 func (s *service) at(name string, option bool, format string, args ...any) diagnostic {
@@ -188,6 +258,37 @@ func (r *rpc) at(option bool, format string, args ...any) diagnostic {
 		opt = append(slices.Clone(path), methodOptionsField, int32(oauthgatev1.E_Method.TypeDescriptor().Number()))
 	}
 	return place(r.svc.file, r.name, path, opt, fmt.Sprintf(format, args...))
+}
+
+// atCondition places a diagnostic on the declaration of the rule's
+// condition called name: in the method's option when it has one, else in
+// its service's, whose rule it inherits; without a position for the
+// condition, on that option, else on the method.
+func (r *rpc) atCondition(name, format string, args ...any) diagnostic {
+	path := protoreflect.SourcePath{fileServiceField, int32(r.svc.index), serviceMethodField, int32(r.index)}
+	var opt, cond protoreflect.SourcePath
+	switch {
+	case r.option != nil:
+		opt = append(slices.Clone(path), methodOptionsField, int32(oauthgatev1.E_Method.TypeDescriptor().Number()))
+		cond = conditionPath(opt, r.option, name)
+	case r.svc.option != nil:
+		opt = protoreflect.SourcePath{fileServiceField, int32(r.svc.index), serviceOptionsField, int32(oauthgatev1.E_Service.TypeDescriptor().Number())}
+		cond = conditionPath(opt, r.svc.option, name)
+	}
+	if cond != nil && r.svc.file.SourceLocations().ByPath(cond).Path != nil {
+		opt = cond
+	}
+	return place(r.svc.file, r.name, path, opt, fmt.Sprintf(format, args...))
+}
+
+// conditionPath returns the path of the condition called name of rule,
+// declared in the option at opt, or nil.
+func conditionPath(opt protoreflect.SourcePath, rule *oauthgatev1.Rule, name string) protoreflect.SourcePath {
+	i := slices.IndexFunc(rule.GetConditions(), func(c *oauthgatev1.Condition) bool { return c.GetName() == name })
+	if i < 0 {
+		return nil
+	}
+	return append(slices.Clone(opt), ruleConditionsField, int32(i))
 }
 
 func place(fd protoreflect.FileDescriptor, name string, path, opt protoreflect.SourcePath, msg string) diagnostic {

@@ -3,12 +3,16 @@
 // that reviewers can read.
 //
 // It compiles the (oauthgate.v1.method) and (oauthgate.v1.service) options
-// of the files to generate with scopes.NewPolicy, the function a server
-// calls at start-up, so a build passes exactly when the server would accept
-// the rules. It fails the build, naming every problem at once in protoc's
-// format (file:line:col: message, lines and columns from 1), when an RPC
-// has no rule (every call would be denied) or when a rule is invalid, and,
-// if asked, when a rule breaks a house rule. Imported files (annotations.proto,
+// of the files to generate with scopes.NewPolicy, and their conditions with
+// conditions.Compile, the functions a server calls at start-up, so a build
+// passes exactly when the server would accept the rules. It fails the
+// build, naming every problem at once in protoc's format (file:line:col:
+// message, lines and columns from 1), when an RPC has no rule (every call
+// would be denied), when a rule is invalid, or when a condition does not
+// compile against the RPC's input message (placed on the condition's
+// declaration, with the message a server prints at start-up: CEL's, at its
+// position in the expression), and, if asked, when a rule breaks a house
+// rule. Imported files (annotations.proto,
 // the well-known types) are read, never checked. It writes no Go code; its
 // only output is the report, when asked.
 //
@@ -55,13 +59,17 @@
 //	                            saying why
 //	no_mixed_services=true      a service without an (oauthgate.v1.service)
 //	                            default may not mix public and protected RPCs
+//	condition_cost_limit=N      the cost budget of each condition, in CEL cost
+//	                            units (default conditions.DefaultCostLimit):
+//	                            give the server's conditions.WithCostLimit
 //
 // # Report
 //
 // The report has one row per RPC of the files to generate, in declaration
 // order: full method name, streaming kind, who may call it (public, or the
-// scopes in AND-OR form, the audiences it is narrowed to and whether it takes
-// sender-constrained tokens only), where the rule comes from (the method, or
+// scopes in AND-OR form, the audiences it is narrowed to, whether it takes
+// sender-constrained tokens only, its step-up requirements and each
+// condition's name and expression), where the rule comes from (the method, or
 // the service default) and the RPC's leading comment. A scope index follows:
 // each scope, the RPCs it unlocks and the scopes needed with it. The output
 // depends only on the .proto files, so it can be committed and diffed in

@@ -26,6 +26,8 @@ func FuzzPlugin(f *testing.F) {
 			{{Scopes: []string{"a"}}, nil},
 			{{Public: true}, {Any: []*oauthgatev1.Scopes{{Scopes: []string{"a", "b"}}, {Scopes: []string{"c"}}}, Audiences: []string{"x"}, SenderConstrained: true}},
 			{{Public: true, Scopes: []string{"a"}}, {Scopes: []string{""}}},
+			{{Scopes: []string{"a"}, Conditions: []*oauthgatev1.Condition{{Name: "c", Expr: "token.sub == 'x'"}}},
+				{Scopes: []string{"a"}, Conditions: []*oauthgatev1.Condition{{Name: "d", Expr: "request.x == 1"}}}},
 			{nil, nil},
 		} {
 			b, err := proto.Marshal(smallRequest(param, rules...))

@@ -5,6 +5,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -17,10 +18,13 @@ type params struct {
 	scopeAllowlist      string // path to the allowlist file; "" for none
 	requirePublicReason bool
 	noMixedServices     bool
+	// conditionCostLimit is conditions.WithCostLimit's; 0 for the default.
+	conditionCostLimit uint64
 }
 
 // knownParams lists every parameter, for the error on an unknown one.
-var knownParams = []string{"report", "format", "lint", "scope_pattern", "scope_allowlist", "require_public_reason", "no_mixed_services"}
+var knownParams = []string{"report", "format", "lint", "scope_pattern", "scope_allowlist", "require_public_reason", "no_mixed_services",
+	"condition_cost_limit"}
 
 // parseParams parses "key=value,key=value". Empty items are ignored (buf
 // joins an opt list with commas); unknown and repeated keys are errors.
@@ -73,6 +77,11 @@ func parseParams(s string) (params, error) {
 			p.requirePublicReason, err = parseBool(key, value)
 		case "no_mixed_services":
 			p.noMixedServices, err = parseBool(key, value)
+		case "condition_cost_limit":
+			p.conditionCostLimit, err = strconv.ParseUint(value, 10, 64)
+			if err != nil || p.conditionCostLimit == 0 {
+				return params{}, fmt.Errorf("condition_cost_limit=%q: want a positive whole number of CEL cost units, the server's conditions.WithCostLimit", value)
+			}
 		}
 		if err != nil {
 			return params{}, err

@@ -32,6 +32,9 @@ func TestParseParams(t *testing.T) {
 		"CommaInPattern":     {param: `scope_pattern=^[a-z]{1\x2c20}$`},
 		"PublicReasonFalse":  {param: "require_public_reason=false"},
 		"NoMixedServicesBad": {param: "no_mixed_services=1", wantErr: "want true or false"},
+		"CostLimit":          {param: "lint=false,condition_cost_limit=1000000"},
+		"CostLimitZero":      {param: "condition_cost_limit=0", wantErr: "want a positive whole number"},
+		"CostLimitNegative":  {param: "condition_cost_limit=-1", wantErr: "want a positive whole number"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/oauthgate/oauthgate/conditions"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -105,7 +106,11 @@ func run(req *pluginpb.CodeGeneratorRequest, e env) ([]*pluginpb.CodeGeneratorRe
 		}
 		allow = parseAllowlist(b)
 	}
-	a, err := analyze(files)
+	var condOpts []conditions.Option
+	if p.conditionCostLimit > 0 {
+		condOpts = append(condOpts, conditions.WithCostLimit(p.conditionCostLimit))
+	}
+	a, err := analyze(files, condOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("protoc-gen-oauthgate: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauthgate/oauthgate/conditions"
 	lintv1 "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/lint/v1"
 	oauthgatetestv1 "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
@@ -31,6 +32,8 @@ const (
 	fixtureChecks         = "oauthgatetest/lint/v1/checks.proto"
 	fixtureInvalid        = "oauthgatetest/v1/invalid.proto"
 	fixtureLibrary        = "oauthgatetest/v1/library.proto"
+	fixtureConditions     = "oauthgatetest/v1/conditions.proto"
+	fixtureBadConditions  = "oauthgatetest/v1/conditions_invalid.proto"
 )
 
 // fixtures maps each fixture to the descriptor protoc-gen-go compiled into
@@ -41,6 +44,8 @@ var fixtures = map[string]protoreflect.FileDescriptor{
 	fixtureChecks:         lintv1.File_oauthgatetest_lint_v1_checks_proto,
 	fixtureInvalid:        oauthgatetestv1.File_oauthgatetest_v1_invalid_proto,
 	fixtureLibrary:        oauthgatetestv1.File_oauthgatetest_v1_library_proto,
+	fixtureConditions:     oauthgatetestv1.File_oauthgatetest_v1_conditions_proto,
+	fixtureBadConditions:  oauthgatetestv1.File_oauthgatetest_v1_conditions_invalid_proto,
 }
 
 func fixtureSet(tb testing.TB) *descriptorpb.FileDescriptorSet {
@@ -96,8 +101,15 @@ var goldenCases = map[string]struct {
 	"lint_false_invalid": {
 		files: []string{fixtureInvalid}, param: "lint=false,report=POLICY.md",
 	},
+	"conditions":         {files: []string{fixtureConditions}, param: "report=POLICY.md"},
+	"conditions_json":    {files: []string{fixtureConditions}, param: "report=policy.json,format=json"},
+	"conditions_invalid": {files: []string{fixtureBadConditions}},
+	// A budget high enough for the nested loop leaves the other mistakes.
+	"conditions_budget": {files: []string{fixtureBadConditions}, param: "condition_cost_limit=2000000"},
+	// Conditions are compiled in the services whose rules are valid.
+	"conditions_with_invalid": {files: []string{fixtureBadConditions, fixtureInvalid}},
 	"all": {
-		files: []string{fixtureChecks, fixtureInvalid, fixtureLibrary, fixtureMissing, fixtureServiceDefault},
+		files: []string{fixtureChecks, fixtureBadConditions, fixtureConditions, fixtureInvalid, fixtureLibrary, fixtureMissing, fixtureServiceDefault},
 		param: allChecks,
 	},
 }
@@ -153,7 +165,7 @@ func TestAgreesWithNewPolicy(t *testing.T) {
 			if !slices.Equal(plugin, server) {
 				t.Errorf("faults in %s: plugin %q, scopes.NewPolicy %q", path, plugin, server)
 			}
-			if path != fixtureChecks && len(server) == 0 {
+			if path != fixtureChecks && path != fixtureConditions && len(server) == 0 {
 				t.Errorf("fixture %s has no fault to agree on", path)
 			}
 		})
@@ -161,12 +173,24 @@ func TestAgreesWithNewPolicy(t *testing.T) {
 }
 
 // serverFaults returns what a server finds wrong with fd, by the public API
-// alone: the rules NewPolicy rejects, and the methods Covers reports.
+// alone: the rules NewPolicy rejects, the conditions Compile rejects (one
+// fault per condition), and the methods Covers reports.
 func serverFaults(t *testing.T, fd protoreflect.FileDescriptor) []string {
 	t.Helper()
 	var faults []string
 	faulty := map[string]bool{}
-	_, err := scopes.NewPolicy(scopes.FromFiles(fd))
+	p, err := scopes.NewPolicy(scopes.FromFiles(fd))
+	if err == nil {
+		_, cerr := conditions.Compile(p)
+		var cce *conditions.CompileError
+		if errors.As(cerr, &cce) {
+			for _, pr := range cce.Problems {
+				faults = append(faults, pr.Method)
+			}
+		} else if cerr != nil {
+			t.Fatalf("Compile(%s) = %v", fd.Path(), cerr)
+		}
+	}
 	var ce *scopes.CompileError
 	if errors.As(err, &ce) {
 		for _, p := range ce.Problems {
@@ -200,6 +224,54 @@ func serverFaults(t *testing.T, fd protoreflect.FileDescriptor) []string {
 	}
 	slices.Sort(faults)
 	return faults
+}
+
+// TestConditionMessages: the plugin reports each condition that
+// conditions.Compile refuses with the text a server prints at start-up
+// (after the method's name), placed on the condition's declaration: in the
+// method option, or in the service option a method inherits.
+func TestConditionMessages(t *testing.T) {
+	t.Parallel()
+	p, err := scopes.NewPolicy(scopes.FromFiles(oauthgatetestv1.File_oauthgatetest_v1_conditions_invalid_proto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conditions.Compile(p)
+	var ce *conditions.CompileError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Compile() = %v, want a *CompileError", err)
+	}
+	// The start-up error: a header, then one line per problem.
+	server := strings.Split(err.Error(), "\n\t")[1:]
+	_, err = run(request(t, "", fixtureBadConditions), osEnv())
+	var le *lintError
+	if !errors.As(err, &le) {
+		t.Fatalf("run() = %v, want a lint error", err)
+	}
+	var plugin []string
+	for _, d := range le.diags {
+		plugin = append(plugin, d.msg)
+	}
+	slices.Sort(server)
+	slices.Sort(plugin)
+	if !slices.Equal(plugin, server) {
+		t.Errorf("plugin messages:\n%s\nstart-up messages:\n%s", strings.Join(plugin, "\n"), strings.Join(server, "\n"))
+	}
+	// The service's condition, inherited by NoOwner, is placed on its
+	// declaration in the service option; UnknownField's on the second
+	// condition of its method option.
+	for _, d := range le.diags {
+		switch d.name {
+		case "/oauthgatetest.v1.BadDefaultService/NoOwner":
+			if d.line != 125 || d.col != 5 {
+				t.Errorf("NoOwner placed at %d:%d, want the service's condition at 125:5", d.line, d.col)
+			}
+		case "/oauthgatetest.v1.BadConditionService/UnknownField":
+			if d.line != 37 || d.col != 7 {
+				t.Errorf("UnknownField placed at %d:%d, want its second condition at 37:7", d.line, d.col)
+			}
+		}
+	}
 }
 
 // TestOptionForms checks that the plugin reads options whatever form the

@@ -31,10 +31,18 @@ type reportRPC struct {
 	// is in seconds, nil when the rule sets none.
 	ACRValues []string `json:"acr_values,omitempty"`
 	MaxAge    *int64   `json:"max_age,omitempty"`
+	// Conditions must all hold, in this order.
+	Conditions []reportCondition `json:"conditions,omitempty"`
 	// RuleFrom is "method", "service" (the service's default) or "none"
 	// (no rule: every call is denied; only with lint=false).
 	RuleFrom string `json:"rule_from"`
 	Comment  string `json:"comment,omitempty"`
+}
+
+// reportCondition is one condition of a rule: its name and CEL expression.
+type reportCondition struct {
+	Name string `json:"name"`
+	Expr string `json:"expr"`
 }
 
 type reportScope struct {
@@ -67,6 +75,9 @@ func (a *analysis) report() report {
 				if d, ok := rule.MaxAge(); ok {
 					secs := int64(d / time.Second)
 					row.MaxAge = &secs
+				}
+				for _, c := range rule.Conditions() {
+					row.Conditions = append(row.Conditions, reportCondition{Name: c.Name, Expr: c.Expr})
 				}
 				for _, alt := range row.Alternatives {
 					for _, sc := range alt {
@@ -175,6 +186,10 @@ func who(r reportRPC) string {
 	}
 	if r.MaxAge != nil {
 		s += "; authenticated at most " + strconv.FormatInt(*r.MaxAge, 10) + " s ago"
+	}
+	for _, c := range r.Conditions {
+		// One line: an expression may span lines in its .proto file.
+		s += "; condition " + code(c.Name) + ": " + code(strings.Join(strings.Fields(c.Expr), " "))
 	}
 	return s
 }

@@ -33,7 +33,7 @@ type layer struct {
 var (
 	// library is every public package of the module that users build
 	// servers and clients with.
-	library = []string{"scopeset", "proto/...", "verify", "dpop", "scopes", "resource",
+	library = []string{"scopeset", "proto/...", "verify", "dpop", "scopes", "conditions", "resource",
 		"interceptor", "dpop/dpopgrpc", "readiness", "internal/..."}
 	// wire is what the token layer must keep out: gRPC and protobuf belong
 	// to the adapters and to the policy's schema.
@@ -62,11 +62,16 @@ var layers = []layer{
 
 	// Policy: the schema and the scope set, never tokens or transports.
 	{pkgs: "scopes", may: []string{"internal/...", "proto/...", "scopeset"}},
+	// The decision core above tokens and policy: conditions read the
+	// verified token and the typed request, never a transport adapter. (gRPC
+	// reaches it, as it reaches scopes, only through the generated schema's
+	// resource service.)
+	{pkgs: "conditions", may: []string{"internal/...", "proto/...", "scopeset", "scopes", "verify"}},
 	// Resource metadata is derived from the policy.
 	{pkgs: "resource", may: []string{"internal/...", "proto/...", "scopeset", "scopes"}},
 
 	// Transport adapters translate gRPC in and out of the layers below.
-	{pkgs: "interceptor", may: []string{"internal/...", "proto/...", "scopeset", "scopes", "resource", "verify", "dpop"}},
+	{pkgs: "interceptor", may: []string{"internal/...", "proto/...", "scopeset", "scopes", "conditions", "resource", "verify", "dpop"}},
 	{pkgs: "dpop/dpopgrpc", may: []string{"internal/...", "dpop"}},
 	{pkgs: "readiness", may: []string{"internal/...", "scopeset", "verify"}},
 
@@ -217,9 +222,10 @@ func TestLayers(t *testing.T) {
 		{rel: "dpop", layer: "dpop", may: map[string]bool{"internal/b64url": true, "scopeset": false, "scopes": false, "verify": false, "dpop/dpopgrpc": false}},
 		{rel: "dpop/dpopgrpc", layer: "dpop/dpopgrpc", may: map[string]bool{"dpop": true, "interceptor": false}},
 		{rel: "scopes", layer: "scopes", may: map[string]bool{"scopeset": true, "proto/oauthgate/v1": true, "verify": false, "interceptor": false}},
+		{rel: "conditions", layer: "conditions", may: map[string]bool{"verify": true, "scopes": true, "scopeset": true, "proto/oauthgate/v1": true, "interceptor": false, "dpop/dpopgrpc": false, "oauthtest": false}},
 		{rel: "internal/jsonscan", layer: "internal/...", may: map[string]bool{"internal/flight": true, "verify": false, "oauthtest": false}},
 		{rel: "internal", layer: "internal/...", may: map[string]bool{"scopes": false}},
-		{rel: "interceptor", layer: "interceptor", may: map[string]bool{"verify": true, "scopes": true, "oauthtest": false, "examples/reports": false}},
+		{rel: "interceptor", layer: "interceptor", may: map[string]bool{"verify": true, "scopes": true, "conditions": true, "oauthtest": false, "examples/reports": false}},
 		{rel: "cmd/protoc-gen-oauthgate", layer: "cmd/...", may: map[string]bool{"scopes": true, "examples/reports": false}},
 		{rel: "examples/reports/serve", layer: "examples/...", may: map[string]bool{"oauthtest": true}},
 		{rel: "verifyx", layer: ""},

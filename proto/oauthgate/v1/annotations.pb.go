@@ -70,8 +70,9 @@ const (
 // A rule is either public or requires scopes; exactly one of `public`,
 // `scopes` and `any` must be given (`scopes` and `any` may be combined, see
 // below). A rule that sets none of them, sets `public` together with scopes,
-// or contains an empty scope string is rejected when the policy is built, and
-// the server refuses to start.
+// contains an empty scope string, or has a condition with an invalid or
+// repeated name or an empty expression is rejected when the policy is built,
+// and the server refuses to start.
 //
 // Scope strings follow RFC 6749 section 3.3: printable ASCII without space,
 // double quote or backslash.
@@ -114,7 +115,30 @@ type Rule struct {
 	// without auth_time fails. Must not be negative; 0 accepts only an
 	// authentication within the same second. Cannot be combined with
 	// `public`.
-	MaxAge        *int64 `protobuf:"varint,7,opt,name=max_age,json=maxAge,proto3,oneof" json:"max_age,omitempty"`
+	MaxAge *int64 `protobuf:"varint,7,opt,name=max_age,json=maxAge,proto3,oneof" json:"max_age,omitempty"`
+	// Conditions on the request and the token, in CEL (the Common Expression
+	// Language, cel.dev), that must all hold (AND) for the call to go ahead:
+	//
+	//	option (oauthgate.v1.method) = {
+	//	  scopes: "write:reports"
+	//	  conditions: {
+	//	    name: "owner"
+	//	    expr: "request.owner == token.sub || 'admin' in token.scopes"
+	//	  }
+	//	};
+	//
+	// They are checked after the scopes and step-up requirements, against
+	// the verified token (`token.sub`, `token.scopes`, `token.tenant`, ...),
+	// the typed request message (`request`, by the RPC's input type) and the
+	// call (`call.method`, `call.certificate`); package conditions lists
+	// every variable. A condition that is false, or whose evaluation fails,
+	// denies the call with PermissionDenied, naming the condition. Each
+	// expression is type-checked against the RPC's input type when the
+	// server starts (and by protoc-gen-oauthgate at build time): an unknown
+	// field, a type error, a result that is not a bool or a cost over the
+	// budget refuses to start. On client-streaming and bidi RPCs every
+	// received message is checked. Cannot be combined with `public`.
+	Conditions    []*Condition `protobuf:"bytes,8,rep,name=conditions,proto3" json:"conditions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -198,6 +222,71 @@ func (x *Rule) GetMaxAge() int64 {
 	return 0
 }
 
+func (x *Rule) GetConditions() []*Condition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+// A Condition is one named CEL expression of a Rule.
+type Condition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Names the condition in denials (the ErrorInfo metadata of a
+	// PermissionDenied status) and in logs: a lower-case letter followed by
+	// lower-case letters, digits and underscores, at most 64 characters,
+	// unique within the rule. Required.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The CEL expression; it must evaluate to a bool. Required.
+	Expr          string `protobuf:"bytes,2,opt,name=expr,proto3" json:"expr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Condition) Reset() {
+	*x = Condition{}
+	mi := &file_oauthgate_v1_annotations_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Condition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Condition) ProtoMessage() {}
+
+func (x *Condition) ProtoReflect() protoreflect.Message {
+	mi := &file_oauthgate_v1_annotations_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Condition.ProtoReflect.Descriptor instead.
+func (*Condition) Descriptor() ([]byte, []int) {
+	return file_oauthgate_v1_annotations_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Condition) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Condition) GetExpr() string {
+	if x != nil {
+		return x.Expr
+	}
+	return ""
+}
+
 // Scopes is one alternative of a Rule: a set of scopes that are all required.
 type Scopes struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -209,7 +298,7 @@ type Scopes struct {
 
 func (x *Scopes) Reset() {
 	*x = Scopes{}
-	mi := &file_oauthgate_v1_annotations_proto_msgTypes[1]
+	mi := &file_oauthgate_v1_annotations_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -221,7 +310,7 @@ func (x *Scopes) String() string {
 func (*Scopes) ProtoMessage() {}
 
 func (x *Scopes) ProtoReflect() protoreflect.Message {
-	mi := &file_oauthgate_v1_annotations_proto_msgTypes[1]
+	mi := &file_oauthgate_v1_annotations_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -234,7 +323,7 @@ func (x *Scopes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scopes.ProtoReflect.Descriptor instead.
 func (*Scopes) Descriptor() ([]byte, []int) {
-	return file_oauthgate_v1_annotations_proto_rawDescGZIP(), []int{1}
+	return file_oauthgate_v1_annotations_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Scopes) GetScopes() []string {
@@ -283,7 +372,7 @@ var File_oauthgate_v1_annotations_proto protoreflect.FileDescriptor
 
 const file_oauthgate_v1_annotations_proto_rawDesc = "" +
 	"\n" +
-	"\x1eoauthgate/v1/annotations.proto\x12\foauthgate.v1\x1a google/protobuf/descriptor.proto\"\xf4\x01\n" +
+	"\x1eoauthgate/v1/annotations.proto\x12\foauthgate.v1\x1a google/protobuf/descriptor.proto\"\xad\x02\n" +
 	"\x04Rule\x12\x16\n" +
 	"\x06public\x18\x01 \x01(\bR\x06public\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12&\n" +
@@ -292,9 +381,15 @@ const file_oauthgate_v1_annotations_proto_rawDesc = "" +
 	"\x12sender_constrained\x18\x05 \x01(\bR\x11senderConstrained\x12\x1d\n" +
 	"\n" +
 	"acr_values\x18\x06 \x03(\tR\tacrValues\x12\x1c\n" +
-	"\amax_age\x18\a \x01(\x03H\x00R\x06maxAge\x88\x01\x01B\n" +
+	"\amax_age\x18\a \x01(\x03H\x00R\x06maxAge\x88\x01\x01\x127\n" +
 	"\n" +
-	"\b_max_age\" \n" +
+	"conditions\x18\b \x03(\v2\x17.oauthgate.v1.ConditionR\n" +
+	"conditionsB\n" +
+	"\n" +
+	"\b_max_age\"3\n" +
+	"\tCondition\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04expr\x18\x02 \x01(\tR\x04expr\" \n" +
 	"\x06Scopes\x12\x16\n" +
 	"\x06scopes\x18\x01 \x03(\tR\x06scopes:K\n" +
 	"\x06method\x12\x1e.google.protobuf.MethodOptions\x18\xde4 \x01(\v2\x12.oauthgate.v1.RuleR\x06method:N\n" +
@@ -312,24 +407,26 @@ func file_oauthgate_v1_annotations_proto_rawDescGZIP() []byte {
 	return file_oauthgate_v1_annotations_proto_rawDescData
 }
 
-var file_oauthgate_v1_annotations_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_oauthgate_v1_annotations_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_oauthgate_v1_annotations_proto_goTypes = []any{
 	(*Rule)(nil),                        // 0: oauthgate.v1.Rule
-	(*Scopes)(nil),                      // 1: oauthgate.v1.Scopes
-	(*descriptorpb.MethodOptions)(nil),  // 2: google.protobuf.MethodOptions
-	(*descriptorpb.ServiceOptions)(nil), // 3: google.protobuf.ServiceOptions
+	(*Condition)(nil),                   // 1: oauthgate.v1.Condition
+	(*Scopes)(nil),                      // 2: oauthgate.v1.Scopes
+	(*descriptorpb.MethodOptions)(nil),  // 3: google.protobuf.MethodOptions
+	(*descriptorpb.ServiceOptions)(nil), // 4: google.protobuf.ServiceOptions
 }
 var file_oauthgate_v1_annotations_proto_depIdxs = []int32{
-	1, // 0: oauthgate.v1.Rule.any:type_name -> oauthgate.v1.Scopes
-	2, // 1: oauthgate.v1.method:extendee -> google.protobuf.MethodOptions
-	3, // 2: oauthgate.v1.service:extendee -> google.protobuf.ServiceOptions
-	0, // 3: oauthgate.v1.method:type_name -> oauthgate.v1.Rule
-	0, // 4: oauthgate.v1.service:type_name -> oauthgate.v1.Rule
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	3, // [3:5] is the sub-list for extension type_name
-	1, // [1:3] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: oauthgate.v1.Rule.any:type_name -> oauthgate.v1.Scopes
+	1, // 1: oauthgate.v1.Rule.conditions:type_name -> oauthgate.v1.Condition
+	3, // 2: oauthgate.v1.method:extendee -> google.protobuf.MethodOptions
+	4, // 3: oauthgate.v1.service:extendee -> google.protobuf.ServiceOptions
+	0, // 4: oauthgate.v1.method:type_name -> oauthgate.v1.Rule
+	0, // 5: oauthgate.v1.service:type_name -> oauthgate.v1.Rule
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	4, // [4:6] is the sub-list for extension type_name
+	2, // [2:4] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_oauthgate_v1_annotations_proto_init() }
@@ -344,7 +441,7 @@ func file_oauthgate_v1_annotations_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_oauthgate_v1_annotations_proto_rawDesc), len(file_oauthgate_v1_annotations_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 2,
 			NumServices:   0,
 		},

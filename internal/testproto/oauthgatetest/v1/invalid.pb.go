@@ -395,6 +395,302 @@ func (*SpaceInScopeResponse) Descriptor() ([]byte, []int) {
 	return file_oauthgatetest_v1_invalid_proto_rawDescGZIP(), []int{9}
 }
 
+// BadConditionNameRequest is a test message.
+type BadConditionNameRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BadConditionNameRequest) Reset() {
+	*x = BadConditionNameRequest{}
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BadConditionNameRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BadConditionNameRequest) ProtoMessage() {}
+
+func (x *BadConditionNameRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BadConditionNameRequest.ProtoReflect.Descriptor instead.
+func (*BadConditionNameRequest) Descriptor() ([]byte, []int) {
+	return file_oauthgatetest_v1_invalid_proto_rawDescGZIP(), []int{10}
+}
+
+// BadConditionNameResponse is a test message.
+type BadConditionNameResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BadConditionNameResponse) Reset() {
+	*x = BadConditionNameResponse{}
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BadConditionNameResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BadConditionNameResponse) ProtoMessage() {}
+
+func (x *BadConditionNameResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BadConditionNameResponse.ProtoReflect.Descriptor instead.
+func (*BadConditionNameResponse) Descriptor() ([]byte, []int) {
+	return file_oauthgatetest_v1_invalid_proto_rawDescGZIP(), []int{11}
+}
+
+// DuplicateConditionRequest is a test message.
+type DuplicateConditionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DuplicateConditionRequest) Reset() {
+	*x = DuplicateConditionRequest{}
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DuplicateConditionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DuplicateConditionRequest) ProtoMessage() {}
+
+func (x *DuplicateConditionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DuplicateConditionRequest.ProtoReflect.Descriptor instead.
+func (*DuplicateConditionRequest) Descriptor() ([]byte, []int) {
+	return file_oauthgatetest_v1_invalid_proto_rawDescGZIP(), []int{12}
+}
+
+// DuplicateConditionResponse is a test message.
+type DuplicateConditionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DuplicateConditionResponse) Reset() {
+	*x = DuplicateConditionResponse{}
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DuplicateConditionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DuplicateConditionResponse) ProtoMessage() {}
+
+func (x *DuplicateConditionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DuplicateConditionResponse.ProtoReflect.Descriptor instead.
+func (*DuplicateConditionResponse) Descriptor() ([]byte, []int) {
+	return file_oauthgatetest_v1_invalid_proto_rawDescGZIP(), []int{13}
+}
+
+// EmptyConditionRequest is a test message.
+type EmptyConditionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmptyConditionRequest) Reset() {
+	*x = EmptyConditionRequest{}
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmptyConditionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmptyConditionRequest) ProtoMessage() {}
+
+func (x *EmptyConditionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmptyConditionRequest.ProtoReflect.Descriptor instead.
+func (*EmptyConditionRequest) Descriptor() ([]byte, []int) {
+	return file_oauthgatetest_v1_invalid_proto_rawDescGZIP(), []int{14}
+}
+
+// EmptyConditionResponse is a test message.
+type EmptyConditionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmptyConditionResponse) Reset() {
+	*x = EmptyConditionResponse{}
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmptyConditionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmptyConditionResponse) ProtoMessage() {}
+
+func (x *EmptyConditionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmptyConditionResponse.ProtoReflect.Descriptor instead.
+func (*EmptyConditionResponse) Descriptor() ([]byte, []int) {
+	return file_oauthgatetest_v1_invalid_proto_rawDescGZIP(), []int{15}
+}
+
+// PublicWithConditionRequest is a test message.
+type PublicWithConditionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublicWithConditionRequest) Reset() {
+	*x = PublicWithConditionRequest{}
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicWithConditionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicWithConditionRequest) ProtoMessage() {}
+
+func (x *PublicWithConditionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicWithConditionRequest.ProtoReflect.Descriptor instead.
+func (*PublicWithConditionRequest) Descriptor() ([]byte, []int) {
+	return file_oauthgatetest_v1_invalid_proto_rawDescGZIP(), []int{16}
+}
+
+// PublicWithConditionResponse is a test message.
+type PublicWithConditionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublicWithConditionResponse) Reset() {
+	*x = PublicWithConditionResponse{}
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicWithConditionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicWithConditionResponse) ProtoMessage() {}
+
+func (x *PublicWithConditionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_oauthgatetest_v1_invalid_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicWithConditionResponse.ProtoReflect.Descriptor instead.
+func (*PublicWithConditionResponse) Descriptor() ([]byte, []int) {
+	return file_oauthgatetest_v1_invalid_proto_rawDescGZIP(), []int{17}
+}
+
 var File_oauthgatetest_v1_invalid_proto protoreflect.FileDescriptor
 
 const file_oauthgatetest_v1_invalid_proto_rawDesc = "" +
@@ -409,7 +705,15 @@ const file_oauthgatetest_v1_invalid_proto_rawDesc = "" +
 	"\x10EmptyRuleRequest\"\x13\n" +
 	"\x11EmptyRuleResponse\"\x15\n" +
 	"\x13SpaceInScopeRequest\"\x16\n" +
-	"\x14SpaceInScopeResponse2\xab\x04\n" +
+	"\x14SpaceInScopeResponse\"\x19\n" +
+	"\x17BadConditionNameRequest\"\x1a\n" +
+	"\x18BadConditionNameResponse\"\x1b\n" +
+	"\x19DuplicateConditionRequest\"\x1c\n" +
+	"\x1aDuplicateConditionResponse\"\x17\n" +
+	"\x15EmptyConditionRequest\"\x18\n" +
+	"\x16EmptyConditionResponse\"\x1c\n" +
+	"\x1aPublicWithConditionRequest\"\x1d\n" +
+	"\x1bPublicWithConditionResponse2\xcc\b\n" +
 	"\rBrokenService\x12t\n" +
 	"\x10PublicWithScopes\x12).oauthgatetest.v1.PublicWithScopesRequest\x1a*.oauthgatetest.v1.PublicWithScopesResponse\"\t\xf2\xa5\x03\x05\b\x01\x12\x01a\x12_\n" +
 	"\n" +
@@ -418,7 +722,16 @@ const file_oauthgatetest_v1_invalid_proto_rawDesc = "" +
 	"\x01a\x1a\x00\x12Z\n" +
 	"\tEmptyRule\x12\".oauthgatetest.v1.EmptyRuleRequest\x1a#.oauthgatetest.v1.EmptyRuleResponse\"\x04\xf2\xa5\x03\x00\x12o\n" +
 	"\fSpaceInScope\x12%.oauthgatetest.v1.SpaceInScopeRequest\x1a&.oauthgatetest.v1.SpaceInScopeResponse\"\x10\xf2\xa5\x03\f\x12\n" +
-	"read adminBTZRgithub.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1;oauthgatetestv1b\x06proto3"
+	"read admin\x12\x81\x01\n" +
+	"\x10BadConditionName\x12).oauthgatetest.v1.BadConditionNameRequest\x1a*.oauthgatetest.v1.BadConditionNameResponse\"\x16\xf2\xa5\x03\x12\x12\x01aB\r\n" +
+	"\x05Owner\x12\x04true\x12\x97\x01\n" +
+	"\x12DuplicateCondition\x12+.oauthgatetest.v1.DuplicateConditionRequest\x1a,.oauthgatetest.v1.DuplicateConditionResponse\"&\xf2\xa5\x03\"\x12\x01aB\r\n" +
+	"\x05owner\x12\x04trueB\x0e\n" +
+	"\x05owner\x12\x05false\x12u\n" +
+	"\x0eEmptyCondition\x12'.oauthgatetest.v1.EmptyConditionRequest\x1a(.oauthgatetest.v1.EmptyConditionResponse\"\x10\xf2\xa5\x03\f\x12\x01aB\a\n" +
+	"\x05owner\x12\x89\x01\n" +
+	"\x13PublicWithCondition\x12,.oauthgatetest.v1.PublicWithConditionRequest\x1a-.oauthgatetest.v1.PublicWithConditionResponse\"\x15\xf2\xa5\x03\x11\b\x01B\r\n" +
+	"\x05owner\x12\x04trueBTZRgithub.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1;oauthgatetestv1b\x06proto3"
 
 var (
 	file_oauthgatetest_v1_invalid_proto_rawDescOnce sync.Once
@@ -432,35 +745,51 @@ func file_oauthgatetest_v1_invalid_proto_rawDescGZIP() []byte {
 	return file_oauthgatetest_v1_invalid_proto_rawDescData
 }
 
-var file_oauthgatetest_v1_invalid_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_oauthgatetest_v1_invalid_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_oauthgatetest_v1_invalid_proto_goTypes = []any{
-	(*PublicWithScopesRequest)(nil),  // 0: oauthgatetest.v1.PublicWithScopesRequest
-	(*PublicWithScopesResponse)(nil), // 1: oauthgatetest.v1.PublicWithScopesResponse
-	(*EmptyScopeRequest)(nil),        // 2: oauthgatetest.v1.EmptyScopeRequest
-	(*EmptyScopeResponse)(nil),       // 3: oauthgatetest.v1.EmptyScopeResponse
-	(*EmptyAlternativeRequest)(nil),  // 4: oauthgatetest.v1.EmptyAlternativeRequest
-	(*EmptyAlternativeResponse)(nil), // 5: oauthgatetest.v1.EmptyAlternativeResponse
-	(*EmptyRuleRequest)(nil),         // 6: oauthgatetest.v1.EmptyRuleRequest
-	(*EmptyRuleResponse)(nil),        // 7: oauthgatetest.v1.EmptyRuleResponse
-	(*SpaceInScopeRequest)(nil),      // 8: oauthgatetest.v1.SpaceInScopeRequest
-	(*SpaceInScopeResponse)(nil),     // 9: oauthgatetest.v1.SpaceInScopeResponse
+	(*PublicWithScopesRequest)(nil),     // 0: oauthgatetest.v1.PublicWithScopesRequest
+	(*PublicWithScopesResponse)(nil),    // 1: oauthgatetest.v1.PublicWithScopesResponse
+	(*EmptyScopeRequest)(nil),           // 2: oauthgatetest.v1.EmptyScopeRequest
+	(*EmptyScopeResponse)(nil),          // 3: oauthgatetest.v1.EmptyScopeResponse
+	(*EmptyAlternativeRequest)(nil),     // 4: oauthgatetest.v1.EmptyAlternativeRequest
+	(*EmptyAlternativeResponse)(nil),    // 5: oauthgatetest.v1.EmptyAlternativeResponse
+	(*EmptyRuleRequest)(nil),            // 6: oauthgatetest.v1.EmptyRuleRequest
+	(*EmptyRuleResponse)(nil),           // 7: oauthgatetest.v1.EmptyRuleResponse
+	(*SpaceInScopeRequest)(nil),         // 8: oauthgatetest.v1.SpaceInScopeRequest
+	(*SpaceInScopeResponse)(nil),        // 9: oauthgatetest.v1.SpaceInScopeResponse
+	(*BadConditionNameRequest)(nil),     // 10: oauthgatetest.v1.BadConditionNameRequest
+	(*BadConditionNameResponse)(nil),    // 11: oauthgatetest.v1.BadConditionNameResponse
+	(*DuplicateConditionRequest)(nil),   // 12: oauthgatetest.v1.DuplicateConditionRequest
+	(*DuplicateConditionResponse)(nil),  // 13: oauthgatetest.v1.DuplicateConditionResponse
+	(*EmptyConditionRequest)(nil),       // 14: oauthgatetest.v1.EmptyConditionRequest
+	(*EmptyConditionResponse)(nil),      // 15: oauthgatetest.v1.EmptyConditionResponse
+	(*PublicWithConditionRequest)(nil),  // 16: oauthgatetest.v1.PublicWithConditionRequest
+	(*PublicWithConditionResponse)(nil), // 17: oauthgatetest.v1.PublicWithConditionResponse
 }
 var file_oauthgatetest_v1_invalid_proto_depIdxs = []int32{
-	0, // 0: oauthgatetest.v1.BrokenService.PublicWithScopes:input_type -> oauthgatetest.v1.PublicWithScopesRequest
-	2, // 1: oauthgatetest.v1.BrokenService.EmptyScope:input_type -> oauthgatetest.v1.EmptyScopeRequest
-	4, // 2: oauthgatetest.v1.BrokenService.EmptyAlternative:input_type -> oauthgatetest.v1.EmptyAlternativeRequest
-	6, // 3: oauthgatetest.v1.BrokenService.EmptyRule:input_type -> oauthgatetest.v1.EmptyRuleRequest
-	8, // 4: oauthgatetest.v1.BrokenService.SpaceInScope:input_type -> oauthgatetest.v1.SpaceInScopeRequest
-	1, // 5: oauthgatetest.v1.BrokenService.PublicWithScopes:output_type -> oauthgatetest.v1.PublicWithScopesResponse
-	3, // 6: oauthgatetest.v1.BrokenService.EmptyScope:output_type -> oauthgatetest.v1.EmptyScopeResponse
-	5, // 7: oauthgatetest.v1.BrokenService.EmptyAlternative:output_type -> oauthgatetest.v1.EmptyAlternativeResponse
-	7, // 8: oauthgatetest.v1.BrokenService.EmptyRule:output_type -> oauthgatetest.v1.EmptyRuleResponse
-	9, // 9: oauthgatetest.v1.BrokenService.SpaceInScope:output_type -> oauthgatetest.v1.SpaceInScopeResponse
-	5, // [5:10] is the sub-list for method output_type
-	0, // [0:5] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0,  // 0: oauthgatetest.v1.BrokenService.PublicWithScopes:input_type -> oauthgatetest.v1.PublicWithScopesRequest
+	2,  // 1: oauthgatetest.v1.BrokenService.EmptyScope:input_type -> oauthgatetest.v1.EmptyScopeRequest
+	4,  // 2: oauthgatetest.v1.BrokenService.EmptyAlternative:input_type -> oauthgatetest.v1.EmptyAlternativeRequest
+	6,  // 3: oauthgatetest.v1.BrokenService.EmptyRule:input_type -> oauthgatetest.v1.EmptyRuleRequest
+	8,  // 4: oauthgatetest.v1.BrokenService.SpaceInScope:input_type -> oauthgatetest.v1.SpaceInScopeRequest
+	10, // 5: oauthgatetest.v1.BrokenService.BadConditionName:input_type -> oauthgatetest.v1.BadConditionNameRequest
+	12, // 6: oauthgatetest.v1.BrokenService.DuplicateCondition:input_type -> oauthgatetest.v1.DuplicateConditionRequest
+	14, // 7: oauthgatetest.v1.BrokenService.EmptyCondition:input_type -> oauthgatetest.v1.EmptyConditionRequest
+	16, // 8: oauthgatetest.v1.BrokenService.PublicWithCondition:input_type -> oauthgatetest.v1.PublicWithConditionRequest
+	1,  // 9: oauthgatetest.v1.BrokenService.PublicWithScopes:output_type -> oauthgatetest.v1.PublicWithScopesResponse
+	3,  // 10: oauthgatetest.v1.BrokenService.EmptyScope:output_type -> oauthgatetest.v1.EmptyScopeResponse
+	5,  // 11: oauthgatetest.v1.BrokenService.EmptyAlternative:output_type -> oauthgatetest.v1.EmptyAlternativeResponse
+	7,  // 12: oauthgatetest.v1.BrokenService.EmptyRule:output_type -> oauthgatetest.v1.EmptyRuleResponse
+	9,  // 13: oauthgatetest.v1.BrokenService.SpaceInScope:output_type -> oauthgatetest.v1.SpaceInScopeResponse
+	11, // 14: oauthgatetest.v1.BrokenService.BadConditionName:output_type -> oauthgatetest.v1.BadConditionNameResponse
+	13, // 15: oauthgatetest.v1.BrokenService.DuplicateCondition:output_type -> oauthgatetest.v1.DuplicateConditionResponse
+	15, // 16: oauthgatetest.v1.BrokenService.EmptyCondition:output_type -> oauthgatetest.v1.EmptyConditionResponse
+	17, // 17: oauthgatetest.v1.BrokenService.PublicWithCondition:output_type -> oauthgatetest.v1.PublicWithConditionResponse
+	9,  // [9:18] is the sub-list for method output_type
+	0,  // [0:9] is the sub-list for method input_type
+	0,  // [0:0] is the sub-list for extension type_name
+	0,  // [0:0] is the sub-list for extension extendee
+	0,  // [0:0] is the sub-list for field type_name
 }
 
 func init() { file_oauthgatetest_v1_invalid_proto_init() }
@@ -474,7 +803,7 @@ func file_oauthgatetest_v1_invalid_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_oauthgatetest_v1_invalid_proto_rawDesc), len(file_oauthgatetest_v1_invalid_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

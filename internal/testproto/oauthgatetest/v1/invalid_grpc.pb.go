@@ -22,11 +22,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BrokenService_PublicWithScopes_FullMethodName = "/oauthgatetest.v1.BrokenService/PublicWithScopes"
-	BrokenService_EmptyScope_FullMethodName       = "/oauthgatetest.v1.BrokenService/EmptyScope"
-	BrokenService_EmptyAlternative_FullMethodName = "/oauthgatetest.v1.BrokenService/EmptyAlternative"
-	BrokenService_EmptyRule_FullMethodName        = "/oauthgatetest.v1.BrokenService/EmptyRule"
-	BrokenService_SpaceInScope_FullMethodName     = "/oauthgatetest.v1.BrokenService/SpaceInScope"
+	BrokenService_PublicWithScopes_FullMethodName    = "/oauthgatetest.v1.BrokenService/PublicWithScopes"
+	BrokenService_EmptyScope_FullMethodName          = "/oauthgatetest.v1.BrokenService/EmptyScope"
+	BrokenService_EmptyAlternative_FullMethodName    = "/oauthgatetest.v1.BrokenService/EmptyAlternative"
+	BrokenService_EmptyRule_FullMethodName           = "/oauthgatetest.v1.BrokenService/EmptyRule"
+	BrokenService_SpaceInScope_FullMethodName        = "/oauthgatetest.v1.BrokenService/SpaceInScope"
+	BrokenService_BadConditionName_FullMethodName    = "/oauthgatetest.v1.BrokenService/BadConditionName"
+	BrokenService_DuplicateCondition_FullMethodName  = "/oauthgatetest.v1.BrokenService/DuplicateCondition"
+	BrokenService_EmptyCondition_FullMethodName      = "/oauthgatetest.v1.BrokenService/EmptyCondition"
+	BrokenService_PublicWithCondition_FullMethodName = "/oauthgatetest.v1.BrokenService/PublicWithCondition"
 )
 
 // BrokenServiceClient is the client API for BrokenService service.
@@ -45,6 +49,14 @@ type BrokenServiceClient interface {
 	EmptyRule(ctx context.Context, in *EmptyRuleRequest, opts ...grpc.CallOption) (*EmptyRuleResponse, error)
 	// SpaceInScope has a scope with a space, which would split in a token.
 	SpaceInScope(ctx context.Context, in *SpaceInScopeRequest, opts ...grpc.CallOption) (*SpaceInScopeResponse, error)
+	// BadConditionName names a condition with an upper-case letter.
+	BadConditionName(ctx context.Context, in *BadConditionNameRequest, opts ...grpc.CallOption) (*BadConditionNameResponse, error)
+	// DuplicateCondition uses one name twice.
+	DuplicateCondition(ctx context.Context, in *DuplicateConditionRequest, opts ...grpc.CallOption) (*DuplicateConditionResponse, error)
+	// EmptyCondition has no expression.
+	EmptyCondition(ctx context.Context, in *EmptyConditionRequest, opts ...grpc.CallOption) (*EmptyConditionResponse, error)
+	// PublicWithCondition combines public with a condition.
+	PublicWithCondition(ctx context.Context, in *PublicWithConditionRequest, opts ...grpc.CallOption) (*PublicWithConditionResponse, error)
 }
 
 type brokenServiceClient struct {
@@ -105,6 +117,46 @@ func (c *brokenServiceClient) SpaceInScope(ctx context.Context, in *SpaceInScope
 	return out, nil
 }
 
+func (c *brokenServiceClient) BadConditionName(ctx context.Context, in *BadConditionNameRequest, opts ...grpc.CallOption) (*BadConditionNameResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BadConditionNameResponse)
+	err := c.cc.Invoke(ctx, BrokenService_BadConditionName_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *brokenServiceClient) DuplicateCondition(ctx context.Context, in *DuplicateConditionRequest, opts ...grpc.CallOption) (*DuplicateConditionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DuplicateConditionResponse)
+	err := c.cc.Invoke(ctx, BrokenService_DuplicateCondition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *brokenServiceClient) EmptyCondition(ctx context.Context, in *EmptyConditionRequest, opts ...grpc.CallOption) (*EmptyConditionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EmptyConditionResponse)
+	err := c.cc.Invoke(ctx, BrokenService_EmptyCondition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *brokenServiceClient) PublicWithCondition(ctx context.Context, in *PublicWithConditionRequest, opts ...grpc.CallOption) (*PublicWithConditionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublicWithConditionResponse)
+	err := c.cc.Invoke(ctx, BrokenService_PublicWithCondition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BrokenServiceServer is the server API for BrokenService service.
 // All implementations must embed UnimplementedBrokenServiceServer
 // for forward compatibility.
@@ -121,6 +173,14 @@ type BrokenServiceServer interface {
 	EmptyRule(context.Context, *EmptyRuleRequest) (*EmptyRuleResponse, error)
 	// SpaceInScope has a scope with a space, which would split in a token.
 	SpaceInScope(context.Context, *SpaceInScopeRequest) (*SpaceInScopeResponse, error)
+	// BadConditionName names a condition with an upper-case letter.
+	BadConditionName(context.Context, *BadConditionNameRequest) (*BadConditionNameResponse, error)
+	// DuplicateCondition uses one name twice.
+	DuplicateCondition(context.Context, *DuplicateConditionRequest) (*DuplicateConditionResponse, error)
+	// EmptyCondition has no expression.
+	EmptyCondition(context.Context, *EmptyConditionRequest) (*EmptyConditionResponse, error)
+	// PublicWithCondition combines public with a condition.
+	PublicWithCondition(context.Context, *PublicWithConditionRequest) (*PublicWithConditionResponse, error)
 	mustEmbedUnimplementedBrokenServiceServer()
 }
 
@@ -145,6 +205,18 @@ func (UnimplementedBrokenServiceServer) EmptyRule(context.Context, *EmptyRuleReq
 }
 func (UnimplementedBrokenServiceServer) SpaceInScope(context.Context, *SpaceInScopeRequest) (*SpaceInScopeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SpaceInScope not implemented")
+}
+func (UnimplementedBrokenServiceServer) BadConditionName(context.Context, *BadConditionNameRequest) (*BadConditionNameResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BadConditionName not implemented")
+}
+func (UnimplementedBrokenServiceServer) DuplicateCondition(context.Context, *DuplicateConditionRequest) (*DuplicateConditionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DuplicateCondition not implemented")
+}
+func (UnimplementedBrokenServiceServer) EmptyCondition(context.Context, *EmptyConditionRequest) (*EmptyConditionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EmptyCondition not implemented")
+}
+func (UnimplementedBrokenServiceServer) PublicWithCondition(context.Context, *PublicWithConditionRequest) (*PublicWithConditionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PublicWithCondition not implemented")
 }
 func (UnimplementedBrokenServiceServer) mustEmbedUnimplementedBrokenServiceServer() {}
 func (UnimplementedBrokenServiceServer) testEmbeddedByValue()                       {}
@@ -257,6 +329,78 @@ func _BrokenService_SpaceInScope_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BrokenService_BadConditionName_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BadConditionNameRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrokenServiceServer).BadConditionName(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BrokenService_BadConditionName_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrokenServiceServer).BadConditionName(ctx, req.(*BadConditionNameRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BrokenService_DuplicateCondition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DuplicateConditionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrokenServiceServer).DuplicateCondition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BrokenService_DuplicateCondition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrokenServiceServer).DuplicateCondition(ctx, req.(*DuplicateConditionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BrokenService_EmptyCondition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EmptyConditionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrokenServiceServer).EmptyCondition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BrokenService_EmptyCondition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrokenServiceServer).EmptyCondition(ctx, req.(*EmptyConditionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BrokenService_PublicWithCondition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublicWithConditionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrokenServiceServer).PublicWithCondition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BrokenService_PublicWithCondition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrokenServiceServer).PublicWithCondition(ctx, req.(*PublicWithConditionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BrokenService_ServiceDesc is the grpc.ServiceDesc for BrokenService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -283,6 +427,22 @@ var BrokenService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SpaceInScope",
 			Handler:    _BrokenService_SpaceInScope_Handler,
+		},
+		{
+			MethodName: "BadConditionName",
+			Handler:    _BrokenService_BadConditionName_Handler,
+		},
+		{
+			MethodName: "DuplicateCondition",
+			Handler:    _BrokenService_DuplicateCondition_Handler,
+		},
+		{
+			MethodName: "EmptyCondition",
+			Handler:    _BrokenService_EmptyCondition_Handler,
+		},
+		{
+			MethodName: "PublicWithCondition",
+			Handler:    _BrokenService_PublicWithCondition_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
