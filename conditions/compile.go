@@ -102,6 +102,9 @@ func Compile(p *scopes.Policy, opts ...Option) (*Evaluator, error) {
 // grpc.UnaryServerInfo.FullMethod), or nil when its rule has none: a call
 // to such a method needs no evaluation at all. For does not allocate.
 func (e *Evaluator) For(fullMethod string) *Method {
+	if e == nil {
+		return nil
+	}
 	return e.methods[fullMethod]
 }
 

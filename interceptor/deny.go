@@ -3,6 +3,7 @@ package interceptor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/dpop"
 	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
@@ -41,6 +43,9 @@ type rejection struct {
 	// meet (RFC 9470 §3); maxAge is "" when none.
 	acrValues []string
 	maxAge    string
+	// condition names the condition that denied the call, for the ErrorInfo
+	// metadata; "" for other denials.
+	condition string
 	// cause is logged, never sent.
 	cause error
 	// claims are the verified claims of a token that was denied after
@@ -70,6 +75,9 @@ func (r *rejection) status(domain, realm, resourceMetadata string) *status.Statu
 	}
 	if r.maxAge != "" {
 		md["max_age"] = r.maxAge
+	}
+	if r.condition != "" {
+		md["condition"] = r.condition
 	}
 	if resourceMetadata != "" {
 		md["resource_metadata"] = resourceMetadata
@@ -334,3 +342,19 @@ var errTokenExpired = errors.New("interceptor: access token expired during the s
 // ended the stream; Stream replaces the handler's final status with the
 // full answer.
 func endedStream(rej *rejection) error { return status.Error(rej.code, rej.description) }
+
+// conditionRejection is the answer to a condition that denied a call:
+// PermissionDenied, naming the condition but never what it saw. The CEL
+// error of a failed evaluation, which may hold request data or claim
+// values, is the cause: logged on the server, never sent.
+func conditionRejection(err error) *rejection {
+	rej := &rejection{code: codes.PermissionDenied, reason: ReasonConditionNotMet,
+		description: "the call does not meet a condition of the method", cause: err}
+	if de, ok := errors.AsType[*conditions.DenyError](err); ok {
+		rej.condition = de.Condition
+		if de.Cause != nil {
+			rej.cause = fmt.Errorf("%w: %w", err, de.Cause)
+		}
+	}
+	return rej
+}

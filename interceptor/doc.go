@@ -47,6 +47,7 @@
 //	invalid or expired token     Unauthenticated   …, error="invalid_token"
 //	missing scope                PermissionDenied  …, error="insufficient_scope", scope="…"
 //	verifier unavailable         Unavailable       (none: keep the token, retry)
+//	condition false or failing   PermissionDenied  (none; CONDITION_NOT_MET, metadata condition)
 //	Authorizer denies            PermissionDenied  (as the [DenyError] says)
 //	method without a rule        PermissionDenied  (none)
 //	bound token, wrong or no     Unauthenticated   …, error="invalid_token" (CERTIFICATE_*,

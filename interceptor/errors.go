@@ -21,6 +21,11 @@ const (
 	// method (RFC 9470): its ErrorInfo metadata carries acr_values and/or
 	// max_age, the challenge too.
 	ReasonInsufficientUserAuthentication = "INSUFFICIENT_USER_AUTHENTICATION"
+	// ReasonConditionNotMet: a condition of the method's rule (a CEL
+	// expression over the token and the request, see package conditions)
+	// was false or could not be evaluated; the ErrorInfo metadata
+	// "condition" names it.
+	ReasonConditionNotMet = "CONDITION_NOT_MET"
 	// ReasonAccessDenied: the Authorizer denied the call.
 	ReasonAccessDenied = "ACCESS_DENIED"
 	// ReasonUndeclaredMethod: the method has no rule, so it is denied.
@@ -83,6 +88,7 @@ func (e *DenyError) Error() string {
 // Causes of rejections that no verifier or Authorizer error explains; they
 // are logged, never sent.
 var (
+	errConditionsNeedRequest = errors.New("interceptor: the method has conditions on its request, which AuthFunc cannot see; install Unary and Stream (ServerOptions)")
 	errNoRule   = errors.New("interceptor: method has no rule")
 	errNoClaims = errors.New("interceptor: verifier returned no claims and no error")
 )

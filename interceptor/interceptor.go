@@ -12,7 +12,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/dpop"
 	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 	"github.com/oauthgate/oauthgate/scopes"
@@ -63,6 +65,9 @@ func New(v verify.Verifier, p *scopes.Policy, opts ...Option) (*Interceptor, err
 			return nil, err
 		}
 	}
+	if err := checkConditions(p, o.conditions); err != nil {
+		return nil, err
+	}
 	if o.streamRecheck < minRecheck {
 		return nil, fmt.Errorf("interceptor: WithStreamRecheck: interval %v is under %v", o.streamRecheck, minRecheck)
 	}
@@ -95,6 +100,9 @@ func printable(s string) bool {
 func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	ctx, g, rej := i.authenticate(ctx, info.FullMethod)
 	claims := g.claims
+	if rej == nil && claims != nil {
+		rej = i.evalConditions(ctx, info.FullMethod, claims, req)
+	}
 	if rej == nil && claims != nil && i.opts.authorizer != nil {
 		rej = i.authorize(ctx, Call{Method: info.FullMethod, Claims: claims, Request: req})
 	}
@@ -111,7 +119,9 @@ func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServer
 // grpc.Method and returns the context with the claims. Compared with
 // [Interceptor.Unary] and [Interceptor.Stream] it cannot pass unary
 // requests to the [Authorizer] (Call.Request is nil) and cannot end streams
-// at token expiry.
+// at token expiry; and it cannot see the request a method's conditions
+// ([WithConditions]) read, so it denies every call to such a method
+// (CONDITION_NOT_MET, fail closed).
 //
 // Security: go-grpc-middleware's auth interceptors do not call AuthFunc for
 // a service that implements auth.ServiceAuthFuncOverride
@@ -129,6 +139,9 @@ func (i *Interceptor) AuthFunc(ctx context.Context) (context.Context, error) {
 	}
 	ctx, g, rej := i.authenticate(ctx, method)
 	claims := g.claims
+	if rej == nil && claims != nil && i.opts.conditions.For(method) != nil {
+		rej = conditionRejection(errConditionsNeedRequest)
+	}
 	if rej == nil && claims != nil && i.opts.authorizer != nil {
 		rej = i.authorize(ctx, Call{Method: method, Claims: claims})
 	}
@@ -232,6 +245,38 @@ func (i *Interceptor) checkClaims(ctx context.Context, rule *scopes.Rule, claims
 	}
 	if !rule.Authenticated(claims.ACR(), claims.AuthTime(), i.opts.now()) {
 		return stepUpRejection(rule)
+	}
+	return nil
+}
+
+// checkConditions refuses a policy whose conditions e does not hold: none
+// installed, or an evaluator compiled for another policy.
+func checkConditions(p *scopes.Policy, e *conditions.Evaluator) error {
+	if !p.HasConditions() {
+		return nil
+	}
+	for _, m := range p.Methods() {
+		if r, _ := p.Rule(m); r.HasConditions() && (e == nil || e.For(m) == nil) {
+			return fmt.Errorf("interceptor: the rule of %s has conditions, and no evaluator of them is installed: "+
+				"pass WithConditions(ev) with ev, err := conditions.Compile(policy) for this policy", m)
+		}
+	}
+	return nil
+}
+
+// evalConditions checks the conditions of method, if any, on the claims
+// and one request message (req, of the method's input type).
+func (i *Interceptor) evalConditions(ctx context.Context, method string, claims *verify.Claims, req any) *rejection {
+	m := i.opts.conditions.For(method)
+	if m == nil {
+		return nil
+	}
+	msg, _ := req.(proto.Message)
+	cert, _ := i.clientCertificate(ctx) // a certificate that cannot be read is none
+	if err := m.Eval(ctx, conditions.Input{Claims: claims, Request: msg, Certificate: cert}); err != nil {
+		rej := conditionRejection(err)
+		rej.claims = claims
+		return rej
 	}
 	return nil
 }

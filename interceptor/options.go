@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/resource"
 	"github.com/oauthgate/oauthgate/verify"
 )
@@ -25,6 +26,7 @@ type options struct {
 	logger         *slog.Logger
 	authorizer     Authorizer
 	streamMessages bool
+	conditions     *conditions.Evaluator
 	streamRecheck  time.Duration
 	clientCert     CertificateFunc
 	dpop           *dpopOptions
@@ -63,6 +65,21 @@ type Call struct {
 // error to deny it with reason ACCESS_DENIED. It must be safe for concurrent
 // use.
 type Authorizer func(ctx context.Context, call Call) error
+
+// WithConditions installs the evaluator of the policy's conditions: the
+// CEL expressions over the token and the request that rules declare
+// (conditions in (oauthgate.v1.method) and (oauthgate.v1.service), or
+// [scopes.Rule.If]), compiled once with [conditions.Compile] for the
+// same policy. They are checked after the scopes and step-up and before the
+// [Authorizer], on the request of a unary or server-streaming call and on
+// every message a client-streaming or bidi call receives; a condition that
+// is false or cannot be evaluated denies the call with PermissionDenied and
+// reason CONDITION_NOT_MET, and ends a stream. [New] refuses a policy that
+// declares conditions without it, or with an evaluator that lacks them:
+// conditions are never skipped. Later calls replace earlier ones.
+func WithConditions(e *conditions.Evaluator) Option {
+	return optionFunc(func(o *options) { o.conditions = e })
+}
 
 // WithRealm sets the realm reported in www-authenticate challenges and in
 // ErrorInfo metadata. The default is no realm. Later calls replace earlier

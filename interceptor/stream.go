@@ -24,8 +24,12 @@ import (
 // that a token without exp, or one revoked at an introspection endpoint,
 // ends the stream too. A failed re-check ends the stream with the status a
 // new call would get: Unauthenticated, PermissionDenied, or Unavailable
-// when the verifier cannot answer (fail closed). With [WithStreamMessages]
-// a denial of a received message ends it with PermissionDenied.
+// when the verifier cannot answer (fail closed). Every message the handler
+// receives is held to the method's conditions ([WithConditions]; for a
+// server-streaming method, its one request), and the first that fails ends
+// the stream with PermissionDenied / CONDITION_NOT_MET. With
+// [WithStreamMessages] the [Authorizer] sees every received message too,
+// and a denial of one is returned to the handler with PermissionDenied.
 //
 // When a stream ends this way the handler's context is cancelled, further
 // SendMsg and RecvMsg calls fail, and the status the client sees is the
@@ -46,7 +50,8 @@ func (i *Interceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	rule, _ := i.policy.Rule(info.FullMethod) // authenticate found it
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	ws := &stream{ServerStream: ss, ctx: ctx, gate: i, method: info.FullMethod, claims: claims}
+	ws := &stream{ServerStream: ss, ctx: ctx, cancel: cancel, gate: i, method: info.FullMethod, claims: claims,
+		conditions: i.opts.conditions.For(info.FullMethod) != nil}
 	w := i.watch(ctx, cancel, rule, g)
 	err := handler(srv, ws)
 	w.stop()
@@ -134,9 +139,13 @@ func (w *watcher) stop() {
 type stream struct {
 	grpc.ServerStream
 	ctx    context.Context
+	cancel context.CancelCauseFunc
 	gate   *Interceptor
 	method string
 	claims *verify.Claims
+	// conditions reports that the method has conditions, checked on every
+	// message received.
+	conditions bool
 }
 
 func (s *stream) Context() context.Context { return s.ctx }
@@ -162,6 +171,15 @@ func (s *stream) RecvMsg(m any) error {
 	}
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
+	}
+	if s.conditions {
+		// A stream may not smuggle a second tenant's id into its second
+		// message: each one is held to the conditions, and the first that
+		// fails ends the stream.
+		if rej := s.gate.evalConditions(s.ctx, s.method, s.claims, m); rej != nil {
+			s.cancel(&streamEnd{rej: rej})
+			return endedStream(rej)
+		}
 	}
 	if s.gate.opts.streamMessages && s.gate.opts.authorizer != nil {
 		if rej := s.gate.authorize(s.ctx, Call{Method: s.method, Claims: s.claims, Request: m}); rej != nil {

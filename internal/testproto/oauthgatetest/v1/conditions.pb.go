@@ -505,6 +505,86 @@ func (*SyncDocumentsResponse) Descriptor() ([]byte, []int) {
 }
 
 // PingDocumentsRequest is a test message.
+type ListDocumentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tenant        string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDocumentsRequest) Reset() {
+	*x = ListDocumentsRequest{}
+	mi := &file_oauthgatetest_v1_conditions_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDocumentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDocumentsRequest) ProtoMessage() {}
+
+func (x *ListDocumentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_oauthgatetest_v1_conditions_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDocumentsRequest.ProtoReflect.Descriptor instead.
+func (*ListDocumentsRequest) Descriptor() ([]byte, []int) {
+	return file_oauthgatetest_v1_conditions_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListDocumentsRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+type ListDocumentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDocumentsResponse) Reset() {
+	*x = ListDocumentsResponse{}
+	mi := &file_oauthgatetest_v1_conditions_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDocumentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDocumentsResponse) ProtoMessage() {}
+
+func (x *ListDocumentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_oauthgatetest_v1_conditions_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDocumentsResponse.ProtoReflect.Descriptor instead.
+func (*ListDocumentsResponse) Descriptor() ([]byte, []int) {
+	return file_oauthgatetest_v1_conditions_proto_rawDescGZIP(), []int{10}
+}
+
 type PingDocumentsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -513,7 +593,7 @@ type PingDocumentsRequest struct {
 
 func (x *PingDocumentsRequest) Reset() {
 	*x = PingDocumentsRequest{}
-	mi := &file_oauthgatetest_v1_conditions_proto_msgTypes[9]
+	mi := &file_oauthgatetest_v1_conditions_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +605,7 @@ func (x *PingDocumentsRequest) String() string {
 func (*PingDocumentsRequest) ProtoMessage() {}
 
 func (x *PingDocumentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oauthgatetest_v1_conditions_proto_msgTypes[9]
+	mi := &file_oauthgatetest_v1_conditions_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +618,7 @@ func (x *PingDocumentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingDocumentsRequest.ProtoReflect.Descriptor instead.
 func (*PingDocumentsRequest) Descriptor() ([]byte, []int) {
-	return file_oauthgatetest_v1_conditions_proto_rawDescGZIP(), []int{9}
+	return file_oauthgatetest_v1_conditions_proto_rawDescGZIP(), []int{11}
 }
 
 // PingDocumentsResponse is a test message.
@@ -550,7 +630,7 @@ type PingDocumentsResponse struct {
 
 func (x *PingDocumentsResponse) Reset() {
 	*x = PingDocumentsResponse{}
-	mi := &file_oauthgatetest_v1_conditions_proto_msgTypes[10]
+	mi := &file_oauthgatetest_v1_conditions_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +642,7 @@ func (x *PingDocumentsResponse) String() string {
 func (*PingDocumentsResponse) ProtoMessage() {}
 
 func (x *PingDocumentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oauthgatetest_v1_conditions_proto_msgTypes[10]
+	mi := &file_oauthgatetest_v1_conditions_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +655,7 @@ func (x *PingDocumentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingDocumentsResponse.ProtoReflect.Descriptor instead.
 func (*PingDocumentsResponse) Descriptor() ([]byte, []int) {
-	return file_oauthgatetest_v1_conditions_proto_rawDescGZIP(), []int{10}
+	return file_oauthgatetest_v1_conditions_proto_rawDescGZIP(), []int{12}
 }
 
 var File_oauthgatetest_v1_conditions_proto protoreflect.FileDescriptor
@@ -611,9 +691,12 @@ const file_oauthgatetest_v1_conditions_proto_rawDesc = "" +
 	"\x17UploadDocumentsResponse\".\n" +
 	"\x14SyncDocumentsRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"\x17\n" +
-	"\x15SyncDocumentsResponse\"\x16\n" +
+	"\x15SyncDocumentsResponse\".\n" +
+	"\x14ListDocumentsRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"\x17\n" +
+	"\x15ListDocumentsResponse\"\x16\n" +
 	"\x14PingDocumentsRequest\"\x17\n" +
-	"\x15PingDocumentsResponse2\xb9\x06\n" +
+	"\x15PingDocumentsResponse2\x9d\a\n" +
 	"\x0fDocumentService\x12Z\n" +
 	"\vGetDocument\x12$.oauthgatetest.v1.GetDocumentRequest\x1a%.oauthgatetest.v1.GetDocumentResponse\x12\xdf\x01\n" +
 	"\x0eUpdateDocument\x12'.oauthgatetest.v1.UpdateDocumentRequest\x1a(.oauthgatetest.v1.UpdateDocumentResponse\"z\xf2\xa5\x03v\x12\n" +
@@ -625,7 +708,8 @@ const file_oauthgatetest_v1_conditions_proto_rawDesc = "" +
 	"\x05owner\x12\x1arequest.owner == token.sub(\x01\x12\xa0\x01\n" +
 	"\rSyncDocuments\x12&.oauthgatetest.v1.SyncDocumentsRequest\x1a'.oauthgatetest.v1.SyncDocumentsResponse\":\xf2\xa5\x036\x12\n" +
 	"docs.writeB(\n" +
-	"\x06tenant\x12\x1erequest.tenant == token.tenant(\x010\x01\x12h\n" +
+	"\x06tenant\x12\x1erequest.tenant == token.tenant(\x010\x01\x12b\n" +
+	"\rListDocuments\x12&.oauthgatetest.v1.ListDocumentsRequest\x1a'.oauthgatetest.v1.ListDocumentsResponse0\x01\x12h\n" +
 	"\rPingDocuments\x12&.oauthgatetest.v1.PingDocumentsRequest\x1a'.oauthgatetest.v1.PingDocumentsResponse\"\x06\xf2\xa5\x03\x02\b\x01\x1a9\xf2\xa5\x035\x12\tdocs.readB(\n" +
 	"\x06tenant\x12\x1erequest.tenant == token.tenantBTZRgithub.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1;oauthgatetestv1b\x06proto3"
 
@@ -641,7 +725,7 @@ func file_oauthgatetest_v1_conditions_proto_rawDescGZIP() []byte {
 	return file_oauthgatetest_v1_conditions_proto_rawDescData
 }
 
-var file_oauthgatetest_v1_conditions_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_oauthgatetest_v1_conditions_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_oauthgatetest_v1_conditions_proto_goTypes = []any{
 	(*Item)(nil),                    // 0: oauthgatetest.v1.Item
 	(*GetDocumentRequest)(nil),      // 1: oauthgatetest.v1.GetDocumentRequest
@@ -652,28 +736,32 @@ var file_oauthgatetest_v1_conditions_proto_goTypes = []any{
 	(*UploadDocumentsResponse)(nil), // 6: oauthgatetest.v1.UploadDocumentsResponse
 	(*SyncDocumentsRequest)(nil),    // 7: oauthgatetest.v1.SyncDocumentsRequest
 	(*SyncDocumentsResponse)(nil),   // 8: oauthgatetest.v1.SyncDocumentsResponse
-	(*PingDocumentsRequest)(nil),    // 9: oauthgatetest.v1.PingDocumentsRequest
-	(*PingDocumentsResponse)(nil),   // 10: oauthgatetest.v1.PingDocumentsResponse
-	nil,                             // 11: oauthgatetest.v1.UpdateDocumentRequest.LabelsEntry
-	(*timestamppb.Timestamp)(nil),   // 12: google.protobuf.Timestamp
+	(*ListDocumentsRequest)(nil),    // 9: oauthgatetest.v1.ListDocumentsRequest
+	(*ListDocumentsResponse)(nil),   // 10: oauthgatetest.v1.ListDocumentsResponse
+	(*PingDocumentsRequest)(nil),    // 11: oauthgatetest.v1.PingDocumentsRequest
+	(*PingDocumentsResponse)(nil),   // 12: oauthgatetest.v1.PingDocumentsResponse
+	nil,                             // 13: oauthgatetest.v1.UpdateDocumentRequest.LabelsEntry
+	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
 }
 var file_oauthgatetest_v1_conditions_proto_depIdxs = []int32{
 	0,  // 0: oauthgatetest.v1.UpdateDocumentRequest.items:type_name -> oauthgatetest.v1.Item
-	11, // 1: oauthgatetest.v1.UpdateDocumentRequest.labels:type_name -> oauthgatetest.v1.UpdateDocumentRequest.LabelsEntry
+	13, // 1: oauthgatetest.v1.UpdateDocumentRequest.labels:type_name -> oauthgatetest.v1.UpdateDocumentRequest.LabelsEntry
 	0,  // 2: oauthgatetest.v1.UpdateDocumentRequest.main:type_name -> oauthgatetest.v1.Item
-	12, // 3: oauthgatetest.v1.UpdateDocumentRequest.updated:type_name -> google.protobuf.Timestamp
+	14, // 3: oauthgatetest.v1.UpdateDocumentRequest.updated:type_name -> google.protobuf.Timestamp
 	1,  // 4: oauthgatetest.v1.DocumentService.GetDocument:input_type -> oauthgatetest.v1.GetDocumentRequest
 	3,  // 5: oauthgatetest.v1.DocumentService.UpdateDocument:input_type -> oauthgatetest.v1.UpdateDocumentRequest
 	5,  // 6: oauthgatetest.v1.DocumentService.UploadDocuments:input_type -> oauthgatetest.v1.UploadDocumentsRequest
 	7,  // 7: oauthgatetest.v1.DocumentService.SyncDocuments:input_type -> oauthgatetest.v1.SyncDocumentsRequest
-	9,  // 8: oauthgatetest.v1.DocumentService.PingDocuments:input_type -> oauthgatetest.v1.PingDocumentsRequest
-	2,  // 9: oauthgatetest.v1.DocumentService.GetDocument:output_type -> oauthgatetest.v1.GetDocumentResponse
-	4,  // 10: oauthgatetest.v1.DocumentService.UpdateDocument:output_type -> oauthgatetest.v1.UpdateDocumentResponse
-	6,  // 11: oauthgatetest.v1.DocumentService.UploadDocuments:output_type -> oauthgatetest.v1.UploadDocumentsResponse
-	8,  // 12: oauthgatetest.v1.DocumentService.SyncDocuments:output_type -> oauthgatetest.v1.SyncDocumentsResponse
-	10, // 13: oauthgatetest.v1.DocumentService.PingDocuments:output_type -> oauthgatetest.v1.PingDocumentsResponse
-	9,  // [9:14] is the sub-list for method output_type
-	4,  // [4:9] is the sub-list for method input_type
+	9,  // 8: oauthgatetest.v1.DocumentService.ListDocuments:input_type -> oauthgatetest.v1.ListDocumentsRequest
+	11, // 9: oauthgatetest.v1.DocumentService.PingDocuments:input_type -> oauthgatetest.v1.PingDocumentsRequest
+	2,  // 10: oauthgatetest.v1.DocumentService.GetDocument:output_type -> oauthgatetest.v1.GetDocumentResponse
+	4,  // 11: oauthgatetest.v1.DocumentService.UpdateDocument:output_type -> oauthgatetest.v1.UpdateDocumentResponse
+	6,  // 12: oauthgatetest.v1.DocumentService.UploadDocuments:output_type -> oauthgatetest.v1.UploadDocumentsResponse
+	8,  // 13: oauthgatetest.v1.DocumentService.SyncDocuments:output_type -> oauthgatetest.v1.SyncDocumentsResponse
+	10, // 14: oauthgatetest.v1.DocumentService.ListDocuments:output_type -> oauthgatetest.v1.ListDocumentsResponse
+	12, // 15: oauthgatetest.v1.DocumentService.PingDocuments:output_type -> oauthgatetest.v1.PingDocumentsResponse
+	10, // [10:16] is the sub-list for method output_type
+	4,  // [4:10] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -691,7 +779,7 @@ func file_oauthgatetest_v1_conditions_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_oauthgatetest_v1_conditions_proto_rawDesc), len(file_oauthgatetest_v1_conditions_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

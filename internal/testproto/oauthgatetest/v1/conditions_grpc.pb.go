@@ -26,6 +26,7 @@ const (
 	DocumentService_UpdateDocument_FullMethodName  = "/oauthgatetest.v1.DocumentService/UpdateDocument"
 	DocumentService_UploadDocuments_FullMethodName = "/oauthgatetest.v1.DocumentService/UploadDocuments"
 	DocumentService_SyncDocuments_FullMethodName   = "/oauthgatetest.v1.DocumentService/SyncDocuments"
+	DocumentService_ListDocuments_FullMethodName   = "/oauthgatetest.v1.DocumentService/ListDocuments"
 	DocumentService_PingDocuments_FullMethodName   = "/oauthgatetest.v1.DocumentService/PingDocuments"
 )
 
@@ -47,6 +48,9 @@ type DocumentServiceClient interface {
 	// SyncDocuments (bidi streaming): docs.write, every message in the
 	// caller's tenant.
 	SyncDocuments(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SyncDocumentsRequest, SyncDocumentsResponse], error)
+	// ListDocuments (server streaming): the service rule, on its one request
+	// message.
+	ListDocuments(ctx context.Context, in *ListDocumentsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListDocumentsResponse], error)
 	// PingDocuments needs no token and has no condition.
 	PingDocuments(ctx context.Context, in *PingDocumentsRequest, opts ...grpc.CallOption) (*PingDocumentsResponse, error)
 }
@@ -105,6 +109,25 @@ func (c *documentServiceClient) SyncDocuments(ctx context.Context, opts ...grpc.
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DocumentService_SyncDocumentsClient = grpc.BidiStreamingClient[SyncDocumentsRequest, SyncDocumentsResponse]
 
+func (c *documentServiceClient) ListDocuments(ctx context.Context, in *ListDocumentsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListDocumentsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DocumentService_ServiceDesc.Streams[2], DocumentService_ListDocuments_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ListDocumentsRequest, ListDocumentsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DocumentService_ListDocumentsClient = grpc.ServerStreamingClient[ListDocumentsResponse]
+
 func (c *documentServiceClient) PingDocuments(ctx context.Context, in *PingDocumentsRequest, opts ...grpc.CallOption) (*PingDocumentsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PingDocumentsResponse)
@@ -133,6 +156,9 @@ type DocumentServiceServer interface {
 	// SyncDocuments (bidi streaming): docs.write, every message in the
 	// caller's tenant.
 	SyncDocuments(grpc.BidiStreamingServer[SyncDocumentsRequest, SyncDocumentsResponse]) error
+	// ListDocuments (server streaming): the service rule, on its one request
+	// message.
+	ListDocuments(*ListDocumentsRequest, grpc.ServerStreamingServer[ListDocumentsResponse]) error
 	// PingDocuments needs no token and has no condition.
 	PingDocuments(context.Context, *PingDocumentsRequest) (*PingDocumentsResponse, error)
 	mustEmbedUnimplementedDocumentServiceServer()
@@ -156,6 +182,9 @@ func (UnimplementedDocumentServiceServer) UploadDocuments(grpc.ClientStreamingSe
 }
 func (UnimplementedDocumentServiceServer) SyncDocuments(grpc.BidiStreamingServer[SyncDocumentsRequest, SyncDocumentsResponse]) error {
 	return status.Error(codes.Unimplemented, "method SyncDocuments not implemented")
+}
+func (UnimplementedDocumentServiceServer) ListDocuments(*ListDocumentsRequest, grpc.ServerStreamingServer[ListDocumentsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ListDocuments not implemented")
 }
 func (UnimplementedDocumentServiceServer) PingDocuments(context.Context, *PingDocumentsRequest) (*PingDocumentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PingDocuments not implemented")
@@ -231,6 +260,17 @@ func _DocumentService_SyncDocuments_Handler(srv interface{}, stream grpc.ServerS
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DocumentService_SyncDocumentsServer = grpc.BidiStreamingServer[SyncDocumentsRequest, SyncDocumentsResponse]
 
+func _DocumentService_ListDocuments_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ListDocumentsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DocumentServiceServer).ListDocuments(m, &grpc.GenericServerStream[ListDocumentsRequest, ListDocumentsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DocumentService_ListDocumentsServer = grpc.ServerStreamingServer[ListDocumentsResponse]
+
 func _DocumentService_PingDocuments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PingDocumentsRequest)
 	if err := dec(in); err != nil {
@@ -280,6 +320,11 @@ var DocumentService_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _DocumentService_SyncDocuments_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "ListDocuments",
+			Handler:       _DocumentService_ListDocuments_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "oauthgatetest/v1/conditions.proto",
