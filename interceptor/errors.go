@@ -89,6 +89,6 @@ func (e *DenyError) Error() string {
 // are logged, never sent.
 var (
 	errConditionsNeedRequest = errors.New("interceptor: the method has conditions on its request, which AuthFunc cannot see; install Unary and Stream (ServerOptions)")
-	errNoRule   = errors.New("interceptor: method has no rule")
-	errNoClaims = errors.New("interceptor: verifier returned no claims and no error")
+	errNoRule                = errors.New("interceptor: method has no rule")
+	errNoClaims              = errors.New("interceptor: verifier returned no claims and no error")
 )
