@@ -1,6 +1,8 @@
 package conditions
 
 import (
+	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,9 +12,11 @@ import (
 	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/types"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/oauthgate/oauthgate/scopes"
+	"github.com/oauthgate/oauthgate/verify"
 )
 
 // Size assumptions of the cost estimate: what [Compile] takes as the
@@ -106,6 +110,21 @@ func (e *Evaluator) For(fullMethod string) *Method {
 		return nil
 	}
 	return e.methods[fullMethod]
+}
+
+// Evaluates reports whether e holds conditions for fullMethod. With
+// [Evaluator.Evaluate] it is how a transport adapter (package interceptor's
+// WithConditions) uses an Evaluator without importing this package, so
+// that servers without conditions link no CEL.
+func (e *Evaluator) Evaluates(fullMethod string) bool { return e.For(fullMethod) != nil }
+
+// Evaluate evaluates the conditions of fullMethod on one call: the
+// verified claims, the request message (of the method's input type; on
+// client-streaming and bidi RPCs, the message just received) and the
+// client's certificate (nil without mutual TLS). It is [Method.Eval] for
+// the method, and returns nil for a method without conditions.
+func (e *Evaluator) Evaluate(ctx context.Context, fullMethod string, claims *verify.Claims, request proto.Message, cert *x509.Certificate) error {
+	return e.For(fullMethod).Eval(ctx, Input{Claims: claims, Request: request, Certificate: cert})
 }
 
 // compiler compiles the conditions of one policy.

@@ -95,3 +95,9 @@ func (e *DenyError) Error() string {
 
 // Unwrap returns the Reason.
 func (e *DenyError) Unwrap() error { return e.Reason }
+
+// Denied returns the name of the condition that denied the call and, for
+// a failed evaluation, the Cause, which is for the server's logs only. A
+// transport adapter reads a denial through this method (an interface of
+// its own), without importing this package.
+func (e *DenyError) Denied() (condition string, cause error) { return e.Condition, e.Cause }

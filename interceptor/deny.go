@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/dpop"
 	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
@@ -343,6 +342,13 @@ var errTokenExpired = errors.New("interceptor: access token expired during the s
 // full answer.
 func endedStream(rej *rejection) error { return status.Error(rej.code, rej.description) }
 
+// conditionDenial is the error of a [ConditionEvaluator] that names the
+// condition that denied a call (*conditions.DenyError is one).
+type conditionDenial interface {
+	error
+	Denied() (condition string, cause error)
+}
+
 // conditionRejection is the answer to a condition that denied a call:
 // PermissionDenied, naming the condition but never what it saw. The CEL
 // error of a failed evaluation, which may hold request data or claim
@@ -350,10 +356,11 @@ func endedStream(rej *rejection) error { return status.Error(rej.code, rej.descr
 func conditionRejection(err error) *rejection {
 	rej := &rejection{code: codes.PermissionDenied, reason: ReasonConditionNotMet,
 		description: "the call does not meet a condition of the method", cause: err}
-	if de, ok := errors.AsType[*conditions.DenyError](err); ok {
-		rej.condition = de.Condition
-		if de.Cause != nil {
-			rej.cause = fmt.Errorf("%w: %w", err, de.Cause)
+	if d, ok := errors.AsType[conditionDenial](err); ok {
+		condition, cause := d.Denied()
+		rej.condition = condition
+		if cause != nil {
+			rej.cause = fmt.Errorf("%w: %w", err, cause)
 		}
 	}
 	return rej

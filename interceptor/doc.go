@@ -105,19 +105,16 @@
 // of [WithMeterProvider] (by default the global one, which records nothing
 // until the application installs an SDK):
 //
-//	oauthgate.server.decisions              counter, {call}: every decision, allowed or denied
+//	oauthgate.server.decisions  counter, {call}: every decision, allowed or denied
 //	  rpc.service, rpc.method, rpc.grpc.status_code, oauthgate.decision (allow, deny), oauthgate.reason (denials)
-//	oauthgate.server.verification.duration  histogram, s, buckets 1µs to 1s: calls to the verifier
-//	  oauthgate.verifier (jwt, introspection, func, other), oauthgate.result (ok, invalid_token, unavailable, error),
-//	  oauthgate.cache_hit (a [verify.CacheReporter] answered from its cache)
+//
+// The verifiers of package verify time their own verifications
+// (oauthgate.verification.duration, with the cache hits they sampled) and
+// set oauthgate.cache_hit on the call's span.
 //
 // The decisions counter is an observable counter over atomic counts, read
 // when the SDK collects; its callback stays registered for the life of the
-// meter provider. Every verification the verifier made is timed; of those
-// answered from a cache, a uniform random sample of 1 in 64 is, because
-// timing every microsecond-long cache hit would cost more than the hit:
-// use the histogram for latency, the decisions counter and
-// oauthgate.cache.hits for counts. An [Authorizer]'s own [DenyError]
+// meter provider. An [Authorizer]'s own [DenyError]
 // reasons count as separate series up to 4096 (method, code, reason)
 // series in all; further new reasons count as "_OTHER".
 //

@@ -6,15 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/dpop"
 	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 	"github.com/oauthgate/oauthgate/scopes"
@@ -77,7 +73,7 @@ func New(v verify.Verifier, p *scopes.Policy, opts ...Option) (*Interceptor, err
 	if o.decisionLog != nil && o.decisionLog.logger == nil {
 		return nil, errors.New("interceptor: WithDecisionLog: logger is nil")
 	}
-	tel, err := newTelemetry(o.meterProvider, p, v, resourceMetadataMethods(&o))
+	tel, err := newTelemetry(o.meterProvider, p, resourceMetadataMethods(&o))
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +135,7 @@ func (i *Interceptor) AuthFunc(ctx context.Context) (context.Context, error) {
 	}
 	ctx, g, rej := i.authenticate(ctx, method)
 	claims := g.claims
-	if rej == nil && claims != nil && i.opts.conditions.For(method) != nil {
+	if rej == nil && claims != nil && i.hasConditions(method) {
 		rej = conditionRejection(errConditionsNeedRequest)
 	}
 	if rej == nil && claims != nil && i.opts.authorizer != nil {
@@ -251,12 +247,12 @@ func (i *Interceptor) checkClaims(ctx context.Context, rule *scopes.Rule, claims
 
 // checkConditions refuses a policy whose conditions e does not hold: none
 // installed, or an evaluator compiled for another policy.
-func checkConditions(p *scopes.Policy, e *conditions.Evaluator) error {
+func checkConditions(p *scopes.Policy, e ConditionEvaluator) error {
 	if !p.HasConditions() {
 		return nil
 	}
 	for _, m := range p.Methods() {
-		if r, _ := p.Rule(m); r.HasConditions() && (e == nil || e.For(m) == nil) {
+		if r, _ := p.Rule(m); r.HasConditions() && (e == nil || !e.Evaluates(m)) {
 			return fmt.Errorf("interceptor: the rule of %s has conditions, and no evaluator of them is installed: "+
 				"pass WithConditions(ev) with ev, err := conditions.Compile(policy) for this policy", m)
 		}
@@ -267,18 +263,22 @@ func checkConditions(p *scopes.Policy, e *conditions.Evaluator) error {
 // evalConditions checks the conditions of method, if any, on the claims
 // and one request message (req, of the method's input type).
 func (i *Interceptor) evalConditions(ctx context.Context, method string, claims *verify.Claims, req any) *rejection {
-	m := i.opts.conditions.For(method)
-	if m == nil {
+	if !i.hasConditions(method) {
 		return nil
 	}
 	msg, _ := req.(proto.Message)
 	cert, _ := i.clientCertificate(ctx) // a certificate that cannot be read is none
-	if err := m.Eval(ctx, conditions.Input{Claims: claims, Request: msg, Certificate: cert}); err != nil {
+	if err := i.opts.conditions.Evaluate(ctx, method, claims, msg, cert); err != nil {
 		rej := conditionRejection(err)
 		rej.claims = claims
 		return rej
 	}
 	return nil
+}
+
+// hasConditions reports whether calls to method are held to conditions.
+func (i *Interceptor) hasConditions(method string) bool {
+	return i.opts.conditions != nil && i.opts.conditions.Evaluates(method)
 }
 
 // authorize runs the Authorizer.
@@ -333,34 +333,8 @@ func (i *Interceptor) reject(ctx context.Context, method string, rej *rejection)
 	return rej.status(i.opts.domain, i.opts.realm, metaURL).Err()
 }
 
-// verify calls the verifier, records how long it took and whether it
-// answered from its cache (always false for a verifier that is not a
-// [verify.CacheReporter]), and sets oauthgate.cache_hit on the span. Cache
-// hits are timed 1 in cacheHitSampling.
+// verify calls the verifier. The verifiers of package verify time their
+// own work and mark the call's span with oauthgate.cache_hit.
 func (i *Interceptor) verify(ctx context.Context, token string) (*verify.Claims, error) {
-	t := i.tel
-	var start time.Time
-	timed := t.verify.Enabled(ctx)
-	if timed {
-		start = t.now()
-	}
-	var claims *verify.Claims
-	var hit bool
-	var err error
-	if t.reporter != nil {
-		claims, hit, err = t.reporter.VerifyCacheHit(ctx, token)
-	} else {
-		claims, err = t.verifier.Verify(ctx, token)
-	}
-	if timed && (!hit || t.sampled()) {
-		h := 0
-		if hit {
-			h = 1
-		}
-		t.verify.Record(ctx, t.now().Sub(start).Seconds(), t.verified[h][verifyResult(err)]...)
-	}
-	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.SetAttributes(attribute.Bool(keyCacheHit, hit))
-	}
-	return claims, err
+	return i.verifier.Verify(ctx, token)
 }

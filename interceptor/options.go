@@ -2,13 +2,14 @@ package interceptor
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/protobuf/proto"
 
-	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/resource"
 	"github.com/oauthgate/oauthgate/verify"
 )
@@ -26,7 +27,7 @@ type options struct {
 	logger         *slog.Logger
 	authorizer     Authorizer
 	streamMessages bool
-	conditions     *conditions.Evaluator
+	conditions     ConditionEvaluator
 	streamRecheck  time.Duration
 	clientCert     CertificateFunc
 	dpop           *dpopOptions
@@ -66,18 +67,39 @@ type Call struct {
 // use.
 type Authorizer func(ctx context.Context, call Call) error
 
-// WithConditions installs the evaluator of the policy's conditions: the
+// A ConditionEvaluator evaluates the conditions of a policy's rules: the
 // CEL expressions over the token and the request that rules declare
 // (conditions in (oauthgate.v1.method) and (oauthgate.v1.service), or
-// [scopes.Rule.If]), compiled once with [conditions.Compile] for the
-// same policy. They are checked after the scopes and step-up and before the
+// scopes.Rule.If). *conditions.Evaluator, from conditions.Compile, is the
+// one to use; the interceptor names only this interface, so that servers
+// without conditions link no CEL.
+type ConditionEvaluator interface {
+	// Evaluates reports whether the evaluator holds the conditions of
+	// fullMethod.
+	Evaluates(fullMethod string) bool
+	// Evaluate returns nil when every condition of fullMethod holds for
+	// a call with these verified claims, request message and client
+	// certificate (nil without mutual TLS), and an error otherwise: one
+	// with a method Denied() (condition string, cause error) names the
+	// condition for the ErrorInfo metadata and the cause for the server's
+	// log.
+	Evaluate(ctx context.Context, fullMethod string, claims *verify.Claims, request proto.Message, cert *x509.Certificate) error
+}
+
+// WithConditions installs the evaluator of the policy's conditions,
+// compiled once for the same policy:
+//
+//	ev, err := conditions.Compile(policy)
+//	gate, err := interceptor.New(verifier, policy, interceptor.WithConditions(ev))
+//
+// Conditions are checked after the scopes and step-up and before the
 // [Authorizer], on the request of a unary or server-streaming call and on
 // every message a client-streaming or bidi call receives; a condition that
 // is false or cannot be evaluated denies the call with PermissionDenied and
 // reason CONDITION_NOT_MET, and ends a stream. [New] refuses a policy that
-// declares conditions without it, or with an evaluator that lacks them:
+// declares conditions without an evaluator, or with one that lacks them:
 // conditions are never skipped. Later calls replace earlier ones.
-func WithConditions(e *conditions.Evaluator) Option {
+func WithConditions(e ConditionEvaluator) Option {
 	return optionFunc(func(o *options) { o.conditions = e })
 }
 

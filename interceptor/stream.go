@@ -51,7 +51,7 @@ func (i *Interceptor) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ws := &stream{ServerStream: ss, ctx: ctx, cancel: cancel, gate: i, method: info.FullMethod, claims: claims,
-		conditions: i.opts.conditions.For(info.FullMethod) != nil}
+		conditions: i.hasConditions(info.FullMethod)}
 	w := i.watch(ctx, cancel, rule, g)
 	err := handler(srv, ws)
 	w.stop()

@@ -2,14 +2,11 @@ package interceptor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -31,16 +28,12 @@ const (
 	meterName = "github.com/oauthgate/oauthgate/interceptor"
 
 	metricDecisions = "oauthgate.server.decisions"
-	metricVerify    = "oauthgate.server.verification.duration"
 
 	keyService    = "rpc.service"
 	keyMethod     = "rpc.method"
 	keyStatusCode = "rpc.grpc.status_code"
 	keyDecision   = "oauthgate.decision"
 	keyReason     = "oauthgate.reason"
-	keyVerifier   = "oauthgate.verifier"
-	keyResult     = "oauthgate.result"
-	keyCacheHit   = "oauthgate.cache_hit"
 
 	// otherValue stands for every method the policy does not declare, and
 	// for the reasons past maxDenialSeries (OpenTelemetry's convention for
@@ -50,39 +43,6 @@ const (
 	decisionAllow = "allow"
 	decisionDeny  = "deny"
 )
-
-// verifyBuckets are the boundaries, in seconds, of the verification
-// duration histogram: a cached JWT takes about a microsecond, an
-// introspection request up to the HTTP timeout. Static data, never
-// modified.
-var verifyBuckets = []float64{
-	1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4,
-	1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-}
-
-// Results of a verification, the oauthgate.result attribute of the
-// verification duration, as indexes of verifyResults.
-const (
-	resultOK = iota
-	resultInvalid
-	resultUnavailable
-	resultError
-	numResults
-)
-
-// verifyResults are the values of oauthgate.result. Static data, never
-// modified.
-var verifyResults = [numResults]string{"ok", "invalid_token", "unavailable", "error"}
-
-// cacheHitSampling is how many cache hits one timed hit stands for: 1 in
-// cacheHitSampling verifications answered from a cache is recorded in the
-// verification duration histogram (uniformly at random), every other
-// verification always is. A cache hit takes about a microsecond and a
-// histogram measurement with an SDK costs a few hundred nanoseconds, so
-// recording every hit would make the metrics the most expensive part of a
-// cached call; sampled hits still give the distribution, and
-// oauthgate.cache.hits and the decisions counter give the counts.
-const cacheHitSampling = 64
 
 // maxDenialSeries bounds the number of (method, code, reason) series of
 // the decisions counter: the reasons of an [Authorizer]'s [DenyError] are
@@ -98,25 +58,12 @@ const maxDenialSeries = 4096
 // reports at collection: one atomic add per call, whatever the SDK, rather
 // than a synchronous measurement.
 type telemetry struct {
-	verify  metric.Float64Histogram
 	methods map[string]*methodTelemetry // by full method name, from the policy
 	other   *methodTelemetry
 	// denials holds the series of denied calls, by denialKey, created on
 	// first use; nDenials counts them, up to maxDenialSeries.
 	denials  sync.Map
 	nDenials atomic.Int64
-	// verified holds the options of a verification by cache hit (0 or 1)
-	// and result.
-	verified [2][numResults][]metric.RecordOption
-	// verifier is the Interceptor's; reporter is the same verifier if it
-	// reports cache hits, or nil.
-	verifier verify.Verifier
-	reporter verify.CacheReporter
-	// now measures durations, which are not part of any decision, so the
-	// real monotonic clock is right here whatever the verifier's clock.
-	now func() time.Time
-	// sampled reports whether to time a cache hit.
-	sampled func() bool
 }
 
 // methodTelemetry is what is recorded for one method.
@@ -138,25 +85,17 @@ type denialKey struct {
 	reason string
 }
 
-// newTelemetry creates the instruments of an Interceptor over p and v. The
+// newTelemetry creates the instruments of an Interceptor over p. The
 // decisions counter's callback stays registered for the life of mp, like
 // those of the verifiers' caches: an Interceptor has no Close.
-func newTelemetry(mp metric.MeterProvider, p *scopes.Policy, v verify.Verifier, extra []string) (*telemetry, error) {
+func newTelemetry(mp metric.MeterProvider, p *scopes.Policy, extra []string) (*telemetry, error) {
 	meter := mp.Meter(meterName)
 	decisions, err := meter.Int64ObservableCounter(metricDecisions, metric.WithUnit("{call}"),
 		metric.WithDescription("Authorization decisions of oauthgate: allowed calls and denials by reason."))
 	if err != nil {
 		return nil, fmt.Errorf("interceptor: WithMeterProvider: %s: %w", metricDecisions, err)
 	}
-	hist, err := meter.Float64Histogram(metricVerify, metric.WithUnit("s"),
-		metric.WithDescription("Duration of token verification by the verifier, by verifier kind, result and cache hit; cache hits are sampled 1 in 64."),
-		metric.WithExplicitBucketBoundaries(verifyBuckets...))
-	if err != nil {
-		return nil, fmt.Errorf("interceptor: WithMeterProvider: %s: %w", metricVerify, err)
-	}
-	t := &telemetry{verify: hist, methods: map[string]*methodTelemetry{}, verifier: v, now: time.Now,
-		sampled: func() bool { return rand.Uint32()%cacheHitSampling == 0 }}
-	t.reporter, _ = v.(verify.CacheReporter)
+	t := &telemetry{methods: map[string]*methodTelemetry{}}
 	for _, m := range append(p.Methods(), extra...) {
 		svc, name, ok := strings.Cut(strings.TrimPrefix(m, "/"), "/")
 		if !ok {
@@ -165,13 +104,6 @@ func newTelemetry(mp metric.MeterProvider, p *scopes.Policy, v verify.Verifier, 
 		t.methods[m] = newMethodTelemetry(svc, name)
 	}
 	t.other = newMethodTelemetry(otherValue, otherValue)
-	kind := attribute.String(keyVerifier, verifierKind(v))
-	for hit := range 2 {
-		for r, result := range verifyResults {
-			t.verified[hit][r] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kind,
-				attribute.String(keyResult, result), attribute.Bool(keyCacheHit, hit == 1)))}
-		}
-	}
 	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		t.observe(o, decisions)
 		return nil
@@ -226,40 +158,12 @@ func newMethodTelemetry(service, method string) *methodTelemetry {
 	return m
 }
 
-// verifierKind names v for the oauthgate.verifier attribute.
-func verifierKind(v verify.Verifier) string {
-	switch v.(type) {
-	case *verify.JWT, *verify.Issuers:
-		return "jwt"
-	case *verify.Introspection:
-		return "introspection"
-	case verify.Func:
-		return "func"
-	default:
-		return "other"
-	}
-}
-
 // method returns what is recorded for the full method name method.
 func (t *telemetry) method(method string) *methodTelemetry {
 	if m, ok := t.methods[method]; ok {
 		return m
 	}
 	return t.other
-}
-
-// verifyResult classifies a verifier's error for the verification duration.
-func verifyResult(err error) int {
-	switch {
-	case err == nil:
-		return resultOK
-	case errors.Is(err, verify.ErrInvalidToken):
-		return resultInvalid
-	case errors.Is(err, verify.ErrUnavailable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return resultUnavailable
-	default:
-		return resultError
-	}
 }
 
 // allowed records an allowed call: claims are nil for a public method.

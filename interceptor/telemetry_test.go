@@ -3,10 +3,8 @@ package interceptor
 import (
 	"context"
 	"fmt"
-	"maps"
 	"testing"
 
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 	"google.golang.org/grpc/codes"
 
@@ -15,9 +13,9 @@ import (
 	"github.com/oauthgate/oauthgate/verify"
 )
 
-// TestTelemetry_NoAllocs checks that recording an allowed call and a
-// verification allocates nothing when no SDK is installed: the global
-// provider (the default) and an explicit no-op provider.
+// TestTelemetry_NoAllocs checks that recording an allowed call allocates
+// nothing when no SDK is installed: the global provider (the default) and
+// an explicit no-op provider.
 func TestTelemetry_NoAllocs(t *testing.T) {
 	claims, err := verify.ParseClaims([]byte(`{"sub":"alice","scope":"library.read"}`))
 	if err != nil {
@@ -52,92 +50,6 @@ func TestTelemetry_NoAllocs(t *testing.T) {
 				t.Errorf("verify + allowed allocate %v times per call, want 0", allocs)
 			}
 		})
-	}
-}
-
-// hitVerifier is a [verify.CacheReporter] whose answers come from the
-// cache when hit is set.
-type hitVerifier struct {
-	claims *verify.Claims
-	hit    bool
-}
-
-func (v *hitVerifier) Verify(ctx context.Context, token string) (*verify.Claims, error) {
-	c, _, err := v.VerifyCacheHit(ctx, token)
-	return c, err
-}
-
-func (v *hitVerifier) VerifyCacheHit(context.Context, string) (*verify.Claims, bool, error) {
-	return v.claims, v.hit, nil
-}
-
-// recordingProvider is a meter provider whose histograms count their
-// measurements by the oauthgate.cache_hit attribute.
-type recordingProvider struct {
-	noop.MeterProvider
-	hist *recordingHistogram
-}
-
-func (p *recordingProvider) Meter(string, ...metric.MeterOption) metric.Meter {
-	return recordingMeter{hist: p.hist}
-}
-
-type recordingMeter struct {
-	noop.Meter
-	hist *recordingHistogram
-}
-
-func (m recordingMeter) Float64Histogram(string, ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
-	return m.hist, nil
-}
-
-type recordingHistogram struct {
-	noop.Float64Histogram
-	byHit map[bool]int
-}
-
-func (h *recordingHistogram) Enabled(context.Context) bool { return true }
-
-func (h *recordingHistogram) Record(_ context.Context, _ float64, opts ...metric.RecordOption) {
-	attrs := metric.NewRecordConfig(opts).Attributes()
-	hit, _ := attrs.Value(keyCacheHit)
-	h.byHit[hit.AsBool()]++
-}
-
-// TestTelemetry_CacheHitSampling checks that every verification the
-// verifier did not answer from its cache is timed, and cache hits only
-// when sampled.
-func TestTelemetry_CacheHitSampling(t *testing.T) {
-	claims, err := verify.ParseClaims([]byte(`{"sub":"alice","scope":"library.read"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := scopes.NewPolicy(scopes.FromFiles(testpb.File_oauthgatetest_v1_library_proto))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hist := &recordingHistogram{byHit: map[bool]int{}}
-	v := &hitVerifier{claims: claims}
-	gate, err := New(v, p, WithMeterProvider(&recordingProvider{hist: hist}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	asked := 0
-	gate.tel.sampled = func() bool { asked++; return asked%4 == 0 }
-	ctx := context.Background()
-	for _, hit := range []bool{false, true} {
-		v.hit = hit
-		for range 12 {
-			if _, err := gate.verify(ctx, "token"); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if asked != 12 {
-		t.Errorf("sampler asked %d times, want 12 (once per cache hit, never for a miss)", asked)
-	}
-	if want := map[bool]int{false: 12, true: 3}; !maps.Equal(hist.byHit, want) {
-		t.Errorf("timed verifications by cache hit = %v, want %v", hist.byHit, want)
 	}
 }
 

@@ -106,14 +106,6 @@ func (b *byShape) Verify(ctx context.Context, token string) (*Claims, error) {
 	return b.opaque.Verify(ctx, token)
 }
 
-// VerifyCacheHit makes the verifiers of ByShape CacheReporters.
-func (b *byShape) VerifyCacheHit(ctx context.Context, token string) (*Claims, bool, error) {
-	if shapeIsJWS(token) {
-		return VerifyCacheHit(ctx, b.jwt, token)
-	}
-	return VerifyCacheHit(ctx, b.opaque, token)
-}
-
 // shapeMaxJWSHeader bounds the protected header ByShape decodes. Real headers
 // are a few hundred bytes; a bigger one still has a JWS shape and goes to
 // the JWT verifier, whose own size cap rejects it.

@@ -45,6 +45,7 @@ type Introspection struct {
 	cache    *tokencache.Cache[introspected]
 	metrics  *cacheMetrics   // nil records nothing
 	requests *requestMetrics // nil records nothing
+	timing   *verifyTiming
 	// answering is whether the endpoint gave a well-formed answer to the
 	// last request that ended (see Ready). A pointer keeps Introspection
 	// free of noCopy values: printing a dereferenced one is tested.
@@ -62,15 +63,17 @@ type introspected struct {
 // claims. See [Verifier] for the error contract and [Introspection] for
 // what is cached.
 func (i *Introspection) Verify(ctx context.Context, token string) (*Claims, error) {
-	c, _, err := i.VerifyCacheHit(ctx, token)
+	start, timed := i.timing.begin(ctx)
+	c, hit, err := i.verifyCacheHit(ctx, token)
+	i.timing.end(ctx, start, timed, hit, err)
 	return c, err
 }
 
-// VerifyCacheHit is [Introspection.Verify] that also reports whether the
-// answer came from the introspection cache, without a request (see
-// [CacheReporter]). A call that waited for another call's request to the
-// same token is not a hit.
-func (i *Introspection) VerifyCacheHit(ctx context.Context, token string) (c *Claims, hit bool, err error) {
+// verifyCacheHit is Verify that also reports whether the answer came from
+// the introspection cache, without a request, for the verification
+// duration. A call that waited for another call's request to the same
+// token is not a hit.
+func (i *Introspection) verifyCacheHit(ctx context.Context, token string) (c *Claims, hit bool, err error) {
 	switch {
 	case token == "":
 		return nil, false, &TokenError{Reason: ErrMalformed}

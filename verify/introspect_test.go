@@ -941,9 +941,9 @@ func TestIntrospection_ReadyCacheHits(t *testing.T) {
 		cached := introToken(t, iss)
 		verify := func(token string, wantHit bool, wantErr error) {
 			t.Helper()
-			_, hit, err := v.VerifyCacheHit(introCtx(t), token)
+			_, hit, err := v.verifyCacheHit(introCtx(t), token)
 			if hit != wantHit || !errors.Is(err, wantErr) {
-				t.Fatalf("VerifyCacheHit() = hit %v, error %v, want hit %v, error %v", hit, err, wantHit, wantErr)
+				t.Fatalf("verifyCacheHit() = hit %v, error %v, want hit %v, error %v", hit, err, wantHit, wantErr)
 			}
 		}
 		verify(cached, false, nil)

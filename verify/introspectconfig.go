@@ -109,11 +109,15 @@ type IntrospectionConfig struct {
 	// Now returns the current time, for exp and nbf checks and cache expiry.
 	// If nil, time.Now is used.
 	Now func() time.Time
-	// MeterProvider, if set, receives the introspection cache's and
-	// requests' OpenTelemetry metrics (oauthgate.cache.* with
-	// oauthgate.cache "introspection", and oauthgate.introspection.*; see
-	// the README's Observability section). They stay
-	// registered for the life of the provider. If nil, none are recorded.
+	// MeterProvider receives the verifier's OpenTelemetry metrics (see the
+	// README's Observability section): the verification duration
+	// (oauthgate.verification.duration with oauthgate.verifier
+	// "introspection") and, only when it is set, the introspection cache's
+	// and requests' (oauthgate.cache.* with oauthgate.cache
+	// "introspection", and oauthgate.introspection.*), which stay
+	// registered for the life of the provider. If nil, the duration goes to
+	// the global provider (otel.GetMeterProvider) and nothing else is
+	// recorded.
 	MeterProvider metric.MeterProvider
 }
 
@@ -183,6 +187,10 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 		if i.requests, err = newRequestMetrics(cfg.MeterProvider); err != nil {
 			return nil, err
 		}
+	}
+
+	if i.timing, err = newVerifyTiming(cfg.MeterProvider, "IntrospectionConfig.MeterProvider", "introspection"); err != nil {
+		return nil, err
 	}
 	return i, nil
 }

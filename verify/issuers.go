@@ -78,25 +78,18 @@ func (is *Issuers) route(iss string) (*JWT, bool) {
 // whose payload cannot be read, and [ErrTooLarge] for a token over every
 // verifier's size cap.
 func (is *Issuers) Verify(ctx context.Context, token string) (*Claims, error) {
-	c, _, err := is.VerifyCacheHit(ctx, token)
-	return c, err
-}
-
-// VerifyCacheHit is [Issuers.Verify] that also reports whether the answer
-// came from the selected verifier's cache (see [CacheReporter]).
-func (is *Issuers) VerifyCacheHit(ctx context.Context, token string) (c *Claims, hit bool, err error) {
 	if len(token) > is.maxSize {
-		return nil, false, &TokenError{Reason: ErrTooLarge}
+		return nil, &TokenError{Reason: ErrTooLarge}
 	}
 	iss, err := unverifiedIssuer(token)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	v, ok := is.route(iss)
 	if !ok {
-		return nil, false, &TokenError{Reason: ErrIssuer, Claim: "iss"}
+		return nil, &TokenError{Reason: ErrIssuer, Claim: "iss"}
 	}
-	return v.VerifyCacheHit(ctx, token)
+	return v.Verify(ctx, token)
 }
 
 // unverifiedIssuer returns the iss claim of a compact JWS's payload, read

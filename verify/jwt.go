@@ -67,6 +67,7 @@ type JWT struct {
 	maxTokenSize   int
 	now            func() time.Time
 	cache          *jwtCache // nil when disabled
+	timing         *verifyTiming
 	headers        jwsmemo.Memo[struct{}]
 	scopes         scopeMemo
 }
@@ -93,13 +94,15 @@ func (j *JWT) Issuer() string { return j.rules.issuer }
 // from the cache after the checks that can change with time: its key is
 // still in the key set and exp, nbf and iat still hold.
 func (j *JWT) Verify(ctx context.Context, token string) (*Claims, error) {
-	c, _, err := j.VerifyCacheHit(ctx, token)
+	start, timed := j.timing.begin(ctx)
+	c, hit, err := j.verifyCacheHit(ctx, token)
+	j.timing.end(ctx, start, timed, hit, err)
 	return c, err
 }
 
-// VerifyCacheHit is [JWT.Verify] that also reports whether the answer came
-// from the verified-token cache (see [CacheReporter]).
-func (j *JWT) VerifyCacheHit(ctx context.Context, token string) (c *Claims, hit bool, err error) {
+// verifyCacheHit is Verify that also reports whether the answer came from
+// the verified-token cache, for the verification duration.
+func (j *JWT) verifyCacheHit(ctx context.Context, token string) (c *Claims, hit bool, err error) {
 	if len(token) > j.maxTokenSize {
 		return nil, false, &TokenError{Reason: ErrTooLarge}
 	}

@@ -147,10 +147,13 @@ type JWTConfig struct {
 	// the token's exp. If CacheMaxTTL is 0, 5 minutes is used. Negative
 	// values are rejected by NewJWT.
 	CacheMaxTTL time.Duration
-	// MeterProvider, if set, receives the verified-token cache's
-	// OpenTelemetry metrics (oauthgate.cache.* with oauthgate.cache "jwt";
-	// see the README's Observability section). They stay registered for
-	// the life of the provider. If nil, none are recorded.
+	// MeterProvider receives the verifier's OpenTelemetry metrics (see the
+	// README's Observability section): the verification duration
+	// (oauthgate.verification.duration with oauthgate.verifier "jwt") and,
+	// only when it is set, the verified-token cache's (oauthgate.cache.*
+	// with oauthgate.cache "jwt"), which stay registered for the life of
+	// the provider. If nil, the duration goes to the global provider
+	// (otel.GetMeterProvider) and no cache metrics are recorded.
 	MeterProvider metric.MeterProvider
 }
 
@@ -254,6 +257,9 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 		if j.cache.metrics, err = newCacheMetrics(cfg.MeterProvider, "JWTConfig.MeterProvider", "jwt", j.cache.tokens); err != nil {
 			return nil, err
 		}
+	}
+	if j.timing, err = newVerifyTiming(cfg.MeterProvider, "JWTConfig.MeterProvider", "jwt"); err != nil {
+		return nil, err
 	}
 	j.rules = claimRules{issuer: cfg.Issuer, audiences: slices.Clone(cfg.Audiences), parseScope: j.scopes.parse,
 		auth: auth, tenant: tenant}

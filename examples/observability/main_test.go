@@ -124,9 +124,9 @@ func TestServer_Metrics(t *testing.T) {
 		// Uncached verifications: read, noScope and early were verified
 		// (ok), rotated could not be, twice (unavailable). Cache hits may
 		// be sampled, so they are not counted here.
-		{"oauthgate_server_verification_duration_seconds_count", []string{uncached, `oauthgate_result="ok"`, `oauthgate_verifier="jwt"`}, 3},
-		{"oauthgate_server_verification_duration_seconds_count", []string{uncached, `oauthgate_result="unavailable"`, `oauthgate_verifier="jwt"`}, 2},
-		{"oauthgate_server_verification_duration_seconds_count", []string{`oauthgate_result="invalid_token"`}, 0},
+		{"oauthgate_verification_duration_seconds_count", []string{uncached, `oauthgate_result="ok"`, `oauthgate_verifier="jwt"`}, 3},
+		{"oauthgate_verification_duration_seconds_count", []string{uncached, `oauthgate_result="unavailable"`, `oauthgate_verifier="jwt"`}, 2},
+		{"oauthgate_verification_duration_seconds_count", []string{`oauthgate_result="invalid_token"`}, 0},
 		// The key set: one good fetch at start-up, one fetch for the new
 		// kid (the cooldown turned the second call away), and still the
 		// old set's key.
@@ -145,7 +145,7 @@ func TestServer_Metrics(t *testing.T) {
 		t.Errorf(`oauthgate_jwks_fetches_total{oauthgate_result="http_status"} = %v, want at least 1`, got)
 	}
 	// The histogram has observations, in its buckets too.
-	const hist = "oauthgate_server_verification_duration_seconds"
+	const hist = "oauthgate_verification_duration_seconds"
 	if n, sum, inf := sample(body, hist+"_count"), sample(body, hist+"_sum"), sample(body, hist+"_bucket", `le="+Inf"`); n < 4 || sum <= 0 || inf != n {
 		t.Errorf("%s: count %v, sum %v, +Inf bucket %v; want count at least 4, sum above 0, +Inf bucket = count", hist, n, sum, inf)
 	}

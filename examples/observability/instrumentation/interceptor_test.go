@@ -52,7 +52,9 @@ func newFixture(t testing.TB, opts ...interceptor.Option) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = keys.Close() })
-	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: f.iss.URL, Audiences: []string{oauthtest.DefaultAudience}})
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: f.iss.URL, Audiences: []string{oauthtest.DefaultAudience}, MeterProvider: mp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +62,6 @@ func newFixture(t testing.TB, opts ...interceptor.Option) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader))
-	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	f.tracer = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.spans))
 	t.Cleanup(func() { _ = f.tracer.Shutdown(context.Background()) })
 	f.gate, err = interceptor.New(jwt, policy, append([]interceptor.Option{interceptor.WithMeterProvider(mp)}, opts...)...)
@@ -182,9 +182,9 @@ func TestInterceptor_VerificationDuration(t *testing.T) {
 		f.call(t, getBook, tok)
 	}
 	f.call(t, getBook, "not-a-jwt")
-	m, ok := findMetric(f.collect(t), "oauthgate.server.verification.duration")
+	m, ok := findMetric(f.collect(t), "oauthgate.verification.duration")
 	if !ok {
-		t.Fatal("no oauthgate.server.verification.duration metric")
+		t.Fatal("no oauthgate.verification.duration metric")
 	}
 	if m.Unit != "s" {
 		t.Errorf("unit = %q, want s", m.Unit)
@@ -204,7 +204,7 @@ func TestInterceptor_VerificationDuration(t *testing.T) {
 		}
 	}
 	// Every uncached verification is timed; of the 2 cache hits, a random
-	// sample (1 in 64) is, which the interceptor's own tests check.
+	// sample (1 in 64) is, which verify's own tests check.
 	if n := counts["jwt ok hit=true"]; n > 2 {
 		t.Errorf("cache hits timed = %d, want at most the 2 hits", n)
 	}
