@@ -73,7 +73,7 @@ func ExampleNew() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		resp, err := client.GetReport(context.Background(), &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(tok))
+		resp, err := client.GetReport(context.Background(), &reportsv1.GetReportRequest{Owner: "alice", Id: "r-1"}, oauthtest.Bearer(tok))
 		if err != nil {
 			info := status.Convert(err).Details()[0].(*errdetails.ErrorInfo)
 			fmt.Println(scope+":", status.Code(err), info.GetReason(), info.GetMetadata()["scope"])
@@ -103,7 +103,7 @@ func ExampleFromContext() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	resp, err := client.GetReport(context.Background(), &reportsv1.GetReportRequest{Id: "r-3"}, oauthtest.Bearer(tok))
+	resp, err := client.GetReport(context.Background(), &reportsv1.GetReportRequest{Owner: "bob", Id: "r-3"}, oauthtest.Bearer(tok))
 	fmt.Println(resp.GetReport().GetOwner(), err)
 
 	_, ok := interceptor.FromContext(context.Background())

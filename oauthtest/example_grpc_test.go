@@ -46,9 +46,9 @@ func ExampleServeGRPC() {
 
 	ctx := context.Background()
 	tok := iss.Token(t, oauthtest.WithScopes("read:reports"), oauthtest.WithSubject("alice"))
-	resp, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(tok))
+	resp, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: "alice", Id: "r-1"}, oauthtest.Bearer(tok))
 	fmt.Println(resp.GetReport().GetTitle(), status.Code(err))
-	_, err = client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"})
+	_, err = client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: "alice", Id: "r-1"})
 	fmt.Println(status.Code(err))
 	// Output:
 	// Q1 sales OK

@@ -49,7 +49,7 @@ func ExampleServeGRPCTLS() {
 	otherConn := oauthtest.DialGRPC(t, conn.Target(), certs.DialOption(&other))
 
 	tok := iss.Token(t, oauthtest.WithScopes("read:reports"), oauthtest.WithCertificateBinding(certs.Client.Leaf))
-	ctx, req := context.Background(), &reportsv1.GetReportRequest{Id: "r-1"}
+	ctx, req := context.Background(), &reportsv1.GetReportRequest{Owner: oauthtest.DefaultSubject, Id: "r-1"}
 	for _, c := range []*grpc.ClientConn{conn, otherConn} {
 		resp, err := reportsv1.NewReportServiceClient(c).GetReport(ctx, req, oauthtest.Bearer(tok))
 		if err != nil {

@@ -1,7 +1,7 @@
 // Command client calls the example report service with an OAuth 2.0
 // access token and prints what the server answers:
 //
-//	OAUTHGATE_TOKEN=$(get-a-token) go run ./examples/client -addr reports.example.com:443 -id r-1
+//	OAUTHGATE_TOKEN=$(get-a-token) go run ./examples/client -addr reports.example.com:443 -owner alice -id r-1
 //	go run ./examples/client -addr 127.0.0.1:50051 -insecure -token "$TOKEN"
 //
 // It calls GetServerInfo (public) and GetReport. A failed call is printed
@@ -15,6 +15,7 @@
 //	-addr      server address, host:port (default 127.0.0.1:50051)
 //	-token     access token (default $OAUTHGATE_TOKEN; the variable keeps
 //	           the token out of the process list and shell history)
+//	-owner     sub of the owner of the report to read (default alice)
 //	-id        report to read (default r-1)
 //	-insecure  plaintext, for a server on a loopback address only
 //

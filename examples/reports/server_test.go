@@ -134,9 +134,9 @@ func TestNewServer_Rules(t *testing.T) {
 		return iss.Token(t, oauthtest.WithSubject(sub), oauthtest.WithScopes(scopes...),
 			oauthtest.WithClaim("acr", reports.ACRMultiFactor), oauthtest.WithClaim("auth_time", time.Now().Add(-age).Unix()))
 	}
-	get := func(id string) func(context.Context, ...grpc.CallOption) error {
+	get := func(owner, id string) func(context.Context, ...grpc.CallOption) error {
 		return func(ctx context.Context, o ...grpc.CallOption) error {
-			_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: id}, o...)
+			_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: owner, Id: id}, o...)
 			return err
 		}
 	}
@@ -152,13 +152,14 @@ func TestNewServer_Rules(t *testing.T) {
 		wantCode   codes.Code
 		wantReason string
 	}{
-		"GetNoToken":         {"", get("r-1"), codes.Unauthenticated, "MISSING_TOKEN"},
-		"GetOwner":           {token(reports.SubjectAlice, reports.ScopeRead), get("r-1"), codes.OK, ""},
-		"GetOtherUser":       {token(reports.SubjectAlice, reports.ScopeRead), get("r-3"), codes.PermissionDenied, reports.ReasonNotOwner},
-		"GetUnknownNotAdmin": {token(reports.SubjectAlice, reports.ScopeRead), get("r-999"), codes.PermissionDenied, reports.ReasonNotOwner},
-		"GetUnknownAdmin":    {token("root", reports.ScopeAdmin), get("r-999"), codes.NotFound, ""},
-		"GetAdminOnly":       {token("root", reports.ScopeAdmin), get("r-3"), codes.OK, ""},
-		"GetWriteOnly":       {token(reports.SubjectAlice, reports.ScopeWrite), get("r-1"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
+		"GetNoToken":         {"", get(reports.SubjectAlice, "r-1"), codes.Unauthenticated, "MISSING_TOKEN"},
+		"GetOwner":           {token(reports.SubjectAlice, reports.ScopeRead), get(reports.SubjectAlice, "r-1"), codes.OK, ""},
+		"GetOtherUser":       {token(reports.SubjectAlice, reports.ScopeRead), get(reports.SubjectBob, "r-3"), codes.PermissionDenied, reports.ReasonNotOwner},
+		"GetUnknownNotAdmin": {token(reports.SubjectAlice, reports.ScopeRead), get(reports.SubjectAlice, "r-999"), codes.PermissionDenied, reports.ReasonNotOwner},
+		"GetUnknownAdmin":    {token("root", reports.ScopeAdmin), get(reports.SubjectAlice, "r-999"), codes.NotFound, ""},
+		"GetWrongOwnerAdmin": {token("root", reports.ScopeAdmin), get(reports.SubjectAlice, "r-3"), codes.NotFound, ""},
+		"GetAdminOnly":       {token("root", reports.ScopeAdmin), get(reports.SubjectBob, "r-3"), codes.OK, ""},
+		"GetWriteOnly":       {token(reports.SubjectAlice, reports.ScopeWrite), get(reports.SubjectAlice, "r-1"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
 		"DeleteWriteOnly":    {token("root", reports.ScopeWrite), del("r-2"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
 		"DeleteAdminOnly":    {token("root", reports.ScopeAdmin), del("r-2"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
 		"DeleteUnknown":      {mfa("root", time.Minute, reports.ScopeWrite, reports.ScopeAdmin), del("r-999"), codes.NotFound, ""},

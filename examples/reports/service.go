@@ -113,8 +113,9 @@ func (s *Service) Owner(id string) (string, bool) {
 	return r.GetOwner(), ok
 }
 
-// GetReport returns one report. The owner and admin tokens may read it; the
-// [Service.Authorize] hook has already checked that, and it is checked
+// GetReport returns the report with the request's id and owner, NotFound
+// if the owner has no such report. The owner and admin tokens may read it;
+// the [Service.Authorize] hook has already checked that, and it is checked
 // again here so that the handler is safe without the hook.
 func (s *Service) GetReport(ctx context.Context, req *reportsv1.GetReportRequest) (*reportsv1.GetReportResponse, error) {
 	c, err := caller(ctx)
@@ -132,6 +133,9 @@ func (s *Service) GetReport(ctx context.Context, req *reportsv1.GetReportRequest
 	}
 	if !mayRead(c, r.GetOwner()) {
 		return nil, errNotOwner()
+	}
+	if r.GetOwner() != req.GetOwner() {
+		return nil, status.Error(codes.NotFound, "no such report")
 	}
 	return &reportsv1.GetReportResponse{Report: proto.CloneOf(r)}, nil
 }

@@ -39,11 +39,11 @@ func TestService_Authorize(t *testing.T) {
 		req     any
 		wantErr bool
 	}{
-		"Owner":          {claims(t, SubjectAlice, ScopeRead), &reportsv1.GetReportRequest{Id: "r-1"}, false},
-		"OtherUser":      {claims(t, SubjectAlice, ScopeRead), &reportsv1.GetReportRequest{Id: "r-3"}, true},
-		"Admin":          {claims(t, "root", ScopeAdmin), &reportsv1.GetReportRequest{Id: "r-3"}, false},
-		"UnknownID":      {claims(t, SubjectAlice, ScopeRead), &reportsv1.GetReportRequest{Id: "r-9"}, true},
-		"UnknownIDAdmin": {claims(t, "root", ScopeAdmin), &reportsv1.GetReportRequest{Id: "r-9"}, false},
+		"Owner":          {claims(t, SubjectAlice, ScopeRead), &reportsv1.GetReportRequest{Owner: SubjectAlice, Id: "r-1"}, false},
+		"OtherUser":      {claims(t, SubjectAlice, ScopeRead), &reportsv1.GetReportRequest{Owner: SubjectBob, Id: "r-3"}, true},
+		"Admin":          {claims(t, "root", ScopeAdmin), &reportsv1.GetReportRequest{Owner: SubjectBob, Id: "r-3"}, false},
+		"UnknownID":      {claims(t, SubjectAlice, ScopeRead), &reportsv1.GetReportRequest{Owner: SubjectAlice, Id: "r-9"}, true},
+		"UnknownIDAdmin": {claims(t, "root", ScopeAdmin), &reportsv1.GetReportRequest{Owner: SubjectAlice, Id: "r-9"}, false},
 		"EmptySubject":   {claims(t, "", ScopeRead), &reportsv1.GetReportRequest{Id: "r-1"}, true},
 		"OtherRequest":   {claims(t, SubjectAlice, ScopeWrite), &reportsv1.CreateReportRequest{}, false},
 		"StreamStart":    {claims(t, SubjectAlice, ScopeRead), nil, false},
@@ -72,7 +72,7 @@ func TestService_FailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := svc.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"}); status.Code(err) != codes.Unauthenticated {
+	if _, err := svc.GetReport(ctx, &reportsv1.GetReportRequest{Owner: SubjectAlice, Id: "r-1"}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("GetReport() without claims error = %v, want Unauthenticated", err)
 	}
 	if _, err := svc.CreateReport(ctx, &reportsv1.CreateReportRequest{Title: "t"}); status.Code(err) != codes.Unauthenticated {
@@ -83,8 +83,8 @@ func TestService_FailsClosed(t *testing.T) {
 	}
 	// Without the hook, the handler still refuses another user's report.
 	alice := interceptor.NewContext(ctx, claims(t, SubjectAlice, ScopeRead))
-	if _, err := svc.GetReport(alice, &reportsv1.GetReportRequest{Id: "r-3"}); status.Code(err) != codes.PermissionDenied {
-		t.Errorf("GetReport(r-3) as alice error = %v, want PermissionDenied", err)
+	if _, err := svc.GetReport(alice, &reportsv1.GetReportRequest{Owner: SubjectBob, Id: "r-3"}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("GetReport(bob/r-3) as alice error = %v, want PermissionDenied", err)
 	}
 }
 

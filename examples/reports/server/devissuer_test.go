@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oauthgate/oauthgate/cmd/oauthgate-dev-issuer/devissuer"
+	"github.com/oauthgate/oauthgate/examples/reports"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/examples/reports/serve"
 	"github.com/oauthgate/oauthgate/oauthtest"
@@ -74,9 +75,9 @@ func TestREADMESession(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RequestToken() error = %v", err)
 	}
-	resp, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(read))
+	resp, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: reports.SubjectAlice, Id: "r-1"}, oauthtest.Bearer(read))
 	if err != nil || resp.GetReport().GetTitle() != "Q1 sales" {
-		t.Errorf("GetReport(r-1) with a read:reports token = %v, %v; want Q1 sales", resp, err)
+		t.Errorf("GetReport(alice/r-1) with a read:reports token = %v, %v; want Q1 sales", resp, err)
 	}
 	tests := map[string]struct {
 		opts []grpc.CallOption
@@ -88,9 +89,9 @@ func TestREADMESession(t *testing.T) {
 		"OtherUser": {opts: []grpc.CallOption{oauthtest.Bearer(mustToken(t, devAddr, "bob"))}, want: codes.PermissionDenied},
 	}
 	for name, tc := range tests {
-		_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"}, tc.opts...)
+		_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: reports.SubjectAlice, Id: "r-1"}, tc.opts...)
 		if status.Code(err) != tc.want {
-			t.Errorf("%s: GetReport(r-1) = %v, want %v", name, err, tc.want)
+			t.Errorf("%s: GetReport(alice/r-1) = %v, want %v", name, err, tc.want)
 		}
 	}
 }
