@@ -6,6 +6,7 @@ import (
 	"log"
 	"testing"
 
+	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/oauthtest"
@@ -35,7 +36,11 @@ func ExampleServeGRPC() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	gate, err := interceptor.New(jwt, policy)
+	ev, err := conditions.Compile(policy) // GetReport's owner condition
+	if err != nil {
+		log.Fatal(err)
+	}
+	gate, err := interceptor.New(jwt, policy, interceptor.WithConditions(ev))
 	if err != nil {
 		log.Fatal(err)
 	}

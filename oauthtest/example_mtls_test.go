@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
+	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/oauthtest"
@@ -36,7 +37,11 @@ func ExampleServeGRPCTLS() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	gate, err := interceptor.New(jwt, policy)
+	ev, err := conditions.Compile(policy) // GetReport's owner condition
+	if err != nil {
+		log.Fatal(err)
+	}
+	gate, err := interceptor.New(jwt, policy, interceptor.WithConditions(ev))
 	if err != nil {
 		log.Fatal(err)
 	}

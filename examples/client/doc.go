@@ -5,7 +5,8 @@
 //	go run ./examples/client -addr 127.0.0.1:50051 -insecure -token "$TOKEN"
 //
 // It calls GetServerInfo (public) and GetReport. A failed call is printed
-// as its gRPC code, its google.rpc.ErrorInfo reason, its message and the
+// as its gRPC code, its google.rpc.ErrorInfo reason (with the name of the
+// condition that denied it, for CONDITION_NOT_MET), its message and the
 // www-authenticate challenge, which tells an OAuth client what to do next:
 // get a token (no error code), get a new one (invalid_token), or ask for
 // more scopes (insufficient_scope, scope="…").

@@ -161,7 +161,11 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 		reason := ""
 		for _, d := range st.Details() {
 			if info, ok := d.(*errdetails.ErrorInfo); ok {
-				reason = " (" + info.GetReason() + ")"
+				reason = info.GetReason()
+				if c, ok := info.GetMetadata()["condition"]; ok {
+					reason += " condition=" + c // CONDITION_NOT_MET names the condition
+				}
+				reason = " (" + reason + ")"
 			}
 		}
 		fmt.Fprintf(w, "%s: %s%s: %s\n", name, st.Code(), reason, st.Message())

@@ -74,11 +74,11 @@ func TestRun(t *testing.T) {
 		}},
 		"NotOwner": {token: alice, owner: reports.SubjectBob, id: "r-3", wantErr: errCallFailed, want: []string{
 			"GetServerInfo: oauthgate-reports v1",
-			"GetReport bob/r-3: PermissionDenied (NOT_REPORT_OWNER): only the owner of a report or an admin may read it",
+			"GetReport bob/r-3: PermissionDenied (CONDITION_NOT_MET condition=owner): the call does not meet a condition of the method",
 		}},
 		"OtherOwnersID": {token: alice, owner: reports.SubjectAlice, id: "r-3", wantErr: errCallFailed, want: []string{
 			"GetServerInfo: oauthgate-reports v1",
-			"GetReport alice/r-3: PermissionDenied (NOT_REPORT_OWNER): only the owner of a report or an admin may read it",
+			"GetReport alice/r-3: NotFound: no such report",
 		}},
 	}
 	for name, tc := range tests {

@@ -45,7 +45,8 @@ func TestRun(t *testing.T) {
 		{"CreateReport", "alice write", codes.OK, "", "created r-4, owner alice", noChallenge},
 		{"GetReport alice/r-1", "alice read", codes.OK, "", `"Q1 sales", owner alice`, noChallenge},
 		{"GetReport bob/r-3", "carol admin", codes.OK, "", `"Salaries", owner bob`, noChallenge},
-		{"GetReport bob/r-3", "alice read", codes.PermissionDenied, "NOT_REPORT_OWNER", "", noChallenge},
+		{"GetReport bob/r-3", "alice read", codes.PermissionDenied, "CONDITION_NOT_MET", "the call does not meet a condition of the method", noChallenge},
+		{"GetReport alice/r-3", "alice read", codes.NotFound, "", "no such report", noChallenge},
 		{"DeleteReport r-4", "alice write", codes.PermissionDenied, "INSUFFICIENT_SCOPE", "", `scope="admin write:reports"`},
 		{"DeleteReport r-4", "root write+admin", codes.Unauthenticated, "INSUFFICIENT_USER_AUTHENTICATION", "a stronger and more recent authentication is required", `acr_values="urn:example:mfa", max_age="300"`},
 		{"DeleteReport r-4", "root write+admin, MFA 1m ago", codes.OK, "", "deleted r-4", noChallenge},
@@ -71,6 +72,13 @@ func TestRun(t *testing.T) {
 		if r.Code != w.code || r.Reason != w.reason {
 			t.Errorf("row %d (%s, %s): code, reason = %v, %q, want %v, %q", i+1, w.call, w.token, r.Code, r.Reason, w.code, w.reason)
 		}
+		wantCond := "" // a condition's denial names it; the example's one is owner
+		if w.reason == "CONDITION_NOT_MET" {
+			wantCond = "owner"
+		}
+		if r.Condition != wantCond {
+			t.Errorf("row %d (%s, %s): condition = %q, want %q", i+1, w.call, w.token, r.Condition, wantCond)
+		}
 		if !strings.HasPrefix(r.Result, w.result) {
 			t.Errorf("row %d (%s, %s): result = %q, want prefix %q", i+1, w.call, w.token, r.Result, w.result)
 		}
@@ -85,8 +93,12 @@ func TestRun(t *testing.T) {
 		}
 	}
 
+	if !strings.Contains(out.String(), "CONDITION_NOT_MET condition=owner") {
+		t.Errorf("output lacks the owner condition's denial")
+	}
+
 	// The expiring stream delivered messages before it was cut.
-	if got := results[17].Result; !strings.Contains(got, "reports, then: the access token expired") || strings.HasPrefix(got, "0 ") {
+	if got := results[18].Result; !strings.Contains(got, "reports, then: the access token expired") || strings.HasPrefix(got, "0 ") {
 		t.Errorf("mid-stream expiry result = %q, want some reports, then expiry", got)
 	}
 

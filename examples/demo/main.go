@@ -57,6 +57,9 @@ type Result struct {
 	Code codes.Code
 	// Reason is the ErrorInfo reason of a failed call, or "".
 	Reason string
+	// Condition names the condition that denied a call with reason
+	// CONDITION_NOT_MET (its ErrorInfo metadata "condition"), or is "".
+	Condition string
 	// Result summarizes a successful call, or is the status message.
 	Result string
 	// WWWAuthenticate is the www-authenticate header, or "".
@@ -190,10 +193,13 @@ func (d *demo) script(ctx context.Context) error {
 		{"CreateReport", "alice read", d.jwt(aliceRead()...), createReport(c)},
 		{"CreateReport", "alice write", d.jwt(aliceWrite()...), createReport(c)},
 		{"GetReport alice/r-1", "alice read", d.jwt(aliceRead()...), aliceR1},
-		// OR rule: admin alone is enough to read, even another user's report.
+		// OR rule: admin alone is enough to read, and the owner
+		// condition lets an admin read another user's report.
 		{"GetReport bob/r-3", "carol admin", d.jwt(oauthtest.WithSubject("carol"), oauthtest.WithScopes(reports.ScopeAdmin)), bobR3},
-		// The scope check passes; the ownership hook denies.
+		// The scope check passes; the owner condition denies.
 		{"GetReport bob/r-3", "alice read", d.jwt(aliceRead()...), bobR3},
+		// Under her own name alice learns nothing of bob's ids.
+		{"GetReport alice/r-3", "alice read", d.jwt(aliceRead()...), getReport(c, reports.SubjectAlice, "r-3")},
 		// AND rule: write:reports AND admin.
 		{"DeleteReport r-4", "alice write", d.jwt(aliceWrite()...), deleteReport(c, "r-4")},
 		{"DeleteReport r-4", "root write+admin", d.jwt(oauthtest.WithSubject("root"), oauthtest.WithScopes(reports.ScopeWrite, reports.ScopeAdmin)), deleteReport(c, "r-4")},
@@ -312,7 +318,7 @@ func (d *demo) record(call, token, result string, err error, hdr, trl metadata.M
 	}
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			r.Reason = info.GetReason()
+			r.Reason, r.Condition = info.GetReason(), info.GetMetadata()["condition"]
 		}
 	}
 	if v := append(hdr.Get("www-authenticate"), trl.Get("www-authenticate")...); len(v) > 0 {
@@ -452,7 +458,11 @@ func writeTable(w io.Writer, results []Result) error {
 	width := [4]int{}
 	rows := make([][5]string, len(results))
 	for i, r := range results {
-		rows[i] = [5]string{strconv.Itoa(i + 1), r.Call, r.Token, r.Code.String(), r.Reason}
+		reason := r.Reason
+		if r.Condition != "" {
+			reason += " condition=" + r.Condition
+		}
+		rows[i] = [5]string{strconv.Itoa(i + 1), r.Call, r.Token, r.Code.String(), reason}
 	}
 	for c, h := range headers {
 		width[c] = utf8.RuneCountInString(h)

@@ -73,7 +73,7 @@ func TestServer_Metrics(t *testing.T) {
 		{"AllowedCachedAgain", read, reports.SubjectAlice, "r-1", codes.OK},
 		{"NoToken", "", reports.SubjectAlice, "r-1", codes.Unauthenticated},
 		{"InsufficientScope", noScope, reports.SubjectAlice, "r-1", codes.PermissionDenied},
-		{"NotOwner", read, reports.SubjectBob, "r-3", codes.PermissionDenied},
+		{"NotOwner", read, reports.SubjectBob, "r-3", codes.PermissionDenied}, // the owner condition
 	}
 	for _, c := range calls {
 		if got := get(c.tok, c.owner, c.id); got != c.want {
@@ -117,7 +117,7 @@ func TestServer_Metrics(t *testing.T) {
 		{"oauthgate_server_decisions_total", []string{`oauthgate_decision="allow"`, `rpc_grpc_status_code="0"`, getReport}, 4},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="MISSING_TOKEN"`, `rpc_grpc_status_code="16"`, getReport}, 1},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="INSUFFICIENT_SCOPE"`, `rpc_grpc_status_code="7"`, getReport}, 1},
-		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="NOT_REPORT_OWNER"`, `rpc_grpc_status_code="7"`, getReport}, 1},
+		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="CONDITION_NOT_MET"`, `rpc_grpc_status_code="7"`, getReport}, 1},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="VERIFIER_UNAVAILABLE"`, `rpc_grpc_status_code="14"`, getReport}, 2},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="INVALID_TOKEN"`}, 0},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_decision="deny"`}, 5},

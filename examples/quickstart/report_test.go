@@ -43,4 +43,7 @@ func TestServer(t *testing.T) {
 	if _, err := client.GetReport(t.Context(), &reportsv1.GetReportRequest{Owner: "alice", Id: "r-1"}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("GetReport() without a token = %v, want Unauthenticated", err)
 	}
+	if _, err := client.GetReport(t.Context(), &reportsv1.GetReportRequest{Owner: "bob", Id: "r-3"}, oauthtest.Bearer(tok)); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("GetReport() of bob's report with alice's token = %v, want PermissionDenied", err) // the owner condition
+	}
 }

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// NewServer wires policy, interceptor, ownership hook, health and
+// NewServer wires policy, interceptor, owner condition, health and
 // reflection; the caller brings a verifier and serves it.
 func ExampleNewServer() {
 	iss, _ := oauthtest.Start()

@@ -715,11 +715,12 @@ const file_examples_reports_v1_reports_proto_rawDesc = "" +
 	"\x14GetServerInfoRequest\"E\n" +
 	"\x15GetServerInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion2\x81\x06\n" +
-	"\rReportService\x12y\n" +
-	"\tGetReport\x12%.examples.reports.v1.GetReportRequest\x1a&.examples.reports.v1.GetReportResponse\"\x1d\xf2\xa5\x03\x19\x1a\x0e\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion2\xd5\x06\n" +
+	"\rReportService\x12\xcc\x01\n" +
+	"\tGetReport\x12%.examples.reports.v1.GetReportRequest\x1a&.examples.reports.v1.GetReportResponse\"p\xf2\xa5\x03l\x1a\x0e\n" +
 	"\fread:reports\x1a\a\n" +
-	"\x05admin\x12v\n" +
+	"\x05adminBQ\n" +
+	"\x05owner\x12Hrequest.owner == token.sub && token.sub != '' || 'admin' in token.scopes\x12v\n" +
 	"\vListReports\x12'.examples.reports.v1.ListReportsRequest\x1a(.examples.reports.v1.ListReportsResponse\"\x12\xf2\xa5\x03\x0e\x12\fread:reports0\x01\x12x\n" +
 	"\fCreateReport\x12(.examples.reports.v1.CreateReportRequest\x1a).examples.reports.v1.CreateReportResponse\"\x13\xf2\xa5\x03\x0f\x12\rwrite:reports\x12}\n" +
 	"\rUploadReports\x12).examples.reports.v1.UploadReportsRequest\x1a*.examples.reports.v1.UploadReportsResponse\"\x13\xf2\xa5\x03\x0f\x12\rwrite:reports(\x01\x12\x93\x01\n" +
