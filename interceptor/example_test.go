@@ -15,6 +15,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/oauthtest"
@@ -37,7 +38,9 @@ func (reportServer) GetReport(ctx context.Context, req *reportsv1.GetReportReque
 }
 
 // A server whose rules come from the (oauthgate.v1.method) options of
-// reports.proto, with tokens minted by an in-process issuer.
+// reports.proto, with tokens minted by an in-process issuer. GetReport's
+// rule has a condition (only the owner or an admin reads a report), so the
+// interceptor needs the policy's compiled conditions.
 func ExampleNew() {
 	iss, err := oauthtest.Start()
 	if err != nil {
@@ -56,7 +59,11 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	gate, err := interceptor.New(jwt, policy, interceptor.WithRealm("reports"))
+	ev, err := conditions.Compile(policy)
+	if err != nil {
+		log.Fatal(err)
+	}
+	gate, err := interceptor.New(jwt, policy, interceptor.WithRealm("reports"), interceptor.WithConditions(ev))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -73,7 +80,7 @@ func ExampleNew() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		resp, err := client.GetReport(context.Background(), &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(tok))
+		resp, err := client.GetReport(context.Background(), &reportsv1.GetReportRequest{Owner: "alice", Id: "r-1"}, oauthtest.Bearer(tok))
 		if err != nil {
 			info := status.Convert(err).Details()[0].(*errdetails.ErrorInfo)
 			fmt.Println(scope+":", status.Code(err), info.GetReason(), info.GetMetadata()["scope"])
@@ -103,7 +110,7 @@ func ExampleFromContext() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	resp, err := client.GetReport(context.Background(), &reportsv1.GetReportRequest{Id: "r-3"}, oauthtest.Bearer(tok))
+	resp, err := client.GetReport(context.Background(), &reportsv1.GetReportRequest{Owner: "bob", Id: "r-3"}, oauthtest.Bearer(tok))
 	fmt.Println(resp.GetReport().GetOwner(), err)
 
 	_, ok := interceptor.FromContext(context.Background())
@@ -151,7 +158,11 @@ func newGate(iss *oauthtest.Issuer) *interceptor.Interceptor {
 	if err != nil {
 		log.Fatal(err)
 	}
-	gate, err := interceptor.New(jwt, policy)
+	ev, err := conditions.Compile(policy)
+	if err != nil {
+		log.Fatal(err)
+	}
+	gate, err := interceptor.New(jwt, policy, interceptor.WithConditions(ev))
 	if err != nil {
 		log.Fatal(err)
 	}

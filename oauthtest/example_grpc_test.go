@@ -6,6 +6,7 @@ import (
 	"log"
 	"testing"
 
+	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/oauthtest"
@@ -35,7 +36,11 @@ func ExampleServeGRPC() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	gate, err := interceptor.New(jwt, policy)
+	ev, err := conditions.Compile(policy) // GetReport's owner condition
+	if err != nil {
+		log.Fatal(err)
+	}
+	gate, err := interceptor.New(jwt, policy, interceptor.WithConditions(ev))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -46,9 +51,9 @@ func ExampleServeGRPC() {
 
 	ctx := context.Background()
 	tok := iss.Token(t, oauthtest.WithScopes("read:reports"), oauthtest.WithSubject("alice"))
-	resp, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(tok))
+	resp, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: "alice", Id: "r-1"}, oauthtest.Bearer(tok))
 	fmt.Println(resp.GetReport().GetTitle(), status.Code(err))
-	_, err = client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"})
+	_, err = client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: "alice", Id: "r-1"})
 	fmt.Println(status.Code(err))
 	// Output:
 	// Q1 sales OK

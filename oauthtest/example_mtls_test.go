@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
+	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/oauthtest"
@@ -36,7 +37,11 @@ func ExampleServeGRPCTLS() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	gate, err := interceptor.New(jwt, policy)
+	ev, err := conditions.Compile(policy) // GetReport's owner condition
+	if err != nil {
+		log.Fatal(err)
+	}
+	gate, err := interceptor.New(jwt, policy, interceptor.WithConditions(ev))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -49,7 +54,7 @@ func ExampleServeGRPCTLS() {
 	otherConn := oauthtest.DialGRPC(t, conn.Target(), certs.DialOption(&other))
 
 	tok := iss.Token(t, oauthtest.WithScopes("read:reports"), oauthtest.WithCertificateBinding(certs.Client.Leaf))
-	ctx, req := context.Background(), &reportsv1.GetReportRequest{Id: "r-1"}
+	ctx, req := context.Background(), &reportsv1.GetReportRequest{Owner: oauthtest.DefaultSubject, Id: "r-1"}
 	for _, c := range []*grpc.ClientConn{conn, otherConn} {
 		resp, err := reportsv1.NewReportServiceClient(c).GetReport(ctx, req, oauthtest.Bearer(tok))
 		if err != nil {

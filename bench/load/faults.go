@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/oauthgate/oauthgate/examples/reports"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/oauthtest"
 	"github.com/oauthgate/oauthgate/verify"
@@ -387,7 +388,7 @@ func callOnce(client reportsv1.ReportServiceClient, tok string) (codes.Code, tim
 	defer cancel()
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 	start := time.Now()
-	_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"})
+	_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: reports.SubjectAlice, Id: "r-1"})
 	return status.Code(err), time.Since(start)
 }
 

@@ -27,7 +27,7 @@ import (
 // call is the RPC under load: a unary read that the owner's token may make.
 const (
 	call     = "examples.reports.v1.ReportService.GetReport"
-	callData = `{"id":"r-1"}`
+	callData = `{"owner":"alice","id":"r-1"}`
 )
 
 // server is one report server listening on 127.0.0.1.

@@ -53,6 +53,7 @@ func main() {
 type config struct {
 	addr     string
 	token    string
+	owner    string
 	id       string
 	insecure bool
 }
@@ -65,6 +66,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:50051", "server `host:port`")
 	fs.StringVar(&cfg.token, "token", "", "access `token` (default $"+tokenEnv+")")
+	fs.StringVar(&cfg.owner, "owner", "alice", "`sub` of the owner of the report to read")
 	fs.StringVar(&cfg.id, "id", "r-1", "report `id` to read")
 	fs.BoolVar(&cfg.insecure, "insecure", false, "plaintext, for a loopback server only")
 	if err := fs.Parse(args); err != nil {
@@ -159,7 +161,11 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 		reason := ""
 		for _, d := range st.Details() {
 			if info, ok := d.(*errdetails.ErrorInfo); ok {
-				reason = " (" + info.GetReason() + ")"
+				reason = info.GetReason()
+				if c, ok := info.GetMetadata()["condition"]; ok {
+					reason += " condition=" + c // CONDITION_NOT_MET names the condition
+				}
+				reason = " (" + reason + ")"
 			}
 		}
 		fmt.Fprintf(w, "%s: %s%s: %s\n", name, st.Code(), reason, st.Message())
@@ -174,8 +180,8 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 		resp, err := client.GetServerInfo(ctx, &reportsv1.GetServerInfoRequest{}, o...)
 		return resp.GetName() + " " + resp.GetVersion(), err
 	})
-	call("GetReport "+cfg.id, func(ctx context.Context, o ...grpc.CallOption) (string, error) {
-		resp, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: cfg.id}, o...)
+	call("GetReport "+cfg.owner+"/"+cfg.id, func(ctx context.Context, o ...grpc.CallOption) (string, error) {
+		resp, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: cfg.owner, Id: cfg.id}, o...)
 		r := resp.GetReport()
 		return fmt.Sprintf("%q by %s: %s", r.GetTitle(), r.GetOwner(), r.GetBody()), err
 	})

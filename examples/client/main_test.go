@@ -58,22 +58,27 @@ func TestRun(t *testing.T) {
 	alice := iss.Token(t, oauthtest.WithSubject(reports.SubjectAlice), oauthtest.WithScopes(reports.ScopeRead))
 	tests := map[string]struct {
 		token   string
+		owner   string
 		id      string
 		wantErr error
 		want    []string
 	}{
-		"Owner": {token: alice, id: "r-1", want: []string{
+		"Owner": {token: alice, owner: reports.SubjectAlice, id: "r-1", want: []string{
 			"GetServerInfo: oauthgate-reports v1",
-			`GetReport r-1: "Q1 sales" by alice: Up 4% on Q4.`,
+			`GetReport alice/r-1: "Q1 sales" by alice: Up 4% on Q4.`,
 		}},
-		"NoToken": {id: "r-1", wantErr: errCallFailed, want: []string{
+		"NoToken": {owner: reports.SubjectAlice, id: "r-1", wantErr: errCallFailed, want: []string{
 			"GetServerInfo: oauthgate-reports v1",
-			"GetReport r-1: Unauthenticated (MISSING_TOKEN): an access token is required",
+			"GetReport alice/r-1: Unauthenticated (MISSING_TOKEN): an access token is required",
 			`  www-authenticate: Bearer realm="reports"`,
 		}},
-		"NotOwner": {token: alice, id: "r-3", wantErr: errCallFailed, want: []string{
+		"NotOwner": {token: alice, owner: reports.SubjectBob, id: "r-3", wantErr: errCallFailed, want: []string{
 			"GetServerInfo: oauthgate-reports v1",
-			"GetReport r-3: PermissionDenied (NOT_REPORT_OWNER): only the owner of a report or an admin may read it",
+			"GetReport bob/r-3: PermissionDenied (CONDITION_NOT_MET condition=owner): the call does not meet a condition of the method",
+		}},
+		"OtherOwnersID": {token: alice, owner: reports.SubjectAlice, id: "r-3", wantErr: errCallFailed, want: []string{
+			"GetServerInfo: oauthgate-reports v1",
+			"GetReport alice/r-3: NotFound: no such report",
 		}},
 	}
 	for name, tc := range tests {
@@ -82,7 +87,7 @@ func TestRun(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 			defer cancel()
 			var out bytes.Buffer
-			err := run(ctx, config{addr: addr, token: tc.token, id: tc.id, insecure: true}, &out)
+			err := run(ctx, config{addr: addr, token: tc.token, owner: tc.owner, id: tc.id, insecure: true}, &out)
 			if !errors.Is(err, tc.wantErr) {
 				t.Errorf("run() error = %v, want %v", err, tc.wantErr)
 			}
@@ -106,8 +111,8 @@ func TestRun_RefusesPlaintextToken(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 	var out bytes.Buffer
-	err := run(ctx, config{addr: addr, token: "t", id: "r-1"}, &out)
-	if !errors.Is(err, errCallFailed) || !strings.Contains(out.String(), "GetReport r-1: Unavailable") {
+	err := run(ctx, config{addr: addr, token: "t", owner: reports.SubjectAlice, id: "r-1"}, &out)
+	if !errors.Is(err, errCallFailed) || !strings.Contains(out.String(), "GetReport alice/r-1: Unavailable") {
 		t.Errorf("run() over TLS to a plaintext server = %v, printed %q; want Unavailable", err, out.String())
 	}
 }

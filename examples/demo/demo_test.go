@@ -36,16 +36,17 @@ func TestRun(t *testing.T) {
 		result      string // a prefix of Result
 		www         string // a substring of WWWAuthenticate; noChallenge: none at all
 	}{
-		{"GetReport r-1", "none", codes.Unauthenticated, "MISSING_TOKEN", "an access token is required", realmOnly},
-		{"GetReport r-1", "garbage", codes.Unauthenticated, "INVALID_TOKEN", "", `error="invalid_token"`},
-		{"GetReport r-1", "Basic credentials", codes.Unauthenticated, "INVALID_REQUEST", "", `error="invalid_request"`},
-		{"GetReport r-1", "alice read, expired 1h ago", codes.Unauthenticated, "INVALID_TOKEN", "the access token expired", `error_description="the access token expired"`},
-		{"GetReport r-1", "alice read, aud: another API", codes.Unauthenticated, "INVALID_TOKEN", "", `error="invalid_token"`},
+		{"GetReport alice/r-1", "none", codes.Unauthenticated, "MISSING_TOKEN", "an access token is required", realmOnly},
+		{"GetReport alice/r-1", "garbage", codes.Unauthenticated, "INVALID_TOKEN", "", `error="invalid_token"`},
+		{"GetReport alice/r-1", "Basic credentials", codes.Unauthenticated, "INVALID_REQUEST", "", `error="invalid_request"`},
+		{"GetReport alice/r-1", "alice read, expired 1h ago", codes.Unauthenticated, "INVALID_TOKEN", "the access token expired", `error_description="the access token expired"`},
+		{"GetReport alice/r-1", "alice read, aud: another API", codes.Unauthenticated, "INVALID_TOKEN", "", `error="invalid_token"`},
 		{"CreateReport", "alice read", codes.PermissionDenied, "INSUFFICIENT_SCOPE", "", `scope="write:reports"`},
 		{"CreateReport", "alice write", codes.OK, "", "created r-4, owner alice", noChallenge},
-		{"GetReport r-1", "alice read", codes.OK, "", `"Q1 sales", owner alice`, noChallenge},
-		{"GetReport r-3 (bob's)", "carol admin", codes.OK, "", `"Salaries", owner bob`, noChallenge},
-		{"GetReport r-3 (bob's)", "alice read", codes.PermissionDenied, "NOT_REPORT_OWNER", "", noChallenge},
+		{"GetReport alice/r-1", "alice read", codes.OK, "", `"Q1 sales", owner alice`, noChallenge},
+		{"GetReport bob/r-3", "carol admin", codes.OK, "", `"Salaries", owner bob`, noChallenge},
+		{"GetReport bob/r-3", "alice read", codes.PermissionDenied, "CONDITION_NOT_MET", "the call does not meet a condition of the method", noChallenge},
+		{"GetReport alice/r-3", "alice read", codes.NotFound, "", "no such report", noChallenge},
 		{"DeleteReport r-4", "alice write", codes.PermissionDenied, "INSUFFICIENT_SCOPE", "", `scope="admin write:reports"`},
 		{"DeleteReport r-4", "root write+admin", codes.Unauthenticated, "INSUFFICIENT_USER_AUTHENTICATION", "a stronger and more recent authentication is required", `acr_values="urn:example:mfa", max_age="300"`},
 		{"DeleteReport r-4", "root write+admin, MFA 1m ago", codes.OK, "", "deleted r-4", noChallenge},
@@ -54,10 +55,10 @@ func TestRun(t *testing.T) {
 		{"UploadReports (3 msgs)", "alice write", codes.OK, "", "stored r-5 r-6 r-7", noChallenge},
 		{"ListReports", "alice read", codes.OK, "", "5 reports: r-1 r-2 r-5 r-6 r-7", noChallenge},
 		{"ListReports every 500ms", "alice read, exp in ≤1.6s", codes.Unauthenticated, "INVALID_TOKEN", "", `error_description="the access token expired"`},
-		{"GetReport r-1 (JWKS down)", "alice read, new key", codes.Unavailable, "VERIFIER_UNAVAILABLE", "", noChallenge},
-		{"GetReport r-1 (JWKS back)", "alice read, new key", codes.OK, "", `"Q1 sales", owner alice`, noChallenge},
-		{"GetReport r-1", "opaque alice read", codes.OK, "", `"Q1 sales", owner alice`, noChallenge},
-		{"GetReport r-1", "opaque alice read, revoked", codes.Unauthenticated, "INVALID_TOKEN", "", `error_description="the access token is not active"`},
+		{"GetReport alice/r-1", "alice read, new key, JWKS down", codes.Unavailable, "VERIFIER_UNAVAILABLE", "", noChallenge},
+		{"GetReport alice/r-1", "alice read, new key, JWKS back", codes.OK, "", `"Q1 sales", owner alice`, noChallenge},
+		{"GetReport alice/r-1", "opaque alice read", codes.OK, "", `"Q1 sales", owner alice`, noChallenge},
+		{"GetReport alice/r-1", "opaque alice read, revoked", codes.Unauthenticated, "INVALID_TOKEN", "", `error_description="the access token is not active"`},
 	}
 	if len(results) != len(want) {
 		t.Fatalf("run() returned %d rows, want %d\n%s", len(results), len(want), out.String())
@@ -70,6 +71,13 @@ func TestRun(t *testing.T) {
 		}
 		if r.Code != w.code || r.Reason != w.reason {
 			t.Errorf("row %d (%s, %s): code, reason = %v, %q, want %v, %q", i+1, w.call, w.token, r.Code, r.Reason, w.code, w.reason)
+		}
+		wantCond := "" // a condition's denial names it; the example's one is owner
+		if w.reason == "CONDITION_NOT_MET" {
+			wantCond = "owner"
+		}
+		if r.Condition != wantCond {
+			t.Errorf("row %d (%s, %s): condition = %q, want %q", i+1, w.call, w.token, r.Condition, wantCond)
 		}
 		if !strings.HasPrefix(r.Result, w.result) {
 			t.Errorf("row %d (%s, %s): result = %q, want prefix %q", i+1, w.call, w.token, r.Result, w.result)
@@ -85,8 +93,12 @@ func TestRun(t *testing.T) {
 		}
 	}
 
+	if !strings.Contains(out.String(), "CONDITION_NOT_MET condition=owner") {
+		t.Errorf("output lacks the owner condition's denial")
+	}
+
 	// The expiring stream delivered messages before it was cut.
-	if got := results[17].Result; !strings.Contains(got, "reports, then: the access token expired") || strings.HasPrefix(got, "0 ") {
+	if got := results[18].Result; !strings.Contains(got, "reports, then: the access token expired") || strings.HasPrefix(got, "0 ") {
 		t.Errorf("mid-stream expiry result = %q, want some reports, then expiry", got)
 	}
 

@@ -17,8 +17,10 @@
 // The scenarios cover missing, malformed, garbage, expired and
 // wrong-audience tokens; missing scopes; the OR rule of GetReport and the
 // AND rule of DeleteReport and its step-up requirement (MFA in the last
-// five minutes: refused without it, allowed with it); public methods; both streaming kinds; a token
-// that expires mid-stream; the fine-grained ownership hook; a JWKS outage,
-// which answers Unavailable rather than condemning a good token; and opaque
-// tokens, active and revoked.
+// five minutes: refused without it, allowed with it); GetReport's owner
+// condition (alice reading bob's report is denied with CONDITION_NOT_MET,
+// naming the condition; an admin reads it); public methods; both streaming
+// kinds; a token that expires mid-stream; a JWKS outage, which answers
+// Unavailable rather than condemning a good token; and opaque tokens,
+// active and revoked.
 package main

@@ -48,7 +48,8 @@ func main() {
 
 // A Result is one row of the demo's table.
 type Result struct {
-	// Call is the RPC and its argument, such as "GetReport r-1".
+	// Call is the RPC and its argument, such as "GetReport alice/r-1" (the
+	// report r-1 of its owner alice).
 	Call string
 	// Token describes the token the call carried; it is never the token.
 	Token string
@@ -56,6 +57,9 @@ type Result struct {
 	Code codes.Code
 	// Reason is the ErrorInfo reason of a failed call, or "".
 	Reason string
+	// Condition names the condition that denied a call with reason
+	// CONDITION_NOT_MET (its ErrorInfo metadata "condition"), or is "".
+	Condition string
 	// Result summarizes a successful call, or is the status message.
 	Result string
 	// WWWAuthenticate is the www-authenticate header, or "".
@@ -174,24 +178,28 @@ func aliceWrite() []oauthtest.TokenOption {
 // earlier ones create and delete.
 func (d *demo) script(ctx context.Context) error {
 	c := d.reports
+	aliceR1, bobR3 := getReport(c, reports.SubjectAlice, "r-1"), getReport(c, reports.SubjectBob, "r-3")
 	steps := []struct {
 		call, token string
 		mint        func() (string, error) // nil: no token
 		rpc         rpc
 	}{
-		{"GetReport r-1", "none", nil, getReport(c, "r-1")},
-		{"GetReport r-1", "garbage", d.literal("this-is-not-a-token"), getReport(c, "r-1")},
+		{"GetReport alice/r-1", "none", nil, aliceR1},
+		{"GetReport alice/r-1", "garbage", d.literal("this-is-not-a-token"), aliceR1},
 		// RFC 6750 §2.1 allows one Bearer token; other schemes are malformed.
-		{"GetReport r-1", "Basic credentials", d.header("Basic YWxpY2U6c2VjcmV0"), getReport(c, "r-1")},
-		{"GetReport r-1", "alice read, expired 1h ago", d.jwt(aliceRead(oauthtest.WithLifetime(-time.Hour))...), getReport(c, "r-1")},
-		{"GetReport r-1", "alice read, aud: another API", d.jwt(aliceRead(oauthtest.WithAudience("https://billing.example.com"))...), getReport(c, "r-1")},
+		{"GetReport alice/r-1", "Basic credentials", d.header("Basic YWxpY2U6c2VjcmV0"), aliceR1},
+		{"GetReport alice/r-1", "alice read, expired 1h ago", d.jwt(aliceRead(oauthtest.WithLifetime(-time.Hour))...), aliceR1},
+		{"GetReport alice/r-1", "alice read, aud: another API", d.jwt(aliceRead(oauthtest.WithAudience("https://billing.example.com"))...), aliceR1},
 		{"CreateReport", "alice read", d.jwt(aliceRead()...), createReport(c)},
 		{"CreateReport", "alice write", d.jwt(aliceWrite()...), createReport(c)},
-		{"GetReport r-1", "alice read", d.jwt(aliceRead()...), getReport(c, "r-1")},
-		// OR rule: admin alone is enough to read, even another user's report.
-		{"GetReport r-3 (bob's)", "carol admin", d.jwt(oauthtest.WithSubject("carol"), oauthtest.WithScopes(reports.ScopeAdmin)), getReport(c, "r-3")},
-		// The scope check passes; the ownership hook denies.
-		{"GetReport r-3 (bob's)", "alice read", d.jwt(aliceRead()...), getReport(c, "r-3")},
+		{"GetReport alice/r-1", "alice read", d.jwt(aliceRead()...), aliceR1},
+		// OR rule: admin alone is enough to read, and the owner
+		// condition lets an admin read another user's report.
+		{"GetReport bob/r-3", "carol admin", d.jwt(oauthtest.WithSubject("carol"), oauthtest.WithScopes(reports.ScopeAdmin)), bobR3},
+		// The scope check passes; the owner condition denies.
+		{"GetReport bob/r-3", "alice read", d.jwt(aliceRead()...), bobR3},
+		// Under her own name alice learns nothing of bob's ids.
+		{"GetReport alice/r-3", "alice read", d.jwt(aliceRead()...), getReport(c, reports.SubjectAlice, "r-3")},
 		// AND rule: write:reports AND admin.
 		{"DeleteReport r-4", "alice write", d.jwt(aliceWrite()...), deleteReport(c, "r-4")},
 		{"DeleteReport r-4", "root write+admin", d.jwt(oauthtest.WithSubject("root"), oauthtest.WithScopes(reports.ScopeWrite, reports.ScopeAdmin)), deleteReport(c, "r-4")},
@@ -228,20 +236,20 @@ func (d *demo) script(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := d.do(ctx, "GetReport r-1 (JWKS down)", "alice read, new key", d.literal(newKey), getReport(c, "r-1")); err != nil {
+	if err := d.do(ctx, "GetReport alice/r-1", "alice read, new key, JWKS down", d.literal(newKey), aliceR1); err != nil {
 		return err
 	}
 	d.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
 	time.Sleep(unknownKeyCooldown + 50*time.Millisecond) // one fetch per cooldown
-	if err := d.do(ctx, "GetReport r-1 (JWKS back)", "alice read, new key", d.literal(newKey), getReport(c, "r-1")); err != nil {
+	if err := d.do(ctx, "GetReport alice/r-1", "alice read, new key, JWKS back", d.literal(newKey), aliceR1); err != nil {
 		return err
 	}
 
 	// Tokens that are not JWTs go to introspection.
-	if err := d.do(ctx, "GetReport r-1", "opaque alice read", d.opaque(false), getReport(c, "r-1")); err != nil {
+	if err := d.do(ctx, "GetReport alice/r-1", "opaque alice read", d.opaque(false), aliceR1); err != nil {
 		return err
 	}
-	return d.do(ctx, "GetReport r-1", "opaque alice read, revoked", d.opaque(true), getReport(c, "r-1"))
+	return d.do(ctx, "GetReport alice/r-1", "opaque alice read, revoked", d.opaque(true), aliceR1)
 }
 
 // jwt mints a JWT access token when the step runs.
@@ -310,7 +318,7 @@ func (d *demo) record(call, token, result string, err error, hdr, trl metadata.M
 	}
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			r.Reason = info.GetReason()
+			r.Reason, r.Condition = info.GetReason(), info.GetMetadata()["condition"]
 		}
 	}
 	if v := append(hdr.Get("www-authenticate"), trl.Get("www-authenticate")...); len(v) > 0 {
@@ -323,9 +331,10 @@ func (d *demo) record(call, token, result string, err error, hdr, trl metadata.M
 // that fails after some messages it returns both a summary and the error.
 type rpc func(ctx context.Context, opts ...grpc.CallOption) (string, error)
 
-func getReport(c reportsv1.ReportServiceClient, id string) rpc {
+// getReport reads the report id of owner.
+func getReport(c reportsv1.ReportServiceClient, owner, id string) rpc {
 	return func(ctx context.Context, opts ...grpc.CallOption) (string, error) {
-		resp, err := c.GetReport(ctx, &reportsv1.GetReportRequest{Id: id}, opts...)
+		resp, err := c.GetReport(ctx, &reportsv1.GetReportRequest{Owner: owner, Id: id}, opts...)
 		if err != nil {
 			return "", err
 		}
@@ -449,7 +458,11 @@ func writeTable(w io.Writer, results []Result) error {
 	width := [4]int{}
 	rows := make([][5]string, len(results))
 	for i, r := range results {
-		rows[i] = [5]string{strconv.Itoa(i + 1), r.Call, r.Token, r.Code.String(), r.Reason}
+		reason := r.Reason
+		if r.Condition != "" {
+			reason += " condition=" + r.Condition
+		}
+		rows[i] = [5]string{strconv.Itoa(i + 1), r.Call, r.Token, r.Code.String(), reason}
 	}
 	for c, h := range headers {
 		width[c] = utf8.RuneCountInString(h)

@@ -48,13 +48,13 @@ func TestServer_Metrics(t *testing.T) {
 	}
 	defer conn.Close()
 	client := reportsv1.NewReportServiceClient(conn)
-	get := func(tok, id string) codes.Code {
+	get := func(tok, owner, id string) codes.Code {
 		t.Helper()
 		var opts []grpc.CallOption
 		if tok != "" {
 			opts = append(opts, oauthtest.Bearer(tok))
 		}
-		_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: id}, opts...)
+		_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: owner, Id: id}, opts...)
 		return status.Code(err)
 	}
 	alice := []oauthtest.TokenOption{oauthtest.WithSubject(reports.SubjectAlice)}
@@ -65,19 +65,19 @@ func TestServer_Metrics(t *testing.T) {
 
 	// Their reasons are checked in the metrics below.
 	calls := []struct {
-		name, tok, id string
-		want          codes.Code
+		name, tok, owner, id string
+		want                 codes.Code
 	}{
-		{"Allowed", read, "r-1", codes.OK},
-		{"AllowedCached", read, "r-1", codes.OK},
-		{"AllowedCachedAgain", read, "r-1", codes.OK},
-		{"NoToken", "", "r-1", codes.Unauthenticated},
-		{"InsufficientScope", noScope, "r-1", codes.PermissionDenied},
-		{"NotOwner", read, "r-3", codes.PermissionDenied}, // bob's report
+		{"Allowed", read, reports.SubjectAlice, "r-1", codes.OK},
+		{"AllowedCached", read, reports.SubjectAlice, "r-1", codes.OK},
+		{"AllowedCachedAgain", read, reports.SubjectAlice, "r-1", codes.OK},
+		{"NoToken", "", reports.SubjectAlice, "r-1", codes.Unauthenticated},
+		{"InsufficientScope", noScope, reports.SubjectAlice, "r-1", codes.PermissionDenied},
+		{"NotOwner", read, reports.SubjectBob, "r-3", codes.PermissionDenied}, // the owner condition
 	}
 	for _, c := range calls {
-		if got := get(c.tok, c.id); got != c.want {
-			t.Fatalf("%s: GetReport(%s) = %v, want %v", c.name, c.id, got, c.want)
+		if got := get(c.tok, c.owner, c.id); got != c.want {
+			t.Fatalf("%s: GetReport(%s/%s) = %v, want %v", c.name, c.owner, c.id, got, c.want)
 		}
 	}
 
@@ -93,11 +93,11 @@ func TestServer_Metrics(t *testing.T) {
 	// (or joins a background retry), and is Unavailable too, since the last
 	// fetch failed.
 	for range 2 {
-		if got := get(rotated, "r-1"); got != codes.Unavailable {
+		if got := get(rotated, reports.SubjectAlice, "r-1"); got != codes.Unavailable {
 			t.Fatalf("GetReport(token of a new key, JWKS failing) = %v, want Unavailable", got)
 		}
 	}
-	if got := get(early, "r-1"); got != codes.OK {
+	if got := get(early, reports.SubjectAlice, "r-1"); got != codes.OK {
 		t.Fatalf("GetReport(token of the old key, JWKS failing) = %v, want OK", got)
 	}
 	health, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
@@ -117,7 +117,7 @@ func TestServer_Metrics(t *testing.T) {
 		{"oauthgate_server_decisions_total", []string{`oauthgate_decision="allow"`, `rpc_grpc_status_code="0"`, getReport}, 4},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="MISSING_TOKEN"`, `rpc_grpc_status_code="16"`, getReport}, 1},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="INSUFFICIENT_SCOPE"`, `rpc_grpc_status_code="7"`, getReport}, 1},
-		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="NOT_REPORT_OWNER"`, `rpc_grpc_status_code="7"`, getReport}, 1},
+		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="CONDITION_NOT_MET"`, `rpc_grpc_status_code="7"`, getReport}, 1},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="VERIFIER_UNAVAILABLE"`, `rpc_grpc_status_code="14"`, getReport}, 2},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_reason="INVALID_TOKEN"`}, 0},
 		{"oauthgate_server_decisions_total", []string{`oauthgate_decision="deny"`}, 5},

@@ -9,6 +9,7 @@ import (
 	"net"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/examples/reports"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/interceptor"
@@ -61,7 +62,11 @@ func newServer(keys verify.KeySet, policy *scopes.Policy) (*grpc.Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	gate, err := interceptor.New(jwt, policy, interceptor.WithRealm("reports"))
+	ev, err := conditions.Compile(policy) // the rules' CEL conditions: GetReport's owner
+	if err != nil {
+		return nil, err
+	}
+	gate, err := interceptor.New(jwt, policy, interceptor.WithRealm("reports"), interceptor.WithConditions(ev))
 	if err != nil {
 		return nil, err
 	}

@@ -37,10 +37,13 @@ func TestServer(t *testing.T) {
 
 	client := reportsv1.NewReportServiceClient(oauthtest.ServeServer(t, srv))
 	tok := iss.Token(t, append(forReports, oauthtest.WithSubject("alice"), oauthtest.WithScopes("read:reports"))...)
-	if _, err := client.GetReport(t.Context(), &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(tok)); err != nil {
+	if _, err := client.GetReport(t.Context(), &reportsv1.GetReportRequest{Owner: "alice", Id: "r-1"}, oauthtest.Bearer(tok)); err != nil {
 		t.Errorf("GetReport() with a read:reports token: %v", err)
 	}
-	if _, err := client.GetReport(t.Context(), &reportsv1.GetReportRequest{Id: "r-1"}); status.Code(err) != codes.Unauthenticated {
+	if _, err := client.GetReport(t.Context(), &reportsv1.GetReportRequest{Owner: "alice", Id: "r-1"}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("GetReport() without a token = %v, want Unauthenticated", err)
+	}
+	if _, err := client.GetReport(t.Context(), &reportsv1.GetReportRequest{Owner: "bob", Id: "r-3"}, oauthtest.Bearer(tok)); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("GetReport() of bob's report with alice's token = %v, want PermissionDenied", err) // the owner condition
 	}
 }

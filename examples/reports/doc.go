@@ -8,8 +8,10 @@
 //     compiled into a [scopes.Policy]: GetReport needs read:reports OR admin,
 //     DeleteReport write:reports AND admin plus a multi-factor sign-in in
 //     the last five minutes (step-up, RFC 9470), GetServerInfo nothing;
-//   - a fine-grained [interceptor.Authorizer], [Service.Authorize]: only the
-//     owner of a report, or an admin token, may read it;
+//   - a condition next to a rule, in CEL, compiled with [conditions.Compile]:
+//     GetReport's request names the report's owner beside its id (alice/r-1),
+//     and its owner condition lets only that owner, or an admin token, read
+//     it; a denial is PermissionDenied with reason CONDITION_NOT_MET;
 //   - handlers that read the verified claims with [interceptor.FromContext]:
 //     the token's sub owns the reports it creates.
 //
@@ -19,7 +21,9 @@
 // # Security posture
 //
 // Handlers fail closed: a call that reaches them without verified claims is
-// rejected, and GetReport checks ownership again even though the Authorizer
-// already has. Sizes are capped (see [MaxTitleSize], [MaxBodySize],
+// rejected, and GetReport checks the owner condition again even though the
+// interceptor already has. GetReport answers NotFound for an id its owner
+// does not have, whether the id exists or not, so no reader can probe the
+// ids of other owners. Sizes are capped (see [MaxTitleSize], [MaxBodySize],
 // [MaxReports]) because the standalone server may face the network.
 package reports

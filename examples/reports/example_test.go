@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// NewServer wires policy, interceptor, ownership hook, health and
+// NewServer wires policy, interceptor, owner condition, health and
 // reflection; the caller brings a verifier and serves it.
 func ExampleNewServer() {
 	iss, _ := oauthtest.Start()
@@ -35,11 +35,14 @@ func ExampleNewServer() {
 	defer conn.Close()
 	client := reportsv1.NewReportServiceClient(conn)
 	bob, _ := iss.MintToken(oauthtest.WithSubject(reports.SubjectBob), oauthtest.WithScopes(reports.ScopeRead))
-	for _, id := range []string{"r-3", "r-1"} {
-		resp, err := client.GetReport(context.Background(), &reportsv1.GetReportRequest{Id: id}, oauthtest.Bearer(bob))
-		fmt.Println(id, resp.GetReport().GetTitle(), status.Code(err))
+	for _, req := range []*reportsv1.GetReportRequest{
+		{Owner: reports.SubjectBob, Id: "r-3"},
+		{Owner: reports.SubjectAlice, Id: "r-1"},
+	} {
+		resp, err := client.GetReport(context.Background(), req, oauthtest.Bearer(bob))
+		fmt.Println(req.GetOwner()+"/"+req.GetId(), resp.GetReport().GetTitle(), status.Code(err))
 	}
 	// Output:
-	// r-3 Salaries OK
-	// r-1  PermissionDenied
+	// bob/r-3 Salaries OK
+	// alice/r-1  PermissionDenied
 }

@@ -47,9 +47,10 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithInterceptorOptions adds options for the interceptor, applied after
-// the realm, logger and [Service.Authorize] that NewServer sets, so they can
-// replace them (interceptor.WithClock, for example). Repeated calls add
-// options.
+// the realm, logger and conditions evaluator that NewServer sets, so they
+// can replace them or add to them (interceptor.WithClock, or
+// interceptor.WithAuthorizer for a check that needs data, for example).
+// Repeated calls add options.
 func WithInterceptorOptions(opts ...interceptor.Option) Option {
 	return optionFunc(func(o *options) { o.gateOpts = append(o.gateOpts, opts...) })
 }

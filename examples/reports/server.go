@@ -8,6 +8,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/oauthgate/oauthgate/conditions"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/scopes"
@@ -38,10 +39,13 @@ func NewPolicy() (*scopes.Policy, error) {
 
 // NewServer returns a grpc.Server that serves the report service, grpc
 // health (SERVING) and reflection, all behind an oauthgate interceptor that
-// verifies tokens with v and runs [Service.Authorize], installed with
+// verifies tokens with v and evaluates the conditions of the rules (the
+// owner condition of GetReport) with an evaluator from
+// [conditions.Compile], installed with
 // [interceptor.Interceptor.ServerOptions] for unary and streaming calls. It
-// runs [interceptor.Interceptor.Check], so a server never starts with a
-// method that has no rule and would deny every call; its tests check with
+// fails if a condition does not compile, and it runs
+// [interceptor.Interceptor.Check], so a server never starts with a method
+// that has no rule and would deny every call; its tests check with
 // oauthtest.CheckWiring that every RPC passes through the interceptor.
 //
 // The caller serves it and stops it; v stays the caller's to close.
@@ -61,9 +65,13 @@ func NewServer(v verify.Verifier, opts ...Option) (*grpc.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reports: policy: %w", err)
 	}
+	ev, err := conditions.Compile(policy)
+	if err != nil {
+		return nil, fmt.Errorf("reports: conditions: %w", err)
+	}
 	gateOpts := []interceptor.Option{
 		interceptor.WithRealm(o.realm),
-		interceptor.WithAuthorizer(o.service.Authorize),
+		interceptor.WithConditions(ev),
 	}
 	if o.logger != nil {
 		gateOpts = append(gateOpts, interceptor.WithLogger(o.logger))

@@ -66,9 +66,14 @@ func serveLeeway(t *testing.T, iss *oauthtest.Issuer, leeway time.Duration, opts
 	return conn
 }
 
+// reason returns the ErrorInfo reason of err, followed by " condition=" and
+// the condition's name for a CONDITION_NOT_MET denial.
 func reason(err error) string {
 	for _, d := range status.Convert(err).Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			if c, ok := info.GetMetadata()["condition"]; ok {
+				return info.GetReason() + " condition=" + c
+			}
 			return info.GetReason()
 		}
 	}
@@ -122,6 +127,7 @@ func TestNewServer_Wiring(t *testing.T) {
 
 func TestNewServer_Rules(t *testing.T) {
 	t.Parallel()
+	const ownerNotMet = "CONDITION_NOT_MET condition=owner"
 	iss := oauthtest.NewIssuer(t)
 	conn := serve(t, iss)
 	client := reportsv1.NewReportServiceClient(conn)
@@ -134,9 +140,9 @@ func TestNewServer_Rules(t *testing.T) {
 		return iss.Token(t, oauthtest.WithSubject(sub), oauthtest.WithScopes(scopes...),
 			oauthtest.WithClaim("acr", reports.ACRMultiFactor), oauthtest.WithClaim("auth_time", time.Now().Add(-age).Unix()))
 	}
-	get := func(id string) func(context.Context, ...grpc.CallOption) error {
+	get := func(owner, id string) func(context.Context, ...grpc.CallOption) error {
 		return func(ctx context.Context, o ...grpc.CallOption) error {
-			_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: id}, o...)
+			_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: owner, Id: id}, o...)
 			return err
 		}
 	}
@@ -152,19 +158,28 @@ func TestNewServer_Rules(t *testing.T) {
 		wantCode   codes.Code
 		wantReason string
 	}{
-		"GetNoToken":         {"", get("r-1"), codes.Unauthenticated, "MISSING_TOKEN"},
-		"GetOwner":           {token(reports.SubjectAlice, reports.ScopeRead), get("r-1"), codes.OK, ""},
-		"GetOtherUser":       {token(reports.SubjectAlice, reports.ScopeRead), get("r-3"), codes.PermissionDenied, reports.ReasonNotOwner},
-		"GetUnknownNotAdmin": {token(reports.SubjectAlice, reports.ScopeRead), get("r-999"), codes.PermissionDenied, reports.ReasonNotOwner},
-		"GetUnknownAdmin":    {token("root", reports.ScopeAdmin), get("r-999"), codes.NotFound, ""},
-		"GetAdminOnly":       {token("root", reports.ScopeAdmin), get("r-3"), codes.OK, ""},
-		"GetWriteOnly":       {token(reports.SubjectAlice, reports.ScopeWrite), get("r-1"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
-		"DeleteWriteOnly":    {token("root", reports.ScopeWrite), del("r-2"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
-		"DeleteAdminOnly":    {token("root", reports.ScopeAdmin), del("r-2"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
-		"DeleteUnknown":      {mfa("root", time.Minute, reports.ScopeWrite, reports.ScopeAdmin), del("r-999"), codes.NotFound, ""},
-		"DeleteWithoutMFA":   {token("root", reports.ScopeWrite, reports.ScopeAdmin), del("r-2"), codes.Unauthenticated, "INSUFFICIENT_USER_AUTHENTICATION"},
-		"DeleteStaleMFA":     {mfa("root", 10*time.Minute, reports.ScopeWrite, reports.ScopeAdmin), del("r-2"), codes.Unauthenticated, "INSUFFICIENT_USER_AUTHENTICATION"},
-		"DeleteMFANoScope":   {mfa("root", time.Minute, reports.ScopeWrite), del("r-2"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
+		"GetNoToken":   {"", get(reports.SubjectAlice, "r-1"), codes.Unauthenticated, "MISSING_TOKEN"},
+		"GetOwner":     {token(reports.SubjectAlice, reports.ScopeRead), get(reports.SubjectAlice, "r-1"), codes.OK, ""},
+		"GetWriteOnly": {token(reports.SubjectAlice, reports.ScopeWrite), get(reports.SubjectAlice, "r-1"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
+		// The owner condition is decided on the request alone, before
+		// the store is read: another owner's ids, existing or not, get
+		// the same denial; the owner's own unknown ids and the ids of
+		// other owners get the same NotFound.
+		"GetOtherOwner":          {token(reports.SubjectAlice, reports.ScopeRead), get(reports.SubjectBob, "r-3"), codes.PermissionDenied, ownerNotMet},
+		"GetOtherOwnerUnknownID": {token(reports.SubjectAlice, reports.ScopeRead), get(reports.SubjectBob, "r-999"), codes.PermissionDenied, ownerNotMet},
+		"GetOtherOwnersID":       {token(reports.SubjectAlice, reports.ScopeRead), get(reports.SubjectAlice, "r-3"), codes.NotFound, ""},
+		"GetUnknownID":           {token(reports.SubjectAlice, reports.ScopeRead), get(reports.SubjectAlice, "r-999"), codes.NotFound, ""},
+		"GetNoSubject":           {token("", reports.ScopeRead), get("", "r-1"), codes.PermissionDenied, ownerNotMet},
+		"GetAdmin":               {token("root", reports.ScopeAdmin), get(reports.SubjectBob, "r-3"), codes.OK, ""},
+		"GetAdminAndRead":        {token("root", reports.ScopeRead, reports.ScopeAdmin), get(reports.SubjectBob, "r-3"), codes.OK, ""},
+		"GetAdminOtherOwnersID":  {token("root", reports.ScopeAdmin), get(reports.SubjectAlice, "r-3"), codes.NotFound, ""},
+		"GetAdminUnknownID":      {token("root", reports.ScopeAdmin), get(reports.SubjectAlice, "r-999"), codes.NotFound, ""},
+		"DeleteWriteOnly":        {token("root", reports.ScopeWrite), del("r-2"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
+		"DeleteAdminOnly":        {token("root", reports.ScopeAdmin), del("r-2"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
+		"DeleteUnknown":          {mfa("root", time.Minute, reports.ScopeWrite, reports.ScopeAdmin), del("r-999"), codes.NotFound, ""},
+		"DeleteWithoutMFA":       {token("root", reports.ScopeWrite, reports.ScopeAdmin), del("r-2"), codes.Unauthenticated, "INSUFFICIENT_USER_AUTHENTICATION"},
+		"DeleteStaleMFA":         {mfa("root", 10*time.Minute, reports.ScopeWrite, reports.ScopeAdmin), del("r-2"), codes.Unauthenticated, "INSUFFICIENT_USER_AUTHENTICATION"},
+		"DeleteMFANoScope":       {mfa("root", time.Minute, reports.ScopeWrite), del("r-2"), codes.PermissionDenied, "INSUFFICIENT_SCOPE"},
 		"InfoNoToken": {"", func(ctx context.Context, o ...grpc.CallOption) error {
 			_, err := client.GetServerInfo(ctx, &reportsv1.GetServerInfoRequest{}, o...)
 			return err

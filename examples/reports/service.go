@@ -105,33 +105,29 @@ func NewService(seed ...*reportsv1.Report) (*Service, error) {
 	return s, nil
 }
 
-// Owner returns the owner of the report with id, and whether it exists.
-func (s *Service) Owner(id string) (string, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	r, ok := s.reports[id]
-	return r.GetOwner(), ok
-}
-
-// GetReport returns one report. The owner and admin tokens may read it; the
-// [Service.Authorize] hook has already checked that, and it is checked
-// again here so that the handler is safe without the hook.
+// GetReport returns the report with the request's id if it belongs to the
+// request's owner, and NotFound otherwise, whether no report has that id
+// or another owner's has: a reader learns nothing of other owners' ids.
+//
+// Who may read an owner's reports is the owner condition of GetReport's
+// rule in reports.proto: the owner, or a token with the admin scope. The
+// interceptor evaluates it before the handler runs, on the request alone,
+// so its denial cannot reveal which ids exist either. The handler checks
+// it again, before reading the store, so that it is safe behind a policy
+// without the condition.
 func (s *Service) GetReport(ctx context.Context, req *reportsv1.GetReportRequest) (*reportsv1.GetReportResponse, error) {
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
+	if !mayRead(c, req.GetOwner()) {
+		return nil, status.Error(codes.PermissionDenied, "only the owner of a report or an admin may read it")
+	}
 	s.mu.RLock()
 	r, ok := s.reports[req.GetId()]
 	s.mu.RUnlock()
-	if !ok {
-		if !c.Scopes().Has(ScopeAdmin) {
-			return nil, errNotOwner() // as the hook answers: no existence oracle
-		}
+	if !ok || r.GetOwner() != req.GetOwner() {
 		return nil, status.Error(codes.NotFound, "no such report")
-	}
-	if !mayRead(c, r.GetOwner()) {
-		return nil, errNotOwner()
 	}
 	return &reportsv1.GetReportResponse{Report: proto.CloneOf(r)}, nil
 }
@@ -304,7 +300,8 @@ func owner(ctx context.Context) (*verify.Claims, error) {
 	return c, nil
 }
 
-// mayRead reports whether c may read a report owned by owner.
+// mayRead reports whether c may read a report owned by owner: the owner
+// condition of GetReport's rule, for the handlers.
 func mayRead(c *verify.Claims, owner string) bool {
 	return c.Scopes().Has(ScopeAdmin) || (c.Subject() != "" && c.Subject() == owner)
 }

@@ -3,7 +3,6 @@ package reports
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
@@ -28,36 +27,40 @@ func claims(t *testing.T, sub string, scope ...string) *verify.Claims {
 	return c
 }
 
-func TestService_Authorize(t *testing.T) {
+// TestService_GetReport calls the handler without the interceptor: it
+// checks the owner condition itself, and answers NotFound alike for an id
+// that does not exist and for another owner's.
+func TestService_GetReport(t *testing.T) {
 	t.Parallel()
 	svc, err := NewService(DemoReports()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := map[string]struct {
-		claims  *verify.Claims
-		req     any
-		wantErr bool
+		claims *verify.Claims
+		owner  string
+		id     string
+		want   codes.Code
 	}{
-		"Owner":          {claims(t, SubjectAlice, ScopeRead), &reportsv1.GetReportRequest{Id: "r-1"}, false},
-		"OtherUser":      {claims(t, SubjectAlice, ScopeRead), &reportsv1.GetReportRequest{Id: "r-3"}, true},
-		"Admin":          {claims(t, "root", ScopeAdmin), &reportsv1.GetReportRequest{Id: "r-3"}, false},
-		"UnknownID":      {claims(t, SubjectAlice, ScopeRead), &reportsv1.GetReportRequest{Id: "r-9"}, true},
-		"UnknownIDAdmin": {claims(t, "root", ScopeAdmin), &reportsv1.GetReportRequest{Id: "r-9"}, false},
-		"EmptySubject":   {claims(t, "", ScopeRead), &reportsv1.GetReportRequest{Id: "r-1"}, true},
-		"OtherRequest":   {claims(t, SubjectAlice, ScopeWrite), &reportsv1.CreateReportRequest{}, false},
-		"StreamStart":    {claims(t, SubjectAlice, ScopeRead), nil, false},
+		"Owner":               {claims(t, SubjectAlice, ScopeRead), SubjectAlice, "r-1", codes.OK},
+		"OtherOwner":          {claims(t, SubjectAlice, ScopeRead), SubjectBob, "r-3", codes.PermissionDenied},
+		"OtherOwnerUnknownID": {claims(t, SubjectAlice, ScopeRead), SubjectBob, "r-9", codes.PermissionDenied},
+		"OtherOwnersID":       {claims(t, SubjectAlice, ScopeRead), SubjectAlice, "r-3", codes.NotFound},
+		"UnknownID":           {claims(t, SubjectAlice, ScopeRead), SubjectAlice, "r-9", codes.NotFound},
+		"Admin":               {claims(t, "root", ScopeAdmin), SubjectBob, "r-3", codes.OK},
+		"AdminOtherOwnersID":  {claims(t, "root", ScopeAdmin), SubjectAlice, "r-3", codes.NotFound},
+		"EmptySubject":        {claims(t, "", ScopeRead), "", "r-1", codes.PermissionDenied},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			err := svc.Authorize(context.Background(), interceptor.Call{Method: "/m", Claims: tc.claims, Request: tc.req})
-			var de *interceptor.DenyError
-			if gotErr := err != nil; gotErr != tc.wantErr {
-				t.Fatalf("Authorize() = %v, want error %v", err, tc.wantErr)
+			ctx := interceptor.NewContext(context.Background(), tc.claims)
+			resp, err := svc.GetReport(ctx, &reportsv1.GetReportRequest{Owner: tc.owner, Id: tc.id})
+			if got := status.Code(err); got != tc.want {
+				t.Fatalf("GetReport(%s/%s) error = %v, want %v", tc.owner, tc.id, err, tc.want)
 			}
-			if err != nil && (!errors.As(err, &de) || de.Reason != ReasonNotOwner) {
-				t.Errorf("Authorize() = %v, want a *DenyError with reason %s", err, ReasonNotOwner)
+			if err == nil && (resp.GetReport().GetId() != tc.id || resp.GetReport().GetOwner() != tc.owner) {
+				t.Errorf("GetReport(%s/%s) = %v", tc.owner, tc.id, resp.GetReport())
 			}
 		})
 	}
@@ -72,7 +75,7 @@ func TestService_FailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := svc.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"}); status.Code(err) != codes.Unauthenticated {
+	if _, err := svc.GetReport(ctx, &reportsv1.GetReportRequest{Owner: SubjectAlice, Id: "r-1"}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("GetReport() without claims error = %v, want Unauthenticated", err)
 	}
 	if _, err := svc.CreateReport(ctx, &reportsv1.CreateReportRequest{Title: "t"}); status.Code(err) != codes.Unauthenticated {
@@ -80,11 +83,6 @@ func TestService_FailsClosed(t *testing.T) {
 	}
 	if _, err := svc.DeleteReport(ctx, &reportsv1.DeleteReportRequest{Id: "r-1"}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("DeleteReport() without claims error = %v, want Unauthenticated", err)
-	}
-	// Without the hook, the handler still refuses another user's report.
-	alice := interceptor.NewContext(ctx, claims(t, SubjectAlice, ScopeRead))
-	if _, err := svc.GetReport(alice, &reportsv1.GetReportRequest{Id: "r-3"}); status.Code(err) != codes.PermissionDenied {
-		t.Errorf("GetReport(r-3) as alice error = %v, want PermissionDenied", err)
 	}
 }
 

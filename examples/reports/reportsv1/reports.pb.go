@@ -97,11 +97,14 @@ func (x *Report) GetBody() string {
 	return ""
 }
 
-// GetReportRequest names a report.
+// GetReportRequest names a report by its owner and its id, as a
+// resource-oriented API addresses it (alice/r-1).
 type GetReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The report's id.
-	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The `sub` of the report's owner, such as alice.
+	Owner         string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -139,6 +142,13 @@ func (*GetReportRequest) Descriptor() ([]byte, []int) {
 func (x *GetReportRequest) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+func (x *GetReportRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
 	}
 	return ""
 }
@@ -677,9 +687,10 @@ const file_examples_reports_v1_reports_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x14\n" +
 	"\x05title\x18\x03 \x01(\tR\x05title\x12\x12\n" +
-	"\x04body\x18\x04 \x01(\tR\x04body\"\"\n" +
+	"\x04body\x18\x04 \x01(\tR\x04body\"8\n" +
 	"\x10GetReportRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"H\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\"H\n" +
 	"\x11GetReportResponse\x123\n" +
 	"\x06report\x18\x01 \x01(\v2\x1b.examples.reports.v1.ReportR\x06report\"K\n" +
 	"\x12ListReportsRequest\x12\x14\n" +
@@ -704,11 +715,12 @@ const file_examples_reports_v1_reports_proto_rawDesc = "" +
 	"\x14GetServerInfoRequest\"E\n" +
 	"\x15GetServerInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion2\x81\x06\n" +
-	"\rReportService\x12y\n" +
-	"\tGetReport\x12%.examples.reports.v1.GetReportRequest\x1a&.examples.reports.v1.GetReportResponse\"\x1d\xf2\xa5\x03\x19\x1a\x0e\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion2\xd5\x06\n" +
+	"\rReportService\x12\xcc\x01\n" +
+	"\tGetReport\x12%.examples.reports.v1.GetReportRequest\x1a&.examples.reports.v1.GetReportResponse\"p\xf2\xa5\x03l\x1a\x0e\n" +
 	"\fread:reports\x1a\a\n" +
-	"\x05admin\x12v\n" +
+	"\x05adminBQ\n" +
+	"\x05owner\x12Hrequest.owner == token.sub && token.sub != '' || 'admin' in token.scopes\x12v\n" +
 	"\vListReports\x12'.examples.reports.v1.ListReportsRequest\x1a(.examples.reports.v1.ListReportsResponse\"\x12\xf2\xa5\x03\x0e\x12\fread:reports0\x01\x12x\n" +
 	"\fCreateReport\x12(.examples.reports.v1.CreateReportRequest\x1a).examples.reports.v1.CreateReportResponse\"\x13\xf2\xa5\x03\x0f\x12\rwrite:reports\x12}\n" +
 	"\rUploadReports\x12).examples.reports.v1.UploadReportsRequest\x1a*.examples.reports.v1.UploadReportsResponse\"\x13\xf2\xa5\x03\x0f\x12\rwrite:reports(\x01\x12\x93\x01\n" +

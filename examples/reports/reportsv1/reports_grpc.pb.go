@@ -36,7 +36,8 @@ const (
 // ReportService stores short text reports. The caller's `sub` owns the
 // reports it creates; only the owner or an `admin` token may read one.
 type ReportServiceClient interface {
-	// GetReport returns one report: read:reports OR admin.
+	// GetReport returns one report of an owner: read:reports OR admin, and
+	// the caller is the owner unless it holds admin.
 	GetReport(ctx context.Context, in *GetReportRequest, opts ...grpc.CallOption) (*GetReportResponse, error)
 	// ListReports streams the caller's reports: read:reports.
 	ListReports(ctx context.Context, in *ListReportsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListReportsResponse], error)
@@ -139,7 +140,8 @@ func (c *reportServiceClient) GetServerInfo(ctx context.Context, in *GetServerIn
 // ReportService stores short text reports. The caller's `sub` owns the
 // reports it creates; only the owner or an `admin` token may read one.
 type ReportServiceServer interface {
-	// GetReport returns one report: read:reports OR admin.
+	// GetReport returns one report of an owner: read:reports OR admin, and
+	// the caller is the owner unless it holds admin.
 	GetReport(context.Context, *GetReportRequest) (*GetReportResponse, error)
 	// ListReports streams the caller's reports: read:reports.
 	ListReports(*ListReportsRequest, grpc.ServerStreamingServer[ListReportsResponse]) error

@@ -92,18 +92,18 @@ func TestRun(t *testing.T) {
 			if _, err := client.GetServerInfo(ctx, &reportsv1.GetServerInfoRequest{}); err != nil {
 				t.Errorf("GetServerInfo() without token error = %v", err)
 			}
-			_, err = client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"})
+			_, err = client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: reports.SubjectAlice, Id: "r-1"})
 			if status.Code(err) != codes.Unauthenticated || reason(err) != "MISSING_TOKEN" {
 				t.Errorf("GetReport() without token error = %v, want Unauthenticated MISSING_TOKEN", err)
 			}
 			for kind, tok := range tokens {
-				if _, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(tok)); err != nil {
+				if _, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: reports.SubjectAlice, Id: "r-1"}, oauthtest.Bearer(tok)); err != nil {
 					t.Errorf("GetReport() with %s token error = %v", kind, err)
 				}
 			}
 			if tc.jwt && !tc.opaque {
 				// Without introspection, a token that is not a JWT is invalid.
-				_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(iss.OpaqueToken(t, alice...)))
+				_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: reports.SubjectAlice, Id: "r-1"}, oauthtest.Bearer(iss.OpaqueToken(t, alice...)))
 				if status.Code(err) != codes.Unauthenticated || reason(err) != "INVALID_TOKEN" {
 					t.Errorf("GetReport() with opaque token error = %v, want Unauthenticated INVALID_TOKEN", err)
 				}
@@ -231,7 +231,7 @@ func TestRun_SenderConstrained(t *testing.T) {
 	}
 	alice := []oauthtest.TokenOption{oauthtest.WithSubject(reports.SubjectAlice), oauthtest.WithScopes(reports.ScopeRead)}
 	bound := iss.Token(t, append(alice, oauthtest.WithCertificateBinding(certs.Client.Leaf))...)
-	req := &reportsv1.GetReportRequest{Id: "r-1"}
+	req := &reportsv1.GetReportRequest{Owner: reports.SubjectAlice, Id: "r-1"}
 
 	if _, err := dial(&certs.Client).GetReport(ctx, req, oauthtest.Bearer(bound)); err != nil {
 		t.Errorf("GetReport(certificate-bound token, its certificate) = %v", err)
@@ -300,7 +300,7 @@ func TestRun_ResourceMetadata(t *testing.T) {
 	cctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 	var hdr metadata.MD
-	_, err = reportsv1.NewReportServiceClient(conn).GetReport(cctx, &reportsv1.GetReportRequest{Id: "r-1"}, grpc.Header(&hdr))
+	_, err = reportsv1.NewReportServiceClient(conn).GetReport(cctx, &reportsv1.GetReportRequest{Owner: reports.SubjectAlice, Id: "r-1"}, grpc.Header(&hdr))
 	if www := strings.Join(hdr.Get("www-authenticate"), " | "); status.Code(err) != codes.Unauthenticated ||
 		!strings.Contains(www, `resource_metadata="`+u.String()+`"`) {
 		t.Errorf("GetReport() without a token = %v, www-authenticate %q; want resource_metadata", err, www)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oauthgate/oauthgate/cmd/oauthgate-dev-issuer/devissuer"
+	"github.com/oauthgate/oauthgate/examples/reports"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/examples/reports/serve"
 	"github.com/oauthgate/oauthgate/oauthtest"
@@ -74,23 +75,26 @@ func TestREADMESession(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RequestToken() error = %v", err)
 	}
-	resp, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(read))
+	resp, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: reports.SubjectAlice, Id: "r-1"}, oauthtest.Bearer(read))
 	if err != nil || resp.GetReport().GetTitle() != "Q1 sales" {
-		t.Errorf("GetReport(r-1) with a read:reports token = %v, %v; want Q1 sales", resp, err)
+		t.Errorf("GetReport(alice/r-1) with a read:reports token = %v, %v; want Q1 sales", resp, err)
 	}
+	aliceR1 := &reportsv1.GetReportRequest{Owner: reports.SubjectAlice, Id: "r-1"}
 	tests := map[string]struct {
+		req  *reportsv1.GetReportRequest
 		opts []grpc.CallOption
 		want codes.Code
 	}{
-		"NoToken":   {want: codes.Unauthenticated},
-		"NoScope":   {opts: []grpc.CallOption{oauthtest.Bearer(none)}, want: codes.PermissionDenied},
-		"BadToken":  {opts: []grpc.CallOption{oauthtest.Bearer(read + "x")}, want: codes.Unauthenticated},
-		"OtherUser": {opts: []grpc.CallOption{oauthtest.Bearer(mustToken(t, devAddr, "bob"))}, want: codes.PermissionDenied},
+		"OtherOwner": {req: &reportsv1.GetReportRequest{Owner: reports.SubjectBob, Id: "r-3"}, opts: []grpc.CallOption{oauthtest.Bearer(read)}, want: codes.PermissionDenied},
+		"NoToken":    {req: aliceR1, want: codes.Unauthenticated},
+		"NoScope":    {req: aliceR1, opts: []grpc.CallOption{oauthtest.Bearer(none)}, want: codes.PermissionDenied},
+		"BadToken":   {req: aliceR1, opts: []grpc.CallOption{oauthtest.Bearer(read + "x")}, want: codes.Unauthenticated},
+		"OtherUser":  {req: aliceR1, opts: []grpc.CallOption{oauthtest.Bearer(mustToken(t, devAddr, "bob"))}, want: codes.PermissionDenied},
 	}
 	for name, tc := range tests {
-		_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Id: "r-1"}, tc.opts...)
+		_, err := client.GetReport(ctx, tc.req, tc.opts...)
 		if status.Code(err) != tc.want {
-			t.Errorf("%s: GetReport(r-1) = %v, want %v", name, err, tc.want)
+			t.Errorf("%s: GetReport(%s/%s) = %v, want %v", name, tc.req.GetOwner(), tc.req.GetId(), err, tc.want)
 		}
 	}
 }
