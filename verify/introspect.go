@@ -90,9 +90,7 @@ func (i *Introspection) VerifyCacheHit(ctx context.Context, token string) (c *Cl
 	r, hit := i.cache.Get(key)
 	i.metrics.lookup(hit)
 	if !hit {
-		r, err = i.cache.Do(ctx, key, func(ctx context.Context) (introspected, time.Duration, error) {
-			return i.fill(ctx, token)
-		})
+		r, err = i.miss(ctx, key, token)
 		if err != nil {
 			if !errors.Is(err, ErrUnavailable) {
 				// The caller's own context ended while it waited.

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"time"
+
+	"github.com/oauthgate/oauthgate/internal/tokencache"
 )
 
 // An IntrospectionCache is a second-level cache of introspection results
@@ -87,38 +89,57 @@ func (s *sharedCache) key(token string) [32]byte {
 	return k
 }
 
-// fill answers a miss of the local cache: from the shared cache if there
-// is one, else from the authorization server. The result's body is
-// dropped: the local cache holds claims or errors only.
-func (i *Introspection) fill(ctx context.Context, token string) (introspected, time.Duration, error) {
-	var r introspected
-	var ttl time.Duration
-	var err error
-	if i.shared == nil {
-		r, ttl, err = i.introspectTimed(ctx, token, false)
-	} else {
-		r, ttl, err = i.fillShared(ctx, token)
+// What a miss found in the shared cache before its fill.
+const (
+	sharedNone   = iota // no shared cache
+	sharedMissed        // the shared cache has no usable value
+	sharedFailed        // the shared cache failed: do not use it
+)
+
+// miss answers a miss of the local cache with key for token. With a shared
+// cache it looks there first, on the caller's goroutine: a hit costs one
+// round trip and no more, and is cached locally. Otherwise, and on a miss
+// of the shared cache, concurrent callers share one fill (single-flight).
+func (i *Introspection) miss(ctx context.Context, key tokencache.Key, token string) (introspected, error) {
+	state := sharedNone
+	var sk [32]byte
+	if i.shared != nil {
+		sk = i.shared.key(token)
+		r, ttl, ok, err := i.sharedGet(ctx, sk)
+		switch {
+		case ok:
+			i.cache.Set(key, r, 0, ttl)
+			return r, nil
+		case err != nil:
+			state = sharedFailed
+		default:
+			state = sharedMissed
+		}
 	}
-	r.body = nil
-	return r, ttl, err
+	return i.cache.Do(ctx, key, func(ctx context.Context) (introspected, time.Duration, error) {
+		r, ttl, err := i.fill(ctx, token, sk, state)
+		r.body = nil // the local cache holds claims or errors only
+		return r, ttl, err
+	})
 }
 
-// fillShared looks token up in the shared cache and, on a miss, asks the
-// authorization server once for the fleet: the replica that takes the
-// fill lock asks and shares the answer, the others poll for it. Whatever
-// goes wrong with the shared cache, it asks the authorization server
-// itself, and never turns a failure of the shared cache into a rejection.
-// The wait for another replica's answer is bounded by the request Timeout.
-func (i *Introspection) fillShared(ctx context.Context, token string) (introspected, time.Duration, error) {
-	s := i.shared
-	key := s.key(token)
-	r, ttl, ok, err := i.sharedGet(ctx, key)
-	switch {
-	case err != nil:
+// fill asks the authorization server about token, through the fill lock
+// of the shared cache when the caller found a miss there (state).
+func (i *Introspection) fill(ctx context.Context, token string, key [32]byte, state int) (introspected, time.Duration, error) {
+	if state != sharedMissed {
 		return i.introspectTimed(ctx, token, false)
-	case ok:
-		return r, ttl, nil
 	}
+	return i.fillShared(ctx, token, key)
+}
+
+// fillShared asks the authorization server about token once for the
+// fleet: the replica that takes the fill lock of key asks and shares the
+// answer, the others poll the shared cache for it. Whatever goes wrong
+// with the shared cache, it asks the authorization server itself, and
+// never turns a failure of the shared cache into a rejection. The wait for
+// another replica's answer is bounded by the request Timeout.
+func (i *Introspection) fillShared(ctx context.Context, token string, key [32]byte) (introspected, time.Duration, error) {
+	s := i.shared
 	giveUp := time.Now().Add(i.policy.timeout) // a bound on waiting, not a validity check
 	delay := sharedPollMin
 	for {
@@ -142,7 +163,7 @@ func (i *Introspection) fillShared(ctx context.Context, token string) (introspec
 			return introspected{}, 0, introspectUnavailable(ctx.Err())
 		}
 		delay = min(2*delay, sharedPollMax)
-		r, ttl, ok, err = i.sharedGet(ctx, key)
+		r, ttl, ok, err := i.sharedGet(ctx, key)
 		switch {
 		case err != nil:
 			return i.introspectTimed(ctx, token, false)
@@ -156,6 +177,8 @@ func (i *Introspection) fillShared(ctx context.Context, token string) (introspec
 // lock of key, and shares the answer.
 func (i *Introspection) fillLocked(ctx context.Context, token string, key [32]byte) (introspected, time.Duration, error) {
 	s := i.shared
+	// The time before the request: replicas reading the answer never
+	// keep it longer than this one does.
 	fetched := i.now()
 	r, ttl, err := i.introspectTimed(ctx, token, false)
 	if err != nil || ttl <= 0 || r.body == nil {
