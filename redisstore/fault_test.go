@@ -224,7 +224,12 @@ func TestFaults_Introspection(t *testing.T) {
 			srv := redistest.Start(t)
 			t.Cleanup(srv.Resume)
 			iss := oauthtest.NewIssuer(t)
-			replicas, _ := introspectionReplicas(t, iss, 3, srv, 0, withTimeout)
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			replicas, _ := introspectionReplicas(t, iss, 3, srv, 0, func(c *redisstore.Config) {
+				withTimeout(c)
+				c.MeterProvider = mp
+			})
 			tok := iss.OpaqueToken(t, oauthtest.WithScopes("library.read"))
 			fault(srv)
 			ctx := testContext(t)
@@ -240,6 +245,9 @@ func TestFaults_Introspection(t *testing.T) {
 			}
 			if got := introspections(iss); got != 3 {
 				t.Errorf("introspection requests = %d, want one per replica", got)
+			}
+			if got := sum(t, reader, "oauthgate.redis.fallbacks", attribute.String("oauthgate.redis.op", "introspection")); got != 3 {
+				t.Errorf("oauthgate.redis.fallbacks{introspection} = %d, want 3", got)
 			}
 		})
 	}

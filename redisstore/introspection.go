@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"errors"
 	"time"
 
 	"github.com/valkey-io/valkey-go"
@@ -25,31 +26,29 @@ func (s *Store) Get(ctx context.Context, key [32]byte) ([]byte, error) {
 		if valkey.IsValkeyNil(res.Error()) {
 			return nil
 		}
-		var err error
-		v, err = res.AsBytes()
+		raw, err := res.AsBytes()
 		if err != nil {
 			return errReply
 		}
+		if len(raw) < tagSize {
+			return errBadValue
+		}
+		body, tag := raw[:len(raw)-tagSize], raw[len(raw)-tagSize:]
+		var want [tagSize]byte
+		if !hmac.Equal(tag, s.values.sum(want[:0], key[:], body)) {
+			return errBadValue
+		}
+		v = body
 		return nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errBadValue):
+		return nil, nil // absent: the Introspection asks and overwrites it
+	case err != nil:
 		s.metrics.fellBack(opGet)
 		return nil, err
 	}
-	if v == nil {
-		return nil, nil
-	}
-	if len(v) < tagSize {
-		s.metrics.rejected()
-		return nil, nil
-	}
-	body, tag := v[:len(v)-tagSize], v[len(v)-tagSize:]
-	var want [tagSize]byte
-	if !hmac.Equal(tag, s.values.sum(want[:0], key[:], body)) {
-		s.metrics.rejected()
-		return nil, nil
-	}
-	return body, nil
+	return v, nil
 }
 
 // Set implements [verify.IntrospectionCache] with one SET with PX, so the

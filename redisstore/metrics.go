@@ -42,7 +42,7 @@ const (
 	resultOK = iota
 	resultTimeout
 	resultError
-	resultBadValue // a GET whose value failed its tag: counted, not timed
+	resultBadValue // a GET whose value failed its tag
 	numResults
 )
 
@@ -101,6 +101,8 @@ func (m *metrics) record(op int, start time.Time, err error) {
 	var ne net.Error
 	switch {
 	case err == nil:
+	case errors.Is(err, errBadValue):
+		res = resultBadValue
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		res = resultTimeout
 	default:
@@ -109,11 +111,6 @@ func (m *metrics) record(op int, start time.Time, err error) {
 	ctx := context.Background()
 	m.commands.Add(ctx, 1, m.add[op][res]...)
 	m.duration.Record(ctx, d, m.rec[op][res]...)
-}
-
-// rejected counts a GET whose value failed its tag.
-func (m *metrics) rejected() {
-	m.commands.Add(context.Background(), 1, m.add[opGet][resultBadValue]...)
 }
 
 // fellBack counts a call that went on without Redis after op failed.

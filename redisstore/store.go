@@ -180,7 +180,7 @@ func (s *Store) do(ctx context.Context, op int, cmd valkey.Completed, check func
 	}
 	s.metrics.record(op, start, err)
 	switch {
-	case err == nil:
+	case err == nil || errors.Is(err, errBadValue): // the server answered
 		s.ready.Store(true)
 	case parent.Err() == nil:
 		// The server's failure, or the store's own Timeout; not a caller
@@ -195,6 +195,9 @@ func (s *Store) do(ctx context.Context, op int, cmd valkey.Completed, check func
 
 // errReply reports a reply that is no answer to the command sent.
 var errReply = errors.New("unexpected reply")
+
+// errBadValue reports an introspection value without the tag of its key.
+var errBadValue = errors.New("value without a valid tag")
 
 // expectOK is the check of a command whose answer is OK.
 func expectOK(res valkey.ValkeyResult) error {

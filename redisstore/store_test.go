@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/valkey-io/valkey-go"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/oauthgate/oauthgate/readiness"
 	"github.com/oauthgate/oauthgate/redisstore"
@@ -205,4 +208,52 @@ func hexString(b []byte) string {
 		out = append(out, digits[c>>4], digits[c&15])
 	}
 	return string(out)
+}
+
+// TestMetrics: every round trip is counted and timed by operation and
+// result; a value that fails its tag is counted as bad_value.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	reader := sdkmetric.NewManualReader()
+	s, prefix := newStore(t, nil, func(c *redisstore.Config) {
+		c.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	})
+	ctx := testContext(t)
+	key := sha256.Sum256([]byte("metrics"))
+	_, _ = s.Record(ctx, key, time.Minute)
+	_, _ = s.Record(ctx, key, time.Minute)
+	_ = s.Set(ctx, key, []byte("v"), time.Minute)
+	_, _ = s.Get(ctx, key)
+	_, _ = s.Lock(ctx, key, time.Second)
+	_ = s.Unlock(ctx, key)
+	_ = s.Probe(ctx)
+	shared.MustCommand(t, "SET", strings.TrimSpace(keys(t, prefix+"i:*")), "forged")
+	_, _ = s.Get(ctx, key)
+	for op, want := range map[string]int64{"replay": 2, "set": 1, "get": 1, "lock": 1, "unlock": 1, "probe": 1} {
+		if got := sum(t, reader, "oauthgate.redis.commands", attribute.String("oauthgate.redis.op", op),
+			attribute.String("oauthgate.result", "ok")); got != want {
+			t.Errorf("oauthgate.redis.commands{%s, ok} = %d, want %d", op, got, want)
+		}
+	}
+	if got := sum(t, reader, "oauthgate.redis.commands", attribute.String("oauthgate.redis.op", "get"),
+		attribute.String("oauthgate.result", "bad_value")); got != 1 {
+		t.Errorf("oauthgate.redis.commands{bad_value} = %d, want 1", got)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	var timed uint64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[float64]); ok && m.Name == "oauthgate.redis.duration" {
+				for _, p := range h.DataPoints {
+					timed += p.Count
+				}
+			}
+		}
+	}
+	if timed != 8 {
+		t.Errorf("oauthgate.redis.duration holds %d round trips, want 8", timed)
+	}
 }
