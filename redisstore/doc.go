@@ -31,7 +31,10 @@
 //
 // # Failures
 //
-// Every round trip has a deadline (Config.Timeout, 50 ms by default).
+// Every round trip has a deadline (Config.Timeout, 50 ms by default; on
+// loopback a round trip takes tens of microseconds, but on a replica whose
+// cores are all busy Go's scheduler may notice a network completion only
+// at its next 10 ms poll, so raise it for replicas that run saturated).
 // The replay check fails closed: if Redis is unreachable, slower than
 // that, or refuses the write (out of memory), the DPoP call fails with
 // Unavailable and the ErrorInfo reason DPOP_REPLAY_STORE_UNAVAILABLE,
@@ -48,10 +51,23 @@
 // maxmemory-policy noeviction: when it is full, writes fail and DPoP calls
 // are refused with Unavailable until proofs expire, which is fail-closed;
 // an evicting policy would forget recorded proofs and let replays through.
-// Size it for the proofs of twice the DPoP window: about 150 bytes per
-// proof, so 10 000 DPoP calls a second with the default 60 s window need
-// some 200 MB. Only proofs of authenticated calls (token verified and bound
-// to the proof's key) are written.
+// A proof's entry takes about 180 bytes (Redis 7.0, the default prefix)
+// and lives until no replica could accept the proof (its iat plus the DPoP
+// window plus 5 s: 65 s for a fresh proof with the default 60 s window, at
+// most 125 s), so 10 000 DPoP calls a second hold about 650 000 entries,
+// some 120 MB. Only proofs of authenticated calls (token verified and
+// bound to the proof's key) are written; one client with a valid token can
+// still write as fast as it can call, so rate-limit clients upstream if
+// the server is small.
+//
+// A server that restarts empty, or a failover to a replica that had not
+// received the latest writes, forgets the proofs it held, as a replica's
+// own cache forgets its proofs when the replica restarts: each such proof
+// can be replayed once within its window. Persistence (appendonly) or
+// waiting one DPoP window before sending DPoP traffic to a fresh server
+// closes that gap. After a restart each of the client's connections fails
+// the first command sent on it; writes are not retried, because a retried
+// SET NX would report its own first attempt as a replay.
 //
 // # Readiness
 //

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthgate/oauthgate/cmd/oauthgate-dev-issuer/devissuer"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/examples/reports/serve"
-	"github.com/oauthgate/oauthgate/cmd/oauthgate-dev-issuer/devissuer"
 	"github.com/oauthgate/oauthgate/oauthtest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
