@@ -92,6 +92,7 @@ func (s *Server) start() error {
 		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"),
 	}, s.args...)
 	cmd := exec.Command(Binary, args...)
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: start %s: %w", Binary, err)
 	}
