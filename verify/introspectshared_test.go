@@ -13,75 +13,25 @@ import (
 	"github.com/oauthgate/oauthgate/oauthtest"
 )
 
-// memoryShared is an IntrospectionCache in maps, shared by the verifiers
-// of a test as Redis is by replicas, with entries and locks that expire by
-// its clock. err, when set, is what every call returns.
-type memoryShared struct {
-	now    func() time.Time
-	mu     sync.Mutex
-	values map[[32]byte]memoryValue
-	locks  map[[32]byte]time.Time // expiry
-	err    error
-	sets   int
+// spyShared is an oauthtest.SharedStore that remembers what was set, for
+// tests that look at what the shared cache holds.
+type spyShared struct {
+	*oauthtest.SharedStore
+	mu   sync.Mutex
+	sets map[[32]byte][]byte // the last value set for each key
+	n    int                 // calls of Set
 }
 
-type memoryValue struct {
-	v       []byte
-	expires time.Time
+func newSpyShared(now func() time.Time) *spyShared {
+	return &spyShared{SharedStore: oauthtest.NewSharedStore(now), sets: map[[32]byte][]byte{}}
 }
 
-func newMemoryShared(now func() time.Time) *memoryShared {
-	return &memoryShared{now: now, values: map[[32]byte]memoryValue{}, locks: map[[32]byte]time.Time{}}
+func (s *spyShared) Set(ctx context.Context, key [32]byte, v []byte, ttl time.Duration) error {
+	s.mu.Lock()
+	s.sets[key], s.n = bytes.Clone(v), s.n+1
+	s.mu.Unlock()
+	return s.SharedStore.Set(ctx, key, v, ttl)
 }
-
-func (m *memoryShared) Get(_ context.Context, key [32]byte) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.err != nil {
-		return nil, m.err
-	}
-	e, ok := m.values[key]
-	if !ok || !m.now().Before(e.expires) {
-		return nil, nil
-	}
-	return bytes.Clone(e.v), nil
-}
-
-func (m *memoryShared) Set(_ context.Context, key [32]byte, v []byte, ttl time.Duration) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.err != nil {
-		return m.err
-	}
-	m.sets++
-	m.values[key] = memoryValue{v: bytes.Clone(v), expires: m.now().Add(ttl)}
-	return nil
-}
-
-func (m *memoryShared) Lock(_ context.Context, key [32]byte, ttl time.Duration) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.err != nil {
-		return false, m.err
-	}
-	if exp, ok := m.locks[key]; ok && m.now().Before(exp) {
-		return false, nil
-	}
-	m.locks[key] = m.now().Add(ttl)
-	return true, nil
-}
-
-func (m *memoryShared) Unlock(_ context.Context, key [32]byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.err != nil {
-		return m.err
-	}
-	delete(m.locks, key)
-	return nil
-}
-
-func (m *memoryShared) setErr(err error) { m.mu.Lock(); m.err = err; m.mu.Unlock() }
 
 // sharedReplicas returns n verifiers of iss sharing cache, on clock.
 func sharedReplicas(t *testing.T, iss *oauthtest.Issuer, cache IntrospectionCache, clock func() time.Time, n int) []*Introspection {
@@ -105,7 +55,7 @@ func TestIntrospection_SharedCache(t *testing.T) {
 	t.Parallel()
 	iss := newIntroIssuer(t)
 	clock := oauthtest.NewClock(introStart)
-	shared := newMemoryShared(clock.Now)
+	shared := newSpyShared(clock.Now)
 	replicas := sharedReplicas(t, iss, shared, clock.Now, 3)
 	token := introToken(t, iss)
 	ctx := introCtx(t)
@@ -146,8 +96,8 @@ func TestIntrospection_SharedCache(t *testing.T) {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	plain := sha256.Sum256([]byte(token))
-	for k, v := range shared.values {
-		if k == plain || bytes.Contains(v.v, []byte(token)) {
+	for k, v := range shared.sets {
+		if k == plain || bytes.Contains(v, []byte(token)) {
 			t.Errorf("shared cache holds the token or its plain digest")
 		}
 	}
@@ -162,8 +112,8 @@ func TestIntrospection_SharedCacheFailures(t *testing.T) {
 		t.Parallel()
 		iss := newIntroIssuer(t)
 		clock := oauthtest.NewClock(introStart)
-		shared := newMemoryShared(clock.Now)
-		shared.setErr(errors.New("shared cache down"))
+		shared := newSpyShared(clock.Now)
+		shared.SetError(errors.New("shared cache down"))
 		replicas := sharedReplicas(t, iss, shared, clock.Now, 3)
 		token := introToken(t, iss)
 		for r, v := range replicas {
@@ -185,7 +135,7 @@ func TestIntrospection_SharedCacheFailures(t *testing.T) {
 			t.Parallel()
 			iss := newIntroIssuer(t)
 			clock := oauthtest.NewClock(introStart)
-			shared := newMemoryShared(clock.Now)
+			shared := newSpyShared(clock.Now)
 			v := sharedReplicas(t, iss, shared, clock.Now, 1)[0]
 			token := introToken(t, iss)
 			_ = shared.Set(context.Background(), v.shared.key(token), value, time.Minute)
@@ -195,7 +145,7 @@ func TestIntrospection_SharedCacheFailures(t *testing.T) {
 			if got := introRequests(iss); got != 1 {
 				t.Errorf("requests = %d, want 1", got)
 			}
-			if shared.sets != 2 {
+			if shared.n != 2 {
 				t.Errorf("the bad value was not replaced by the answer")
 			}
 		})
@@ -209,7 +159,7 @@ func TestIntrospection_SharedCacheStaleValue(t *testing.T) {
 	t.Parallel()
 	iss := newIntroIssuer(t)
 	clock := oauthtest.NewClock(introStart)
-	shared := newMemoryShared(clock.Now)
+	shared := newSpyShared(clock.Now)
 	token := introToken(t, iss)
 	long := introConfig(iss, clock)
 	long.CacheTTL, long.SharedCache = time.Minute, shared
@@ -237,7 +187,7 @@ func TestIntrospection_SharedCacheLock(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			iss := newIntroIssuer(t)
 			iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultSlow(300*time.Millisecond))
-			shared := newMemoryShared(time.Now)
+			shared := newSpyShared(time.Now)
 			replicas := sharedReplicas(t, iss, shared, func() time.Time { return introStart }, 5)
 			token := introToken(t, iss)
 			ctx := introCtx(t)
@@ -261,7 +211,7 @@ func TestIntrospection_SharedCacheLock(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
 			iss := newIntroIssuer(t)
-			shared := newMemoryShared(time.Now)
+			shared := newSpyShared(time.Now)
 			v := sharedReplicas(t, iss, shared, func() time.Time { return introStart }, 1)[0]
 			token := introToken(t, iss)
 			// A replica took the lock and died.
@@ -285,7 +235,7 @@ func TestIntrospection_SharedCacheLock(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			iss := newIntroIssuer(t)
 			iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(503))
-			shared := newMemoryShared(time.Now)
+			shared := newSpyShared(time.Now)
 			replicas := sharedReplicas(t, iss, shared, func() time.Time { return introStart }, 2)
 			token := introToken(t, iss)
 			for r, v := range replicas {
@@ -293,10 +243,8 @@ func TestIntrospection_SharedCacheLock(t *testing.T) {
 					t.Errorf("replica %d: Verify() = %v, want ErrUnavailable", r, err)
 				}
 			}
-			shared.mu.Lock()
-			defer shared.mu.Unlock()
-			if len(shared.locks) != 0 || len(shared.values) != 0 {
-				t.Errorf("a failed request left %d locks and %d values, want none", len(shared.locks), len(shared.values))
+			if n := shared.Len(); n != 0 {
+				t.Errorf("a failed request left %d locks or values, want none", n)
 			}
 		})
 	})
