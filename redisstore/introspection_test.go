@@ -14,12 +14,11 @@ import (
 
 // introspectionReplicas returns n Introspections of iss with CacheTTL ttl
 // whose shared caches are stores on srv (the shared server if nil) with
-// one prefix, configured by edit.
-func introspectionReplicas(t *testing.T, iss *oauthtest.Issuer, n int, srv *redistest.Server, ttl time.Duration, edit func(*redisstore.Config)) ([]*verify.Introspection, []*redisstore.Store) {
+// one prefix, configured by edit, and that prefix.
+func introspectionReplicas(t *testing.T, iss *oauthtest.Issuer, n int, srv *redistest.Server, ttl time.Duration, edit func(*redisstore.Config)) ([]*verify.Introspection, string) {
 	t.Helper()
 	var prefix string
 	var intros []*verify.Introspection
-	var stores []*redisstore.Store
 	for r := range n {
 		store, p := newStore(t, srv, func(c *redisstore.Config) {
 			if edit != nil {
@@ -39,9 +38,8 @@ func introspectionReplicas(t *testing.T, iss *oauthtest.Issuer, n int, srv *redi
 			t.Fatal(err)
 		}
 		intros = append(intros, intro)
-		stores = append(stores, store)
 	}
-	return intros, stores
+	return intros, prefix
 }
 
 func introspections(iss *oauthtest.Issuer) int { return iss.Requests(oauthtest.EndpointIntrospection) }
@@ -98,7 +96,7 @@ func TestReplicas_Introspection(t *testing.T) {
 func TestIntrospection_ForgedValue(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
-	replicas, _ := introspectionReplicas(t, iss, 2, nil, time.Minute, nil)
+	replicas, prefix := introspectionReplicas(t, iss, 2, nil, time.Minute, nil)
 	tok := iss.OpaqueToken(t, oauthtest.WithScopes("library.read"))
 	ctx := testContext(t)
 	if _, err := replicas[0].Verify(ctx, tok); err != nil {
@@ -107,7 +105,7 @@ func TestIntrospection_ForgedValue(t *testing.T) {
 	// Replace the stored response with one for another subject, in the
 	// format verify writes, with a tag made without the Secret.
 	c := newClient(t, shared)
-	names, err := c.Do(ctx, c.B().Keys().Pattern("*TestIntrospection_ForgedValue:i:*").Build()).AsStrSlice()
+	names, err := c.Do(ctx, c.B().Keys().Pattern(prefix+"i:*").Build()).AsStrSlice()
 	if err != nil || len(names) != 1 {
 		t.Fatalf("stored values: %q, %v; want one", names, err)
 	}
