@@ -19,6 +19,18 @@
 // Recording only the proofs of authenticated calls keeps anonymous callers,
 // who can sign valid proofs with keys of their own, from filling it.
 //
+// # Replicas
+//
+// The replay cache is the process's own, so a proof replayed to another
+// replica behind the same load balancer would pass it. A [ReplayStore] in
+// [Config].ReplayStore is shared by the replicas instead (package
+// redisstore, a module of its own, keeps it in Redis or Valkey): each proof
+// is recorded there with one atomic call, under a keyed hash of its key's
+// thumbprint and jti, never the proof. A store that cannot answer makes
+// Record fail closed with [ErrReplayStoreUnavailable] (Unavailable, not an
+// invalid proof), unless its operator chose the in-process fallback
+// ([ErrInProcessFallback]).
+//
 // Proof keys are the client's choice and are checked before the
 // signature: RSA keys must have the public exponent 65537 and at most 4096
 // bits, so that no proof costs much more to verify than an ES256 one.

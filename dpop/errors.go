@@ -57,6 +57,21 @@ var (
 // the server provides (the use_dpop_nonce error of RFC 9449 §8).
 var ErrUseNonce = errors.New("dpop: use the server's nonce")
 
+// ErrReplayStoreUnavailable reports that the [ReplayStore] could not say
+// whether a proof was replayed (unreachable, too slow, out of memory): the
+// proof is refused, since it cannot be checked now, but it is not invalid,
+// and the client may retry with a new proof. It is no [*ProofError]; the
+// error that matches it wraps the store's error as well.
+var ErrReplayStoreUnavailable = errors.New("dpop: replay store unavailable")
+
+// ErrInProcessFallback is what a [ReplayStore] returns, wrapping its own
+// error, when it cannot answer and its operator chose to fall back rather
+// than refuse DPoP calls: [Verifier.Record] then records the proof in the
+// Verifier's in-process cache. That checks replays to this process only: a
+// proof replayed to another replica meanwhile is accepted. Stores offer it
+// only as an explicit, documented opt-in.
+var ErrInProcessFallback = errors.New("dpop: replay store unavailable; recording in this process only")
+
 // A ProofError says why a proof was rejected. It matches [ErrInvalidProof]
 // and its Reason with errors.Is, and [ErrUseNonce] for [ErrNonce]. Its
 // message names the reason only.

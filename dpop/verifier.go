@@ -13,6 +13,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -64,6 +65,20 @@ type Config struct {
 	// ReplayCacheSize is used; at most ReplayCacheSize. A client that makes
 	// more calls per window than this with one key needs a larger value.
 	ReplayKeyLimit int
+	// ReplayStore, if set, remembers proofs instead of the in-process
+	// cache, for replicas that must refuse a proof any of them accepted.
+	// Each proof is stored until no replica can accept it any more: its
+	// iat plus Window, plus 5 s for differences between the replicas'
+	// clocks (which must agree within that; NTP keeps them within
+	// milliseconds), so at most 2×Window + 5 s. ReplayCacheSize and
+	// ReplayKeyLimit then bound only the in-process cache that a store's
+	// [ErrInProcessFallback] falls back to; the store's own bound is its
+	// memory (see package redisstore for Redis: a memory limit with the
+	// noeviction policy refuses writes, so proofs are refused with
+	// [ErrReplayStoreUnavailable] rather than forgotten). If a store
+	// cannot answer, Record fails closed. If nil, the in-process cache is
+	// used.
+	ReplayStore ReplayStore
 	// NoncePeriod, if not zero, makes server nonces mandatory (RFC 9449
 	// §8): a proof must carry a nonce issued by [Verifier.Nonce] in the
 	// current or the previous period, else it is refused with [ErrNonce]
@@ -83,9 +98,12 @@ type Verifier struct {
 	algorithms []jose.SignatureAlgorithm
 	algNames   string // for challenges: "ES256 EdDSA ..."
 	window     time.Duration
-	replay     *replayCache
-	nonces     *nonces // nil: no nonce required
-	now        func() time.Time
+	// replay returns the in-process cache; with a store, it is made at the
+	// first fallback to it.
+	replay func() *replayCache
+	store  ReplayStore // nil: the in-process cache
+	nonces *nonces     // nil: no nonce required
+	now    func() time.Time
 }
 
 // New returns a Verifier for cfg, or an error naming the field at fault.
@@ -120,7 +138,11 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	v.algNames = strings.Join(names, " ")
 	size := cmp.Or(cfg.ReplayCacheSize, defaultReplaySize)
-	v.replay = newReplayCache(size, cmp.Or(cfg.ReplayKeyLimit, max(size/4, 1)), v.window)
+	keyLimit := cmp.Or(cfg.ReplayKeyLimit, max(size/4, 1))
+	v.replay = sync.OnceValue(func() *replayCache { return newReplayCache(size, keyLimit, v.window) })
+	if v.store = cfg.ReplayStore; v.store == nil {
+		v.replay() // allocated now rather than by the first call
+	}
 	if cfg.NoncePeriod > 0 {
 		v.nonces = newNonces(cfg.NonceKey, cfg.NoncePeriod)
 	}
@@ -175,6 +197,7 @@ type proofClaims struct {
 type Proof struct {
 	jkt    string
 	replay [32]byte
+	iat    int64 // Unix seconds, as the window check reads it
 }
 
 // Thumbprint returns the JWK SHA-256 thumbprint (RFC 7638) of the proof's
@@ -210,16 +233,20 @@ func (v *Verifier) Check(proof string, req Request) (Proof, error) {
 		return Proof{}, err
 	}
 	jkt := head.Value.jkt
-	return Proof{jkt: jkt, replay: replayKey(jkt, *c.JTI)}, nil
+	return Proof{jkt: jkt, replay: replayKey(jkt, *c.JTI), iat: int64(*c.IAT)}, nil
 }
 
 // Record accepts p, a proof that [Verifier.Check] returned, unless a proof
 // with its key and jti was recorded within the window: then it returns a
 // [*ProofError] with [ErrReplayed]. Of many concurrent calls for one proof
-// exactly one succeeds. It fails with [ErrReplayCacheFull] when the replay
-// cache, or the share of it that one key may hold, is full, and with
-// [ErrMalformed] for a Proof that Check did not return. The context is for
-// replay stores that leave the process; the in-process cache never blocks.
+// exactly one succeeds, also across the replicas that share a
+// [Config].ReplayStore. It fails with [ErrReplayCacheFull] when the
+// in-process replay cache, or the share of it that one key may hold, is
+// full; with an error matching [ErrReplayStoreUnavailable] when the
+// ReplayStore cannot answer (it never lets a proof through unchecked); and
+// with [ErrMalformed] for a Proof that Check did not return. If ctx ends
+// before the proof is recorded, Record returns ctx.Err(). The in-process
+// cache never blocks.
 func (v *Verifier) Record(ctx context.Context, p Proof) error {
 	if p.jkt == "" {
 		return proofError(ErrMalformed)
@@ -227,7 +254,23 @@ func (v *Verifier) Record(ctx context.Context, p Proof) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	replayed, full := v.replay.record(p.jkt, p.replay, v.now())
+	now := v.now()
+	if v.store != nil {
+		replayed, err := v.store.Record(ctx, p.replay, v.storeTTL(p.iat, now))
+		switch {
+		case err == nil && replayed:
+			return proofError(ErrReplayed)
+		case err == nil:
+			return nil
+		case errors.Is(err, ErrInProcessFallback):
+			// The operator chose this: record below, in this process only.
+		case ctx.Err() != nil:
+			return ctx.Err()
+		default:
+			return fmt.Errorf("%w: %w", ErrReplayStoreUnavailable, err)
+		}
+	}
+	replayed, full := v.replay().record(p.jkt, p.replay, now)
 	switch {
 	case replayed:
 		return proofError(ErrReplayed)

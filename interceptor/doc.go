@@ -56,6 +56,7 @@
 //	weak or old authentication   Unauthenticated   …, error="insufficient_user_authentication",
 //	  (step-up, RFC 9470)                            acr_values="…", max_age="…"
 //	DPoP replay cache full       Unavailable       (none: retry with a new proof)
+//	DPoP replay store down       Unavailable       (none: retry with a new proof)
 //	verifier broke its contract  Internal          (none)
 //
 // The last row is a bug in a custom [verify.Verifier]: an error that is

@@ -104,6 +104,12 @@ func (i *Interceptor) checkProof(ctx context.Context, method string, cred creden
 // bound to its key: a proof is good once (RFC 9449 §11.1).
 func (i *Interceptor) recordProof(ctx context.Context, p dpop.Proof) *rejection {
 	if err := i.opts.dpop.verifier.Record(ctx, p); err != nil {
+		if errors.Is(err, dpop.ErrReplayStoreUnavailable) {
+			// Cannot check now, which says nothing of the proof: no
+			// invalid_dpop_proof challenge.
+			return &rejection{code: codes.Unavailable, reason: ReasonDPoPReplayStoreUnavailable,
+				description: "the DPoP proof cannot be checked right now; retry with a new proof", cause: err}
+		}
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return &rejection{code: codes.Unavailable, reason: ReasonDPoPReplayCacheFull,
 				description: "the DPoP proof could not be checked in time; retry with a new proof", cause: err}

@@ -338,3 +338,36 @@ func dpopCredentials(t *testing.T, k *oauthtest.DPoPKey, token string) *dpopgrpc
 	t.Helper()
 	return dpopgrpc.NewCredentials(k.Signer(t), func(context.Context) (string, error) { return token, nil }, dpopgrpc.AllowInsecure())
 }
+
+// failingStore is a dpop.ReplayStore that cannot answer.
+type failingStore struct{ err error }
+
+func (s failingStore) Record(context.Context, [32]byte, time.Duration) (bool, error) {
+	return false, s.err
+}
+
+// TestDPoP_ReplayStoreUnavailable: when the shared replay store cannot
+// answer, a DPoP call that is otherwise good fails closed with Unavailable
+// and DPOP_REPLAY_STORE_UNAVAILABLE, for every kind of call, and with no
+// invalid_dpop_proof challenge: the proof is not at fault. Bearer calls do
+// not use the store.
+func TestDPoP_ReplayStoreUnavailable(t *testing.T) {
+	f := newDPoPFixture(t, dpop.Config{ReplayStore: failingStore{errors.New("store down")}}, nil)
+	tok := f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithDPoPBinding(f.key))
+	ctx := testContext(t)
+	for kind, got := range callKinds(ctx, f.client, grpc.PerRPCCredentials(f.key.Credentials(t, tok))) {
+		if status.Code(got.err) != codes.Unavailable {
+			t.Fatalf("%s: code = %v (%v), want Unavailable", kind, status.Code(got.err), got.err)
+		}
+		if r := errorInfo(t, got.err).GetReason(); r != interceptor.ReasonDPoPReplayStoreUnavailable {
+			t.Errorf("%s: reason = %s, want %s", kind, r, interceptor.ReasonDPoPReplayStoreUnavailable)
+		}
+		if www := got.md.Get("www-authenticate"); len(www) != 0 {
+			t.Errorf("%s: www-authenticate = %q, want none", kind, www)
+		}
+	}
+	bearer := f.iss.Token(t, oauthtest.WithScopes(allScopes...))
+	if _, err := f.client.GetBook(ctx, &testpb.GetBookRequest{Name: "x"}, oauthtest.Bearer(bearer)); err != nil {
+		t.Errorf("GetBook(bearer) = %v, want OK", err)
+	}
+}

@@ -53,6 +53,11 @@ const (
 	// ReasonDPoPReplayCacheFull: the DPoP replay cache is full, so no new
 	// proof can be accepted right now (Unavailable).
 	ReasonDPoPReplayCacheFull = "DPOP_REPLAY_CACHE_FULL"
+	// ReasonDPoPReplayStoreUnavailable: the shared DPoP replay store
+	// ([dpop.Config].ReplayStore) could not say whether the proof was
+	// replayed, so it is refused (Unavailable); the proof itself may be
+	// valid.
+	ReasonDPoPReplayStoreUnavailable = "DPOP_REPLAY_STORE_UNAVAILABLE"
 	// ReasonSenderConstraintRequired: the method requires a
 	// sender-constrained token and got a bearer token.
 	ReasonSenderConstraintRequired = "SENDER_CONSTRAINT_REQUIRED"

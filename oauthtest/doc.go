@@ -23,6 +23,9 @@
 // status/content type/body, a redirect) at run time; [Issuer.SetHeader]
 // sets response headers such as Cache-Control, Age, Expires and Date;
 // [Issuer.Requests] counts the requests each endpoint received.
+// [SharedStore] is an in-memory stand-in for the Redis that replicas share
+// (a dpop.ReplayStore and a verify.IntrospectionCache), for tests of
+// several replicas in one process.
 // [WithIssuerPath] gives the issuer a path, as multi-tenant servers have.
 //
 // # Time

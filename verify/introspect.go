@@ -21,7 +21,12 @@ import (
 // Results are cached, keyed by a SHA-256 digest of the token (never the token
 // itself): active ones for CacheTTL but never beyond exp, rejected ones for
 // NegativeCacheTTL, both re-checked against exp and nbf on every hit.
-// Concurrent calls for one token share one request. Failures to reach the
+// Concurrent calls for one token share one request. With a
+// [IntrospectionConfig].SharedCache, a miss looks there before it asks the
+// endpoint, and the replicas that share it ask once per token between them;
+// an answer from the shared cache is not a cache hit for
+// [Introspection.VerifyCacheHit], which reports the process's own cache.
+// Failures to reach the
 // endpoint, non-200 answers (a 401 means this client's credentials are
 // wrong, not the token), and malformed or oversized responses yield an
 // [*UnavailableError] and are not cached.
@@ -43,6 +48,7 @@ type Introspection struct {
 	leeway   time.Duration
 	now      func() time.Time
 	cache    *tokencache.Cache[introspected]
+	shared   *sharedCache    // nil: no IntrospectionConfig.SharedCache
 	metrics  *cacheMetrics   // nil records nothing
 	requests *requestMetrics // nil records nothing
 	timing   *verifyTiming
@@ -57,6 +63,9 @@ type Introspection struct {
 type introspected struct {
 	claims *Claims
 	err    error
+	// body is the response the result was read from, for the shared
+	// cache; fill drops it before the result is cached in the process.
+	body []byte
 }
 
 // Verify introspects token, or answers from the cache, and returns its
@@ -84,9 +93,7 @@ func (i *Introspection) verifyCacheHit(ctx context.Context, token string) (c *Cl
 	r, hit := i.cache.Get(key)
 	i.metrics.lookup(hit)
 	if !hit {
-		r, err = i.cache.Do(ctx, key, func(ctx context.Context) (introspected, time.Duration, error) {
-			return i.introspectTimed(ctx, token, false)
-		})
+		r, err = i.miss(ctx, key, token)
 		if err != nil {
 			if !errors.Is(err, ErrUnavailable) {
 				// The caller's own context ended while it waited.
@@ -197,13 +204,13 @@ func (i *Introspection) ask(ctx context.Context, token string) (introspected, ti
 		if !errors.Is(err, ErrInvalidToken) {
 			return introspected{}, 0, introspectUnavailable(err)
 		}
-		return introspected{err: err}, i.negTTL, nil
+		return introspected{err: err, body: body}, i.negTTL, nil
 	}
 	ttl := i.ttl
 	if !claims.expiry.IsZero() {
 		ttl = min(ttl, claims.expiry.Sub(now))
 	}
-	return introspected{claims: claims}, ttl, nil
+	return introspected{claims: claims, body: body}, ttl, nil
 }
 
 func introspectUnavailable(err error) error { return &UnavailableError{Op: "introspect", Err: err} }

@@ -94,6 +94,16 @@ type IntrospectionConfig struct {
 	NegativeCacheTTL time.Duration
 	// CacheSize bounds the number of cached results. If zero, 10 000 is used.
 	CacheSize int
+	// SharedCache, if set, is a second-level cache that the replicas of a
+	// service share (package redisstore keeps it in Redis): on a miss of
+	// its own cache, an Introspection looks there, and only then asks the
+	// endpoint, which then gets one request per token per CacheTTL from
+	// the whole fleet (see [IntrospectionCache]). A revocation one replica
+	// learns of is seen by all, each at the end of its cached result's
+	// CacheTTL. A shared cache that fails or is slow never rejects a
+	// token: the Introspection asks the endpoint instead. If nil, each
+	// Introspection has its own cache only.
+	SharedCache IntrospectionCache
 
 	// InsecureAllowHTTP permits an http Endpoint on a loopback host, for
 	// tests and sidecars. Credentials and tokens then cross the wire in
@@ -178,6 +188,9 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 		i.now = time.Now
 	}
 	i.client = i.policy.client(cfg.HTTPClient)
+	if cfg.SharedCache != nil {
+		i.shared = newSharedCache(cfg.SharedCache, cfg.Endpoint, cfg.ClientID, i.policy.timeout)
+	}
 	i.cache = tokencache.New[introspected](tokencache.Config{Size: cmp.Or(cfg.CacheSize, defaultIntrospectCacheSize), Now: i.now})
 	if cfg.MeterProvider != nil {
 		var err error

@@ -13,9 +13,11 @@
 // A [Sim] counts the requests each endpoint receives in every simulated
 // second, and what each call to a replica answered. [Scenarios] lists the
 // scenarios of issue #20 (steady state, deploy storm, key rotation,
-// outage and recovery, unknown-kid flood, opaque tokens); each adds what
-// it measured, and the targets it checked, to a [Report], which
-// [Report.Markdown] prints.
+// outage and recovery, unknown-kid flood, opaque tokens) and of issue #28
+// (opaque tokens with a second-level introspection cache the replicas
+// share, modelled in memory by an [oauthtest.SharedStore], since no Redis
+// runs in a synctest bubble); each adds what it measured, and the targets
+// it checked, to a [Report], which [Report.Markdown] prints.
 //
 // # Running it
 //

@@ -39,6 +39,7 @@ type OutcomeRow struct {
 type OpaqueRow struct {
 	N, Tokens int
 	Calls     float64 // calls per second, all replicas
+	Shared    bool    // the replicas share a second-level cache
 	Stats     Stats
 }
 
@@ -138,11 +139,17 @@ func (rep *Report) Markdown(w io.Writer, header string) {
 	if len(rep.Opaque) > 0 {
 		p("\n## Opaque tokens: introspection requests\n\n")
 		p("Each replica handles one call per second with a token drawn at random from the distinct tokens in use; ")
-		p("`IntrospectionConfig.CacheTTL` is the default 5s. Measured over the 30s after the 10s deploy.\n\n")
-		p("| N | distinct tokens | calls /s | introspection mean /s | peak /s | per replica /min |\n")
-		p("|---:|---:|---:|---:|---:|---:|\n")
+		p("`IntrospectionConfig.CacheTTL` is the default 5s. Measured over the 30s after the 10s deploy. ")
+		p("With a shared cache, the replicas' `IntrospectionConfig.SharedCache` is one `oauthtest.SharedStore`, ")
+		p("the in-memory model of what `redisstore` keeps in Redis (the same atomic operations and expiry).\n\n")
+		p("| N | shared cache | distinct tokens | calls /s | introspection mean /s | peak /s | per replica /min |\n")
+		p("|---:|---|---:|---:|---:|---:|---:|\n")
 		for _, r := range rep.Opaque {
-			p("| %d | %d | %s | %s | %d | %s |\n", r.N, r.Tokens, num(r.Calls), num(r.Stats.MeanPerSec), r.Stats.PeakPerSec,
+			shared := "no"
+			if r.Shared {
+				shared = "yes"
+			}
+			p("| %d | %s | %d | %s | %s | %d | %s |\n", r.N, shared, r.Tokens, num(r.Calls), num(r.Stats.MeanPerSec), r.Stats.PeakPerSec,
 				num(r.Stats.MeanPerMin()/float64(r.N)))
 		}
 	}

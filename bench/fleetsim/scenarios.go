@@ -59,7 +59,10 @@ func Scenarios(n int) []Scenario {
 		Scenario{Name: "unknown-kid flood", N: n, Play: func(t testing.TB, rep *Report) { flood(t, rep, n) }},
 	)
 	for _, m := range Sizes(n) {
-		out = append(out, Scenario{Name: "opaque tokens", N: m, Play: func(t testing.TB, rep *Report) { opaque(t, rep, m) }})
+		out = append(out, Scenario{Name: "opaque tokens", N: m, Play: func(t testing.TB, rep *Report) { opaque(t, rep, m, false) }})
+	}
+	for _, m := range Sizes(n) {
+		out = append(out, Scenario{Name: "opaque tokens, shared cache", N: m, Play: func(t testing.TB, rep *Report) { opaque(t, rep, m, true) }})
 	}
 	return out
 }
@@ -261,21 +264,34 @@ func flood(t testing.TB, rep *Report, n int) {
 }
 
 // opaque measures introspection requests for n replicas, each handling a
-// call per second, as a function of the number of distinct tokens.
-func opaque(t testing.TB, rep *Report, n int) {
-	const name = "opaque tokens"
+// call per second, as a function of the number of distinct tokens, with
+// each replica's own cache only or with a cache the replicas share.
+func opaque(t testing.TB, rep *Report, n int, shared bool) {
+	name := "opaque tokens"
+	if shared {
+		name += ", shared cache"
+	}
 	const from, to = 10 * time.Second, 40 * time.Second
+	const ttl = 5 * time.Second // IntrospectionConfig.CacheTTL
 	for _, k := range []int{1, 10, 100, 1000} {
-		s := New(t, Config{Replicas: n, Opaque: true, OpaqueTokens: k, Traffic: time.Second, Seed: 6})
+		s := New(t, Config{Replicas: n, Opaque: true, OpaqueTokens: k, Traffic: time.Second, Seed: 6, SharedCache: shared})
 		s.RunUntil(to)
 		st := s.Stats(oauthtest.EndpointIntrospection, from, to)
-		rep.Opaque = append(rep.Opaque, OpaqueRow{N: n, Tokens: k, Calls: float64(n), Stats: st})
-		// Each replica asks about a token at most once per CacheTTL (5s),
-		// and never more often than it is called.
-		most := slices.Max(s.ReplicaRequests(oauthtest.EndpointIntrospection))
-		limit := min(int64(to/time.Second), int64(k)*int64(to/(5*time.Second)+1))
-		rep.check(name, n, most <= limit, fmt.Sprintf("%d distinct: at most one introspection per token per replica per CacheTTL", k),
-			"requests per replica in %s: at most %d (limit %d)", short(to), most, limit)
+		rep.Opaque = append(rep.Opaque, OpaqueRow{N: n, Tokens: k, Calls: float64(n), Shared: shared, Stats: st})
+		if shared {
+			// The fleet asks about a token at most once per CacheTTL,
+			// whatever its size.
+			limit := int64(k) * int64((to-from)/ttl+1)
+			rep.check(name, n, int64(st.Requests) <= limit, fmt.Sprintf("%d distinct: at most one introspection per token per CacheTTL for the fleet", k),
+				"requests in %s: %d (limit %d)", short(to-from), st.Requests, limit)
+		} else {
+			// Each replica asks about a token at most once per CacheTTL,
+			// and never more often than it is called.
+			most := slices.Max(s.ReplicaRequests(oauthtest.EndpointIntrospection))
+			limit := min(int64(to/time.Second), int64(k)*int64(to/ttl+1))
+			rep.check(name, n, most <= limit, fmt.Sprintf("%d distinct: at most one introspection per token per replica per CacheTTL", k),
+				"requests per replica in %s: at most %d (limit %d)", short(to), most, limit)
+		}
 		rep.outcome(fmt.Sprintf("%s (%d distinct)", name, k), n, s, false)
 		s.Close()
 	}

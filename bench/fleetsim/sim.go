@@ -35,6 +35,11 @@ type Config struct {
 	// clients use, each call picking one at random (default 1).
 	Opaque       bool
 	OpaqueTokens int
+	// SharedCache gives every replica's Introspection one shared
+	// second-level cache (IntrospectionConfig.SharedCache): an
+	// [oauthtest.SharedStore], the in-memory model of what redisstore
+	// keeps in Redis, with the same atomic operations and expiry.
+	SharedCache bool
 	// Seed seeds the simulation's own choices (start times, phases, token
 	// picks); the key sets' jitter is random.
 	Seed uint64
@@ -128,6 +133,10 @@ func New(t testing.TB, cfg Config) *Sim {
 	for range cfg.OpaqueTokens {
 		s.opaque = append(s.opaque, iss.OpaqueToken(t, oauthtest.WithLifetime(48*time.Hour)))
 	}
+	var shared verify.IntrospectionCache
+	if cfg.SharedCache {
+		shared = oauthtest.NewSharedStore(nil) // the bubble's clock
+	}
 	deploySeconds := int(cfg.Deploy / time.Second)
 	for range cfg.Replicas {
 		r := &replica{startAt: time.Duration(s.rng.IntN(deploySeconds)) * time.Second}
@@ -140,6 +149,7 @@ func New(t testing.TB, cfg Config) *Sim {
 				ClientSecret: verify.Secret(iss.ClientSecret()),
 				Audiences:    []string{oauthtest.DefaultAudience},
 				HTTPClient:   client,
+				SharedCache:  shared,
 			})
 		} else {
 			r.keys, err = verify.NewRemoteKeySet(verify.RemoteKeySetConfig{Issuer: iss.URL, HTTPClient: client})
