@@ -41,7 +41,7 @@ func ExampleNewPolicy() {
 	}
 	// Output:
 	// /examples.reports.v1.ReportService/DeleteReport: admin AND write:reports ACR urn:example:mfa MAX-AGE 300s, allowed=false, ask for ["admin" "write:reports"]
-	// /examples.reports.v1.ReportService/GetReport: (read:reports) OR (admin), allowed=false, ask for ["read:reports"]
+	// /examples.reports.v1.ReportService/GetReport: (read:reports) OR (admin) IF owner, allowed=false, ask for ["read:reports"]
 	// /examples.reports.v1.ReportService/CreateReport: write:reports, allowed=true, ask for ["write:reports"]
 	// /grpc.health.v1.Health/Check: public, allowed=true, ask for []
 	// /examples.reports.v1.ReportService/Undeclared: no rule, denied
