@@ -12,7 +12,7 @@ import (
 // it answers from its cache: never the first time, always the second,
 // never without a cache or for a verifier that cannot tell.
 func TestVerifyCacheHit(t *testing.T) {
-	iss := oauthtest.NewIssuer(t, oauthtest.WithIntrospectionClient("rs", "secret"), oauthtest.WithInMemory())
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{ClientID: "rs", ClientSecret: "secret", InMemory: true})
 	jwt := newStaticJWT(t, iss)
 	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
 	if err != nil {
@@ -22,7 +22,7 @@ func TestVerifyCacheHit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{Endpoint: iss.IntrospectionURL(), ClientID: "rs",
+	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{Endpoint: iss.EndpointURL(oauthtest.EndpointIntrospection), ClientID: "rs",
 		ClientSecret: "secret", Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}, HTTPClient: iss.Client()})
 	if err != nil {
 		t.Fatal(err)

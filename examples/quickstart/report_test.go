@@ -11,10 +11,7 @@ import (
 )
 
 // forReports makes tokens the way auth.example.com issues them for this API.
-var forReports = []oauthtest.TokenOption{
-	oauthtest.WithIssuer("https://auth.example.com/"),
-	oauthtest.WithAudience("https://reports.example.com"),
-}
+var forReports = oauthtest.Token{Issuer: "https://auth.example.com/", Audience: []string{"https://reports.example.com"}}
 
 func TestServer(t *testing.T) {
 	iss := oauthtest.NewIssuer(t) // an authorization server on 127.0.0.1, standing in for auth.example.com
@@ -33,10 +30,10 @@ func TestServer(t *testing.T) {
 
 	// Calls every RPC, unary and streaming, without a token and with a token
 	// lacking its scopes, and fails naming each one that gets past oauthgate.
-	oauthtest.CheckWiring(t, srv, policy, iss, forReports...)
+	oauthtest.CheckWiring(t, srv, policy, iss, forReports)
 
-	client := reportsv1.NewReportServiceClient(oauthtest.ServeServer(t, srv))
-	tok := iss.Token(t, append(forReports, oauthtest.WithSubject("alice"), oauthtest.WithScopes("read:reports"))...)
+	client := reportsv1.NewReportServiceClient(oauthtest.ServeGRPC(t, srv))
+	tok := iss.Token(t, forReports, oauthtest.Token{Subject: "alice", Scopes: []string{"read:reports"}})
 	if _, err := client.GetReport(t.Context(), &reportsv1.GetReportRequest{Id: "r-1"}, oauthtest.Bearer(tok)); err != nil {
 		t.Errorf("GetReport() with a read:reports token: %v", err)
 	}

@@ -34,7 +34,7 @@ func ExampleNewServer() {
 	conn, _ := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	defer conn.Close()
 	client := reportsv1.NewReportServiceClient(conn)
-	bob, _ := iss.MintToken(oauthtest.WithSubject(reports.SubjectBob), oauthtest.WithScopes(reports.ScopeRead))
+	bob, _ := iss.MintToken(oauthtest.Token{Subject: reports.SubjectBob, Scopes: []string{reports.ScopeRead}})
 	for _, id := range []string{"r-3", "r-1"} {
 		resp, err := client.GetReport(context.Background(), &reportsv1.GetReportRequest{Id: id}, oauthtest.Bearer(bob))
 		fmt.Println(id, resp.GetReport().GetTitle(), status.Code(err))
