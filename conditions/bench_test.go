@@ -17,8 +17,8 @@ import (
 // and a read of token.claims (which decodes the claim set).
 func BenchmarkEval(b *testing.B) {
 	k := newTokens(b)
-	alice := k.claims(b, "acme", "alice", oauthtest.WithScopes("docs.write", "docs.read"), oauthtest.WithClaim("org", "research"))
-	root := k.claims(b, "acme", "root", oauthtest.WithScopes("docs.write", "docs.read", "admin"))
+	alice := k.claims(b, "acme", "alice", oauthtest.Token{Scopes: []string{"docs.write", "docs.read"}, Claims: map[string]any{"org": "research"}})
+	root := k.claims(b, "acme", "root", oauthtest.Token{Scopes: []string{"docs.write", "docs.read", "admin"}})
 	const owner = "request.owner == token.sub || 'admin' in token.scopes"
 	items := make([]*testpb.Item, 10)
 	for i := range items {

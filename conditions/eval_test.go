@@ -28,16 +28,24 @@ func TestEval(t *testing.T) {
 	t.Parallel()
 	k := newTokens(t)
 	authTime := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
-	alice := k.claims(t, "acme", "alice", oauthtest.WithScopes("docs.write", "docs.read"))
-	admin := k.claims(t, "acme", "root", oauthtest.WithScopes("docs.write", "admin"))
-	bob := k.claims(t, "globex", "bob", oauthtest.WithScopes("docs.write"))
-	rich := k.claims(t, "acme", "carol", oauthtest.WithScopes("docs.write"), oauthtest.WithClientID("app"),
-		oauthtest.WithClaim("acr", "urn:mfa"), oauthtest.WithClaim("amr", []string{"pwd", "otp"}),
-		oauthtest.WithClaim("auth_time", authTime.Unix()), oauthtest.WithClaim("org", "research"),
-		oauthtest.WithClaim("level", 3), oauthtest.WithClaim("groups", []string{"eng", "ops"}),
-		oauthtest.WithClaim("profile", map[string]any{"team": "core"}))
-	mtls := k.claims(t, "acme", "svc", oauthtest.WithClaim("cnf", map[string]string{"x5t#S256": thumbprint("cert")}))
-	dpop := k.claims(t, "acme", "svc", oauthtest.WithClaim("cnf", map[string]string{"jkt": thumbprint("key")}))
+	alice := k.claims(t, "acme", "alice", oauthtest.Token{Scopes: []string{"docs.write", "docs.read"}})
+	admin := k.claims(t, "acme", "root", oauthtest.Token{Scopes: []string{"docs.write", "admin"}})
+	bob := k.claims(t, "globex", "bob", oauthtest.Token{Scopes: []string{"docs.write"}})
+	rich := k.claims(t, "acme", "carol", oauthtest.Token{
+		Scopes:   []string{"docs.write"},
+		ClientID: "app",
+		Claims: map[string]any{
+			"acr":       "urn:mfa",
+			"amr":       []string{"pwd", "otp"},
+			"auth_time": authTime.Unix(),
+			"org":       "research",
+			"level":     3,
+			"groups":    []string{"eng", "ops"},
+			"profile":   map[string]any{"team": "core"},
+		},
+	})
+	mtls := k.claims(t, "acme", "svc", oauthtest.Token{Claims: map[string]any{"cnf": map[string]string{"x5t#S256": thumbprint("cert")}}})
+	dpop := k.claims(t, "acme", "svc", oauthtest.Token{Claims: map[string]any{"cnf": map[string]string{"jkt": thumbprint("key")}}})
 
 	own := &testpb.UpdateDocumentRequest{Tenant: "acme", Owner: "alice"}
 	other := &testpb.UpdateDocumentRequest{Tenant: "acme", Owner: "bob"}
@@ -191,8 +199,8 @@ func TestEvalPolicy(t *testing.T) {
 	if m := ev.For("/nope.S/M"); m != nil {
 		t.Errorf("For(unknown) = %v, want nil", m)
 	}
-	alice := k.claims(t, "acme", "alice", oauthtest.WithScopes("docs.write"))
-	bob := k.claims(t, "globex", "bob", oauthtest.WithScopes("docs.write", "admin"))
+	alice := k.claims(t, "acme", "alice", oauthtest.Token{Scopes: []string{"docs.write"}})
+	bob := k.claims(t, "globex", "bob", oauthtest.Token{Scopes: []string{"docs.write", "admin"}})
 	tests := map[string]struct {
 		method        string
 		claims        *verify.Claims
@@ -275,7 +283,7 @@ func TestEvalFailsClosed(t *testing.T) {
 func TestDenyErrorText(t *testing.T) {
 	t.Parallel()
 	k := newTokens(t)
-	claims := k.claims(t, "acme", "secret-subject", oauthtest.WithClaim("org", "secret-org"))
+	claims := k.claims(t, "acme", "secret-subject", oauthtest.Token{Claims: map[string]any{"org": "secret-org"}})
 	req := &testpb.UpdateDocumentRequest{Owner: "secret-owner", Labels: map[string]string{"k": "secret-label"}}
 	tests := map[string]struct {
 		expr, wantText, wantCause string

@@ -34,7 +34,7 @@ type tokens struct {
 
 func newTokens(tb testing.TB) *tokens {
 	tb.Helper()
-	iss := oauthtest.NewIssuer(tb, oauthtest.WithInMemory())
+	iss := oauthtest.NewIssuer(tb, oauthtest.IssuerConfig{InMemory: true})
 	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
 	if err != nil {
 		tb.Fatal(err)
@@ -52,13 +52,15 @@ func newTokens(tb testing.TB) *tokens {
 
 // claims returns the verified claims of a token of tenant for sub, with
 // opts on top.
-func (k *tokens) claims(tb testing.TB, tenant, sub string, opts ...oauthtest.TokenOption) *verify.Claims {
+func (k *tokens) claims(tb testing.TB, tenant, sub string, opts ...oauthtest.Token) *verify.Claims {
 	tb.Helper()
-	opts = append([]oauthtest.TokenOption{
-		oauthtest.WithIssuer("https://idp.example/" + tenant + "/"),
-		oauthtest.WithClaim("tid", tenant),
-		oauthtest.WithAudience("docs"),
-		oauthtest.WithSubject(sub),
+	opts = append([]oauthtest.Token{
+		{
+			Issuer:   "https://idp.example/" + tenant + "/",
+			Claims:   map[string]any{"tid": tenant},
+			Audience: []string{"docs"},
+			Subject:  sub,
+		},
 	}, opts...)
 	c, err := k.jwt.Verify(context.Background(), k.iss.Token(tb, opts...))
 	if err != nil {

@@ -115,8 +115,10 @@ func TestCheck_SizeLimit(t *testing.T) {
 	// and a header parameter (base64url cannot make every length with one).
 	sized := func(n int) string {
 		mk := func(pad, hpad int) string {
-			return key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("pad", strings.Repeat("x", pad)),
-				oauthtest.WithProofHeader("x", strings.Repeat("y", hpad)))
+			return key.Proof(t, "POST", testURI, testToken, oauthtest.Proof{
+				Claims: map[string]any{"pad": strings.Repeat("x", pad)},
+				Header: map[string]any{"x": strings.Repeat("y", hpad)},
+			})
 		}
 		for hpad := range 4 {
 			for pad := max((n-len(mk(0, hpad)))*3/4-8, 0); ; pad++ {
@@ -204,7 +206,7 @@ func TestRecord_KeyLimit(t *testing.T) {
 	req := dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
 	var accepted, full int
 	for i := range 800 {
-		_, err := accept(v, greedy.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("jti", fmt.Sprint("g", i))), req)
+		_, err := accept(v, greedy.Proof(t, "POST", testURI, testToken, oauthtest.Proof{Claims: map[string]any{"jti": fmt.Sprint("g", i)}}), req)
 		switch {
 		case err == nil:
 			accepted++
@@ -251,7 +253,7 @@ func TestVerify_ReplayAnywhereInWindow(t *testing.T) {
 				key := oauthtest.NewDPoPKey(t, jose.ES256, clock)
 				req := dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
 				iat := start.Add(59 * time.Second).Truncate(time.Second)
-				p := key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("iat", iat.Unix()))
+				p := key.Proof(t, "POST", testURI, testToken, oauthtest.Proof{Claims: map[string]any{"iat": iat.Unix()}})
 				if _, err := accept(v, p, req); err != nil {
 					t.Fatal(err)
 				}

@@ -119,7 +119,7 @@ func TestReplayStore_KeyAndTTL(t *testing.T) {
 			key := oauthtest.NewDPoPKey(t, jose.ES256, func() time.Time { return testNow })
 			req := dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
 			p := key.Proof(t, "POST", testURI, testToken,
-				oauthtest.WithProofClaim("iat", tc.iat.Unix()), oauthtest.WithProofClaim("jti", "jti-1"))
+				oauthtest.Proof{Claims: map[string]any{"iat": tc.iat.Unix(), "jti": "jti-1"}})
 			if _, err := accept(v, p, req); err != nil {
 				t.Fatal(err)
 			}

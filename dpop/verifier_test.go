@@ -45,7 +45,7 @@ func TestVerify(t *testing.T) {
 	other := oauthtest.NewDPoPKey(t, jose.ES256, clock)
 	ed := oauthtest.NewDPoPKey(t, jose.EdDSA, clock)
 	rsa := oauthtest.NewDPoPKey(t, jose.RS256, clock)
-	proof := func(k *oauthtest.DPoPKey, opts ...oauthtest.ProofOption) string {
+	proof := func(k *oauthtest.DPoPKey, opts ...oauthtest.Proof) string {
 		return k.Proof(t, "POST", testURI, testToken, opts...)
 	}
 	tests := map[string]struct {
@@ -60,7 +60,7 @@ func TestVerify(t *testing.T) {
 		"RS256":              {proof: proof(rsa), wantJKT: rsa.Thumbprint()},
 		"URINormalized":      {proof: key.Proof(t, "POST", "HTTPS://API.example.com:443/reports.v1.ReportService/GetReport?x=1#f", testToken), wantJKT: key.Thumbprint()},
 		"NoTokenNoATH":       {proof: key.Proof(t, "POST", testURI, ""), req: dpop.Request{Method: "POST", URIs: []string{testURI}}, wantJKT: key.Thumbprint()},
-		"IatEdgeOfWindow":    {proof: proof(key, oauthtest.WithProofClaim("iat", testNow.Add(-60*time.Second).Unix())), wantJKT: key.Thumbprint()},
+		"IatEdgeOfWindow":    {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"iat": testNow.Add(-60 * time.Second).Unix()}}), wantJKT: key.Thumbprint()},
 		"WrongMethod":        {proof: key.Proof(t, "GET", testURI, testToken), want: dpop.ErrMethod},
 		"MethodCase":         {proof: key.Proof(t, "post", testURI, testToken), want: dpop.ErrMethod},
 		"WrongURI":           {proof: key.Proof(t, "POST", "https://api.example.com/reports.v1.ReportService/DeleteReport", testToken), want: dpop.ErrURI},
@@ -68,29 +68,29 @@ func TestVerify(t *testing.T) {
 		"HTTPForHTTPS":       {proof: key.Proof(t, "POST", "http://api.example.com/reports.v1.ReportService/GetReport", testToken), want: dpop.ErrURI},
 		"OtherPort":          {proof: key.Proof(t, "POST", "https://api.example.com:8443/reports.v1.ReportService/GetReport", testToken), want: dpop.ErrURI},
 		"NotAURI":            {proof: key.Proof(t, "POST", "reports.v1.ReportService/GetReport", testToken), want: dpop.ErrURI},
-		"OldIat":             {proof: proof(key, oauthtest.WithProofClaim("iat", testNow.Add(-61*time.Second).Unix())), want: dpop.ErrStale},
-		"FutureIat":          {proof: proof(key, oauthtest.WithProofClaim("iat", testNow.Add(61*time.Second).Unix())), want: dpop.ErrStale},
-		"StringIat":          {proof: proof(key, oauthtest.WithProofClaim("iat", "1800000000")), want: dpop.ErrMalformed},
-		"NegativeIat":        {proof: proof(key, oauthtest.WithProofClaim("iat", -1)), want: dpop.ErrMalformed},
-		"MissingJTI":         {proof: proof(key, oauthtest.WithProofClaim("jti", nil)), want: dpop.ErrMissingClaim},
-		"EmptyJTI":           {proof: proof(key, oauthtest.WithProofClaim("jti", "")), want: dpop.ErrMissingClaim},
-		"LongJTI":            {proof: proof(key, oauthtest.WithProofClaim("jti", strings.Repeat("j", 129))), want: dpop.ErrMalformed},
-		"MissingHTM":         {proof: proof(key, oauthtest.WithProofClaim("htm", nil)), want: dpop.ErrMissingClaim},
-		"MissingHTU":         {proof: proof(key, oauthtest.WithProofClaim("htu", nil)), want: dpop.ErrMissingClaim},
-		"MissingIat":         {proof: proof(key, oauthtest.WithProofClaim("iat", nil)), want: dpop.ErrMissingClaim},
-		"MissingATH":         {proof: proof(key, oauthtest.WithProofClaim("ath", nil)), want: dpop.ErrMissingClaim},
+		"OldIat":             {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"iat": testNow.Add(-61 * time.Second).Unix()}}), want: dpop.ErrStale},
+		"FutureIat":          {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"iat": testNow.Add(61 * time.Second).Unix()}}), want: dpop.ErrStale},
+		"StringIat":          {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"iat": "1800000000"}}), want: dpop.ErrMalformed},
+		"NegativeIat":        {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"iat": -1}}), want: dpop.ErrMalformed},
+		"MissingJTI":         {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"jti": nil}}), want: dpop.ErrMissingClaim},
+		"EmptyJTI":           {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"jti": ""}}), want: dpop.ErrMissingClaim},
+		"LongJTI":            {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"jti": strings.Repeat("j", 129)}}), want: dpop.ErrMalformed},
+		"MissingHTM":         {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"htm": nil}}), want: dpop.ErrMissingClaim},
+		"MissingHTU":         {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"htu": nil}}), want: dpop.ErrMissingClaim},
+		"MissingIat":         {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"iat": nil}}), want: dpop.ErrMissingClaim},
+		"MissingATH":         {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"ath": nil}}), want: dpop.ErrMissingClaim},
 		"ATHOfAnotherToken":  {proof: key.Proof(t, "POST", testURI, "another-token"), want: dpop.ErrTokenHash},
-		"WrongType":          {proof: proof(key, oauthtest.WithProofHeader("typ", "JWT")), want: dpop.ErrType},
-		"NoType":             {proof: proof(key, oauthtest.WithProofHeader("typ", "")), want: dpop.ErrType},
-		"PrivateKeyInHeader": {proof: proof(key, oauthtest.WithPrivateKeyInProof()), want: dpop.ErrPrivateKey},
+		"WrongType":          {proof: proof(key, oauthtest.Proof{Header: map[string]any{"typ": "JWT"}}), want: dpop.ErrType},
+		"NoType":             {proof: proof(key, oauthtest.Proof{Header: map[string]any{"typ": ""}}), want: dpop.ErrType},
+		"PrivateKeyInHeader": {proof: proof(key, oauthtest.Proof{PrivateKey: true}), want: dpop.ErrPrivateKey},
 		"KeyOfAnother":       {proof: swapHeaderKey(t, proof(key), other), want: dpop.ErrSignature},
 		"AlgNotAllowed":      {proof: proof(rsa), edit: func(c *dpop.Config) { c.Algorithms = []jose.SignatureAlgorithm{jose.ES256} }, want: dpop.ErrAlgorithm},
-		"Crit":               {proof: proof(key, oauthtest.WithProofHeader("crit", []string{"exp"})), want: dpop.ErrMalformed},
+		"Crit":               {proof: proof(key, oauthtest.Proof{Header: map[string]any{"crit": []string{"exp"}}}), want: dpop.ErrMalformed},
 		"NotJWS":             {proof: "not.a.proof", want: dpop.ErrMalformed},
 		"Padded":             {proof: proof(key) + "=", want: dpop.ErrMalformed},
 		"Huge":               {proof: strings.Repeat("a", 9000), want: dpop.ErrMalformed},
 		"NonceRequired":      {proof: proof(key), edit: func(c *dpop.Config) { c.NoncePeriod = time.Minute }, want: dpop.ErrNonce},
-		"NonceWrong":         {proof: proof(key, oauthtest.WithProofClaim("nonce", "made-up")), edit: func(c *dpop.Config) { c.NoncePeriod = time.Minute }, want: dpop.ErrNonce},
+		"NonceWrong":         {proof: proof(key, oauthtest.Proof{Claims: map[string]any{"nonce": "made-up"}}), edit: func(c *dpop.Config) { c.NoncePeriod = time.Minute }, want: dpop.ErrNonce},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -138,7 +138,7 @@ func TestVerify_Nonce(t *testing.T) {
 	if nonce == "" {
 		t.Fatal("Nonce() is empty with NoncePeriod set")
 	}
-	if _, err := accept(v, key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("nonce", nonce)), req); err != nil {
+	if _, err := accept(v, key.Proof(t, "POST", testURI, testToken, oauthtest.Proof{Claims: map[string]any{"nonce": nonce}}), req); err != nil {
 		t.Fatalf("Verify(current nonce) = %v", err)
 	}
 	_, err := accept(v, key.Proof(t, "POST", testURI, testToken), req)
@@ -148,7 +148,7 @@ func TestVerify_Nonce(t *testing.T) {
 	mu.Lock()
 	now = now.Add(time.Minute) // the next period: the old nonce still works
 	mu.Unlock()
-	if _, err := accept(v, key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("nonce", nonce)), req); err != nil {
+	if _, err := accept(v, key.Proof(t, "POST", testURI, testToken, oauthtest.Proof{Claims: map[string]any{"nonce": nonce}}), req); err != nil {
 		t.Errorf("Verify(previous period's nonce) = %v", err)
 	}
 	if v.Nonce() == nonce {
@@ -157,7 +157,7 @@ func TestVerify_Nonce(t *testing.T) {
 	mu.Lock()
 	now = now.Add(2 * time.Minute)
 	mu.Unlock()
-	if _, err := accept(v, key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("nonce", nonce)), req); !errors.Is(err, dpop.ErrNonce) {
+	if _, err := accept(v, key.Proof(t, "POST", testURI, testToken, oauthtest.Proof{Claims: map[string]any{"nonce": nonce}}), req); !errors.Is(err, dpop.ErrNonce) {
 		t.Errorf("Verify(nonce two periods old) = %v, want ErrNonce", err)
 	}
 	// Replicas sharing a key agree on the nonce.
@@ -211,7 +211,7 @@ func TestVerify_ReplayWindow(t *testing.T) {
 	key := oauthtest.NewDPoPKey(t, jose.ES256, clock)
 	req := dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
 	// iat 60s ahead: acceptable until now+120s.
-	p := key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("iat", testNow.Add(60*time.Second).Unix()), oauthtest.WithProofClaim("jti", "fixed"))
+	p := key.Proof(t, "POST", testURI, testToken, oauthtest.Proof{Claims: map[string]any{"iat": testNow.Add(60 * time.Second).Unix(), "jti": "fixed"}})
 	if _, err := accept(v, p, req); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestVerify_ReplayWindow(t *testing.T) {
 	set(0)
 	var full int
 	for i := range 200 {
-		_, err := accept(small, key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("jti", fmt.Sprint("j", i))), req)
+		_, err := accept(small, key.Proof(t, "POST", testURI, testToken, oauthtest.Proof{Claims: map[string]any{"jti": fmt.Sprint("j", i)}}), req)
 		if errors.Is(err, dpop.ErrReplayCacheFull) {
 			full++
 		} else if err != nil {
@@ -240,7 +240,7 @@ func TestVerify_ReplayWindow(t *testing.T) {
 		t.Error("200 proofs into a cache of 16 were all accepted")
 	}
 	set(200 * time.Second) // every entry expired
-	if _, err := accept(small, key.Proof(t, "POST", testURI, testToken, oauthtest.WithProofClaim("jti", "after")), req); err != nil {
+	if _, err := accept(small, key.Proof(t, "POST", testURI, testToken, oauthtest.Proof{Claims: map[string]any{"jti": "after"}}), req); err != nil {
 		t.Errorf("Verify() after expiry = %v", err)
 	}
 }

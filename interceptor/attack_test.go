@@ -253,14 +253,17 @@ func newAttackFixture(t *testing.T) *attackFixture {
 		clients:  map[string]testpb.LibraryServiceClient{},
 		secret:   "introspection-secret-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 	}
-	f.iss = oauthtest.NewIssuer(t, oauthtest.WithClock(f.clock.Now),
-		oauthtest.WithIntrospectionClient("library-api", f.secret))
-	f.other = oauthtest.NewIssuer(t, oauthtest.WithClock(f.clock.Now))
+	f.iss = oauthtest.NewIssuer(t, oauthtest.IssuerConfig{
+		Now:          f.clock.Now,
+		ClientID:     "library-api",
+		ClientSecret: f.secret,
+	})
+	f.other = oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: f.clock.Now})
 	f.tenant = newRawSigner(t, "tenant-1")
 	// Every key the rows use exists before the key set's first fetch, which
 	// the frozen clock makes its only fetch until a row advances it.
 	for _, alg := range []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA} {
-		f.iss.Token(t, oauthtest.WithAlgorithm(alg))
+		f.iss.Token(t, oauthtest.Token{Algorithm: alg})
 	}
 
 	newJWT := func(issuer, jwksURL string) (*verify.JWT, *verify.RemoteKeySet) {
@@ -278,7 +281,7 @@ func newAttackFixture(t *testing.T) *attackFixture {
 		}
 		return j, ks
 	}
-	jwtA, keys := newJWT(f.iss.URL, f.iss.JWKSURL())
+	jwtA, keys := newJWT(f.iss.URL, f.iss.EndpointURL(oauthtest.EndpointJWKS))
 	f.keys = keys
 	jwtT, _ := newJWT(f.tenant.URL(), f.tenant.JWKSURL())
 	issuers, err := verify.NewIssuers(jwtA, jwtT)
@@ -286,7 +289,7 @@ func newAttackFixture(t *testing.T) *attackFixture {
 		t.Fatal(err)
 	}
 	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{
-		Endpoint: f.iss.IntrospectionURL(), ClientID: "library-api", ClientSecret: verify.Secret(f.secret),
+		Endpoint: f.iss.EndpointURL(oauthtest.EndpointIntrospection), ClientID: "library-api", ClientSecret: verify.Secret(f.secret),
 		Issuer: f.iss.URL, Audiences: []string{oauthtest.DefaultAudience}, InsecureAllowHTTP: true,
 		Timeout: 2 * time.Second, Now: f.clock.Now,
 	})
@@ -324,16 +327,16 @@ func newAttackFixture(t *testing.T) *attackFixture {
 
 // token mints a token from the trusted issuer with every scope the library
 // needs, plus opts.
-func (f *attackFixture) token(t testing.TB, opts ...oauthtest.TokenOption) string {
+func (f *attackFixture) token(t testing.TB, opts ...oauthtest.Token) string {
 	t.Helper()
-	return f.iss.Token(t, append([]oauthtest.TokenOption{oauthtest.WithScopes(allScopes...)}, opts...)...)
+	return f.iss.Token(t, append([]oauthtest.Token{{Scopes: allScopes}}, opts...)...)
 }
 
 // kid returns the kid of the trusted issuer's current key for alg, creating
 // the key if needed.
 func (f *attackFixture) kid(t testing.TB, alg jose.SignatureAlgorithm) string {
 	t.Helper()
-	f.iss.Token(t, oauthtest.WithAlgorithm(alg))
+	f.iss.Token(t, oauthtest.Token{Algorithm: alg})
 	for _, k := range f.iss.JWKS().Keys {
 		if k.Algorithm == string(alg) {
 			return k.KeyID
@@ -451,7 +454,7 @@ type attackRow struct {
 // come last because they replace the issuer's keys.
 func attackRows() []attackRow {
 	validToken := func(t *testing.T, f *attackFixture) string { return f.token(t) }
-	mint := func(opts ...oauthtest.TokenOption) func(*testing.T, *attackFixture) string {
+	mint := func(opts ...oauthtest.Token) func(*testing.T, *attackFixture) string {
 		return func(t *testing.T, f *attackFixture) string { return f.token(t, opts...) }
 	}
 	algNone := func(alg string) func(*testing.T, *attackFixture) string {
@@ -496,13 +499,13 @@ func attackRows() []attackRow {
 		// Controls: the harness lets a good token through, so every
 		// rejection below is the gate's doing.
 		{name: "Control/ValidES256", token: validToken, want: allowed},
-		{name: "Control/ValidRS256", token: mint(oauthtest.WithAlgorithm(jose.RS256)), want: allowed},
-		{name: "Control/ValidEdDSA", token: mint(oauthtest.WithAlgorithm(jose.EdDSA)), want: allowed},
+		{name: "Control/ValidRS256", token: mint(oauthtest.Token{Algorithm: jose.RS256}), want: allowed},
+		{name: "Control/ValidEdDSA", token: mint(oauthtest.Token{Algorithm: jose.EdDSA}), want: allowed},
 		{name: "Control/ValidTenant", only: issuers, want: allowed,
 			token: tenantDup(tenantHeader, tenantClaims())},
 		{name: "Control/ValidOpaque", only: []string{depByShape}, want: allowed,
 			token: func(t *testing.T, f *attackFixture) string {
-				return f.iss.OpaqueToken(t, oauthtest.WithScopes(allScopes...))
+				return f.iss.OpaqueToken(t, oauthtest.Token{Scopes: allScopes})
 			}},
 
 		// alg "none" in several spellings, with no signature.
@@ -522,7 +525,7 @@ func attackRows() []attackRow {
 				good := segments(f.token(t))
 				return b64(jsonObject(t, "alg", "none", "typ", "at+jwt", "kid", f.kid(t, jose.ES256))) + "." + good[1] + "." + good[2]
 			}},
-		{name: "AlgNone/HeaderLiesSigned", token: mint(oauthtest.WithHeader("alg", "none")), want: rejected(descAlgorithm)},
+		{name: "AlgNone/HeaderLiesSigned", token: mint(oauthtest.Token{Header: map[string]any{"alg": "none"}}), want: rejected(descAlgorithm)},
 
 		// Algorithm confusion: HS256 keyed with the issuer's RSA public key.
 		{name: "AlgConfusion/HS256WithRSAPublicKeyPEM", want: rejected(descAlgorithm),
@@ -550,30 +553,30 @@ func attackRows() []attackRow {
 				}
 				return hs256(jsonObject(t, "alg", "HS256", "typ", "at+jwt", "kid", pub.KeyID), jsonObject(t, f.claims(f.iss.URL)...), key)
 			}},
-		{name: "AlgConfusion/HS256IssuerSecret", token: mint(oauthtest.WithAlgorithm(jose.HS256)), want: rejected(descAlgorithm)},
+		{name: "AlgConfusion/HS256IssuerSecret", token: mint(oauthtest.Token{Algorithm: jose.HS256}), want: rejected(descAlgorithm)},
 		// A header algorithm that does not fit the key its kid names.
 		{name: "AlgConfusion/RS256HeaderNamesECKey", want: rejected(descAlgorithm),
 			token: func(t *testing.T, f *attackFixture) string {
-				return f.token(t, oauthtest.WithAlgorithm(jose.RS256), oauthtest.WithKeyID(f.kid(t, jose.ES256)))
+				return f.token(t, oauthtest.Token{Algorithm: jose.RS256, KeyID: f.kid(t, jose.ES256)})
 			}},
 		{name: "AlgConfusion/ES256HeaderNamesRSAKey", want: rejected(descAlgorithm),
 			token: func(t *testing.T, f *attackFixture) string {
-				return f.token(t, oauthtest.WithAlgorithm(jose.ES256), oauthtest.WithKeyID(f.kid(t, jose.RS256)))
+				return f.token(t, oauthtest.Token{Algorithm: jose.ES256, KeyID: f.kid(t, jose.RS256)})
 			}},
 		{name: "AlgConfusion/EdDSAHeaderNamesECKey", want: rejected(descAlgorithm),
 			token: func(t *testing.T, f *attackFixture) string {
-				return f.token(t, oauthtest.WithAlgorithm(jose.EdDSA), oauthtest.WithKeyID(f.kid(t, jose.ES256)))
+				return f.token(t, oauthtest.Token{Algorithm: jose.EdDSA, KeyID: f.kid(t, jose.ES256)})
 			}},
 
 		// Hostile kid values: never a path, a query or a URL, just a
 		// lookup key that misses.
-		{name: "Kid/PathTraversal", token: mint(oauthtest.WithKeyID("../../../../etc/passwd")), want: rejected(descUnknownKey), taint: []string{"etc/passwd"}},
-		{name: "Kid/SQL", token: mint(oauthtest.WithKeyID("x' OR '1'='1'; DROP TABLE keys; --")), want: rejected(descUnknownKey), taint: []string{"DROP TABLE"}},
-		{name: "Kid/URL", token: mint(oauthtest.WithKeyID("http://127.0.0.1:1/jwks.json")), want: rejected(descUnknownKey), taint: []string{"127.0.0.1:1"}},
-		{name: "Kid/ControlChars", token: mint(oauthtest.WithKeyID("es256-1\x00\r\nlevel=ERROR msg=forged")), want: rejected(descUnknownKey), taint: []string{"msg=forged"}},
-		{name: "Kid/Long4KiB", token: mint(oauthtest.WithKeyID(strings.Repeat("k", 4<<10))), want: rejected(descUnknownKey), taint: []string{strings.Repeat("k", 64)}},
-		{name: "Kid/Long100KiB", token: mint(oauthtest.WithKeyID(strings.Repeat("k", 100<<10))), want: rejected(descTooLarge)},
-		{name: "Kid/NotAString", token: mint(oauthtest.WithHeader("kid", 42)), want: rejected(descMalformed)},
+		{name: "Kid/PathTraversal", token: mint(oauthtest.Token{KeyID: "../../../../etc/passwd"}), want: rejected(descUnknownKey), taint: []string{"etc/passwd"}},
+		{name: "Kid/SQL", token: mint(oauthtest.Token{KeyID: "x' OR '1'='1'; DROP TABLE keys; --"}), want: rejected(descUnknownKey), taint: []string{"DROP TABLE"}},
+		{name: "Kid/URL", token: mint(oauthtest.Token{KeyID: "http://127.0.0.1:1/jwks.json"}), want: rejected(descUnknownKey), taint: []string{"127.0.0.1:1"}},
+		{name: "Kid/ControlChars", token: mint(oauthtest.Token{KeyID: "es256-1\x00\r\nlevel=ERROR msg=forged"}), want: rejected(descUnknownKey), taint: []string{"msg=forged"}},
+		{name: "Kid/Long4KiB", token: mint(oauthtest.Token{KeyID: strings.Repeat("k", 4<<10)}), want: rejected(descUnknownKey), taint: []string{strings.Repeat("k", 64)}},
+		{name: "Kid/Long100KiB", token: mint(oauthtest.Token{KeyID: strings.Repeat("k", 100<<10)}), want: rejected(descTooLarge)},
+		{name: "Kid/NotAString", token: mint(oauthtest.Token{Header: map[string]any{"kid": 42}}), want: rejected(descMalformed)},
 
 		// Headers that point at the attacker's keys are never followed:
 		// with the attacker's kid the key is unknown, with the issuer's kid
@@ -604,11 +607,11 @@ func attackRows() []attackRow {
 
 		// crit: go-jose lets it through parsing; the verifier understands
 		// no extension, so any crit is refused (RFC 7515 §4.1.11).
-		{name: "Crit/Unknown", token: mint(oauthtest.WithHeader("crit", []string{"urn:example:policy"}), oauthtest.WithHeader("urn:example:policy", "x")), want: rejected(descUnsupported)},
-		{name: "Crit/Exp", token: mint(oauthtest.WithHeader("crit", []string{"exp"}), oauthtest.WithHeader("exp", 1)), want: rejected(descUnsupported)},
-		{name: "Crit/Empty", token: mint(oauthtest.WithHeader("crit", []string{})), want: rejected(descUnsupported)},
-		{name: "Crit/B64False", token: mint(oauthtest.WithHeader("crit", []string{"b64"}), oauthtest.WithHeader("b64", false)), want: rejected(descUnsupported)},
-		{name: "B64FalseWithoutCrit", token: mint(oauthtest.WithHeader("b64", false)), want: rejected(descUnsupported)},
+		{name: "Crit/Unknown", token: mint(oauthtest.Token{Header: map[string]any{"crit": []string{"urn:example:policy"}, "urn:example:policy": "x"}}), want: rejected(descUnsupported)},
+		{name: "Crit/Exp", token: mint(oauthtest.Token{Header: map[string]any{"crit": []string{"exp"}, "exp": 1}}), want: rejected(descUnsupported)},
+		{name: "Crit/Empty", token: mint(oauthtest.Token{Header: map[string]any{"crit": []string{}}}), want: rejected(descUnsupported)},
+		{name: "Crit/B64False", token: mint(oauthtest.Token{Header: map[string]any{"crit": []string{"b64"}, "b64": false}}), want: rejected(descUnsupported)},
+		{name: "B64FalseWithoutCrit", token: mint(oauthtest.Token{Header: map[string]any{"b64": false}}), want: rejected(descUnsupported)},
 
 		// JWE (five parts) and nested tokens.
 		{name: "JWE/Encrypted", want: rejected(descUnsupported),
@@ -623,18 +626,18 @@ func attackRows() []attackRow {
 			}},
 		{name: "JWE/FivePartsDots", token: func(*testing.T, *attackFixture) string { return "eyJhbGciOiJkaXIifQ..aXY.Y2lwaGVy.dGFn" },
 			want: rejected(descUnsupported), per: map[string]attackOutcome{depByShape: rejected(descInactive)}},
-		{name: "Nested/CtyJWT", token: mint(oauthtest.WithHeader("cty", "JWT")), want: rejected(descUnsupported)},
-		{name: "Nested/CtyApplicationJWT", token: mint(oauthtest.WithHeader("cty", "application/jwt")), want: rejected(descUnsupported)},
-		{name: "Nested/CtyNotString", token: mint(oauthtest.WithHeader("cty", 7)), want: rejected(descUnsupported)},
+		{name: "Nested/CtyJWT", token: mint(oauthtest.Token{Header: map[string]any{"cty": "JWT"}}), want: rejected(descUnsupported)},
+		{name: "Nested/CtyApplicationJWT", token: mint(oauthtest.Token{Header: map[string]any{"cty": "application/jwt"}}), want: rejected(descUnsupported)},
+		{name: "Nested/CtyNotString", token: mint(oauthtest.Token{Header: map[string]any{"cty": 7}}), want: rejected(descUnsupported)},
 		{name: "Nested/PayloadIsValidJWT", only: issuers, want: rejected(descMalformed),
 			token: func(t *testing.T, f *attackFixture) string {
 				return f.tenant.sign(t, jsonObject(t, tenantHeader(f)...), f.token(t))
 			}},
 
 		// Size caps: nothing over 8 KiB is parsed.
-		{name: "Size/Token9KiB", token: mint(oauthtest.WithClaim("pad", strings.Repeat("p", 9<<10))), want: rejected(descTooLarge)},
-		{name: "Size/Header9KiB", token: mint(oauthtest.WithHeader("pad", strings.Repeat("p", 9<<10))), want: rejected(descTooLarge)},
-		{name: "Size/Token64KiB", token: mint(oauthtest.WithClaim("pad", strings.Repeat("p", 64<<10))), want: rejected(descTooLarge)},
+		{name: "Size/Token9KiB", token: mint(oauthtest.Token{Claims: map[string]any{"pad": strings.Repeat("p", 9<<10)}}), want: rejected(descTooLarge)},
+		{name: "Size/Header9KiB", token: mint(oauthtest.Token{Header: map[string]any{"pad": strings.Repeat("p", 9<<10)}}), want: rejected(descTooLarge)},
+		{name: "Size/Token64KiB", token: mint(oauthtest.Token{Claims: map[string]any{"pad": strings.Repeat("p", 64<<10)}}), want: rejected(descTooLarge)},
 
 		// Duplicate JSON members. go-jose's JSON decoder refuses
 		// duplicate header members; the claims reader refuses duplicates of
@@ -662,43 +665,43 @@ func attackRows() []attackRow {
 		{name: "Duplicate/UnregisteredClaimAccepted", only: issuers, want: allowed, token: tenantDup(tenantHeader, tenantClaims("role", "user", "role", "admin"))},
 
 		// Claim types and values.
-		{name: "Exp/String", token: mint(oauthtest.WithClaim("exp", "9999999999")), want: rejected(descMalformed)},
-		{name: "Exp/Huge", token: mint(oauthtest.WithClaim("exp", json.RawMessage("1e300"))), want: rejected(descMalformed)},
-		{name: "Exp/HugeInteger", token: mint(oauthtest.WithClaim("exp", json.RawMessage("99999999999999999999999"))), want: rejected(descMalformed)},
-		{name: "Exp/Year10000", token: mint(oauthtest.WithClaim("exp", 253402300800)), want: rejected(descMalformed)},
-		{name: "Exp/Negative", token: mint(oauthtest.WithClaim("exp", -1)), want: rejected(descMalformed)},
-		{name: "Exp/Bool", token: mint(oauthtest.WithClaim("exp", true)), want: rejected(descMalformed)},
-		{name: "Exp/Null", token: mint(oauthtest.WithClaim("exp", nil)), want: rejected(descMissingClaim)}, // null is absent
-		{name: "Exp/FloatPast", token: mint(oauthtest.WithClaim("exp", 1.5)), want: rejected(descExpired)},
+		{name: "Exp/String", token: mint(oauthtest.Token{Claims: map[string]any{"exp": "9999999999"}}), want: rejected(descMalformed)},
+		{name: "Exp/Huge", token: mint(oauthtest.Token{Claims: map[string]any{"exp": json.RawMessage("1e300")}}), want: rejected(descMalformed)},
+		{name: "Exp/HugeInteger", token: mint(oauthtest.Token{Claims: map[string]any{"exp": json.RawMessage("99999999999999999999999")}}), want: rejected(descMalformed)},
+		{name: "Exp/Year10000", token: mint(oauthtest.Token{Claims: map[string]any{"exp": 253402300800}}), want: rejected(descMalformed)},
+		{name: "Exp/Negative", token: mint(oauthtest.Token{Claims: map[string]any{"exp": -1}}), want: rejected(descMalformed)},
+		{name: "Exp/Bool", token: mint(oauthtest.Token{Claims: map[string]any{"exp": true}}), want: rejected(descMalformed)},
+		{name: "Exp/Null", token: mint(oauthtest.Token{Claims: map[string]any{"exp": json.RawMessage("null")}}), want: rejected(descMissingClaim)}, // null is absent
+		{name: "Exp/FloatPast", token: mint(oauthtest.Token{Claims: map[string]any{"exp": 1.5}}), want: rejected(descExpired)},
 		// RFC 7519 §2: a NumericDate may be fractional, so this is a
 		// valid token, recorded here as the boundary of the rows above.
 		{name: "Exp/FloatFutureAccepted", token: func(t *testing.T, f *attackFixture) string {
-			return f.token(t, oauthtest.WithClaim("exp", float64(f.clock.Now().Add(time.Minute).Unix())+0.25))
+			return f.token(t, oauthtest.Token{Claims: map[string]any{"exp": float64(f.clock.Now().Add(time.Minute).Unix()) + 0.25}})
 		}, want: allowed},
-		{name: "Exp/Missing", token: mint(oauthtest.WithoutClaim("exp")), want: rejected(descMissingClaim)},
-		{name: "Exp/Expired", token: mint(oauthtest.WithLifetime(-time.Minute)), want: rejected(descExpired)},
+		{name: "Exp/Missing", token: mint(oauthtest.Token{Claims: map[string]any{"exp": nil}}), want: rejected(descMissingClaim)},
+		{name: "Exp/Expired", token: mint(oauthtest.Token{Lifetime: -time.Minute}), want: rejected(descExpired)},
 		{name: "Nbf/Future", token: func(t *testing.T, f *attackFixture) string {
-			return f.token(t, oauthtest.WithClaim("nbf", f.clock.Now().Add(time.Hour).Unix()))
+			return f.token(t, oauthtest.Token{Claims: map[string]any{"nbf": f.clock.Now().Add(time.Hour).Unix()}})
 		}, want: rejected(descNotYetValid)},
 		{name: "Iat/Future", token: func(t *testing.T, f *attackFixture) string {
-			return f.token(t, oauthtest.WithClaim("iat", f.clock.Now().Add(time.Hour).Unix()))
+			return f.token(t, oauthtest.Token{Claims: map[string]any{"iat": f.clock.Now().Add(time.Hour).Unix()}})
 		}, want: rejected(descIssuedFuture)},
-		{name: "Aud/Object", token: mint(oauthtest.WithClaim("aud", map[string]string{"0": oauthtest.DefaultAudience})), want: rejected(descMalformed)},
-		{name: "Aud/ArrayWithNumber", token: mint(oauthtest.WithClaim("aud", []any{oauthtest.DefaultAudience, 1})), want: rejected(descMalformed)},
-		{name: "Aud/Other", token: mint(oauthtest.WithAudience("https://other.example.com")), want: rejected(descAudience)},
-		{name: "Aud/EmptyArray", token: mint(oauthtest.WithClaim("aud", []string{})), want: rejected(descAudience)},
-		{name: "Aud/Prefix", token: mint(oauthtest.WithAudience(oauthtest.DefaultAudience + ".evil.com")), want: rejected(descAudience)},
-		{name: "Aud/Missing", token: mint(oauthtest.WithAudience()), want: rejected(descMissingClaim)},
+		{name: "Aud/Object", token: mint(oauthtest.Token{Claims: map[string]any{"aud": map[string]string{"0": oauthtest.DefaultAudience}}}), want: rejected(descMalformed)},
+		{name: "Aud/ArrayWithNumber", token: mint(oauthtest.Token{Claims: map[string]any{"aud": []any{oauthtest.DefaultAudience, 1}}}), want: rejected(descMalformed)},
+		{name: "Aud/Other", token: mint(oauthtest.Token{Audience: []string{"https://other.example.com"}}), want: rejected(descAudience)},
+		{name: "Aud/EmptyArray", token: mint(oauthtest.Token{Claims: map[string]any{"aud": []string{}}}), want: rejected(descAudience)},
+		{name: "Aud/Prefix", token: mint(oauthtest.Token{Audience: []string{oauthtest.DefaultAudience + ".evil.com"}}), want: rejected(descAudience)},
+		{name: "Aud/Missing", token: mint(oauthtest.Token{Audience: []string{}}), want: rejected(descMissingClaim)},
 		{name: "Iss/TrailingSlash", token: func(t *testing.T, f *attackFixture) string {
-			return f.token(t, oauthtest.WithIssuer(f.iss.URL+"/"))
+			return f.token(t, oauthtest.Token{Issuer: f.iss.URL + "/"})
 		}, want: rejected(descIssuer)},
 		{name: "Iss/UpperCase", token: func(t *testing.T, f *attackFixture) string {
-			return f.token(t, oauthtest.WithIssuer(strings.ToUpper(f.iss.URL)))
+			return f.token(t, oauthtest.Token{Issuer: strings.ToUpper(f.iss.URL)})
 		}, want: rejected(descIssuer)},
-		{name: "Iss/Missing", token: mint(oauthtest.WithIssuer("")), want: rejected(descMissingClaim)},
-		{name: "Iss/NotAString", token: mint(oauthtest.WithClaim("iss", 1)), want: rejected(descMalformed)},
+		{name: "Iss/Missing", token: mint(oauthtest.Token{Claims: map[string]any{"iss": nil}}), want: rejected(descMissingClaim)},
+		{name: "Iss/NotAString", token: mint(oauthtest.Token{Claims: map[string]any{"iss": 1}}), want: rejected(descMalformed)},
 		{name: "Iss/CaseVariantName", token: func(t *testing.T, f *attackFixture) string {
-			return f.token(t, oauthtest.WithIssuer(""), oauthtest.WithClaim("ISS", f.iss.URL))
+			return f.token(t, oauthtest.Token{Claims: map[string]any{"iss": nil, "ISS": f.iss.URL}})
 		}, want: rejected(descMissingClaim)},
 		{name: "Payload/NotJSON", only: issuers, want: rejected(descMalformed),
 			token: func(t *testing.T, f *attackFixture) string {
@@ -737,14 +740,14 @@ func attackRows() []attackRow {
 			token: withSegment(2, func(t *testing.T, f *attackFixture, _ string) string { return segments(f.token(t))[2] })},
 		{name: "Tampered/PayloadScopeRaised", want: rejected(descSignature),
 			token: func(t *testing.T, f *attackFixture) string {
-				p := segments(f.iss.Token(t, oauthtest.WithScopes("openid")))
+				p := segments(f.iss.Token(t, oauthtest.Token{Scopes: []string{"openid"}}))
 				raw, _ := base64.RawURLEncoding.DecodeString(p[1])
 				raw = []byte(strings.Replace(string(raw), `"openid"`, `"library.admin library.read library.write"`, 1))
 				return p[0] + "." + base64.RawURLEncoding.EncodeToString(raw) + "." + p[2]
 			}},
 		{name: "Tampered/PayloadExpExtended", want: rejected(descSignature),
 			token: func(t *testing.T, f *attackFixture) string {
-				p := segments(f.token(t, oauthtest.WithLifetime(-time.Hour)))
+				p := segments(f.token(t, oauthtest.Token{Lifetime: -time.Hour}))
 				return p[0] + "." + b64(jsonObject(t, f.claims(f.iss.URL)...)) + "." + p[2]
 			}},
 		{name: "Tampered/HeaderReencoded", want: rejected(descSignature),
@@ -758,7 +761,7 @@ func attackRows() []attackRow {
 		// Tokens of another issuer.
 		{name: "OtherIssuer/ReusedKidClaimsOurIssuer", want: rejected(descSignature),
 			token: func(t *testing.T, f *attackFixture) string {
-				tok := f.other.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithIssuer(f.iss.URL))
+				tok := f.other.Token(t, oauthtest.Token{Scopes: allScopes, Issuer: f.iss.URL})
 				if got, want := headerOf(t, tok)["kid"], f.kid(t, jose.ES256); got != want {
 					t.Fatalf("other issuer's kid = %v, want the trusted issuer's %v", got, want)
 				}
@@ -767,40 +770,40 @@ func attackRows() []attackRow {
 		{name: "OtherIssuer/OwnIssuer", want: rejected(descSignature),
 			per: map[string]attackOutcome{depIssuers: rejected(descIssuer)}, // routed by iss: no verifier
 			token: func(t *testing.T, f *attackFixture) string {
-				return f.other.Token(t, oauthtest.WithScopes(allScopes...))
+				return f.other.Token(t, oauthtest.Token{Scopes: allScopes})
 			}},
 		{name: "OtherIssuer/TenantKeyClaimsOurIssuer", only: issuers, want: rejected(descUnknownKey),
 			token: tenantDup(tenantHeader, func(f *attackFixture) []any { return f.claims(f.iss.URL) })},
 
 		// typ: only access tokens (RFC 9068), so an ID token is not one.
-		{name: "Typ/JWT", token: mint(oauthtest.WithType("JWT")), want: rejected(descType)},
-		{name: "Typ/Missing", token: mint(oauthtest.WithType("")), want: rejected(descType)},
-		{name: "Typ/IDTokenLike", token: mint(oauthtest.WithType("id_token+jwt")), want: rejected(descType)},
-		{name: "Typ/DPoP", token: mint(oauthtest.WithType("dpop+jwt")), want: rejected(descType)},
-		{name: "Typ/NotAString", token: mint(oauthtest.WithHeader("typ", 1)), want: rejected(descType)},
+		{name: "Typ/JWT", token: mint(oauthtest.Token{Type: "JWT"}), want: rejected(descType)},
+		{name: "Typ/Missing", token: mint(oauthtest.Token{Header: map[string]any{"typ": nil}}), want: rejected(descType)},
+		{name: "Typ/IDTokenLike", token: mint(oauthtest.Token{Type: "id_token+jwt"}), want: rejected(descType)},
+		{name: "Typ/DPoP", token: mint(oauthtest.Token{Type: "dpop+jwt"}), want: rejected(descType)},
+		{name: "Typ/NotAString", token: mint(oauthtest.Token{Header: map[string]any{"typ": 1}}), want: rejected(descType)},
 
 		// Scopes.
 		{name: "Scope/Absent", token: func(t *testing.T, f *attackFixture) string { return f.iss.Token(t) }, want: insufficient},
 		{name: "Scope/Other", token: func(t *testing.T, f *attackFixture) string {
-			return f.iss.Token(t, oauthtest.WithScopes("openid", "profile"))
+			return f.iss.Token(t, oauthtest.Token{Scopes: []string{"openid", "profile"}})
 		}, want: insufficient},
 		{name: "Scope/CaseVariant", token: func(t *testing.T, f *attackFixture) string {
-			return f.iss.Token(t, oauthtest.WithScopes("LIBRARY.READ", "LIBRARY.WRITE", "LIBRARY.ADMIN"))
+			return f.iss.Token(t, oauthtest.Token{Scopes: []string{"LIBRARY.READ", "LIBRARY.WRITE", "LIBRARY.ADMIN"}})
 		}, want: insufficient},
 		{name: "Scope/InjectionSCPElement", token: func(t *testing.T, f *attackFixture) string {
-			return f.iss.Token(t, oauthtest.WithSCP("library.read library.write library.admin"))
+			return f.iss.Token(t, oauthtest.Token{Scopes: []string{"library.read library.write library.admin"}, SCP: true})
 		}, want: rejected(descMalformed)},
 		{name: "Scope/InjectionScopeArrayElement", token: func(t *testing.T, f *attackFixture) string {
-			return f.iss.Token(t, oauthtest.WithClaim("scope", []string{"library.read library.write library.admin"}))
+			return f.iss.Token(t, oauthtest.Token{Claims: map[string]any{"scope": []string{"library.read library.write library.admin"}}})
 		}, want: rejected(descMalformed)},
 		{name: "Scope/InjectionTab", token: func(t *testing.T, f *attackFixture) string {
-			return f.iss.Token(t, oauthtest.WithClaim("scope", "library.read\tlibrary.write\tlibrary.admin"))
+			return f.iss.Token(t, oauthtest.Token{Claims: map[string]any{"scope": "library.read\tlibrary.write\tlibrary.admin"}})
 		}, want: rejected(descMalformed)},
 		{name: "Scope/NotAString", token: func(t *testing.T, f *attackFixture) string {
-			return f.iss.Token(t, oauthtest.WithClaim("scope", map[string]bool{"library.read": true}))
+			return f.iss.Token(t, oauthtest.Token{Claims: map[string]any{"scope": map[string]bool{"library.read": true}}})
 		}, want: rejected(descMalformed)},
 		{name: "Scope/SCPIgnoredWhenScopePresent", token: func(t *testing.T, f *attackFixture) string {
-			return f.iss.Token(t, oauthtest.WithScopes("openid"), oauthtest.WithClaim("scp", allScopes))
+			return f.iss.Token(t, oauthtest.Token{Scopes: []string{"openid"}, Claims: map[string]any{"scp": allScopes}})
 		}, want: insufficient},
 
 		// Malformed authorization metadata around a valid token.
@@ -818,24 +821,24 @@ func attackRows() []attackRow {
 			}},
 		{name: "Opaque/Revoked", only: []string{depByShape}, want: rejected(descInactive),
 			token: func(t *testing.T, f *attackFixture) string {
-				tok := f.iss.OpaqueToken(t, oauthtest.WithScopes(allScopes...))
+				tok := f.iss.OpaqueToken(t, oauthtest.Token{Scopes: allScopes})
 				f.iss.Revoke(tok)
 				return tok
 			}},
 		{name: "Opaque/OtherAudience", only: []string{depByShape}, want: rejected(descAudience),
 			token: func(t *testing.T, f *attackFixture) string {
-				return f.iss.OpaqueToken(t, oauthtest.WithScopes(allScopes...), oauthtest.WithAudience("https://other.example.com"))
+				return f.iss.OpaqueToken(t, oauthtest.Token{Scopes: allScopes, Audience: []string{"https://other.example.com"}})
 			}},
 		{name: "Opaque/Expired", only: []string{depByShape}, want: rejected(descInactive),
 			token: func(t *testing.T, f *attackFixture) string {
-				return f.iss.OpaqueToken(t, oauthtest.WithScopes(allScopes...), oauthtest.WithLifetime(-time.Minute))
+				return f.iss.OpaqueToken(t, oauthtest.Token{Scopes: allScopes, Lifetime: -time.Minute})
 			}},
 		{name: "Opaque/EndpointDown", only: []string{depByShape},
 			want: attackOutcome{code: codes.Unavailable, reason: interceptor.ReasonUnavailable, desc: "the access token cannot be verified right now; retry later"},
 			token: func(t *testing.T, f *attackFixture) string {
-				f.iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusInternalServerError))
+				f.iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Status: http.StatusInternalServerError})
 				t.Cleanup(func() { f.iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{}) })
-				return f.iss.OpaqueToken(t, oauthtest.WithScopes(allScopes...))
+				return f.iss.OpaqueToken(t, oauthtest.Token{Scopes: allScopes})
 			}},
 
 		// Key rotation, last: a token whose key the issuer removed is

@@ -125,26 +125,30 @@ func (e *bindingEnv) serve(t *testing.T, gate *interceptor.Interceptor) map[stri
 		grpc.ChainUnaryInterceptor(gate.Unary, countUnary),
 		grpc.ChainStreamInterceptor(gate.Stream, countStream),
 	}
-	register := func(s *grpc.Server) {
+	// server builds the library behind gate, with the transport
+	// credentials creds if any.
+	server := func(creds ...grpc.ServerOption) *grpc.Server {
+		s := grpc.NewServer(append(creds, opts...)...)
 		testpb.RegisterLibraryServiceServer(s, &library{})
 		testpb.RegisterShelfServiceServer(s, shelf{})
+		return s
 	}
-	mtls := oauthtest.ServeGRPCTLS(t, e.certs, register, opts...)
+	mtls := oauthtest.ServeGRPCTCP(t, server(grpc.Creds(credentials.NewTLS(e.certs.ServerTLSConfig()))), e.certs.DialOption(&e.certs.Client))
 	optional := e.certs.ServerTLSConfig()
 	optional.ClientAuth = tls.VerifyClientCertIfGiven
-	anon := oauthtest.ServeGRPCTLS(t, e.certs, register, append(opts, grpc.Creds(credentials.NewTLS(optional)))...)
+	anon := oauthtest.ServeGRPCTCP(t, server(grpc.Creds(credentials.NewTLS(optional))), e.certs.DialOption(&e.certs.Client))
 	return map[string]testpb.LibraryServiceClient{
 		connClient:    testpb.NewLibraryServiceClient(mtls),
 		connOther:     testpb.NewLibraryServiceClient(oauthtest.DialGRPC(t, mtls.Target(), e.certs.DialOption(&e.other))),
 		connAnonTLS:   testpb.NewLibraryServiceClient(oauthtest.DialGRPC(t, anon.Target(), e.certs.DialOption(nil))),
-		connPlaintext: testpb.NewLibraryServiceClient(oauthtest.ServeGRPCTCP(t, register, opts...)),
+		connPlaintext: testpb.NewLibraryServiceClient(oauthtest.ServeGRPCTCP(t, server())),
 	}
 }
 
 // mint issues a token of kind with every library scope and opts.
-func (e *bindingEnv) mint(t *testing.T, kind string, opts ...oauthtest.TokenOption) string {
+func (e *bindingEnv) mint(t *testing.T, kind string, opts ...oauthtest.Token) string {
 	t.Helper()
-	opts = append([]oauthtest.TokenOption{oauthtest.WithScopes(allScopes...)}, opts...)
+	opts = append([]oauthtest.Token{{Scopes: allScopes}}, opts...)
 	if kind == kindOpaque {
 		return e.iss.OpaqueToken(t, opts...)
 	}
@@ -155,7 +159,7 @@ func (e *bindingEnv) mint(t *testing.T, kind string, opts ...oauthtest.TokenOpti
 // introspection verifier at iss, both with their caches on.
 func newByShape(t *testing.T, iss *oauthtest.Issuer) verify.Verifier {
 	t.Helper()
-	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.JWKSURL(), InsecureAllowHTTP: true, Timeout: 2 * time.Second})
+	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.EndpointURL(oauthtest.EndpointJWKS), InsecureAllowHTTP: true, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +169,7 @@ func newByShape(t *testing.T, iss *oauthtest.Issuer) verify.Verifier {
 		t.Fatal(err)
 	}
 	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{
-		Endpoint: iss.IntrospectionURL(), ClientID: iss.ClientID(), ClientSecret: verify.Secret(iss.ClientSecret()),
+		Endpoint: iss.EndpointURL(oauthtest.EndpointIntrospection), ClientID: iss.ClientID, ClientSecret: verify.Secret(iss.ClientSecret),
 		Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}, InsecureAllowHTTP: true, Timeout: 2 * time.Second,
 	})
 	if err != nil {
@@ -305,43 +309,43 @@ func checkOutcome(t *testing.T, r result, token string, want attackOutcome) {
 func TestBinding(t *testing.T) {
 	e := newBindingEnv(t)
 	const jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" // RFC 7638 §3.1's example key
-	bound := oauthtest.WithCertificateBinding(e.certs.Client.Leaf)
+	bound := oauthtest.Token{Certificate: e.certs.Client.Leaf}
 	x5t := verify.CertificateThumbprint(e.certs.Client.Leaf)
 
 	tests := []struct {
 		name  string
-		opts  []oauthtest.TokenOption
+		opts  []oauthtest.Token
 		kinds []string // token kinds; both if nil
 		gate  string   // "default" if empty
 		conn  string
 		want  attackOutcome
 	}{
-		{name: "Bound/MatchingCert", opts: []oauthtest.TokenOption{bound}, conn: connClient, want: allowed},
-		{name: "Bound/OtherCert", opts: []oauthtest.TokenOption{bound}, conn: connOther, want: certMismatch},
-		{name: "Bound/NoCertOverTLS", opts: []oauthtest.TokenOption{bound}, conn: connAnonTLS, want: certRequired},
-		{name: "Bound/Plaintext", opts: []oauthtest.TokenOption{bound}, conn: connPlaintext, want: certRequired},
-		{name: "Bound/OtherCertOnConstrained", opts: []oauthtest.TokenOption{bound}, gate: "constrained", conn: connOther, want: certMismatch},
-		{name: "Bound/MatchingCertOnConstrained", opts: []oauthtest.TokenOption{bound}, gate: "constrained", conn: connClient, want: allowed},
+		{name: "Bound/MatchingCert", opts: []oauthtest.Token{bound}, conn: connClient, want: allowed},
+		{name: "Bound/OtherCert", opts: []oauthtest.Token{bound}, conn: connOther, want: certMismatch},
+		{name: "Bound/NoCertOverTLS", opts: []oauthtest.Token{bound}, conn: connAnonTLS, want: certRequired},
+		{name: "Bound/Plaintext", opts: []oauthtest.Token{bound}, conn: connPlaintext, want: certRequired},
+		{name: "Bound/OtherCertOnConstrained", opts: []oauthtest.Token{bound}, gate: "constrained", conn: connOther, want: certMismatch},
+		{name: "Bound/MatchingCertOnConstrained", opts: []oauthtest.Token{bound}, gate: "constrained", conn: connClient, want: allowed},
 		{name: "Bearer/OverMTLS", conn: connClient, want: allowed},
 		{name: "Bearer/Plaintext", conn: connPlaintext, want: allowed},
 		{name: "Bearer/OnConstrained", gate: "constrained", conn: connClient, want: notBound},
 		{name: "Bearer/OnConstrainedPlaintext", gate: "constrained", conn: connPlaintext, want: notBound},
-		{name: "JKT/NoProof", opts: []oauthtest.TokenOption{oauthtest.WithConfirmation(map[string]any{"jkt": jkt})}, conn: connClient, want: proofRequired},
-		{name: "JKT/NoProofOnConstrained", opts: []oauthtest.TokenOption{oauthtest.WithConfirmation(map[string]any{"jkt": jkt})}, gate: "constrained", conn: connClient, want: proofRequired},
-		{name: "JKT/AndMatchingCert", opts: []oauthtest.TokenOption{oauthtest.WithConfirmation(map[string]any{"x5t#S256": x5t, "jkt": jkt})}, conn: connClient, want: proofRequired},
-		{name: "DPoPTokenType/NoProof", opts: []oauthtest.TokenOption{oauthtest.WithClaim("token_type", "DPoP")}, kinds: []string{kindOpaque}, conn: connClient, want: proofRequired},
-		{name: "DPoPTokenType/AndMatchingCert", opts: []oauthtest.TokenOption{bound, oauthtest.WithClaim("token_type", "DPoP")}, kinds: []string{kindOpaque}, conn: connClient, want: proofRequired},
-		{name: "Unknown/JWK", opts: []oauthtest.TokenOption{oauthtest.WithConfirmation(map[string]any{"jwk": map[string]any{"kty": "EC"}})}, conn: connClient, want: unsupported},
-		{name: "Unknown/EmptyCnf", opts: []oauthtest.TokenOption{oauthtest.WithConfirmation(map[string]any{})}, conn: connClient, want: unsupported},
-		{name: "Unknown/BesideMatchingCert", opts: []oauthtest.TokenOption{oauthtest.WithConfirmation(map[string]any{"x5t#S256": x5t, "x5t": "c2hhMQ"})}, conn: connClient, want: unsupported},
-		{name: "Unknown/OnConstrained", opts: []oauthtest.TokenOption{oauthtest.WithConfirmation(map[string]any{"kid": "k1"})}, gate: "constrained", conn: connClient, want: unsupported},
-		{name: "Malformed/ShortThumbprint", kinds: []string{kindJWT}, opts: []oauthtest.TokenOption{oauthtest.WithConfirmation(map[string]any{"x5t#S256": x5t[:42]})}, conn: connClient, want: rejected(descMalformed)},
-		{name: "Malformed/PaddedThumbprint", kinds: []string{kindJWT}, opts: []oauthtest.TokenOption{oauthtest.WithConfirmation(map[string]any{"x5t#S256": x5t + "="})}, conn: connClient, want: rejected(descMalformed)},
-		{name: "Malformed/CnfString", kinds: []string{kindJWT}, opts: []oauthtest.TokenOption{oauthtest.WithClaim("cnf", x5t)}, conn: connClient, want: rejected(descMalformed)},
+		{name: "JKT/NoProof", opts: []oauthtest.Token{{Confirmation: map[string]any{"jkt": jkt}}}, conn: connClient, want: proofRequired},
+		{name: "JKT/NoProofOnConstrained", opts: []oauthtest.Token{{Confirmation: map[string]any{"jkt": jkt}}}, gate: "constrained", conn: connClient, want: proofRequired},
+		{name: "JKT/AndMatchingCert", opts: []oauthtest.Token{{Confirmation: map[string]any{"x5t#S256": x5t, "jkt": jkt}}}, conn: connClient, want: proofRequired},
+		{name: "DPoPTokenType/NoProof", opts: []oauthtest.Token{{Claims: map[string]any{"token_type": "DPoP"}}}, kinds: []string{kindOpaque}, conn: connClient, want: proofRequired},
+		{name: "DPoPTokenType/AndMatchingCert", opts: []oauthtest.Token{bound, {Claims: map[string]any{"token_type": "DPoP"}}}, kinds: []string{kindOpaque}, conn: connClient, want: proofRequired},
+		{name: "Unknown/JWK", opts: []oauthtest.Token{{Confirmation: map[string]any{"jwk": map[string]any{"kty": "EC"}}}}, conn: connClient, want: unsupported},
+		{name: "Unknown/EmptyCnf", opts: []oauthtest.Token{{Confirmation: map[string]any{}}}, conn: connClient, want: unsupported},
+		{name: "Unknown/BesideMatchingCert", opts: []oauthtest.Token{{Confirmation: map[string]any{"x5t#S256": x5t, "x5t": "c2hhMQ"}}}, conn: connClient, want: unsupported},
+		{name: "Unknown/OnConstrained", opts: []oauthtest.Token{{Confirmation: map[string]any{"kid": "k1"}}}, gate: "constrained", conn: connClient, want: unsupported},
+		{name: "Malformed/ShortThumbprint", kinds: []string{kindJWT}, opts: []oauthtest.Token{{Confirmation: map[string]any{"x5t#S256": x5t[:42]}}}, conn: connClient, want: rejected(descMalformed)},
+		{name: "Malformed/PaddedThumbprint", kinds: []string{kindJWT}, opts: []oauthtest.Token{{Confirmation: map[string]any{"x5t#S256": x5t + "="}}}, conn: connClient, want: rejected(descMalformed)},
+		{name: "Malformed/CnfString", kinds: []string{kindJWT}, opts: []oauthtest.Token{{Claims: map[string]any{"cnf": x5t}}}, conn: connClient, want: rejected(descMalformed)},
 		// A malformed introspection answer is the authorization server's
 		// fault, not the token's (verify.IntrospectionConfig): Unavailable,
 		// never a bearer token.
-		{name: "Malformed/IntrospectedCnf", kinds: []string{kindOpaque}, opts: []oauthtest.TokenOption{oauthtest.WithConfirmation(map[string]any{"x5t#S256": x5t + "="})}, conn: connClient, want: unavailable},
+		{name: "Malformed/IntrospectedCnf", kinds: []string{kindOpaque}, opts: []oauthtest.Token{{Confirmation: map[string]any{"x5t#S256": x5t + "="}}}, conn: connClient, want: unavailable},
 	}
 	allowedCalls := int64(0)
 	t.Run("Cases", func(t *testing.T) {
@@ -384,7 +388,7 @@ func TestBinding_CacheHitStillChecked(t *testing.T) {
 	e := newBindingEnv(t)
 	for _, kind := range []string{kindJWT, kindOpaque} {
 		t.Run(kind, func(t *testing.T) {
-			token := e.mint(t, kind, oauthtest.WithCertificateBinding(e.certs.Client.Leaf))
+			token := e.mint(t, kind, oauthtest.Token{Certificate: e.certs.Client.Leaf})
 			unary := rpcKinds[0]
 			for i, step := range []struct {
 				conn string
@@ -475,9 +479,9 @@ func TestBinding_ForwardedCertificate(t *testing.T) {
 		{name: "Default/OtherHeaderOverBoundCert", env: e, conn: connClient, headers: []string{other}, want: allowed},
 	}
 	for _, tc := range tests {
-		var opts []oauthtest.TokenOption
+		var opts []oauthtest.Token
 		if !tc.bearer {
-			opts = append(opts, oauthtest.WithCertificateBinding(tc.env.certs.Client.Leaf))
+			opts = append(opts, oauthtest.Token{Certificate: tc.env.certs.Client.Leaf})
 		}
 		token := tc.env.mint(t, kindJWT, opts...)
 		for _, k := range rpcKinds {
@@ -507,17 +511,19 @@ func TestBinding_SenderConstrainedInGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := oauthtest.ServeGRPCTLS(t, certs, func(s *grpc.Server) { testpb.RegisterShelfServiceServer(s, shelf{}) }, gate.ServerOptions()...)
+	srv := grpc.NewServer(append(gate.ServerOptions(), grpc.Creds(credentials.NewTLS(certs.ServerTLSConfig())))...)
+	testpb.RegisterShelfServiceServer(srv, shelf{})
+	conn := oauthtest.ServeGRPCTCP(t, srv, certs.DialOption(&certs.Client))
 	shelves := testpb.NewShelfServiceClient(conn)
 	ctx := testContext(t)
 
-	bearer := iss.Token(t, oauthtest.WithScopes("shelf.write"))
+	bearer := iss.Token(t, oauthtest.Token{Scopes: []string{"shelf.write"}})
 	var r result
 	_, r.err = shelves.Move(withToken(ctx, bearer), &testpb.MoveRequest{}, grpc.Header(&r.header))
 	checkOutcome(t, r, bearer, notBound)
 
 	// The bound token passes the gate and reaches the (unimplemented) handler.
-	bound := iss.Token(t, oauthtest.WithScopes("shelf.write"), oauthtest.WithCertificateBinding(certs.Client.Leaf))
+	bound := iss.Token(t, oauthtest.Token{Scopes: []string{"shelf.write"}, Certificate: certs.Client.Leaf})
 	if _, err := shelves.Move(withToken(ctx, bound), &testpb.MoveRequest{}); status.Code(err) != codes.Unimplemented {
 		t.Errorf("Move() with a bound token = %v, want Unimplemented from the handler", err)
 	}

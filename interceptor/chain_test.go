@@ -275,9 +275,9 @@ func TestAuthFuncOverride(t *testing.T) {
 	}
 	for name, w := range wirings {
 		t.Run(name, func(t *testing.T) {
-			conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) {
-				testpb.RegisterLibraryServiceServer(s, &overriding{})
-			}, w.opts...)
+			srv := grpc.NewServer(w.opts...)
+			testpb.RegisterLibraryServiceServer(srv, &overriding{})
+			conn := oauthtest.ServeGRPC(t, srv)
 			lib := testpb.NewLibraryServiceClient(conn)
 			ctx := testContext(t)
 			for _, k := range rpcKinds {

@@ -86,7 +86,7 @@ const tenantIssuer = "https://idp.example/{tenant}/"
 // newConditionsFixture serves policy, or the .proto's when it is nil.
 func newConditionsFixture(t *testing.T, policy *scopes.Policy) *conditionsFixture {
 	t.Helper()
-	f := &conditionsFixture{iss: oauthtest.NewIssuer(t, oauthtest.WithInMemory()), docs: &documents{}}
+	f := &conditionsFixture{iss: oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true}), docs: &documents{}}
 	keys, err := verify.NewStaticKeySet(f.iss.JWKS().Keys...)
 	if err != nil {
 		t.Fatal(err)
@@ -108,16 +108,22 @@ func newConditionsFixture(t *testing.T, policy *scopes.Policy) *conditionsFixtur
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) { testpb.RegisterDocumentServiceServer(s, f.docs) }, gate.ServerOptions()...)
+	srv := grpc.NewServer(gate.ServerOptions()...)
+	testpb.RegisterDocumentServiceServer(srv, f.docs)
+	conn := oauthtest.ServeGRPC(t, srv)
 	f.client = testpb.NewDocumentServiceClient(conn)
 	return f
 }
 
 // token returns a token of tenant for sub with scopes.
 func (f *conditionsFixture) token(t *testing.T, tenant, sub string, scopes ...string) grpc.CallOption {
-	return oauthtest.Bearer(f.iss.Token(t, oauthtest.WithIssuer("https://idp.example/"+tenant+"/"),
-		oauthtest.WithClaim("tid", tenant), oauthtest.WithAudience("docs"), oauthtest.WithSubject(sub),
-		oauthtest.WithScopes(scopes...)))
+	return oauthtest.Bearer(f.iss.Token(t, oauthtest.Token{
+		Issuer:   "https://idp.example/" + tenant + "/",
+		Claims:   map[string]any{"tid": tenant},
+		Audience: []string{"docs"},
+		Subject:  sub,
+		Scopes:   scopes,
+	}))
 }
 
 // TestConditions_EndToEnd: conditions of the .proto decide unary,
@@ -259,7 +265,7 @@ func TestConditions_StreamMessages(t *testing.T) {
 // (here a claim the token lacks) denies the call, and its error, which may
 // show what the token held, reaches the server's log only.
 func TestConditions_EvaluationError(t *testing.T) {
-	iss := oauthtest.NewIssuer(t, oauthtest.WithInMemory())
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true})
 	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
 	if err != nil {
 		t.Fatal(err)
@@ -282,10 +288,12 @@ func TestConditions_EvaluationError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) { testpb.RegisterShelfServiceServer(s, shelf{}) }, gate.ServerOptions()...)
+	srv := grpc.NewServer(gate.ServerOptions()...)
+	testpb.RegisterShelfServiceServer(srv, shelf{})
+	conn := oauthtest.ServeGRPC(t, srv)
 	client := testpb.NewShelfServiceClient(conn)
 	ctx := testContext(t)
-	_, err = client.Move(ctx, &testpb.MoveRequest{}, oauthtest.Bearer(iss.Token(t, oauthtest.WithScopes("library.read"))))
+	_, err = client.Move(ctx, &testpb.MoveRequest{}, oauthtest.Bearer(iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}})))
 	if status.Code(err) != codes.PermissionDenied || errorInfo(t, err).GetMetadata()["condition"] != "level" {
 		t.Fatalf("Move(no clearance claim) = %v, want PermissionDenied naming the level condition", err)
 	}
@@ -297,7 +305,7 @@ func TestConditions_EvaluationError(t *testing.T) {
 	}
 	// The same condition, met: the call gets past the gate (the test shelf
 	// does not implement Move).
-	_, err = client.Move(ctx, &testpb.MoveRequest{}, oauthtest.Bearer(iss.Token(t, oauthtest.WithScopes("library.read"), oauthtest.WithClaim("clearance", "secret"))))
+	_, err = client.Move(ctx, &testpb.MoveRequest{}, oauthtest.Bearer(iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}, Claims: map[string]any{"clearance": "secret"}})))
 	if status.Code(err) != codes.Unimplemented {
 		t.Fatalf("Move(clearance secret) = %v, want it past the gate (Unimplemented)", err)
 	}
@@ -326,7 +334,7 @@ func TestConditions_Wiring(t *testing.T) {
 		}
 	}
 
-	f := &conditionsFixture{iss: oauthtest.NewIssuer(t, oauthtest.WithInMemory()), docs: &documents{}}
+	f := &conditionsFixture{iss: oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true}), docs: &documents{}}
 	keys, err := verify.NewStaticKeySet(f.iss.JWKS().Keys...)
 	if err != nil {
 		t.Fatal(err)
@@ -343,8 +351,9 @@ func TestConditions_Wiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) { testpb.RegisterDocumentServiceServer(s, f.docs) },
-		grpc.ChainUnaryInterceptor(authUnary(gate.AuthFunc)))
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(authUnary(gate.AuthFunc)))
+	testpb.RegisterDocumentServiceServer(srv, f.docs)
+	conn := oauthtest.ServeGRPC(t, srv)
 	_, err = testpb.NewDocumentServiceClient(conn).GetDocument(testContext(t), &testpb.GetDocumentRequest{Tenant: "acme"},
 		f.token(t, "acme", "alice", "docs.read"))
 	if status.Code(err) != codes.PermissionDenied || errorInfo(t, err).GetReason() != interceptor.ReasonConditionNotMet {

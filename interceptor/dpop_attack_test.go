@@ -48,7 +48,7 @@ func (fixedHTU) RequireTransportSecurity() bool { return false }
 // handler.
 func TestDPoP_HostileAuthority(t *testing.T) {
 	f := newDPoPFixture(t, dpop.Config{}, nil)
-	tok := f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithDPoPBinding(f.key))
+	tok := f.iss.Token(t, oauthtest.Token{Scopes: allScopes, DPoPKey: f.key})
 	target := strings.TrimPrefix(f.conn.Target(), "passthrough:///")
 	const elsewhere = "http://other-rs.example/pkg.Other/Delete"
 	for name, authority := range map[string]string{
@@ -89,7 +89,7 @@ func TestDPoP_HostileAuthority(t *testing.T) {
 // empty one.
 func TestDPoP_RawAuthority(t *testing.T) {
 	f := newDPoPFixture(t, dpop.Config{}, nil)
-	tok := f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithDPoPBinding(f.key))
+	tok := f.iss.Token(t, oauthtest.Token{Scopes: allScopes, DPoPKey: f.key})
 	addr := strings.TrimPrefix(f.conn.Target(), "passthrough:///")
 	const method = "/oauthgatetest.v1.LibraryService/GetBook"
 	tests := map[string]struct {
@@ -220,7 +220,7 @@ func TestDPoP_AnonymousFlood(t *testing.T) {
 			t.Fatalf("junk call %d = %v, want Unauthenticated INVALID_TOKEN", i, err)
 		}
 	}
-	tok := f.iss.Token(t, oauthtest.WithScopes("library.read"), oauthtest.WithDPoPBinding(f.key))
+	tok := f.iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}, DPoPKey: f.key})
 	creds := grpc.PerRPCCredentials(dpopgrpc.NewCredentials(f.key.Signer(t), func(context.Context) (string, error) { return tok, nil }, dpopgrpc.AllowInsecure()))
 	for i := range 20 {
 		if _, err := f.client.GetBook(ctx, &testpb.GetBookRequest{}, creds); err != nil {

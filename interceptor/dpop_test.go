@@ -48,7 +48,7 @@ func newDPoPFixture(t *testing.T, cfg dpop.Config, policy *scopes.Policy, origin
 		t.Fatal(err)
 	}
 	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{
-		Endpoint: f.iss.IntrospectionURL(), ClientID: f.iss.ClientID(), ClientSecret: verify.Secret(f.iss.ClientSecret()),
+		Endpoint: f.iss.EndpointURL(oauthtest.EndpointIntrospection), ClientID: f.iss.ClientID, ClientSecret: verify.Secret(f.iss.ClientSecret),
 		Audiences: []string{oauthtest.DefaultAudience}, HTTPClient: f.iss.Client(), InsecureAllowHTTP: true,
 	})
 	if err != nil {
@@ -68,10 +68,10 @@ func newDPoPFixture(t *testing.T, cfg dpop.Config, policy *scopes.Policy, origin
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.conn = oauthtest.ServeGRPCTCP(t, func(s *grpc.Server) {
-		testpb.RegisterLibraryServiceServer(s, &library{})
-		testpb.RegisterShelfServiceServer(s, shelf{})
-	}, gate.ServerOptions()...)
+	srv := grpc.NewServer(gate.ServerOptions()...)
+	testpb.RegisterLibraryServiceServer(srv, &library{})
+	testpb.RegisterShelfServiceServer(srv, shelf{})
+	f.conn = oauthtest.ServeGRPCTCP(t, srv)
 	f.client = testpb.NewLibraryServiceClient(f.conn)
 	return f
 }
@@ -147,10 +147,10 @@ func ignoreEOF(err error) error {
 func TestDPoP_EndToEnd(t *testing.T) {
 	f := newDPoPFixture(t, dpop.Config{}, nil)
 	other := oauthtest.NewDPoPKey(t, jose.ES256, nil)
-	bound := f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithDPoPBinding(f.key))
-	boundOpaque := f.iss.OpaqueToken(t, oauthtest.WithScopes(allScopes...), oauthtest.WithDPoPBinding(f.key))
-	dpopTyped := f.iss.OpaqueToken(t, oauthtest.WithScopes(allScopes...), oauthtest.WithClaim("token_type", "DPoP"))
-	bearer := f.iss.Token(t, oauthtest.WithScopes(allScopes...))
+	bound := f.iss.Token(t, oauthtest.Token{Scopes: allScopes, DPoPKey: f.key})
+	boundOpaque := f.iss.OpaqueToken(t, oauthtest.Token{Scopes: allScopes, DPoPKey: f.key})
+	dpopTyped := f.iss.OpaqueToken(t, oauthtest.Token{Scopes: allScopes, Claims: map[string]any{"token_type": "DPoP"}})
+	bearer := f.iss.Token(t, oauthtest.Token{Scopes: allScopes})
 	ctx := testContext(t)
 
 	tests := map[string]struct {
@@ -194,7 +194,7 @@ func TestDPoP_EndToEnd(t *testing.T) {
 // per check of RFC 9449 §4.3 as the interceptor maps it onto gRPC.
 func TestDPoP_ProofChecks(t *testing.T) {
 	f := newDPoPFixture(t, dpop.Config{}, nil)
-	tok := f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithDPoPBinding(f.key))
+	tok := f.iss.Token(t, oauthtest.Token{Scopes: allScopes, DPoPKey: f.key})
 	ctx := testContext(t)
 	get := f.uri("GetBook")
 	replayed := f.key.Proof(t, "POST", get, tok)
@@ -210,9 +210,9 @@ func TestDPoP_ProofChecks(t *testing.T) {
 		"WrongMethodPath": {md: withDPoP(ctx, tok, f.key.Proof(t, "POST", f.uri("ListBooks"), tok)), wantReason: "DPOP_PROOF_URI", wantError: "invalid_dpop_proof"},
 		"HTTPS":           {md: withDPoP(ctx, tok, f.key.Proof(t, "POST", strings.Replace(get, "http:", "https:", 1), tok)), wantReason: "DPOP_PROOF_URI", wantError: "invalid_dpop_proof"},
 		"GET":             {md: withDPoP(ctx, tok, f.key.Proof(t, "GET", get, tok)), wantReason: "DPOP_PROOF_METHOD", wantError: "invalid_dpop_proof"},
-		"OldIat":          {md: withDPoP(ctx, tok, f.key.Proof(t, "POST", get, tok, oauthtest.WithProofClaim("iat", time.Now().Add(-time.Hour).Unix()))), wantReason: "DPOP_PROOF_STALE", wantError: "invalid_dpop_proof"},
+		"OldIat":          {md: withDPoP(ctx, tok, f.key.Proof(t, "POST", get, tok, oauthtest.Proof{Claims: map[string]any{"iat": time.Now().Add(-time.Hour).Unix()}})), wantReason: "DPOP_PROOF_STALE", wantError: "invalid_dpop_proof"},
 		"MissingATH":      {md: withDPoP(ctx, tok, f.key.Proof(t, "POST", get, "")), wantReason: "DPOP_PROOF_MISSING_CLAIM", wantError: "invalid_dpop_proof"},
-		"PrivateKey":      {md: withDPoP(ctx, tok, f.key.Proof(t, "POST", get, tok, oauthtest.WithPrivateKeyInProof())), wantReason: "DPOP_PROOF_PRIVATE_KEY", wantError: "invalid_dpop_proof"},
+		"PrivateKey":      {md: withDPoP(ctx, tok, f.key.Proof(t, "POST", get, tok, oauthtest.Proof{PrivateKey: true})), wantReason: "DPOP_PROOF_PRIVATE_KEY", wantError: "invalid_dpop_proof"},
 		"Garbage":         {md: withDPoP(ctx, tok, "garbage"), wantReason: "DPOP_PROOF_MALFORMED", wantError: "invalid_dpop_proof"},
 		"NoProof":         {md: metadata.AppendToOutgoingContext(ctx, "authorization", "DPoP "+tok), wantReason: interceptor.ReasonInvalidRequest, wantError: "invalid_request"},
 		"TwoProofs":       {md: metadata.AppendToOutgoingContext(withDPoP(ctx, tok, replayed), "dpop", replayed), wantReason: interceptor.ReasonInvalidRequest, wantError: "invalid_request"},
@@ -242,7 +242,7 @@ func TestDPoP_ProofChecks(t *testing.T) {
 // retry with it.
 func TestDPoP_Nonce(t *testing.T) {
 	f := newDPoPFixture(t, dpop.Config{NoncePeriod: time.Minute}, nil)
-	tok := f.iss.Token(t, oauthtest.WithScopes("library.read"), oauthtest.WithDPoPBinding(f.key))
+	tok := f.iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}, DPoPKey: f.key})
 	creds := dpopCredentials(t, f.key, tok)
 	var hdr metadata.MD
 	_, err := f.client.GetBook(testContext(t), &testpb.GetBookRequest{}, grpc.PerRPCCredentials(creds), grpc.Header(&hdr))
@@ -263,7 +263,7 @@ func TestDPoP_Nonce(t *testing.T) {
 // the connection's authority.
 func TestDPoP_PublicOrigin(t *testing.T) {
 	f := newDPoPFixture(t, dpop.Config{}, nil, "https://library.example.com")
-	tok := f.iss.Token(t, oauthtest.WithScopes("library.read"), oauthtest.WithDPoPBinding(f.key))
+	tok := f.iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}, DPoPKey: f.key})
 	ctx := testContext(t)
 	public := "https://LIBRARY.example.com:443/oauthgatetest.v1.LibraryService/GetBook"
 	if _, err := f.client.GetBook(withDPoP(ctx, tok, f.key.Proof(t, "POST", public, tok)), &testpb.GetBookRequest{}); err != nil {
@@ -294,12 +294,12 @@ func TestDPoP_SenderConstrainedRule(t *testing.T) {
 	f := newDPoPFixture(t, dpop.Config{}, policy)
 	ctx := testContext(t)
 	shelf := testpb.NewShelfServiceClient(f.conn)
-	bound := f.iss.Token(t, oauthtest.WithScopes("library.read"), oauthtest.WithDPoPBinding(f.key))
+	bound := f.iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}, DPoPKey: f.key})
 	// The gate lets it through; the test shelf does not implement Move.
 	if _, err := shelf.Move(ctx, &testpb.MoveRequest{}, grpc.PerRPCCredentials(f.key.Credentials(t, bound))); status.Code(err) != codes.Unimplemented {
 		t.Fatalf("Move(DPoP-bound) = %v, want it past the gate (Unimplemented)", err)
 	}
-	_, err = shelf.Move(ctx, &testpb.MoveRequest{}, oauthtest.Bearer(f.iss.Token(t, oauthtest.WithScopes("library.read"))))
+	_, err = shelf.Move(ctx, &testpb.MoveRequest{}, oauthtest.Bearer(f.iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}})))
 	if status.Code(err) != codes.Unauthenticated || errorInfo(t, err).GetReason() != interceptor.ReasonSenderConstraintRequired {
 		t.Fatalf("Move(bearer) = %v, want Unauthenticated %s", err, interceptor.ReasonSenderConstraintRequired)
 	}
@@ -309,7 +309,7 @@ func TestDPoP_SenderConstrainedRule(t *testing.T) {
 // exactly one call is accepted.
 func TestDPoP_ReplayUnderConcurrency(t *testing.T) {
 	f := newDPoPFixture(t, dpop.Config{}, nil)
-	tok := f.iss.Token(t, oauthtest.WithScopes("library.read"), oauthtest.WithDPoPBinding(f.key))
+	tok := f.iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}, DPoPKey: f.key})
 	ctx := withDPoP(testContext(t), tok, f.key.Proof(t, "POST", f.uri("GetBook"), tok))
 	var ok, replayed atomic.Int32
 	var wg sync.WaitGroup
@@ -353,7 +353,7 @@ func (s failingStore) Record(context.Context, [32]byte, time.Duration) (bool, er
 // not use the store.
 func TestDPoP_ReplayStoreUnavailable(t *testing.T) {
 	f := newDPoPFixture(t, dpop.Config{ReplayStore: failingStore{errors.New("store down")}}, nil)
-	tok := f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithDPoPBinding(f.key))
+	tok := f.iss.Token(t, oauthtest.Token{Scopes: allScopes, DPoPKey: f.key})
 	ctx := testContext(t)
 	for kind, got := range callKinds(ctx, f.client, grpc.PerRPCCredentials(f.key.Credentials(t, tok))) {
 		if status.Code(got.err) != codes.Unavailable {
@@ -366,7 +366,7 @@ func TestDPoP_ReplayStoreUnavailable(t *testing.T) {
 			t.Errorf("%s: www-authenticate = %q, want none", kind, www)
 		}
 	}
-	bearer := f.iss.Token(t, oauthtest.WithScopes(allScopes...))
+	bearer := f.iss.Token(t, oauthtest.Token{Scopes: allScopes})
 	if _, err := f.client.GetBook(ctx, &testpb.GetBookRequest{Name: "x"}, oauthtest.Bearer(bearer)); err != nil {
 		t.Errorf("GetBook(bearer) = %v, want OK", err)
 	}

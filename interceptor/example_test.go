@@ -76,7 +76,7 @@ func ExampleNew() {
 	defer stop()
 
 	for _, scope := range []string{"openid", "read:reports"} {
-		tok, err := iss.MintToken(oauthtest.WithScopes(scope), oauthtest.WithSubject("alice"))
+		tok, err := iss.MintToken(oauthtest.Token{Scopes: []string{scope}, Subject: "alice"})
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -106,7 +106,7 @@ func ExampleFromContext() {
 	client, stop := serve(srv)
 	defer stop()
 
-	tok, err := iss.MintToken(oauthtest.WithScopes("read:reports"), oauthtest.WithSubject("bob"))
+	tok, err := iss.MintToken(oauthtest.Token{Scopes: []string{"read:reports"}, Subject: "bob"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -323,9 +323,9 @@ func TestDenialLog_ClientMethodBounded(t *testing.T) {
 		reached.Add(1)
 		return status.Error(codes.Unimplemented, "unknown")
 	})
-	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) {
-		testpb.RegisterLibraryServiceServer(s, &library{})
-	}, append(gate.ServerOptions(), unknown)...)
+	srv := grpc.NewServer(append(gate.ServerOptions(), unknown)...)
+	testpb.RegisterLibraryServiceServer(srv, &library{})
+	conn := oauthtest.ServeGRPC(t, srv)
 
 	method := "/attacker.Service/" + strings.Repeat("m", 200<<10)
 	err = conn.Invoke(withToken(testContext(t), tokAll), method, &testpb.PingRequest{}, &testpb.PingResponse{})

@@ -54,9 +54,9 @@ type faultFixture struct {
 func newFaultFixture(t *testing.T, maxStale time.Duration) *faultFixture {
 	t.Helper()
 	f := &faultFixture{clock: oauthtest.NewClock(time.Now())}
-	f.iss = oauthtest.NewIssuer(t, oauthtest.WithClock(f.clock.Now), oauthtest.WithInMemory())
+	f.iss = oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: f.clock.Now, InMemory: true})
 	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{
-		URL: f.iss.JWKSURL(), HTTPClient: f.iss.Client(), Timeout: faultTimeout,
+		URL: f.iss.EndpointURL(oauthtest.EndpointJWKS), HTTPClient: f.iss.Client(), Timeout: faultTimeout,
 		MinRefresh: faultRefresh, MaxRefresh: faultRefresh, MaxStale: maxStale,
 		UnknownKeyCooldown: faultCooldown, Now: f.clock.Now,
 	})
@@ -90,13 +90,13 @@ func newFaultFixture(t *testing.T, maxStale time.Duration) *faultFixture {
 // valid mints a valid token signed by the issuer's current key.
 func (f *faultFixture) valid(t testing.TB) string {
 	t.Helper()
-	return f.iss.Token(t, oauthtest.WithScopes(allScopes...))
+	return f.iss.Token(t, oauthtest.Token{Scopes: allScopes})
 }
 
 // unknownKid mints a well-signed token whose kid the JWKS does not list.
 func (f *faultFixture) unknownKid(t testing.TB, n int) string {
 	t.Helper()
-	return f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithKeyID(fmt.Sprintf("made-up-%d", n)))
+	return f.iss.Token(t, oauthtest.Token{Scopes: allScopes, KeyID: fmt.Sprintf("made-up-%d", n)})
 }
 
 // ready makes the key set fetch the healthy JWKS once.
@@ -176,12 +176,12 @@ func is(outcomes ...attackOutcome) func(r result) error {
 // invalid_token. Clearing the fault recovers.
 func TestKeySetFaults(t *testing.T) {
 	faults := map[string]oauthtest.Fault{
-		"Down":    oauthtest.FaultDown(),
-		"500":     oauthtest.FaultStatus(http.StatusInternalServerError),
-		"503":     oauthtest.FaultStatus(http.StatusServiceUnavailable),
-		"Slow":    oauthtest.FaultSlow(10 * faultTimeout),
-		"Garbage": oauthtest.FaultGarbage(),
-		"Huge":    oauthtest.FaultHuge(),
+		"Down":    {Down: true},
+		"500":     {Status: http.StatusInternalServerError},
+		"503":     {Status: http.StatusServiceUnavailable},
+		"Slow":    {Delay: 10 * faultTimeout},
+		"Garbage": {Garbage: true},
+		"Huge":    {Huge: true},
 	}
 	for name, fault := range faults {
 		t.Run(name, func(t *testing.T) {
@@ -195,7 +195,7 @@ func testKeySetFault(t *testing.T, fault oauthtest.Fault) {
 	f := newFaultFixture(t, faultMaxStale)
 	f.ready(t)
 	// Valid throughout, and verified before the fault.
-	known := f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithLifetime(time.Hour))
+	known := f.iss.Token(t, oauthtest.Token{Scopes: allScopes, Lifetime: time.Hour})
 	if err := is(allowed)(f.call(t, 0, known)); err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestKeySetDownAtStart(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		f := newFaultFixture(t, faultMaxStale)
-		f.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+		f.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 		tok := f.valid(t)
 		f.burst(t, 30, func(int) string { return tok }, is(unavailable))
 		// The first call's fetch and the background loop's first attempt,
@@ -280,10 +280,10 @@ func TestKeySetFlapping(t *testing.T) {
 		f := newFaultFixture(t, time.Hour) // the whole run stays within it
 		f.ready(t)
 		// Streams end at exp by the bubble's time, which moves too.
-		known := f.iss.Token(t, oauthtest.WithScopes(allScopes...), oauthtest.WithLifetime(time.Hour))
+		known := f.iss.Token(t, oauthtest.Token{Scopes: allScopes, Lifetime: time.Hour})
 		sequence := []oauthtest.Fault{
-			oauthtest.FaultDown(), {}, oauthtest.FaultStatus(http.StatusBadGateway), oauthtest.FaultGarbage(), {},
-			oauthtest.FaultSlow(2 * faultTimeout), oauthtest.FaultHuge(), {}, oauthtest.FaultDown(),
+			{Down: true}, {}, {Status: http.StatusBadGateway}, {Garbage: true}, {},
+			{Delay: 2 * faultTimeout}, {Huge: true}, {}, {Down: true},
 		}
 		base := f.iss.Requests(oauthtest.EndpointJWKS)
 		for step, fault := range sequence {

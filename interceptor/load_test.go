@@ -38,8 +38,8 @@ func TestLoad(t *testing.T) {
 }
 
 func testLoad(t *testing.T) {
-	iss := oauthtest.NewIssuer(t, oauthtest.WithInMemory())
-	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.JWKSURL(), HTTPClient: iss.Client()})
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true})
+	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.EndpointURL(oauthtest.EndpointJWKS), HTTPClient: iss.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,16 +53,15 @@ func testLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	var reached atomic.Int64
-	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) { testpb.RegisterLibraryServiceServer(s, &library{}) },
-		grpc.ChainUnaryInterceptor(gate.Unary, func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			reached.Add(1)
-			return h(ctx, req)
-		}),
-		grpc.ChainStreamInterceptor(gate.Stream, func(s any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			reached.Add(1)
-			return h(s, ss)
-		}),
-	)
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(gate.Unary, func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		reached.Add(1)
+		return h(ctx, req)
+	}), grpc.ChainStreamInterceptor(gate.Stream, func(s any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		reached.Add(1)
+		return h(s, ss)
+	}))
+	testpb.RegisterLibraryServiceServer(srv, &library{})
+	conn := oauthtest.ServeGRPC(t, srv)
 
 	// Token classes; want is indexed like rpcKinds (Unary, ServerStream,
 	// ClientStream, BidiStream). ClientStream needs write and admin.
@@ -73,15 +72,15 @@ func testLoad(t *testing.T) {
 		want  [4]attackOutcome
 	}
 	all := func(o attackOutcome) [4]attackOutcome { return [4]attackOutcome{o, o, o, o} }
-	withScopes := oauthtest.WithScopes(allScopes...)
+	withScopes := oauthtest.Token{Scopes: allScopes}
 	classes := []class{
 		{"Valid", iss.Token(t, withScopes), all(ok)},
-		{"ValidRS256", iss.Token(t, withScopes, oauthtest.WithAlgorithm(jose.RS256)), all(ok)},
-		{"ReadOnly", iss.Token(t, oauthtest.WithScopes("library.read")), [4]attackOutcome{ok, ok, denied, ok}},
+		{"ValidRS256", iss.Token(t, withScopes, oauthtest.Token{Algorithm: jose.RS256}), all(ok)},
+		{"ReadOnly", iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}}), [4]attackOutcome{ok, ok, denied, ok}},
 		{"NoScope", iss.Token(t), all(denied)},
-		{"Expired", iss.Token(t, withScopes, oauthtest.WithLifetime(-time.Hour)), all(rejected(descExpired))},
-		{"OtherAudience", iss.Token(t, withScopes, oauthtest.WithAudience("https://other.example.com")), all(rejected(descAudience))},
-		{"UnknownKid", iss.Token(t, withScopes, oauthtest.WithKeyID("made-up")), all(rejected(descUnknownKey))},
+		{"Expired", iss.Token(t, withScopes, oauthtest.Token{Lifetime: -time.Hour}), all(rejected(descExpired))},
+		{"OtherAudience", iss.Token(t, withScopes, oauthtest.Token{Audience: []string{"https://other.example.com"}}), all(rejected(descAudience))},
+		{"UnknownKid", iss.Token(t, withScopes, oauthtest.Token{KeyID: "made-up"}), all(rejected(descUnknownKey))},
 		{"Forged", forge(iss.Token(t, withScopes)), all(rejected(descSignature))},
 		{"Garbage", "not-a-jwt", all(rejected(descMalformed))},
 		{"None", "", all(attackOutcome{code: codes.Unauthenticated, reason: interceptor.ReasonMissingToken, desc: "an access token is required"})},

@@ -43,10 +43,10 @@ func TestResourceMetadata(t *testing.T) {
 	} else if containsAll(err.Error(), "ResourceMetadataService") {
 		t.Errorf("Check() blames the metadata service: %v", err)
 	}
-	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) {
-		testpb.RegisterLibraryServiceServer(s, &library{})
-		md.Register(s)
-	}, gate.ServerOptions()...)
+	srv2 := grpc.NewServer(gate.ServerOptions()...)
+	testpb.RegisterLibraryServiceServer(srv2, &library{})
+	md.Register(srv2)
+	conn := oauthtest.ServeGRPC(t, srv2)
 	ctx := testContext(t)
 
 	got, err := oauthgatev1.NewResourceMetadataServiceClient(conn).GetResourceMetadata(ctx, &oauthgatev1.GetResourceMetadataRequest{})

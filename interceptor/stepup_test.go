@@ -39,7 +39,7 @@ func TestStepUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := oauthtest.NewClock(time.Unix(1_800_000_000, 0))
-	iss := oauthtest.NewIssuer(t, oauthtest.WithClock(clock.Now))
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: clock.Now})
 	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
 	if err != nil {
 		t.Fatal(err)
@@ -52,19 +52,15 @@ func TestStepUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) {
-		testpb.RegisterLibraryServiceServer(s, &library{})
-		testpb.RegisterShelfServiceServer(s, shelf{})
-	}, gate.ServerOptions()...)
+	srv := grpc.NewServer(gate.ServerOptions()...)
+	testpb.RegisterLibraryServiceServer(srv, &library{})
+	testpb.RegisterShelfServiceServer(srv, shelf{})
+	conn := oauthtest.ServeGRPC(t, srv)
 	shelf := testpb.NewShelfServiceClient(conn)
 	ctx := testContext(t)
 	now := clock.Now()
 	tok := func(scope string, claims map[string]any) string {
-		opts := []oauthtest.TokenOption{oauthtest.WithScopes(strings.Fields(scope)...)}
-		for k, v := range claims {
-			opts = append(opts, oauthtest.WithClaim(k, v))
-		}
-		return iss.Token(t, opts...)
+		return iss.Token(t, oauthtest.Token{Scopes: strings.Fields(scope), Claims: claims})
 	}
 	tests := map[string]struct {
 		token      string

@@ -51,7 +51,7 @@ func listUntilEnd(t *testing.T, client testpb.LibraryServiceClient, token string
 // instant a unary call with its token starts to fail, exp plus the
 // verifier's leeway, not at bare exp by another clock.
 func TestStream_EndsWhenUnaryCallsWould(t *testing.T) {
-	iss := oauthtest.NewIssuer(t, oauthtest.WithClock(func() time.Time { return time.Now() }))
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: func() time.Time { return time.Now() }})
 	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
 	if err != nil {
 		t.Fatal(err)
@@ -65,10 +65,10 @@ func TestStream_EndsWhenUnaryCallsWould(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		client := testpb.NewLibraryServiceClient(oauthtest.ServeGRPC(t, func(s *grpc.Server) {
-			testpb.RegisterLibraryServiceServer(s, &library{})
-		}, grpc.ChainUnaryInterceptor(gate.Unary), grpc.ChainStreamInterceptor(gate.Stream)))
-		tok := iss.Token(t, oauthtest.WithScopes("library.read"), oauthtest.WithLifetime(10*time.Second))
+		srv := grpc.NewServer(grpc.ChainUnaryInterceptor(gate.Unary), grpc.ChainStreamInterceptor(gate.Stream))
+		testpb.RegisterLibraryServiceServer(srv, &library{})
+		client := testpb.NewLibraryServiceClient(oauthtest.ServeGRPC(t, srv))
+		tok := iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}, Lifetime: 10 * time.Second})
 
 		done := make(chan streamOutcome)
 		go func() { done <- listUntilEnd(t, client, tok) }()
@@ -132,9 +132,9 @@ func TestStream_RecheckedWithoutExp(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				client := testpb.NewLibraryServiceClient(oauthtest.ServeGRPC(t, func(s *grpc.Server) {
-					testpb.RegisterLibraryServiceServer(s, &library{})
-				}, grpc.ChainUnaryInterceptor(gate.Unary), grpc.ChainStreamInterceptor(gate.Stream)))
+				srv := grpc.NewServer(grpc.ChainUnaryInterceptor(gate.Unary), grpc.ChainStreamInterceptor(gate.Stream))
+				testpb.RegisterLibraryServiceServer(srv, &library{})
+				client := testpb.NewLibraryServiceClient(oauthtest.ServeGRPC(t, srv))
 
 				done := make(chan streamOutcome)
 				go func() { done <- listUntilEnd(t, client, "opaque") }()

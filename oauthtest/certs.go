@@ -33,8 +33,9 @@ const certLifetime = 24 * time.Hour
 // for concurrent use; its fields must not be modified.
 //
 //	certs := oauthtest.NewCertificates(t)
-//	conn := oauthtest.ServeGRPCTLS(t, certs, register, gate.ServerOptions()...)
-//	tok := iss.Token(t, oauthtest.WithCertificateBinding(certs.Client.Leaf))
+//	srv := grpc.NewServer(append(gate.ServerOptions(), grpc.Creds(credentials.NewTLS(certs.ServerTLSConfig())))...)
+//	conn := oauthtest.ServeGRPCTCP(t, srv, certs.DialOption(&certs.Client))
+//	tok := iss.Token(t, oauthtest.Token{Certificate: certs.Client.Leaf})
 type Certificates struct {
 	// CA is the authority that signed every other certificate.
 	CA *x509.Certificate
@@ -95,8 +96,8 @@ func (c *Certificates) NewClientCertificate(tb testing.TB, name string) tls.Cert
 
 // ServerTLSConfig returns a new server configuration with the server
 // certificate that requires a client certificate signed by the CA
-// (tls.RequireAndVerifyClientCert). Change ClientAuth on the copy to test a
-// server that only asks for one.
+// (tls.RequireAndVerifyClientCert), for grpc.Creds(credentials.NewTLS(…)).
+// Change ClientAuth on the copy to test a server that only asks for one.
 func (c *Certificates) ServerTLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
@@ -106,21 +107,16 @@ func (c *Certificates) ServerTLSConfig() *tls.Config {
 	}
 }
 
-// ClientTLSConfig returns a new client configuration that trusts only the
-// CA and presents cert, or no certificate if cert is nil.
-func (c *Certificates) ClientTLSConfig(cert *tls.Certificate) *tls.Config {
+// DialOption returns gRPC transport credentials for a client that trusts
+// only the CA and presents cert, or no certificate if cert is nil: pass it
+// to [ServeGRPCTCP] or [DialGRPC] to reach a server built with
+// [Certificates.ServerTLSConfig].
+func (c *Certificates) DialOption(cert *tls.Certificate) grpc.DialOption {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: c.pool}
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
 	}
-	return cfg
-}
-
-// DialOption returns gRPC transport credentials from
-// [Certificates.ClientTLSConfig]: pass it to [DialGRPC] to reach a
-// [ServeGRPCTLS] server as a client presenting cert, or none if cert is nil.
-func (c *Certificates) DialOption(cert *tls.Certificate) grpc.DialOption {
-	return grpc.WithTransportCredentials(credentials.NewTLS(c.ClientTLSConfig(cert)))
+	return grpc.WithTransportCredentials(credentials.NewTLS(cfg))
 }
 
 // PEMFiles names the PEM files written by [Certificates.WritePEM].

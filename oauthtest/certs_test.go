@@ -49,9 +49,6 @@ func TestNewCertificates_Chains(t *testing.T) {
 	if cfg := certs.ServerTLSConfig(); cfg.ClientAuth != tls.RequireAndVerifyClientCert {
 		t.Errorf("ServerTLSConfig().ClientAuth = %v, want RequireAndVerifyClientCert", cfg.ClientAuth)
 	}
-	if cfg := certs.ClientTLSConfig(nil); len(cfg.Certificates) != 0 {
-		t.Errorf("ClientTLSConfig(nil) presents %d certificates, want 0", len(cfg.Certificates))
-	}
 }
 
 func TestCertificates_WritePEM(t *testing.T) {
@@ -98,13 +95,13 @@ func cnfOf(t *testing.T, claims map[string]any) (verify.Confirmation, bool) {
 	return c.Confirmation()
 }
 
-func TestWithCertificateBinding(t *testing.T) {
+func TestToken_Certificate(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
 	certs := oauthtest.NewCertificates(t)
 	want := verify.CertificateThumbprint(certs.Client.Leaf)
 
-	tok := iss.Token(t, oauthtest.WithCertificateBinding(certs.Client.Leaf))
+	tok := iss.Token(t, oauthtest.Token{Certificate: certs.Client.Leaf})
 	p, err := verifyToken(t, tok, fetchJWKS(t, iss))
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +110,7 @@ func TestWithCertificateBinding(t *testing.T) {
 		t.Errorf("JWT cnf = %+v, %v; want x5t#S256 %s only", cnf, ok, want)
 	}
 
-	opaque := iss.OpaqueToken(t, oauthtest.WithCertificateBinding(certs.Client.Leaf))
+	opaque := iss.OpaqueToken(t, oauthtest.Token{Certificate: certs.Client.Leaf})
 	resp := introspect(t, iss, opaque)
 	if resp["token_type"] != "Bearer" {
 		t.Errorf("introspection token_type = %v, want Bearer", resp["token_type"])
@@ -121,25 +118,15 @@ func TestWithCertificateBinding(t *testing.T) {
 	if cnf, ok := cnfOf(t, resp); !ok || cnf.X5TS256 != want {
 		t.Errorf("introspected cnf = %+v, %v; want x5t#S256 %s", cnf, ok, want)
 	}
-
-	if _, err := iss.MintToken(oauthtest.WithCertificateBinding(nil)); err == nil {
-		t.Error("MintToken(WithCertificateBinding(nil)) error = nil, want an error")
-	}
-	if _, err := iss.MintOpaque(oauthtest.WithCertificateBinding(nil)); err == nil {
-		t.Error("MintOpaque(WithCertificateBinding(nil)) error = nil, want an error")
-	}
 }
 
-func TestWithConfirmation(t *testing.T) {
+func TestToken_Confirmation(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
 	certs := oauthtest.NewCertificates(t)
 	const jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
 
-	m := map[string]any{"jkt": jkt}
-	opt := oauthtest.WithConfirmation(m)
-	m["jwk"] = "changed later" // the option holds a copy
-	opaque := iss.OpaqueToken(t, opt, oauthtest.WithClaim("token_type", "DPoP"))
+	opaque := iss.OpaqueToken(t, oauthtest.Token{Confirmation: map[string]any{"jkt": jkt}, Claims: map[string]any{"token_type": "DPoP"}})
 	resp := introspect(t, iss, opaque)
 	if resp["token_type"] != "DPoP" {
 		t.Errorf("introspection token_type = %v, want DPoP", resp["token_type"])
@@ -148,25 +135,36 @@ func TestWithConfirmation(t *testing.T) {
 		t.Errorf("introspected cnf = %v, want {jkt: %s}", resp["cnf"], jkt)
 	}
 
-	// The last cnf option wins; nil removes the claim.
+	// The fields of one Token combine; of several Tokens, the last that
+	// binds wins; Claims removes the claim.
+	key := oauthtest.NewDPoPKey(t, "", nil)
+	x5t := verify.CertificateThumbprint(certs.Client.Leaf)
 	tests := map[string]struct {
-		opts []oauthtest.TokenOption
+		opts []oauthtest.Token
 		want any
 	}{
-		"BindingThenConfirmation": {
-			opts: []oauthtest.TokenOption{oauthtest.WithCertificateBinding(certs.Client.Leaf), oauthtest.WithConfirmation(map[string]any{"kid": "k"})},
+		"AllThree": {
+			opts: []oauthtest.Token{{Certificate: certs.Client.Leaf, DPoPKey: key, Confirmation: map[string]any{"kid": "k"}}},
+			want: map[string]any{"jkt": key.Thumbprint(), "kid": "k", "x5t#S256": x5t},
+		},
+		"CertificateThenConfirmation": {
+			opts: []oauthtest.Token{{Certificate: certs.Client.Leaf}, {Confirmation: map[string]any{"kid": "k"}}},
 			want: map[string]any{"kid": "k"},
 		},
-		"ConfirmationThenBinding": {
-			opts: []oauthtest.TokenOption{oauthtest.WithConfirmation(map[string]any{"kid": "k"}), oauthtest.WithCertificateBinding(certs.Client.Leaf)},
-			want: map[string]any{"x5t#S256": verify.CertificateThumbprint(certs.Client.Leaf)},
+		"ConfirmationThenCertificate": {
+			opts: []oauthtest.Token{{Confirmation: map[string]any{"kid": "k"}}, {Certificate: certs.Client.Leaf}},
+			want: map[string]any{"x5t#S256": x5t},
 		},
-		"Nil": {
-			opts: []oauthtest.TokenOption{oauthtest.WithCertificateBinding(certs.Client.Leaf), oauthtest.WithConfirmation(nil)},
+		"CertificateThenOther": {
+			opts: []oauthtest.Token{{Certificate: certs.Client.Leaf}, {Subject: "bob"}},
+			want: map[string]any{"x5t#S256": x5t},
+		},
+		"Removed": {
+			opts: []oauthtest.Token{{Certificate: certs.Client.Leaf}, {Claims: map[string]any{"cnf": nil}}},
 			want: nil,
 		},
 		"Empty": {
-			opts: []oauthtest.TokenOption{oauthtest.WithConfirmation(map[string]any{})},
+			opts: []oauthtest.Token{{Confirmation: map[string]any{}}},
 			want: map[string]any{},
 		},
 	}
@@ -215,7 +213,9 @@ func registerPeerName(s *grpc.Server) { oauthgatetestv1.RegisterLibraryServiceSe
 func TestServeGRPCTLS(t *testing.T) {
 	t.Parallel()
 	certs := oauthtest.NewCertificates(t)
-	conn := oauthtest.ServeGRPCTLS(t, certs, registerPeerName)
+	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(certs.ServerTLSConfig())))
+	registerPeerName(srv)
+	conn := oauthtest.ServeGRPCTCP(t, srv, certs.DialOption(&certs.Client))
 	if !strings.HasPrefix(conn.Target(), "passthrough:///127.0.0.1:") {
 		t.Errorf("Target() = %q, want 127.0.0.1", conn.Target())
 	}
@@ -257,7 +257,9 @@ func TestServeGRPCTLS_CredsOverride(t *testing.T) {
 	certs := oauthtest.NewCertificates(t)
 	cfg := certs.ServerTLSConfig()
 	cfg.ClientAuth = tls.VerifyClientCertIfGiven
-	conn := oauthtest.ServeGRPCTLS(t, certs, registerPeerName, grpc.Creds(credentials.NewTLS(cfg)))
+	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(certs.ServerTLSConfig())), grpc.Creds(credentials.NewTLS(cfg)))
+	registerPeerName(srv)
+	conn := oauthtest.ServeGRPCTCP(t, srv, certs.DialOption(&certs.Client))
 	anon := oauthtest.DialGRPC(t, conn.Target(), certs.DialOption(nil))
 	ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
 	defer cancel()

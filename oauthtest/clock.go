@@ -6,8 +6,8 @@ import (
 )
 
 // A Clock is a settable clock for tests: pass its Now method wherever a
-// clock is injected ([WithClock], verify's Config.Now fields) and move it
-// with [Clock.Advance] or [Clock.Set] instead of sleeping. It is safe for
+// clock is injected ([IssuerConfig].Now, verify's Config.Now fields) and
+// move it with [Clock.Advance] instead of sleeping. It is safe for
 // concurrent use.
 //
 // A Clock only moves when told to, so a timer-driven component that uses it
@@ -30,17 +30,11 @@ func (c *Clock) Now() time.Time {
 }
 
 // Advance moves the clock by d, which may be negative to model a clock
-// stepping back, and returns the new time.
+// stepping back, and returns the new time. Advance(t.Sub(c.Now())) sets
+// it to t.
 func (c *Clock) Advance(d time.Duration) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 	return c.now
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }

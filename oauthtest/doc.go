@@ -3,52 +3,63 @@
 // production use.
 //
 // An [Issuer] listens on 127.0.0.1 and serves what a resource server needs
-// from its authorization server:
+// from its authorization server, at the URLs [Issuer.EndpointURL] gives:
 //
-//   - a JSON Web Key Set at /jwks.json ([Issuer.JWKSURL]), public keys only;
-//   - RFC 8414 metadata at /.well-known/oauth-authorization-server and
-//     OpenID Connect Discovery metadata at /.well-known/openid-configuration,
-//     whose issuer is [Issuer].URL;
-//   - RFC 7662 token introspection at /introspect ([Issuer.IntrospectionURL]),
-//     with client_secret_basic or client_secret_post authentication
-//     ([Issuer.ClientID], [Issuer.ClientSecret]).
+//   - a JSON Web Key Set ([EndpointJWKS]), public keys only;
+//   - RFC 8414 metadata ([EndpointOAuthMetadata]) and OpenID Connect
+//     Discovery metadata ([EndpointOpenIDConfiguration]), whose issuer is
+//     [Issuer].URL;
+//   - RFC 7662 token introspection ([EndpointIntrospection]), with
+//     client_secret_basic or client_secret_post authentication
+//     ([Issuer].ClientID and ClientSecret).
 //
 // [Issuer.Token] mints RFC 9068 JWT access tokens signed with ES256
 // (default), RS256 or EdDSA; [Issuer.OpaqueToken] mints opaque tokens only
-// introspection can resolve. [TokenOption] values shape every header and
-// claim, including invalid ones, so a verifier's failure paths can be
-// tested. [Issuer.RotateKeys] rotates signing keys at once,
-// [Issuer.RolloverKeys] keeps the previous ones published, and [Issuer.SetFault]
-// makes an endpoint fail (down, error status, slow, garbage, huge, any
-// status/content type/body, a redirect) at run time; [Issuer.SetHeader]
-// sets response headers such as Cache-Control, Age, Expires and Date;
-// [Issuer.Requests] counts the requests each endpoint received.
-// [SharedStore] is an in-memory stand-in for the Redis that replicas share
-// (a dpop.ReplayStore and a verify.IntrospectionCache), for tests of
-// several replicas in one process.
-// [WithIssuerPath] gives the issuer a path, as multi-tenant servers have.
+// introspection can resolve. A [Token] describes the token: its zero fields
+// take the defaults, and its Claims and Header can set any claim or header
+// parameter, including invalid ones, so a verifier's failure paths can be
+// tested:
+//
+//	iss := oauthtest.NewIssuer(t)
+//	tok := iss.Token(t, oauthtest.Token{Subject: "alice", Scopes: []string{"orders.read"}})
+//	expired := iss.Token(t, oauthtest.Token{Lifetime: -time.Minute})
+//	noExp := iss.Token(t, oauthtest.Token{Claims: map[string]any{"exp": nil}})
+//
+// An [IssuerConfig] configures the issuer itself: its default algorithm
+// and audience, its clock, TLS, a path as multi-tenant servers have.
+// [Issuer.RotateKeys] rotates signing keys at once, [Issuer.RolloverKeys]
+// keeps the previous ones published, and [Issuer.SetFault] makes an
+// endpoint misbehave ([Fault]: down, slow, an error status, garbage, a huge
+// body, any status/content type/body, a redirect) at run time;
+// [Issuer.SetHeader] sets response headers such as Cache-Control, Age,
+// Expires and Date; [Issuer.Requests] counts the requests each endpoint
+// received.
+//
+// [NewIssuer] and [Start], the minting methods, [CheckWiring] and
+// [DPoPKey.Proof] take an [IssuerConfig], a [Token] or a [Proof] as
+// optional last arguments: none for the defaults, one, or several merged
+// in order, so that a test helper can add its own to its caller's.
 //
 // # Time
 //
 // A [Clock] is a settable clock to inject wherever code under test reads
-// the time ([WithClock] for the issuer). Code that waits on timers is best
-// tested inside a testing/synctest bubble, where time is fake; sockets do
-// not work there, so create the issuer in the bubble with [WithInMemory]
-// and give the code under test [Issuer.Client] (or [Issuer.Transport]),
-// which serve the issuer's endpoints in memory.
+// the time ([IssuerConfig].Now for the issuer). Code that waits on timers
+// is best tested inside a testing/synctest bubble, where time is fake;
+// sockets do not work there, so create the issuer in the bubble with
+// [IssuerConfig].InMemory and give the code under test [Issuer.Client],
+// which serves the issuer's endpoints in memory.
 //
 // # gRPC servers
 //
-// [ServeServer] serves in memory a server your code built, [ServeGRPC] one
-// it builds from options and a registration function ([ServeGRPCTCP] on
-// 127.0.0.1), and [Bearer] attaches a token to one call, so a test of a
-// protected service takes a few lines:
+// [ServeGRPC] serves in memory a server your test or your code built
+// ([ServeGRPCTCP] on 127.0.0.1), and [Bearer] attaches a token to one
+// call, so a test of a protected service takes a few lines:
 //
 //	iss := oauthtest.NewIssuer(t)
 //	srv, err := newServer(keys) // your server, with a verifier trusting iss
-//	conn := oauthtest.ServeServer(t, srv)
+//	conn := oauthtest.ServeGRPC(t, srv)
 //	_, err = pb.NewLibraryServiceClient(conn).GetBook(ctx, req,
-//		oauthtest.Bearer(iss.Token(t, oauthtest.WithScopes("library.read"))))
+//		oauthtest.Bearer(iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}})))
 //
 // [CheckWiring] proves that no call to such a server gets past oauthgate:
 // it calls every registered method, unary and streaming, without a token
@@ -58,18 +69,18 @@
 // # Mutual TLS
 //
 // [NewCertificates] generates a throwaway CA with a server and a client
-// certificate; [ServeGRPCTLS] serves gRPC over mutual TLS on 127.0.0.1 and
-// [DialGRPC] with [Certificates.DialOption] connects as another client or
-// as one without a certificate. [WithCertificateBinding] mints tokens bound
-// to a certificate (RFC 8705), [WithConfirmation] any other cnf claim.
+// certificate; [ServeGRPCTCP] serves a server built with
+// [Certificates.ServerTLSConfig] over mutual TLS, and [DialGRPC] with
+// [Certificates.DialOption] connects as another client or as one without
+// a certificate. [Token].Certificate mints tokens bound to a certificate
+// (RFC 8705), [Token].Confirmation any other cnf claim.
 //
 // # DPoP
 //
-// [NewDPoPKey] is a client's DPoP key (RFC 9449): [WithDPoPBinding] binds a
-// token to it, [DPoPKey.Proof] signs proofs (broken on purpose with
-// [WithProofClaim], [WithProofHeader], [WithPrivateKeyInProof]), and
-// [DPoPKey.Credentials] gives grpc-go per-call credentials that send a
-// fresh proof with every call.
+// [NewDPoPKey] is a client's DPoP key (RFC 9449): [Token].DPoPKey binds a
+// token to it, [DPoPKey.Proof] signs proofs (broken on purpose with a
+// [Proof]), and [DPoPKey.Credentials] gives grpc-go per-call credentials
+// that send a fresh proof with every call.
 //
 // # Lifecycle
 //

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"testing"
 	"time"
 
@@ -17,8 +18,8 @@ import (
 )
 
 // A DPoPKey is a client's DPoP key pair (RFC 9449) for tests: it binds
-// tokens ([WithDPoPBinding]) and signs proofs, well-formed or broken on
-// purpose ([DPoPKey.Proof] with [ProofOption]s). Real clients use
+// tokens ([Token].DPoPKey) and signs proofs, well-formed or broken on
+// purpose ([DPoPKey.Proof] with a [Proof]). Real clients use
 // dpop.NewSigner and package dpopgrpc.
 type DPoPKey struct {
 	alg  jose.SignatureAlgorithm
@@ -78,55 +79,42 @@ func (k *DPoPKey) Credentials(tb testing.TB, token string) credentials.PerRPCCre
 	return dpopgrpc.NewCredentials(k.Signer(tb), func(context.Context) (string, error) { return token, nil }, dpopgrpc.AllowInsecure())
 }
 
-// A ProofOption changes one proof made by [DPoPKey.Proof], usually to break
-// it on purpose.
-type ProofOption interface{ applyProof(*proofOptions) }
-
-type proofOptions struct {
-	claims  map[string]any
-	headers map[string]any
-	private bool
-}
-
-type proofOptionFunc func(*proofOptions)
-
-func (f proofOptionFunc) applyProof(o *proofOptions) { f(o) }
-
-// WithProofClaim sets claim name of the proof to value; a nil value
-// removes the claim (for a missing ath, say). Later calls for the same name
-// replace earlier ones.
-func WithProofClaim(name string, value any) ProofOption {
-	return proofOptionFunc(func(o *proofOptions) { o.claims[name] = value })
-}
-
-// WithProofHeader sets header parameter name of the proof to value ("typ",
-// "alg" is not settable this way). Later calls for the same name replace
-// earlier ones.
-func WithProofHeader(name string, value any) ProofOption {
-	return proofOptionFunc(func(o *proofOptions) { o.headers[name] = value })
-}
-
-// WithPrivateKeyInProof embeds the private key, not just the public one,
-// in the proof's jwk header: a proof a verifier must refuse.
-func WithPrivateKeyInProof() ProofOption {
-	return proofOptionFunc(func(o *proofOptions) { o.private = true })
+// A Proof changes a proof made by [DPoPKey.Proof], usually to break it on
+// purpose:
+//
+//	stale := key.Proof(t, "POST", htu, tok, oauthtest.Proof{Claims: map[string]any{"iat": 0}})
+//
+// Several Proofs are merged in order: Claims and Header by name, and
+// PrivateKey if any sets it.
+type Proof struct {
+	// Claims sets claims of the proof, replacing its own; a nil value
+	// removes the claim (a missing ath, say).
+	Claims map[string]any
+	// Header sets header parameters of the proof, replacing its own (typ,
+	// jwk); a nil value removes the parameter. alg cannot be set.
+	Header map[string]any
+	// PrivateKey embeds the private key, not just the public one, in the
+	// proof's jwk header: a proof a verifier must refuse.
+	PrivateKey bool
 }
 
 // Proof returns a DPoP proof by k for a request with method and uri (the
 // htu, used as given) presenting accessToken ("" for no ath), with a fresh
-// jti and iat now, changed by opts. A setup problem fails the test.
-func (k *DPoPKey) Proof(tb testing.TB, method, uri, accessToken string, opts ...ProofOption) string {
+// jti and iat now, changed by changes. A setup problem fails the test.
+func (k *DPoPKey) Proof(tb testing.TB, method, uri, accessToken string, changes ...Proof) string {
 	tb.Helper()
-	o := proofOptions{claims: map[string]any{}, headers: map[string]any{}}
-	for _, opt := range opts {
-		opt.applyProof(&o)
+	var o Proof
+	for _, c := range changes {
+		o.Claims = mergeMaps(o.Claims, c.Claims)
+		o.Header = mergeMaps(o.Header, c.Header)
+		o.PrivateKey = o.PrivateKey || c.PrivateKey
 	}
 	claims := map[string]any{"jti": randomString(16), "htm": method, "htu": uri, "iat": k.now().Unix()}
 	if accessToken != "" {
 		sum := sha256.Sum256([]byte(accessToken))
 		claims["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
 	}
-	for name, v := range o.claims {
+	for name, v := range o.Claims {
 		if v == nil {
 			delete(claims, name)
 			continue
@@ -138,14 +126,17 @@ func (k *DPoPKey) Proof(tb testing.TB, method, uri, accessToken string, opts ...
 		tb.Fatalf("oauthtest: DPoPKey.Proof: %v", err)
 		return ""
 	}
-	so := (&jose.SignerOptions{}).WithType("dpop+jwt")
 	jwk := jose.JSONWebKey{Key: k.priv.Public()}
-	if o.private {
+	if o.PrivateKey {
 		jwk = jose.JSONWebKey{Key: k.priv}
 	}
-	so = so.WithHeader("jwk", jwk)
-	for name, v := range o.headers {
-		so = so.WithHeader(jose.HeaderKey(name), v)
+	header := map[string]any{"typ": "dpop+jwt", "jwk": jwk} // RFC 9449 §4.2
+	maps.Copy(header, o.Header)
+	so := &jose.SignerOptions{}
+	for name, v := range header {
+		if v != nil {
+			so.WithHeader(jose.HeaderKey(name), v)
+		}
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, so)
 	if err != nil {

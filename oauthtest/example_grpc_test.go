@@ -23,7 +23,7 @@ func ExampleServeGRPC() {
 	defer t.cleanup()
 
 	iss := oauthtest.NewIssuer(t)
-	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.JWKSURL(), InsecureAllowHTTP: true})
+	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.EndpointURL(oauthtest.EndpointJWKS), InsecureAllowHTTP: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -44,13 +44,13 @@ func ExampleServeGRPC() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) {
-		reportsv1.RegisterReportServiceServer(s, reports{})
-	}, gate.ServerOptions()...)
+	srv := grpc.NewServer(gate.ServerOptions()...)
+	reportsv1.RegisterReportServiceServer(srv, reports{})
+	conn := oauthtest.ServeGRPC(t, srv)
 	client := reportsv1.NewReportServiceClient(conn)
 
 	ctx := context.Background()
-	tok := iss.Token(t, oauthtest.WithScopes("read:reports"), oauthtest.WithSubject("alice"))
+	tok := iss.Token(t, oauthtest.Token{Scopes: []string{"read:reports"}, Subject: "alice"})
 	resp, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: "alice", Id: "r-1"}, oauthtest.Bearer(tok))
 	fmt.Println(resp.GetReport().GetTitle(), status.Code(err))
 	_, err = client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: "alice", Id: "r-1"})

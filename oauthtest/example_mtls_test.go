@@ -6,6 +6,7 @@ import (
 	"log"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/oauthgate/oauthgate/conditions"
@@ -16,15 +17,15 @@ import (
 	"github.com/oauthgate/oauthgate/verify"
 )
 
-// ServeGRPCTLS serves a protected service over mutual TLS, where a token
+// ServeGRPCTCP serves a protected service over mutual TLS, where a token
 // bound to a client certificate (RFC 8705) works only on a connection
 // authenticated with that certificate. In a test, pass its t.
-func ExampleServeGRPCTLS() {
+func ExampleServeGRPCTCP() {
 	t := &exampleTB{}
 	defer t.cleanup()
 
 	iss := oauthtest.NewIssuer(t)
-	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.JWKSURL(), InsecureAllowHTTP: true})
+	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.EndpointURL(oauthtest.EndpointJWKS), InsecureAllowHTTP: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,13 +48,13 @@ func ExampleServeGRPCTLS() {
 	}
 
 	certs := oauthtest.NewCertificates(t)
-	conn := oauthtest.ServeGRPCTLS(t, certs, func(s *grpc.Server) {
-		reportsv1.RegisterReportServiceServer(s, reports{})
-	}, gate.ServerOptions()...)
+	srv := grpc.NewServer(append([]grpc.ServerOption{grpc.Creds(credentials.NewTLS(certs.ServerTLSConfig()))}, gate.ServerOptions()...)...)
+	reportsv1.RegisterReportServiceServer(srv, reports{})
+	conn := oauthtest.ServeGRPCTCP(t, srv, certs.DialOption(&certs.Client))
 	other := certs.NewClientCertificate(t, "client-2")
 	otherConn := oauthtest.DialGRPC(t, conn.Target(), certs.DialOption(&other))
 
-	tok := iss.Token(t, oauthtest.WithScopes("read:reports"), oauthtest.WithCertificateBinding(certs.Client.Leaf))
+	tok := iss.Token(t, oauthtest.Token{Scopes: []string{"read:reports"}, Certificate: certs.Client.Leaf})
 	ctx, req := context.Background(), &reportsv1.GetReportRequest{Owner: oauthtest.DefaultSubject, Id: "r-1"}
 	for _, c := range []*grpc.ClientConn{conn, otherConn} {
 		resp, err := reportsv1.NewReportServiceClient(c).GetReport(ctx, req, oauthtest.Bearer(tok))

@@ -36,7 +36,7 @@ func ExampleStart() {
 		JWKSURI string `json:"jwks_uri"`
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&meta)
-	fmt.Println(meta.Issuer == iss.URL, meta.JWKSURI == iss.JWKSURL())
+	fmt.Println(meta.Issuer == iss.URL, meta.JWKSURI == iss.EndpointURL(oauthtest.EndpointJWKS))
 	// Output: true true
 }
 
@@ -45,15 +45,15 @@ func ExampleStart() {
 // served JWKS, then claims.
 func ExampleIssuer_MintToken() {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	iss, err := oauthtest.Start(oauthtest.WithClock(func() time.Time { return now }))
+	iss, err := oauthtest.Start(oauthtest.IssuerConfig{Now: func() time.Time { return now }})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer iss.Close()
-	tok, _ := iss.MintToken(oauthtest.WithScopes("orders.read", "orders.write"), oauthtest.WithSubject("alice"))
+	tok, _ := iss.MintToken(oauthtest.Token{Scopes: []string{"orders.read", "orders.write"}, Subject: "alice"})
 
-	resp, err := iss.Client().Get(iss.JWKSURL())
+	resp, err := iss.Client().Get(iss.EndpointURL(oauthtest.EndpointJWKS))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -93,13 +93,13 @@ func ExampleIssuer_MintOpaque() {
 		return
 	}
 	defer iss.Close()
-	tok, _ := iss.MintOpaque(oauthtest.WithScopes("orders.read"))
+	tok, _ := iss.MintOpaque(oauthtest.Token{Scopes: []string{"orders.read"}})
 
 	ask := func() string {
-		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, iss.IntrospectionURL(),
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, iss.EndpointURL(oauthtest.EndpointIntrospection),
 			strings.NewReader(url.Values{"token": {tok}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(iss.ClientID(), iss.ClientSecret())
+		req.SetBasicAuth(iss.ClientID, iss.ClientSecret)
 		resp, err := iss.Client().Do(req)
 		if err != nil {
 			return err.Error()
@@ -130,7 +130,7 @@ func ExampleIssuer_SetFault() {
 	defer iss.Close()
 
 	get := func() {
-		resp, err := iss.Client().Get(iss.JWKSURL())
+		resp, err := iss.Client().Get(iss.EndpointURL(oauthtest.EndpointJWKS))
 		if err != nil {
 			fmt.Println("transport error")
 			return
@@ -138,9 +138,9 @@ func ExampleIssuer_SetFault() {
 		resp.Body.Close()
 		fmt.Println(resp.Status)
 	}
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: http.StatusServiceUnavailable})
 	get()
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 	get()
 	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
 	get()

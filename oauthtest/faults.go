@@ -13,146 +13,101 @@ import (
 )
 
 // An Endpoint names one of the issuer's HTTP endpoints, for fault injection
-// and request counting.
-type Endpoint int
+// and request counting. Its value is the endpoint's path on an issuer
+// without an [IssuerConfig].Path; [Issuer.EndpointURL] gives the full URL.
+type Endpoint string
 
 // The issuer's endpoints.
 const (
-	// EndpointJWKS serves the JSON Web Key Set at /jwks.json.
-	EndpointJWKS Endpoint = iota
-	// EndpointOAuthMetadata serves RFC 8414 metadata at
-	// /.well-known/oauth-authorization-server.
-	EndpointOAuthMetadata
-	// EndpointOpenIDConfiguration serves OpenID Connect Discovery metadata at
-	// /.well-known/openid-configuration.
-	EndpointOpenIDConfiguration
-	// EndpointIntrospection answers RFC 7662 introspection at /introspect.
-	EndpointIntrospection
-
-	numEndpoints
+	// EndpointJWKS serves the JSON Web Key Set.
+	EndpointJWKS Endpoint = "/jwks.json"
+	// EndpointOAuthMetadata serves RFC 8414 metadata.
+	EndpointOAuthMetadata Endpoint = "/.well-known/oauth-authorization-server"
+	// EndpointOpenIDConfiguration serves OpenID Connect Discovery metadata.
+	EndpointOpenIDConfiguration Endpoint = "/.well-known/openid-configuration"
+	// EndpointIntrospection answers RFC 7662 introspection.
+	EndpointIntrospection Endpoint = "/introspect"
 )
 
-// String returns the endpoint's path, such as "/jwks.json", on an issuer
-// without [WithIssuerPath]; [Issuer.EndpointURL] gives the full URL.
-func (e Endpoint) String() string {
-	if p := e.path(); p != "" {
-		return p
+// endpoints lists the issuer's endpoints, in the order of Issuer.endpoints.
+var endpoints = [...]Endpoint{EndpointJWKS, EndpointOAuthMetadata, EndpointOpenIDConfiguration, EndpointIntrospection} //nolint:gochecknoglobals // static data
+
+const numEndpoints = len(endpoints)
+
+// index returns the index of e in endpoints, or -1 for an unknown e.
+func (e Endpoint) index() int {
+	for i, known := range endpoints {
+		if e == known {
+			return i
+		}
 	}
-	return "Endpoint(" + strconv.Itoa(int(e)) + ")"
+	return -1
 }
 
-func (e Endpoint) path() string {
-	switch e {
-	case EndpointJWKS:
-		return "/jwks.json"
-	case EndpointOAuthMetadata:
-		return "/.well-known/oauth-authorization-server"
-	case EndpointOpenIDConfiguration:
-		return "/.well-known/openid-configuration"
-	case EndpointIntrospection:
-		return "/introspect"
-	}
-	return ""
-}
-
-// A Fault is a misbehaviour an endpoint shows instead of its normal answer.
+// A Fault is a misbehaviour an endpoint shows, set with [Issuer.SetFault].
 // The zero Fault is no fault: the endpoint answers normally. Faults are
 // values; compare them with ==.
+//
+//	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: http.StatusServiceUnavailable})
+//	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
+//	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Delay: 2 * time.Second})
+//	iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{ContentType: "text/html", Body: "<html>"})
+//
+// The fields combine: the endpoint waits Delay, then resets the connection
+// if Down, else answers with the first of Location, Huge, Garbage, Body or
+// ContentType that is set, else with Status and a JSON error body if
+// Status is set, else normally.
 type Fault struct {
-	kind        faultKind
-	status      int
-	delay       time.Duration
-	contentType string // faultResponse
-	body        string // faultResponse; faultRedirect: the Location
+	// Delay makes the endpoint wait before answering. The wait ends early,
+	// without an answer, when the client gives up (the request context is
+	// done) or the issuer closes, so a slow endpoint never hangs a test
+	// beyond the client's own timeout. With no other field set, the answer
+	// is the normal one.
+	Delay time.Duration
+
+	// Down makes the endpoint look unreachable: the server accepts the
+	// request, then resets the connection without sending a response, so
+	// the client gets a transport error (connection reset or EOF), never an
+	// HTTP status. Go's http.Client may retry an idempotent request once
+	// on a new connection; each attempt is counted.
+	Down bool
+
+	// Status is the HTTP status code of the answer: alone, it comes with a
+	// short JSON error body ({"error":"server_error",…}); with another
+	// field, it replaces that field's status (200, or 302 for Location). A
+	// code outside 100–599 becomes 500.
+	Status int
+
+	// ContentType and Body make the endpoint answer with exactly this
+	// Content-Type (none if empty) and body: a JSON document that is not
+	// what the endpoint should serve, an HTML error page, a JSON answer
+	// under a wrong content type.
+	ContentType, Body string
+
+	// Location makes the endpoint redirect to Location, which may be
+	// relative to the request's URL, for tests of a client's redirect
+	// policy.
+	Location string
+
+	// Huge makes the endpoint answer a syntactically valid JSON object of
+	// [HugeSize] bytes, with Content-Length set, to test response size
+	// limits.
+	Huge bool
+
+	// Garbage makes the endpoint answer with Content-Type application/json
+	// and a body that is not JSON.
+	Garbage bool
 }
 
-type faultKind int
-
-const (
-	faultNone faultKind = iota
-	faultDown
-	faultStatus
-	faultSlow
-	faultGarbage
-	faultHuge
-	faultResponse
-	faultRedirect
-)
-
-// HugeSize is the body size of a [FaultHuge] response: 10 MiB.
-const HugeSize = 10 << 20
-
-// FaultDown makes the endpoint look unreachable: the server accepts the
-// request, then resets the connection without sending a response, so the
-// client gets a transport error (connection reset or EOF), never an HTTP
-// status. Go's http.Client may retry an idempotent request once on a new
-// connection; each attempt is counted.
-func FaultDown() Fault { return Fault{kind: faultDown} }
-
-// FaultStatus makes the endpoint answer with HTTP status code and a short
-// JSON error body, e.g. FaultStatus(http.StatusInternalServerError) or
-// FaultStatus(http.StatusServiceUnavailable). A code outside 100–599
-// becomes 500.
-func FaultStatus(code int) Fault {
-	if code < 100 || code > 599 {
-		code = http.StatusInternalServerError
+// status is the status code of an answer whose default is def.
+func (f Fault) status(def int) int {
+	switch {
+	case f.Status == 0:
+		return def
+	case f.Status < 100 || f.Status > 599:
+		return http.StatusInternalServerError
 	}
-	return Fault{kind: faultStatus, status: code}
-}
-
-// FaultSlow makes the endpoint wait d before answering normally. The wait
-// ends early, without an answer, when the client gives up (the request
-// context is done) or the issuer closes, so a slow endpoint never hangs a
-// test beyond the client's own timeout.
-func FaultSlow(d time.Duration) Fault { return Fault{kind: faultSlow, delay: d} }
-
-// FaultGarbage makes the endpoint answer 200 with Content-Type
-// application/json and a body that is not JSON.
-func FaultGarbage() Fault { return Fault{kind: faultGarbage} }
-
-// FaultHuge makes the endpoint answer 200 with a syntactically valid JSON
-// object of [HugeSize] bytes, to test response size limits. The
-// Content-Length header is set.
-func FaultHuge() Fault { return Fault{kind: faultHuge} }
-
-// FaultResponse makes the endpoint answer with HTTP status code (100–599,
-// else 500), the Content-Type contentType (none if "") and exactly body:
-// a JSON document that is not what the endpoint should serve, an HTML
-// error page, a JSON answer under a wrong content type.
-func FaultResponse(code int, contentType, body string) Fault {
-	if code < 100 || code > 599 {
-		code = http.StatusInternalServerError
-	}
-	return Fault{kind: faultResponse, status: code, contentType: contentType, body: body}
-}
-
-// FaultRedirect makes the endpoint answer 302 Found with Location set to
-// location, which may be relative to the request's URL, for tests of a
-// client's redirect policy.
-func FaultRedirect(location string) Fault {
-	return Fault{kind: faultRedirect, status: http.StatusFound, body: location}
-}
-
-// String describes the fault, for test failure messages.
-func (f Fault) String() string {
-	switch f.kind {
-	case faultDown:
-		return "Down"
-	case faultStatus:
-		return "Status(" + strconv.Itoa(f.status) + ")"
-	case faultSlow:
-		return "Slow(" + f.delay.String() + ")"
-	case faultGarbage:
-		return "Garbage"
-	case faultHuge:
-		return "Huge"
-	case faultResponse:
-		return "Response(" + strconv.Itoa(f.status) + ", " + strconv.Quote(f.contentType) + ", " +
-			strconv.Itoa(len(f.body)) + " bytes)"
-	case faultRedirect:
-		return "Redirect(" + strconv.Quote(f.body) + ")"
-	}
-	return "None"
+	return f.Status
 }
 
 // endpointState is the run-time state of one endpoint.
@@ -167,10 +122,11 @@ type endpointState struct {
 // the next SetFault for e; SetFault(e, Fault{}) restores normal answers.
 // Requests already being served are not affected. An unknown e is ignored.
 func (iss *Issuer) SetFault(e Endpoint, f Fault) {
-	if e < 0 || e >= numEndpoints {
+	i := e.index()
+	if i < 0 {
 		return
 	}
-	st := &iss.endpoints[e]
+	st := &iss.endpoints[i]
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.fault = f
@@ -179,16 +135,17 @@ func (iss *Issuer) SetFault(e Endpoint, f Fault) {
 // SetHeader makes every answer of endpoint e, normal or faulty, carry the
 // response header name with values, replacing what the issuer would send:
 // Cache-Control, Expires, Date and Age of the JWKS for a key set's refresh
-// schedule, Retry-After with a [FaultStatus]. With no values, answers carry
-// no header name at all (the issuer's own Cache-Control: no-store, for
-// example, is dropped). Later calls for the same name replace earlier ones;
-// calls for other names accumulate. Requests already being served are not
-// affected. An unknown e is ignored.
+// schedule, Retry-After with a [Fault] Status. With no values, answers
+// carry no header name at all (the issuer's own Cache-Control: no-store,
+// for example, is dropped). Later calls for the same name replace earlier
+// ones; calls for other names accumulate. Requests already being served are
+// not affected. An unknown e is ignored.
 func (iss *Issuer) SetHeader(e Endpoint, name string, values ...string) {
-	if e < 0 || e >= numEndpoints {
+	i := e.index()
+	if i < 0 {
 		return
 	}
-	st := &iss.endpoints[e]
+	st := &iss.endpoints[i]
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	h := st.headers.Clone()
@@ -203,15 +160,16 @@ func (iss *Issuer) SetHeader(e Endpoint, name string, values ...string) {
 // they were answered normally, including those rejected for bad client
 // authentication. It returns 0 for an unknown e.
 func (iss *Issuer) Requests(e Endpoint) int {
-	if e < 0 || e >= numEndpoints {
+	i := e.index()
+	if i < 0 {
 		return 0
 	}
-	return int(iss.endpoints[e].requests.Load())
+	return int(iss.endpoints[i].requests.Load())
 }
 
 // faulty counts the requests of endpoint e and applies its current fault.
 func (iss *Issuer) faulty(e Endpoint, next http.Handler) http.Handler {
-	st := &iss.endpoints[e]
+	st := &iss.endpoints[e.index()]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st.requests.Add(1)
 		st.mu.Lock()
@@ -221,37 +179,38 @@ func (iss *Issuer) faulty(e Endpoint, next http.Handler) http.Handler {
 			w = &headerWriter{ResponseWriter: w, headers: headers}
 		}
 
-		switch f.kind {
-		case faultDown:
-			resetConnection(w)
-		case faultStatus:
-			writeJSON(w, f.status, map[string]string{"error": "server_error", "error_description": "oauthtest: injected fault"})
-		case faultSlow:
-			t := time.NewTimer(f.delay)
+		if f.Delay > 0 {
+			t := time.NewTimer(f.Delay)
 			defer t.Stop()
 			select {
 			case <-t.C:
-				next.ServeHTTP(w, r)
 			case <-r.Context().Done():
-				// The client gave up; nobody reads an answer.
+				return // the client gave up; nobody reads an answer
 			case <-iss.closing:
 				// Returning would send an empty 200; drop the connection.
 				resetConnection(w)
+				return
 			}
-		case faultGarbage:
+		}
+		switch {
+		case f.Down:
+			resetConnection(w)
+		case f.Location != "":
+			http.Redirect(w, r, f.Location, f.status(http.StatusFound))
+		case f.Huge:
+			writeHuge(w, f.status(http.StatusOK))
+		case f.Garbage:
 			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusOK)
+			w.WriteHeader(f.status(http.StatusOK))
 			_, _ = w.Write([]byte("<html><body>502 Bad Gateway</body></html>\x00{not json"))
-		case faultHuge:
-			writeHuge(w)
-		case faultResponse:
-			if f.contentType != "" {
-				w.Header().Set("Content-Type", f.contentType)
+		case f.Body != "" || f.ContentType != "":
+			if f.ContentType != "" {
+				w.Header().Set("Content-Type", f.ContentType)
 			}
-			w.WriteHeader(f.status)
-			_, _ = io.WriteString(w, f.body)
-		case faultRedirect:
-			http.Redirect(w, r, f.body, f.status)
+			w.WriteHeader(f.status(http.StatusOK))
+			_, _ = io.WriteString(w, f.Body)
+		case f.Status != 0:
+			writeJSON(w, f.status(http.StatusInternalServerError), map[string]string{"error": "server_error", "error_description": "oauthtest: injected fault"})
 		default:
 			next.ServeHTTP(w, r)
 		}
@@ -306,12 +265,13 @@ func resetConnection(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// writeHuge writes a HugeSize JSON object: {"keys":[],"padding":"xxxx…"}.
-func writeHuge(w http.ResponseWriter) {
+// writeHuge writes a HugeSize JSON object, {"keys":[],"padding":"xxxx…"},
+// with status code.
+func writeHuge(w http.ResponseWriter, code int) {
 	const head, tail = `{"keys":[],"padding":"`, `"}`
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(HugeSize))
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(code)
 	if _, err := w.Write([]byte(head)); err != nil {
 		return
 	}

@@ -52,7 +52,7 @@ func TestIssuer_SetFault(t *testing.T) {
 		check   func(t *testing.T, resp *http.Response, body []byte, err error, elapsed time.Duration)
 	}{
 		"Down": {
-			fault: oauthtest.FaultDown(),
+			fault: oauthtest.Fault{Down: true},
 			check: func(t *testing.T, resp *http.Response, _ []byte, err error, _ time.Duration) {
 				if err == nil {
 					t.Errorf("status = %d, want a transport error", resp.StatusCode)
@@ -60,7 +60,7 @@ func TestIssuer_SetFault(t *testing.T) {
 			},
 		},
 		"Status503": {
-			fault: oauthtest.FaultStatus(http.StatusServiceUnavailable),
+			fault: oauthtest.Fault{Status: http.StatusServiceUnavailable},
 			check: func(t *testing.T, resp *http.Response, _ []byte, err error, _ time.Duration) {
 				if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 					t.Errorf("GET = %v, %v; want status 503", resp, err)
@@ -68,7 +68,7 @@ func TestIssuer_SetFault(t *testing.T) {
 			},
 		},
 		"Slow": {
-			fault: oauthtest.FaultSlow(100 * time.Millisecond),
+			fault: oauthtest.Fault{Delay: 100 * time.Millisecond},
 			check: func(t *testing.T, resp *http.Response, body []byte, err error, elapsed time.Duration) {
 				if err != nil || elapsed != 100*time.Millisecond {
 					t.Errorf("GET = %v after %v, want an answer after 100ms", err, elapsed)
@@ -79,7 +79,7 @@ func TestIssuer_SetFault(t *testing.T) {
 			},
 		},
 		"SlowerThanClient": {
-			fault:   oauthtest.FaultSlow(time.Hour),
+			fault:   oauthtest.Fault{Delay: time.Hour},
 			timeout: 500 * time.Millisecond,
 			check: func(t *testing.T, _ *http.Response, _ []byte, err error, _ time.Duration) {
 				if !errors.Is(err, context.DeadlineExceeded) {
@@ -88,7 +88,7 @@ func TestIssuer_SetFault(t *testing.T) {
 			},
 		},
 		"Garbage": {
-			fault: oauthtest.FaultGarbage(),
+			fault: oauthtest.Fault{Garbage: true},
 			check: func(t *testing.T, resp *http.Response, body []byte, err error, _ time.Duration) {
 				if err != nil || resp.StatusCode != http.StatusOK || json.Valid(body) {
 					t.Errorf("GET = %v, valid JSON %v; want 200 with invalid JSON", err, json.Valid(body))
@@ -96,7 +96,7 @@ func TestIssuer_SetFault(t *testing.T) {
 			},
 		},
 		"Response": {
-			fault: oauthtest.FaultResponse(http.StatusTeapot, "text/html; charset=utf-8", "<html>teapot</html>"),
+			fault: oauthtest.Fault{Status: http.StatusTeapot, ContentType: "text/html; charset=utf-8", Body: "<html>teapot</html>"},
 			check: func(t *testing.T, resp *http.Response, body []byte, err error, _ time.Duration) {
 				if err != nil || resp.StatusCode != http.StatusTeapot || string(body) != "<html>teapot</html>" ||
 					resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
@@ -105,7 +105,7 @@ func TestIssuer_SetFault(t *testing.T) {
 			},
 		},
 		"Redirect": {
-			fault: oauthtest.FaultRedirect("https://elsewhere.example/jwks"),
+			fault: oauthtest.Fault{Location: "https://elsewhere.example/jwks"},
 			check: func(t *testing.T, resp *http.Response, _ []byte, err error, _ time.Duration) {
 				if err != nil || resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "https://elsewhere.example/jwks" {
 					t.Errorf("GET = %v, %v; want 302 to https://elsewhere.example/jwks", resp, err)
@@ -113,7 +113,7 @@ func TestIssuer_SetFault(t *testing.T) {
 			},
 		},
 		"Huge": {
-			fault: oauthtest.FaultHuge(),
+			fault: oauthtest.Fault{Huge: true},
 			check: func(t *testing.T, resp *http.Response, body []byte, err error, _ time.Duration) {
 				if err != nil || resp.StatusCode != http.StatusOK || len(body) != oauthtest.HugeSize || !json.Valid(body) {
 					t.Errorf("GET = %v, %d bytes; want 200 with %d bytes of JSON", err, len(body), oauthtest.HugeSize)
@@ -131,7 +131,7 @@ func TestIssuer_SetFault(t *testing.T) {
 			}
 			// In memory, in a synctest bubble: delays are exact and cost no
 			// real time. TestIssuer_SetFaultTCP covers the network.
-			t.Run(name+e.String(), func(t *testing.T) {
+			t.Run(name+string(e), func(t *testing.T) {
 				t.Parallel()
 				synctest.Test(t, func(t *testing.T) {
 					testSetFault(t, e, tc.fault, tc.timeout, tc.check)
@@ -144,7 +144,7 @@ func TestIssuer_SetFault(t *testing.T) {
 func testSetFault(t *testing.T, e oauthtest.Endpoint, fault oauthtest.Fault, timeout time.Duration,
 	check func(t *testing.T, resp *http.Response, body []byte, err error, elapsed time.Duration),
 ) {
-	iss := oauthtest.NewIssuer(t, oauthtest.WithInMemory())
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true})
 	iss.SetFault(e, fault)
 	if timeout == 0 {
 		timeout = defaultTestTimeout
@@ -180,14 +180,14 @@ func testSetFault(t *testing.T, e oauthtest.Endpoint, fault oauthtest.Fault, tim
 func TestIssuer_SetFaultTCP(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 	if resp, _, err := get(t, iss, oauthtest.EndpointJWKS, defaultTestTimeout); err == nil {
-		t.Errorf("FaultDown over TCP: status = %d, want a transport error", resp.StatusCode)
+		t.Errorf("Fault{Down: true} over TCP: status = %d, want a transport error", resp.StatusCode)
 	}
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultHuge())
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Huge: true})
 	resp, body, err := get(t, iss, oauthtest.EndpointJWKS, defaultTestTimeout)
 	if err != nil || resp.ContentLength != oauthtest.HugeSize || len(body) != oauthtest.HugeSize {
-		t.Errorf("FaultHuge over TCP = %v, %d bytes, want %d", err, len(body), oauthtest.HugeSize)
+		t.Errorf("Fault{Huge: true} over TCP = %v, %d bytes, want %d", err, len(body), oauthtest.HugeSize)
 	}
 }
 
@@ -206,10 +206,10 @@ func TestIssuer_Requests(t *testing.T) {
 			t.Errorf("Requests(%v) = %d, want %d", e, got, want)
 		}
 	}
-	if got := iss.Requests(oauthtest.Endpoint(99)); got != 0 {
+	if got := iss.Requests(oauthtest.Endpoint("/nope")); got != 0 {
 		t.Errorf("Requests(unknown) = %d, want 0", got)
 	}
-	iss.SetFault(oauthtest.Endpoint(-1), oauthtest.FaultDown()) // ignored, no panic
+	iss.SetFault(oauthtest.Endpoint("/nope"), oauthtest.Fault{Down: true}) // ignored, no panic
 }
 
 func TestIssuer_SetFaultConcurrent(t *testing.T) {
@@ -221,7 +221,7 @@ func TestIssuer_SetFaultConcurrent(t *testing.T) {
 		for i := range n {
 			f := oauthtest.Fault{}
 			if i%2 == 0 {
-				f = oauthtest.FaultStatus(http.StatusInternalServerError)
+				f = oauthtest.Fault{Status: http.StatusInternalServerError}
 			}
 			iss.SetFault(oauthtest.EndpointJWKS, f)
 		}
@@ -250,12 +250,12 @@ func TestIssuer_CloseAbortsSlowResponses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultSlow(time.Hour))
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Delay: time.Hour})
 		wrote := make(chan struct{})
 		ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
 			WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) },
 		})
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, iss.JWKSURL(), nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, iss.EndpointURL(oauthtest.EndpointJWKS), nil)
 		done := make(chan error, 1)
 		go func() {
 			resp, err := iss.Client().Do(req)
@@ -281,14 +281,14 @@ func TestIssuer_CloseAbortsSlowResponses(t *testing.T) {
 	t.Run("InMemory", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
-			iss := oauthtest.NewIssuer(t, oauthtest.WithInMemory())
-			iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultSlow(time.Hour))
+			iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true})
+			iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Delay: time.Hour})
 			done := make(chan error, 1)
 			go func() {
 				_, _, err := get(t, iss, oauthtest.EndpointJWKS, 2*time.Hour)
 				done <- err
 			}()
-			synctest.Wait() // the handler waits in FaultSlow
+			synctest.Wait() // the handler waits out the Delay
 			start := time.Now()
 			iss.Close()
 			if err := <-done; err == nil {
@@ -301,25 +301,65 @@ func TestIssuer_CloseAbortsSlowResponses(t *testing.T) {
 	})
 }
 
-func TestFault_String(t *testing.T) {
+// TestFault_Fields checks how the fields of a Fault combine.
+func TestFault_Fields(t *testing.T) {
 	t.Parallel()
-	tests := map[string]oauthtest.Fault{
-		"None":                                 {},
-		"Down":                                 oauthtest.FaultDown(),
-		"Status(500)":                          oauthtest.FaultStatus(42), // out of range → 500
-		"Slow(1s)":                             oauthtest.FaultSlow(time.Second),
-		"Garbage":                              oauthtest.FaultGarbage(),
-		"Huge":                                 oauthtest.FaultHuge(),
-		`Response(404, "text/plain", 2 bytes)`: oauthtest.FaultResponse(404, "text/plain", "no"),
-		`Response(500, "", 0 bytes)`:           oauthtest.FaultResponse(1000, "", ""),
-		`Redirect("/x")`:                       oauthtest.FaultRedirect("/x"),
-	}
-	for want, f := range tests {
-		if got := f.String(); got != want {
-			t.Errorf("Fault.String() = %q, want %q", got, want)
+	status := func(code int, wantJSON bool) func(*testing.T, *http.Response, []byte, error, time.Duration) {
+		return func(t *testing.T, resp *http.Response, body []byte, err error, _ time.Duration) {
+			if err != nil || resp.StatusCode != code || json.Valid(body) != wantJSON {
+				t.Errorf("GET = %v, %v, valid JSON %v; want status %d, valid JSON %v", resp, err, json.Valid(body), code, wantJSON)
+			}
 		}
 	}
-	a, b := oauthtest.FaultSlow(time.Second), oauthtest.FaultSlow(time.Second)
+	tests := map[string]struct {
+		fault oauthtest.Fault
+		check func(*testing.T, *http.Response, []byte, error, time.Duration)
+	}{
+		"StatusOutOfRange":  {fault: oauthtest.Fault{Status: 42}, check: status(http.StatusInternalServerError, true)},
+		"GarbageWithStatus": {fault: oauthtest.Fault{Garbage: true, Status: http.StatusBadGateway}, check: status(http.StatusBadGateway, false)},
+		"BodyWithoutStatus": {fault: oauthtest.Fault{Body: "no"}, check: status(http.StatusOK, false)},
+		"ContentTypeOnly": {
+			fault: oauthtest.Fault{ContentType: "text/plain"},
+			check: func(t *testing.T, resp *http.Response, body []byte, err error, _ time.Duration) {
+				if err != nil || resp.StatusCode != http.StatusOK || len(body) != 0 || resp.Header.Get("Content-Type") != "text/plain" {
+					t.Errorf("GET = %v, %v, %q; want 200 text/plain with no body", resp, err, body)
+				}
+			},
+		},
+		"SlowThenStatus": {
+			fault: oauthtest.Fault{Delay: time.Second, Status: http.StatusServiceUnavailable},
+			check: func(t *testing.T, resp *http.Response, _ []byte, err error, elapsed time.Duration) {
+				if err != nil || resp.StatusCode != http.StatusServiceUnavailable || elapsed != time.Second {
+					t.Errorf("GET = %v, %v after %v; want 503 after 1s", resp, err, elapsed)
+				}
+			},
+		},
+		"RedirectWithStatus": {
+			fault: oauthtest.Fault{Location: "/elsewhere", Status: http.StatusTemporaryRedirect},
+			check: func(t *testing.T, resp *http.Response, _ []byte, err error, _ time.Duration) {
+				if err != nil || resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "/elsewhere" {
+					t.Errorf("GET = %v, %v; want 307 to /elsewhere", resp, err)
+				}
+			},
+		},
+		"DownWins": {
+			fault: oauthtest.Fault{Down: true, Status: http.StatusOK, Body: "{}"},
+			check: func(t *testing.T, resp *http.Response, _ []byte, err error, _ time.Duration) {
+				if err == nil {
+					t.Errorf("status = %d, want a transport error", resp.StatusCode)
+				}
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				testSetFault(t, oauthtest.EndpointJWKS, tc.fault, 0, tc.check)
+			})
+		})
+	}
+	a, b := oauthtest.Fault{Delay: time.Second}, oauthtest.Fault{Delay: time.Second}
 	if a != b {
 		t.Error("equal faults compare unequal")
 	}
@@ -353,7 +393,7 @@ func TestIssuer_SetHeader(t *testing.T) {
 	// No values: the header is dropped; faults carry the headers too.
 	iss.SetHeader(oauthtest.EndpointJWKS, "Cache-Control")
 	iss.SetHeader(oauthtest.EndpointJWKS, "Retry-After", "120")
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: http.StatusServiceUnavailable})
 	resp, _, err = get(t, iss, oauthtest.EndpointJWKS, defaultTestTimeout)
 	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("GET = %v, %v, want 503", resp, err)
@@ -361,5 +401,5 @@ func TestIssuer_SetHeader(t *testing.T) {
 	if _, ok := resp.Header["Cache-Control"]; ok || resp.Header.Get("Retry-After") != "120" {
 		t.Errorf("headers = %v, want no Cache-Control and Retry-After 120", resp.Header)
 	}
-	iss.SetHeader(oauthtest.Endpoint(-1), "X", "y") // ignored
+	iss.SetHeader(oauthtest.Endpoint("/nope"), "X", "y") // ignored
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 )
@@ -16,107 +15,67 @@ import (
 // tests.
 const bufSize = 1 << 20
 
-// ServeGRPC runs a grpc.Server built with opts (interceptors, for example)
-// on an in-memory bufconn listener, lets register add services to it, and
-// returns a client connection to it. Both stop when the test ends: the
-// connection is closed, then the server is stopped and its Serve goroutine
-// waited for. Setup errors fail the test with tb.Fatalf.
+// ServeGRPC serves srv, a server built and with its services registered by
+// the test or by your own code, on an in-memory bufconn listener, and
+// returns a client connection to it. When the test ends the connection is
+// closed, then srv is stopped and its Serve goroutine waited for. Setup
+// errors fail the test with tb.Fatalf.
 //
-//	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) {
-//		pb.RegisterOrdersServer(s, &orders{})
-//	}, grpc.ChainUnaryInterceptor(gate.Unary))
+//	srv := grpc.NewServer(gate.ServerOptions()...) // or the server your main serves
+//	pb.RegisterOrdersServer(srv, &orders{})
+//	conn := oauthtest.ServeGRPC(t, srv)
 //	resp, err := pb.NewOrdersClient(conn).Get(ctx, req, oauthtest.Bearer(tok))
 //
 // The connection uses insecure transport credentials: nothing leaves the
-// process. To test a server built by your own code, use [ServeServer].
-func ServeGRPC(tb testing.TB, register func(*grpc.Server), opts ...grpc.ServerOption) *grpc.ClientConn {
-	tb.Helper()
-	srv := grpc.NewServer(opts...)
-	register(srv)
-	return serveInMemory(tb, "ServeGRPC", srv)
-}
-
-// ServeServer serves srv, a server your own code built and registered its
-// services on, on an in-memory bufconn listener, and returns a client
-// connection to it. When the test ends the connection is closed, then srv
-// is stopped and its Serve goroutine waited for. Setup errors fail the test
-// with tb.Fatalf.
-//
-//	srv, err := newServer(cfg) // the server your main serves
-//	conn := oauthtest.ServeServer(t, srv)
-//	resp, err := pb.NewOrdersClient(conn).Get(ctx, req, oauthtest.Bearer(tok))
-//
-// The connection uses insecure transport credentials, so srv must not be
-// built with grpc.Creds.
-func ServeServer(tb testing.TB, srv *grpc.Server) *grpc.ClientConn {
+// process, and srv must not be built with grpc.Creds ([ServeGRPCTCP] serves
+// TLS).
+func ServeGRPC(tb testing.TB, srv *grpc.Server) *grpc.ClientConn {
 	tb.Helper()
 	if srv == nil {
-		tb.Fatalf("oauthtest.ServeServer: server is nil")
+		tb.Fatalf("oauthtest.ServeGRPC: server is nil")
 		return nil
 	}
-	return serveInMemory(tb, "ServeServer", srv)
-}
-
-// serveInMemory serves srv on a new bufconn listener. name is the exported
-// function, for failure messages.
-func serveInMemory(tb testing.TB, name string, srv *grpc.Server) *grpc.ClientConn {
-	tb.Helper()
 	lis := bufconn.Listen(bufSize)
 	// passthrough skips name resolution: the dialer ignores the address.
-	return serveGRPC(tb, name, lis, srv, "passthrough:///bufnet",
+	return serveGRPC(tb, "ServeGRPC", lis, srv, "passthrough:///bufnet",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			return lis.DialContext(ctx)
 		}))
 }
 
 // ServeGRPCTCP is [ServeGRPC] over TCP on 127.0.0.1, for tests that need a
-// real network connection: peer addresses, transport security, behaviour
-// under connection resets, or a comparison with the in-memory transport.
-// The port is chosen by the system. The server and the connection stop
-// when the test ends.
-func ServeGRPCTCP(tb testing.TB, register func(*grpc.Server), opts ...grpc.ServerOption) *grpc.ClientConn {
+// real network connection: transport security, peer addresses, several
+// clients ([DialGRPC] to conn.Target()), or a comparison with the
+// in-memory transport. The port is chosen by the system. The returned
+// connection is made with opts, after insecure transport credentials, so
+// that a server built with TLS credentials is reached with
+// [Certificates.DialOption]:
+//
+//	certs := oauthtest.NewCertificates(t)
+//	srv := grpc.NewServer(append(gate.ServerOptions(), grpc.Creds(credentials.NewTLS(certs.ServerTLSConfig())))...)
+//	pb.RegisterOrdersServer(srv, &orders{})
+//	conn := oauthtest.ServeGRPCTCP(t, srv, certs.DialOption(&certs.Client))
+//	other := certs.NewClientCertificate(t, "client-2")
+//	conn2 := oauthtest.DialGRPC(t, conn.Target(), certs.DialOption(&other))
+//
+// The server and the connection stop when the test ends.
+func ServeGRPCTCP(tb testing.TB, srv *grpc.Server, opts ...grpc.DialOption) *grpc.ClientConn {
 	tb.Helper()
+	if srv == nil {
+		tb.Fatalf("oauthtest.ServeGRPCTCP: server is nil")
+		return nil
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("oauthtest.ServeGRPCTCP: listen on 127.0.0.1: %v", err)
 		return nil
 	}
-	srv := grpc.NewServer(opts...)
-	register(srv)
-	return serveGRPC(tb, "ServeGRPCTCP", lis, srv, "passthrough:///"+lis.Addr().String())
-}
-
-// ServeGRPCTLS is [ServeGRPCTCP] over mutual TLS: the server presents
-// certs.Server and requires a client certificate signed by certs.CA
-// ([Certificates.ServerTLSConfig]), and the returned connection presents
-// certs.Client. opts come after the server's TLS credentials, so a
-// grpc.Creds among them replaces them (to test a server that only asks for
-// a client certificate, say). Dial the same server as another client with
-// [DialGRPC]:
-//
-//	conn := oauthtest.ServeGRPCTLS(t, certs, register, gate.ServerOptions()...)
-//	other := certs.NewClientCertificate(t, "client-2")
-//	conn2 := oauthtest.DialGRPC(t, conn.Target(), certs.DialOption(&other))
-//	anon := oauthtest.DialGRPC(t, conn.Target(), certs.DialOption(nil))
-//
-// The server and the connection stop when the test ends.
-func ServeGRPCTLS(tb testing.TB, certs *Certificates, register func(*grpc.Server), opts ...grpc.ServerOption) *grpc.ClientConn {
-	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("oauthtest.ServeGRPCTLS: listen on 127.0.0.1: %v", err)
-		return nil
-	}
-	opts = append([]grpc.ServerOption{grpc.Creds(credentials.NewTLS(certs.ServerTLSConfig()))}, opts...)
-	srv := grpc.NewServer(opts...)
-	register(srv)
-	return serveGRPC(tb, "ServeGRPCTLS", lis, srv, "passthrough:///"+lis.Addr().String(),
-		certs.DialOption(&certs.Client))
+	return serveGRPC(tb, "ServeGRPCTCP", lis, srv, "passthrough:///"+lis.Addr().String(), opts...)
 }
 
 // DialGRPC returns a new client connection to target, such as the Target()
-// of a connection from [ServeGRPCTCP] or [ServeGRPCTLS], made with opts,
-// which must include transport credentials ([Certificates.DialOption], or
+// of a connection from [ServeGRPCTCP], made with opts, which must include
+// transport credentials ([Certificates.DialOption], or
 // insecure.NewCredentials()). The connection is closed when the test ends.
 // It fails the test tb on a setup error.
 func DialGRPC(tb testing.TB, target string, opts ...grpc.DialOption) *grpc.ClientConn {
@@ -167,8 +126,8 @@ func serveGRPC(tb testing.TB, name string, lis net.Listener, srv *grpc.Server,
 //	client.GetBook(ctx, req, oauthtest.Bearer(tok))
 //
 // It works over insecure transports such as [ServeGRPC]'s, which real
-// credentials (oauth.TokenSource) refuse, and over TLS ([ServeGRPCTLS]);
-// never use it outside tests.
+// credentials (oauth.TokenSource) refuse, and over TLS; never use it
+// outside tests.
 func Bearer(token string) grpc.CallOption {
 	return grpc.PerRPCCredentials(bearer(token))
 }

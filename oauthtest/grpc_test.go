@@ -44,15 +44,15 @@ func (library) ListBooks(req *oauthgatetestv1.ListBooksRequest, stream grpc.Serv
 func TestServeGRPC_Bearer(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
-	tok := iss.Token(t, oauthtest.WithScopes("library.read"))
+	tok := iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}})
 
 	var intercepted atomic.Int32
-	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) {
-		oauthgatetestv1.RegisterLibraryServiceServer(s, library{})
-	}, grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		intercepted.Add(1)
 		return h(ctx, req)
 	}))
+	oauthgatetestv1.RegisterLibraryServiceServer(srv, library{})
+	conn := oauthtest.ServeGRPC(t, srv)
 	client := oauthgatetestv1.NewLibraryServiceClient(conn)
 	ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
 	defer cancel()
@@ -100,9 +100,9 @@ func TestServeGRPC_StopsWithTest(t *testing.T) {
 	t.Parallel()
 	var conn *grpc.ClientConn
 	t.Run("inner", func(t *testing.T) {
-		conn = oauthtest.ServeGRPC(t, func(s *grpc.Server) {
-			oauthgatetestv1.RegisterLibraryServiceServer(s, library{})
-		})
+		srv := grpc.NewServer()
+		oauthgatetestv1.RegisterLibraryServiceServer(srv, library{})
+		conn = oauthtest.ServeGRPC(t, srv)
 		ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
 		defer cancel()
 		if _, err := oauthgatetestv1.NewLibraryServiceClient(conn).GetBook(ctx, &oauthgatetestv1.GetBookRequest{}, oauthtest.Bearer("x")); err != nil {

@@ -47,7 +47,7 @@ func getJSON(t *testing.T, client *http.Client, url string, v any) int {
 func fetchJWKS(t *testing.T, iss *oauthtest.Issuer) jose.JSONWebKeySet {
 	t.Helper()
 	var set jose.JSONWebKeySet
-	if code := getJSON(t, iss.Client(), iss.JWKSURL(), &set); code != http.StatusOK {
+	if code := getJSON(t, iss.Client(), iss.EndpointURL(oauthtest.EndpointJWKS), &set); code != http.StatusOK {
 		t.Fatalf("GET jwks status = %d, want 200", code)
 	}
 	return set
@@ -96,7 +96,7 @@ const errNoKey = testError("no key with this kid in the JWKS")
 func introspect(t *testing.T, iss *oauthtest.Issuer, token string) map[string]any {
 	t.Helper()
 	resp := postIntrospect(t, iss, url.Values{"token": {token}}, func(r *http.Request) {
-		r.SetBasicAuth(iss.ClientID(), iss.ClientSecret())
+		r.SetBasicAuth(iss.ClientID, iss.ClientSecret)
 	})
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -115,7 +115,7 @@ func postIntrospect(t *testing.T, iss *oauthtest.Issuer, form url.Values, edit f
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
 	t.Cleanup(cancel)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, iss.IntrospectionURL(), strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, iss.EndpointURL(oauthtest.EndpointIntrospection), strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,8 +63,8 @@ func (iss *Issuer) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 // clientOK compares the presented credentials in constant time, as a real
 // server must.
 func (iss *Issuer) clientOK(id, secret string) bool {
-	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(iss.opts.clientID))
-	secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(iss.opts.clientSecret))
+	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(iss.cfg.ClientID))
+	secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(iss.cfg.ClientSecret))
 	return idOK&secretOK == 1
 }
 

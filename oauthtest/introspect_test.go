@@ -13,14 +13,14 @@ import (
 
 func TestIssuer_IntrospectActive(t *testing.T) {
 	t.Parallel()
-	iss := oauthtest.NewIssuer(t, oauthtest.WithClock(func() time.Time { return fixedNow }))
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: func() time.Time { return fixedNow }})
 	tests := map[string]struct {
 		mint func(t *testing.T) string
 		want map[string]any
 	}{
 		"Opaque": {
 			mint: func(t *testing.T) string {
-				return iss.OpaqueToken(t, oauthtest.WithScopes("a", "b"), oauthtest.WithSubject("alice"), oauthtest.WithAudience("x", "y"))
+				return iss.OpaqueToken(t, oauthtest.Token{Scopes: []string{"a", "b"}, Subject: "alice", Audience: []string{"x", "y"}})
 			},
 			want: map[string]any{
 				"active": true, "token_type": "Bearer", "scope": "a b", "sub": "alice",
@@ -29,11 +29,13 @@ func TestIssuer_IntrospectActive(t *testing.T) {
 			},
 		},
 		"JWT": {
-			mint: func(t *testing.T) string { return iss.Token(t, oauthtest.WithScopes("c")) },
+			mint: func(t *testing.T) string { return iss.Token(t, oauthtest.Token{Scopes: []string{"c"}}) },
 			want: map[string]any{"active": true, "scope": "c", "aud": oauthtest.DefaultAudience},
 		},
 		"OverrideActive": {
-			mint: func(t *testing.T) string { return iss.OpaqueToken(t, oauthtest.WithClaim("active", "yes")) },
+			mint: func(t *testing.T) string {
+				return iss.OpaqueToken(t, oauthtest.Token{Claims: map[string]any{"active": "yes"}})
+			},
 			want: map[string]any{"active": "yes"},
 		},
 	}
@@ -60,16 +62,16 @@ func TestIssuer_IntrospectInactive(t *testing.T) {
 	t.Parallel()
 	now := fixedNow
 	clock := func() time.Time { return now }
-	iss := oauthtest.NewIssuer(t, oauthtest.WithClock(clock))
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: clock})
 	revokedOpaque := iss.OpaqueToken(t)
 	iss.Revoke(revokedOpaque)
 	revokedJWT := iss.Token(t)
 	iss.Revoke(revokedJWT)
 	tests := map[string]string{
 		"Unknown":       "no-such-token",
-		"ExpiredOpaque": iss.OpaqueToken(t, oauthtest.WithLifetime(-time.Minute)),
-		"ExpiredJWT":    iss.Token(t, oauthtest.WithLifetime(-time.Second)),
-		"ExpiresNow":    iss.OpaqueToken(t, oauthtest.WithExpiry(now)),
+		"ExpiredOpaque": iss.OpaqueToken(t, oauthtest.Token{Lifetime: -time.Minute}),
+		"ExpiredJWT":    iss.Token(t, oauthtest.Token{Lifetime: -time.Second}),
+		"ExpiresNow":    iss.OpaqueToken(t, oauthtest.Token{Expiry: now}),
 		"RevokedOpaque": revokedOpaque,
 		"RevokedJWT":    revokedJWT,
 		"OtherIssuer":   oauthtest.NewIssuer(t).OpaqueToken(t),
@@ -87,7 +89,7 @@ func TestIssuer_IntrospectInactive(t *testing.T) {
 
 func TestIssuer_IntrospectClientAuth(t *testing.T) {
 	t.Parallel()
-	iss := oauthtest.NewIssuer(t, oauthtest.WithIntrospectionClient("rs:1", "s%cr t"))
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{ClientID: "rs:1", ClientSecret: "s%cr t"})
 	tok := iss.OpaqueToken(t)
 	basic := func(id, secret string) func(*http.Request) {
 		return func(r *http.Request) {

@@ -17,23 +17,29 @@ import (
 )
 
 // An Issuer is an in-process OAuth 2.0 authorization server listening on
-// 127.0.0.1 (or, with [WithInMemory], reachable only in memory). It signs access tokens, serves their keys as a JWKS, publishes
-// discovery metadata and answers token introspection. It is safe for
-// concurrent use; faults can be switched while requests are in flight.
+// 127.0.0.1 (or, with [IssuerConfig].InMemory, reachable only in memory).
+// It signs access tokens, serves their keys as a JWKS, publishes discovery
+// metadata and answers token introspection. It is safe for concurrent use;
+// faults can be switched while requests are in flight.
 //
 // Create one with [NewIssuer] in tests or [Start] elsewhere.
 type Issuer struct {
 	// URL is the issuer identifier: the base URL of the server, of the
-	// form http://127.0.0.1:port (https with [WithTLS] or [WithInMemory]),
-	// followed by the [WithIssuerPath] path if any. It must not be
-	// modified.
+	// form http://127.0.0.1:port (https with [IssuerConfig].TLS or
+	// InMemory), followed by the [IssuerConfig].Path if any. It must not
+	// be modified.
 	URL string
+	// ClientID and ClientSecret are the client credentials the
+	// introspection endpoint accepts ([IssuerConfig].ClientID), for the
+	// configuration of an introspecting verifier. They must not be
+	// modified.
+	ClientID, ClientSecret string
 
-	opts    issuerOptions
+	cfg     IssuerConfig     // merged, with defaults
 	base    string           // scheme://host[:port], without the issuer path
 	h       http.Handler     // every endpoint, behind its fault injector
-	srv     *httptest.Server // nil with WithInMemory
-	client  *http.Client     // with WithInMemory: served by Transport
+	srv     *httptest.Server // nil with InMemory
+	client  *http.Client     // with InMemory: served in memory
 	closing chan struct{}
 	once    sync.Once
 
@@ -49,15 +55,16 @@ type Issuer struct {
 	endpoints [numEndpoints]endpointState
 }
 
-// NewIssuer starts an [Issuer] for the test tb and stops it when the test
-// ends (tb.Cleanup). A setup problem, such as an unsupported
-// [WithAlgorithm], fails the test with tb.Fatalf.
+// NewIssuer starts an [Issuer] configured by cfg (merged as [IssuerConfig]
+// says; none for the defaults) for the test tb, and stops it when the test
+// ends (tb.Cleanup). A setup problem, such as an unsupported algorithm,
+// fails the test with tb.Fatalf.
 //
-//	iss := oauthtest.NewIssuer(t, oauthtest.WithAlgorithm(jose.RS256))
-//	tok := iss.Token(t, oauthtest.WithScopes("orders.read"))
-func NewIssuer(tb testing.TB, opts ...Option) *Issuer {
+//	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Algorithm: jose.RS256})
+//	tok := iss.Token(t, oauthtest.Token{Scopes: []string{"orders.read"}})
+func NewIssuer(tb testing.TB, cfg ...IssuerConfig) *Issuer {
 	tb.Helper()
-	iss, err := Start(opts...)
+	iss, err := Start(cfg...)
 	if err != nil {
 		tb.Fatalf("oauthtest.NewIssuer: %v", err)
 		return nil
@@ -68,37 +75,36 @@ func NewIssuer(tb testing.TB, opts ...Option) *Issuer {
 
 // Start starts an [Issuer] without a test, for demo programs and examples.
 // The caller must call [Issuer.Close].
-func Start(opts ...Option) (*Issuer, error) {
-	o := defaultIssuerOptions()
-	for _, opt := range opts {
-		opt.applyIssuer(&o)
+func Start(cfg ...IssuerConfig) (*Issuer, error) {
+	c := mergeConfigs(cfg)
+	if !publishable(c.Algorithm) {
+		return nil, fmt.Errorf("oauthtest: unsupported IssuerConfig.Algorithm %q; use ES256, RS256 or EdDSA", c.Algorithm)
 	}
-	if !publishable(o.alg) {
-		return nil, fmt.Errorf("oauthtest: unsupported default algorithm %q; use ES256, RS256 or EdDSA", o.alg)
-	}
-	if err := checkIssuerPath(o.path); err != nil {
+	if err := checkIssuerPath(c.Path); err != nil {
 		return nil, err
 	}
 	iss := &Issuer{
-		opts:    o,
-		closing: make(chan struct{}),
-		keys:    map[jose.SignatureAlgorithm]*signingKey{},
-		tokens:  map[string]map[string]any{},
-		revoked: map[string]bool{},
+		ClientID:     c.ClientID,
+		ClientSecret: c.ClientSecret,
+		cfg:          c,
+		closing:      make(chan struct{}),
+		keys:         map[jose.SignatureAlgorithm]*signingKey{},
+		tokens:       map[string]map[string]any{},
+		revoked:      map[string]bool{},
 	}
 	// The default key exists before the JWKS is first served, so a verifier
 	// that fetches keys eagerly sees it.
-	if _, err := iss.key(o.alg); err != nil {
+	if _, err := iss.key(c.Algorithm); err != nil {
 		return nil, err
 	}
 	iss.h = iss.handler()
-	if o.inMemory {
+	if c.InMemory {
 		// A random host name under .invalid (RFC 6761 §6.4), which never
 		// resolves, so that issuers are distinct and a client that is not
 		// the in-memory one fails instead of reaching anything.
 		iss.base = "https://" + randomHex(6) + ".oauthtest.invalid"
-		iss.URL = iss.base + o.path
-		iss.client = &http.Client{Transport: iss.Transport()}
+		iss.URL = iss.base + c.Path
+		iss.client = &http.Client{Transport: memoryTransport{iss.h}}
 		return iss, nil
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -111,13 +117,13 @@ func Start(opts ...Option) (*Issuer, error) {
 	// is what httptest.Server.URL will be.
 	iss.base = "http://" + ln.Addr().String()
 	iss.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: iss.h}}
-	if o.tls {
+	if c.TLS {
 		iss.base = "https://" + ln.Addr().String()
 		iss.srv.StartTLS()
 	} else {
 		iss.srv.Start()
 	}
-	iss.URL = iss.base + o.path
+	iss.URL = iss.base + c.Path
 	return iss, nil
 }
 
@@ -133,14 +139,8 @@ func (iss *Issuer) Close() {
 	})
 }
 
-// JWKSURL returns the URL of the JSON Web Key Set.
-func (iss *Issuer) JWKSURL() string { return iss.EndpointURL(EndpointJWKS) }
-
-// IntrospectionURL returns the URL of the RFC 7662 introspection endpoint.
-func (iss *Issuer) IntrospectionURL() string { return iss.EndpointURL(EndpointIntrospection) }
-
 // EndpointURL returns the URL of endpoint e, or "" for an unknown e. With
-// [WithIssuerPath], the metadata URLs are those RFC 8414 §3.1 and OpenID
+// an [IssuerConfig].Path, the metadata URLs are those RFC 8414 §3.1 and OpenID
 // Connect Discovery §4 derive from the issuer: the path follows
 // /.well-known/oauth-authorization-server, and precedes
 // /.well-known/openid-configuration.
@@ -154,34 +154,32 @@ func (iss *Issuer) EndpointURL(e Endpoint) string {
 
 // endpointPath is e's path on the server, after the issuer path.
 func (iss *Issuer) endpointPath(e Endpoint) string {
-	if e.path() == "" {
+	if e.index() < 0 {
 		return ""
 	}
 	// RFC 8414 §3.1: a terminating "/" of the issuer path is removed first.
-	p := strings.TrimSuffix(iss.opts.path, "/")
+	p := strings.TrimSuffix(iss.cfg.Path, "/")
 	if e == EndpointOAuthMetadata {
-		return e.path() + p
+		return string(e) + p
 	}
-	return p + e.path()
+	return p + string(e)
 }
 
 // Client returns an HTTP client configured for the issuer's server,
-// trusting its certificate under [WithTLS], or serving every request in
-// memory under [WithInMemory]. Its idle connections are closed by
-// [Issuer.Close].
+// trusting its certificate under [IssuerConfig].TLS. Its idle connections
+// are closed by [Issuer.Close]. Under [IssuerConfig].InMemory its
+// Transport serves every request in memory, whatever its host, running the
+// issuer's handler in the calling goroutine with no socket: faults,
+// headers set with [Issuer.SetHeader] and request counts apply as over the
+// network, a Fault with Down makes RoundTrip fail, and a request whose
+// context ends before the answer fails with the context's error. Wrap that
+// Transport to observe the requests of code under test.
 func (iss *Issuer) Client() *http.Client {
 	if iss.client != nil {
 		return iss.client
 	}
 	return iss.srv.Client()
 }
-
-// ClientID returns the client_id the introspection endpoint accepts.
-func (iss *Issuer) ClientID() string { return iss.opts.clientID }
-
-// ClientSecret returns the client secret the introspection endpoint
-// accepts.
-func (iss *Issuer) ClientSecret() string { return iss.opts.clientSecret }
 
 // JWKS returns the public keys the JWKS endpoint currently serves, sorted by
 // kid, for verifiers built from a static key set. Each key has use "sig" and
@@ -299,8 +297,8 @@ func (iss *Issuer) metadataHandler(openID bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		doc := map[string]any{
 			"issuer":                 iss.URL,
-			"jwks_uri":               iss.JWKSURL(),
-			"introspection_endpoint": iss.IntrospectionURL(),
+			"jwks_uri":               iss.EndpointURL(EndpointJWKS),
+			"introspection_endpoint": iss.EndpointURL(EndpointIntrospection),
 			"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 			// REQUIRED by RFC 8414 §2 and OpenID Discovery §3 even though this
 			// server has no authorization endpoint; strict parsers check it.
@@ -310,7 +308,7 @@ func (iss *Issuer) metadataHandler(openID bool) http.Handler {
 			doc["subject_types_supported"] = []string{"public"}
 			doc["id_token_signing_alg_values_supported"] = []string{string(jose.ES256), string(jose.RS256), string(jose.EdDSA)}
 		}
-		for name, v := range iss.opts.metadata {
+		for name, v := range iss.cfg.Metadata {
 			if v == nil {
 				delete(doc, name)
 				continue

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -15,7 +16,7 @@ import (
 
 func TestIssuer_URLs(t *testing.T) {
 	t.Parallel()
-	for name, o := range map[string][]oauthtest.Option{"HTTP": nil, "TLS": {oauthtest.WithTLS()}} {
+	for name, o := range map[string][]oauthtest.IssuerConfig{"HTTP": nil, "TLS": {{TLS: true}}} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			iss := oauthtest.NewIssuer(t, o...)
@@ -26,11 +27,11 @@ func TestIssuer_URLs(t *testing.T) {
 			if !strings.HasPrefix(iss.URL, scheme) || strings.HasSuffix(iss.URL, "/") {
 				t.Errorf("URL = %q, want prefix %q and no trailing slash", iss.URL, scheme)
 			}
-			if got, want := iss.JWKSURL(), iss.URL+"/jwks.json"; got != want {
-				t.Errorf("JWKSURL() = %q, want %q", got, want)
+			if got, want := iss.EndpointURL(oauthtest.EndpointJWKS), iss.URL+"/jwks.json"; got != want {
+				t.Errorf("EndpointURL(EndpointJWKS) = %q, want %q", got, want)
 			}
-			if got, want := iss.IntrospectionURL(), iss.URL+"/introspect"; got != want {
-				t.Errorf("IntrospectionURL() = %q, want %q", got, want)
+			if got, want := iss.EndpointURL(oauthtest.EndpointIntrospection), iss.URL+"/introspect"; got != want {
+				t.Errorf("EndpointURL(EndpointIntrospection) = %q, want %q", got, want)
 			}
 			if set := fetchJWKS(t, iss); len(set.Keys) != 1 || set.Keys[0].Algorithm != "ES256" {
 				t.Errorf("JWKS = %d keys, want one ES256 key before any token is minted", len(set.Keys))
@@ -51,8 +52,8 @@ func TestIssuer_Metadata(t *testing.T) {
 			}
 			want := map[string]string{
 				"issuer":                 iss.URL,
-				"jwks_uri":               iss.JWKSURL(),
-				"introspection_endpoint": iss.IntrospectionURL(),
+				"jwks_uri":               iss.EndpointURL(oauthtest.EndpointJWKS),
+				"introspection_endpoint": iss.EndpointURL(oauthtest.EndpointIntrospection),
 			}
 			for k, w := range want {
 				if doc[k] != w {
@@ -67,11 +68,13 @@ func TestIssuer_Metadata(t *testing.T) {
 	}
 }
 
-func TestIssuer_WithMetadata(t *testing.T) {
+func TestIssuerConfig_Metadata(t *testing.T) {
 	t.Parallel()
+	// Several configs merge, Metadata by name.
 	iss := oauthtest.NewIssuer(t,
-		oauthtest.WithMetadata("issuer", "https://other.example"),
-		oauthtest.WithMetadata("introspection_endpoint", nil),
+		oauthtest.IssuerConfig{Metadata: map[string]any{"issuer": "https://other.example", "jwks_uri": "x"}},
+		oauthtest.IssuerConfig{Metadata: map[string]any{"introspection_endpoint": nil, "jwks_uri": nil}},
+		oauthtest.IssuerConfig{Metadata: map[string]any{"jwks_uri": nil}},
 	)
 	var doc map[string]any
 	getJSON(t, iss.Client(), iss.URL+"/.well-known/openid-configuration", &doc)
@@ -81,20 +84,43 @@ func TestIssuer_WithMetadata(t *testing.T) {
 	if v, ok := doc["introspection_endpoint"]; ok {
 		t.Errorf("introspection_endpoint = %v, want absent", v)
 	}
-	if doc["jwks_uri"] != iss.JWKSURL() {
-		t.Errorf("jwks_uri = %v, want %q (unchanged)", doc["jwks_uri"], iss.JWKSURL())
+	if v, ok := doc["jwks_uri"]; ok {
+		t.Errorf("jwks_uri = %v, want absent", v)
+	}
+	if doc["response_types_supported"] == nil {
+		t.Errorf("response_types_supported absent, want the issuer's own value")
+	}
+}
+
+func TestIssuerConfig_Merge(t *testing.T) {
+	t.Parallel()
+	now := fixedNow
+	iss := oauthtest.NewIssuer(t,
+		oauthtest.IssuerConfig{InMemory: true, Audience: []string{"a"}, ClientID: "rs", ClientSecret: "s1"},
+		oauthtest.IssuerConfig{Now: func() time.Time { return now }, ClientSecret: "s2", Algorithm: jose.EdDSA},
+		oauthtest.IssuerConfig{},
+	)
+	if !strings.HasSuffix(iss.URL, ".oauthtest.invalid") {
+		t.Errorf("URL = %q, want an in-memory issuer", iss.URL)
+	}
+	if iss.ClientID != "rs" || iss.ClientSecret != "s2" {
+		t.Errorf("ClientID, ClientSecret = %q, %q; want rs, s2", iss.ClientID, iss.ClientSecret)
+	}
+	header, claims := decode(t, iss.Token(t))
+	if header["alg"] != "EdDSA" || claims["aud"] != "a" || claims["iat"] != num(now.Unix()) {
+		t.Errorf("token alg %v, aud %v, iat %v; want EdDSA, a, %d", header["alg"], claims["aud"], claims["iat"], now.Unix())
 	}
 }
 
 func TestIssuer_DefaultAudience(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
-		opts []oauthtest.Option
+		opts []oauthtest.IssuerConfig
 		want any
 	}{
-		"One":  {opts: []oauthtest.Option{oauthtest.WithDefaultAudience("https://orders")}, want: "https://orders"},
-		"Two":  {opts: []oauthtest.Option{oauthtest.WithDefaultAudience("a", "b")}, want: "[a b]"},
-		"None": {opts: []oauthtest.Option{oauthtest.WithDefaultAudience()}, want: nil},
+		"One":  {opts: []oauthtest.IssuerConfig{{Audience: []string{"https://orders"}}}, want: "https://orders"},
+		"Two":  {opts: []oauthtest.IssuerConfig{{Audience: []string{"a", "b"}}}, want: "[a b]"},
+		"None": {opts: []oauthtest.IssuerConfig{{Audience: []string{}}}, want: nil},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -116,7 +142,7 @@ func TestIssuer_RotateKeys(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
 	oldES := iss.Token(t)
-	oldEd := iss.Token(t, oauthtest.WithAlgorithm(jose.EdDSA))
+	oldEd := iss.Token(t, oauthtest.Token{Algorithm: jose.EdDSA})
 	before := fetchJWKS(t, iss)
 
 	iss.RotateKeys()
@@ -219,21 +245,21 @@ func (f *fakeTB) Fatalf(format string, args ...any) { f.fatal = fmt.Sprintf(form
 
 func TestNewIssuer_SetupErrorFailsTest(t *testing.T) {
 	t.Parallel()
-	for _, alg := range []jose.SignatureAlgorithm{jose.HS256, jose.PS256, ""} {
+	for _, alg := range []jose.SignatureAlgorithm{jose.HS256, jose.PS256} {
 		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
 			tb := &fakeTB{TB: t}
-			if iss := oauthtest.NewIssuer(tb, oauthtest.WithAlgorithm(alg)); iss != nil {
-				t.Errorf("NewIssuer(WithAlgorithm(%q)) = %v, want nil", alg, iss)
+			if iss := oauthtest.NewIssuer(tb, oauthtest.IssuerConfig{Algorithm: alg}); iss != nil {
+				t.Errorf("NewIssuer(IssuerConfig{Algorithm: %q}) = %v, want nil", alg, iss)
 			}
-			if !strings.Contains(tb.fatal, "oauthtest: unsupported default algorithm") {
+			if !strings.Contains(tb.fatal, "oauthtest: unsupported IssuerConfig.Algorithm") {
 				t.Errorf("Fatalf message = %q, want it to name the bad algorithm", tb.fatal)
 			}
 			if tb.cleanups != 0 {
 				t.Errorf("Cleanup called %d times after a failed setup, want 0", tb.cleanups)
 			}
-			if _, err := oauthtest.Start(oauthtest.WithAlgorithm(alg)); err == nil {
-				t.Errorf("Start(WithAlgorithm(%q)) error = nil, want an error", alg)
+			if _, err := oauthtest.Start(oauthtest.IssuerConfig{Algorithm: alg}); err == nil {
+				t.Errorf("Start(IssuerConfig{Algorithm: %q}) error = nil, want an error", alg)
 			}
 		})
 	}
@@ -252,7 +278,7 @@ func TestStart_Close(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, iss.JWKSURL(), nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, iss.EndpointURL(oauthtest.EndpointJWKS), nil)
 	if resp, err := client.Do(req); err == nil {
 		resp.Body.Close()
 		t.Error("GET jwks after Close succeeded, want a connection error")

@@ -7,21 +7,8 @@ import (
 )
 
 // errMemoryReset is what the in-memory transport reports when an endpoint
-// drops the connection ([FaultDown]).
+// drops the connection ([Fault].Down).
 var errMemoryReset = errors.New("oauthtest: connection reset by the in-memory issuer")
-
-// Transport returns an http.RoundTripper that serves the issuer's endpoints
-// in memory: each request, whatever its host, runs the issuer's handler in
-// the calling goroutine, with no socket. Faults, headers set with
-// [Issuer.SetHeader] and request counts apply as over the network; a
-// [FaultDown] endpoint makes RoundTrip fail, and a request whose context
-// ends before the answer fails with the context's error.
-//
-// Because it does no network I/O, code under test that uses it can run
-// inside a testing/synctest bubble, where sockets never count as blocked
-// and so stop fake time. Create such an issuer inside the bubble with
-// [WithInMemory].
-func (iss *Issuer) Transport() http.RoundTripper { return memoryTransport{iss.h} }
 
 // memoryTransport serves requests with h in memory.
 type memoryTransport struct{ h http.Handler }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -33,9 +34,9 @@ func TestClock(t *testing.T) {
 		t.Fatalf("after Advance(-2h), Now() = %v, want %v", got, start.Add(-time.Hour))
 	}
 	later := start.AddDate(1, 0, 0)
-	c.Set(later)
+	c.Advance(later.Sub(c.Now()))
 	if got := c.Now(); !got.Equal(later) {
-		t.Fatalf("after Set, Now() = %v, want %v", got, later)
+		t.Fatalf("after Advance to %v, Now() = %v", later, got)
 	}
 	// Concurrent use, checked by -race.
 	var wg sync.WaitGroup
@@ -52,7 +53,7 @@ func TestClock(t *testing.T) {
 		t.Fatalf("after 400 concurrent Advance(1s), Now() = %v, want %v", got, later.Add(400*time.Second))
 	}
 	// The issuer mints with it.
-	iss := oauthtest.NewIssuer(t, oauthtest.WithClock(c.Now), oauthtest.WithInMemory())
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: c.Now, InMemory: true})
 	claims := introspect(t, iss, iss.OpaqueToken(t))
 	if exp, _ := claims["exp"].(float64); int64(exp) != c.Now().Add(oauthtest.DefaultLifetime).Unix() {
 		t.Errorf("exp = %v, want the clock's time plus DefaultLifetime", claims["exp"])
@@ -61,12 +62,12 @@ func TestClock(t *testing.T) {
 
 func TestWithInMemory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		iss := oauthtest.NewIssuer(t, oauthtest.WithInMemory(), oauthtest.WithTLS())
+		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true, TLS: true})
 		u, err := url.Parse(iss.URL)
 		if err != nil || u.Scheme != "https" || !strings.HasSuffix(u.Host, ".oauthtest.invalid") {
 			t.Fatalf("URL = %q, want https://….oauthtest.invalid", iss.URL)
 		}
-		if other := oauthtest.NewIssuer(t, oauthtest.WithInMemory()); other.URL == iss.URL {
+		if other := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true}); other.URL == iss.URL {
 			t.Errorf("two in-memory issuers share the URL %q", iss.URL)
 		}
 		set := fetchJWKS(t, iss)
@@ -84,43 +85,47 @@ func TestWithInMemory(t *testing.T) {
 			t.Errorf("Requests(JWKS) = %d, want 1", n)
 		}
 		// A slow endpoint makes the fake clock, not the test, wait.
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultSlow(5*time.Second))
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Delay: 5 * time.Second})
 		start := time.Now()
 		fetchJWKS(t, iss)
 		if d := time.Since(start); d != 5*time.Second {
-			t.Errorf("FaultSlow(5s) answered after %v of fake time, want 5s", d)
+			t.Errorf("Fault{Delay: 5s} answered after %v of fake time, want 5s", d)
 		}
 		// The client's deadline ends the wait with the context's error.
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, iss.JWKSURL(), nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, iss.EndpointURL(oauthtest.EndpointJWKS), nil)
 		if _, err := iss.Client().Do(req); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Do() past its deadline error = %v, want DeadlineExceeded", err)
 		}
 		// A dropped connection is a transport error, never a response.
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
-		if resp, err := iss.Client().Get(iss.JWKSURL()); err == nil {
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
+		if resp, err := iss.Client().Get(iss.EndpointURL(oauthtest.EndpointJWKS)); err == nil {
 			resp.Body.Close()
-			t.Errorf("FaultDown: Get() = %d, want an error", resp.StatusCode)
+			t.Errorf("Fault{Down: true}: Get() = %d, want an error", resp.StatusCode)
 		}
 	})
 }
 
-func TestIssuer_Transport(t *testing.T) {
+func TestIssuer_ClientTransport(t *testing.T) {
 	t.Parallel()
-	// A listening issuer can be reached in memory too.
-	iss := oauthtest.NewIssuer(t)
-	client := &http.Client{Transport: iss.Transport()}
+	// The in-memory Transport can be wrapped.
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true})
+	var requests atomic.Int32
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		requests.Add(1)
+		return iss.Client().Transport.RoundTrip(r)
+	})}
 	set := fetchJWKS(t, iss)
 	var memSet struct{ Keys []any }
-	if code := getJSON(t, client, iss.JWKSURL(), &memSet); code != http.StatusOK || len(memSet.Keys) != len(set.Keys) {
+	if code := getJSON(t, client, iss.EndpointURL(oauthtest.EndpointJWKS), &memSet); code != http.StatusOK || len(memSet.Keys) != len(set.Keys) {
 		t.Fatalf("in-memory GET jwks = %d with %d keys, want 200 with %d", code, len(memSet.Keys), len(set.Keys))
 	}
 	// The request's body is read by the handler and closed.
 	form := url.Values{"token": {"x"}}
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, iss.IntrospectionURL(), strings.NewReader(form.Encode()))
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, iss.EndpointURL(oauthtest.EndpointIntrospection), strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(iss.ClientID(), iss.ClientSecret())
+	req.SetBasicAuth(iss.ClientID, iss.ClientSecret)
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -130,14 +135,21 @@ func TestIssuer_Transport(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"active":false`) || resp.Request != req {
 		t.Fatalf("in-memory POST introspect = %d %s", resp.StatusCode, body)
 	}
+	if got := requests.Load(); got != 2 {
+		t.Errorf("wrapped Transport saw %d requests, want 2", got)
+	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestWithIssuerPath(t *testing.T) {
 	t.Parallel()
 	for _, p := range []string{"/tenant1", "/realms/a/"} {
 		t.Run(p, func(t *testing.T) {
 			t.Parallel()
-			iss := oauthtest.NewIssuer(t, oauthtest.WithIssuerPath(p))
+			iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Path: p})
 			if !strings.HasSuffix(iss.URL, p) {
 				t.Fatalf("URL = %q, want it to end in %q", iss.URL, p)
 			}
@@ -159,28 +171,28 @@ func TestWithIssuerPath(t *testing.T) {
 					Issuer  string `json:"issuer"`
 					JWKSURI string `json:"jwks_uri"`
 				}
-				if code := getJSON(t, iss.Client(), iss.EndpointURL(e), &md); code != http.StatusOK || md.Issuer != iss.URL || md.JWKSURI != iss.JWKSURL() {
+				if code := getJSON(t, iss.Client(), iss.EndpointURL(e), &md); code != http.StatusOK || md.Issuer != iss.URL || md.JWKSURI != iss.EndpointURL(oauthtest.EndpointJWKS) {
 					t.Errorf("GET %v = %d %+v, want the issuer's metadata", e, code, md)
 				}
 			}
 			fetchJWKS(t, iss)
-			if got := iss.EndpointURL(oauthtest.Endpoint(99)); got != "" {
+			if got := iss.EndpointURL(oauthtest.Endpoint("/nope")); got != "" {
 				t.Errorf("EndpointURL(unknown) = %q, want empty", got)
 			}
 		})
 	}
 	for _, bad := range []string{"tenant", "/a/../b", "/a//b", "/a?x=1", "/a%2Fb"} {
-		if _, err := oauthtest.Start(oauthtest.WithIssuerPath(bad)); err == nil {
-			t.Errorf("Start(WithIssuerPath(%q)) error = nil, want an error", bad)
+		if _, err := oauthtest.Start(oauthtest.IssuerConfig{Path: bad}); err == nil {
+			t.Errorf("Start(IssuerConfig{Path: %q}) error = nil, want an error", bad)
 		}
 	}
 }
 
 func TestServeGRPCTCP(t *testing.T) {
 	t.Parallel()
-	conn := oauthtest.ServeGRPCTCP(t, func(s *grpc.Server) {
-		oauthgatetestv1.RegisterLibraryServiceServer(s, library{})
-	})
+	srv := grpc.NewServer()
+	oauthgatetestv1.RegisterLibraryServiceServer(srv, library{})
+	conn := oauthtest.ServeGRPCTCP(t, srv)
 	if !strings.HasPrefix(conn.Target(), "passthrough:///127.0.0.1:") {
 		t.Errorf("Target() = %q, want a 127.0.0.1 address", conn.Target())
 	}

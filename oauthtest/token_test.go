@@ -52,7 +52,7 @@ func TestIssuerToken_VerifiesAgainstServedJWKS(t *testing.T) {
 	for _, alg := range []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA} {
 		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
-			iss := oauthtest.NewIssuer(t, oauthtest.WithAlgorithm(alg))
+			iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Algorithm: alg})
 			tok := iss.Token(t)
 			p, err := verifyToken(t, tok, fetchJWKS(t, iss))
 			if err != nil {
@@ -76,7 +76,7 @@ func TestIssuerToken_AnyAlgorithmOnOneIssuer(t *testing.T) {
 	iss := oauthtest.NewIssuer(t) // default ES256
 	toks := map[jose.SignatureAlgorithm]string{}
 	for _, alg := range []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA} {
-		toks[alg] = iss.Token(t, oauthtest.WithAlgorithm(alg))
+		toks[alg] = iss.Token(t, oauthtest.Token{Algorithm: alg})
 	}
 	set := fetchJWKS(t, iss)
 	if len(set.Keys) != 3 {
@@ -101,13 +101,13 @@ func TestIssuerToken_AnyAlgorithmOnOneIssuer(t *testing.T) {
 	}
 }
 
-func TestIssuerToken_Options(t *testing.T) {
+func TestIssuerToken_Fields(t *testing.T) {
 	t.Parallel()
-	iss := oauthtest.NewIssuer(t, oauthtest.WithClock(func() time.Time { return fixedNow }))
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: func() time.Time { return fixedNow }})
 	now := fixedNow.Unix()
 	absent := struct{}{}
 	tests := map[string]struct {
-		opts          []oauthtest.TokenOption
+		opts          []oauthtest.Token
 		wantClaims    map[string]any // absent means the claim must be missing
 		wantHeader    map[string]any
 		wantVerifyErr error
@@ -121,32 +121,39 @@ func TestIssuerToken_Options(t *testing.T) {
 			},
 			wantHeader: map[string]any{"typ": "at+jwt", "alg": "ES256"},
 		},
-		"Scopes":          {opts: opts(oauthtest.WithScopes("a.read", "b.write")), wantClaims: map[string]any{"scope": "a.read b.write", "scp": absent}},
-		"SCP":             {opts: opts(oauthtest.WithSCP("a.read", "b.write")), wantClaims: map[string]any{"scp": []any{"a.read", "b.write"}, "scope": absent}},
-		"SCPThenScopes":   {opts: opts(oauthtest.WithSCP("x"), oauthtest.WithScopes("y")), wantClaims: map[string]any{"scope": "y", "scp": absent}},
-		"OneAudience":     {opts: opts(oauthtest.WithAudience("https://a")), wantClaims: map[string]any{"aud": "https://a"}},
-		"TwoAudiences":    {opts: opts(oauthtest.WithAudience("https://a", "https://b")), wantClaims: map[string]any{"aud": []any{"https://a", "https://b"}}},
-		"NoAudience":      {opts: opts(oauthtest.WithAudience()), wantClaims: map[string]any{"aud": absent}},
-		"Issuer":          {opts: opts(oauthtest.WithIssuer("https://evil.example")), wantClaims: map[string]any{"iss": "https://evil.example"}},
-		"NoIssuer":        {opts: opts(oauthtest.WithIssuer("")), wantClaims: map[string]any{"iss": absent}},
-		"Subject":         {opts: opts(oauthtest.WithSubject("alice")), wantClaims: map[string]any{"sub": "alice"}},
-		"ClientID":        {opts: opts(oauthtest.WithClientID("cli")), wantClaims: map[string]any{"client_id": "cli"}},
-		"Expired":         {opts: opts(oauthtest.WithLifetime(-time.Minute)), wantClaims: map[string]any{"exp": num(now - 60)}},
-		"Expiry":          {opts: opts(oauthtest.WithLifetime(time.Hour), oauthtest.WithExpiry(fixedNow.Add(90*time.Second))), wantClaims: map[string]any{"exp": num(now + 90)}},
-		"LifetimeWins":    {opts: opts(oauthtest.WithExpiry(fixedNow), oauthtest.WithLifetime(time.Hour)), wantClaims: map[string]any{"exp": num(now + 3600)}},
-		"BadExpType":      {opts: opts(oauthtest.WithClaim("exp", "tomorrow")), wantClaims: map[string]any{"exp": "tomorrow"}},
-		"NullClaim":       {opts: opts(oauthtest.WithClaim("sub", nil)), wantClaims: map[string]any{"sub": nil}},
-		"ExtraClaim":      {opts: opts(oauthtest.WithClaim("nbf", now+10), oauthtest.WithClaim("tenant", "t1")), wantClaims: map[string]any{"nbf": num(now + 10), "tenant": "t1"}},
-		"WithoutExp":      {opts: opts(oauthtest.WithoutClaim("exp")), wantClaims: map[string]any{"exp": absent}},
-		"LastClaimWins":   {opts: opts(oauthtest.WithoutClaim("jti"), oauthtest.WithClaim("jti", "x")), wantClaims: map[string]any{"jti": "x"}},
-		"LastWithoutWins": {opts: opts(oauthtest.WithClaim("jti", "x"), oauthtest.WithoutClaim("jti")), wantClaims: map[string]any{"jti": absent}},
-		"Type":            {opts: opts(oauthtest.WithType("JWT")), wantHeader: map[string]any{"typ": "JWT"}},
-		"NoType":          {opts: opts(oauthtest.WithType("")), wantHeader: map[string]any{"typ": absent}},
-		"UnknownKeyID":    {opts: opts(oauthtest.WithKeyID("nope")), wantHeader: map[string]any{"kid": "nope"}, wantVerifyErr: errNoKey},
-		"NoKeyID":         {opts: opts(oauthtest.WithKeyID("")), wantHeader: map[string]any{"kid": absent}, wantVerifyErr: errNoKey},
-		"Crit":            {opts: opts(oauthtest.WithHeader("crit", []string{"exp"})), wantHeader: map[string]any{"crit": []any{"exp"}}},
-		"RSA":             {opts: opts(oauthtest.WithAlgorithm(jose.RS256)), wantHeader: map[string]any{"alg": "RS256", "kid": "rs256-2"}},
-		"HMAC":            {opts: opts(oauthtest.WithAlgorithm(jose.HS256)), wantHeader: map[string]any{"alg": "HS256", "kid": "hs256-secret"}, wantVerifyErr: errNoKey},
+		"Scopes":          {opts: opts(oauthtest.Token{Scopes: []string{"a.read", "b.write"}}), wantClaims: map[string]any{"scope": "a.read b.write", "scp": absent}},
+		"SCP":             {opts: opts(oauthtest.Token{Scopes: []string{"a.read", "b.write"}, SCP: true}), wantClaims: map[string]any{"scp": []any{"a.read", "b.write"}, "scope": absent}},
+		"SCPThenScopes":   {opts: opts(oauthtest.Token{Scopes: []string{"x"}, SCP: true}, oauthtest.Token{Scopes: []string{"y"}}), wantClaims: map[string]any{"scope": "y", "scp": absent}},
+		"ScopesThenSCP":   {opts: opts(oauthtest.Token{Scopes: []string{"x"}}, oauthtest.Token{SCP: true}), wantClaims: map[string]any{"scp": []any{"x"}, "scope": absent}},
+		"ScopesRemoved":   {opts: opts(oauthtest.Token{Scopes: []string{"x"}}, oauthtest.Token{Scopes: []string{}}), wantClaims: map[string]any{"scope": absent, "scp": absent}},
+		"OneAudience":     {opts: opts(oauthtest.Token{Audience: []string{"https://a"}}), wantClaims: map[string]any{"aud": "https://a"}},
+		"TwoAudiences":    {opts: opts(oauthtest.Token{Audience: []string{"https://a", "https://b"}}), wantClaims: map[string]any{"aud": []any{"https://a", "https://b"}}},
+		"NoAudience":      {opts: opts(oauthtest.Token{Audience: []string{}}), wantClaims: map[string]any{"aud": absent}},
+		"AudienceRemoved": {opts: opts(oauthtest.Token{Audience: []string{"https://a"}, Claims: map[string]any{"aud": nil}}), wantClaims: map[string]any{"aud": absent}},
+		"Issuer":          {opts: opts(oauthtest.Token{Issuer: "https://evil.example"}), wantClaims: map[string]any{"iss": "https://evil.example"}},
+		"NoIssuer":        {opts: opts(oauthtest.Token{Claims: map[string]any{"iss": nil}}), wantClaims: map[string]any{"iss": absent}},
+		"Subject":         {opts: opts(oauthtest.Token{Subject: "alice"}), wantClaims: map[string]any{"sub": "alice"}},
+		"ClientID":        {opts: opts(oauthtest.Token{ClientID: "cli"}), wantClaims: map[string]any{"client_id": "cli"}},
+		"Expired":         {opts: opts(oauthtest.Token{Lifetime: -time.Minute}), wantClaims: map[string]any{"exp": num(now - 60)}},
+		"Expiry":          {opts: opts(oauthtest.Token{Lifetime: time.Hour}, oauthtest.Token{Expiry: fixedNow.Add(90 * time.Second)}), wantClaims: map[string]any{"exp": num(now + 90)}},
+		"ExpiryWins":      {opts: opts(oauthtest.Token{Lifetime: time.Hour, Expiry: fixedNow.Add(90 * time.Second)}), wantClaims: map[string]any{"exp": num(now + 90)}},
+		"LaterLifetime":   {opts: opts(oauthtest.Token{Expiry: fixedNow}, oauthtest.Token{Lifetime: time.Hour}), wantClaims: map[string]any{"exp": num(now + 3600)}},
+		"BadExpType":      {opts: opts(oauthtest.Token{Claims: map[string]any{"exp": "tomorrow"}}), wantClaims: map[string]any{"exp": "tomorrow"}},
+		"NullClaim":       {opts: opts(oauthtest.Token{Claims: map[string]any{"sub": json.RawMessage("null")}}), wantClaims: map[string]any{"sub": nil}},
+		"ExtraClaim":      {opts: opts(oauthtest.Token{Claims: map[string]any{"nbf": now + 10, "tenant": "t1"}}), wantClaims: map[string]any{"nbf": num(now + 10), "tenant": "t1"}},
+		"WithoutExp":      {opts: opts(oauthtest.Token{Claims: map[string]any{"exp": nil}}), wantClaims: map[string]any{"exp": absent}},
+		"ClaimsMerged":    {opts: opts(oauthtest.Token{Claims: map[string]any{"a": "1", "b": "1"}}, oauthtest.Token{Claims: map[string]any{"b": "2"}}), wantClaims: map[string]any{"a": "1", "b": "2"}},
+		"LastClaimWins":   {opts: opts(oauthtest.Token{Claims: map[string]any{"jti": nil}}, oauthtest.Token{Claims: map[string]any{"jti": "x"}}), wantClaims: map[string]any{"jti": "x"}},
+		"LastRemovalWins": {opts: opts(oauthtest.Token{Claims: map[string]any{"jti": "x"}}, oauthtest.Token{Claims: map[string]any{"jti": nil}}), wantClaims: map[string]any{"jti": absent}},
+		"ClaimsOverField": {opts: opts(oauthtest.Token{Claims: map[string]any{"sub": "bob"}}, oauthtest.Token{Subject: "alice"}), wantClaims: map[string]any{"sub": "bob"}},
+		"Type":            {opts: opts(oauthtest.Token{Type: "JWT"}), wantHeader: map[string]any{"typ": "JWT"}},
+		"NoType":          {opts: opts(oauthtest.Token{Header: map[string]any{"typ": nil}}), wantHeader: map[string]any{"typ": absent}},
+		"UnknownKeyID":    {opts: opts(oauthtest.Token{KeyID: "nope"}), wantHeader: map[string]any{"kid": "nope"}, wantVerifyErr: errNoKey},
+		"NoKeyID":         {opts: opts(oauthtest.Token{Header: map[string]any{"kid": nil}}), wantHeader: map[string]any{"kid": absent}, wantVerifyErr: errNoKey},
+		"Crit":            {opts: opts(oauthtest.Token{Header: map[string]any{"crit": []string{"exp"}}}), wantHeader: map[string]any{"crit": []any{"exp"}}},
+		"HeaderOverType":  {opts: opts(oauthtest.Token{Type: "JWT", Header: map[string]any{"typ": "dpop+jwt", "x5t": "abc"}}), wantHeader: map[string]any{"typ": "dpop+jwt", "x5t": "abc"}},
+		"RSA":             {opts: opts(oauthtest.Token{Algorithm: jose.RS256}), wantHeader: map[string]any{"alg": "RS256", "kid": "rs256-2"}},
+		"HMAC":            {opts: opts(oauthtest.Token{Algorithm: jose.HS256}), wantHeader: map[string]any{"alg": "HS256", "kid": "hs256-secret"}, wantVerifyErr: errNoKey},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -179,7 +186,7 @@ func TestIssuerToken_Options(t *testing.T) {
 	}
 }
 
-func opts(o ...oauthtest.TokenOption) []oauthtest.TokenOption { return o }
+func opts(o ...oauthtest.Token) []oauthtest.Token { return o }
 
 func TestIssuerToken_DistinctJTI(t *testing.T) {
 	t.Parallel()
@@ -194,7 +201,7 @@ func TestIssuerToken_DistinctJTI(t *testing.T) {
 func TestIssuerToken_AlgHeaderLie(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
-	tok := iss.Token(t, oauthtest.WithHeader("alg", "none"))
+	tok := iss.Token(t, oauthtest.Token{Header: map[string]any{"alg": "none"}})
 	header, _ := decode(t, tok)
 	if header["alg"] != "none" {
 		t.Fatalf("header alg = %v, want none", header["alg"])
@@ -207,11 +214,10 @@ func TestIssuerToken_AlgHeaderLie(t *testing.T) {
 func TestIssuerMintToken_Errors(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
-	tests := map[string][]oauthtest.TokenOption{
-		"UnsupportedAlgorithm": {oauthtest.WithAlgorithm(jose.PS512)},
-		"UnencodableClaim":     {oauthtest.WithClaim("x", make(chan int))},
-		"NilDPoPKey":           {oauthtest.WithDPoPBinding(nil)},
-		"NilCertificate":       {oauthtest.WithCertificateBinding(nil)},
+	tests := map[string][]oauthtest.Token{
+		"UnsupportedAlgorithm": {{Algorithm: jose.PS512}},
+		"UnencodableClaim":     {{Claims: map[string]any{"x": make(chan int)}}},
+		"UnencodableHeader":    {{Header: map[string]any{"x": make(chan int)}}},
 	}
 	for name, o := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -221,7 +227,8 @@ func TestIssuerMintToken_Errors(t *testing.T) {
 			} else if !strings.HasPrefix(err.Error(), "oauthtest: ") {
 				t.Errorf("MintToken() error = %q, want prefix \"oauthtest: \"", err)
 			}
-			if tok, err := iss.MintOpaque(o...); name != "UnsupportedAlgorithm" && (err == nil || tok != "") {
+			// Opaque tokens have no header and no signature.
+			if tok, err := iss.MintOpaque(o...); name == "UnencodableClaim" && (err == nil || tok != "") {
 				t.Errorf("MintOpaque() = %q, %v; want \"\", an error", tok, err)
 			}
 		})

@@ -43,8 +43,10 @@ const wiringCallTimeout = 10 * time.Second
 // oauthgate, however the interceptors were installed. srv is the server your
 // code builds, with every service registered; policy is the policy its
 // oauthgate Interceptor enforces, and iss an issuer whose tokens its
-// verifier accepts. opts apply to every token the check mints, to make them
-// valid for that verifier (for instance [WithAudience] or [WithIssuer]).
+// verifier accepts. toks, merged as [Token] says, describe every token the
+// check mints, to make them valid for that verifier (an Audience or
+// Issuer, say); the check sets the scopes, in the claim form toks choose
+// (SCP), and adds the audiences a rule narrows its method to.
 //
 //	iss := oauthtest.NewIssuer(t)
 //	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
@@ -52,7 +54,7 @@ const wiringCallTimeout = 10 * time.Second
 //	srv, err := newServer(keys, policy) // the server your main serves
 //	oauthtest.CheckWiring(t, srv, policy, iss)
 //
-// CheckWiring serves srv in memory ([ServeServer], so srv is stopped when
+// CheckWiring serves srv in memory ([ServeGRPC], so srv is stopped when
 // the test ends) and calls every registered method, unary or streaming,
 // with an empty request and no message types:
 //
@@ -83,7 +85,7 @@ const wiringCallTimeout = 10 * time.Second
 // srv must accept plaintext connections (no grpc.Creds): build the test's
 // server with the same code but without transport credentials. Setup
 // errors fail the test with tb.Fatalf.
-func CheckWiring(tb testing.TB, srv *grpc.Server, policy *scopes.Policy, iss *Issuer, opts ...TokenOption) {
+func CheckWiring(tb testing.TB, srv *grpc.Server, policy *scopes.Policy, iss *Issuer, toks ...Token) {
 	tb.Helper()
 	switch {
 	case srv == nil:
@@ -101,7 +103,7 @@ func CheckWiring(tb testing.TB, srv *grpc.Server, policy *scopes.Policy, iss *Is
 		tb.Errorf("oauthtest.CheckWiring: the server has no registered method: register its services before the check")
 		return
 	}
-	w := wiringCheck{tb: tb, conn: ServeServer(tb, srv), policy: policy, iss: iss, opts: opts}
+	w := wiringCheck{tb: tb, conn: ServeGRPC(tb, srv), policy: policy, iss: iss, tok: mergeTokens(toks)}
 	for _, m := range methods {
 		w.check(m)
 	}
@@ -154,7 +156,7 @@ type wiringCheck struct {
 	conn   *grpc.ClientConn
 	policy *scopes.Policy
 	iss    *Issuer
-	opts   []TokenOption
+	tok    Token // the merged toks of CheckWiring
 }
 
 // check calls m as its rule says and reports a wrong answer.
@@ -179,7 +181,7 @@ func (w *wiringCheck) check(m method) {
 		if rule.RequiresSenderConstraint() {
 			want = denial{codes.Unauthenticated, reasonSenderConstraintRequired}
 		}
-		tok := w.iss.Token(w.tb, append(slices.Clip(w.opts), w.lacking(rule))...)
+		tok := w.iss.Token(w.tb, w.lacking(rule))
 		w.expect(m, "with a token lacking its scopes", tok, want)
 	}
 }
@@ -215,40 +217,39 @@ func hint(m method, st *status.Status, want denial) string {
 	case reason(st) == reasonUndeclaredMethod:
 		return "the server's Interceptor has no rule for the method: does it enforce this policy?"
 	case want.reason == reasonInsufficientScope || want.reason == reasonSenderConstraintRequired:
-		return "the server's verifier must accept the issuer's tokens (pass token options such as WithAudience), " +
+		return "the server's verifier must accept the issuer's tokens (pass CheckWiring a Token with its Audience or Issuer), " +
 			"and its Interceptor enforce this policy"
 	}
 	return "does the server's Interceptor enforce this policy?"
 }
 
-// lacking returns the token option that gives a token every scope of the
-// policy except those rule names, and the audiences rule narrows the method
-// to, so that only the scopes are missing. The claim form (scope or scp)
-// is the one opts chose.
-func (w *wiringCheck) lacking(rule *scopes.Rule) TokenOption {
+// lacking returns the token the check mints for rule: w.tok with every
+// scope of the policy except those rule names, and the audiences rule
+// narrows the method to, so that only the scopes are missing. The claim
+// form (scope or scp) is the one w.tok chose.
+func (w *wiringCheck) lacking(rule *scopes.Rule) Token {
 	named := make(map[string]bool)
 	for _, alt := range rule.Alternatives() {
 		for _, s := range alt {
 			named[s] = true
 		}
 	}
-	var others []string
+	others := []string{} // not nil: no scopes at all is a choice, too
 	for _, s := range w.policy.Scopes() {
 		if !named[s] {
 			others = append(others, s)
 		}
 	}
-	auds := rule.Audiences()
-	return tokenOptionFunc(func(o *tokenOptions) {
-		o.scopes = others
-		if len(auds) > 0 {
-			base := w.iss.opts.audience
-			if o.audSet {
-				base = o.audience
-			}
-			o.audience, o.audSet = slices.Concat(base, auds), true
+	tok := w.tok
+	tok.Scopes = others
+	if auds := rule.Audiences(); len(auds) > 0 {
+		base := w.iss.cfg.Audience
+		if tok.Audience != nil {
+			base = tok.Audience
 		}
-	})
+		tok.Audience = slices.Concat(base, auds)
+	}
+	return tok
 }
 
 // call calls m with an empty request and token ("" for none) and returns

@@ -117,12 +117,12 @@ func TestCheckWiring(t *testing.T) {
 	protectedLibrary := []string{addBooks, audit, chat, getBook, listBooks}
 
 	tests := map[string]struct {
-		opts      []grpc.ServerOption
-		library   oauthgatetestv1.LibraryServiceServer
-		policy    *scopes.Policy          // the policy given to CheckWiring; default policy
-		tokenOpts []oauthtest.TokenOption // given to CheckWiring
-		want      []string                // methods reported, sorted
-		wantText  string                  // in every report
+		opts     []grpc.ServerOption
+		library  oauthgatetestv1.LibraryServiceServer
+		policy   *scopes.Policy    // the policy given to CheckWiring; default policy
+		tokens   []oauthtest.Token // given to CheckWiring
+		want     []string          // methods reported, sorted
+		wantText string            // in every report
 	}{
 		"ServerOptions": {opts: gate.ServerOptions()},
 		"Chain": {opts: []grpc.ServerOption{
@@ -133,7 +133,7 @@ func TestCheckWiring(t *testing.T) {
 			grpc.ChainUnaryInterceptor(selector.UnaryServerInterceptor(auth.UnaryServerInterceptor(gate.AuthFunc), notPing)),
 			grpc.ChainStreamInterceptor(selector.StreamServerInterceptor(auth.StreamServerInterceptor(gate.AuthFunc), notPing)),
 		}},
-		"SCPClaim": {opts: gate.ServerOptions(), tokenOpts: []oauthtest.TokenOption{oauthtest.WithSCP()}},
+		"SCPClaim": {opts: gate.ServerOptions(), tokens: []oauthtest.Token{{SCP: true}}},
 
 		"UnaryOnly": {opts: []grpc.ServerOption{grpc.ChainUnaryInterceptor(gate.Unary)},
 			want: []string{addBooks, chat, listBooks}, wantText: "grpc.ChainStreamInterceptor(gate.Stream)"},
@@ -152,8 +152,8 @@ func TestCheckWiring(t *testing.T) {
 		"NoInterceptor": {want: append(slices.Clone(protectedLibrary), count, move, burn), wantText: "got past oauthgate"},
 		"OtherPolicy": {opts: gate.ServerOptions(), policy: burnPublic,
 			want: []string{burn}, wantText: "an oauthgate denial"},
-		"TokensRejected": {opts: gate.ServerOptions(), tokenOpts: []oauthtest.TokenOption{oauthtest.WithAudience("https://other.example.com")},
-			want: append(slices.Clone(protectedLibrary), count, move), wantText: "WithAudience"},
+		"TokensRejected": {opts: gate.ServerOptions(), tokens: []oauthtest.Token{{Audience: []string{"https://other.example.com"}}},
+			want: append(slices.Clone(protectedLibrary), count, move), wantText: "Token with its Audience"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -171,7 +171,7 @@ func TestCheckWiring(t *testing.T) {
 			}
 
 			rec := &recorder{TB: t}
-			oauthtest.CheckWiring(rec, srv, p, iss, tc.tokenOpts...)
+			oauthtest.CheckWiring(rec, srv, p, iss, tc.tokens...)
 			want := slices.Sorted(slices.Values(tc.want))
 			if got := rec.methods(); !slices.Equal(got, want) {
 				t.Errorf("CheckWiring() reported %q, want %q; reports:\n%s", got, want, strings.Join(rec.failures, "\n"))
@@ -205,15 +205,15 @@ func TestCheckWiring_NoMethods(t *testing.T) {
 	}
 }
 
-// TestServeServer checks that ServeServer serves a server built elsewhere
-// and stops it when the test ends.
-func TestServeServer(t *testing.T) {
+// TestServeGRPC_StopsServer checks that ServeGRPC serves a server built
+// elsewhere and stops it when the test ends.
+func TestServeGRPC_StopsServer(t *testing.T) {
 	t.Parallel()
 	srv := grpc.NewServer()
 	oauthgatetestv1.RegisterLibraryServiceServer(srv, library{})
 	var conn *grpc.ClientConn
 	t.Run("inner", func(t *testing.T) {
-		conn = oauthtest.ServeServer(t, srv)
+		conn = oauthtest.ServeGRPC(t, srv)
 		ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
 		defer cancel()
 		if _, err := oauthgatetestv1.NewLibraryServiceClient(conn).GetBook(ctx, &oauthgatetestv1.GetBookRequest{}, oauthtest.Bearer("x")); err != nil {

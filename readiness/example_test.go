@@ -18,13 +18,13 @@ import (
 // probe does that a moment later.
 func ExampleWatch_introspection() {
 	// A stand-in for the authorization server, reached in memory.
-	as, err := oauthtest.Start(oauthtest.WithInMemory(), oauthtest.WithIntrospectionClient("orders-api", "s3cret"))
+	as, err := oauthtest.Start(oauthtest.IssuerConfig{InMemory: true, ClientID: "orders-api", ClientSecret: "s3cret"})
 	if err != nil {
 		panic(err)
 	}
 	defer as.Close()
 	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{
-		Endpoint:     as.IntrospectionURL(),
+		Endpoint:     as.EndpointURL(oauthtest.EndpointIntrospection),
 		ClientID:     "orders-api",
 		ClientSecret: "s3cret",
 		Audiences:    []string{"https://orders.example.com"},

@@ -41,7 +41,9 @@ type healthClient struct {
 
 func newHealthClient(t *testing.T, ctx context.Context, hs *health.Server, services ...string) *healthClient {
 	t.Helper()
-	conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) { healthpb.RegisterHealthServer(s, hs) })
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	conn := oauthtest.ServeGRPC(t, srv)
 	h := &healthClient{t: t, ctx: ctx, client: healthpb.NewHealthClient(conn), services: services}
 	var err error
 	if h.watch, err = h.client.Watch(ctx, &healthpb.HealthCheckRequest{}); err != nil {
@@ -87,9 +89,9 @@ func TestWatch_KeySet(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), bubbleTimeout)
 		defer cancel()
 		clock := oauthtest.NewClock(time.Now())
-		iss := oauthtest.NewIssuer(t, oauthtest.WithClock(clock.Now), oauthtest.WithInMemory())
+		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: clock.Now, InMemory: true})
 		keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{
-			URL: iss.JWKSURL(), HTTPClient: iss.Client(), MinRefresh: testRefresh, MaxRefresh: testRefresh,
+			URL: iss.EndpointURL(oauthtest.EndpointJWKS), HTTPClient: iss.Client(), MinRefresh: testRefresh, MaxRefresh: testRefresh,
 			MaxStale: testMaxStale, Now: clock.Now,
 		})
 		if err != nil {
@@ -99,7 +101,7 @@ func TestWatch_KeySet(t *testing.T) {
 
 		hs := health.NewServer()
 		h := newHealthClient(t, ctx, hs, "", "reports")
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 		w, err := readiness.Watch(readiness.Config{Health: hs, Sources: []readiness.Source{keys}, Services: []string{"", "reports"}})
 		if err != nil {
 			t.Fatal(err)
@@ -114,7 +116,7 @@ func TestWatch_KeySet(t *testing.T) {
 		h.next(healthpb.HealthCheckResponse_SERVING)
 
 		// Stale: the JWKS endpoint is down for longer than MaxStale.
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 		clock.Advance(testMaxStale + time.Second)
 		h.next(healthpb.HealthCheckResponse_NOT_SERVING)
 
@@ -133,9 +135,9 @@ func TestWatch_Introspection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), bubbleTimeout)
 		defer cancel()
-		iss := oauthtest.NewIssuer(t, oauthtest.WithInMemory())
+		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true})
 		intro, err := verify.NewIntrospection(verify.IntrospectionConfig{
-			Endpoint: iss.IntrospectionURL(), ClientID: iss.ClientID(), ClientSecret: verify.Secret(iss.ClientSecret()),
+			Endpoint: iss.EndpointURL(oauthtest.EndpointIntrospection), ClientID: iss.ClientID, ClientSecret: verify.Secret(iss.ClientSecret),
 			Audiences: []string{oauthtest.DefaultAudience}, HTTPClient: iss.Client(),
 		})
 		if err != nil {
@@ -148,7 +150,7 @@ func TestWatch_Introspection(t *testing.T) {
 			synctest.Wait()
 		}
 
-		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultDown())
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Down: true})
 		hs := health.NewServer()
 		h := newHealthClient(t, ctx, hs, "")
 		w, err := readiness.Watch(readiness.Config{Health: hs, Sources: []readiness.Source{intro}, Interval: testInterval})
@@ -178,7 +180,7 @@ func TestWatch_Introspection(t *testing.T) {
 
 		// A blip: one verification fails, and the endpoint answers the
 		// probe the Watcher sends before it changes the status.
-		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Status: http.StatusServiceUnavailable})
 		if _, err := intro.Verify(ctx, iss.OpaqueToken(t)); !errors.Is(err, verify.ErrUnavailable) {
 			t.Fatalf("Verify() error = %v, want ErrUnavailable", err)
 		}
@@ -191,7 +193,7 @@ func TestWatch_Introspection(t *testing.T) {
 		}
 
 		// Down: a verification fails, and so does the probe.
-		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Status: http.StatusServiceUnavailable})
 		if _, err := intro.Verify(ctx, iss.OpaqueToken(t)); !errors.Is(err, verify.ErrUnavailable) {
 			t.Fatalf("Verify() error = %v, want ErrUnavailable", err)
 		}

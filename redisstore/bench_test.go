@@ -76,7 +76,7 @@ func BenchmarkDPoPReplayStore(b *testing.B) {
 		gate(dpop.Config{ReplayCacheSize: 1 << 20, ReplayKeyLimit: 1 << 20}),
 		gate(dpop.Config{ReplayStore: store}),
 	}
-	tok := iss.Token(b, oauthtest.WithScopes("library.read"), oauthtest.WithDPoPBinding(key))
+	tok := iss.Token(b, oauthtest.Token{Scopes: []string{"library.read"}, DPoPKey: key})
 	info := &grpc.UnaryServerInfo{FullMethod: "/oauthgatetest.v1.LibraryService/GetBook"}
 	handler := func(context.Context, any) (any, error) { return nil, nil }
 	contexts := func(n int) []context.Context {
@@ -139,7 +139,9 @@ func BenchmarkDPoPReplayStore(b *testing.B) {
 		// 16 goroutines over one connection.
 		var clients [2]testpb.LibraryServiceClient
 		for g := range clients {
-			conn := oauthtest.ServeGRPCTCP(b, func(s *grpc.Server) { testpb.RegisterLibraryServiceServer(s, library{}) }, gates[g].ServerOptions()...)
+			srv := grpc.NewServer(gates[g].ServerOptions()...)
+			testpb.RegisterLibraryServiceServer(srv, library{})
+			conn := oauthtest.ServeGRPCTCP(b, srv)
 			clients[g] = testpb.NewLibraryServiceClient(conn)
 		}
 		const workers, round = 16, 512
@@ -226,7 +228,7 @@ func BenchmarkIntrospectionSharedHit(b *testing.B) {
 	client := newClient(b, shared)
 	store, prefix := newStore(b, nil, func(c *redisstore.Config) { c.Timeout = 0 })
 	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{
-		Endpoint: iss.IntrospectionURL(), ClientID: iss.ClientID(), ClientSecret: verify.Secret(iss.ClientSecret()),
+		Endpoint: iss.EndpointURL(oauthtest.EndpointIntrospection), ClientID: iss.ClientID, ClientSecret: verify.Secret(iss.ClientSecret),
 		Audiences: []string{oauthtest.DefaultAudience}, HTTPClient: iss.Client(), InsecureAllowHTTP: true,
 		CacheTTL: time.Hour, CacheSize: 1, SharedCache: store,
 	})
@@ -234,7 +236,7 @@ func BenchmarkIntrospectionSharedHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	tokens := []string{iss.OpaqueToken(b, oauthtest.WithScopes("library.read")), iss.OpaqueToken(b, oauthtest.WithScopes("library.read"))}
+	tokens := []string{iss.OpaqueToken(b, oauthtest.Token{Scopes: []string{"library.read"}}), iss.OpaqueToken(b, oauthtest.Token{Scopes: []string{"library.read"}})}
 	for _, tok := range tokens {
 		if _, err := intro.Verify(ctx, tok); err != nil {
 			b.Fatal(err)

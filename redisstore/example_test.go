@@ -37,9 +37,9 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	as, _ := oauthtest.Start(oauthtest.WithInMemory())
+	as, _ := oauthtest.Start(oauthtest.IssuerConfig{InMemory: true})
 	defer as.Close()
-	token, _ := as.MintOpaque(oauthtest.WithScopes("orders.read"))
+	token, _ := as.MintOpaque(oauthtest.Token{Scopes: []string{"orders.read"}})
 
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	signer, _ := dpop.NewSigner(key, jose.ES256, nil)
@@ -53,7 +53,7 @@ func ExampleNew() {
 		fmt.Println("replica", replica+1, "proof replayed:", errors.Is(err, dpop.ErrReplayed))
 
 		intro, _ := verify.NewIntrospection(verify.IntrospectionConfig{
-			Endpoint: as.IntrospectionURL(), ClientID: as.ClientID(), ClientSecret: verify.Secret(as.ClientSecret()),
+			Endpoint: as.EndpointURL(oauthtest.EndpointIntrospection), ClientID: as.ClientID, ClientSecret: verify.Secret(as.ClientSecret),
 			Audiences: []string{oauthtest.DefaultAudience}, HTTPClient: as.Client(), SharedCache: store,
 		})
 		_, err = intro.Verify(ctx, token)

@@ -230,7 +230,7 @@ func TestFaults_Introspection(t *testing.T) {
 				withTimeout(c)
 				c.MeterProvider = mp
 			})
-			tok := iss.OpaqueToken(t, oauthtest.WithScopes("library.read"))
+			tok := iss.OpaqueToken(t, oauthtest.Token{Scopes: []string{"library.read"}})
 			fault(srv)
 			ctx := testContext(t)
 			for r, v := range replicas {

@@ -30,7 +30,7 @@ func introspectionReplicas(t *testing.T, iss *oauthtest.Issuer, n int, srv *redi
 		})
 		prefix = p
 		intro, err := verify.NewIntrospection(verify.IntrospectionConfig{
-			Endpoint: iss.IntrospectionURL(), ClientID: iss.ClientID(), ClientSecret: verify.Secret(iss.ClientSecret()),
+			Endpoint: iss.EndpointURL(oauthtest.EndpointIntrospection), ClientID: iss.ClientID, ClientSecret: verify.Secret(iss.ClientSecret),
 			Audiences: []string{oauthtest.DefaultAudience}, HTTPClient: iss.Client(), InsecureAllowHTTP: true,
 			CacheTTL: ttl, SharedCache: store,
 		})
@@ -52,7 +52,7 @@ func TestReplicas_Introspection(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
 	replicas, _ := introspectionReplicas(t, iss, 5, nil, time.Second, nil)
-	tok := iss.OpaqueToken(t, oauthtest.WithScopes("library.read"))
+	tok := iss.OpaqueToken(t, oauthtest.Token{Scopes: []string{"library.read"}})
 	ctx := testContext(t)
 
 	// Replica 1 asks first, so that its result is the one that expires
@@ -97,7 +97,7 @@ func TestIntrospection_ForgedValue(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
 	replicas, prefix := introspectionReplicas(t, iss, 2, nil, time.Minute, nil)
-	tok := iss.OpaqueToken(t, oauthtest.WithScopes("library.read"))
+	tok := iss.OpaqueToken(t, oauthtest.Token{Scopes: []string{"library.read"}})
 	ctx := testContext(t)
 	if _, err := replicas[0].Verify(ctx, tok); err != nil {
 		t.Fatal(err)

@@ -84,7 +84,9 @@ func newFleet(t *testing.T, n int, srv *redistest.Server, edit func(*redisstore.
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn := oauthtest.ServeGRPCTCP(t, func(s *grpc.Server) { testpb.RegisterLibraryServiceServer(s, library{}) }, gate.ServerOptions()...)
+		srv2 := grpc.NewServer(gate.ServerOptions()...)
+		testpb.RegisterLibraryServiceServer(srv2, library{})
+		conn := oauthtest.ServeGRPCTCP(t, srv2)
 		f.replicas = append(f.replicas, testpb.NewLibraryServiceClient(conn))
 	}
 	return f
@@ -92,7 +94,7 @@ func newFleet(t *testing.T, n int, srv *redistest.Server, edit func(*redisstore.
 
 // token returns a DPoP-bound token for the fleet's key.
 func (f *fleet) token(t *testing.T) string {
-	return f.iss.Token(t, oauthtest.WithScopes("library.read"), oauthtest.WithDPoPBinding(f.key))
+	return f.iss.Token(t, oauthtest.Token{Scopes: []string{"library.read"}, DPoPKey: f.key})
 }
 
 // call calls GetBook at replica r with token and proof, and returns the

@@ -23,7 +23,7 @@ func TestDiscover(t *testing.T) {
 		return `{"issuer":"` + issuer + `","jwks_uri":"https://keys.example.com/jwks"}`
 	}
 	tests := map[string]struct {
-		opts     []oauthtest.Option
+		opts     []oauthtest.IssuerConfig
 		faults   func(iss *oauthtest.Issuer) map[oauthtest.Endpoint]oauthtest.Fault
 		wantJWKS string // "" when the issuer's own jwks_uri is wanted
 		wantErr  string // "" for success
@@ -33,74 +33,74 @@ func TestDiscover(t *testing.T) {
 			wantHits: map[oauthtest.Endpoint]int{as: 1, oidc: 0},
 		},
 		"RFC8414PathInsertion": {
-			opts:     []oauthtest.Option{oauthtest.WithIssuerPath("/tenant1")},
+			opts:     []oauthtest.IssuerConfig{{Path: "/tenant1"}},
 			wantHits: map[oauthtest.Endpoint]int{as: 1, oidc: 0},
 		},
 		"TrailingSlashRemovedBeforeInsertion": {
-			opts:     []oauthtest.Option{oauthtest.WithIssuerPath("/")},
+			opts:     []oauthtest.IssuerConfig{{Path: "/"}},
 			wantHits: map[oauthtest.Endpoint]int{as: 1, oidc: 0},
 		},
 		"OIDCFallback": {
-			opts: []oauthtest.Option{oauthtest.WithIssuerPath("/realms/a")},
+			opts: []oauthtest.IssuerConfig{{Path: "/realms/a"}},
 			faults: func(*oauthtest.Issuer) map[oauthtest.Endpoint]oauthtest.Fault {
-				return map[oauthtest.Endpoint]oauthtest.Fault{as: oauthtest.FaultStatus(http.StatusNotFound)}
+				return map[oauthtest.Endpoint]oauthtest.Fault{as: {Status: http.StatusNotFound}}
 			},
 			wantHits: map[oauthtest.Endpoint]int{as: 1, oidc: 1},
 		},
 		"OIDCTrailingSlash": {
-			opts: []oauthtest.Option{oauthtest.WithIssuerPath("/realms/a/")},
+			opts: []oauthtest.IssuerConfig{{Path: "/realms/a/"}},
 			faults: func(*oauthtest.Issuer) map[oauthtest.Endpoint]oauthtest.Fault {
-				return map[oauthtest.Endpoint]oauthtest.Fault{as: oauthtest.FaultStatus(http.StatusNotFound)}
+				return map[oauthtest.Endpoint]oauthtest.Fault{as: {Status: http.StatusNotFound}}
 			},
 		},
 		"MismatchedRFC8414FallsBackToOIDC": {
 			faults: func(iss *oauthtest.Issuer) map[oauthtest.Endpoint]oauthtest.Fault {
-				return map[oauthtest.Endpoint]oauthtest.Fault{as: oauthtest.FaultResponse(http.StatusOK, js, doc(iss.URL+"/other-tenant"))}
+				return map[oauthtest.Endpoint]oauthtest.Fault{as: {Status: http.StatusOK, ContentType: js, Body: doc(iss.URL + "/other-tenant")}}
 			},
 			wantHits: map[oauthtest.Endpoint]int{as: 1, oidc: 1},
 		},
 		"IssuerMismatch": {
-			opts: []oauthtest.Option{oauthtest.WithIssuerPath("/a")},
+			opts: []oauthtest.IssuerConfig{{Path: "/a"}},
 			faults: func(iss *oauthtest.Issuer) map[oauthtest.Endpoint]oauthtest.Fault {
 				return map[oauthtest.Endpoint]oauthtest.Fault{
-					as:   oauthtest.FaultResponse(http.StatusOK, js, doc(strings.TrimSuffix(iss.URL, "/a")+"/b")),
-					oidc: oauthtest.FaultResponse(http.StatusOK, js, doc(iss.URL+"/")), // a slash is a different issuer
+					as:   {Status: http.StatusOK, ContentType: js, Body: doc(strings.TrimSuffix(iss.URL, "/a") + "/b")},
+					oidc: {Status: http.StatusOK, ContentType: js, Body: doc(iss.URL + "/")}, // a slash is a different issuer
 				}
 			},
 			wantErr: "names issuer",
 		},
 		"NotFound": {
 			faults: func(*oauthtest.Issuer) map[oauthtest.Endpoint]oauthtest.Fault {
-				return map[oauthtest.Endpoint]oauthtest.Fault{as: oauthtest.FaultStatus(404), oidc: oauthtest.FaultStatus(404)}
+				return map[oauthtest.Endpoint]oauthtest.Fault{as: {Status: 404}, oidc: {Status: 404}}
 			},
 			wantErr: "404",
 		},
 		"NotJSON": {
 			faults: func(*oauthtest.Issuer) map[oauthtest.Endpoint]oauthtest.Fault {
-				return map[oauthtest.Endpoint]oauthtest.Fault{as: oauthtest.FaultGarbage(), oidc: oauthtest.FaultResponse(http.StatusOK, js, "[1,2]")}
+				return map[oauthtest.Endpoint]oauthtest.Fault{as: {Garbage: true}, oidc: {Status: http.StatusOK, ContentType: js, Body: "[1,2]"}}
 			},
 			wantErr: "not a JSON object",
 		},
 		"NotJSONContentType": {
 			faults: func(iss *oauthtest.Issuer) map[oauthtest.Endpoint]oauthtest.Fault {
-				f := oauthtest.FaultResponse(http.StatusOK, "text/html", doc(iss.URL))
+				f := oauthtest.Fault{Status: http.StatusOK, ContentType: "text/html", Body: doc(iss.URL)}
 				return map[oauthtest.Endpoint]oauthtest.Fault{as: f, oidc: f}
 			},
 			wantErr: "not JSON",
 		},
 		"HTTPJWKSURIRefused": {
-			opts:    []oauthtest.Option{oauthtest.WithMetadata("jwks_uri", "http://keys.example.com/jwks")},
+			opts:    []oauthtest.IssuerConfig{{Metadata: map[string]any{"jwks_uri": "http://keys.example.com/jwks"}}},
 			wantErr: "https is required",
 		},
 		"Oversized": {
 			faults: func(*oauthtest.Issuer) map[oauthtest.Endpoint]oauthtest.Fault {
-				return map[oauthtest.Endpoint]oauthtest.Fault{as: oauthtest.FaultHuge(), oidc: oauthtest.FaultHuge()}
+				return map[oauthtest.Endpoint]oauthtest.Fault{as: {Huge: true}, oidc: {Huge: true}}
 			},
 			wantErr: "larger than",
 		},
 		"RedirectToHTTPRefused": {
 			faults: func(*oauthtest.Issuer) map[oauthtest.Endpoint]oauthtest.Fault {
-				f := oauthtest.FaultRedirect("http://127.0.0.1:1/.well-known/oauth-authorization-server")
+				f := oauthtest.Fault{Location: "http://127.0.0.1:1/.well-known/oauth-authorization-server"}
 				return map[oauthtest.Endpoint]oauthtest.Fault{as: f, oidc: f}
 			},
 			wantErr: "redirect refused",
@@ -111,7 +111,7 @@ func TestDiscover(t *testing.T) {
 			t.Parallel()
 			// In memory, the issuer's URL is https: Discover has no http
 			// opt-in.
-			iss := oauthtest.NewIssuer(t, append([]oauthtest.Option{oauthtest.WithInMemory()}, tc.opts...)...)
+			iss := oauthtest.NewIssuer(t, append([]oauthtest.IssuerConfig{{InMemory: true}}, tc.opts...)...)
 			if tc.faults != nil {
 				for e, f := range tc.faults(iss) {
 					iss.SetFault(e, f)
@@ -128,7 +128,7 @@ func TestDiscover(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Discover(%q) error = %v", iss.URL, err)
 			}
-			if md.Issuer != iss.URL || md.JWKSURI != iss.JWKSURL() || md.IntrospectionEndpoint != iss.IntrospectionURL() {
+			if md.Issuer != iss.URL || md.JWKSURI != iss.EndpointURL(oauthtest.EndpointJWKS) || md.IntrospectionEndpoint != iss.EndpointURL(oauthtest.EndpointIntrospection) {
 				t.Fatalf("Discover(%q) = %+v, want the issuer's metadata", iss.URL, md)
 			}
 			for e, want := range tc.wantHits {
@@ -160,8 +160,8 @@ func TestDiscover_RejectsBadIssuer(t *testing.T) {
 func TestDiscover_Timeout(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		iss := oauthtest.NewIssuer(t, oauthtest.WithInMemory())
-		iss.SetFault(oauthtest.EndpointOAuthMetadata, oauthtest.FaultSlow(time.Hour))
+		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true})
+		iss.SetFault(oauthtest.EndpointOAuthMetadata, oauthtest.Fault{Delay: time.Hour})
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -183,7 +183,7 @@ func TestRemoteKeySet_Issuer(t *testing.T) {
 	t.Parallel()
 	ctx := remoteTestContext(t)
 	clock := oauthtest.NewClock(remoteStart)
-	iss := newRemoteIssuer(t, oauthtest.WithIssuerPath("/tenant"))
+	iss := newRemoteIssuer(t, oauthtest.IssuerConfig{Path: "/tenant"})
 	r := newTestRemote(t, iss, RemoteKeySetConfig{Issuer: iss.URL, Now: clock.Now})
 	if n := iss.Requests(oauthtest.EndpointOAuthMetadata); n != 0 {
 		t.Fatal("NewRemoteKeySet did network I/O")
@@ -201,7 +201,7 @@ func TestRemoteKeySet_IssuerDiscoveryFails(t *testing.T) {
 	t.Parallel()
 	ctx := remoteTestContext(t)
 	// The issuer advertises a jwks_uri on a remote host over http.
-	iss := newRemoteIssuer(t, oauthtest.WithMetadata("jwks_uri", "http://keys.example.com/jwks"))
+	iss := newRemoteIssuer(t, oauthtest.IssuerConfig{Metadata: map[string]any{"jwks_uri": "http://keys.example.com/jwks"}})
 	r := newTestRemote(t, iss, RemoteKeySetConfig{Issuer: iss.URL})
 	err := remoteWantErr(t, r, ctx, "k1", ErrUnavailable)
 	if !strings.Contains(err.Error(), "not loopback") {

@@ -109,43 +109,43 @@ func TestFetch(t *testing.T) {
 		noQuote string // must not appear in the error
 	}{
 		"OK":               {},
-		"JWKSetType":       {fault: oauthtest.FaultResponse(http.StatusOK, "application/jwk-set+json", `{"keys":[]}`)},
-		"JWKSetTypeStrict": {fault: oauthtest.FaultResponse(http.StatusOK, "application/jwk-set+json", `{}`), strict: true, wantErr: "not JSON"},
-		"HTML":             {fault: oauthtest.FaultResponse(http.StatusOK, "text/html", `{}`), wantErr: "not JSON"},
+		"JWKSetType":       {fault: oauthtest.Fault{Status: http.StatusOK, ContentType: "application/jwk-set+json", Body: `{"keys":[]}`}},
+		"JWKSetTypeStrict": {fault: oauthtest.Fault{Status: http.StatusOK, ContentType: "application/jwk-set+json", Body: `{}`}, strict: true, wantErr: "not JSON"},
+		"HTML":             {fault: oauthtest.Fault{Status: http.StatusOK, ContentType: "text/html", Body: `{}`}, wantErr: "not JSON"},
 		"AtSizeCap": {
-			fault:  oauthtest.FaultResponse(http.StatusOK, js, `{"p":"`+strings.Repeat("x", 92)+`"}`),
+			fault:  oauthtest.Fault{Status: http.StatusOK, ContentType: js, Body: `{"p":"` + strings.Repeat("x", 92) + `"}`},
 			policy: fetchPolicy{maxSize: 100},
 		},
 		"OverSizeCap": {
-			fault:  oauthtest.FaultResponse(http.StatusOK, js, `{"p":"`+strings.Repeat("x", 93)+`"}`),
+			fault:  oauthtest.Fault{Status: http.StatusOK, ContentType: js, Body: `{"p":"` + strings.Repeat("x", 93) + `"}`},
 			policy: fetchPolicy{maxSize: 100}, wantErr: "larger than 100 bytes",
 		},
 		"RegisteredCode": {
-			fault:   oauthtest.FaultResponse(http.StatusBadRequest, js, `{"error":"invalid_request","error_description":"secret detail"}`),
+			fault:   oauthtest.Fault{Status: http.StatusBadRequest, ContentType: js, Body: `{"error":"invalid_request","error_description":"secret detail"}`},
 			wantErr: "status 400 (invalid_request)", noQuote: "secret detail",
 		},
 		"FreeTextCode": {
-			fault:   oauthtest.FaultResponse(http.StatusBadRequest, js, `{"error":"token abc was bad"}`),
+			fault:   oauthtest.Fault{Status: http.StatusBadRequest, ContentType: js, Body: `{"error":"token abc was bad"}`},
 			wantErr: "status 400", noQuote: "abc",
 		},
-		"Redirected":  {fault: oauthtest.FaultRedirect("/elsewhere"), wantErr: "status 404"},
-		"NoRedirects": {fault: oauthtest.FaultRedirect("/elsewhere"), policy: fetchPolicy{noRedirects: true}, wantErr: "status 302"},
+		"Redirected":  {fault: oauthtest.Fault{Location: "/elsewhere"}, wantErr: "status 404"},
+		"NoRedirects": {fault: oauthtest.Fault{Location: "/elsewhere"}, policy: fetchPolicy{noRedirects: true}, wantErr: "status 302"},
 		"RedirectLoop": {
-			fault:   oauthtest.FaultRedirect("/jwks.json"),
+			fault:   oauthtest.Fault{Location: "/jwks.json"},
 			wantErr: "stopped after 5 redirects",
 		},
-		"RedirectDowngrade": {fault: oauthtest.FaultRedirect("http://127.0.0.1/jwks"), wantErr: "redirect refused"},
+		"RedirectDowngrade": {fault: oauthtest.Fault{Location: "http://127.0.0.1/jwks"}, wantErr: "redirect refused"},
 		"RedirectLoopbackHTTP": {
-			fault: oauthtest.FaultRedirect("http://127.0.0.1/jwks"), policy: fetchPolicy{allowHTTP: true},
+			fault: oauthtest.Fault{Location: "http://127.0.0.1/jwks"}, policy: fetchPolicy{allowHTTP: true},
 			wantErr: "status 404", // followed, within the policy
 		},
-		"Slow": {fault: oauthtest.FaultSlow(time.Hour), wantErr: context.DeadlineExceeded.Error()},
+		"Slow": {fault: oauthtest.Fault{Delay: time.Hour}, wantErr: context.DeadlineExceeded.Error()},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				iss := oauthtest.NewIssuer(t, oauthtest.WithInMemory())
+				iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true})
 				iss.SetFault(oauthtest.EndpointJWKS, tc.fault)
 				p := tc.policy
 				p.timeout = time.Second
@@ -154,7 +154,7 @@ func TestFetch(t *testing.T) {
 				}
 				client := p.client(iss.Client())
 				start := time.Now()
-				body, _, err := fetch(t.Context(), client, p, fetchRequest{method: http.MethodGet, url: iss.JWKSURL(), strictJSON: tc.strict})
+				body, _, err := fetch(t.Context(), client, p, fetchRequest{method: http.MethodGet, url: iss.EndpointURL(oauthtest.EndpointJWKS), strictJSON: tc.strict})
 				if d := time.Since(start); d > p.timeout {
 					t.Errorf("fetch() took %v, want at most the timeout %v", d, p.timeout)
 				}

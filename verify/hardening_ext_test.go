@@ -37,10 +37,10 @@ func TestJWT_OneEncodingPerToken(t *testing.T) {
 	for _, alg := range []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA} {
 		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
-			iss := oauthtest.NewIssuer(t, oauthtest.WithAlgorithm(alg))
+			iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Algorithm: alg})
 			j := newStaticJWT(t, iss)
 			ctx := context.Background()
-			tok := iss.Token(t, oauthtest.WithScopes("read"))
+			tok := iss.Token(t, oauthtest.Token{Scopes: []string{"read"}})
 			parts := strings.Split(tok, ".")
 			accepted := 0
 			var variants []string
@@ -97,7 +97,7 @@ func TestIssuers_RoutesByExactIssuer(t *testing.T) {
 		"UpperCase":   "ISS",
 		"TitleCase":   "Iss",
 	} {
-		tok := a.Token(t, oauthtest.WithClaim(extra, b.URL))
+		tok := a.Token(t, oauthtest.Token{Claims: map[string]any{extra: b.URL}})
 		c, err := is.Verify(ctx, tok)
 		if err != nil || c.Issuer() != a.URL {
 			t.Errorf("%s: Verify(tenant A token with %q: B) = %v; want accepted as A", name, extra, err)
@@ -111,7 +111,7 @@ func TestJWT_SharedClaimsImmutable(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
 	j := newStaticJWT(t, iss)
-	tok := iss.Token(t, oauthtest.WithAudience(oauthtest.DefaultAudience, "other"), oauthtest.WithScopes("read"))
+	tok := iss.Token(t, oauthtest.Token{Audience: []string{oauthtest.DefaultAudience, "other"}, Scopes: []string{"read"}})
 	first, err := j.Verify(context.Background(), tok)
 	if err != nil {
 		t.Fatal(err)
@@ -137,11 +137,11 @@ func TestJWT_HeaderMemoStillVerifies(t *testing.T) {
 	iss := oauthtest.NewIssuer(t)
 	j := newStaticJWT(t, iss)
 	ctx := context.Background()
-	good := iss.Token(t, oauthtest.WithScopes("read"))
+	good := iss.Token(t, oauthtest.Token{Scopes: []string{"read"}})
 	if _, err := j.Verify(ctx, good); err != nil { // remembers the header
 		t.Fatal(err)
 	}
-	other := strings.Split(iss.Token(t, oauthtest.WithScopes("admin")), ".")
+	other := strings.Split(iss.Token(t, oauthtest.Token{Scopes: []string{"admin"}}), ".")
 	parts := strings.Split(good, ".")
 	for name, tok := range map[string]string{
 		"PayloadOfAnother":   parts[0] + "." + other[1] + "." + parts[2],

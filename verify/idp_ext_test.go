@@ -3,6 +3,7 @@ package verify_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"testing"
 
 	"github.com/oauthgate/oauthgate/oauthtest"
@@ -122,17 +123,14 @@ func newRecipe(t *testing.T, iss *oauthtest.Issuer, cfgs []verify.JWTConfig) ver
 	return is
 }
 
-// claims mints the claim options of a token: WithClaim for each pair, and
-// WithoutClaim for a nil-valued name in drop.
-func claims(kv map[string]any, drop ...string) []oauthtest.TokenOption {
-	var opts []oauthtest.TokenOption
-	for k, v := range kv {
-		opts = append(opts, oauthtest.WithClaim(k, v))
-	}
+// claims returns a token with the claims kv, and without the claims
+// named in drop.
+func claims(kv map[string]any, drop ...string) []oauthtest.Token {
+	c := maps.Clone(kv)
 	for _, k := range drop {
-		opts = append(opts, oauthtest.WithoutClaim(k))
+		c[k] = nil
 	}
-	return opts
+	return []oauthtest.Token{{Claims: c}}
 }
 
 // Token shapes, from each provider's documentation.
@@ -140,10 +138,10 @@ var (
 	entraV2Iss = "https://login.microsoftonline.com/" + entraTenant + "/v2.0"
 	entraV1Iss = "https://sts.windows.net/" + entraTenant + "/"
 	// entraHeader is Entra's header: typ JWT, an x5t next to kid.
-	entraHeader = []oauthtest.TokenOption{oauthtest.WithType("JWT"), oauthtest.WithHeader("x5t", entraX5T)}
+	entraHeader = []oauthtest.Token{{Type: "JWT", Header: map[string]any{"x5t": entraX5T}}}
 )
 
-func entraV2(extra map[string]any) []oauthtest.TokenOption {
+func entraV2(extra map[string]any) []oauthtest.Token {
 	c := map[string]any{"iss": entraV2Iss, "aud": entraAPIClient, "tid": entraTenant, "ver": "2.0",
 		"azp": entraWebClient, "azpacr": "1", "oid": "00000000-0000-0000-0000-000000000001",
 		"uti": "AbCdEf", "rh": "0.AAAA"}
@@ -153,7 +151,7 @@ func entraV2(extra map[string]any) []oauthtest.TokenOption {
 	return append(claims(c, "client_id"), entraHeader...)
 }
 
-func entraV1(extra map[string]any) []oauthtest.TokenOption {
+func entraV1(extra map[string]any) []oauthtest.Token {
 	c := map[string]any{"iss": entraV1Iss, "aud": "api://orders", "tid": entraTenant, "ver": "1.0",
 		"appid": entraWebClient, "appidacr": "1", "oid": "00000000-0000-0000-0000-000000000002"}
 	for k, v := range extra {
@@ -169,7 +167,7 @@ func TestProviderRecipes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		recipe, name string
-		token        []oauthtest.TokenOption
+		token        []oauthtest.Token
 		wantErr      error
 		wantClaim    string
 		want, deny   string // an authority the set must hold, and one it must not
@@ -189,63 +187,63 @@ func TestProviderRecipes(t *testing.T) {
 		{recipe: "EntraMultiTenant", name: "V1AppOnly", token: entraV1(map[string]any{"roles": []string{"Orders.ReadAll"}}), want: "Orders.ReadAll"},
 		{recipe: "EntraMultiTenant", name: "OtherTenant", token: entraV2(map[string]any{"iss": "https://login.microsoftonline.com/" + entraOtherTenant + "/v2.0", "tid": entraOtherTenant, "roles": []string{"Orders.ReadAll"}}), wantErr: verify.ErrIssuer, wantClaim: "iss"},
 		{recipe: "EntraMultiTenant", name: "TidOfOtherTenant", token: entraV2(map[string]any{"tid": entraOtherTenant, "roles": []string{"Orders.ReadAll"}}), wantErr: verify.ErrIssuer, wantClaim: "tid"},
-		{recipe: "EntraMultiTenant", name: "NoTid", token: append(entraV1(map[string]any{"scp": "Orders.Read"}), oauthtest.WithoutClaim("tid")), wantErr: verify.ErrMissingClaim, wantClaim: "tid"},
+		{recipe: "EntraMultiTenant", name: "NoTid", token: append(entraV1(map[string]any{"scp": "Orders.Read"}), oauthtest.Token{Claims: map[string]any{"tid": nil}}), wantErr: verify.ErrMissingClaim, wantClaim: "tid"},
 		{recipe: "EntraMultiTenant", name: "V1AudienceOnV2", token: entraV2(map[string]any{"aud": "api://orders"}), wantErr: verify.ErrAudience, wantClaim: "aud"},
 		{recipe: "EntraMultiTenant", name: "CommonIssuer", token: entraV2(map[string]any{"iss": "https://login.microsoftonline.com/common/v2.0"}), wantErr: verify.ErrIssuer, wantClaim: "iss"},
 		// Auth0 with RBAC: permissions next to scope, aud an array with
 		// the userinfo URL.
 		{recipe: "Auth0", name: "RBAC", token: append(claims(map[string]any{"iss": "https://acme.eu.auth0.com/", "aud": []string{"https://orders.example.com", "https://acme.eu.auth0.com/userinfo"},
-			"azp": "Z8rhBsb3cSRZEgIZmQpr5T1bS9vPGcEh", "scope": "openid profile read:orders", "permissions": []string{"read:orders", "delete:orders"}, "gty": "client-credentials"}, "client_id"), oauthtest.WithType("JWT")), want: "delete:orders", deny: "openid"},
+			"azp": "Z8rhBsb3cSRZEgIZmQpr5T1bS9vPGcEh", "scope": "openid profile read:orders", "permissions": []string{"read:orders", "delete:orders"}, "gty": "client-credentials"}, "client_id"), oauthtest.Token{Type: "JWT"}), want: "delete:orders", deny: "openid"},
 		{recipe: "Auth0", name: "AtJWTProfile", token: claims(map[string]any{"iss": "https://acme.eu.auth0.com/", "aud": "https://orders.example.com", "permissions": []string{"read:orders"}}), want: "read:orders"},
-		{recipe: "Auth0", name: "NoPermissions", token: append(claims(map[string]any{"iss": "https://acme.eu.auth0.com/", "aud": "https://orders.example.com", "scope": "read:orders"}), oauthtest.WithType("JWT")), deny: "read:orders"},
+		{recipe: "Auth0", name: "NoPermissions", token: append(claims(map[string]any{"iss": "https://acme.eu.auth0.com/", "aud": "https://orders.example.com", "scope": "read:orders"}), oauthtest.Token{Type: "JWT"}), deny: "read:orders"},
 		{recipe: "Auth0", name: "OtherAPI", token: append(claims(map[string]any{"iss": "https://acme.eu.auth0.com/", "aud": []string{"https://billing.example.com", "https://acme.eu.auth0.com/userinfo"},
-			"permissions": []string{"read:orders"}}), oauthtest.WithType("JWT")), wantErr: verify.ErrAudience, wantClaim: "aud"},
-		{recipe: "Auth0", name: "IDToken", token: append(claims(map[string]any{"iss": "https://acme.eu.auth0.com/", "aud": "https://orders.example.com", "nonce": "abc", "permissions": []string{"read:orders"}}), oauthtest.WithType("JWT")), wantErr: verify.ErrType, wantClaim: "nonce"},
+			"permissions": []string{"read:orders"}}), oauthtest.Token{Type: "JWT"}), wantErr: verify.ErrAudience, wantClaim: "aud"},
+		{recipe: "Auth0", name: "IDToken", token: append(claims(map[string]any{"iss": "https://acme.eu.auth0.com/", "aud": "https://orders.example.com", "nonce": "abc", "permissions": []string{"read:orders"}}), oauthtest.Token{Type: "JWT"}), wantErr: verify.ErrType, wantClaim: "nonce"},
 		// Keycloak: client roles under resource_access.<client>.roles.
 		{recipe: "Keycloak", name: "ClientRoles", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": []string{"orders-api", "account"}, "azp": "orders-web", "typ": "Bearer",
 			"realm_access":    map[string]any{"roles": []string{"offline_access", "uma_authorization"}},
 			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders.read"}}, "account": map[string]any{"roles": []string{"manage-account"}}},
-			"scope":           "openid email profile"}, "client_id"), oauthtest.WithType("JWT")), want: "orders.read", deny: "manage-account"},
+			"scope":           "openid email profile"}, "client_id"), oauthtest.Token{Type: "JWT"}), want: "orders.read", deny: "manage-account"},
 		{recipe: "Keycloak", name: "RolesOfOtherClient", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": []string{"orders-api", "account"}, "azp": "orders-web",
-			"resource_access": map[string]any{"billing-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.WithType("JWT")), deny: "orders.read"},
+			"resource_access": map[string]any{"billing-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.Token{Type: "JWT"}), deny: "orders.read"},
 		{recipe: "Keycloak", name: "DefaultAudienceAccount", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": "account",
-			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.WithType("JWT")), wantErr: verify.ErrAudience, wantClaim: "aud"},
+			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.Token{Type: "JWT"}), wantErr: verify.ErrAudience, wantClaim: "aud"},
 		{recipe: "Keycloak", name: "RoleStringWithSpace", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": "orders-api",
-			"resource_access": map[string]any{"orders-api": map[string]any{"roles": "orders.read orders.admin"}}}, "client_id"), oauthtest.WithType("JWT")), wantErr: verify.ErrMalformed, wantClaim: "resource_access.orders-api.roles"},
+			"resource_access": map[string]any{"orders-api": map[string]any{"roles": "orders.read orders.admin"}}}, "client_id"), oauthtest.Token{Type: "JWT"}), wantErr: verify.ErrMalformed, wantClaim: "resource_access.orders-api.roles"},
 		{recipe: "Keycloak", name: "IDToken", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": "orders-api", "typ": "ID", "at_hash": "77QmUPtjPfzWtF2AnpK9RQ",
-			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.WithType("JWT")), wantErr: verify.ErrType, wantClaim: "at_hash"},
+			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.Token{Type: "JWT"}), wantErr: verify.ErrType, wantClaim: "at_hash"},
 		{recipe: "Keycloak", name: "NonceInAccessToken", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": "orders-api", "typ": "Bearer", "nonce": "n",
-			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.WithType("JWT")), wantErr: verify.ErrType, wantClaim: "nonce"},
+			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.Token{Type: "JWT"}), wantErr: verify.ErrType, wantClaim: "nonce"},
 		{recipe: "KeycloakNonce", name: "NonceInAccessToken", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": "orders-api", "typ": "Bearer", "nonce": "n",
-			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.WithType("JWT")), want: "orders.read"},
-		{recipe: "KeycloakNonce", name: "IDToken", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": "orders-web", "typ": "ID", "nonce": "n", "at_hash": "x"}, "client_id"), oauthtest.WithType("JWT")), wantErr: verify.ErrAudience, wantClaim: "aud"},
+			"resource_access": map[string]any{"orders-api": map[string]any{"roles": []string{"orders.read"}}}}, "client_id"), oauthtest.Token{Type: "JWT"}), want: "orders.read"},
+		{recipe: "KeycloakNonce", name: "IDToken", token: append(claims(map[string]any{"iss": "https://sso.example.com/realms/acme", "aud": "orders-web", "typ": "ID", "nonce": "n", "at_hash": "x"}, "client_id"), oauthtest.Token{Type: "JWT"}), wantErr: verify.ErrAudience, wantClaim: "aud"},
 		// Okta custom authorization server: no typ, scp array, cid.
 		{recipe: "Okta", name: "AccessToken", token: append(claims(map[string]any{"iss": "https://acme.okta.com/oauth2/default", "aud": "api://default", "ver": 1,
-			"cid": "0oa1b2c3d4e5f6g7h8i9", "uid": "00u1b2c3d4e5f6g7h8i9", "scp": []string{"orders.read", "openid"}}, "client_id"), oauthtest.WithType("")), want: "orders.read"},
-		{recipe: "Okta", name: "IDToken", token: append(claims(map[string]any{"iss": "https://acme.okta.com/oauth2/default", "aud": "0oa1b2c3d4e5f6g7h8i9", "nonce": "n", "amr": []string{"pwd"}}, "client_id"), oauthtest.WithType("")), wantErr: verify.ErrType, wantClaim: "nonce"},
-		{recipe: "Okta", name: "Typed", token: append(claims(map[string]any{"iss": "https://acme.okta.com/oauth2/default", "aud": "api://default"}), oauthtest.WithType("JWT")), wantErr: verify.ErrType, wantClaim: "typ"},
+			"cid": "0oa1b2c3d4e5f6g7h8i9", "uid": "00u1b2c3d4e5f6g7h8i9", "scp": []string{"orders.read", "openid"}}, "client_id"), oauthtest.Token{Header: map[string]any{"typ": nil}}), want: "orders.read"},
+		{recipe: "Okta", name: "IDToken", token: append(claims(map[string]any{"iss": "https://acme.okta.com/oauth2/default", "aud": "0oa1b2c3d4e5f6g7h8i9", "nonce": "n", "amr": []string{"pwd"}}, "client_id"), oauthtest.Token{Header: map[string]any{"typ": nil}}), wantErr: verify.ErrType, wantClaim: "nonce"},
+		{recipe: "Okta", name: "Typed", token: append(claims(map[string]any{"iss": "https://acme.okta.com/oauth2/default", "aud": "api://default"}), oauthtest.Token{Type: "JWT"}), wantErr: verify.ErrType, wantClaim: "typ"},
 		// Amazon Cognito: no aud, client_id and token_use.
 		{recipe: "Cognito", name: "AccessToken", token: append(claims(map[string]any{"iss": cognitoPool, "client_id": cognitoClient, "token_use": "access", "scope": "aws.cognito.signin.user.admin orders/read",
-			"auth_time": 1700000000, "username": "alice", "cognito:groups": []string{"admins"}, "origin_jti": "x", "event_id": "y", "version": 2}, "aud"), oauthtest.WithType("")), want: "orders/read"},
-		{recipe: "Cognito", name: "IDToken", token: append(claims(map[string]any{"iss": cognitoPool, "aud": cognitoClient, "token_use": "id", "cognito:username": "alice", "email": "alice@example.com", "at_hash": "x"}, "client_id"), oauthtest.WithType("")), wantErr: verify.ErrType, wantClaim: "at_hash"},
-		{recipe: "Cognito", name: "IDTokenNoHash", token: append(claims(map[string]any{"iss": cognitoPool, "aud": cognitoClient, "token_use": "id", "email": "alice@example.com"}, "client_id"), oauthtest.WithType("")), wantErr: verify.ErrType, wantClaim: "token_use"},
-		{recipe: "Cognito", name: "OtherAppClient", token: append(claims(map[string]any{"iss": cognitoPool, "client_id": "2other", "token_use": "access", "scope": "orders/read"}, "aud"), oauthtest.WithType("")), wantErr: verify.ErrAudience, wantClaim: "client_id"},
-		{recipe: "Cognito", name: "NoTokenUse", token: append(claims(map[string]any{"iss": cognitoPool, "client_id": cognitoClient}, "aud"), oauthtest.WithType("")), wantErr: verify.ErrMissingClaim, wantClaim: "token_use"},
-		{recipe: "Cognito", name: "NoClientID", token: append(claims(map[string]any{"iss": cognitoPool, "token_use": "access"}, "aud", "client_id"), oauthtest.WithType("")), wantErr: verify.ErrMissingClaim, wantClaim: "client_id"},
+			"auth_time": 1700000000, "username": "alice", "cognito:groups": []string{"admins"}, "origin_jti": "x", "event_id": "y", "version": 2}, "aud"), oauthtest.Token{Header: map[string]any{"typ": nil}}), want: "orders/read"},
+		{recipe: "Cognito", name: "IDToken", token: append(claims(map[string]any{"iss": cognitoPool, "aud": cognitoClient, "token_use": "id", "cognito:username": "alice", "email": "alice@example.com", "at_hash": "x"}, "client_id"), oauthtest.Token{Header: map[string]any{"typ": nil}}), wantErr: verify.ErrType, wantClaim: "at_hash"},
+		{recipe: "Cognito", name: "IDTokenNoHash", token: append(claims(map[string]any{"iss": cognitoPool, "aud": cognitoClient, "token_use": "id", "email": "alice@example.com"}, "client_id"), oauthtest.Token{Header: map[string]any{"typ": nil}}), wantErr: verify.ErrType, wantClaim: "token_use"},
+		{recipe: "Cognito", name: "OtherAppClient", token: append(claims(map[string]any{"iss": cognitoPool, "client_id": "2other", "token_use": "access", "scope": "orders/read"}, "aud"), oauthtest.Token{Header: map[string]any{"typ": nil}}), wantErr: verify.ErrAudience, wantClaim: "client_id"},
+		{recipe: "Cognito", name: "NoTokenUse", token: append(claims(map[string]any{"iss": cognitoPool, "client_id": cognitoClient}, "aud"), oauthtest.Token{Header: map[string]any{"typ": nil}}), wantErr: verify.ErrMissingClaim, wantClaim: "token_use"},
+		{recipe: "Cognito", name: "NoClientID", token: append(claims(map[string]any{"iss": cognitoPool, "token_use": "access"}, "aud", "client_id"), oauthtest.Token{Header: map[string]any{"typ": nil}}), wantErr: verify.ErrMissingClaim, wantClaim: "client_id"},
 		// Ory Hydra: typ JWT, scp array.
 		{recipe: "OryHydra", name: "AccessToken", token: append(claims(map[string]any{"iss": "https://hydra.example.com/", "aud": []string{"https://orders.example.com"}, "client_id": "orders-cli",
-			"ext": map[string]any{}, "nbf": 1700000000, "scp": []string{"orders.read", "offline"}}), oauthtest.WithType("JWT")), want: "orders.read"},
-		{recipe: "OryHydra", name: "IDToken", token: append(claims(map[string]any{"iss": "https://hydra.example.com/", "aud": []string{"orders-cli"}, "at_hash": "x", "sid": "s"}), oauthtest.WithType("JWT")), wantErr: verify.ErrType, wantClaim: "at_hash"},
+			"ext": map[string]any{}, "nbf": 1700000000, "scp": []string{"orders.read", "offline"}}), oauthtest.Token{Type: "JWT"}), want: "orders.read"},
+		{recipe: "OryHydra", name: "IDToken", token: append(claims(map[string]any{"iss": "https://hydra.example.com/", "aud": []string{"orders-cli"}, "at_hash": "x", "sid": "s"}), oauthtest.Token{Type: "JWT"}), wantErr: verify.ErrType, wantClaim: "at_hash"},
 		// Spring Authorization Server: scope as a JSON array.
-		{recipe: "Spring", name: "AccessToken", token: append(claims(map[string]any{"iss": "https://auth.example.com", "aud": "orders", "nbf": 1700000000, "scope": []string{"orders.read", "orders.write"}}), oauthtest.WithType("JWT")), want: "orders.write"},
-		{recipe: "Spring", name: "ScopeNumber", token: append(claims(map[string]any{"iss": "https://auth.example.com", "aud": "orders", "scope": 7}), oauthtest.WithType("JWT")), wantErr: verify.ErrMalformed, wantClaim: "scope"},
+		{recipe: "Spring", name: "AccessToken", token: append(claims(map[string]any{"iss": "https://auth.example.com", "aud": "orders", "nbf": 1700000000, "scope": []string{"orders.read", "orders.write"}}), oauthtest.Token{Type: "JWT"}), want: "orders.write"},
+		{recipe: "Spring", name: "ScopeNumber", token: append(claims(map[string]any{"iss": "https://auth.example.com", "aud": "orders", "scope": 7}), oauthtest.Token{Type: "JWT"}), wantErr: verify.ErrMalformed, wantClaim: "scope"},
 		// Google-signed ID tokens as service-to-service bearer tokens.
 		{recipe: "GoogleIDToken", name: "ServiceAccount", token: append(claims(map[string]any{"iss": "https://accounts.google.com", "aud": googleService, "azp": "111122223333444455556",
-			"sub": "111122223333444455556", "email": "deployer@acme-prod.iam.gserviceaccount.com", "email_verified": true}, "client_id", "jti"), oauthtest.WithType("JWT")), want: "deployer@acme-prod.iam.gserviceaccount.com"},
+			"sub": "111122223333444455556", "email": "deployer@acme-prod.iam.gserviceaccount.com", "email_verified": true}, "client_id", "jti"), oauthtest.Token{Type: "JWT"}), want: "deployer@acme-prod.iam.gserviceaccount.com"},
 		{recipe: "GoogleIDToken", name: "OtherService", token: append(claims(map[string]any{"iss": "https://accounts.google.com", "aud": "https://billing-xyz-uc.a.run.app",
-			"email": "deployer@acme-prod.iam.gserviceaccount.com"}, "client_id", "jti"), oauthtest.WithType("JWT")), wantErr: verify.ErrAudience, wantClaim: "aud"},
+			"email": "deployer@acme-prod.iam.gserviceaccount.com"}, "client_id", "jti"), oauthtest.Token{Type: "JWT"}), wantErr: verify.ErrAudience, wantClaim: "aud"},
 	}
-	iss := oauthtest.NewIssuer(t, oauthtest.WithAlgorithm("RS256"))
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Algorithm: "RS256"})
 	verifiers := map[string]verify.Verifier{}
 	for name, cfgs := range providerRecipes {
 		verifiers[name] = newRecipe(t, iss, cfgs)
@@ -292,7 +290,7 @@ func TestIDTokensRefusedByDefault(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
 	j := newStaticJWT(t, iss)
-	tok := iss.Token(t, oauthtest.WithType("JWT"), oauthtest.WithClaim("nonce", "n"))
+	tok := iss.Token(t, oauthtest.Token{Type: "JWT", Claims: map[string]any{"nonce": "n"}})
 	if _, err := j.Verify(context.Background(), tok); !errors.Is(err, verify.ErrType) {
 		t.Errorf("Verify(ID token) error = %v, want ErrType", err)
 	}
@@ -325,24 +323,25 @@ func TestCognitoIDTokensRefused(t *testing.T) {
 		"InsecureAcceptIDTokens": {Issuer: cognitoPool, Audiences: []string{cognitoClient}, Types: []string{""},
 			Authorities: groups, InsecureAcceptIDTokens: true},
 	}
-	idToken := func(typ string) []oauthtest.TokenOption {
+	// idToken is a Cognito ID token with typ, or none if typ is nil.
+	idToken := func(typ any) []oauthtest.Token {
 		return append(claims(map[string]any{"iss": cognitoPool, "aud": cognitoClient, "token_use": "id", "cognito:username": "alice",
 			"email": "alice@example.com", "cognito:groups": []string{"admins"}, "auth_time": 1700000000}, "client_id", "scope"),
-			oauthtest.WithType(typ))
+			oauthtest.Token{Header: map[string]any{"typ": typ}})
 	}
 	tests := []struct {
 		config    string
-		token     []oauthtest.TokenOption
+		token     []oauthtest.Token
 		wantErr   error
 		wantClaim string
 	}{
-		{config: "ClientIDAudience", token: idToken(""), wantErr: verify.ErrType, wantClaim: "token_use"},
-		{config: "ClientInAudiences", token: idToken(""), wantErr: verify.ErrType, wantClaim: "token_use"},
+		{config: "ClientIDAudience", token: idToken(nil), wantErr: verify.ErrType, wantClaim: "token_use"},
+		{config: "ClientInAudiences", token: idToken(nil), wantErr: verify.ErrType, wantClaim: "token_use"},
 		{config: "ClientInAudiencesAtJWT", token: idToken("at+jwt"), wantErr: verify.ErrType, wantClaim: "token_use"},
-		{config: "BothAudiences", token: idToken(""), wantErr: verify.ErrType, wantClaim: "token_use"},
-		{config: "InsecureAcceptIDTokens", token: idToken("")},
+		{config: "BothAudiences", token: idToken(nil), wantErr: verify.ErrType, wantClaim: "token_use"},
+		{config: "InsecureAcceptIDTokens", token: idToken(nil)},
 	}
-	iss := oauthtest.NewIssuer(t, oauthtest.WithAlgorithm("RS256"))
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Algorithm: "RS256"})
 	for _, tc := range tests {
 		t.Run(tc.config, func(t *testing.T) {
 			t.Parallel()

@@ -11,16 +11,20 @@ import (
 
 func ExampleNewIntrospection() {
 	// A stand-in for the authorization server, reached in memory.
-	as, err := oauthtest.Start(oauthtest.WithInMemory(), oauthtest.WithIntrospectionClient("orders-api", "s3cret"))
+	as, err := oauthtest.Start(oauthtest.IssuerConfig{InMemory: true, ClientID: "orders-api", ClientSecret: "s3cret"})
 	if err != nil {
 		panic(err)
 	}
 	defer as.Close()
-	token, _ := as.MintOpaque(oauthtest.WithSubject("alice"), oauthtest.WithClientID("web"),
-		oauthtest.WithScopes("orders.read"), oauthtest.WithAudience("https://orders.example.com"))
+	token, _ := as.MintOpaque(oauthtest.Token{
+		Subject:  "alice",
+		ClientID: "web",
+		Scopes:   []string{"orders.read"},
+		Audience: []string{"https://orders.example.com"},
+	})
 
 	v, err := verify.NewIntrospection(verify.IntrospectionConfig{
-		Endpoint:     as.IntrospectionURL(),
+		Endpoint:     as.EndpointURL(oauthtest.EndpointIntrospection),
 		ClientID:     "orders-api",
 		ClientSecret: "s3cret",
 		Audiences:    []string{"https://orders.example.com"},

@@ -44,12 +44,15 @@ var introStart = time.Unix(1_750_000_000, 0)
 
 // newIntroIssuer returns an in-memory authorization server that accepts
 // introClientID and introSecret, with a clock introSkew behind introStart.
-func newIntroIssuer(t testing.TB, opts ...oauthtest.Option) *oauthtest.Issuer {
+func newIntroIssuer(t testing.TB, opts ...oauthtest.IssuerConfig) *oauthtest.Issuer {
 	t.Helper()
-	return oauthtest.NewIssuer(t, append([]oauthtest.Option{
-		oauthtest.WithInMemory(),
-		oauthtest.WithIntrospectionClient(introClientID, introSecret),
-		oauthtest.WithClock(func() time.Time { return introStart.Add(-introSkew) }),
+	return oauthtest.NewIssuer(t, append([]oauthtest.IssuerConfig{
+		{
+			InMemory:     true,
+			ClientID:     introClientID,
+			ClientSecret: introSecret,
+			Now:          func() time.Time { return introStart.Add(-introSkew) },
+		},
 	}, opts...)...)
 }
 
@@ -57,21 +60,27 @@ func newIntroIssuer(t testing.TB, opts ...oauthtest.Option) *oauthtest.Issuer {
 // verifier configured by introConfig accepts at introStart: sub alice,
 // client_id web, scopes orders.read and orders.write, aud introAudience,
 // exp in an hour, iat and nbf a minute ago, jti j1. opts apply after.
-func introToken(t testing.TB, iss *oauthtest.Issuer, opts ...oauthtest.TokenOption) string {
+func introToken(t testing.TB, iss *oauthtest.Issuer, opts ...oauthtest.Token) string {
 	t.Helper()
-	return iss.OpaqueToken(t, append([]oauthtest.TokenOption{
-		oauthtest.WithSubject("alice"), oauthtest.WithClientID("web"),
-		oauthtest.WithScopes("orders.read", "orders.write"), oauthtest.WithAudience(introAudience),
-		oauthtest.WithExpiry(introStart.Add(time.Hour)),
-		oauthtest.WithClaim("iat", introStart.Add(-time.Minute).Unix()),
-		oauthtest.WithClaim("nbf", introStart.Add(-time.Minute).Unix()),
-		oauthtest.WithClaim("jti", "j1"),
+	return iss.OpaqueToken(t, append([]oauthtest.Token{
+		{
+			Subject:  "alice",
+			ClientID: "web",
+			Scopes:   []string{"orders.read", "orders.write"},
+			Audience: []string{introAudience},
+			Expiry:   introStart.Add(time.Hour),
+			Claims: map[string]any{
+				"iat": introStart.Add(-time.Minute).Unix(),
+				"nbf": introStart.Add(-time.Minute).Unix(),
+				"jti": "j1",
+			},
+		},
 	}, opts...)...)
 }
 
 func introConfig(iss *oauthtest.Issuer, clock *oauthtest.Clock) IntrospectionConfig {
 	return IntrospectionConfig{
-		Endpoint:     iss.IntrospectionURL(),
+		Endpoint:     iss.EndpointURL(oauthtest.EndpointIntrospection),
 		ClientID:     introClientID,
 		ClientSecret: introSecret,
 		Issuer:       iss.URL,
@@ -113,7 +122,7 @@ func assertNoSecrets(t *testing.T, err error, token string) {
 
 func TestIntrospection_Verify(t *testing.T) {
 	t.Parallel()
-	type opts = []oauthtest.TokenOption
+	type opts = []oauthtest.Token
 	tests := map[string]struct {
 		token      opts // nil: a token the issuer never minted
 		fault      oauthtest.Fault
@@ -122,26 +131,26 @@ func TestIntrospection_Verify(t *testing.T) {
 		wantClaim  string
 	}{
 		"Active":              {token: opts{}},
-		"AudienceArray":       {token: opts{oauthtest.WithAudience("https://x.example", introAudience)}},
-		"NoAudience":          {token: opts{oauthtest.WithAudience()}},
-		"NoIssuer":            {token: opts{oauthtest.WithIssuer("")}},
-		"NoExp":               {token: opts{oauthtest.WithoutClaim("exp")}},
-		"ExpiredWithinLeeway": {token: opts{oauthtest.WithExpiry(introStart.Add(-10 * time.Second))}},
-		"TokenTypeAccess":     {token: opts{oauthtest.WithClaim("token_type", "access_token")}},
-		"TokenUseAccess":      {token: opts{oauthtest.WithClaim("token_use", "access_token")}},
+		"AudienceArray":       {token: opts{oauthtest.Token{Audience: []string{"https://x.example", introAudience}}}},
+		"NoAudience":          {token: opts{oauthtest.Token{Audience: []string{}}}},
+		"NoIssuer":            {token: opts{oauthtest.Token{Claims: map[string]any{"iss": nil}}}},
+		"NoExp":               {token: opts{oauthtest.Token{Claims: map[string]any{"exp": nil}}}},
+		"ExpiredWithinLeeway": {token: opts{oauthtest.Token{Expiry: introStart.Add(-10 * time.Second)}}},
+		"TokenTypeAccess":     {token: opts{oauthtest.Token{Claims: map[string]any{"token_type": "access_token"}}}},
+		"TokenUseAccess":      {token: opts{oauthtest.Token{Claims: map[string]any{"token_use": "access_token"}}}},
 		"Inactive":            {token: opts{}, revoke: true, wantReason: ErrInactive, wantClaim: "active"},
 		"InactiveWithJunk": {
-			token: opts{}, fault: oauthtest.FaultResponse(http.StatusOK, "application/json", `{"active":false,"scope":"a b"}`),
+			token: opts{}, fault: oauthtest.Fault{Status: http.StatusOK, ContentType: "application/json", Body: `{"active":false,"scope":"a b"}`},
 			wantReason: ErrInactive,
 		},
 		"UnknownToken":     {wantReason: ErrInactive},
-		"Expired":          {token: opts{oauthtest.WithExpiry(introStart.Add(-time.Hour))}, wantReason: ErrExpired, wantClaim: "exp"},
-		"NotYetValid":      {token: opts{oauthtest.WithClaim("nbf", introStart.Add(time.Hour).Unix())}, wantReason: ErrNotYetValid, wantClaim: "nbf"},
-		"WrongAudience":    {token: opts{oauthtest.WithAudience("https://billing.example")}, wantReason: ErrAudience, wantClaim: "aud"},
-		"EmptyAudience":    {token: opts{oauthtest.WithClaim("aud", []string{})}, wantReason: ErrAudience},
-		"WrongIssuer":      {token: opts{oauthtest.WithIssuer("https://evil.example/")}, wantReason: ErrIssuer, wantClaim: "iss"},
-		"RefreshTokenType": {token: opts{oauthtest.WithClaim("token_type", "refresh_token")}, wantReason: ErrType, wantClaim: "token_type"},
-		"RefreshTokenUse":  {token: opts{oauthtest.WithClaim("token_use", "refresh_token")}, wantReason: ErrType, wantClaim: "token_use"},
+		"Expired":          {token: opts{oauthtest.Token{Expiry: introStart.Add(-time.Hour)}}, wantReason: ErrExpired, wantClaim: "exp"},
+		"NotYetValid":      {token: opts{oauthtest.Token{Claims: map[string]any{"nbf": introStart.Add(time.Hour).Unix()}}}, wantReason: ErrNotYetValid, wantClaim: "nbf"},
+		"WrongAudience":    {token: opts{oauthtest.Token{Audience: []string{"https://billing.example"}}}, wantReason: ErrAudience, wantClaim: "aud"},
+		"EmptyAudience":    {token: opts{oauthtest.Token{Claims: map[string]any{"aud": []string{}}}}, wantReason: ErrAudience},
+		"WrongIssuer":      {token: opts{oauthtest.Token{Issuer: "https://evil.example/"}}, wantReason: ErrIssuer, wantClaim: "iss"},
+		"RefreshTokenType": {token: opts{oauthtest.Token{Claims: map[string]any{"token_type": "refresh_token"}}}, wantReason: ErrType, wantClaim: "token_type"},
+		"RefreshTokenUse":  {token: opts{oauthtest.Token{Claims: map[string]any{"token_use": "refresh_token"}}}, wantReason: ErrType, wantClaim: "token_use"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -188,7 +197,7 @@ func TestIntrospection_Verify(t *testing.T) {
 func TestIntrospection_VerifyMapsClaims(t *testing.T) {
 	t.Parallel()
 	iss := newIntroIssuer(t)
-	token := introToken(t, iss, oauthtest.WithClaim("username", "alice@example.com"), oauthtest.WithClaim("exp", 1_750_003_600.5))
+	token := introToken(t, iss, oauthtest.Token{Claims: map[string]any{"username": "alice@example.com", "exp": 1_750_003_600.5}})
 	v := newIntro(t, introConfig(iss, oauthtest.NewClock(introStart)))
 
 	c, err := v.Verify(introCtx(t), token)
@@ -233,13 +242,13 @@ type introUnavailableCase struct {
 
 func introUnavailableCases() map[string]introUnavailableCase {
 	respond := func(status int, contentType, body string) introUnavailableCase {
-		return introUnavailableCase{fault: oauthtest.FaultResponse(status, contentType, body)}
+		return introUnavailableCase{fault: oauthtest.Fault{Status: status, ContentType: contentType, Body: body}}
 	}
 	const js = "application/json"
 	return map[string]introUnavailableCase{
-		"Down": {fault: oauthtest.FaultDown()},
+		"Down": {fault: oauthtest.Fault{Down: true}},
 		"Slow": {
-			fault:  oauthtest.FaultSlow(time.Hour),
+			fault:  oauthtest.Fault{Delay: time.Hour},
 			config: func(c *IntrospectionConfig) { c.Timeout = 100 * time.Millisecond },
 		},
 		// A wrong secret: the server rejects our credentials, not the token.
@@ -248,7 +257,7 @@ func introUnavailableCases() map[string]introUnavailableCase {
 		"Status503": respond(http.StatusServiceUnavailable, "text/plain", "busy"),
 		"Status400": respond(http.StatusBadRequest, js, `{"error":"invalid_request","error_description":"malformed form"}`),
 		// Following the redirect would send the credentials and the token on.
-		"Redirect":        {fault: oauthtest.FaultRedirect("/elsewhere")},
+		"Redirect":        {fault: oauthtest.Fault{Location: "/elsewhere"}},
 		"HTMLBody":        respond(http.StatusOK, "text/html", "<html>login</html>"),
 		"NoContentType":   respond(http.StatusOK, "", `{"active":true}`),
 		"JSONSuffixType":  respond(http.StatusOK, "application/token-introspection+json", `{"active":true}`),
@@ -342,7 +351,7 @@ func TestIntrospection_Cache(t *testing.T) {
 		wantReason   error
 	}
 	tests := map[string]struct {
-		token  []oauthtest.TokenOption
+		token  []oauthtest.Token
 		revoke bool
 		cfg    func(*IntrospectionConfig)
 		steps  []step
@@ -358,7 +367,7 @@ func TestIntrospection_Cache(t *testing.T) {
 			// exp in 3s, CacheTTL 1m: the entry ends at exp. After exp
 			// the server still says active; within the leeway the token
 			// passes but is not cached, and past it, it is expired.
-			token: []oauthtest.TokenOption{oauthtest.WithExpiry(introStart.Add(3 * time.Second))},
+			token: []oauthtest.Token{{Expiry: introStart.Add(3 * time.Second)}},
 			cfg:   func(c *IntrospectionConfig) { c.CacheTTL = time.Minute },
 			steps: []step{
 				{0, 1, nil}, {2 * time.Second, 1, nil}, {2 * time.Second, 2, nil}, {0, 3, nil},
@@ -378,7 +387,7 @@ func TestIntrospection_Cache(t *testing.T) {
 			},
 		},
 		"RejectedBriefly": {
-			token: []oauthtest.TokenOption{oauthtest.WithAudience("https://billing.example")},
+			token: []oauthtest.Token{{Audience: []string{"https://billing.example"}}},
 			cfg:   func(c *IntrospectionConfig) { c.NegativeCacheTTL = 5 * time.Second },
 			steps: []step{{0, 1, ErrAudience}, {4 * time.Second, 1, ErrAudience}, {time.Second, 2, ErrAudience}},
 		},
@@ -434,7 +443,7 @@ func TestIntrospection_Coalesces(t *testing.T) {
 		token := introToken(t, iss)
 		// The one request takes a second of fake time, long enough for
 		// every caller to join it.
-		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultSlow(time.Second))
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Delay: time.Second})
 		cfg := introConfig(iss, oauthtest.NewClock(introStart))
 		cfg.CacheTTL = -1 // no caching: only coalescing can explain a single request
 		v := newIntro(t, cfg)
@@ -472,7 +481,7 @@ func TestIntrospection_CoalescedCallersOwnContext(t *testing.T) {
 		iss := newIntroIssuer(t)
 		token := introToken(t, iss)
 		// Slow, but within the default 5s Timeout of a request.
-		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultSlow(3*time.Second))
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Delay: 3 * time.Second})
 		v := newIntro(t, introConfig(iss, oauthtest.NewClock(introStart)))
 
 		// The first caller starts the request, then gives up.
@@ -581,8 +590,12 @@ func TestIntrospection_VerifyRejectsWithoutRequest(t *testing.T) {
 // both client authentication methods.
 func TestIntrospection_TLS(t *testing.T) {
 	t.Parallel()
-	iss := oauthtest.NewIssuer(t, oauthtest.WithTLS(), oauthtest.WithIntrospectionClient(introClientID, introSecret),
-		oauthtest.WithClock(func() time.Time { return introStart.Add(-introSkew) }))
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{
+		TLS:          true,
+		ClientID:     introClientID,
+		ClientSecret: introSecret,
+		Now:          func() time.Time { return introStart.Add(-introSkew) },
+	})
 	for _, method := range []AuthMethod{ClientSecretBasic, ClientSecretPost} {
 		cfg := introConfig(iss, oauthtest.NewClock(introStart))
 		cfg.AuthMethod = method
@@ -757,15 +770,15 @@ func TestIntrospection_Authorities(t *testing.T) {
 	t.Parallel()
 	iss := newIntroIssuer(t)
 	tests := map[string]struct {
-		token   []oauthtest.TokenOption
+		token   []oauthtest.Token
 		want    string
 		wantErr error
 	}{
-		"Roles":       {token: []oauthtest.TokenOption{oauthtest.WithClaim("roles", []string{"orders.admin"})}, want: "orders.admin"},
-		"RealmRoles":  {token: []oauthtest.TokenOption{oauthtest.WithClaim("realm_access", map[string]any{"roles": []string{"orders.audit"}})}, want: "orders.audit"},
+		"Roles":       {token: []oauthtest.Token{{Claims: map[string]any{"roles": []string{"orders.admin"}}}}, want: "orders.admin"},
+		"RealmRoles":  {token: []oauthtest.Token{{Claims: map[string]any{"realm_access": map[string]any{"roles": []string{"orders.audit"}}}}}, want: "orders.audit"},
 		"ScopeUnused": {token: nil, want: ""},
 		// A broken member makes the response broken, as for any other.
-		"RolesNumber": {token: []oauthtest.TokenOption{oauthtest.WithClaim("roles", 7)}, wantErr: ErrUnavailable},
+		"RolesNumber": {token: []oauthtest.Token{{Claims: map[string]any{"roles": 7}}}, wantErr: ErrUnavailable},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -833,7 +846,7 @@ func TestIntrospection_Ready(t *testing.T) {
 			if !v.Ready() {
 				t.Fatal("Ready() = false after an inactive answer, want true")
 			}
-			iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+			iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Status: http.StatusServiceUnavailable})
 			if _, err := v.Verify(introCtx(t), introToken(t, iss)); !errors.Is(err, ErrUnavailable) {
 				t.Fatalf("Verify() during an outage error = %v, want ErrUnavailable", err)
 			}
@@ -841,7 +854,7 @@ func TestIntrospection_Ready(t *testing.T) {
 				t.Fatal("Ready() = true after a 503, want false")
 			}
 			iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{})
-			if _, err := v.Verify(introCtx(t), introToken(t, iss, oauthtest.WithSubject("bob"))); err != nil {
+			if _, err := v.Verify(introCtx(t), introToken(t, iss, oauthtest.Token{Subject: "bob"})); err != nil {
 				t.Fatalf("Verify() error = %v", err)
 			}
 			if !v.Ready() {
@@ -854,7 +867,7 @@ func TestIntrospection_Ready(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				iss, v := newFaultyIntro(t, tc.fault, tc.config)
-				if _, err := v.Verify(introCtx(t), introToken(t, iss, oauthtest.WithSubject("bob"))); !errors.Is(err, ErrUnavailable) {
+				if _, err := v.Verify(introCtx(t), introToken(t, iss, oauthtest.Token{Subject: "bob"})); !errors.Is(err, ErrUnavailable) {
 					t.Fatalf("Verify() error = %v, want ErrUnavailable", err)
 				}
 				if v.Ready() {
@@ -867,14 +880,14 @@ func TestIntrospection_Ready(t *testing.T) {
 	t.Run("Refused", func(t *testing.T) {
 		t.Parallel()
 		up := newIntroIssuer(t)
-		down := oauthtest.NewIssuer(t, oauthtest.WithIntrospectionClient(introClientID, introSecret))
+		down := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{ClientID: introClientID, ClientSecret: introSecret})
 		cfg := introConfig(down, oauthtest.NewClock(introStart))
 		cfg.InsecureAllowHTTP = true
 		down.Close() // nothing listens on its port any more
 		v := newIntro(t, cfg)
 		// Ready through the in-memory issuer's transport first: the
 		// transport serves any URL.
-		v.client.Transport = up.Transport()
+		v.client.Transport = up.Client().Transport
 		if _, err := v.Verify(introCtx(t), "never-issued"); !errors.Is(err, ErrInactive) || !v.Ready() {
 			t.Fatalf("Verify(unknown) error = %v, Ready() = %v, want ErrInactive and true", err, v.Ready())
 		}
@@ -897,7 +910,7 @@ func TestIntrospection_ReadyCallerContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		iss := newIntroIssuer(t)
 		// Slow, but within the default 5s Timeout of a request.
-		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultSlow(3*time.Second))
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Delay: 3 * time.Second})
 		v := newIntro(t, introConfig(iss, oauthtest.NewClock(introStart)))
 
 		short, cancel := context.WithTimeout(introCtx(t), time.Second)
@@ -917,7 +930,7 @@ func TestIntrospection_ReadyCallerContext(t *testing.T) {
 		// Ready now; callers that give up must not make it false.
 		canceled, cancelNow := context.WithCancel(introCtx(t))
 		cancelNow()
-		if _, err := v.Verify(canceled, introToken(t, iss, oauthtest.WithSubject("bob"))); !errors.Is(err, ErrUnavailable) {
+		if _, err := v.Verify(canceled, introToken(t, iss, oauthtest.Token{Subject: "bob"})); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("Verify(canceled ctx) error = %v, want ErrUnavailable", err)
 		}
 		short, cancel = context.WithTimeout(introCtx(t), time.Second)
@@ -947,8 +960,8 @@ func TestIntrospection_ReadyCacheHits(t *testing.T) {
 			}
 		}
 		verify(cached, false, nil)
-		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultDown())
-		verify(introToken(t, iss, oauthtest.WithSubject("bob")), false, ErrUnavailable)
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Down: true})
+		verify(introToken(t, iss, oauthtest.Token{Subject: "bob"}), false, ErrUnavailable)
 		verify(cached, true, nil)
 		if v.Ready() {
 			t.Fatal("Ready() = true after a cache hit during an outage, want false")
@@ -957,7 +970,7 @@ func TestIntrospection_ReadyCacheHits(t *testing.T) {
 		if err := v.Probe(introCtx(t)); err != nil {
 			t.Fatalf("Probe() error = %v", err)
 		}
-		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultDown())
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Down: true})
 		verify(cached, true, nil)
 		if !v.Ready() {
 			t.Fatal("Ready() = false after a cache hit, want true")
@@ -978,10 +991,10 @@ func TestIntrospection_Probe(t *testing.T) {
 		"Inactive": {wantReady: true},
 		// A server that calls anything active is broken, whatever the
 		// claims it adds.
-		"ActiveAnything":      {fault: oauthtest.FaultResponse(http.StatusOK, js, `{"active":true}`), wantErr: errProbeActive},
-		"ActiveOtherAudience": {fault: oauthtest.FaultResponse(http.StatusOK, js, `{"active":true,"aud":"https://elsewhere.example"}`), wantErr: errProbeActive},
-		"ActiveExpired":       {fault: oauthtest.FaultResponse(http.StatusOK, js, `{"active":true,"exp":1}`), wantErr: errProbeActive},
-		"ActiveRefreshToken":  {fault: oauthtest.FaultResponse(http.StatusOK, js, `{"active":true,"token_type":"refresh_token"}`), wantErr: errProbeActive},
+		"ActiveAnything":      {fault: oauthtest.Fault{Status: http.StatusOK, ContentType: js, Body: `{"active":true}`}, wantErr: errProbeActive},
+		"ActiveOtherAudience": {fault: oauthtest.Fault{Status: http.StatusOK, ContentType: js, Body: `{"active":true,"aud":"https://elsewhere.example"}`}, wantErr: errProbeActive},
+		"ActiveExpired":       {fault: oauthtest.Fault{Status: http.StatusOK, ContentType: js, Body: `{"active":true,"exp":1}`}, wantErr: errProbeActive},
+		"ActiveRefreshToken":  {fault: oauthtest.Fault{Status: http.StatusOK, ContentType: js, Body: `{"active":true,"token_type":"refresh_token"}`}, wantErr: errProbeActive},
 	}
 	for name, tc := range introUnavailableCases() {
 		tests[name] = probeCase{fault: tc.fault, config: tc.config, wantErr: ErrUnavailable}
@@ -1052,7 +1065,7 @@ func TestIntrospection_ProbeValue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const probes = 4
 		iss := newIntroIssuer(t)
-		rec := &formRecorder{next: iss.Transport()}
+		rec := &formRecorder{next: iss.Client().Transport}
 		cfg := introConfig(iss, oauthtest.NewClock(introStart))
 		cfg.AuthMethod = ClientSecretPost
 		cfg.HTTPClient = &http.Client{Transport: rec}
@@ -1062,9 +1075,9 @@ func TestIntrospection_ProbeValue(t *testing.T) {
 		for n := range probes {
 			switch n {
 			case 1:
-				iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultResponse(http.StatusOK, "application/json", `{"active":true}`))
+				iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Status: http.StatusOK, ContentType: "application/json", Body: `{"active":true}`})
 			case 2:
-				iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusBadGateway))
+				iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Status: http.StatusBadGateway})
 			case 3:
 				iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{})
 			}
@@ -1153,11 +1166,11 @@ func TestIntrospection_ProbeMetrics(t *testing.T) {
 		if err := v.Probe(introCtx(t)); err != nil {
 			t.Fatalf("Probe() error = %v", err)
 		}
-		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusBadGateway))
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Status: http.StatusBadGateway})
 		if err := v.Probe(introCtx(t)); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("Probe() error = %v, want ErrUnavailable", err)
 		}
-		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultResponse(http.StatusOK, "application/json", `{"active":true}`))
+		iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Status: http.StatusOK, ContentType: "application/json", Body: `{"active":true}`})
 		if err := v.Probe(introCtx(t)); !errors.Is(err, errProbeActive) {
 			t.Fatalf("Probe() error = %v, want errProbeActive", err)
 		}

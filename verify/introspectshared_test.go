@@ -186,7 +186,7 @@ func TestIntrospection_SharedCacheLock(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
 			iss := newIntroIssuer(t)
-			iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultSlow(300*time.Millisecond))
+			iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Delay: 300 * time.Millisecond})
 			shared := newSpyShared(time.Now)
 			replicas := sharedReplicas(t, iss, shared, func() time.Time { return introStart }, 5)
 			token := introToken(t, iss)
@@ -234,7 +234,7 @@ func TestIntrospection_SharedCacheLock(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {
 			iss := newIntroIssuer(t)
-			iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(503))
+			iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Status: 503})
 			shared := newSpyShared(time.Now)
 			replicas := sharedReplicas(t, iss, shared, func() time.Time { return introStart }, 2)
 			token := introToken(t, iss)

@@ -23,7 +23,7 @@ type remoteTenant struct {
 
 // newRemoteTenant starts a tenant whose verifier expects issuer, or the
 // issuer's own URL if issuer is "".
-func newRemoteTenant(t *testing.T, issuer string, opts ...oauthtest.Option) *remoteTenant {
+func newRemoteTenant(t *testing.T, issuer string, opts ...oauthtest.IssuerConfig) *remoteTenant {
 	t.Helper()
 	iss := newRemoteIssuer(t, opts...)
 	keys := newTestRemote(t, iss, RemoteKeySetConfig{Now: oauthtest.NewClock(remoteStart).Now})
@@ -38,10 +38,10 @@ func newRemoteTenant(t *testing.T, issuer string, opts ...oauthtest.Option) *rem
 }
 
 // token mints a token of the tenant's issuer, with opts.
-func (tn *remoteTenant) token(t *testing.T, opts ...oauthtest.TokenOption) string {
+func (tn *remoteTenant) token(t *testing.T, opts ...oauthtest.Token) string {
 	t.Helper()
-	return tn.iss.Token(t, append([]oauthtest.TokenOption{
-		oauthtest.WithSubject("alice"), oauthtest.WithScopes("orders.read"),
+	return tn.iss.Token(t, append([]oauthtest.Token{
+		{Subject: "alice", Scopes: []string{"orders.read"}},
 	}, opts...)...)
 }
 
@@ -49,14 +49,14 @@ func TestIssuers_Routing(t *testing.T) {
 	t.Parallel()
 	ctx := remoteTestContext(t)
 	a := newRemoteTenant(t, "")
-	b := newRemoteTenant(t, "", oauthtest.WithIssuerPath("/tenant"), oauthtest.WithAlgorithm(jose.EdDSA))
+	b := newRemoteTenant(t, "", oauthtest.IssuerConfig{Path: "/tenant", Algorithm: jose.EdDSA})
 	is, err := NewIssuers(a.jwt, b.jwt)
 	if err != nil {
 		t.Fatalf("NewIssuers() error = %v", err)
 	}
 
 	// An unknown issuer is rejected before any key set is asked.
-	_, err = is.Verify(ctx, a.token(t, oauthtest.WithIssuer("https://evil.example.com")))
+	_, err = is.Verify(ctx, a.token(t, oauthtest.Token{Issuer: "https://evil.example.com"}))
 	var te *TokenError
 	if !errors.As(err, &te) || !errors.Is(err, ErrIssuer) || te.Claim != "iss" {
 		t.Fatalf("Verify(unknown iss) error = %v, want a *TokenError for iss", err)
@@ -77,7 +77,7 @@ func TestIssuers_Routing(t *testing.T) {
 
 	// B's key cannot sign for A: routing by the unverified iss only picks
 	// A's verifier, which checks the signature against A's keys.
-	_, err = is.Verify(ctx, b.token(t, oauthtest.WithIssuer(a.issuer)))
+	_, err = is.Verify(ctx, b.token(t, oauthtest.Token{Issuer: a.issuer}))
 	if !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("Verify(B-signed token claiming A) error = %v, want %v", err, ErrInvalidToken)
 	}
@@ -184,9 +184,9 @@ func TestIssuers_Templates(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			opts := []oauthtest.TokenOption{oauthtest.WithIssuer(tc.iss)}
+			opts := []oauthtest.Token{{Issuer: tc.iss}}
 			if tc.tid != "" {
-				opts = append(opts, oauthtest.WithClaim("tid", tc.tid))
+				opts = append(opts, oauthtest.Token{Claims: map[string]any{"tid": tc.tid}})
 			}
 			c, err := is.Verify(ctx, iss.Token(t, opts...))
 			if tc.wantErr == nil {
@@ -224,14 +224,14 @@ func TestRemoteKeySet_JWT(t *testing.T) {
 	}
 	// A token with a kid nobody published fails as an unknown key, without
 	// a fetch inside the cooldown.
-	_, err = jwt.Verify(ctx, iss.Token(t, oauthtest.WithKeyID("unpublished")))
+	_, err = jwt.Verify(ctx, iss.Token(t, oauthtest.Token{KeyID: "unpublished"}))
 	if !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("Verify(unpublished key) error = %v, want %v", err, ErrUnknownKey)
 	}
 	remoteWantRequests(t, iss, 1)
 
 	// Rotation: the server publishes a second key next to the first.
-	rotated := iss.Token(t, oauthtest.WithAlgorithm(jose.EdDSA))
+	rotated := iss.Token(t, oauthtest.Token{Algorithm: jose.EdDSA})
 	_, err = jwt.Verify(ctx, rotated)
 	if !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("Verify(new key within the cooldown) error = %v, want %v", err, ErrUnknownKey)
@@ -243,7 +243,7 @@ func TestRemoteKeySet_JWT(t *testing.T) {
 	remoteWantRequests(t, iss, 2)
 
 	// Outage beyond MaxStale: the token is fine but cannot be checked.
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultStatus(http.StatusInternalServerError))
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: http.StatusInternalServerError})
 	clock.Advance(keys.cfg.MaxStale)
 	_, err = jwt.Verify(ctx, iss.Token(t))
 	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrInvalidToken) {
@@ -328,9 +328,9 @@ func TestClaims_Tenant(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			opts := []oauthtest.TokenOption{oauthtest.WithIssuer(tc.iss)}
+			opts := []oauthtest.Token{{Issuer: tc.iss}}
 			if tc.tid != "" {
-				opts = append(opts, oauthtest.WithClaim("tid", tc.tid))
+				opts = append(opts, oauthtest.Token{Claims: map[string]any{"tid": tc.tid}})
 			}
 			tok := iss.Token(t, opts...)
 			for _, call := range []string{"first", "cached"} {

@@ -56,7 +56,7 @@ func ExampleNewJWT() {
 // carry their permissions in roles, typ is JWT, and each tenant has its
 // own issuer over one shared JWKS.
 func ExampleJWTConfig_entraID() {
-	iss, err := oauthtest.Start(oauthtest.WithInMemory()) // stands in for Entra ID
+	iss, err := oauthtest.Start(oauthtest.IssuerConfig{InMemory: true}) // stands in for Entra ID
 	if err != nil {
 		panic(err)
 	}
@@ -73,10 +73,15 @@ func ExampleJWTConfig_entraID() {
 		panic(err)
 	}
 	for _, tenant := range []string{"72f988bf-86f1-41af-91ab-2d7cd011db47", "f8cdef31-a31e-4b4a-93e4-5f571e91255a"} {
-		token, _ := iss.MintToken(oauthtest.WithType("JWT"),
-			oauthtest.WithIssuer("https://login.microsoftonline.com/"+tenant+"/v2.0"),
-			oauthtest.WithAudience("6e74172b-be56-4843-9ff4-e66a39bb12e3"),
-			oauthtest.WithClaim("tid", tenant), oauthtest.WithClaim("roles", []string{"Orders.ReadAll"}))
+		token, _ := iss.MintToken(oauthtest.Token{
+			Type:     "JWT",
+			Issuer:   "https://login.microsoftonline.com/" + tenant + "/v2.0",
+			Audience: []string{"6e74172b-be56-4843-9ff4-e66a39bb12e3"},
+			Claims: map[string]any{
+				"tid":   tenant,
+				"roles": []string{"Orders.ReadAll"},
+			},
+		})
 		claims, err := jwt.Verify(context.Background(), token)
 		if err != nil {
 			fmt.Println(errors.Is(err, verify.ErrIssuer))
@@ -94,7 +99,7 @@ func ExampleJWTConfig_entraID() {
 // assigns. Claims.Tenant says which tenant the token's issuer named: check
 // it against the tenants you serve (in an interceptor.Authorizer, say).
 func ExampleClaims_Tenant() {
-	iss, err := oauthtest.Start(oauthtest.WithInMemory()) // stands in for Entra ID
+	iss, err := oauthtest.Start(oauthtest.IssuerConfig{InMemory: true}) // stands in for Entra ID
 	if err != nil {
 		panic(err)
 	}
@@ -112,10 +117,15 @@ func ExampleClaims_Tenant() {
 	}
 	customers := map[string]bool{"72f988bf-86f1-41af-91ab-2d7cd011db47": true} // from your customer store
 	for _, tenant := range []string{"72f988bf-86f1-41af-91ab-2d7cd011db47", "f8cdef31-a31e-4b4a-93e4-5f571e91255a"} {
-		token, _ := iss.MintToken(oauthtest.WithType("JWT"),
-			oauthtest.WithIssuer("https://login.microsoftonline.com/"+tenant+"/v2.0"),
-			oauthtest.WithAudience("6e74172b-be56-4843-9ff4-e66a39bb12e3"),
-			oauthtest.WithClaim("tid", tenant), oauthtest.WithClaim("roles", []string{"Orders.Admin"}))
+		token, _ := iss.MintToken(oauthtest.Token{
+			Type:     "JWT",
+			Issuer:   "https://login.microsoftonline.com/" + tenant + "/v2.0",
+			Audience: []string{"6e74172b-be56-4843-9ff4-e66a39bb12e3"},
+			Claims: map[string]any{
+				"tid":   tenant,
+				"roles": []string{"Orders.Admin"},
+			},
+		})
 		claims, err := jwt.Verify(context.Background(), token)
 		if err != nil {
 			panic(err)

@@ -14,7 +14,7 @@ import (
 
 func ExampleNewRemoteKeySet() {
 	// A stand-in for the authorization server, reached in memory.
-	as, err := oauthtest.Start(oauthtest.WithInMemory(), oauthtest.WithAlgorithm(jose.EdDSA))
+	as, err := oauthtest.Start(oauthtest.IssuerConfig{InMemory: true, Algorithm: jose.EdDSA})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func ExampleNewRemoteKeySet() {
 	kid := as.JWKS().Keys[0].KeyID
 
 	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{
-		URL:        as.JWKSURL(),
+		URL:        as.EndpointURL(oauthtest.EndpointJWKS),
 		HTTPClient: as.Client(), // in memory; real servers need none
 	})
 	if err != nil {

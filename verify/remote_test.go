@@ -30,9 +30,9 @@ var remoteStart = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 // client can run inside a synctest bubble. Its JWKS is fresh for an hour,
 // so that background refreshes stay out of a test's way unless it moves
 // time that far.
-func newRemoteIssuer(t testing.TB, opts ...oauthtest.Option) *oauthtest.Issuer {
+func newRemoteIssuer(t testing.TB, opts ...oauthtest.IssuerConfig) *oauthtest.Issuer {
 	t.Helper()
-	iss := oauthtest.NewIssuer(t, append([]oauthtest.Option{oauthtest.WithInMemory()}, opts...)...)
+	iss := oauthtest.NewIssuer(t, append([]oauthtest.IssuerConfig{{InMemory: true}}, opts...)...)
 	iss.SetHeader(oauthtest.EndpointJWKS, "Cache-Control", "max-age=3600")
 	return iss
 }
@@ -47,7 +47,7 @@ func newRemoteIssuer(t testing.TB, opts ...oauthtest.Option) *oauthtest.Issuer {
 func newTestRemote(t testing.TB, iss *oauthtest.Issuer, cfg RemoteKeySetConfig) *RemoteKeySet {
 	t.Helper()
 	if cfg.URL == "" && cfg.Issuer == "" {
-		cfg.URL = iss.JWKSURL()
+		cfg.URL = iss.EndpointURL(oauthtest.EndpointJWKS)
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = iss.Client()
@@ -118,7 +118,7 @@ func TestRemoteKeySet_FetchOnDemand(t *testing.T) {
 	t.Parallel()
 	ctx := remoteTestContext(t)
 	iss := newRemoteIssuer(t)
-	iss.Token(t, oauthtest.WithAlgorithm(jose.EdDSA)) // a second key
+	iss.Token(t, oauthtest.Token{Algorithm: jose.EdDSA}) // a second key
 	r := newTestRemote(t, iss, RemoteKeySetConfig{Now: oauthtest.NewClock(remoteStart).Now})
 
 	remoteWantRequests(t, iss, 0) // the constructor does no network I/O
@@ -151,7 +151,7 @@ func TestRemoteKeySet_FetchOnDemand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultResponse(http.StatusOK, "application/jwk-set+json", string(doc)))
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: http.StatusOK, ContentType: "application/jwk-set+json", Body: string(doc)})
 	remoteWantKID(t, newTestRemote(t, iss, RemoteKeySetConfig{}), ctx, "k3")
 }
 
@@ -244,7 +244,7 @@ func TestRemoteKeySet_CooldownAfterFailedFetch(t *testing.T) {
 			t.Fatal(err)
 		}
 		held := kids(iss)[0]
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 		before := iss.Requests(oauthtest.EndpointJWKS)
 		for call := range 3 { // the first fetches and fails; the others are turned away
 			_, err := r.Keys(ctx, "rotated-meanwhile")
@@ -346,7 +346,7 @@ func TestRemoteKeySet_FloodCooldown(t *testing.T) {
 	}
 	for _, st := range steps {
 		if st.down {
-			iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+			iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 		} else {
 			iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
 		}
@@ -397,7 +397,7 @@ func TestRemoteKeySet_DownAtStartRecovers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := remoteTestContext(t)
 		iss := newRemoteIssuer(t)
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 		r := newTestRemote(t, iss, RemoteKeySetConfig{MinRefresh: 20 * time.Millisecond, MaxRefresh: time.Hour})
 		delays := make(chan time.Duration, 100)
 		r.jitter = func(d time.Duration) time.Duration { return d }
@@ -409,7 +409,7 @@ func TestRemoteKeySet_DownAtStartRecovers(t *testing.T) {
 		if !errors.As(err, &ue) || ue.Op != "fetch JWKS" || ue.Err == nil || errors.Is(err, ErrInvalidToken) {
 			t.Fatalf("Keys() error = %#v, want an *UnavailableError with a cause", err)
 		}
-		if !strings.Contains(err.Error(), iss.JWKSURL()) {
+		if !strings.Contains(err.Error(), iss.EndpointURL(oauthtest.EndpointJWKS)) {
 			t.Errorf("Keys() error = %q, want it to name the URL", err)
 		}
 		// Within the cooldown, Keys does not fetch but reports the outage.
@@ -451,13 +451,13 @@ func TestRemoteKeySet_CallerDeadline(t *testing.T) {
 		wantText string // in the error: the last fetch error, say
 	}{
 		"WaitReadyWhileFailing": {
-			fault:    oauthtest.FaultStatus(http.StatusInternalServerError),
+			fault:    oauthtest.Fault{Status: http.StatusInternalServerError},
 			call:     func(ctx context.Context, r *RemoteKeySet) error { return r.WaitReady(ctx) },
 			deadline: 200 * time.Millisecond,
 			wantText: "500",
 		},
 		"KeysWhileSlow": {
-			fault: oauthtest.FaultSlow(time.Hour),
+			fault: oauthtest.Fault{Delay: time.Hour},
 			call: func(ctx context.Context, r *RemoteKeySet) error {
 				_, err := r.Keys(ctx, "k1")
 				return err
@@ -494,16 +494,16 @@ func TestRemoteKeySet_BadResponsesKeepLastGoodSet(t *testing.T) {
 	t.Parallel()
 	const js = "application/json"
 	tests := map[string]oauthtest.Fault{
-		"Down":    oauthtest.FaultDown(),
-		"500":     oauthtest.FaultStatus(http.StatusInternalServerError),
-		"Garbage": oauthtest.FaultGarbage(),
-		"NotJWKS": oauthtest.FaultResponse(http.StatusOK, js, `{"issuer":"https://example.com"}`),
-		"NoKeys":  oauthtest.FaultResponse(http.StatusOK, js, `{"keys":[{"kty":"oct","kid":"hmac","k":"c2VjcmV0c2VjcmV0c2VjcmV0"}]}`),
-		"Huge":    oauthtest.FaultHuge(),
-		"Slow":    oauthtest.FaultSlow(time.Hour),
-		"HTML":    oauthtest.FaultResponse(http.StatusOK, "text/html", `{"keys":[]}`),
+		"Down":    {Down: true},
+		"500":     {Status: http.StatusInternalServerError},
+		"Garbage": {Garbage: true},
+		"NotJWKS": {Status: http.StatusOK, ContentType: js, Body: `{"issuer":"https://example.com"}`},
+		"NoKeys":  {Status: http.StatusOK, ContentType: js, Body: `{"keys":[{"kty":"oct","kid":"hmac","k":"c2VjcmV0c2VjcmV0c2VjcmV0"}]}`},
+		"Huge":    {Huge: true},
+		"Slow":    {Delay: time.Hour},
+		"HTML":    {Status: http.StatusOK, ContentType: "text/html", Body: `{"keys":[]}`},
 		// A redirect to a host the policy forbids.
-		"Redirect": oauthtest.FaultRedirect("http://keys.example.com/jwks"),
+		"Redirect": {Location: "http://keys.example.com/jwks"},
 	}
 	for name, fault := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -679,7 +679,7 @@ func TestRemoteKeySet_RefreshWindows(t *testing.T) {
 		want("fetch caused by Keys", spread)
 
 		// The refresh fails; the first success after it spreads again.
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 		elapse(15 * time.Minute)
 		remoteWantRequests(t, iss, 5)
 		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{})
@@ -828,9 +828,9 @@ func TestRemoteKeySet_TLSAndRedirects(t *testing.T) {
 	t.Parallel()
 	ctx := remoteTestContext(t)
 	plain := oauthtest.NewIssuer(t)
-	tls := oauthtest.NewIssuer(t, oauthtest.WithTLS())
+	tls := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{TLS: true})
 
-	r, err := NewRemoteKeySet(RemoteKeySetConfig{URL: tls.JWKSURL(), HTTPClient: tls.Client()})
+	r, err := NewRemoteKeySet(RemoteKeySetConfig{URL: tls.EndpointURL(oauthtest.EndpointJWKS), HTTPClient: tls.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -839,8 +839,8 @@ func TestRemoteKeySet_TLSAndRedirects(t *testing.T) {
 
 	// The caller's client would follow a redirect from https down to
 	// http; the policy refuses it before it is followed.
-	tls.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultRedirect(plain.JWKSURL()))
-	r2, err := NewRemoteKeySet(RemoteKeySetConfig{URL: tls.JWKSURL(), HTTPClient: tls.Client()})
+	tls.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Location: plain.EndpointURL(oauthtest.EndpointJWKS)})
+	r2, err := NewRemoteKeySet(RemoteKeySetConfig{URL: tls.EndpointURL(oauthtest.EndpointJWKS), HTTPClient: tls.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -855,8 +855,8 @@ func TestRemoteKeySet_TLSAndRedirects(t *testing.T) {
 
 	// The default client does not follow a redirect to http on a host
 	// that is not loopback, InsecureAllowHTTP or not.
-	plain.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultRedirect("http://keys.example.com/jwks"))
-	r3, err := NewRemoteKeySet(RemoteKeySetConfig{URL: plain.JWKSURL(), InsecureAllowHTTP: true})
+	plain.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Location: "http://keys.example.com/jwks"})
+	r3, err := NewRemoteKeySet(RemoteKeySetConfig{URL: plain.EndpointURL(oauthtest.EndpointJWKS), InsecureAllowHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -866,8 +866,8 @@ func TestRemoteKeySet_TLSAndRedirects(t *testing.T) {
 	}
 	// A redirect within the policy is followed.
 	moved := oauthtest.NewIssuer(t)
-	plain.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultRedirect(moved.JWKSURL()))
-	r4, err := NewRemoteKeySet(RemoteKeySetConfig{URL: plain.JWKSURL(), InsecureAllowHTTP: true})
+	plain.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Location: moved.EndpointURL(oauthtest.EndpointJWKS)})
+	r4, err := NewRemoteKeySet(RemoteKeySetConfig{URL: plain.EndpointURL(oauthtest.EndpointJWKS), InsecureAllowHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1000,7 +1000,7 @@ func TestRemoteKeySet_OutageRetries(t *testing.T) {
 				const minRefresh, lifetime, maxStale = time.Minute, time.Hour, 6 * time.Hour
 				ctx := t.Context()        // fetches are in memory and take no fake time
 				iss := newRemoteIssuer(t) // max-age=3600
-				log := &requestLog{next: iss.Transport()}
+				log := &requestLog{next: iss.Client().Transport}
 				r := newTestRemote(t, iss, RemoteKeySetConfig{HTTPClient: &http.Client{Transport: log},
 					MinRefresh: minRefresh, MaxRefresh: lifetime, MaxStale: maxStale})
 				r.jitter = jitter
@@ -1010,7 +1010,7 @@ func TestRemoteKeySet_OutageRetries(t *testing.T) {
 
 				// Down from now on; the refresh at 57m fails and starts
 				// the backoff. The key rotates during the outage.
-				iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+				iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 				iss.RotateKeys()
 				elapse(maxStale + 10*time.Minute)
 				at := log.times()
@@ -1083,7 +1083,7 @@ func TestRemoteKeySet_OutageRecovery(t *testing.T) {
 		remoteWantKID(t, r, ctx, kids(iss)[0])
 		<-delays // the first refresh, at 57m
 
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 		elapse(57 * time.Minute)
 		// 7 failures: MinRefresh (1m), 2m, … 32m, then the lifetime, 1h.
 		for i, want := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute,
@@ -1135,17 +1135,17 @@ func TestRemoteKeySet_FirstRetry(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				ctx := t.Context()        // fetches are in memory and take no fake time
 				iss := newRemoteIssuer(t) // max-age=3600: the refresh is due at 57m
-				log := &requestLog{next: iss.Transport()}
+				log := &requestLog{next: iss.Client().Transport}
 				r := newTestRemote(t, iss, RemoteKeySetConfig{HTTPClient: &http.Client{Transport: log},
 					MinRefresh: minRefresh})
 				r.jitter = fullJitter
 				kid := kids(iss)[0]
 				if tc.usable {
 					remoteWantKID(t, r, ctx, kid)
-					iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+					iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 					elapse(57 * time.Minute) // the regular refresh fails
 				} else {
-					iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+					iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 					remoteWantErr(t, r, ctx, kid, ErrUnavailable) // the first fetch fails
 				}
 				failed := len(log.times())
@@ -1175,14 +1175,14 @@ func TestRemoteKeySet_Close(t *testing.T) {
 		ctx := remoteTestContext(t)
 		clock := oauthtest.NewClock(remoteStart)
 		iss := newRemoteIssuer(t)
-		r, err := NewRemoteKeySet(RemoteKeySetConfig{URL: iss.JWKSURL(), HTTPClient: iss.Client(), Now: clock.Now})
+		r, err := NewRemoteKeySet(RemoteKeySetConfig{URL: iss.EndpointURL(oauthtest.EndpointJWKS), HTTPClient: iss.Client(), Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
 		remoteWantKID(t, r, ctx, kids(iss)[0])
 
 		// A caller waits on a fetch that hangs; Close ends both.
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultSlow(time.Hour))
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Delay: time.Hour})
 		clock.Advance(r.cfg.UnknownKeyCooldown)
 		waiting := make(chan error, 1)
 		go func() {

@@ -60,7 +60,7 @@ func (h *recordingHistogram) Record(_ context.Context, _ float64, opts ...metric
 // verification they made (cache misses and failures), and cache hits only
 // when sampled, by kind, result and cache hit.
 func TestVerifyTiming(t *testing.T) {
-	iss := oauthtest.NewIssuer(t, oauthtest.WithIntrospectionClient("rs", "secret"), oauthtest.WithInMemory())
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{ClientID: "rs", ClientSecret: "secret", InMemory: true})
 	keys, err := NewStaticKeySet(iss.JWKS().Keys...)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestVerifyTiming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	intro, err := NewIntrospection(IntrospectionConfig{Endpoint: iss.IntrospectionURL(), ClientID: "rs", ClientSecret: "secret",
+	intro, err := NewIntrospection(IntrospectionConfig{Endpoint: iss.EndpointURL(oauthtest.EndpointIntrospection), ClientID: "rs", ClientSecret: "secret",
 		Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}, HTTPClient: iss.Client(), MeterProvider: mp})
 	if err != nil {
 		t.Fatal(err)

@@ -111,7 +111,7 @@ func endpointName(e oauthtest.Endpoint) string {
 	case oauthtest.EndpointIntrospection:
 		return "introspection"
 	}
-	return e.String()
+	return string(e)
 }
 
 // Markdown writes the report as Markdown tables.

@@ -166,7 +166,7 @@ func outage(t testing.TB, rep *Report, n int, d time.Duration) {
 			s.Issuer.SetFault(e, f)
 		}
 	}
-	setDown(oauthtest.FaultDown())
+	setDown(oauthtest.Fault{Down: true})
 	before := s.ReplicaRequests(oauthtest.EndpointJWKS)
 	s.RunUntil(up)
 	setDown(oauthtest.Fault{})

@@ -118,7 +118,7 @@ func New(t testing.TB, cfg Config) *Sim {
 	if cfg.OpaqueTokens <= 0 {
 		cfg.OpaqueTokens = 1
 	}
-	iss := oauthtest.NewIssuer(t, oauthtest.WithInMemory())
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true})
 	iss.SetHeader(oauthtest.EndpointJWKS, "Cache-Control", cfg.CacheControl)
 	s := &Sim{
 		t:      t,
@@ -131,7 +131,7 @@ func New(t testing.TB, cfg Config) *Sim {
 	}
 	s.keysChanged()
 	for range cfg.OpaqueTokens {
-		s.opaque = append(s.opaque, iss.OpaqueToken(t, oauthtest.WithLifetime(48*time.Hour)))
+		s.opaque = append(s.opaque, iss.OpaqueToken(t, oauthtest.Token{Lifetime: 48 * time.Hour}))
 	}
 	var shared verify.IntrospectionCache
 	if cfg.SharedCache {
@@ -140,13 +140,13 @@ func New(t testing.TB, cfg Config) *Sim {
 	deploySeconds := int(cfg.Deploy / time.Second)
 	for range cfg.Replicas {
 		r := &replica{startAt: time.Duration(s.rng.IntN(deploySeconds)) * time.Second}
-		client := &http.Client{Transport: &countingTransport{next: iss.Transport(), rec: s.rec, r: r}}
+		client := &http.Client{Transport: &countingTransport{next: iss.Client().Transport, rec: s.rec, r: r}}
 		var err error
 		if cfg.Opaque {
 			r.intro, err = verify.NewIntrospection(verify.IntrospectionConfig{
-				Endpoint:     iss.IntrospectionURL(),
-				ClientID:     iss.ClientID(),
-				ClientSecret: verify.Secret(iss.ClientSecret()),
+				Endpoint:     iss.EndpointURL(oauthtest.EndpointIntrospection),
+				ClientID:     iss.ClientID,
+				ClientSecret: verify.Secret(iss.ClientSecret),
 				Audiences:    []string{oauthtest.DefaultAudience},
 				HTTPClient:   client,
 				SharedCache:  shared,
@@ -288,8 +288,11 @@ func (s *Sim) keysChanged() {
 // endpoint e so far.
 func (s *Sim) ReplicaRequests(e oauthtest.Endpoint) []int64 {
 	out := make([]int64, len(s.replicas))
+	if slot(e) < 0 {
+		return out
+	}
 	for i, r := range s.replicas {
-		out[i] = r.requests[e].Load()
+		out[i] = r.requests[slot(e)].Load()
 	}
 	return out
 }
@@ -299,8 +302,25 @@ func (s *Sim) Stats(e oauthtest.Endpoint, from, to time.Duration) Stats {
 	return s.rec.stats(e, from, to)
 }
 
+// endpoints are the oauthtest endpoints counted; the counters of one are
+// at its index.
+var endpoints = [...]oauthtest.Endpoint{ //nolint:gochecknoglobals // static data
+	oauthtest.EndpointJWKS, oauthtest.EndpointOAuthMetadata, oauthtest.EndpointOpenIDConfiguration, oauthtest.EndpointIntrospection,
+}
+
 // numEndpoints is the number of oauthtest endpoints counted.
-const numEndpoints = int(oauthtest.EndpointIntrospection) + 1
+const numEndpoints = len(endpoints)
+
+// slot returns the index of e's counters, or -1 for an endpoint not
+// counted.
+func slot(e oauthtest.Endpoint) int {
+	for i, x := range endpoints {
+		if x == e {
+			return i
+		}
+	}
+	return -1
+}
 
 // A countingTransport counts each request of one replica, for the replica
 // and per simulated second, then passes it on.
@@ -312,7 +332,7 @@ type countingTransport struct {
 
 func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if e, ok := t.rec.endpoint(req.URL.Path); ok {
-		t.r.requests[e].Add(1)
+		t.r.requests[slot(e)].Add(1)
 		t.rec.add(e, time.Now())
 	}
 	return t.next.RoundTrip(req)
@@ -330,7 +350,7 @@ type recorder struct {
 func newRecorder(iss *oauthtest.Issuer) *recorder {
 	rec := &recorder{paths: map[string]oauthtest.Endpoint{}, start: time.Now()}
 	// Requests made at a whole simulated second fall in that second's bin.
-	for e := range oauthtest.Endpoint(numEndpoints) {
+	for _, e := range endpoints {
 		req, err := http.NewRequest(http.MethodGet, iss.EndpointURL(e), nil)
 		if err == nil {
 			rec.paths[req.URL.Path] = e
@@ -348,10 +368,10 @@ func (rec *recorder) add(e oauthtest.Endpoint, at time.Time) {
 	sec := int(at.Sub(rec.start) / time.Second)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	b := rec.bins[e]
+	b := rec.bins[slot(e)]
 	for len(b) <= sec {
 		b = append(b, 0)
 	}
 	b[sec]++
-	rec.bins[e] = b
+	rec.bins[slot(e)] = b
 }

@@ -25,8 +25,8 @@ func (rec *recorder) stats(e oauthtest.Endpoint, from, to time.Duration) Stats {
 	rec.mu.Lock()
 	bins := make([]int, hi-lo)
 	for i := range bins {
-		if j := lo + i; j < len(rec.bins[e]) {
-			bins[i] = int(rec.bins[e][j])
+		if j := lo + i; slot(e) >= 0 && j < len(rec.bins[slot(e)]) {
+			bins[i] = int(rec.bins[slot(e)][j])
 		}
 	}
 	rec.mu.Unlock()
@@ -99,8 +99,8 @@ func (rec *recorder) quantiles(e oauthtest.Endpoint, from, to time.Duration) (p5
 	defer rec.mu.Unlock()
 	seen := 0
 	for i := range st.Seconds {
-		if j := lo + i; j < len(rec.bins[e]) {
-			seen += int(rec.bins[e][j])
+		if j := lo + i; slot(e) >= 0 && j < len(rec.bins[slot(e)]) {
+			seen += int(rec.bins[slot(e)][j])
 		}
 		at := time.Duration(i+1) * time.Second
 		if p50 == 0 && 2*seen >= st.Requests {

@@ -142,7 +142,7 @@ func verifyGoroutines(profile string) int {
 // while traffic flows; clients switch to new tokens as they get them.
 func rotation(w io.Writer, s settings, ps []byte, rate uint) error {
 	log.Printf("fault scenario: key rotation")
-	iss, err := oauthtest.Start(oauthtest.WithAlgorithm(jose.ES256))
+	iss, err := oauthtest.Start(oauthtest.IssuerConfig{Algorithm: jose.ES256})
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ func rotation(w io.Writer, s settings, ps []byte, rate uint) error {
 		// first half of the window.
 		step := s.faultPhase / 2 / time.Duration(len(toks.fresh))
 		for k := range toks.fresh {
-			t, err := iss.MintToken(tokenOptions(jose.ES256)...)
+			t, err := iss.MintToken(loadToken(jose.ES256))
 			if err != nil {
 				mintErr = err
 				return
@@ -250,7 +250,7 @@ func joinCodes(sts ...*stats) string {
 // which needs the endpoint).
 func jwksOutage(w io.Writer, s settings, ps []byte, rate uint) error {
 	log.Printf("fault scenario: JWKS endpoint down and slow")
-	iss, err := oauthtest.Start(oauthtest.WithAlgorithm(jose.ES256))
+	iss, err := oauthtest.Start(oauthtest.IssuerConfig{Algorithm: jose.ES256})
 	if err != nil {
 		return err
 	}
@@ -278,7 +278,7 @@ func jwksOutage(w io.Writer, s settings, ps []byte, rate uint) error {
 	if _, err := (job{addr: srv.addr, tokens: &freshTokens{toks: toks}, concurrency: s.concurrency, connections: s.connections, total: uint(len(toks))}).run(ps); err != nil {
 		return err
 	}
-	unknown, err := iss.MintToken(append(tokenOptions(jose.ES256), oauthtest.WithKeyID("not-published"))...)
+	unknown, err := iss.MintToken(loadToken(jose.ES256), oauthtest.Token{KeyID: "not-published"})
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func jwksOutage(w io.Writer, s settings, ps []byte, rate uint) error {
 	phases := []struct {
 		name  string
 		fault oauthtest.Fault
-	}{{"normal", oauthtest.Fault{}}, {"JWKS down", oauthtest.FaultDown()}, {"JWKS slow (5s)", oauthtest.FaultSlow(5 * time.Second)}}
+	}{{"normal", oauthtest.Fault{}}, {"JWKS down", oauthtest.Fault{Down: true}}, {"JWKS slow (5s)", oauthtest.Fault{Delay: 5 * time.Second}}}
 	var phase atomic.Int32
 	maxima, inVerify := make([]int, len(phases)), make([]int, len(phases))
 	bounds := make([]time.Time, len(phases)+1)
@@ -403,7 +403,7 @@ func coldStart(w io.Writer, s settings, _ []byte, _ uint) error {
 		name  string
 		delay time.Duration
 	}{{"JWKS slower than the bound", 3 * time.Second}, {"JWKS faster than the bound", 300 * time.Millisecond}} {
-		iss, err := oauthtest.Start(oauthtest.WithAlgorithm(jose.ES256))
+		iss, err := oauthtest.Start(oauthtest.IssuerConfig{Algorithm: jose.ES256})
 		if err != nil {
 			return err
 		}
@@ -412,7 +412,7 @@ func coldStart(w io.Writer, s settings, _ []byte, _ uint) error {
 			iss.Close()
 			return err
 		}
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultSlow(c.delay))
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Delay: c.delay})
 		j, keys, err := newRemoteJWT(iss, verify.RemoteKeySetConfig{Timeout: coldBound, UnknownKeyCooldown: time.Second}, true)
 		if err != nil {
 			iss.Close()

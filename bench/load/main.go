@@ -114,7 +114,7 @@ func bench(w io.Writer, s settings) error {
 	if err != nil {
 		return err
 	}
-	iss, err := oauthtest.Start(oauthtest.WithAlgorithm(jose.RS256))
+	iss, err := oauthtest.Start(oauthtest.IssuerConfig{Algorithm: jose.RS256})
 	if err != nil {
 		return err
 	}

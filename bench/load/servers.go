@@ -82,7 +82,7 @@ func serveNoAuth() (*server, error) {
 // newRemoteJWT returns a JWT verifier fetching iss's JWKS, cached or not,
 // and its key set, which the caller closes.
 func newRemoteJWT(iss *oauthtest.Issuer, cfg verify.RemoteKeySetConfig, cached bool) (*verify.JWT, *verify.RemoteKeySet, error) {
-	cfg.URL, cfg.InsecureAllowHTTP = iss.JWKSURL(), true
+	cfg.URL, cfg.InsecureAllowHTTP = iss.EndpointURL(oauthtest.EndpointJWKS), true
 	keys, err := verify.NewRemoteKeySet(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -107,9 +107,9 @@ func waitKeys(keys *verify.RemoteKeySet) error {
 // cache hits, as the comparison intends.
 func newIntrospection(iss *oauthtest.Issuer) (*verify.Introspection, error) {
 	return verify.NewIntrospection(verify.IntrospectionConfig{
-		Endpoint:          iss.IntrospectionURL(),
-		ClientID:          iss.ClientID(),
-		ClientSecret:      verify.Secret(iss.ClientSecret()),
+		Endpoint:          iss.EndpointURL(oauthtest.EndpointIntrospection),
+		ClientID:          iss.ClientID,
+		ClientSecret:      verify.Secret(iss.ClientSecret),
 		Issuer:            iss.URL,
 		Audiences:         []string{oauthtest.DefaultAudience},
 		InsecureAllowHTTP: true,
@@ -117,13 +117,9 @@ func newIntrospection(iss *oauthtest.Issuer) (*verify.Introspection, error) {
 	})
 }
 
-// tokenOptions are the claims of every load token: alice may read r-1.
-func tokenOptions(alg jose.SignatureAlgorithm) []oauthtest.TokenOption {
-	return []oauthtest.TokenOption{
-		oauthtest.WithAlgorithm(alg),
-		oauthtest.WithSubject(reports.SubjectAlice),
-		oauthtest.WithScopes(reports.ScopeRead),
-	}
+// loadToken describes every load token: alice may read r-1.
+func loadToken(alg jose.SignatureAlgorithm) oauthtest.Token {
+	return oauthtest.Token{Algorithm: alg, Subject: reports.SubjectAlice, Scopes: []string{reports.ScopeRead}}
 }
 
 // mint mints n distinct tokens (JWTs of alg, or opaque tokens if opaque),
@@ -137,9 +133,9 @@ func mint(iss *oauthtest.Issuer, alg jose.SignatureAlgorithm, opaque bool, n int
 			for i := w; i < n; i += 2 {
 				var err error
 				if opaque {
-					toks[i], err = iss.MintOpaque(tokenOptions(alg)...)
+					toks[i], err = iss.MintOpaque(loadToken(alg))
 				} else {
-					toks[i], err = iss.MintToken(tokenOptions(alg)...)
+					toks[i], err = iss.MintToken(loadToken(alg))
 				}
 				if err != nil {
 					errs[w] = err

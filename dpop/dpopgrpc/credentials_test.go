@@ -11,6 +11,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -95,7 +96,9 @@ func TestCredentials(t *testing.T) {
 	const list = "/oauthgatetest.v1.LibraryService/ListBooks"
 
 	var plain recorder
-	conn := oauthtest.ServeGRPCTCP(t, register, plain.options()...)
+	srv := grpc.NewServer(plain.options()...)
+	register(srv)
+	conn := oauthtest.ServeGRPCTCP(t, srv)
 	creds := dpopgrpc.NewCredentials(key.Signer(t), tokens, dpopgrpc.AllowInsecure())
 	if creds.RequireTransportSecurity() {
 		t.Error("RequireTransportSecurity() with AllowInsecure = true")
@@ -125,7 +128,9 @@ func TestCredentials(t *testing.T) {
 
 	certs := oauthtest.NewCertificates(t)
 	var secure recorder
-	tlsConn := oauthtest.ServeGRPCTLS(t, certs, register, secure.options()...)
+	srv2 := grpc.NewServer(append(secure.options(), grpc.Creds(credentials.NewTLS(certs.ServerTLSConfig())))...)
+	register(srv2)
+	tlsConn := oauthtest.ServeGRPCTCP(t, srv2, certs.DialOption(&certs.Client))
 	strict := dpopgrpc.NewCredentials(key.Signer(t), tokens)
 	if !strict.RequireTransportSecurity() {
 		t.Error("RequireTransportSecurity() by default = false")
@@ -154,7 +159,9 @@ func TestCredentials_Nonce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rec recorder
-	conn := oauthtest.ServeGRPCTCP(t, register, rec.options()...)
+	srv := grpc.NewServer(rec.options()...)
+	register(srv)
+	conn := oauthtest.ServeGRPCTCP(t, srv)
 	htu := "http://" + strings.TrimPrefix(conn.Target(), "passthrough:///") + "/oauthgatetest.v1.LibraryService/GetBook"
 	creds := dpopgrpc.NewCredentials(key.Signer(t), func(context.Context) (string, error) { return token, nil }, dpopgrpc.AllowInsecure())
 	call := func() metadata.MD {
@@ -183,7 +190,9 @@ func TestCredentials_TokenError(t *testing.T) {
 	t.Parallel()
 	key := oauthtest.NewDPoPKey(t, jose.ES256, nil)
 	var rec recorder
-	conn := oauthtest.ServeGRPCTCP(t, register, rec.options()...)
+	srv := grpc.NewServer(rec.options()...)
+	register(srv)
+	conn := oauthtest.ServeGRPCTCP(t, srv)
 	creds := dpopgrpc.NewCredentials(key.Signer(t), func(context.Context) (string, error) {
 		return "", status.Error(codes.Unavailable, "the authorization server is down")
 	}, dpopgrpc.AllowInsecure())

@@ -55,7 +55,7 @@ func TestRun(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
 	addr := serve(t, iss)
-	alice := iss.Token(t, oauthtest.WithSubject(reports.SubjectAlice), oauthtest.WithScopes(reports.ScopeRead))
+	alice := iss.Token(t, oauthtest.Token{Subject: reports.SubjectAlice, Scopes: []string{reports.ScopeRead}})
 	tests := map[string]struct {
 		token   string
 		owner   string

@@ -58,8 +58,8 @@ func TestCalls(t *testing.T) {
 	defer conn.Close()
 	client := notesv1.NewNoteServiceClient(conn)
 
-	read := oauthtest.Bearer(iss.Token(t, oauthtest.WithScopes("read:notes")))
-	write := oauthtest.Bearer(iss.Token(t, oauthtest.WithScopes("write:notes")))
+	read := oauthtest.Bearer(iss.Token(t, oauthtest.Token{Scopes: []string{"read:notes"}}))
+	write := oauthtest.Bearer(iss.Token(t, oauthtest.Token{Scopes: []string{"write:notes"}}))
 	tests := map[string]struct {
 		call func() error
 		want codes.Code

@@ -77,14 +77,14 @@ func Run(ctx context.Context, w io.Writer) ([]Result, error) {
 // run is Run; onToken, if not nil, sees every token sent, so that a test
 // can check none of them is printed.
 func run(ctx context.Context, w io.Writer, onToken func(string)) (results []Result, err error) {
-	iss, err := oauthtest.Start(oauthtest.WithDefaultAudience(audience))
+	iss, err := oauthtest.Start(oauthtest.IssuerConfig{Audience: []string{audience}})
 	if err != nil {
 		return nil, err
 	}
 	defer iss.Close()
 
 	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{
-		URL:                iss.JWKSURL(),
+		URL:                iss.EndpointURL(oauthtest.EndpointJWKS),
 		InsecureAllowHTTP:  true, // the issuer listens on 127.0.0.1 only
 		Timeout:            2 * time.Second,
 		UnknownKeyCooldown: unknownKeyCooldown,
@@ -103,9 +103,9 @@ func run(ctx context.Context, w io.Writer, onToken func(string)) (results []Resu
 		return nil, err
 	}
 	opaque, err := verify.NewIntrospection(verify.IntrospectionConfig{
-		Endpoint:          iss.IntrospectionURL(),
-		ClientID:          iss.ClientID(),
-		ClientSecret:      verify.Secret(iss.ClientSecret()),
+		Endpoint:          iss.EndpointURL(oauthtest.EndpointIntrospection),
+		ClientID:          iss.ClientID,
+		ClientSecret:      verify.Secret(iss.ClientSecret),
 		Issuer:            iss.URL,
 		Audiences:         []string{audience},
 		InsecureAllowHTTP: true,
@@ -165,13 +165,13 @@ type demo struct {
 
 // aliceRead returns the options of a read:reports token for alice, plus
 // extra.
-func aliceRead(extra ...oauthtest.TokenOption) []oauthtest.TokenOption {
-	return append([]oauthtest.TokenOption{oauthtest.WithSubject(reports.SubjectAlice), oauthtest.WithScopes(reports.ScopeRead)}, extra...)
+func aliceRead(extra ...oauthtest.Token) []oauthtest.Token {
+	return append([]oauthtest.Token{{Subject: reports.SubjectAlice, Scopes: []string{reports.ScopeRead}}}, extra...)
 }
 
 // aliceWrite returns the options of a write:reports token for alice.
-func aliceWrite() []oauthtest.TokenOption {
-	return []oauthtest.TokenOption{oauthtest.WithSubject(reports.SubjectAlice), oauthtest.WithScopes(reports.ScopeWrite)}
+func aliceWrite() []oauthtest.Token {
+	return []oauthtest.Token{{Subject: reports.SubjectAlice, Scopes: []string{reports.ScopeWrite}}}
 }
 
 // script runs the scenarios in order; later ones depend on the reports
@@ -188,23 +188,29 @@ func (d *demo) script(ctx context.Context) error {
 		{"GetReport alice/r-1", "garbage", d.literal("this-is-not-a-token"), aliceR1},
 		// RFC 6750 §2.1 allows one Bearer token; other schemes are malformed.
 		{"GetReport alice/r-1", "Basic credentials", d.header("Basic YWxpY2U6c2VjcmV0"), aliceR1},
-		{"GetReport alice/r-1", "alice read, expired 1h ago", d.jwt(aliceRead(oauthtest.WithLifetime(-time.Hour))...), aliceR1},
-		{"GetReport alice/r-1", "alice read, aud: another API", d.jwt(aliceRead(oauthtest.WithAudience("https://billing.example.com"))...), aliceR1},
+		{"GetReport alice/r-1", "alice read, expired 1h ago", d.jwt(aliceRead(oauthtest.Token{Lifetime: -time.Hour})...), aliceR1},
+		{"GetReport alice/r-1", "alice read, aud: another API", d.jwt(aliceRead(oauthtest.Token{Audience: []string{"https://billing.example.com"}})...), aliceR1},
 		{"CreateReport", "alice read", d.jwt(aliceRead()...), createReport(c)},
 		{"CreateReport", "alice write", d.jwt(aliceWrite()...), createReport(c)},
 		{"GetReport alice/r-1", "alice read", d.jwt(aliceRead()...), aliceR1},
 		// OR rule: admin alone is enough to read, and the owner
 		// condition lets an admin read another user's report.
-		{"GetReport bob/r-3", "carol admin", d.jwt(oauthtest.WithSubject("carol"), oauthtest.WithScopes(reports.ScopeAdmin)), bobR3},
+		{"GetReport bob/r-3", "carol admin", d.jwt(oauthtest.Token{Subject: "carol", Scopes: []string{reports.ScopeAdmin}}), bobR3},
 		// The scope check passes; the owner condition denies.
 		{"GetReport bob/r-3", "alice read", d.jwt(aliceRead()...), bobR3},
 		// Under her own name alice learns nothing of bob's ids.
 		{"GetReport alice/r-3", "alice read", d.jwt(aliceRead()...), getReport(c, reports.SubjectAlice, "r-3")},
 		// AND rule: write:reports AND admin.
 		{"DeleteReport r-4", "alice write", d.jwt(aliceWrite()...), deleteReport(c, "r-4")},
-		{"DeleteReport r-4", "root write+admin", d.jwt(oauthtest.WithSubject("root"), oauthtest.WithScopes(reports.ScopeWrite, reports.ScopeAdmin)), deleteReport(c, "r-4")},
-		{"DeleteReport r-4", "root write+admin, MFA 1m ago", d.jwt(oauthtest.WithSubject("root"), oauthtest.WithScopes(reports.ScopeWrite, reports.ScopeAdmin),
-			oauthtest.WithClaim("acr", reports.ACRMultiFactor), oauthtest.WithClaim("auth_time", time.Now().Add(-time.Minute).Unix())), deleteReport(c, "r-4")},
+		{"DeleteReport r-4", "root write+admin", d.jwt(oauthtest.Token{Subject: "root", Scopes: []string{reports.ScopeWrite, reports.ScopeAdmin}}), deleteReport(c, "r-4")},
+		{"DeleteReport r-4", "root write+admin, MFA 1m ago", d.jwt(oauthtest.Token{
+			Subject: "root",
+			Scopes:  []string{reports.ScopeWrite, reports.ScopeAdmin},
+			Claims: map[string]any{
+				"acr":       reports.ACRMultiFactor,
+				"auth_time": time.Now().Add(-time.Minute).Unix(),
+			},
+		}), deleteReport(c, "r-4")},
 		// Public methods need no token: GetServerInfo in reports.proto,
 		// health in Go (scopes.ForService), for load balancers.
 		{"GetServerInfo", "none", nil, getServerInfo(c)},
@@ -222,7 +228,7 @@ func (d *demo) script(ctx context.Context) error {
 	// message and before the last, whatever the sub-second part of now.
 	exp := time.Now().Add(600 * time.Millisecond).Truncate(time.Second).Add(time.Second)
 	if err := d.do(ctx, fmt.Sprintf("ListReports every %s", streamInterval), "alice read, exp in ≤1.6s",
-		d.jwt(aliceRead(oauthtest.WithExpiry(exp))...), listReports(c, streamInterval)); err != nil {
+		d.jwt(aliceRead(oauthtest.Token{Expiry: exp})...), listReports(c, streamInterval)); err != nil {
 		return err
 	}
 
@@ -230,7 +236,7 @@ func (d *demo) script(ctx context.Context) error {
 	// down. A token signed with the new key cannot be checked, which is
 	// Unavailable (retry with the same token), not invalid_token; once the
 	// endpoint is back, the same token is accepted.
-	d.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+	d.iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 	d.iss.RotateKeys()
 	newKey, err := d.iss.MintToken(aliceRead()...)
 	if err != nil {
@@ -253,7 +259,7 @@ func (d *demo) script(ctx context.Context) error {
 }
 
 // jwt mints a JWT access token when the step runs.
-func (d *demo) jwt(opts ...oauthtest.TokenOption) func() (string, error) {
+func (d *demo) jwt(opts ...oauthtest.Token) func() (string, error) {
 	return func() (string, error) { return d.iss.MintToken(opts...) }
 }
 

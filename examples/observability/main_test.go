@@ -41,7 +41,7 @@ func TestServer_Metrics(t *testing.T) {
 	defer cancel()
 	iss := oauthtest.NewIssuer(t)
 	addrs, stop := start(t, "-addr", "127.0.0.1:0", "-metrics-addr", "127.0.0.1:0", "-issuer", iss.URL,
-		"-jwks", iss.JWKSURL(), "-audience", oauthtest.DefaultAudience, "-insecure-http", "-log-format", "json", "-decision-log")
+		"-jwks", iss.EndpointURL(oauthtest.EndpointJWKS), "-audience", oauthtest.DefaultAudience, "-insecure-http", "-log-format", "json", "-decision-log")
 	conn, err := grpc.NewClient("passthrough:///"+addrs["grpc"], grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -57,11 +57,11 @@ func TestServer_Metrics(t *testing.T) {
 		_, err := client.GetReport(ctx, &reportsv1.GetReportRequest{Owner: owner, Id: id}, opts...)
 		return status.Code(err)
 	}
-	alice := []oauthtest.TokenOption{oauthtest.WithSubject(reports.SubjectAlice)}
-	read := iss.Token(t, append(alice, oauthtest.WithScopes(reports.ScopeRead))...)
-	noScope := iss.Token(t, alice...)
+	alice := oauthtest.Token{Subject: reports.SubjectAlice}
+	read := iss.Token(t, alice, oauthtest.Token{Scopes: []string{reports.ScopeRead}})
+	noScope := iss.Token(t, alice)
 	// Minted now, with the key the server has; first used during the outage.
-	early := iss.Token(t, append(alice, oauthtest.WithScopes(reports.ScopeRead), oauthtest.WithClientID("early"))...)
+	early := iss.Token(t, alice, oauthtest.Token{Scopes: []string{reports.ScopeRead}, ClientID: "early"})
 
 	// Their reasons are checked in the metrics below.
 	calls := []struct {
@@ -86,9 +86,9 @@ func TestServer_Metrics(t *testing.T) {
 	// ready and verifies tokens of the old key (stale-if-error); the new
 	// kid makes it fetch, the fetch fails, and the call is Unavailable,
 	// not an invalid token: the server cannot know the key is bad.
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: http.StatusServiceUnavailable})
 	iss.RotateKeys()
-	rotated := iss.Token(t, append(alice, oauthtest.WithScopes(reports.ScopeRead))...)
+	rotated := iss.Token(t, alice, oauthtest.Token{Scopes: []string{reports.ScopeRead}})
 	// Twice: the second call is turned away by the unknown-kid cooldown
 	// (or joins a background retry), and is Unavailable too, since the last
 	// fetch failed.

@@ -11,9 +11,11 @@ import (
 )
 
 // forReports makes tokens the way auth.example.com issues them for this API.
-var forReports = []oauthtest.TokenOption{
-	oauthtest.WithIssuer("https://auth.example.com/"),
-	oauthtest.WithAudience("https://reports.example.com"),
+var forReports = []oauthtest.Token{
+	{
+		Issuer:   "https://auth.example.com/",
+		Audience: []string{"https://reports.example.com"},
+	},
 }
 
 func TestServer(t *testing.T) {
@@ -35,8 +37,8 @@ func TestServer(t *testing.T) {
 	// lacking its scopes, and fails naming each one that gets past oauthgate.
 	oauthtest.CheckWiring(t, srv, policy, iss, forReports...)
 
-	client := reportsv1.NewReportServiceClient(oauthtest.ServeServer(t, srv))
-	tok := iss.Token(t, append(forReports, oauthtest.WithSubject("alice"), oauthtest.WithScopes("read:reports"))...)
+	client := reportsv1.NewReportServiceClient(oauthtest.ServeGRPC(t, srv))
+	tok := iss.Token(t, append(forReports, oauthtest.Token{Subject: "alice", Scopes: []string{"read:reports"}})...)
 	if _, err := client.GetReport(t.Context(), &reportsv1.GetReportRequest{Owner: "alice", Id: "r-1"}, oauthtest.Bearer(tok)); err != nil {
 		t.Errorf("GetReport() with a read:reports token: %v", err)
 	}

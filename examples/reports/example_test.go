@@ -34,7 +34,7 @@ func ExampleNewServer() {
 	conn, _ := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	defer conn.Close()
 	client := reportsv1.NewReportServiceClient(conn)
-	bob, _ := iss.MintToken(oauthtest.WithSubject(reports.SubjectBob), oauthtest.WithScopes(reports.ScopeRead))
+	bob, _ := iss.MintToken(oauthtest.Token{Subject: reports.SubjectBob, Scopes: []string{reports.ScopeRead}})
 	for _, req := range []*reportsv1.GetReportRequest{
 		{Owner: reports.SubjectBob, Id: "r-3"},
 		{Owner: reports.SubjectAlice, Id: "r-1"},

@@ -132,13 +132,19 @@ func TestNewServer_Rules(t *testing.T) {
 	conn := serve(t, iss)
 	client := reportsv1.NewReportServiceClient(conn)
 	token := func(sub string, scopes ...string) string {
-		return iss.Token(t, oauthtest.WithSubject(sub), oauthtest.WithScopes(scopes...))
+		return iss.Token(t, oauthtest.Token{Subject: sub, Scopes: scopes})
 	}
 	// mfa is a token whose user signed in with MFA a minute ago: what
 	// DeleteReport's step-up rule asks for.
 	mfa := func(sub string, age time.Duration, scopes ...string) string {
-		return iss.Token(t, oauthtest.WithSubject(sub), oauthtest.WithScopes(scopes...),
-			oauthtest.WithClaim("acr", reports.ACRMultiFactor), oauthtest.WithClaim("auth_time", time.Now().Add(-age).Unix()))
+		return iss.Token(t, oauthtest.Token{
+			Subject: sub,
+			Scopes:  scopes,
+			Claims: map[string]any{
+				"acr":       reports.ACRMultiFactor,
+				"auth_time": time.Now().Add(-age).Unix(),
+			},
+		})
 	}
 	get := func(owner, id string) func(context.Context, ...grpc.CallOption) error {
 		return func(ctx context.Context, o ...grpc.CallOption) error {
@@ -188,7 +194,7 @@ func TestNewServer_Rules(t *testing.T) {
 			_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, o...)
 			return err
 		}, codes.OK, ""},
-		"CreateNoSub": {iss.Token(t, oauthtest.WithSubject(""), oauthtest.WithScopes(reports.ScopeWrite)), func(ctx context.Context, o ...grpc.CallOption) error {
+		"CreateNoSub": {iss.Token(t, oauthtest.Token{Claims: map[string]any{"sub": nil}, Scopes: []string{reports.ScopeWrite}}), func(ctx context.Context, o ...grpc.CallOption) error {
 			_, err := client.CreateReport(ctx, &reportsv1.CreateReportRequest{Title: "t"}, o...)
 			return err
 		}, codes.FailedPrecondition, ""},
@@ -217,10 +223,16 @@ func TestService_CreateListDelete(t *testing.T) {
 	iss := oauthtest.NewIssuer(t)
 	client := reportsv1.NewReportServiceClient(serve(t, iss))
 	ctx := testContext(t)
-	carolWrite := oauthtest.Bearer(iss.Token(t, oauthtest.WithSubject("carol"), oauthtest.WithScopes(reports.ScopeWrite)))
-	carolRead := oauthtest.Bearer(iss.Token(t, oauthtest.WithSubject("carol"), oauthtest.WithScopes(reports.ScopeRead)))
-	admin := oauthtest.Bearer(iss.Token(t, oauthtest.WithSubject("root"), oauthtest.WithScopes(reports.ScopeRead, reports.ScopeWrite, reports.ScopeAdmin),
-		oauthtest.WithClaim("acr", reports.ACRMultiFactor), oauthtest.WithClaim("auth_time", time.Now().Unix())))
+	carolWrite := oauthtest.Bearer(iss.Token(t, oauthtest.Token{Subject: "carol", Scopes: []string{reports.ScopeWrite}}))
+	carolRead := oauthtest.Bearer(iss.Token(t, oauthtest.Token{Subject: "carol", Scopes: []string{reports.ScopeRead}}))
+	admin := oauthtest.Bearer(iss.Token(t, oauthtest.Token{
+		Subject: "root",
+		Scopes:  []string{reports.ScopeRead, reports.ScopeWrite, reports.ScopeAdmin},
+		Claims: map[string]any{
+			"acr":       reports.ACRMultiFactor,
+			"auth_time": time.Now().Unix(),
+		},
+	}))
 
 	created, err := client.CreateReport(ctx, &reportsv1.CreateReportRequest{Title: "one"}, carolWrite)
 	if err != nil {
@@ -299,7 +311,7 @@ func TestService_StreamEndsAtExpiry(t *testing.T) {
 	ctx := testContext(t)
 	// exp lies 0.3–1.3 s ahead; three messages at 1 s intervals take 2 s.
 	exp := time.Now().Add(300 * time.Millisecond).Truncate(time.Second).Add(time.Second)
-	tok := iss.Token(t, oauthtest.WithSubject("root"), oauthtest.WithScopes(reports.ScopeRead, reports.ScopeAdmin), oauthtest.WithExpiry(exp))
+	tok := iss.Token(t, oauthtest.Token{Subject: "root", Scopes: []string{reports.ScopeRead, reports.ScopeAdmin}, Expiry: exp})
 	stream, err := client.ListReports(ctx, &reportsv1.ListReportsRequest{IntervalMs: 1000}, oauthtest.Bearer(tok))
 	if err != nil {
 		t.Fatalf("ListReports() error = %v", err)
@@ -321,7 +333,7 @@ func TestService_ConcurrentCreate(t *testing.T) {
 	iss := oauthtest.NewIssuer(t)
 	client := reportsv1.NewReportServiceClient(serve(t, iss))
 	ctx := testContext(t)
-	write := oauthtest.Bearer(iss.Token(t, oauthtest.WithSubject("dave"), oauthtest.WithScopes(reports.ScopeWrite)))
+	write := oauthtest.Bearer(iss.Token(t, oauthtest.Token{Subject: "dave", Scopes: []string{reports.ScopeWrite}}))
 	const n = 50
 	var (
 		wg  sync.WaitGroup

@@ -7,6 +7,7 @@
 package devissuer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,10 +73,14 @@ func Start(addr, aud string) (*Server, error) {
 	// fixed address instead, where this server forwards to it. The paths
 	// are those the oauthtest package documents.
 	iss, err := oauthtest.Start(
-		oauthtest.WithDefaultAudience(aud),
-		oauthtest.WithMetadata("issuer", u),
-		oauthtest.WithMetadata("jwks_uri", u+"/jwks.json"),
-		oauthtest.WithMetadata("introspection_endpoint", u+"/introspect"),
+		oauthtest.IssuerConfig{
+			Audience: []string{aud},
+			Metadata: map[string]any{
+				"issuer":                 u,
+				"jwks_uri":               u + "/jwks.json",
+				"introspection_endpoint": u + "/introspect",
+			},
+		},
 	)
 	if err != nil {
 		_ = lis.Close()
@@ -105,10 +110,10 @@ func (s *Server) Close() error {
 }
 
 // ClientID returns the introspection client ID.
-func (s *Server) ClientID() string { return s.iss.ClientID() }
+func (s *Server) ClientID() string { return s.iss.ClientID }
 
 // ClientSecret returns the introspection client secret.
-func (s *Server) ClientSecret() string { return s.iss.ClientSecret() }
+func (s *Server) ClientSecret() string { return s.iss.ClientSecret }
 
 // sameHost refuses requests whose Host header is not the listen address,
 // so that a web page cannot reach the dev issuer through DNS rebinding.
@@ -130,30 +135,25 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	opts := []oauthtest.TokenOption{oauthtest.WithIssuer(s.URL), oauthtest.WithSubject(DefaultSubject)}
-	if scope := strings.Fields(r.PostForm.Get("scope")); len(scope) > 0 {
-		opts = append(opts, oauthtest.WithScopes(scope...))
+	// Empty fields take the issuer's defaults.
+	form := r.PostForm
+	spec := oauthtest.Token{
+		Issuer:   s.URL,
+		Subject:  cmp.Or(form.Get("sub"), DefaultSubject),
+		ClientID: form.Get("client_id"),
+		Audience: form["aud"],
+		Scopes:   strings.Fields(form.Get("scope")),
+		Lifetime: DefaultTTL,
 	}
-	if sub := r.PostForm.Get("sub"); sub != "" {
-		opts = append(opts, oauthtest.WithSubject(sub))
-	}
-	if aud := r.PostForm["aud"]; len(aud) > 0 {
-		opts = append(opts, oauthtest.WithAudience(aud...))
-	}
-	if id := r.PostForm.Get("client_id"); id != "" {
-		opts = append(opts, oauthtest.WithClientID(id))
-	}
-	ttl := DefaultTTL
-	if v := r.PostForm.Get("ttl"); v != "" {
+	if v := form.Get("ttl"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 || d > MaxTTL {
 			http.Error(w, fmt.Sprintf("ttl %q: want a positive duration up to %s", v, MaxTTL), http.StatusBadRequest)
 			return
 		}
-		ttl = d
+		spec.Lifetime = d
 	}
-	opts = append(opts, oauthtest.WithLifetime(ttl))
-	tok, err := s.iss.MintToken(opts...)
+	tok, err := s.iss.MintToken(spec)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

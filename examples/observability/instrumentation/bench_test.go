@@ -22,7 +22,7 @@ import (
 // interceptor's and the verified-token cache's, come from mp.
 func benchGate(b *testing.B, iss *oauthtest.Issuer, mp metric.MeterProvider) *interceptor.Interceptor {
 	b.Helper()
-	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.JWKSURL(), HTTPClient: iss.Client(), MeterProvider: mp})
+	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.EndpointURL(oauthtest.EndpointJWKS), HTTPClient: iss.Client(), MeterProvider: mp})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,12 +50,12 @@ func benchGate(b *testing.B, iss *oauthtest.Issuer, mp metric.MeterProvider) *in
 // see the same machine load; sdk-overhead-ns/op is the difference, the
 // cost of oauthgate's metrics with a real SDK (README target: ≤ 150 ns).
 func BenchmarkInterceptor_SDKOverhead(b *testing.B) {
-	iss := oauthtest.NewIssuer(b, oauthtest.WithInMemory())
+	iss := oauthtest.NewIssuer(b, oauthtest.IssuerConfig{InMemory: true})
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	gates := [2]*interceptor.Interceptor{benchGate(b, iss, noop.NewMeterProvider()), benchGate(b, iss, mp)}
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization",
-		"Bearer "+iss.Token(b, oauthtest.WithScopes("library.read"))))
+		"Bearer "+iss.Token(b, oauthtest.Token{Scopes: []string{"library.read"}})))
 	info := &grpc.UnaryServerInfo{FullMethod: getBook}
 	handler := func(context.Context, any) (any, error) { return nil, nil }
 	call := func(g *interceptor.Interceptor) {

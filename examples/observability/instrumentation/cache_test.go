@@ -41,7 +41,7 @@ func cacheValues(t *testing.T, reader *sdkmetric.ManualReader) map[string]int64 
 
 func TestCache_Metrics(t *testing.T) {
 	const size = 16 // one entry per shard
-	iss := oauthtest.NewIssuer(t, oauthtest.WithIntrospectionClient("rs", "secret"), oauthtest.WithInMemory())
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{ClientID: "rs", ClientSecret: "secret", InMemory: true})
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
@@ -54,7 +54,7 @@ func TestCache_Metrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{Endpoint: iss.IntrospectionURL(), ClientID: "rs",
+	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{Endpoint: iss.EndpointURL(oauthtest.EndpointIntrospection), ClientID: "rs",
 		ClientSecret: "secret", Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}, HTTPClient: iss.Client(), MeterProvider: mp})
 	if err != nil {
 		t.Fatal(err)
@@ -101,11 +101,11 @@ func TestCache_Metrics(t *testing.T) {
 }
 
 func TestIntrospection_RequestMetrics(t *testing.T) {
-	iss := oauthtest.NewIssuer(t, oauthtest.WithIntrospectionClient("rs", "secret"), oauthtest.WithInMemory())
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{ClientID: "rs", ClientSecret: "secret", InMemory: true})
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
-	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{Endpoint: iss.IntrospectionURL(), ClientID: "rs",
+	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{Endpoint: iss.EndpointURL(oauthtest.EndpointIntrospection), ClientID: "rs",
 		ClientSecret: "secret", Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}, HTTPClient: iss.Client(), MeterProvider: mp})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestIntrospection_RequestMetrics(t *testing.T) {
 	if _, err := intro.Verify(ctx, "unknown-opaque-token"); !errors.Is(err, verify.ErrInvalidToken) {
 		t.Fatalf("Verify(unknown) error = %v, want ErrInvalidToken", err)
 	}
-	iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusBadGateway))
+	iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Status: http.StatusBadGateway})
 	if _, err := intro.Verify(ctx, iss.OpaqueToken(t)); !errors.Is(err, verify.ErrUnavailable) {
 		t.Fatalf("Verify() during the outage error = %v, want ErrUnavailable", err)
 	}

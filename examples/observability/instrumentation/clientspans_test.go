@@ -31,7 +31,7 @@ func TestClientSpans(t *testing.T) {
 	ctx := context.Background()
 
 	iss := oauthtest.NewIssuer(t)
-	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.JWKSURL(), InsecureAllowHTTP: true})
+	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.EndpointURL(oauthtest.EndpointJWKS), InsecureAllowHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,16 +39,16 @@ func TestClientSpans(t *testing.T) {
 	if err := keys.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{Endpoint: iss.IntrospectionURL(), ClientID: iss.ClientID(),
-		ClientSecret: verify.Secret(iss.ClientSecret()), Audiences: []string{oauthtest.DefaultAudience}, InsecureAllowHTTP: true})
+	intro, err := verify.NewIntrospection(verify.IntrospectionConfig{Endpoint: iss.EndpointURL(oauthtest.EndpointIntrospection), ClientID: iss.ClientID,
+		ClientSecret: verify.Secret(iss.ClientSecret), Audiences: []string{oauthtest.DefaultAudience}, InsecureAllowHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := iss.OpaqueToken(t, oauthtest.WithScopes("read"))
+	tok := iss.OpaqueToken(t, oauthtest.Token{Scopes: []string{"read"}})
 	if _, err := intro.Verify(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+	iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Status: http.StatusServiceUnavailable})
 	if _, err := intro.Verify(ctx, iss.OpaqueToken(t)); err == nil {
 		t.Fatal("Verify() with the endpoint failing succeeded")
 	}
@@ -60,7 +60,7 @@ func TestClientSpans(t *testing.T) {
 		}
 		for _, a := range s.Attributes() {
 			v := a.Value.String()
-			if strings.Contains(v, tok) || strings.Contains(v, iss.ClientSecret()) {
+			if strings.Contains(v, tok) || strings.Contains(v, iss.ClientSecret) {
 				t.Errorf("span %s attribute %s carries the token or the secret", s.Name(), a.Key)
 			}
 		}
@@ -77,7 +77,7 @@ func TestClientSpans(t *testing.T) {
 		return m
 	}
 	g := attrs(get[0])
-	if get[0].SpanKind() != trace.SpanKindClient || g["url.full"] != iss.JWKSURL() || g["http.request.method"] != "GET" ||
+	if get[0].SpanKind() != trace.SpanKindClient || g["url.full"] != iss.EndpointURL(oauthtest.EndpointJWKS) || g["http.request.method"] != "GET" ||
 		g["http.response.status_code"] != "200" || g["server.address"] != "127.0.0.1" || g["server.port"] == "" {
 		t.Errorf("JWKS span = %v %v", get[0].SpanKind(), g)
 	}

@@ -46,8 +46,8 @@ type fixture struct {
 func newFixture(t testing.TB, opts ...interceptor.Option) *fixture {
 	t.Helper()
 	f := &fixture{reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder()}
-	f.iss = oauthtest.NewIssuer(t, oauthtest.WithInMemory())
-	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: f.iss.JWKSURL(), HTTPClient: f.iss.Client()})
+	f.iss = oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true})
+	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: f.iss.EndpointURL(oauthtest.EndpointJWKS), HTTPClient: f.iss.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func newFixture(t testing.TB, opts ...interceptor.Option) *fixture {
 
 func (f *fixture) token(t testing.TB, scope ...string) string {
 	t.Helper()
-	return f.iss.Token(t, oauthtest.WithScopes(scope...), oauthtest.WithSubject(subject), oauthtest.WithClientID(clientID))
+	return f.iss.Token(t, oauthtest.Token{Scopes: scope, Subject: subject, ClientID: clientID})
 }
 
 // call makes one unary call to method through the gate, in a server span

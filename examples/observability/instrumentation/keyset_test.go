@@ -26,14 +26,14 @@ func testRemoteKeySetMetrics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 	clock := oauthtest.NewClock(time.Now())
-	iss := oauthtest.NewIssuer(t, oauthtest.WithClock(clock.Now), oauthtest.WithInMemory())
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: clock.Now, InMemory: true})
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
 	// The refresh is an hour away, in fake and real time: the test's
 	// clock.Advance calls never make it due.
 	const maxStale, refresh, cooldown = 2 * time.Hour, time.Hour, 30 * time.Second
-	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.JWKSURL(), HTTPClient: iss.Client(),
+	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{URL: iss.EndpointURL(oauthtest.EndpointJWKS), HTTPClient: iss.Client(),
 		MinRefresh: refresh, MaxRefresh: refresh, MaxStale: maxStale, UnknownKeyCooldown: cooldown, Now: clock.Now, MeterProvider: mp})
 	if err != nil {
 		t.Fatal(err)
@@ -56,8 +56,8 @@ func testRemoteKeySetMetrics(t *testing.T) {
 						if r, ok := dp.Attributes.Value("oauthgate.result"); ok {
 							name += " " + r.AsString()
 						}
-						if ks, _ := dp.Attributes.Value("oauthgate.key_set"); ks.AsString() != iss.JWKSURL() {
-							t.Errorf("%s: oauthgate.key_set = %q, want %q", m.Name, ks.AsString(), iss.JWKSURL())
+						if ks, _ := dp.Attributes.Value("oauthgate.key_set"); ks.AsString() != iss.EndpointURL(oauthtest.EndpointJWKS) {
+							t.Errorf("%s: oauthgate.key_set = %q, want %q", m.Name, ks.AsString(), iss.EndpointURL(oauthtest.EndpointJWKS))
 						}
 						got[name] += float64(dp.Value)
 					}
@@ -113,11 +113,11 @@ func testRemoteKeySetMetrics(t *testing.T) {
 		"oauthgate.jwks.age":                 0,
 	})
 
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultStatus(http.StatusInternalServerError))
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Status: http.StatusInternalServerError})
 	clock.Advance(cooldown)
 	_, _ = keys.Keys(ctx, "made-up-3")
 	synctest.Wait()
-	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.FaultDown())
+	iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 	clock.Advance(cooldown)
 	_, _ = keys.Keys(ctx, "made-up-4")
 	expect("outage", map[string]float64{

@@ -41,10 +41,10 @@ func TestRun(t *testing.T) {
 		jwt, opaque bool // which kinds of token the server accepts
 	}{
 		"Discovery": {extra: []string{"-issuer", iss.URL}, jwt: true},
-		"JWKS":      {extra: []string{"-issuer", iss.URL, "-jwks", iss.JWKSURL()}, jwt: true},
-		"ByShape": {extra: []string{"-issuer", iss.URL, "-introspect", iss.IntrospectionURL(), "-client-id", iss.ClientID(), "-client-secret", iss.ClientSecret()},
+		"JWKS":      {extra: []string{"-issuer", iss.URL, "-jwks", iss.EndpointURL(oauthtest.EndpointJWKS)}, jwt: true},
+		"ByShape": {extra: []string{"-issuer", iss.URL, "-introspect", iss.EndpointURL(oauthtest.EndpointIntrospection), "-client-id", iss.ClientID, "-client-secret", iss.ClientSecret},
 			jwt: true, opaque: true},
-		"IntrospectionOnly": {extra: []string{"-introspect", iss.IntrospectionURL(), "-client-id", iss.ClientID(), "-client-secret", iss.ClientSecret()},
+		"IntrospectionOnly": {extra: []string{"-introspect", iss.EndpointURL(oauthtest.EndpointIntrospection), "-client-id", iss.ClientID, "-client-secret", iss.ClientSecret},
 			opaque: true},
 	}
 	for name, tc := range tests {
@@ -80,7 +80,7 @@ func TestRun(t *testing.T) {
 			}
 			defer conn.Close()
 			client := reportsv1.NewReportServiceClient(conn)
-			alice := []oauthtest.TokenOption{oauthtest.WithSubject(reports.SubjectAlice), oauthtest.WithScopes(reports.ScopeRead)}
+			alice := []oauthtest.Token{{Subject: reports.SubjectAlice, Scopes: []string{reports.ScopeRead}}}
 			tokens := map[string]string{}
 			if tc.jwt {
 				tokens["jwt"] = iss.Token(t, alice...)
@@ -123,7 +123,7 @@ func TestRun(t *testing.T) {
 					t.Errorf("logs contain a token")
 				}
 			}
-			if strings.Contains(logs.String(), iss.ClientSecret()) {
+			if strings.Contains(logs.String(), iss.ClientSecret) {
 				t.Errorf("logs contain the client secret")
 			}
 			if !strings.Contains(logs.String(), `"msg":"stopped"`) {
@@ -222,15 +222,15 @@ func TestRun_SenderConstrained(t *testing.T) {
 	iss := oauthtest.NewIssuer(t)
 	certs := oauthtest.NewCertificates(t)
 	pem := certs.WritePEM(t)
-	addr := startRun(t, "-issuer", iss.URL, "-jwks", iss.JWKSURL(), "-insecure-http", "-audience", oauthtest.DefaultAudience,
+	addr := startRun(t, "-issuer", iss.URL, "-jwks", iss.EndpointURL(oauthtest.EndpointJWKS), "-insecure-http", "-audience", oauthtest.DefaultAudience,
 		"-tls-cert", pem.ServerCert, "-tls-key", pem.ServerKey, "-client-ca", pem.CA)
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 	dial := func(cert *tls.Certificate) reportsv1.ReportServiceClient {
 		return reportsv1.NewReportServiceClient(oauthtest.DialGRPC(t, addr, certs.DialOption(cert)))
 	}
-	alice := []oauthtest.TokenOption{oauthtest.WithSubject(reports.SubjectAlice), oauthtest.WithScopes(reports.ScopeRead)}
-	bound := iss.Token(t, append(alice, oauthtest.WithCertificateBinding(certs.Client.Leaf))...)
+	alice := []oauthtest.Token{{Subject: reports.SubjectAlice, Scopes: []string{reports.ScopeRead}}}
+	bound := iss.Token(t, append(alice, oauthtest.Token{Certificate: certs.Client.Leaf})...)
 	req := &reportsv1.GetReportRequest{Owner: reports.SubjectAlice, Id: "r-1"}
 
 	if _, err := dial(&certs.Client).GetReport(ctx, req, oauthtest.Bearer(bound)); err != nil {
@@ -245,7 +245,7 @@ func TestRun_SenderConstrained(t *testing.T) {
 	}
 
 	key := oauthtest.NewDPoPKey(t, "", nil)
-	dpopTok := iss.Token(t, append(alice, oauthtest.WithDPoPBinding(key))...)
+	dpopTok := iss.Token(t, append(alice, oauthtest.Token{DPoPKey: key})...)
 	if _, err := dial(&certs.Client).GetReport(ctx, req, grpc.PerRPCCredentials(key.Credentials(t, dpopTok))); err != nil {
 		t.Errorf("GetReport(DPoP-bound token with proofs) = %v", err)
 	}
@@ -261,7 +261,7 @@ func TestRun_ResourceMetadata(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
 	const res = "https://reports.example.com/api"
-	addrs := start(t, Command{}, "-issuer", iss.URL, "-jwks", iss.JWKSURL(), "-insecure-http",
+	addrs := start(t, Command{}, "-issuer", iss.URL, "-jwks", iss.EndpointURL(oauthtest.EndpointJWKS), "-insecure-http",
 		"-audience", oauthtest.DefaultAudience, "-resource", res, "-metadata-addr", "127.0.0.1:0")
 	metaAddr, addr := addrs[listenerMetadata], addrs[listenerGRPC]
 
@@ -345,7 +345,7 @@ func TestRun_Readiness(t *testing.T) {
 			t.Parallel()
 			iss := oauthtest.NewIssuer(t)
 			if tc.down {
-				iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.FaultStatus(http.StatusServiceUnavailable))
+				iss.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Status: http.StatusServiceUnavailable})
 			}
 			addr := startRun(t, append(tc.args(iss), "-audience", oauthtest.DefaultAudience, "-insecure-http")...)
 			conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -368,7 +368,7 @@ func TestRun_Readiness(t *testing.T) {
 
 // introspectArgs are the flags of an opaque-token server of iss.
 func introspectArgs(iss *oauthtest.Issuer) []string {
-	return []string{"-introspect", iss.IntrospectionURL(), "-client-id", iss.ClientID(), "-client-secret", iss.ClientSecret()}
+	return []string{"-introspect", iss.EndpointURL(oauthtest.EndpointIntrospection), "-client-id", iss.ClientID, "-client-secret", iss.ClientSecret}
 }
 
 // TestCommand_Endpoints serves an Endpoint on its own listener, fetched
@@ -383,7 +383,7 @@ func TestCommand_Endpoints(t *testing.T) {
 		{Name: "hello", Flag: "hello-addr", Handler: hello}, // off by default
 		{Name: "off", Flag: "off-addr", Default: "127.0.0.1:0", Handler: hello},
 	}}
-	addrs := start(t, cmd, "-issuer", iss.URL, "-jwks", iss.JWKSURL(), "-insecure-http", "-audience", oauthtest.DefaultAudience,
+	addrs := start(t, cmd, "-issuer", iss.URL, "-jwks", iss.EndpointURL(oauthtest.EndpointJWKS), "-insecure-http", "-audience", oauthtest.DefaultAudience,
 		"-hello-addr", "127.0.0.1:0", "-off-addr", "")
 	if _, ok := addrs["off"]; ok || len(addrs) != 2 {
 		t.Errorf("listeners = %v, want grpc and hello", addrs)
@@ -409,7 +409,7 @@ func TestCommand_MeterProvider(t *testing.T) {
 		args []string
 		want []string // counters that must be created on the provider
 	}{
-		"JWT": {args: []string{"-issuer", iss.URL, "-jwks", iss.JWKSURL()},
+		"JWT": {args: []string{"-issuer", iss.URL, "-jwks", iss.EndpointURL(oauthtest.EndpointJWKS)},
 			// interceptor, RemoteKeySetConfig, JWTConfig
 			want: []string{"oauthgate.server.decisions", "oauthgate.jwks.fetches", "oauthgate.cache.hits"}},
 		"Introspection": {args: introspectArgs(iss),
