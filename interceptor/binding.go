@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"sync/atomic"
-	"unsafe"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -114,30 +112,13 @@ var bindingReasons = [...]struct {
 	{verify.ErrNotSenderConstrained, ReasonSenderConstraintRequired},
 }
 
-// thumbSlots is the number of certificate thumbprints an Interceptor
-// remembers: one per recently seen connection certificate.
-const thumbSlots = 64
-
-// A thumbprintMemo remembers the thumbprints of recently seen client
-// certificates, by certificate pointer: every call on a connection shares
-// the *x509.Certificate of its handshake, and hashing a certificate costs
-// microseconds. A lost race only costs a hash.
-type thumbprintMemo struct {
-	slots [thumbSlots]atomic.Pointer[certThumb]
-}
-
-type certThumb struct {
-	cert  *x509.Certificate
-	thumb string
-}
+// A thumbprintMemo gives the thumbprints of client certificates. It
+// remembers nothing: SHA-256 of a certificate's DER costs well under a
+// microsecond, which BenchmarkThroughputRatioMTLS (internal/benchmarks)
+// cannot tell apart from the noise of an mTLS call, while a memo keyed by
+// certificate identity needed unsafe. The Interceptor field that holds it
+// can go too.
+type thumbprintMemo struct{}
 
 // of returns verify.CertificateThumbprint(cert).
-func (m *thumbprintMemo) of(cert *x509.Certificate) string {
-	slot := &m.slots[(uintptr(unsafe.Pointer(cert))>>6)%thumbSlots]
-	if e := slot.Load(); e != nil && e.cert == cert {
-		return e.thumb
-	}
-	t := verify.CertificateThumbprint(cert)
-	slot.Store(&certThumb{cert: cert, thumb: t})
-	return t
-}
+func (thumbprintMemo) of(cert *x509.Certificate) string { return verify.CertificateThumbprint(cert) }
