@@ -27,7 +27,6 @@ type Interceptor struct {
 	policy   *scopes.Policy
 	opts     options
 	tel      *telemetry
-	thumbs   thumbprintMemo
 }
 
 // New returns an Interceptor that verifies tokens with v and enforces p.

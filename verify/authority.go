@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/oauthgate/oauthgate/internal/jsonscan"
 	"github.com/oauthgate/oauthgate/scopeset"
 )
 
@@ -140,22 +139,21 @@ func (r *claimReader) authority(a *authorities, name []byte) (handled bool, err 
 		return true, malformedClaim(r.nodeName(a, &a.top[k])) // RFC 7519 §4: see claim
 	}
 	r.auth.seenTop |= 1 << k
-	return true, r.authorityNode(a, &a.top[k], 1)
+	return true, r.authorityNode(a, &a.top[k])
 }
 
-// authorityNode reads the value at the scanner for node n, at nesting
-// depth depth (1 for a member of the claim set): null (absent), the
-// authority claim itself when n is a leaf, else an object whose members on
-// a configured path are read in turn, each at most once.
-func (r *claimReader) authorityNode(a *authorities, n *authNode, depth int) error {
-	s := &r.s
-	if s.Peek() == 'n' {
-		if !s.Value(1) {
+// authorityNode reads the value for node n: null (absent), the authority
+// claim itself when n is a leaf, else an object whose members on a
+// configured path are read in turn, each at most once.
+func (r *claimReader) authorityNode(a *authorities, n *authNode) error {
+	dec := r.dec
+	switch kind := dec.PeekKind(); {
+	case kind == 'n':
+		if _, err := dec.ReadToken(); err != nil {
 			return malformedClaim(r.nodeName(a, n))
 		}
 		return nil
-	}
-	if n.leaf >= 0 {
+	case n.leaf >= 0:
 		set, ok := r.authorityList()
 		if !ok {
 			return malformedClaim(a.names[n.leaf])
@@ -163,53 +161,37 @@ func (r *claimReader) authorityNode(a *authorities, n *authNode, depth int) erro
 		r.auth.present |= 1 << n.leaf
 		r.auth.sets[n.leaf] = set
 		return nil
-	}
-	if s.Peek() != '{' || depth >= jsonscan.MaxDepth {
+	case kind != '{':
 		return malformedClaim(r.nodeName(a, n)) // an object is expected
 	}
-	s.Consume('{')
-	s.SkipWS()
-	if s.Consume('}') {
-		return nil
+	if _, err := dec.ReadToken(); err != nil {
+		return malformedClaim(r.nodeName(a, n))
 	}
 	var seen uint64
-	for {
-		start, end, plain, ok := s.Str()
-		if !ok {
+	for dec.PeekKind() != '}' {
+		name, err := r.name()
+		if err != nil {
 			return malformedClaim(r.nodeName(a, n))
 		}
-		name := s.Bytes()[start:end]
-		if !plain {
-			name = []byte(jsonscan.Unquote(s.Bytes()[start-1 : end+1]))
-		}
-		s.SkipWS()
-		if !s.Consume(':') {
-			return malformedClaim(r.nodeName(a, n))
-		}
-		s.SkipWS()
 		k := slices.IndexFunc(n.children, func(c authNode) bool { return c.name == string(name) })
 		if k < 0 {
-			if !s.Value(depth + 1) {
+			if err := r.skip(); err != nil {
 				return malformedClaim(r.nodeName(a, n))
 			}
-		} else {
-			if seen&(1<<k) != 0 {
-				return malformedClaim(r.nodeName(a, &n.children[k]))
-			}
-			seen |= 1 << k
-			if err := r.authorityNode(a, &n.children[k], depth+1); err != nil {
-				return err
-			}
+			continue
 		}
-		s.SkipWS()
-		if !s.Consume(',') {
-			if !s.Consume('}') {
-				return malformedClaim(r.nodeName(a, n))
-			}
-			return nil
+		if seen&(1<<k) != 0 {
+			return malformedClaim(r.nodeName(a, &n.children[k]))
 		}
-		s.SkipWS()
+		seen |= 1 << k
+		if err := r.authorityNode(a, &n.children[k]); err != nil {
+			return err
+		}
 	}
+	if _, err := dec.ReadToken(); err != nil {
+		return malformedClaim(r.nodeName(a, n))
+	}
+	return nil
 }
 
 // nodeName names n in errors: the first configured path through it.
@@ -224,8 +206,7 @@ func (r *claimReader) nodeName(a *authorities, n *authNode) string {
 // array of strings, or one string, each a scope token (RFC 6749 §3.3). A
 // string is one authority, never split: "a b" is malformed.
 func (r *claimReader) authorityList() (scopeset.Set, bool) {
-	s := &r.s
-	if s.Peek() == '"' {
+	if r.dec.PeekKind() == '"' {
 		v, ok := r.str()
 		if !ok {
 			return scopeset.Set{}, false
@@ -258,11 +239,10 @@ func (r *claimReader) finishAuthorities(a *authorities, c *Claims) error {
 		sets[a.scopeAt], present = c.scopes, present|1<<a.scopeAt
 	}
 	if a.scpAt >= 0 && r.has(seenScp) {
-		if err := sets[a.scpAt].UnmarshalJSON(r.scp); err != nil {
+		if !r.scpOK {
 			return malformedClaim("scp")
 		}
-		present |= 1 << a.scpAt
-		r.extra += int64(len(r.scp)) + 16*int64(sets[a.scpAt].Len())
+		sets[a.scpAt], present = r.scp, present|1<<a.scpAt
 	}
 	c.scopes = scopeset.Set{}
 	if !a.merge {

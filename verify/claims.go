@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	josejson "github.com/go-jose/go-jose/v4/json"
+	"github.com/go-json-experiment/json"
 
 	"github.com/oauthgate/oauthgate/scopeset"
 )
@@ -14,9 +14,9 @@ import (
 // of RFC 7519, RFC 9068 and RFC 7662, typed, plus the whole claim set for
 // anything else. The same type describes a JWT's payload, an RFC 7662
 // introspection response and the result of [ParseClaims]; all three are
-// read by one reader, so they agree on every rule (exact, case-sensitive
-// names; no duplicate registered claims; NumericDate; aud as a string or an
-// array; scope before scp).
+// read by one reader, so they agree on every rule (valid UTF-8; exact,
+// case-sensitive names; no duplicate registered claims; NumericDate; aud as
+// a string or an array; scope before scp).
 //
 // Claims are immutable: every accessor returns a value or a copy, so claims
 // shared between the calls that present the same token (the verifiers
@@ -40,8 +40,8 @@ type Claims struct {
 	leeway    time.Duration // the verifier's; see Deadline
 
 	// raw is the JSON object the claims were read from. String claims may
-	// be views of it: it is never modified.
-	raw []byte
+	// be substrings of it.
+	raw string
 }
 
 // ParseClaims reads a JSON claim set with the same reader the verifiers use
@@ -55,9 +55,10 @@ type Claims struct {
 func ParseClaims(raw []byte) (*Claims, error) {
 	blk := &claimsBlock{}
 	c := &blk.c
-	c.raw = slices.Clone(raw)
 	r := claimReader{aud: &blk.aud}
-	if err := r.read(&claimRules{}, c.raw, c); err != nil {
+	// Read a copy: the claims must be those of c.raw even if the caller
+	// changes raw meanwhile.
+	if err := r.read(&claimRules{}, slices.Clone(raw), c); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -136,21 +137,28 @@ func (c *Claims) Deadline() (deadline time.Time, ok bool) {
 
 // Raw returns a copy of the JSON object the claims were read from: the JWT
 // payload, the introspection response or the input of [ParseClaims].
-func (c *Claims) Raw() []byte { return slices.Clone(c.raw) }
+func (c *Claims) Raw() []byte {
+	if c.raw == "" {
+		return nil
+	}
+	return []byte(c.raw)
+}
 
 // Decode decodes the raw claim set into v, typically a pointer to a struct
-// with json tags for the custom claims an application needs. Unlike
-// encoding/json it matches names exactly (a field tagged "sub" never reads
-// "Sub") and fails on any duplicate name, so a decoded value can never
-// disagree with the typed accessors: it uses go-jose's JSON package, whose
-// rules these are.
+// with json tags for the custom claims an application needs. It uses the
+// JSON decoder that read the typed claims, with the semantics of
+// encoding/json/v2 (see the README's Dependencies): unlike encoding/json it
+// matches names exactly (a field tagged "sub" never reads "Sub") and fails
+// on any repeated name and on invalid UTF-8, so a decoded value can never
+// disagree with the typed accessors. Types with an UnmarshalJSON method
+// decode themselves, as with encoding/json.
 func (c *Claims) Decode(v any) error {
 	raw := c.raw
-	if len(raw) == 0 {
-		raw = []byte("{}")
+	if raw == "" {
+		raw = "{}"
 	}
-	if err := josejson.Unmarshal(raw, v); err != nil {
-		// go-jose's message may quote a value; the error names the type.
+	if err := json.Unmarshal([]byte(raw), v); err != nil {
+		// The decoder's message may quote a value; the error names the type.
 		return fmt.Errorf("verify: claims do not decode into %T: a claim has another type, or a name is repeated", v)
 	}
 	return nil

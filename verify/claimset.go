@@ -1,14 +1,17 @@
 package verify
 
 import (
+	"bytes"
+	"errors"
 	"math"
 	"slices"
 	"strconv"
 	"time"
-	"unsafe"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/oauthgate/oauthgate/internal/b64url"
-	"github.com/oauthgate/oauthgate/internal/jsonscan"
 	"github.com/oauthgate/oauthgate/scopeset"
 )
 
@@ -71,24 +74,29 @@ type claimRules struct {
 }
 
 // A claimReader decodes a claim set, JWT payload or introspection response,
-// into [Claims] in one pass without reflection or maps: it is the one reader
-// of registered claims in this package. It matches names exactly (RFC 7519
-// §10.1.1: names are case-sensitive), rejects a repeated member it knows,
-// reads a JSON null as an absent member, and leaves the other members to
-// [Claims.Decode].
+// into [Claims] in one pass, on the tokens of the JSON decoder that
+// [Claims.Decode] uses too (encoding/json/v2's, see README, Dependencies):
+// the decoder checks syntax, UTF-8 and escapes, and the reader reads the
+// registered claims by their exact names (RFC 7519 §10.1.1: names are
+// case-sensitive), refuses a repeated member it knows, reads a JSON null as
+// an absent member, and leaves the other members to [Claims.Decode]. It is
+// the one reader of registered claims in this package.
 //
-// Plain string values (printable ASCII, no escapes) are not copied: they
-// are views of the claim set, which Claims keeps and nobody modifies.
+// String values without escapes are not copied: they are substrings of
+// Claims.raw, the claim set as a string, which Claims keeps.
 type claimReader struct {
-	s          jsonscan.Scanner
-	seen       uint32 // members read, null or not: duplicates
-	set        uint32 // members read with a non-null value
+	rules      *claimRules
+	c          *Claims
+	dec        *jsontext.Decoder // during UnmarshalJSONFrom only
+	seen       uint32            // members read, null or not: duplicates
+	set        uint32            // members read with a non-null value
 	issuerOK   bool
 	audienceOK bool
 	active     bool             // introspection: active is true
 	tokenType  string           // introspection: token_type
 	tokenUse   string           // introspection: token_use
-	scp        []byte           // raw scp value, used when scope is absent
+	scp        scopeset.Set     // scp, used when scope is absent
+	scpOK      bool             // scp is a valid scope claim
 	aud        *[1]string       // storage for a single audience, allocated with Claims
 	extra      int64            // bytes allocated for the claims beyond the claim set
 	auth       *authorityReader // configured authority claims, when found
@@ -102,93 +110,109 @@ type claimsBlock struct {
 	aud [1]string
 }
 
+// readOptions let a member name repeat in what the reader skips: it
+// refuses a repeated member it reads itself (registered claims, the
+// configured authority paths), and Claims.Decode, which reads the rest,
+// refuses every repetition. Static data.
+var readOptions = jsontext.AllowDuplicateNames(true)
+
 // has reports whether member bit was present with a non-null value.
 func (r *claimReader) has(bit uint32) bool { return r.set&bit != 0 }
 
-// view returns b[start:end] of the claim set as a string without copying.
-func (r *claimReader) view(start, end int) string {
-	if end <= start {
-		return ""
-	}
-	// The claim set is immutable once read: see claimReader.
-	return unsafe.String(&r.s.Bytes()[start], end-start)
-}
-
-// str reads a string value: a view when it is plain, else a decoded copy
-// counted in r.extra.
-func (r *claimReader) str() (string, bool) {
-	start, end, plain, ok := r.s.Str()
-	switch {
-	case !ok:
-		return "", false
-	case plain:
-		return r.view(start, end), true
-	}
-	v := jsonscan.Unquote(r.s.Bytes()[start-1 : end+1])
-	r.extra += int64(len(v))
-	return v, true
-}
-
-// read decodes the claim set b, a JSON object and nothing else, into c.
+// read decodes the claim set b, a JSON object and nothing else, into c by
+// rules, and keeps a copy of b in c.raw.
 func (r *claimReader) read(rules *claimRules, b []byte, c *Claims) error {
-	r.s = jsonscan.New(b)
-	s := &r.s
-	s.SkipWS()
-	if !s.Consume('{') {
+	r.rules, r.c = rules, c
+	c.raw = string(b)
+	err := json.Unmarshal(b, r, readOptions)
+	r.dec = nil
+	if err != nil {
+		if te, ok := errors.AsType[*TokenError](err); ok {
+			return te
+		}
+		return malformedClaim("") // not one JSON object
+	}
+	return r.finish()
+}
+
+// UnmarshalJSONFrom reads the claim set, a JSON object, for
+// json.Unmarshal (it makes claimReader a json.UnmarshalerFrom).
+func (r *claimReader) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	r.dec = dec
+	if dec.PeekKind() != '{' {
 		return malformedClaim("")
 	}
-	s.SkipWS()
-	if !s.Consume('}') {
-		if err := r.members(rules, c); err != nil {
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	optional := r.rules.optionalBits()
+	for dec.PeekKind() != '}' {
+		name, err := r.name()
+		if err != nil {
+			return err
+		}
+		bit := claimBit(name, optional)
+		switch {
+		case bit != 0:
+			err = r.claim(bit)
+		case r.rules.auth != nil:
+			err = r.authorityOrSkip(r.rules.auth, name)
+		default:
+			err = r.skip()
+		}
+		if err != nil {
 			return err
 		}
 	}
-	s.SkipWS()
-	if !s.AtEnd() {
-		return malformedClaim("")
-	}
-	return r.finish(rules, c)
+	_, err := dec.ReadToken()
+	return err
 }
 
-// members reads the members of the object up to and including its '}'.
-func (r *claimReader) members(rules *claimRules, c *Claims) error {
-	s := &r.s
-	for {
-		start, end, plain, ok := s.Str()
-		if !ok {
-			return malformedClaim("")
-		}
-		name := s.Bytes()[start:end]
-		if !plain {
-			name = []byte(jsonscan.Unquote(s.Bytes()[start-1 : end+1]))
-		}
-		bit := claimBit(name, rules.optionalBits())
-		s.SkipWS()
-		if !s.Consume(':') {
-			return malformedClaim("")
-		}
-		s.SkipWS()
-		switch {
-		case bit != 0:
-			if err := r.claim(rules, bit, c); err != nil {
-				return err
-			}
-		case rules.auth != nil:
-			if err := r.authorityOrSkip(rules.auth, name); err != nil {
-				return err
-			}
-		case !s.Value(1):
-			return malformedClaim("")
-		}
-		s.SkipWS()
-		if !s.Consume(',') {
-			if !s.Consume('}') {
-				return malformedClaim("")
-			}
-			return nil
-		}
-		s.SkipWS()
+// name reads a member name: the bytes of the claim set unless it has
+// escapes.
+func (r *claimReader) name() ([]byte, error) {
+	v, err := r.dec.ReadValue()
+	if err != nil {
+		return nil, err
 	}
+	if bytes.IndexByte(v, '\\') < 0 {
+		return v[1 : len(v)-1], nil
+	}
+	return jsontext.AppendUnquote(nil, v)
+}
+
+// str reads a string value.
+func (r *claimReader) str() (string, bool) {
+	v, _, ok := r.text()
+	return v, ok
+}
+
+// text reads a string value: a substring of c.raw when it has no escapes,
+// else a decoded copy (copied is true) counted in r.extra.
+func (r *claimReader) text() (v string, copied, ok bool) {
+	if r.dec.PeekKind() != '"' {
+		return "", false, false
+	}
+	lit, err := r.dec.ReadValue()
+	if err != nil {
+		return "", false, false
+	}
+	if bytes.IndexByte(lit, '\\') < 0 {
+		// The decoder checked UTF-8, so the value is the literal's bytes,
+		// which end just before the closing quote at the decoder's offset.
+		end := int(r.dec.InputOffset()) - 1
+		return r.c.raw[end-(len(lit)-2) : end], false, true
+	}
+	b, err := jsontext.AppendUnquote(nil, lit)
+	r.extra += int64(len(b))
+	return string(b), true, err == nil
+}
+
+// skip reads a value the reader does not keep. ReadValue checks it as
+// SkipValue does, and is faster on an object or array held in memory.
+func (r *claimReader) skip() error {
+	_, err := r.dec.ReadValue()
+	return err
 }
 
 // authorityOrSkip reads the value of a member that is not a registered
@@ -197,10 +221,7 @@ func (r *claimReader) authorityOrSkip(a *authorities, name []byte) error {
 	if handled, err := r.authority(a, name); handled {
 		return err
 	}
-	if !r.s.Value(1) {
-		return malformedClaim("")
-	}
-	return nil
+	return r.skip()
 }
 
 // optionalBits returns the seen bits of the optional members to read.
@@ -211,16 +232,16 @@ func (rules *claimRules) optionalBits() uint32 {
 	return rules.optional
 }
 
-// finish reads scp if scope was absent, or the configured authorities.
-func (r *claimReader) finish(rules *claimRules, c *Claims) error {
-	if rules.auth != nil {
-		return r.finishAuthorities(rules.auth, c)
+// finish takes scp if scope was absent, or the configured authorities.
+func (r *claimReader) finish() error {
+	if r.rules.auth != nil {
+		return r.finishAuthorities(r.rules.auth, r.c)
 	}
 	if !r.has(seenScope) && r.has(seenScp) {
-		if err := c.scopes.UnmarshalJSON(r.scp); err != nil {
+		if !r.scpOK {
 			return malformedClaim("scp")
 		}
-		r.extra += int64(len(r.scp)) + 16*int64(c.scopes.Len())
+		r.c.scopes = r.scp
 	}
 	return nil
 }
@@ -299,17 +320,17 @@ func claimNameOf(bit uint32) string {
 // returned: reading a good claim set allocates none.
 func malformedClaim(claim string) error { return &TokenError{Reason: ErrMalformed, Claim: claim} }
 
-// claim reads the value of the known member bit at the scanner's position.
-func (r *claimReader) claim(rules *claimRules, bit uint32, c *Claims) error {
-	s := &r.s
+// claim reads the value of the known member bit.
+func (r *claimReader) claim(bit uint32) error {
+	dec, c, rules := r.dec, r.c, r.rules
 	if r.seen&bit != 0 {
 		// RFC 7519 §4: duplicate claim names may be rejected; accepting
 		// them would let two readers see two tokens.
 		return malformedClaim(claimNameOf(bit))
 	}
 	r.seen |= bit
-	if s.Peek() == 'n' {
-		if !s.Value(1) {
+	if dec.PeekKind() == 'n' {
+		if _, err := dec.ReadToken(); err != nil {
 			return malformedClaim(claimNameOf(bit))
 		}
 		return nil // null: absent
@@ -335,15 +356,12 @@ func (r *claimReader) claim(rules *claimRules, bit uint32, c *Claims) error {
 	case seenTokenUse:
 		r.tokenUse, ok = r.str()
 	case seenActive:
-		switch {
-		case s.Peek() == 't' && s.Value(1):
-			r.active = true
-		case s.Peek() == 'f' && s.Value(1):
-		default:
-			ok = false
-		}
+		kind := dec.PeekKind()
+		_, err := dec.ReadToken()
+		ok = err == nil && (kind == 't' || kind == 'f')
+		r.active = kind == 't'
 	case seenAud:
-		ok = r.audience(rules, c)
+		ok = r.audience()
 	case seenExp:
 		c.expiry, ok = r.numericDate()
 	case seenNbf:
@@ -351,17 +369,18 @@ func (r *claimReader) claim(rules *claimRules, bit uint32, c *Claims) error {
 	case seenIat:
 		c.issuedAt, ok = r.numericDate()
 	case seenScope:
-		ok = r.scope(rules, c)
+		var valid bool
+		c.scopes, valid, ok = r.scopeClaim(rules.parseScope)
+		ok = ok && valid
 	case seenScp:
-		start := s.Pos()
-		ok = s.Value(1)
-		r.scp = s.Bytes()[start:s.Pos()]
+		// Checked only if used: when scope is absent, or as an authority.
+		r.scp, r.scpOK, ok = r.scopeClaim(nil)
 	case seenCnf:
-		ok = r.confirmation(c)
+		ok = r.confirmation()
 	case seenTid:
 		r.tid, ok = r.str()
 	case seenNonce, seenAtHash, seenCHash:
-		ok = s.Value(1) // only their presence matters
+		ok = r.skip() == nil // only their presence matters
 	case seenACR:
 		c.acr, ok = r.str()
 	case seenAMR:
@@ -380,101 +399,115 @@ func (r *claimReader) claim(rules *claimRules, bit uint32, c *Claims) error {
 // thumbprints in canonical base64url. Any other member, or an empty
 // object, marks a binding this package cannot check; the token is then
 // refused by CheckBinding, never treated as a bearer token.
-func (r *claimReader) confirmation(c *Claims) bool {
-	s := &r.s
-	if !s.Consume('{') {
+func (r *claimReader) confirmation() bool {
+	dec, cnf := r.dec, &r.c.cnf
+	if dec.PeekKind() != '{' {
 		return false
 	}
-	s.SkipWS()
-	if s.Consume('}') {
-		c.cnf.Unknown = true
-		return true
+	if _, err := dec.ReadToken(); err != nil {
+		return false
+	}
+	if dec.PeekKind() == '}' {
+		cnf.Unknown = true
 	}
 	var seen [2]bool
-	for {
-		start, end, plain, ok := s.Str()
-		if !ok {
+	for dec.PeekKind() != '}' {
+		name, err := r.name()
+		if err != nil {
 			return false
 		}
-		name := string(s.Bytes()[start:end]) // a short name; compared, not kept
-		if !plain {
-			name = jsonscan.Unquote(s.Bytes()[start-1 : end+1])
-		}
-		s.SkipWS()
-		if !s.Consume(':') {
-			return false
-		}
-		s.SkipWS()
 		var dst *string
-		switch name {
+		i := 0
+		switch string(name) {
 		case "x5t#S256":
-			dst = &c.cnf.X5TS256
+			dst = &cnf.X5TS256
 		case "jkt":
-			dst = &c.cnf.JKT
-		}
-		if dst != nil {
-			i := 0
-			if dst == &c.cnf.JKT {
-				i = 1
-			}
-			if seen[i] {
-				return false // a repeated member
-			}
-			seen[i] = true
-			v, ok := r.str()
-			if !ok || len(v) != 43 || !b64url.Canonical(v) {
-				return false // not a SHA-256 thumbprint
-			}
-			*dst = v
-		} else {
-			if !s.Value(2) {
+			dst, i = &cnf.JKT, 1
+		default:
+			if r.skip() != nil {
 				return false
 			}
-			c.cnf.Unknown = true
+			cnf.Unknown = true
+			continue
 		}
-		s.SkipWS()
-		if !s.Consume(',') {
-			return s.Consume('}')
+		if seen[i] {
+			return false // a repeated member
 		}
-		s.SkipWS()
+		seen[i] = true
+		v, ok := r.str()
+		if !ok || len(v) != 43 || !b64url.Canonical(v) {
+			return false // not a SHA-256 thumbprint
+		}
+		*dst = v
 	}
+	_, err := dec.ReadToken()
+	return err == nil
 }
 
 // numericDate reads an RFC 7519 §2 NumericDate.
 func (r *claimReader) numericDate() (time.Time, bool) {
-	start := r.s.Pos()
-	if r.s.Peek() == '-' || !r.s.Num() {
+	if r.dec.PeekKind() != '0' {
 		return time.Time{}, false
 	}
-	return parseNumericDate(r.s.Bytes()[start:r.s.Pos()])
+	v, err := r.dec.ReadValue()
+	if err != nil {
+		return time.Time{}, false
+	}
+	return parseNumericDate(v)
 }
 
-// scope reads the scope claim: a space-delimited string (RFC 9068 §2.2.3,
-// RFC 7662 §2.2) or, as some servers issue it, an array of strings.
-func (r *claimReader) scope(rules *claimRules, c *Claims) bool {
-	s := &r.s
-	start := s.Pos()
-	if s.Peek() == '"' {
-		// Fast path for the RFC 9068 form, a plain string.
-		if vs, ve, plain, ok := s.Str(); ok && plain {
-			parse := rules.parseScope
-			if parse == nil {
-				parse = scopeset.Parse
-			}
-			set, err := parse(r.view(vs, ve))
-			c.scopes = set
-			return err == nil
+// scopeClaim reads a scope or scp value: a space-delimited string (RFC 9068
+// §2.2.3, RFC 7662 §2.2) or, as some servers issue it, an array of scope
+// tokens. A string without escapes goes to parse (nil means
+// scopeset.Parse). It reads the whole value whatever it holds: valid
+// reports whether it is a scope claim, ok whether it is JSON.
+func (r *claimReader) scopeClaim(parse func(string) (scopeset.Set, error)) (set scopeset.Set, valid, ok bool) {
+	dec := r.dec
+	switch dec.PeekKind() {
+	case '"':
+		v, copied, ok := r.text()
+		if !ok {
+			return scopeset.Set{}, false, false
 		}
-		s.Reset(start)
+		if parse != nil && !copied {
+			set, err := parse(v) // a memo: its sets are counted there
+			return set, err == nil, true
+		}
+		set, err := scopeset.Parse(v)
+		r.extra += 16 * int64(set.Len())
+		return set, err == nil, true
+	case '[':
+	default:
+		return scopeset.Set{}, false, r.skip() == nil
 	}
-	if !s.Value(1) {
-		return false
+	if _, err := dec.ReadToken(); err != nil {
+		return scopeset.Set{}, false, false
 	}
-	if err := c.scopes.UnmarshalJSON(s.Bytes()[start:s.Pos()]); err != nil {
-		return false
+	var list []string
+	valid = true
+	for dec.PeekKind() != ']' {
+		if dec.PeekKind() != '"' {
+			valid = false
+			if r.skip() != nil {
+				return scopeset.Set{}, false, false
+			}
+			continue
+		}
+		v, ok := r.str()
+		if !ok {
+			return scopeset.Set{}, false, false
+		}
+		list = append(list, v)
 	}
-	r.extra += int64(s.Pos()-start) + 16*int64(c.scopes.Len())
-	return true
+	if _, err := dec.ReadToken(); err != nil {
+		return scopeset.Set{}, false, false
+	}
+	if !valid {
+		return scopeset.Set{}, false, true
+	}
+	set, err := scopeset.New(list...)
+	r.extra += 16 * int64(set.Len())
+	return set, err == nil, true
 }
 
 // strings reads an array of strings (amr, RFC 8176) into dst, counting the
@@ -489,32 +522,28 @@ func (r *claimReader) strings(dst *[]string) bool {
 	})
 }
 
-// array reads a JSON array whose elements each reads; each must consume
-// exactly one element.
+// array reads a JSON array whose elements each reads; each must read
+// exactly one element or fail.
 func (r *claimReader) array(each func() bool) bool {
-	s := &r.s
-	if !s.Consume('[') {
+	dec := r.dec
+	if dec.PeekKind() != '[' {
 		return false
 	}
-	s.SkipWS()
-	if s.Consume(']') {
-		return true
+	if _, err := dec.ReadToken(); err != nil {
+		return false
 	}
-	for {
+	for dec.PeekKind() != ']' {
 		if !each() {
 			return false
 		}
-		s.SkipWS()
-		if !s.Consume(',') {
-			return s.Consume(']')
-		}
-		s.SkipWS()
 	}
+	_, err := dec.ReadToken()
+	return err == nil
 }
 
 // audience reads aud: a string or an array of strings (RFC 7519 §4.1.3).
-func (r *claimReader) audience(rules *claimRules, c *Claims) bool {
-	s := &r.s
+func (r *claimReader) audience() bool {
+	c, rules := r.c, r.rules
 	one := func() bool {
 		v, ok := r.str()
 		if !ok {
@@ -533,7 +562,7 @@ func (r *claimReader) audience(rules *claimRules, c *Claims) bool {
 	// Audience starts in the one-element array allocated with Claims; a
 	// second element moves it to the heap.
 	c.audience = r.aud[:0:1]
-	if s.Peek() == '"' {
+	if r.dec.PeekKind() == '"' {
 		return one()
 	}
 	return r.array(one)

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
-	"github.com/oauthgate/oauthgate/internal/jsonscan"
 	"github.com/oauthgate/oauthgate/scopeset"
 )
 
@@ -34,6 +35,8 @@ var claimSetSeeds = []string{
 	`{"resource_access":{"api":{"roles":[1]}}}`, `{"resource_access":{"api":[]}}`, `{"resource_access":{"a.b":{"r\u006fles":["q"]}}}`,
 	`{"roles":"a b"}`, `{"roles":[""]}`, `{"email":"sa@p.iam.gserviceaccount.com","permissions":null}`,
 	`{"tid":1}`, `{"tid":"a","tid":"b"}`, `{"token_use":["access"]}`, `{"c_hash":"h","c_hash":"h"}`, `{"scope":"a","scp":[1],"roles":[]}`,
+	// Text the decoder refuses and encoding/json mends: see strictText.
+	`{"sub":"\ud83d\ude00"}`, `{"x":"\udc00"}`, `{"x":"\ud800\u0041"}`, `{"x":"\\ud800"}`, "{\"x\":\"\xed\xa0\x80\"}", `{"scope":"a\u0020b"}`,
 }
 
 // fuzzAuthorities are the authority configurations FuzzClaimReader reads
@@ -66,6 +69,9 @@ func TestParseClaims(t *testing.T) {
 		"ExpPastYear9999":         {in: `{"exp":253402300800}`, wantErr: ErrMalformed, wantClaim: "exp"},
 		"AudNumber":               {in: `{"aud":[1]}`, wantErr: ErrMalformed, wantClaim: "aud"},
 		"ScopeTab":                {in: `{"scope":"a\tb"}`, wantErr: ErrMalformed, wantClaim: "scope"},
+		"InvalidUTF8":             {in: "{\"sub\":\"\xff\"}", wantErr: ErrMalformed, wantClaim: "sub"},
+		"InvalidUTF8Skipped":      {in: "{\"x\":[\"\xc3\"]}", wantErr: ErrMalformed},
+		"LoneSurrogate":           {in: `{"x":"\ud800"}`, wantErr: ErrMalformed},
 		"Empty":                   {in: `{} `},
 		"CaseSensitive": {in: `{"sub":"alice","Sub":"admin","ISS":"x"}`, check: func(t *testing.T, c *Claims) {
 			if c.Subject() != "alice" || c.Issuer() != "" {
@@ -442,7 +448,7 @@ func equalClaim(got, want any) bool {
 // and returns the registered claims it holds, or false where the reader
 // must refuse b.
 func referenceClaims(b []byte) (map[string]any, bool) {
-	if !json.Valid(b) {
+	if !json.Valid(b) || !strictText(b) {
 		return nil, false
 	}
 	var members map[string]json.RawMessage
@@ -534,10 +540,44 @@ func referenceClaims(b []byte) (map[string]any, bool) {
 			}
 		}
 	}
-	if !jsonscan.Valid(b) {
-		return nil, false
-	}
 	return out, true
+}
+
+// strictText reports whether the strings of b, valid JSON, are what the
+// claim reader's decoder insists on and encoding/json does not: UTF-8
+// (RFC 8259 §8.1), with every escaped UTF-16 surrogate in a pair (§7).
+func strictText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	escaped := func(i int) (rune, bool) { // the \uXXXX at b[i:], if any
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		r, ok := escaped(i)
+		switch {
+		case !ok:
+			i++ // a two-byte escape, \\ among them
+		case r >= 0xdc00 && r <= 0xdfff:
+			return false // a low surrogate first
+		case r >= 0xd800 && r < 0xdc00:
+			lo, ok := escaped(i + 6)
+			if !ok || lo < 0xdc00 || lo > 0xdfff {
+				return false
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return true
 }
 
 // referenceConfirmation reads a cnf value with encoding/json.

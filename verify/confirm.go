@@ -50,7 +50,9 @@ type Presentation struct {
 // base64url SHA-256 digest of its DER encoding (RFC 8705 §3.1).
 func CertificateThumbprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	var b [43]byte // 32 bytes in unpadded base64url; one allocation, the string
+	base64.RawURLEncoding.Encode(b[:], sum[:])
+	return string(b[:])
 }
 
 // CheckBinding decides whether a token with claims c may be used with the

@@ -8,17 +8,19 @@
 // # One claim model
 //
 // JWT payloads, introspection responses and [ParseClaims] are read by one
-// reader (claimset.go) into immutable [Claims]: exact, case-sensitive
-// names; a repeated registered claim makes the token malformed; JSON null
-// is an absent claim; NumericDates are UTC; aud is a string or an array;
-// scope wins over scp unless [JWTConfig].Authorities says otherwise; cnf,
-// acr, amr and auth_time are read too. Every verifier applies one time
+// reader (claimset.go) into immutable [Claims], on the tokens of a strict
+// JSON decoder (encoding/json/v2's): invalid UTF-8 or an unpaired
+// surrogate escape makes the token malformed; names are exact and
+// case-sensitive; a repeated registered claim makes the token malformed;
+// JSON null is an absent claim; NumericDates are UTC; aud is a string or an
+// array; scope wins over scp unless [JWTConfig].Authorities says otherwise;
+// cnf, acr, amr and auth_time are read too. Every verifier applies one time
 // rule on every call, cached or not. [Claims.Decode] reads custom claims
-// with the same exact-name, no-duplicates rules. Claims are shared between
-// the calls that present a cached token, so nothing a caller does to them
-// reaches another call. A token bound to a key or a certificate
-// ([Claims.Confirmation]) must be held to its binding with [CheckBinding];
-// package interceptor does so on every call.
+// with the same decoder and exact names, and refuses any repeated name.
+// Claims are shared between the calls that present a cached token, so
+// nothing a caller does to them reaches another call. A token bound to a
+// key or a certificate ([Claims.Confirmation]) must be held to its binding
+// with [CheckBinding]; package interceptor does so on every call.
 //
 // # HTTP
 //

@@ -221,7 +221,7 @@ func introspectUnavailable(err error) error { return &UnavailableError{Op: "intr
 func (i *Introspection) parse(body []byte, now time.Time) (*Claims, error) {
 	blk := &claimsBlock{}
 	c := &blk.c
-	c.raw, c.leeway = body, i.leeway
+	c.leeway = i.leeway
 	r := claimReader{aud: &blk.aud}
 	if err := r.read(&i.rules, body, c); err != nil {
 		te, _ := errors.AsType[*TokenError](err)

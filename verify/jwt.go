@@ -159,10 +159,10 @@ func (j *JWT) verify(ctx context.Context, token string) (*Claims, jwtCached, err
 	}
 
 	// One allocation for the claims and a single audience; string claims
-	// are views of payload (see claimReader.view).
+	// are substrings of the payload's copy in c.raw (see claimReader).
 	blk := &claimsBlock{}
 	c := &blk.c
-	c.raw, c.leeway = payload, j.leeway
+	c.leeway = j.leeway
 	r := claimReader{aud: &blk.aud}
 	if err := r.read(&j.rules, payload, c); err != nil {
 		return nil, none, err

@@ -438,7 +438,6 @@ func TestJWTCache_MillionTokens(t *testing.T) {
 		payload := payloadFor(i)
 		blk := &claimsBlock{}
 		c := &blk.c
-		c.raw = payload
 		r := claimReader{aud: &blk.aud}
 		if err := r.read(&j.rules, payload, c); err != nil {
 			t.Fatalf("read(%d) error = %v", i, err)

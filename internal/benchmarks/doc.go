@@ -14,6 +14,8 @@
 //   - BenchmarkThroughputRatio: calls alternating between a no-auth server
 //     and a cached oauthgate server over 127.0.0.1 from 16 clients, reporting
 //     the throughput ratio directly so that machine drift cancels out;
+//   - BenchmarkThroughputRatioMTLS: the same over mutual TLS, with an
+//     ES256 token bound to the client certificate (RFC 8705);
 //   - BenchmarkPolicyLookup and BenchmarkCacheHit;
 //   - BenchmarkCacheHitBinding: BenchmarkAuthorize with a cached bearer
 //     token and a cached certificate-bound one (RFC 8705) on a mutual-TLS

@@ -224,12 +224,12 @@ func TestLayers(t *testing.T) {
 		layer string
 		may   map[string]bool
 	}{
-		{rel: "verify", layer: "verify", may: map[string]bool{"internal/jsonscan": true, "scopeset": true, "scopes": false, "interceptor": false, "proto/oauthgate/v1": false, "oauthtest": false}},
+		{rel: "verify", layer: "verify", may: map[string]bool{"internal/b64url": true, "scopeset": true, "scopes": false, "interceptor": false, "proto/oauthgate/v1": false, "oauthtest": false}},
 		{rel: "dpop", layer: "dpop", may: map[string]bool{"internal/b64url": true, "scopeset": false, "scopes": false, "verify": false, "dpop/dpopgrpc": false}},
 		{rel: "dpop/dpopgrpc", layer: "dpop/dpopgrpc", may: map[string]bool{"dpop": true, "interceptor": false}},
 		{rel: "scopes", layer: "scopes", may: map[string]bool{"scopeset": true, "proto/oauthgate/v1": true, "verify": false, "interceptor": false}},
 		{rel: "conditions", layer: "conditions", may: map[string]bool{"verify": true, "scopes": true, "scopeset": true, "proto/oauthgate/v1": true, "interceptor": false, "dpop/dpopgrpc": false, "oauthtest": false}},
-		{rel: "internal/jsonscan", layer: "internal/...", may: map[string]bool{"internal/flight": true, "verify": false, "oauthtest": false}},
+		{rel: "internal/b64url", layer: "internal/...", may: map[string]bool{"internal/flight": true, "verify": false, "oauthtest": false}},
 		{rel: "internal", layer: "internal/...", may: map[string]bool{"scopes": false}},
 		{rel: "interceptor", layer: "interceptor", may: map[string]bool{"verify": true, "scopes": true, "conditions": false, "oauthtest": false, "examples/reports": false}},
 		{rel: "cmd/protoc-gen-oauthgate", layer: "cmd/...", may: map[string]bool{"scopes": true, "examples/reports": false}},
