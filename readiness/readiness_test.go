@@ -90,6 +90,9 @@ func TestWatch_KeySet(t *testing.T) {
 		defer cancel()
 		clock := oauthtest.NewClock(time.Now())
 		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: clock.Now, InMemory: true})
+		// Down before the key set exists: whatever starts its first fetch
+		// (its own goroutine or the Watcher's probe) finds it down.
+		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 		keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{
 			URL: iss.EndpointURL(oauthtest.EndpointJWKS), HTTPClient: iss.Client(), MinRefresh: testRefresh, MaxRefresh: testRefresh,
 			MaxStale: testMaxStale, Now: clock.Now,
@@ -101,7 +104,6 @@ func TestWatch_KeySet(t *testing.T) {
 
 		hs := health.NewServer()
 		h := newHealthClient(t, ctx, hs, "", "reports")
-		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 		w, err := readiness.Watch(readiness.Config{Health: hs, Sources: []readiness.Source{keys}, Services: []string{"", "reports"}})
 		if err != nil {
 			t.Fatal(err)
