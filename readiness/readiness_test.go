@@ -49,6 +49,12 @@ func newHealthClient(t *testing.T, ctx context.Context, hs *health.Server, servi
 	if h.watch, err = h.client.Watch(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatal(err)
 	}
+	// The health server's first answer is its status before any Watcher
+	// (SERVING): reading it here means the next ones are the Watcher's,
+	// whichever of the two goroutines started first.
+	if resp, err := h.watch.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("Watch.Recv() = %v, %v; want the health server's initial SERVING", resp, err)
+	}
 	return h
 }
 
@@ -90,8 +96,6 @@ func TestWatch_KeySet(t *testing.T) {
 		defer cancel()
 		clock := oauthtest.NewClock(time.Now())
 		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: clock.Now, InMemory: true})
-		// Down before the key set exists: whatever starts its first fetch
-		// (its own goroutine or the Watcher's probe) finds it down.
 		iss.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Down: true})
 		keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{
 			URL: iss.EndpointURL(oauthtest.EndpointJWKS), HTTPClient: iss.Client(), MinRefresh: testRefresh, MaxRefresh: testRefresh,
