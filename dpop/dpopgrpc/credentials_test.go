@@ -213,7 +213,8 @@ func TestCredentials_NoRequestInfo(t *testing.T) {
 	t.Parallel()
 	key := oauthtest.NewDPoPKey(t, jose.ES256, nil)
 	creds := dpopgrpc.NewCredentials(key.Signer(t), func(context.Context) (string, error) { return token, nil })
-	if md, err := creds.GetRequestMetadata(context.Background(), "https://api.example.com/pkg.Svc"); err == nil {
-		t.Fatalf("GetRequestMetadata() outside a call = %v, want an error", md)
+	md, err := creds.GetRequestMetadata(context.Background(), "https://api.example.com/pkg.Svc")
+	if err == nil || !strings.Contains(err.Error(), "no request information") {
+		t.Fatalf("GetRequestMetadata() outside a call = %v, %v; want the error that says so", md, err)
 	}
 }
