@@ -271,3 +271,40 @@ func TestVerify_ReplayAnywhereInWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestRecord_Bounds: a cache of n proofs per window holds exactly n, and
+// by default one key may hold a quarter of them; both are split evenly
+// over the 16 shards.
+func TestRecord_Bounds(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		size, keyLimit, keys, want int
+	}{
+		"CacheFull":       {size: 32, keyLimit: 32, keys: 4, want: 32},
+		"DefaultKeyLimit": {size: 64, keys: 1, want: 16},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			v := newVerifier(t, func(c *dpop.Config) { c.ReplayCacheSize, c.ReplayKeyLimit = tc.size, tc.keyLimit })
+			var keys []*oauthtest.DPoPKey
+			for range tc.keys {
+				keys = append(keys, oauthtest.NewDPoPKey(t, jose.ES256, func() time.Time { return testNow }))
+			}
+			req := dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
+			accepted := 0
+			for i := range 640 { // ~40 a shard: every shard fills
+				key := keys[i%len(keys)]
+				_, err := accept(v, key.Proof(t, "POST", testURI, testToken, oauthtest.Proof{Claims: map[string]any{"jti": fmt.Sprint("j", i)}}), req)
+				switch {
+				case err == nil:
+					accepted++
+				case !errors.Is(err, dpop.ErrReplayCacheFull):
+					t.Fatal(err)
+				}
+			}
+			if accepted != tc.want {
+				t.Errorf("accepted %d of 640 proofs, want %d", accepted, tc.want)
+			}
+		})
+	}
+}
