@@ -308,3 +308,38 @@ func TestRecord_Bounds(t *testing.T) {
 		})
 	}
 }
+
+// TestNew_Bounds: every Config limit accepts its boundary value and
+// refuses the next one, so a limit cannot drift by one unnoticed.
+func TestNew_Bounds(t *testing.T) {
+	t.Parallel()
+	key16 := []byte("0123456789abcdef")
+	for name, tc := range map[string]struct {
+		cfg dpop.Config
+		ok  bool
+	}{
+		"WindowMax":             {cfg: dpop.Config{Window: 10 * time.Minute}, ok: true},
+		"WindowOverMax":         {cfg: dpop.Config{Window: 10*time.Minute + 1}},
+		"KeyLimitAll":           {cfg: dpop.Config{ReplayCacheSize: 64, ReplayKeyLimit: 64}, ok: true},
+		"KeyLimitOverCache":     {cfg: dpop.Config{ReplayCacheSize: 64, ReplayKeyLimit: 65}},
+		"KeyLimitDefaultCache":  {cfg: dpop.Config{ReplayKeyLimit: 100_000}, ok: true},
+		"KeyLimitOverDefault":   {cfg: dpop.Config{ReplayKeyLimit: 100_001}},
+		"KeyLimitNegative":      {cfg: dpop.Config{ReplayKeyLimit: -1}},
+		"NoncePeriodMin":        {cfg: dpop.Config{NoncePeriod: 10 * time.Second}, ok: true},
+		"NoncePeriodUnderMin":   {cfg: dpop.Config{NoncePeriod: 10*time.Second - 1}},
+		"NonceKeyMin":           {cfg: dpop.Config{NoncePeriod: time.Minute, NonceKey: key16}, ok: true},
+		"NonceKeyUnderMin":      {cfg: dpop.Config{NoncePeriod: time.Minute, NonceKey: key16[:15]}},
+		"NonceKeyWithoutPeriod": {cfg: dpop.Config{NonceKey: key16}, ok: true},
+	} {
+		if _, err := dpop.New(tc.cfg); (err == nil) != tc.ok {
+			t.Errorf("%s: New() error = %v, want ok %v", name, err, tc.ok)
+		}
+	}
+	// A jti of 128 bytes is the longest accepted.
+	v := newVerifier(t, nil)
+	key := oauthtest.NewDPoPKey(t, jose.ES256, func() time.Time { return testNow })
+	req := dpop.Request{Method: "POST", URIs: []string{testURI}, AccessToken: testToken}
+	if _, err := accept(v, key.Proof(t, "POST", testURI, testToken, oauthtest.Proof{Claims: map[string]any{"jti": strings.Repeat("j", 128)}}), req); err != nil {
+		t.Errorf("a jti of 128 bytes: %v", err)
+	}
+}

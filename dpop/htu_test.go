@@ -29,6 +29,7 @@ func TestRequestURI(t *testing.T) {
 		{"https", "a-b_c~d.example", path, "https://a-b_c~d.example/pkg.Svc/GetBook"},
 		{"https", "host:65535", path, "https://host:65535/pkg.Svc/GetBook"},
 		{"https", "ZULU.example:9090", path, "https://zulu.example:9090/pkg.Svc/GetBook"},
+		{"https", "zz99.example", path, "https://zz99.example/pkg.Svc/GetBook"},
 		{"https", strings.Repeat("a", 256) + ":65535", path, "https://" + strings.Repeat("a", 256) + ":65535/pkg.Svc/GetBook"}, // 262 bytes, the most
 		{"https", strings.Repeat("a", 257) + ":65535", path, ""},
 		// Refused: what the attack of a path in the authority needs, and
