@@ -17,6 +17,9 @@ import (
 
 	"github.com/oauthgate/oauthgate/interceptor"
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	"github.com/oauthgate/oauthgate/oauthtest"
+	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
+	"github.com/oauthgate/oauthgate/resource"
 )
 
 // result is what a client sees of one call.
@@ -201,31 +204,71 @@ func TestErrorTable(t *testing.T) {
 	}
 }
 
+// TestPublicAndUndeclared: a public method needs no token and never
+// reaches the verifier; a method without a rule is denied, token or not.
+// WithResourceMetadata makes its metadata service public and nothing else:
+// without it, that service is as undeclared as any other.
 func TestPublicAndUndeclared(t *testing.T) {
-	v := newFakeVerifier(t)
-	gate, err := interceptor.New(v, newPolicy(t))
+	policy := newPolicy(t)
+	md, err := resource.New(resource.Config{Resource: "https://library.example.com", AuthorizationServers: []string{"https://as.example.com"}, Policy: policy})
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := startServer(t, serverConfig{gate: gate})
-	ctx := testContext(t)
+	tests := map[string]struct {
+		opts         []interceptor.Option
+		wantMetadata codes.Code
+	}{
+		"Plain":            {wantMetadata: codes.PermissionDenied},
+		"ResourceMetadata": {opts: []interceptor.Option{interceptor.WithResourceMetadata(md)}, wantMetadata: codes.OK},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			v := newFakeVerifier(t)
+			gate, err := interceptor.New(v, policy, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn := oauthtest.ServeGRPC(t, func(s *grpc.Server) {
+				testpb.RegisterLibraryServiceServer(s, &library{})
+				testpb.RegisterShelfServiceServer(s, shelf{})
+				md.Register(s)
+			}, grpc.ChainUnaryInterceptor(gate.Unary), grpc.ChainStreamInterceptor(gate.Stream))
+			ctx := testContext(t)
 
-	// Public: no token needed, garbage tokens not even verified.
-	lib := testpb.NewLibraryServiceClient(conn)
-	if _, err := lib.Ping(ctx, &testpb.PingRequest{}); err != nil {
-		t.Fatalf("Ping() without token = %v, want OK", err)
-	}
-	if _, err := lib.Ping(withToken(ctx, "garbage"), &testpb.PingRequest{}); err != nil {
-		t.Fatalf("Ping() with garbage token = %v, want OK", err)
-	}
-	if v.calls != 0 {
-		t.Errorf("verifier called %d times for a public method, want 0", v.calls)
-	}
+			// Public: no token needed, garbage tokens not even verified.
+			lib := testpb.NewLibraryServiceClient(conn)
+			if _, err := lib.Ping(ctx, &testpb.PingRequest{}); err != nil {
+				t.Fatalf("Ping() without token = %v, want OK", err)
+			}
+			if _, err := lib.Ping(withToken(ctx, "garbage"), &testpb.PingRequest{}); err != nil {
+				t.Fatalf("Ping() with garbage token = %v, want OK", err)
+			}
 
-	// Undeclared: denied even with a token holding every scope.
-	_, err = testpb.NewShelfServiceClient(conn).Move(withToken(ctx, tokAll), &testpb.MoveRequest{})
-	if status.Code(err) != codes.PermissionDenied || errorInfo(t, err).GetReason() != "UNDECLARED_METHOD" {
-		t.Fatalf("Move() = %v, want PermissionDenied UNDECLARED_METHOD", err)
+			// Undeclared: denied with a token holding every scope and
+			// without one (no challenge: no token would help).
+			shelves := testpb.NewShelfServiceClient(conn)
+			for _, token := range []string{tokAll, ""} {
+				_, err := shelves.Move(withToken(ctx, token), &testpb.MoveRequest{})
+				if status.Code(err) != codes.PermissionDenied || errorInfo(t, err).GetReason() != "UNDECLARED_METHOD" {
+					t.Errorf("Move() with token %q = %v, want PermissionDenied UNDECLARED_METHOD", token, err)
+				}
+				_, err = shelves.Burn(withToken(ctx, token), &testpb.BurnRequest{})
+				if status.Code(err) != codes.PermissionDenied || errorInfo(t, err).GetReason() != "UNDECLARED_METHOD" {
+					t.Errorf("Burn() with token %q = %v, want PermissionDenied UNDECLARED_METHOD", token, err)
+				}
+			}
+
+			got, err := oauthgatev1.NewResourceMetadataServiceClient(conn).GetResourceMetadata(ctx, &oauthgatev1.GetResourceMetadataRequest{})
+			if status.Code(err) != tc.wantMetadata {
+				t.Errorf("GetResourceMetadata() without a token = %v, %v; want %v", got, err, tc.wantMetadata)
+			} else if err != nil && errorInfo(t, err).GetReason() != "UNDECLARED_METHOD" {
+				t.Errorf("GetResourceMetadata() = %v, want reason UNDECLARED_METHOD", err)
+			}
+			if v.calls != 0 {
+				t.Errorf("verifier called %d times for public and undeclared methods, want 0", v.calls)
+			}
+		})
 	}
 }
 
