@@ -239,3 +239,71 @@ func TestAuthorizer(t *testing.T) {
 		t.Error("an Authorizer's internal error reached the client")
 	}
 }
+
+// TestAuthorizer_EveryWiring: the Authorizer decides every call that passed
+// the token and scope checks, wired as interceptors or as go-grpc-
+// middleware's AuthFunc, for every kind of call; it never turns a denial
+// into an allowed call, and public methods do not reach it.
+func TestAuthorizer_EveryWiring(t *testing.T) {
+	suspendBob := func(_ context.Context, call interceptor.Call) error {
+		if call.Claims.Subject() == "bob" {
+			return &interceptor.DenyError{Reason: "SUSPENDED", Description: "the account is suspended"}
+		}
+		return nil
+	}
+	gate, err := interceptor.New(newFakeVerifier(t), newPolicy(t), interceptor.WithAuthorizer(suspendBob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wirings := map[string]serverConfig{
+		"Interceptors": {},
+		"AuthFunc": {
+			unary:    []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(gate.AuthFunc)},
+			streamIC: []grpc.StreamServerInterceptor{auth.StreamServerInterceptor(gate.AuthFunc)},
+		},
+	}
+	calls := map[string]struct {
+		token      string
+		wantCode   codes.Code
+		wantReason string
+	}{
+		"Allowed":           {token: tokAll, wantCode: codes.OK},
+		"Denied":            {token: tokOwnerBob, wantCode: codes.PermissionDenied, wantReason: "SUSPENDED"},
+		"NoToken":           {wantCode: codes.Unauthenticated, wantReason: "MISSING_TOKEN"},
+		"InvalidToken":      {token: tokExpired, wantCode: codes.Unauthenticated, wantReason: "INVALID_TOKEN"},
+		"InsufficientScope": {token: tokNone, wantCode: codes.PermissionDenied, wantReason: "INSUFFICIENT_SCOPE"},
+	}
+	for wiring, cfg := range wirings {
+		cfg.gate = gate
+		lib := testpb.NewLibraryServiceClient(startServer(t, cfg))
+		t.Run(wiring+"/PublicMethod", func(t *testing.T) {
+			t.Parallel()
+			if _, err := lib.Ping(withToken(testContext(t), tokOwnerBob), &testpb.PingRequest{}); err != nil {
+				t.Errorf("Ping() as a suspended user = %v, want OK: a public method has no caller to judge", err)
+			}
+		})
+		for _, k := range rpcKinds {
+			for name, tc := range calls {
+				t.Run(wiring+"/"+k.name+"/"+name, func(t *testing.T) {
+					t.Parallel()
+					r := k.call(withToken(testContext(t), tc.token), lib)
+					if got := status.Code(r.err); got != tc.wantCode {
+						t.Fatalf("code = %v (%v), want %v", got, r.err, tc.wantCode)
+					}
+					if tc.wantCode == codes.OK {
+						if r.reply == "" {
+							t.Error("no reply from the handler")
+						}
+						return
+					}
+					if got := errorInfo(t, r.err).GetReason(); got != tc.wantReason {
+						t.Errorf("reason = %s, want %s", got, tc.wantReason)
+					}
+					if tc.wantReason == "SUSPENDED" && status.Convert(r.err).Message() != "the account is suspended" {
+						t.Errorf("message = %q, want the DenyError's description", status.Convert(r.err).Message())
+					}
+				})
+			}
+		}
+	}
+}
