@@ -709,6 +709,37 @@ func TestNewJWT(t *testing.T) {
 	}
 }
 
+// TestJWT_MaxTokenSize: a token of exactly MaxTokenSize bytes is verified,
+// one byte more is ErrTooLarge before anything else is looked at; Issuers
+// caps at its largest verifier's size the same way.
+func TestJWT_MaxTokenSize(t *testing.T) {
+	t.Parallel()
+	tok := mintJWT(t, jwtMint{})
+	tests := map[string]struct {
+		max     int
+		wantErr error
+	}{
+		"Exactly":  {max: len(tok)},
+		"OneShort": {max: len(tok) - 1, wantErr: ErrTooLarge},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			j := newTestJWT(t, jwtTestKeySet(t), func(c *JWTConfig) { c.MaxTokenSize = tc.max })
+			is, err := NewIssuers(j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for verifier, v := range map[string]Verifier{"JWT": j, "Issuers": is} {
+				_, err := v.Verify(jwtTestContext(t), tok)
+				if tc.wantErr == nil && err != nil || !errors.Is(err, tc.wantErr) {
+					t.Errorf("%s.Verify(%d-byte token) with MaxTokenSize %d = %v, want %v", verifier, len(tok), tc.max, err, tc.wantErr)
+				}
+			}
+		})
+	}
+}
+
 func TestNewJWT_Defaults(t *testing.T) {
 	t.Parallel()
 	algs := []jose.SignatureAlgorithm{jose.ES256}
