@@ -681,6 +681,10 @@ func TestNewJWT(t *testing.T) {
 		"TenantsNoTemplate":   {keys: ks, edit: func(c *JWTConfig) { c.Tenants = []string{"t"} }, wantText: "{tenant} placeholder"},
 		"AnyTenantNoTemplate": {keys: ks, edit: func(c *JWTConfig) { c.AnyTenant = true }, wantText: "{tenant} placeholder"},
 		"TenantWithSlash":     {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Tenants = "https://as.example/{tenant}/", []string{"a/b"} }, wantText: "JWTConfig.Tenants[0]"},
+		"TenantWithSpace":     {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Tenants = "https://as.example/{tenant}/", []string{"t", "a b"} }, wantText: "JWTConfig.Tenants[1]"},
+		"TenantWithDEL":       {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Tenants = "https://as.example/{tenant}/", []string{"a\x7fb"} }, wantText: "JWTConfig.Tenants[0]"},
+		"TenantEmpty":         {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Tenants = "https://as.example/{tenant}/", []string{""} }, wantText: "JWTConfig.Tenants[0]"},
+		"TenantPrintableEnds": {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Tenants = "https://as.example/{tenant}/", []string{"!~"} }},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
