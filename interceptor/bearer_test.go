@@ -131,9 +131,11 @@ func TestCredentialsMetadata(t *testing.T) {
 }
 
 func TestWWWAuthenticateQuoting(t *testing.T) {
-	r := &rejection{oauthError: "invalid_token", description: `bad "quoted" \ text` + "\x00\n"}
+	// A header carries tab and printable ASCII: controls, DEL and bytes
+	// over 0x7f are dropped.
+	r := &rejection{oauthError: "invalid_token", description: `bad "quoted" \ text` + "\x00\n\x7f\x80\xff\t~end"}
 	got := challenge{scheme: "Bearer", realm: "realm", rej: r}.String()
-	want := `Bearer realm="realm", error="invalid_token", error_description="bad \"quoted\" \\ text"`
+	want := `Bearer realm="realm", error="invalid_token", error_description="bad \"quoted\" \\ text` + "\t~end\""
 	if got != want {
 		t.Fatalf("challenge = %s, want %s", got, want)
 	}
