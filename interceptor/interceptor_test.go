@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"sync"
 	"testing"
@@ -342,11 +343,38 @@ func TestNewValidates(t *testing.T) {
 		"EmptyDomain": func() (*interceptor.Interceptor, error) { return interceptor.New(v, p, interceptor.WithDomain("")) },
 		"NilLogger":   func() (*interceptor.Interceptor, error) { return interceptor.New(v, p, interceptor.WithLogger(nil)) },
 		"NilClock":    func() (*interceptor.Interceptor, error) { return interceptor.New(v, p, interceptor.WithClock(nil)) },
+		// A realm or domain travels in a quoted-string and in ErrorInfo:
+		// printable ASCII only.
+		"ControlInRealm": func() (*interceptor.Interceptor, error) {
+			return interceptor.New(v, p, interceptor.WithRealm("a\x1fb"))
+		},
+		"DELInRealm": func() (*interceptor.Interceptor, error) {
+			return interceptor.New(v, p, interceptor.WithRealm("a\x7fb"))
+		},
+		"BackslashInRealm": func() (*interceptor.Interceptor, error) { return interceptor.New(v, p, interceptor.WithRealm(`a\b`)) },
+		"TabInDomain":      func() (*interceptor.Interceptor, error) { return interceptor.New(v, p, interceptor.WithDomain("a\tb")) },
+		"NonASCIIDomain": func() (*interceptor.Interceptor, error) {
+			return interceptor.New(v, p, interceptor.WithDomain("bibliothèque"))
+		},
+		"NilDecisionLogger": func() (*interceptor.Interceptor, error) {
+			return interceptor.New(v, p, interceptor.WithDecisionLog(nil, slog.LevelInfo, false))
+		},
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
 			if gate, err := fn(); err == nil || gate != nil {
 				t.Fatalf("New() = %v, %v, want an error", gate, err)
+			}
+		})
+	}
+	valid := map[string][]interceptor.Option{
+		"PrintableEnds": {interceptor.WithRealm(" !library~"), interceptor.WithDomain("!~")},
+		"DecisionLog":   {interceptor.WithDecisionLog(slog.New(slog.DiscardHandler), slog.LevelInfo, true)},
+	}
+	for name, opts := range valid {
+		t.Run(name, func(t *testing.T) {
+			if gate, err := interceptor.New(v, p, opts...); err != nil || gate == nil {
+				t.Fatalf("New() = %v, %v, want an Interceptor", gate, err)
 			}
 		})
 	}
