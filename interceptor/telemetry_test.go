@@ -2,15 +2,20 @@ package interceptor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
+	"github.com/oauthgate/oauthgate/resource"
 	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
 )
@@ -72,36 +77,154 @@ func (v *hitVerifier) VerifyCacheHit(context.Context, string) (*verify.Claims, b
 }
 
 // recordingProvider is a meter provider whose histograms count their
-// measurements by the oauthgate.cache_hit attribute.
+// measurements by the oauthgate.cache_hit and oauthgate.result
+// attributes, and which keeps the callback of the decisions counter.
 type recordingProvider struct {
 	noop.MeterProvider
-	hist *recordingHistogram
+	hist     *recordingHistogram
+	callback metric.Callback
 }
 
 func (p *recordingProvider) Meter(string, ...metric.MeterOption) metric.Meter {
-	return recordingMeter{hist: p.hist}
+	return recordingMeter{p: p}
+}
+
+// decisions runs the decisions counter's callback as an SDK collecting
+// would, and returns the counts by "service/method code decision reason".
+func (p *recordingProvider) decisions(t *testing.T) map[string]int64 {
+	t.Helper()
+	o := &recordingObserver{got: map[string]int64{}}
+	if err := p.callback(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	return o.got
 }
 
 type recordingMeter struct {
 	noop.Meter
-	hist *recordingHistogram
+	p *recordingProvider
 }
 
 func (m recordingMeter) Float64Histogram(string, ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
-	return m.hist, nil
+	if m.p.hist == nil {
+		return noop.Float64Histogram{}, nil
+	}
+	return m.p.hist, nil
+}
+
+func (m recordingMeter) RegisterCallback(f metric.Callback, _ ...metric.Observable) (metric.Registration, error) {
+	m.p.callback = f
+	return noop.Registration{}, nil
 }
 
 type recordingHistogram struct {
 	noop.Float64Histogram
-	byHit map[bool]int
+	byHit    map[bool]int
+	byResult map[string]int
 }
 
 func (h *recordingHistogram) Enabled(context.Context) bool { return true }
 
 func (h *recordingHistogram) Record(_ context.Context, _ float64, opts ...metric.RecordOption) {
 	attrs := metric.NewRecordConfig(opts).Attributes()
-	hit, _ := attrs.Value(keyCacheHit)
-	h.byHit[hit.AsBool()]++
+	if hit, ok := attrs.Value(keyCacheHit); ok && h.byHit != nil {
+		h.byHit[hit.AsBool()]++
+	}
+	if r, ok := attrs.Value(keyResult); ok && h.byResult != nil {
+		h.byResult[r.AsString()]++
+	}
+}
+
+// recordingObserver records what the decisions counter reports.
+type recordingObserver struct {
+	metric.Observer // only ObserveInt64 is called
+	got             map[string]int64
+}
+
+func (o *recordingObserver) ObserveInt64(_ metric.Int64Observable, n int64, opts ...metric.ObserveOption) {
+	attrs := metric.NewObserveConfig(opts).Attributes()
+	get := func(k attribute.Key) string { v, _ := attrs.Value(k); return v.Emit() }
+	o.got[get(keyService)+"/"+get(keyMethod)+" "+get(keyStatusCode)+" "+get(keyDecision)+" "+get(keyReason)] += n
+}
+
+// TestTelemetry_VerifyResult: each verification is timed with the result
+// that explains it.
+func TestTelemetry_VerifyResult(t *testing.T) {
+	claims, err := verify.ParseClaims([]byte(`{"sub":"alice","scope":"library.read"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := scopes.NewPolicy(scopes.FromFiles(testpb.File_oauthgatetest_v1_library_proto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		err  error
+		want string
+	}{
+		"OK":          {want: "ok"},
+		"Invalid":     {err: &verify.TokenError{Reason: verify.ErrExpired, Claim: "exp"}, want: "invalid_token"},
+		"Unavailable": {err: &verify.UnavailableError{Op: "fetch JWKS", Err: errors.New("refused")}, want: "unavailable"},
+		"Deadline":    {err: context.DeadlineExceeded, want: "unavailable"},
+		"Other":       {err: errors.New("verifier bug"), want: "error"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			v := verify.Func(func(context.Context, string) (*verify.Claims, error) {
+				if tc.err != nil {
+					return nil, tc.err
+				}
+				return claims, nil
+			})
+			hist := &recordingHistogram{byResult: map[string]int{}}
+			gate, err := New(v, p, WithMeterProvider(&recordingProvider{hist: hist}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = gate.verify(context.Background(), "token")
+			if want := map[string]int{tc.want: 1}; !maps.Equal(hist.byResult, want) {
+				t.Errorf("verifications by result = %v, want %v", hist.byResult, want)
+			}
+		})
+	}
+}
+
+// TestTelemetry_ResourceMetadataMethod: with WithResourceMetadata, calls of
+// the metadata method are counted under its own name; without it, the
+// method is undeclared and counted under _OTHER like any other.
+func TestTelemetry_ResourceMetadataMethod(t *testing.T) {
+	p, err := scopes.NewPolicy(scopes.FromFiles(testpb.File_oauthgatetest_v1_library_proto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := resource.New(resource.Config{Resource: "https://library.example.com", AuthorizationServers: []string{"https://as.example.com"}, Policy: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const method = oauthgatev1.ResourceMetadataService_GetResourceMetadata_FullMethodName
+	tests := map[string]struct {
+		opts []Option
+		want map[string]int64
+	}{
+		"WithResourceMetadata": {opts: []Option{WithResourceMetadata(md)},
+			want: map[string]int64{"oauthgate.v1.ResourceMetadataService/GetResourceMetadata 0 allow ": 1}},
+		"Without": {want: map[string]int64{"_OTHER/_OTHER 7 deny UNDECLARED_METHOD": 1}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			mp := &recordingProvider{}
+			gate, err := New(verify.Func(func(context.Context, string) (*verify.Claims, error) { return nil, verify.ErrInvalidToken }), p,
+				append(tc.opts, WithMeterProvider(mp))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			handler := func(context.Context, any) (any, error) { return "metadata", nil }
+			_, _ = gate.Unary(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: method}, handler)
+			if got := mp.decisions(t); !maps.Equal(got, tc.want) {
+				t.Errorf("decisions = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }
 
 // TestTelemetry_CacheHitSampling checks that every verification the
