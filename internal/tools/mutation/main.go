@@ -14,6 +14,7 @@
 //	mutation rerun -gremlins FILE.json -dir DIR -o FILE
 //	mutation table [-equivalent FILE] RESULT...
 //	mutation one FILE:LINE:COL MUTATOR
+//	mutation retest RESULT...
 //
 // rerun reads the JSON gremlins wrote for DIR (the path it was given,
 // relative to the module root, which must be the working directory), runs
@@ -30,6 +31,10 @@
 // one runs the tests of a file's package against one mutant, named as in
 // equivalent.txt, and prints KILLED, LIVED, TIMED OUT or NOT VIABLE: the
 // quick check that a new test kills what it was written for.
+//
+// retest runs the lived mutants of rerun's files again and updates them:
+// after tests were added (and no other source changed), the mutants killed
+// before stay killed, so only the lived ones need another run.
 package main
 
 import (
@@ -49,6 +54,8 @@ func main() {
 		err = tableMain(os.Args[2:])
 	case "one":
 		err = oneMain(os.Args[2:])
+	case "retest":
+		err = retestMain(os.Args[2:])
 	default:
 		usage()
 	}
@@ -59,6 +66,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: mutation rerun -gremlins FILE.json -dir DIR -o FILE\n       mutation table [-equivalent FILE] RESULT...\n       mutation one FILE:LINE:COL MUTATOR")
+	fmt.Fprintln(os.Stderr, "usage: mutation rerun -gremlins FILE.json -dir DIR -o FILE\n       mutation table [-equivalent FILE] RESULT...\n       mutation one FILE:LINE:COL MUTATOR\n       mutation retest RESULT...")
 	os.Exit(2)
 }

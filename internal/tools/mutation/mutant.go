@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/parser"
+	"go/printer"
 	"go/token"
 
 	"golang.org/x/tools/go/ast/astutil"
@@ -89,10 +90,10 @@ const (
 // A site is a located mutant: its file and operator.
 type site struct {
 	fset  *token.FileSet
-	src   []byte
-	off   int         // byte offset of the operator
-	from  token.Token // the operator in the source
-	to    token.Token // what the mutant makes it
+	file  *ast.File
+	op    *token.Token // the operator in the syntax tree
+	from  token.Token  // the operator in the source
+	to    token.Token  // what the mutant makes it
 	place place
 	// sw is the switch statement of a case clause (inCase only): its
 	// position is in a covered block exactly when the clause's expressions
@@ -107,7 +108,7 @@ func locate(filename string, src []byte, m Mutant) (*site, error) {
 		return nil, fmt.Errorf("%s: unknown mutator", m.ID())
 	}
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filename, src, parser.SkipObjectResolution)
+	f, err := parser.ParseFile(fset, filename, src, parser.ParseComments|parser.SkipObjectResolution)
 	if err != nil {
 		return nil, err
 	}
@@ -117,47 +118,44 @@ func locate(filename string, src []byte, m Mutant) (*site, error) {
 	}
 	pos := tf.LineStart(m.Line) + token.Pos(m.Column-1)
 	var found ast.Node
-	var tok token.Token
+	var op *token.Token
 	ast.Inspect(f, func(n ast.Node) bool {
 		if found != nil {
 			return false
 		}
-		if p, t, ok := operator(n); ok && p == pos {
-			found, tok = n, t
+		if p, t := operator(n); t != nil && p == pos {
+			found, op = n, t
 		}
 		return true
 	})
 	if found == nil {
 		return nil, fmt.Errorf("%s: no operator there", m.ID())
 	}
-	to, ok := table[tok]
+	to, ok := table[*op]
 	if !ok {
-		return nil, fmt.Errorf("%s: %s does not mutate %s", m.ID(), m.Type, tok)
+		return nil, fmt.Errorf("%s: %s does not mutate %s", m.ID(), m.Type, *op)
 	}
-	s := &site{fset: fset, src: src, off: tf.Offset(pos), from: tok, to: to}
-	if !bytes.HasPrefix(src[s.off:], []byte(tok.String())) {
-		return nil, fmt.Errorf("%s: %s is not at its position", m.ID(), tok)
-	}
+	s := &site{fset: fset, file: f, op: op, from: *op, to: to}
 	s.place, s.sw = placeOf(f, found)
 	return s, nil
 }
 
-// operator returns the operator of the nodes gremlins mutates
-// (internal/engine/node.go).
-func operator(n ast.Node) (token.Pos, token.Token, bool) {
+// operator returns the position of the operator of the nodes gremlins
+// mutates (internal/engine/node.go) and the operator itself, or nil.
+func operator(n ast.Node) (token.Pos, *token.Token) {
 	switch n := n.(type) {
 	case *ast.AssignStmt:
-		return n.TokPos, n.Tok, true
+		return n.TokPos, &n.Tok
 	case *ast.BinaryExpr:
-		return n.OpPos, n.Op, true
+		return n.OpPos, &n.Op
 	case *ast.BranchStmt:
-		return n.TokPos, n.Tok, true
+		return n.TokPos, &n.Tok
 	case *ast.IncDecStmt:
-		return n.TokPos, n.Tok, true
+		return n.TokPos, &n.Tok
 	case *ast.UnaryExpr:
-		return n.OpPos, n.Op, true
+		return n.OpPos, &n.Op
 	}
-	return token.NoPos, token.ILLEGAL, false
+	return token.NoPos, nil
 }
 
 // placeOf says where n is; for a case clause's expression it also returns
@@ -183,11 +181,15 @@ func placeOf(f *ast.File, n ast.Node) (place, ast.Node) {
 	return inBlock, nil
 }
 
-// mutated returns the source with the operator replaced.
-func (s *site) mutated() []byte {
-	from, to := s.from.String(), s.to.String()
-	out := make([]byte, 0, len(s.src)+len(to)-len(from))
-	out = append(out, s.src[:s.off]...)
-	out = append(out, to...)
-	return append(out, s.src[s.off+len(from):]...)
+// mutated returns the source with the operator replaced in the syntax
+// tree, printed as gremlins prints it: the tree, not the text, is mutated,
+// so that "a && b && c" becomes "(a || b) && c", never "a || b && c".
+func (s *site) mutated() ([]byte, error) {
+	*s.op = s.to
+	defer func() { *s.op = s.from }()
+	var b bytes.Buffer
+	if err := printer.Fprint(&b, s.fset, s.file); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

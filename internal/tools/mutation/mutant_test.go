@@ -22,6 +22,10 @@ func f(a, b int) int {
 	}
 	return -a
 }
+
+func g(a, b int) bool {
+	return a > 0 && b > 0 && a > b
+}
 `
 
 // TestLocate: each mutant is found at gremlins' line and column, mutated as
@@ -33,13 +37,16 @@ func TestLocate(t *testing.T) {
 		wantPlace place
 		wantErr   string
 	}{
-		"PackageConst":   {m: Mutant{Line: 3, Column: 18, Type: "ARITHMETIC_BASE"}, wantLine: "const limit = 10 / 60", wantPlace: inPackageDecl},
-		"LocalVar":       {m: Mutant{Line: 6, Column: 16, Type: "ARITHMETIC_BASE"}, wantLine: "\tvar local = a - b", wantPlace: inBlock},
-		"CaseCondition":  {m: Mutant{Line: 8, Column: 9, Type: "CONDITIONALS_BOUNDARY"}, wantLine: "\tcase a <= b && local > limit:", wantPlace: inCase},
-		"CaseLogical":    {m: Mutant{Line: 8, Column: 13, Type: "INVERT_LOGICAL"}, wantLine: "\tcase a < b || local > limit:", wantPlace: inCase},
-		"CaseBody":       {m: Mutant{Line: 9, Column: 12, Type: "ARITHMETIC_BASE"}, wantLine: "\t\treturn a + b", wantPlace: inBlock},
-		"TaggedCase":     {m: Mutant{Line: 12, Column: 9, Type: "ARITHMETIC_BASE"}, wantLine: "\tcase b - 1:", wantPlace: inCase},
-		"Negation":       {m: Mutant{Line: 15, Column: 9, Type: "INVERT_NEGATIVES"}, wantLine: "\treturn +a", wantPlace: inBlock},
+		"PackageConst":  {m: Mutant{Line: 3, Column: 18, Type: "ARITHMETIC_BASE"}, wantLine: "const limit = 10 / 60", wantPlace: inPackageDecl},
+		"LocalVar":      {m: Mutant{Line: 6, Column: 16, Type: "ARITHMETIC_BASE"}, wantLine: "\tvar local = a - b", wantPlace: inBlock},
+		"CaseCondition": {m: Mutant{Line: 8, Column: 9, Type: "CONDITIONALS_BOUNDARY"}, wantLine: "\tcase a <= b && local > limit:", wantPlace: inCase},
+		"CaseLogical":   {m: Mutant{Line: 8, Column: 13, Type: "INVERT_LOGICAL"}, wantLine: "\tcase a < b || local > limit:", wantPlace: inCase},
+		"CaseBody":      {m: Mutant{Line: 9, Column: 12, Type: "ARITHMETIC_BASE"}, wantLine: "\t\treturn a + b", wantPlace: inBlock},
+		"TaggedCase":    {m: Mutant{Line: 12, Column: 9, Type: "ARITHMETIC_BASE"}, wantLine: "\tcase b - 1:", wantPlace: inCase},
+		"Negation":      {m: Mutant{Line: 15, Column: 9, Type: "INVERT_NEGATIVES"}, wantLine: "\treturn +a", wantPlace: inBlock},
+		// The tree is mutated, not the text: precedence stays.
+		"ChainFirst":     {m: Mutant{Line: 19, Column: 15, Type: "INVERT_LOGICAL"}, wantLine: "\treturn (a > 0 || b > 0) && a > b", wantPlace: inBlock},
+		"ChainLast":      {m: Mutant{Line: 19, Column: 24, Type: "INVERT_LOGICAL"}, wantLine: "\treturn a > 0 && b > 0 || a > b", wantPlace: inBlock},
 		"NoOperator":     {m: Mutant{Line: 8, Column: 10, Type: "INVERT_LOGICAL"}, wantErr: "no operator there"},
 		"OtherOperator":  {m: Mutant{Line: 8, Column: 9, Type: "INVERT_LOGICAL"}, wantErr: "does not mutate <"},
 		"UnknownMutator": {m: Mutant{Line: 8, Column: 9, Type: "FLIP"}, wantErr: "unknown mutator"},
@@ -58,7 +65,11 @@ func TestLocate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lines := bytes.Split(s.mutated(), []byte("\n"))
+			out, err := s.mutated()
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := bytes.Split(out, []byte("\n"))
 			if got := string(lines[tc.m.Line-1]); got != tc.wantLine {
 				t.Errorf("mutated line = %q, want %q", got, tc.wantLine)
 			}

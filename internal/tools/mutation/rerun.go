@@ -100,6 +100,63 @@ func oneMain(args []string) error {
 	return nil
 }
 
+// retestMain runs the lived mutants of result files again, after new tests,
+// and updates the files: the killed ones stay killed, since tests were only
+// added.
+func retestMain(args []string) error {
+	if len(args) == 0 {
+		usage()
+	}
+	r := &rerunner{coef: 10}
+	var err error
+	if r.tmp, err = os.MkdirTemp("", "mutation-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(r.tmp)
+	for _, name := range args {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		var mutants []Mutant
+		if err := json.Unmarshal(data, &mutants); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		for i := range mutants {
+			m := &mutants[i]
+			if m.Status != lived {
+				continue
+			}
+			abs, err := filepath.Abs(filepath.FromSlash(m.File))
+			if err != nil {
+				return err
+			}
+			src, err := os.ReadFile(abs)
+			if err != nil {
+				return err
+			}
+			s, err := locate(abs, src, *m)
+			if err != nil {
+				return fmt.Errorf("%w (the source changed since the run: run the package again)", err)
+			}
+			status, err := r.runOne("./"+path.Dir(m.File), job{m: m, s: s, abs: abs}, 5*time.Minute)
+			if err != nil {
+				return err
+			}
+			m.Status = status
+			fmt.Printf("%12s %s\n", status, m.ID())
+		}
+		out, err := json.MarshalIndent(mutants, "", "\t")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(name, append(out, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readGremlins reads gremlins' output for dir into mutants named from the
 // module root.
 func readGremlins(name, dir string) ([]Mutant, error) {
@@ -211,8 +268,12 @@ func (r *rerunner) runPackage(pkg string, jobs []job) error {
 
 // runOne tests the package with the mutated file laid over the original.
 func (r *rerunner) runOne(target string, j job, timeout time.Duration) (string, error) {
+	src, err := j.s.mutated()
+	if err != nil {
+		return "", err
+	}
 	mutated := filepath.Join(r.tmp, filepath.Base(j.abs))
-	if err := os.WriteFile(mutated, j.s.mutated(), 0o644); err != nil {
+	if err := os.WriteFile(mutated, src, 0o644); err != nil {
 		return "", err
 	}
 	overlay, err := json.Marshal(map[string]map[string]string{"Replace": {j.abs: mutated}})
