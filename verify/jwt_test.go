@@ -302,6 +302,16 @@ func TestJWT_VerifyValid(t *testing.T) {
 				}
 			},
 		},
+		"ScopeWithEscapes": {
+			// JSON escapes in scope are decoded before it is split.
+			mint: jwtMint{payload: `{"iss":"` + jwtTestIssuer + `","aud":"` + jwtTestAudience +
+				`","exp":1.9e9,"scope":"orders.read\u0020orders\u002ewrite"}`},
+			check: func(t *testing.T, c *Claims) {
+				if got := c.Scopes().String(); got != "orders.read orders.write" {
+					t.Errorf("Scopes = %q, want %q", got, "orders.read orders.write")
+				}
+			},
+		},
 		"UnknownClaimsOfEveryType": {
 			mint: jwtMint{claims: map[string]any{"x": map[string]any{"a": []any{1.5e3, true, false, nil, "s", map[string]any{}}}}},
 		},
@@ -410,8 +420,20 @@ func TestJWT_VerifyRejects(t *testing.T) {
 		"ExpNegative":      {token: claims(map[string]any{"exp": -1}), wantErr: ErrMalformed, wantClaim: "exp"},
 		"ExpHuge":          {token: claims(map[string]any{"exp": 1e20}), wantErr: ErrMalformed, wantClaim: "exp"},
 		"ExpAfterYear9999": {token: claims(map[string]any{"exp": int64(253402300800)}), wantErr: ErrMalformed, wantClaim: "exp"},
-		"NbfString":        {token: claims(map[string]any{"nbf": "soon"}), wantErr: ErrMalformed, wantClaim: "nbf"},
-		"SubNumber":        {token: claims(map[string]any{"sub": 42}), wantErr: ErrMalformed, wantClaim: "sub"},
+		// With a typ that cannot tell ID tokens from access tokens, their
+		// claims refuse a token; the error names the first of them.
+		"IDTokenClaims": {
+			token:   minted(jwtMint{typ: "JWT", claims: map[string]any{"nonce": "n", "at_hash": "h", "c_hash": "c"}}),
+			config:  func(c *JWTConfig) { c.Types = []string{"JWT"} },
+			wantErr: ErrType, wantClaim: "nonce",
+		},
+		"IDTokenHashes": {
+			token:   minted(jwtMint{typ: "JWT", claims: map[string]any{"c_hash": "c", "at_hash": "h"}}),
+			config:  func(c *JWTConfig) { c.Types = []string{"JWT"} },
+			wantErr: ErrType, wantClaim: "at_hash",
+		},
+		"NbfString": {token: claims(map[string]any{"nbf": "soon"}), wantErr: ErrMalformed, wantClaim: "nbf"},
+		"SubNumber": {token: claims(map[string]any{"sub": 42}), wantErr: ErrMalformed, wantClaim: "sub"},
 		"DuplicateExp": {
 			token:   payload(`{"iss":"` + jwtTestIssuer + `","aud":"` + jwtTestAudience + `","exp":1,"exp":1900000000}`),
 			wantErr: ErrMalformed, wantClaim: "exp",
