@@ -312,6 +312,31 @@ func TestJWT_VerifyValid(t *testing.T) {
 				}
 			},
 		},
+		"ExpLastSecondOf9999": {
+			mint: jwtMint{claims: map[string]any{"exp": int64(253402300799)}},
+			check: func(t *testing.T, c *Claims) {
+				if want := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC); !c.Expiry().Equal(want) {
+					t.Errorf("Expiry = %v, want %v", c.Expiry(), want)
+				}
+			},
+		},
+		"FractionalLastSecondOf9999": {
+			mint: jwtMint{payload: `{"iss":"` + jwtTestIssuer + `","aud":"` + jwtTestAudience + `","exp":253402300799.0}`},
+			check: func(t *testing.T, c *Claims) {
+				if want := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC); !c.Expiry().Equal(want) {
+					t.Errorf("Expiry = %v, want %v", c.Expiry(), want)
+				}
+			},
+		},
+		"FractionalZeroIat": {
+			// 0 is a NumericDate (1970-01-01T00:00:00Z); only negatives are refused.
+			mint: jwtMint{payload: `{"iss":"` + jwtTestIssuer + `","aud":"` + jwtTestAudience + `","exp":1.9e9,"iat":0.0}`},
+			check: func(t *testing.T, c *Claims) {
+				if !c.IssuedAt().Equal(time.Unix(0, 0)) {
+					t.Errorf("IssuedAt = %v, want the epoch", c.IssuedAt())
+				}
+			},
+		},
 		"UnknownClaimsOfEveryType": {
 			mint: jwtMint{claims: map[string]any{"x": map[string]any{"a": []any{1.5e3, true, false, nil, "s", map[string]any{}}}}},
 		},
@@ -432,8 +457,9 @@ func TestJWT_VerifyRejects(t *testing.T) {
 			config:  func(c *JWTConfig) { c.Types = []string{"JWT"} },
 			wantErr: ErrType, wantClaim: "at_hash",
 		},
-		"NbfString": {token: claims(map[string]any{"nbf": "soon"}), wantErr: ErrMalformed, wantClaim: "nbf"},
-		"SubNumber": {token: claims(map[string]any{"sub": 42}), wantErr: ErrMalformed, wantClaim: "sub"},
+		"ExpFracAfter9999": {token: payload(`{"iss":"` + jwtTestIssuer + `","aud":"` + jwtTestAudience + `","exp":253402300799.5}`), wantErr: ErrMalformed, wantClaim: "exp"},
+		"NbfString":        {token: claims(map[string]any{"nbf": "soon"}), wantErr: ErrMalformed, wantClaim: "nbf"},
+		"SubNumber":        {token: claims(map[string]any{"sub": 42}), wantErr: ErrMalformed, wantClaim: "sub"},
 		"DuplicateExp": {
 			token:   payload(`{"iss":"` + jwtTestIssuer + `","aud":"` + jwtTestAudience + `","exp":1,"exp":1900000000}`),
 			wantErr: ErrMalformed, wantClaim: "exp",
