@@ -3,6 +3,7 @@ package interceptor_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,11 +20,14 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/oauthgate/oauthgate/interceptor"
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/scopes"
 )
 
 // syncBuffer is a log sink safe for concurrent writes.
@@ -290,5 +294,122 @@ func TestAuthFuncOverride(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAuthorizer_EveryWiring: the Authorizer decides every call that passed
+// the token and scope checks, wired as interceptors or as go-grpc-
+// middleware's AuthFunc, for every kind of call; it never turns a denial
+// into an allowed call, public methods (unary or streaming) do not reach
+// it, and without WithStreamMessages it does not see stream messages.
+func TestAuthorizer_EveryWiring(t *testing.T) {
+	authorizer := func(_ context.Context, call interceptor.Call) error {
+		switch {
+		case call.Claims == nil:
+			return errors.New("called without claims") // a public call reached it
+		case call.Claims.Subject() == "bob":
+			return &interceptor.DenyError{Reason: "SUSPENDED", Description: "the account is suspended"}
+		case call.Claims.Subject() == "dave":
+			return &interceptor.DenyError{Reason: "MORE_SCOPE", Description: "this needs library.delete", Scopes: []string{"library.delete"}}
+		}
+		if req, ok := call.Request.(*testpb.ChatRequest); ok && req.GetText() == "forbidden" {
+			return errors.New("a stream message reached the Authorizer")
+		}
+		return nil
+	}
+	v := newFakeVerifier(t)
+	v.add("dave", claimsFor(t, "dave", "library.read library.write library.admin", time.Now().Add(time.Hour)))
+	policy, err := scopes.NewPolicy(scopes.FromFiles(testpb.File_oauthgatetest_v1_library_proto),
+		scopes.ForService(healthpb.Health_ServiceDesc.ServiceName, scopes.Public()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate, err := interceptor.New(v, policy, interceptor.WithRealm("library"), interceptor.WithAuthorizer(authorizer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wirings := map[string][]grpc.ServerOption{
+		"Interceptors": {grpc.ChainUnaryInterceptor(gate.Unary), grpc.ChainStreamInterceptor(gate.Stream)},
+		"AuthFunc": {grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(gate.AuthFunc)),
+			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(gate.AuthFunc))},
+	}
+	calls := map[string]struct {
+		token      string
+		wantCode   codes.Code
+		wantReason string
+		wantMsg    string
+		wantWWW    string // the exact challenge; "-" for none, "" unchecked
+	}{
+		"Allowed": {token: tokAll, wantCode: codes.OK},
+		"Denied": {token: tokOwnerBob, wantCode: codes.PermissionDenied, wantReason: "SUSPENDED",
+			wantMsg: "the account is suspended", wantWWW: "-"},
+		"DeniedForScope": {token: "dave", wantCode: codes.PermissionDenied, wantReason: "MORE_SCOPE", wantMsg: "this needs library.delete",
+			wantWWW: `Bearer realm="library", error="insufficient_scope", error_description="this needs library.delete", scope="library.delete"`},
+		"NoToken":           {wantCode: codes.Unauthenticated, wantReason: "MISSING_TOKEN", wantWWW: `Bearer realm="library"`},
+		"InvalidToken":      {token: tokExpired, wantCode: codes.Unauthenticated, wantReason: "INVALID_TOKEN"},
+		"InsufficientScope": {token: tokNone, wantCode: codes.PermissionDenied, wantReason: "INSUFFICIENT_SCOPE"},
+	}
+	for wiring, opts := range wirings {
+		srv := grpc.NewServer(opts...)
+		testpb.RegisterLibraryServiceServer(srv, &library{})
+		healthpb.RegisterHealthServer(srv, health.NewServer())
+		conn := oauthtest.ServeGRPC(t, srv)
+		lib := testpb.NewLibraryServiceClient(conn)
+		t.Run(wiring+"/PublicMethods", func(t *testing.T) {
+			t.Parallel()
+			ctx := withToken(testContext(t), tokOwnerBob)
+			if _, err := lib.Ping(ctx, &testpb.PingRequest{}); err != nil {
+				t.Errorf("Ping() as a suspended user = %v, want OK: a public method has no caller to judge", err)
+			}
+			w, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{})
+			if err == nil {
+				_, err = w.Recv()
+			}
+			if err != nil {
+				t.Errorf("Health.Watch() as a suspended user = %v, want OK", err)
+			}
+		})
+		t.Run(wiring+"/StreamMessages", func(t *testing.T) {
+			t.Parallel()
+			s, err := lib.Chat(withToken(testContext(t), tokAll))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Send(&testpb.ChatRequest{Text: "forbidden"}); err != nil {
+				t.Fatal(err)
+			}
+			if m, err := s.Recv(); err != nil || m.GetText() != "alice:forbidden" {
+				t.Errorf("Chat() message = %v, %v; want it echoed: only WithStreamMessages judges messages", m, err)
+			}
+		})
+		for _, k := range rpcKinds {
+			for name, tc := range calls {
+				t.Run(wiring+"/"+k.name+"/"+name, func(t *testing.T) {
+					t.Parallel()
+					r := k.call(withToken(testContext(t), tc.token), lib)
+					if got := status.Code(r.err); got != tc.wantCode {
+						t.Fatalf("code = %v (%v), want %v", got, r.err, tc.wantCode)
+					}
+					if tc.wantCode == codes.OK {
+						if r.reply == "" {
+							t.Error("no reply from the handler")
+						}
+						return
+					}
+					if got := errorInfo(t, r.err).GetReason(); got != tc.wantReason {
+						t.Errorf("reason = %s, want %s", got, tc.wantReason)
+					}
+					if tc.wantMsg != "" && status.Convert(r.err).Message() != tc.wantMsg {
+						t.Errorf("message = %q, want %q", status.Convert(r.err).Message(), tc.wantMsg)
+					}
+					switch www := r.wwwAuthenticate(); {
+					case tc.wantWWW == "-" && len(www) != 0:
+						t.Errorf("www-authenticate = %q, want none: no other token would help", www)
+					case tc.wantWWW != "" && tc.wantWWW != "-" && (len(www) != 1 || www[0] != tc.wantWWW):
+						t.Errorf("www-authenticate = %q, want %q", www, tc.wantWWW)
+					}
+				})
+			}
+		}
 	}
 }

@@ -46,6 +46,47 @@ func TestParseBearer(t *testing.T) {
 	}
 }
 
+// TestParseBearer_EveryPosition puts each kind of byte b64token forbids at
+// every position of tokens from 1 to 26 bytes: the scanner checks eight
+// bytes at a time, so a bad byte must be found in the first, second and
+// third block as well as in the tail, and "=" only counts as padding at the
+// end.
+func TestParseBearer_EveryPosition(t *testing.T) {
+	forbidden := map[string]byte{
+		"NUL": 0x00, "Tab": '\t', "Newline": '\n', "Space": ' ', "Quote": '"', "Comma": ',',
+		"Backslash": '\\', "Colon": ':', "At": '@', "Percent": '%', "DEL": 0x7f, "High": 0x80, "FF": 0xff,
+	}
+	const alphabet = "aZ09-._~+/"
+	for n := 1; n <= 26; n++ {
+		good := make([]byte, n)
+		for i := range good {
+			good[i] = alphabet[i%len(alphabet)]
+		}
+		for _, tok := range []string{string(good), string(good) + "=", string(good) + "==="} {
+			if got, ok := parseCredentials("Bearer "+tok, "bearer"); !ok || got != tok {
+				t.Errorf("parseCredentials(%q) = %q, %v; want the token", "Bearer "+tok, got, ok)
+			}
+		}
+		for p := range n {
+			for name, c := range forbidden {
+				if p == 0 && c == ' ' {
+					continue // one more separating space: "scheme 1*SP b64token"
+				}
+				bad := string(good[:p]) + string(c) + string(good[p+1:])
+				if got, ok := parseCredentials("Bearer "+bad, "bearer"); ok {
+					t.Errorf("%d-byte token, %s at %d: parseCredentials() = %q, true; want false", n, name, p, got)
+				}
+			}
+			if p < n-1 {
+				bad := string(good[:p]) + "=" + string(good[p+1:])
+				if got, ok := parseCredentials("Bearer "+bad, "bearer"); ok {
+					t.Errorf("%d-byte token, \"=\" at %d before the end: parseCredentials() = %q, true; want false", n, p, got)
+				}
+			}
+		}
+	}
+}
+
 func TestCredentialsMetadata(t *testing.T) {
 	dpopGate := &Interceptor{opts: options{dpop: &dpopOptions{}}}
 	tests := map[string]struct {
@@ -90,9 +131,11 @@ func TestCredentialsMetadata(t *testing.T) {
 }
 
 func TestWWWAuthenticateQuoting(t *testing.T) {
-	r := &rejection{oauthError: "invalid_token", description: `bad "quoted" \ text` + "\x00\n"}
+	// A header carries tab and printable ASCII: controls, DEL and bytes
+	// over 0x7f are dropped.
+	r := &rejection{oauthError: "invalid_token", description: `bad "quoted" \ text` + "\x00\n\x7f\x80\xff\t~end"}
 	got := challenge{scheme: "Bearer", realm: "realm", rej: r}.String()
-	want := `Bearer realm="realm", error="invalid_token", error_description="bad \"quoted\" \\ text"`
+	want := `Bearer realm="realm", error="invalid_token", error_description="bad \"quoted\" \\ text` + "\t~end\""
 	if got != want {
 		t.Fatalf("challenge = %s, want %s", got, want)
 	}

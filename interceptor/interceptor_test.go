@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/oauthgate/oauthgate/interceptor"
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/verify"
 )
 
 // result is what a client sees of one call.
@@ -343,5 +345,43 @@ func TestDenialLog_ClientMethodBounded(t *testing.T) {
 		if len(log) > 1024 {
 			t.Errorf("%s: log line has %d bytes, want at most 1 KiB", name, len(log))
 		}
+	}
+}
+
+// TestLoggerLevels: WithLogger logs each denial at Info, and at Warn when
+// the verifier could not answer or broke its contract: those are the
+// operators' problems, not the clients'.
+func TestLoggerLevels(t *testing.T) {
+	var logs syncBuffer
+	v := newFakeVerifier(t)
+	v.add("broken", func() (*verify.Claims, error) { return nil, nil })
+	gate, err := interceptor.New(v, newPolicy(t), interceptor.WithLogger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := testpb.NewLibraryServiceClient(startServer(t, serverConfig{gate: gate}))
+	ctx := testContext(t)
+	want := map[string]string{ // reason → level
+		"MISSING_TOKEN":        "INFO",
+		"INVALID_TOKEN":        "INFO",
+		"INSUFFICIENT_SCOPE":   "INFO",
+		"VERIFIER_UNAVAILABLE": "WARN",
+		"VERIFIER_FAILED":      "WARN",
+	}
+	for _, token := range []string{"", tokExpired, tokNone, tokUnavailable, "broken"} {
+		if _, err := lib.GetBook(withToken(ctx, token), &testpb.GetBookRequest{}); err == nil {
+			t.Fatalf("GetBook() with token %q succeeded", token)
+		}
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var entry struct{ Level, Msg, Reason string }
+		if err := json.Unmarshal([]byte(line), &entry); err != nil || entry.Msg != "oauthgate: call denied" {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		got[entry.Reason] = entry.Level
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("denials logged at %v, want %v", got, want)
 	}
 }

@@ -179,6 +179,51 @@ func TestStepUp_Streams(t *testing.T) {
 	}
 }
 
+// TestStepUp_Description: the message and error_description say which
+// authentication the rule asks for: stronger (acr_values), more recent
+// (max_age), or both.
+func TestStepUp_Description(t *testing.T) {
+	tests := map[string]struct {
+		edit func(*oauthgatev1.Rule)
+		want string
+	}{
+		"ACR":    {edit: func(r *oauthgatev1.Rule) { r.AcrValues = []string{"urn:example:mfa"} }, want: "a stronger authentication is required"},
+		"MaxAge": {edit: func(r *oauthgatev1.Rule) { r.MaxAge = proto.Int64(300) }, want: "a more recent authentication is required"},
+		"Both": {edit: func(r *oauthgatev1.Rule) { r.AcrValues, r.MaxAge = []string{"urn:example:mfa"}, proto.Int64(300) },
+			want: "a stronger and more recent authentication is required"},
+	}
+	v := newFakeVerifier(t)
+	// Neither acr nor auth_time: every step-up rule refuses it.
+	raw := fmt.Sprintf(`{"sub":"alice","scope":"library.read","aud":"https://library.example.com","exp":%d}`, time.Now().Add(time.Hour).Unix())
+	c, err := verify.ParseClaims([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.add("plain", func() (*verify.Claims, error) { return c, nil })
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			gate, err := interceptor.New(v, editedLibraryPolicy(t, tc.edit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := testpb.NewLibraryServiceClient(startServer(t, serverConfig{gate: gate}))
+			var hdr metadata.MD
+			_, err = client.GetBook(withToken(testContext(t), "plain"), &testpb.GetBookRequest{}, grpc.Header(&hdr))
+			if status.Code(err) != codes.Unauthenticated || status.Convert(err).Message() != tc.want {
+				t.Fatalf("GetBook() = %v, want Unauthenticated %q", err, tc.want)
+			}
+			www := hdr.Get("www-authenticate")
+			if len(www) != 1 {
+				t.Fatalf("www-authenticate = %q, want one challenge", www)
+			}
+			if _, params, err := parseChallenge(www[0]); err != nil || params["error_description"] != tc.want {
+				t.Errorf("challenge %q: error_description = %q (%v), want %q", www[0], params["error_description"], err, tc.want)
+			}
+		})
+	}
+}
+
 // parseChallenge parses one challenge of a www-authenticate value by the
 // grammar of RFC 9110 §11.6.1 — auth-scheme [ 1*SP auth-param *( OWS ","
 // OWS auth-param ) ], auth-param = token BWS "=" BWS ( token /

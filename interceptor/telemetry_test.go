@@ -3,12 +3,18 @@ package interceptor
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
+	"github.com/oauthgate/oauthgate/resource"
 	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
 )
@@ -79,5 +85,87 @@ func TestTelemetry_DenialSeriesBounded(t *testing.T) {
 	}
 	if n := tel.denial(m, codes.PermissionDenied, "REASON_7").n.Load(); n != 1 {
 		t.Errorf("denials counted under REASON_7 = %d, want 1", n)
+	}
+}
+
+// recordingProvider is a meter provider that keeps the callback of the
+// decisions counter.
+type recordingProvider struct {
+	noop.MeterProvider
+	callback metric.Callback
+}
+
+func (p *recordingProvider) Meter(string, ...metric.MeterOption) metric.Meter {
+	return recordingMeter{p: p}
+}
+
+// decisions runs the decisions counter's callback as an SDK collecting
+// would, and returns the counts by "service/method code decision reason".
+func (p *recordingProvider) decisions(t *testing.T) map[string]int64 {
+	t.Helper()
+	o := &recordingObserver{got: map[string]int64{}}
+	if err := p.callback(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	return o.got
+}
+
+type recordingMeter struct {
+	noop.Meter
+	p *recordingProvider
+}
+
+func (m recordingMeter) RegisterCallback(f metric.Callback, _ ...metric.Observable) (metric.Registration, error) {
+	m.p.callback = f
+	return noop.Registration{}, nil
+}
+
+// recordingObserver records what the decisions counter reports.
+type recordingObserver struct {
+	metric.Observer // only ObserveInt64 is called
+	got             map[string]int64
+}
+
+func (o *recordingObserver) ObserveInt64(_ metric.Int64Observable, n int64, opts ...metric.ObserveOption) {
+	attrs := metric.NewObserveConfig(opts).Attributes()
+	get := func(k attribute.Key) string { v, _ := attrs.Value(k); return v.Emit() }
+	o.got[get(keyService)+"/"+get(keyMethod)+" "+get(keyStatusCode)+" "+get(keyDecision)+" "+get(keyReason)] += n
+}
+
+// TestTelemetry_ResourceMetadataMethod: with WithResourceMetadata, calls of
+// the metadata method are counted under its own name; without it, the
+// method is undeclared and counted under _OTHER like any other.
+func TestTelemetry_ResourceMetadataMethod(t *testing.T) {
+	p, err := scopes.NewPolicy(scopes.FromFiles(testpb.File_oauthgatetest_v1_library_proto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := resource.New(resource.Config{Resource: "https://library.example.com", AuthorizationServers: []string{"https://as.example.com"}, Policy: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const method = oauthgatev1.ResourceMetadataService_GetResourceMetadata_FullMethodName
+	tests := map[string]struct {
+		opts []Option
+		want map[string]int64
+	}{
+		"WithResourceMetadata": {opts: []Option{WithResourceMetadata(md)},
+			want: map[string]int64{"oauthgate.v1.ResourceMetadataService/GetResourceMetadata 0 allow ": 1}},
+		"Without": {want: map[string]int64{"_OTHER/_OTHER 7 deny UNDECLARED_METHOD": 1}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			mp := &recordingProvider{}
+			gate, err := New(verify.Func(func(context.Context, string) (*verify.Claims, error) { return nil, verify.ErrInvalidToken }), p,
+				append(tc.opts, WithMeterProvider(mp))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			handler := func(context.Context, any) (any, error) { return "metadata", nil }
+			_, _ = gate.Unary(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: method}, handler)
+			if got := mp.decisions(t); !maps.Equal(got, tc.want) {
+				t.Errorf("decisions = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -103,6 +103,19 @@ func TestNewPolicyInvalidNamesEveryMethod(t *testing.T) {
 			t.Errorf("error message does not name %s:\n%v", w, err)
 		}
 	}
+	// Each problem says what is wrong with its rule.
+	says := map[string]string{
+		b + "EmptyAlternative": "an alternative in any lists no scopes",
+		b + "EmptyRule":        "rule is neither public nor requires scopes",
+		b + "EmptyScope":       "empty scope",
+		b + "PublicWithScopes": "public cannot be combined with scopes",
+		b + "SpaceInScope":     "outside RFC 6749 scope-token syntax",
+	}
+	for _, p := range ce.Problems {
+		if !errors.Is(p.Err, ErrInvalidRule) || !strings.Contains(p.Err.Error(), says[p.Name]) {
+			t.Errorf("problem of %s = %v, want ErrInvalidRule saying %q", p.Name, p.Err, says[p.Name])
+		}
+	}
 }
 
 // The default source is protoregistry.GlobalFiles, which in this test binary
@@ -136,6 +149,7 @@ func TestGoRules(t *testing.T) {
 		want    map[string]string // subset that must hold
 		wantErr error
 		errName string
+		errText string // what the problem must say, if anything
 	}{
 		"HealthAndReflectionPublic": {
 			opts: []Option{libFile, ForService(healthSvc, Public()), ForService(reflSvc, Public())},
@@ -168,9 +182,32 @@ func TestGoRules(t *testing.T) {
 		},
 		"ConflictsWithProto": {
 			opts: []Option{libFile, ForMethod(lib+"Ping", AllOf("x"))}, wantErr: ErrInvalidRule, errName: lib + "Ping",
+			errText: "already has a rule in its .proto file (on " + lib + "Ping)",
 		},
 		"ServiceTwice": {
 			opts: []Option{ForService(healthSvc, Public()), ForService(healthSvc, Public())}, wantErr: ErrInvalidRule, errName: healthSvc,
+			errText: "already declared in Go by " + healthSvc,
+		},
+		"MethodTwice": {
+			opts:    []Option{ForMethod("/grpc.health.v1.Health/Check", Public()), ForMethod("/grpc.health.v1.Health/Check", AllOf("ops"))},
+			wantErr: ErrInvalidRule, errName: "/grpc.health.v1.Health/Check", errText: "already declared in Go by /grpc.health.v1.Health/Check",
+		},
+		"ServiceConflictsWithProto": {
+			opts:    []Option{libFile, ForService("oauthgatetest.v1.LibraryService", AllOf("x"))},
+			wantErr: ErrInvalidRule, errName: "oauthgatetest.v1.LibraryService", errText: "already has a rule in its .proto file",
+		},
+		// A malformed method name must never fall back to its whole service.
+		"EmptyMethodName": {
+			opts:    []Option{ForMethod("/grpc.health.v1.Health/", Public())},
+			wantErr: ErrUnknownService, errName: "/grpc.health.v1.Health/", errText: "method names have the form",
+		},
+		"EmptyServiceName": {
+			opts:    []Option{ForMethod("//Check", Public())},
+			wantErr: ErrUnknownService, errName: "//Check", errText: "method names have the form",
+		},
+		"SlashInMethodName": {
+			opts:    []Option{ForMethod("/grpc.health.v1.Health/Check/x", Public())},
+			wantErr: ErrUnknownService, errName: "/grpc.health.v1.Health/Check/x", errText: "method names have the form",
 		},
 	}
 	for name, tc := range tests {
@@ -179,6 +216,9 @@ func TestGoRules(t *testing.T) {
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || !strings.Contains(fmt.Sprint(err), tc.errName) {
 					t.Fatalf("NewPolicy() error = %v, want %v naming %s", err, tc.wantErr, tc.errName)
+				}
+				if !strings.Contains(fmt.Sprint(err), tc.errText) {
+					t.Errorf("NewPolicy() error = %v, want it to say %q", err, tc.errText)
 				}
 				return
 			}

@@ -2,6 +2,7 @@ package scopes
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -249,5 +250,40 @@ func TestPolicyScopes(t *testing.T) {
 	want := []string{"library.admin", "library.audit", "library.read", "library.write", "shelf.read"}
 	if got := p.Scopes(); !slices.Equal(got, want) {
 		t.Errorf("Scopes() = %v, want %v", got, want)
+	}
+}
+
+// TestRuleMaxAgeFromProto: max_age in a .proto file is seconds, from 0 to
+// 10 years (315 360 000 s, the most a step-up requirement can mean); a
+// value outside makes the rule invalid instead of overflowing a Duration.
+func TestRuleMaxAgeFromProto(t *testing.T) {
+	const tenYears = 10 * 365 * 24 * 3600
+	tests := map[string]struct {
+		seconds int64
+		want    time.Duration
+		wantErr bool
+	}{
+		"Zero":          {seconds: 0, want: 0},
+		"FiveMinutes":   {seconds: 300, want: 5 * time.Minute},
+		"AMonth":        {seconds: 30 * 24 * 3600, want: 30 * 24 * time.Hour},
+		"TenYears":      {seconds: tenYears, want: 87600 * time.Hour},
+		"OverTenYears":  {seconds: tenYears + 1, wantErr: true},
+		"Negative":      {seconds: -1, wantErr: true},
+		"WouldOverflow": {seconds: math.MaxInt64, wantErr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := compile(&oauthgatev1.Rule{Scopes: []string{"x"}, MaxAge: proto.Int64(tc.seconds)})
+			err := r.validate()
+			if tc.wantErr {
+				if !errors.Is(err, ErrInvalidRule) {
+					t.Fatalf("compile(max_age %d).validate() = %v, want ErrInvalidRule", tc.seconds, err)
+				}
+				return
+			}
+			if d, ok := r.MaxAge(); err != nil || !ok || d != tc.want {
+				t.Fatalf("compile(max_age %d) = MaxAge %v, %t, error %v; want %v", tc.seconds, d, ok, err, tc.want)
+			}
+		})
 	}
 }

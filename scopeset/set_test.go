@@ -141,7 +141,7 @@ func TestSetHasLarge(t *testing.T) {
 }
 
 func FuzzSetUnmarshalJSON(f *testing.F) {
-	for _, seed := range []string{`"read write"`, `["a","b"]`, `null`, `42`, `{"a":1}`, `["a b"]`, `"\u0000"`, `[`} {
+	for _, seed := range []string{`"read write"`, `["a","b"]`, `null`, `42`, `{"a":1}`, `["a b"]`, `"\u0000"`, `[`, ``} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

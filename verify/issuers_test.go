@@ -180,6 +180,12 @@ func TestIssuers_Templates(t *testing.T) {
 		"TenantNotListed": {iss: "https://login.example.com/t3/v2.0", tid: "t3", wantErr: ErrIssuer, wantClaim: "iss"},
 		"OtherTid":        {iss: "https://login.example.com/t1/v2.0", tid: "t2", wantErr: ErrIssuer, wantClaim: "tid"},
 		"TemplateItself":  {iss: "https://login.example.com/{tenant}/v2.0", tid: "{tenant}", wantErr: ErrIssuer, wantClaim: "iss"},
+		// Any tenant is any non-empty path segment of printable ASCII.
+		"TenantPrintable": {iss: "https://sts.example.net/!t~/", tid: "!t~"},
+		"TenantSpace":     {iss: "https://sts.example.net/t 9/", tid: "t 9", wantErr: ErrIssuer, wantClaim: "iss"},
+		"TenantDEL":       {iss: "https://sts.example.net/t\x7f/", tid: "t\x7f", wantErr: ErrIssuer, wantClaim: "iss"},
+		"TenantEmpty":     {iss: "https://sts.example.net//", tid: "", wantErr: ErrIssuer, wantClaim: "iss"},
+		"TenantTwoSegs":   {iss: "https://sts.example.net/t1/t2/", tid: "t1/t2", wantErr: ErrIssuer, wantClaim: "iss"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -302,6 +302,41 @@ func TestJWT_VerifyValid(t *testing.T) {
 				}
 			},
 		},
+		"ScopeWithEscapes": {
+			// JSON escapes in scope are decoded before it is split.
+			mint: jwtMint{payload: `{"iss":"` + jwtTestIssuer + `","aud":"` + jwtTestAudience +
+				`","exp":1.9e9,"scope":"orders.read\u0020orders\u002ewrite"}`},
+			check: func(t *testing.T, c *Claims) {
+				if got := c.Scopes().String(); got != "orders.read orders.write" {
+					t.Errorf("Scopes = %q, want %q", got, "orders.read orders.write")
+				}
+			},
+		},
+		"ExpLastSecondOf9999": {
+			mint: jwtMint{claims: map[string]any{"exp": int64(253402300799)}},
+			check: func(t *testing.T, c *Claims) {
+				if want := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC); !c.Expiry().Equal(want) {
+					t.Errorf("Expiry = %v, want %v", c.Expiry(), want)
+				}
+			},
+		},
+		"FractionalLastSecondOf9999": {
+			mint: jwtMint{payload: `{"iss":"` + jwtTestIssuer + `","aud":"` + jwtTestAudience + `","exp":253402300799.0}`},
+			check: func(t *testing.T, c *Claims) {
+				if want := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC); !c.Expiry().Equal(want) {
+					t.Errorf("Expiry = %v, want %v", c.Expiry(), want)
+				}
+			},
+		},
+		"FractionalZeroIat": {
+			// 0 is a NumericDate (1970-01-01T00:00:00Z); only negatives are refused.
+			mint: jwtMint{payload: `{"iss":"` + jwtTestIssuer + `","aud":"` + jwtTestAudience + `","exp":1.9e9,"iat":0.0}`},
+			check: func(t *testing.T, c *Claims) {
+				if !c.IssuedAt().Equal(time.Unix(0, 0)) {
+					t.Errorf("IssuedAt = %v, want the epoch", c.IssuedAt())
+				}
+			},
+		},
 		"UnknownClaimsOfEveryType": {
 			mint: jwtMint{claims: map[string]any{"x": map[string]any{"a": []any{1.5e3, true, false, nil, "s", map[string]any{}}}}},
 		},
@@ -411,6 +446,19 @@ func TestJWT_VerifyRejects(t *testing.T) {
 		"ExpNegative":      {token: claims(map[string]any{"exp": -1}), wantErr: ErrMalformed, wantClaim: "exp"},
 		"ExpHuge":          {token: claims(map[string]any{"exp": 1e20}), wantErr: ErrMalformed, wantClaim: "exp"},
 		"ExpAfterYear9999": {token: claims(map[string]any{"exp": int64(253402300800)}), wantErr: ErrMalformed, wantClaim: "exp"},
+		// With a typ that cannot tell ID tokens from access tokens, their
+		// claims refuse a token; the error names the first of them.
+		"IDTokenClaims": {
+			token:   minted(jwtMint{typ: "JWT", claims: map[string]any{"nonce": "n", "at_hash": "h", "c_hash": "c"}}),
+			config:  func(c *JWTConfig) { c.Types = []string{"JWT"} },
+			wantErr: ErrType, wantClaim: "nonce",
+		},
+		"IDTokenHashes": {
+			token:   minted(jwtMint{typ: "JWT", claims: map[string]any{"c_hash": "c", "at_hash": "h"}}),
+			config:  func(c *JWTConfig) { c.Types = []string{"JWT"} },
+			wantErr: ErrType, wantClaim: "at_hash",
+		},
+		"ExpFracAfter9999": {token: payload(`{"iss":"` + jwtTestIssuer + `","aud":"` + jwtTestAudience + `","exp":253402300799.5}`), wantErr: ErrMalformed, wantClaim: "exp"},
 		"NbfString":        {token: claims(map[string]any{"nbf": "soon"}), wantErr: ErrMalformed, wantClaim: "nbf"},
 		"SubNumber":        {token: claims(map[string]any{"sub": 42}), wantErr: ErrMalformed, wantClaim: "sub"},
 		"DuplicateExp": {
@@ -423,26 +471,31 @@ func TestJWT_VerifyRejects(t *testing.T) {
 			token:   payload(`{"iss":"` + jwtTestIssuer + `","aud":"` + jwtTestAudience + `","exp":1,"EXP":1900000000}`),
 			wantErr: ErrExpired, wantClaim: "exp",
 		},
-		"PayloadNotJSON":     {token: payload(`not json`), wantErr: ErrMalformed},
-		"PayloadArray":       {token: payload(`[1,2]`), wantErr: ErrMalformed},
-		"PayloadTrailing":    {token: payload(base[:len(base)-1] + `}}`), wantErr: ErrMalformed},
-		"PayloadTruncated":   {token: payload(base[:len(base)-1]), wantErr: ErrMalformed},
-		"ScopeInjectionScp":  {token: claims(map[string]any{"scope": nil, "scp": []string{"read admin"}}), wantErr: ErrMalformed, wantClaim: "scp"},
-		"ScopeControlChar":   {token: claims(map[string]any{"scope": "read\tadmin"}), wantErr: ErrMalformed, wantClaim: "scope"},
-		"ScopeNumber":        {token: claims(map[string]any{"scope": 1}), wantErr: ErrMalformed, wantClaim: "scope"},
-		"AlgNotAllowed":      {token: minted(jwtMint{alg: jose.RS256}), config: func(c *JWTConfig) { c.Algorithms = []jose.SignatureAlgorithm{jose.ES256} }, wantErr: ErrAlgorithm, wantClaim: "alg"},
-		"TypJWTByDefault":    {token: minted(jwtMint{typ: "JWT"}), wantErr: ErrType, wantClaim: "typ"},
-		"NoTypByDefault":     {token: minted(jwtMint{typ: "-"}), wantErr: ErrType, wantClaim: "typ"},
-		"TypIDToken":         {token: minted(jwtMint{typ: "id_token+jwt"}), config: func(c *JWTConfig) { c.AcceptUntyped = true }, wantErr: ErrType, wantClaim: "typ"},
-		"TypNotString":       {token: minted(jwtMint{typ: "-", headers: map[jose.HeaderKey]any{"typ": 1}}), config: func(c *JWTConfig) { c.AcceptUntyped = true }, wantErr: ErrType, wantClaim: "typ"},
-		"NestedJWT":          {token: minted(jwtMint{headers: map[jose.HeaderKey]any{"cty": "JWT"}}), wantErr: ErrUnsupported, wantClaim: "cty"},
-		"NestedJWTMediaType": {token: minted(jwtMint{headers: map[jose.HeaderKey]any{"cty": "application/jwt"}}), wantErr: ErrUnsupported, wantClaim: "cty"},
-		"UnknownCrit":        {token: minted(jwtMint{headers: map[jose.HeaderKey]any{"crit": []string{"urn:x"}, "urn:x": 1}}), wantErr: ErrUnsupported, wantClaim: "crit"},
-		"UnencodedPayload":   {token: minted(jwtMint{headers: map[jose.HeaderKey]any{"b64": true}}), wantErr: ErrUnsupported, wantClaim: "b64"},
-		"JWE":                {token: func(testing.TB) string { return "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d" }, wantErr: ErrUnsupported},
-		"FourParts":          {token: func(testing.TB) string { return "a.b.c.d" }, wantErr: ErrMalformed},
-		"Empty":              {token: func(testing.TB) string { return "" }, wantErr: ErrMalformed},
-		"BadBase64":          {token: func(testing.TB) string { return "!!.!!.!!" }, wantErr: ErrMalformed},
+		"PayloadNotJSON":    {token: payload(`not json`), wantErr: ErrMalformed},
+		"PayloadArray":      {token: payload(`[1,2]`), wantErr: ErrMalformed},
+		"PayloadTrailing":   {token: payload(base[:len(base)-1] + `}}`), wantErr: ErrMalformed},
+		"PayloadTruncated":  {token: payload(base[:len(base)-1]), wantErr: ErrMalformed},
+		"ScopeInjectionScp": {token: claims(map[string]any{"scope": nil, "scp": []string{"read admin"}}), wantErr: ErrMalformed, wantClaim: "scp"},
+		"ScopeControlChar":  {token: claims(map[string]any{"scope": "read\tadmin"}), wantErr: ErrMalformed, wantClaim: "scope"},
+		"ScopeNumber":       {token: claims(map[string]any{"scope": 1}), wantErr: ErrMalformed, wantClaim: "scope"},
+		"AlgNotAllowed":     {token: minted(jwtMint{alg: jose.RS256}), config: func(c *JWTConfig) { c.Algorithms = []jose.SignatureAlgorithm{jose.ES256} }, wantErr: ErrAlgorithm, wantClaim: "alg"},
+		"TypJWTByDefault":   {token: minted(jwtMint{typ: "JWT"}), wantErr: ErrType, wantClaim: "typ"},
+		"NoTypByDefault":    {token: minted(jwtMint{typ: "-"}), wantErr: ErrType, wantClaim: "typ"},
+		"TypIDToken":        {token: minted(jwtMint{typ: "id_token+jwt"}), config: func(c *JWTConfig) { c.AcceptUntyped = true }, wantErr: ErrType, wantClaim: "typ"},
+		"TypNotString":      {token: minted(jwtMint{typ: "-", headers: map[jose.HeaderKey]any{"typ": 1}}), config: func(c *JWTConfig) { c.AcceptUntyped = true }, wantErr: ErrType, wantClaim: "typ"},
+		// "" in Types accepts a token without typ, not one with an empty
+		// typ, nor a bare "application/" (an empty media type).
+		"TypEmptyWithEmptyInTypes":      {token: minted(jwtMint{typ: "-", headers: map[jose.HeaderKey]any{"typ": ""}}), config: func(c *JWTConfig) { c.Types = []string{"at+jwt", ""} }, wantErr: ErrType, wantClaim: "typ"},
+		"TypBarePrefixWithEmptyInTypes": {token: minted(jwtMint{typ: "application/"}), config: func(c *JWTConfig) { c.Types = []string{"at+jwt", ""} }, wantErr: ErrType, wantClaim: "typ"},
+		"TypBarePrefixAcceptUntyped":    {token: minted(jwtMint{typ: "application/"}), config: func(c *JWTConfig) { c.AcceptUntyped = true }, wantErr: ErrType, wantClaim: "typ"},
+		"NestedJWT":                     {token: minted(jwtMint{headers: map[jose.HeaderKey]any{"cty": "JWT"}}), wantErr: ErrUnsupported, wantClaim: "cty"},
+		"NestedJWTMediaType":            {token: minted(jwtMint{headers: map[jose.HeaderKey]any{"cty": "application/jwt"}}), wantErr: ErrUnsupported, wantClaim: "cty"},
+		"UnknownCrit":                   {token: minted(jwtMint{headers: map[jose.HeaderKey]any{"crit": []string{"urn:x"}, "urn:x": 1}}), wantErr: ErrUnsupported, wantClaim: "crit"},
+		"UnencodedPayload":              {token: minted(jwtMint{headers: map[jose.HeaderKey]any{"b64": true}}), wantErr: ErrUnsupported, wantClaim: "b64"},
+		"JWE":                           {token: func(testing.TB) string { return "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d" }, wantErr: ErrUnsupported},
+		"FourParts":                     {token: func(testing.TB) string { return "a.b.c.d" }, wantErr: ErrMalformed},
+		"Empty":                         {token: func(testing.TB) string { return "" }, wantErr: ErrMalformed},
+		"BadBase64":                     {token: func(testing.TB) string { return "!!.!!.!!" }, wantErr: ErrMalformed},
 		"HeaderNotJSON": {
 			token:   func(t testing.TB) string { return replaceSegment(mintJWT(t, jwtMint{}), 0, "nope") },
 			wantErr: ErrMalformed,
@@ -677,6 +730,10 @@ func TestNewJWT(t *testing.T) {
 		"TenantsNoTemplate":   {keys: ks, edit: func(c *JWTConfig) { c.Tenants = []string{"t"} }, wantText: "{tenant} placeholder"},
 		"AnyTenantNoTemplate": {keys: ks, edit: func(c *JWTConfig) { c.AnyTenant = true }, wantText: "{tenant} placeholder"},
 		"TenantWithSlash":     {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Tenants = "https://as.example/{tenant}/", []string{"a/b"} }, wantText: "JWTConfig.Tenants[0]"},
+		"TenantWithSpace":     {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Tenants = "https://as.example/{tenant}/", []string{"t", "a b"} }, wantText: "JWTConfig.Tenants[1]"},
+		"TenantWithDEL":       {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Tenants = "https://as.example/{tenant}/", []string{"a\x7fb"} }, wantText: "JWTConfig.Tenants[0]"},
+		"TenantEmpty":         {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Tenants = "https://as.example/{tenant}/", []string{""} }, wantText: "JWTConfig.Tenants[0]"},
+		"TenantPrintableEnds": {keys: ks, edit: func(c *JWTConfig) { c.Issuer, c.Tenants = "https://as.example/{tenant}/", []string{"!~"} }},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -700,6 +757,37 @@ func TestNewJWT(t *testing.T) {
 			}
 			if msg := err.Error(); !strings.HasPrefix(msg, "verify: ") || !strings.Contains(msg, tc.wantText) {
 				t.Errorf("NewJWT() error = %q, want it to start with %q and name %q", msg, "verify: ", tc.wantText)
+			}
+		})
+	}
+}
+
+// TestJWT_MaxTokenSize: a token of exactly MaxTokenSize bytes is verified,
+// one byte more is ErrTooLarge before anything else is looked at; Issuers
+// caps at its largest verifier's size the same way.
+func TestJWT_MaxTokenSize(t *testing.T) {
+	t.Parallel()
+	tok := mintJWT(t, jwtMint{})
+	tests := map[string]struct {
+		max     int
+		wantErr error
+	}{
+		"Exactly":  {max: len(tok)},
+		"OneShort": {max: len(tok) - 1, wantErr: ErrTooLarge},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			j := newTestJWT(t, jwtTestKeySet(t), func(c *JWTConfig) { c.MaxTokenSize = tc.max })
+			is, err := NewIssuers(j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for verifier, v := range map[string]Verifier{"JWT": j, "Issuers": is} {
+				_, err := v.Verify(jwtTestContext(t), tok)
+				if tc.wantErr == nil && err != nil || !errors.Is(err, tc.wantErr) {
+					t.Errorf("%s.Verify(%d-byte token) with MaxTokenSize %d = %v, want %v", verifier, len(tok), tc.max, err, tc.wantErr)
+				}
 			}
 		})
 	}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+const src = `package p
+
+const limit = 10 * 60
+
+func f(a, b int) int {
+	var local = a + b
+	switch {
+	case a < b && local > limit:
+		return a - b
+	}
+	switch a {
+	case b + 1:
+		return 1
+	}
+	return -a
+}
+
+func g(a, b int) bool {
+	return a > 0 && b > 0 && a > b
+}
+`
+
+// TestLocate: each mutant is found at gremlins' line and column, mutated as
+// gremlins would, and placed where coverage can or cannot see it.
+func TestLocate(t *testing.T) {
+	tests := map[string]struct {
+		m         Mutant
+		wantLine  string // the mutated line
+		wantPlace place
+		wantErr   string
+	}{
+		"PackageConst":  {m: Mutant{Line: 3, Column: 18, Type: "ARITHMETIC_BASE"}, wantLine: "const limit = 10 / 60", wantPlace: inPackageDecl},
+		"LocalVar":      {m: Mutant{Line: 6, Column: 16, Type: "ARITHMETIC_BASE"}, wantLine: "\tvar local = a - b", wantPlace: inBlock},
+		"CaseCondition": {m: Mutant{Line: 8, Column: 9, Type: "CONDITIONALS_BOUNDARY"}, wantLine: "\tcase a <= b && local > limit:", wantPlace: inCase},
+		"CaseLogical":   {m: Mutant{Line: 8, Column: 13, Type: "INVERT_LOGICAL"}, wantLine: "\tcase a < b || local > limit:", wantPlace: inCase},
+		"CaseBody":      {m: Mutant{Line: 9, Column: 12, Type: "ARITHMETIC_BASE"}, wantLine: "\t\treturn a + b", wantPlace: inBlock},
+		"TaggedCase":    {m: Mutant{Line: 12, Column: 9, Type: "ARITHMETIC_BASE"}, wantLine: "\tcase b - 1:", wantPlace: inCase},
+		"Negation":      {m: Mutant{Line: 15, Column: 9, Type: "INVERT_NEGATIVES"}, wantLine: "\treturn +a", wantPlace: inBlock},
+		// The tree is mutated, not the text: precedence stays.
+		"ChainFirst":     {m: Mutant{Line: 19, Column: 15, Type: "INVERT_LOGICAL"}, wantLine: "\treturn (a > 0 || b > 0) && a > b", wantPlace: inBlock},
+		"ChainLast":      {m: Mutant{Line: 19, Column: 24, Type: "INVERT_LOGICAL"}, wantLine: "\treturn a > 0 && b > 0 || a > b", wantPlace: inBlock},
+		"NoOperator":     {m: Mutant{Line: 8, Column: 10, Type: "INVERT_LOGICAL"}, wantErr: "no operator there"},
+		"OtherOperator":  {m: Mutant{Line: 8, Column: 9, Type: "INVERT_LOGICAL"}, wantErr: "does not mutate <"},
+		"UnknownMutator": {m: Mutant{Line: 8, Column: 9, Type: "FLIP"}, wantErr: "unknown mutator"},
+		"NoSuchLine":     {m: Mutant{Line: 99, Column: 1, Type: "INVERT_LOGICAL"}, wantErr: "no such line"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			tc.m.File = "p.go"
+			s, err := locate("p.go", []byte(src), tc.m)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("locate() error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := s.mutated()
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := bytes.Split(out, []byte("\n"))
+			if got := string(lines[tc.m.Line-1]); got != tc.wantLine {
+				t.Errorf("mutated line = %q, want %q", got, tc.wantLine)
+			}
+			if s.place != tc.wantPlace {
+				t.Errorf("place = %d, want %d", s.place, tc.wantPlace)
+			}
+		})
+	}
+}
+
+func TestReadEquivalent(t *testing.T) {
+	const list = "# comment\n\n" +
+		"a/b.go:1:2 INVERT_LOGICAL — both sides are equal here\n" +
+		"a/b.go:3:4 CONDITIONALS_BOUNDARY - an ASCII dash will do\n"
+	eq, err := readEquivalent(strings.NewReader(list))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eq) != 2 || eq["a/b.go:1:2 INVERT_LOGICAL"] != "both sides are equal here" {
+		t.Errorf("readEquivalent() = %q", eq)
+	}
+	for name, bad := range map[string]string{
+		"NoReason":   "a/b.go:1:2 INVERT_LOGICAL\n",
+		"NoPosition": "a/b.go INVERT_LOGICAL — reason\n",
+		"Twice":      "a/b.go:1:2 INVERT_LOGICAL — x\na/b.go:1:2 INVERT_LOGICAL — y\n",
+	} {
+		if _, err := readEquivalent(strings.NewReader(bad)); err == nil {
+			t.Errorf("%s: readEquivalent() accepted %q", name, bad)
+		}
+	}
+}
+
+// TestPrintTable: timeouts count as killed, equivalent mutants leave the
+// score, and the lived rest is listed.
+func TestPrintTable(t *testing.T) {
+	mutants := []Mutant{
+		{File: "p/a.go", Line: 1, Column: 1, Type: "INVERT_LOGICAL", Status: killed},
+		{File: "p/a.go", Line: 2, Column: 1, Type: "INVERT_LOGICAL", Status: timedOut},
+		{File: "p/a.go", Line: 3, Column: 1, Type: "INVERT_LOGICAL", Status: lived},
+		{File: "p/a.go", Line: 4, Column: 1, Type: "INVERT_LOGICAL", Status: lived},
+		{File: "p/a.go", Line: 5, Column: 1, Type: "INVERT_LOGICAL", Status: notCovered},
+		{File: "p/a.go", Line: 6, Column: 1, Type: "ARITHMETIC_BASE", Status: notViable},
+		{File: "q/b.go", Line: 1, Column: 1, Type: "INVERT_LOGICAL", Status: killed},
+	}
+	eq := map[string]string{"p/a.go:4:1 INVERT_LOGICAL": "why", "p/a.go:9:1 INVERT_LOGICAL": "gone"}
+	var out bytes.Buffer
+	printTable(&out, mutants, eq)
+	for _, want := range []string{
+		"| p | 2 | 2 | 1 | 66.7 % | 1 | 1 |",
+		"| q | 1 | 0 | 0 | 100.0 % | 0 | 0 |",
+		"- p/a.go:3:1 INVERT_LOGICAL",
+		"- p/a.go:9:1 INVERT_LOGICAL", // listed, no longer found
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "- p/a.go:4:1") {
+		t.Errorf("table lists an equivalent mutant as lived:\n%s", out.String())
+	}
+}

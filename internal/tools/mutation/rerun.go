@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/tools/cover"
+)
+
+// gremlinsOutput is the part of gremlins' -o file this command reads.
+type gremlinsOutput struct {
+	Files []struct {
+		Name      string `json:"file_name"` // relative to the path gremlins was given
+		Mutations []struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+			Line   int    `json:"line"`
+			Column int    `json:"column"`
+		} `json:"mutations"`
+	} `json:"files"`
+}
+
+func rerunMain(args []string) error {
+	fl := flag.NewFlagSet("rerun", flag.ExitOnError)
+	in := fl.String("gremlins", "", "the JSON file gremlins wrote (its -o flag)")
+	dir := fl.String("dir", "", "the path gremlins was given, relative to the module root")
+	out := fl.String("o", "", "the file to write every mutant and its status to")
+	coef := fl.Int("timeout-coefficient", 5, "a mutant's tests time out after this many times the unmutated package's")
+	_ = fl.Parse(args)
+	if *in == "" || *dir == "" || *out == "" || fl.NArg() > 0 {
+		usage()
+	}
+	mutants, err := readGremlins(*in, *dir)
+	if err != nil {
+		return err
+	}
+	r := &rerunner{coef: time.Duration(*coef), tmp: ""}
+	if r.tmp, err = os.MkdirTemp("", "mutation-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(r.tmp)
+	if err := r.run(mutants); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(mutants, "", "\t")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(*out, append(data, '\n'), 0o644)
+}
+
+// oneMain runs the package's tests against one mutant, named as in
+// equivalent.txt, and prints its status.
+func oneMain(args []string) error {
+	if len(args) != 2 {
+		usage()
+	}
+	file, pos, ok := strings.Cut(args[0], ":")
+	line, col, ok2 := strings.Cut(pos, ":")
+	m := Mutant{File: path.Clean(filepath.ToSlash(file)), Type: args[1]}
+	var err1, err2 error
+	m.Line, err1 = strconv.Atoi(line)
+	m.Column, err2 = strconv.Atoi(col)
+	if !ok || !ok2 || err1 != nil || err2 != nil {
+		return fmt.Errorf("%s: want file:line:col", args[0])
+	}
+	abs, err := filepath.Abs(filepath.FromSlash(m.File))
+	if err != nil {
+		return err
+	}
+	src, err := os.ReadFile(abs)
+	if err != nil {
+		return err
+	}
+	s, err := locate(abs, src, m)
+	if err != nil {
+		return err
+	}
+	r := &rerunner{coef: 10}
+	if r.tmp, err = os.MkdirTemp("", "mutation-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(r.tmp)
+	status, err := r.runOne("./"+path.Dir(m.File), job{m: &m, s: s, abs: abs}, 5*time.Minute)
+	if err != nil {
+		return err
+	}
+	fmt.Println(status, m.ID())
+	return nil
+}
+
+// retestMain runs the lived mutants of result files again, after new tests,
+// and updates the files: the killed ones stay killed, since tests were only
+// added.
+func retestMain(args []string) error {
+	if len(args) == 0 {
+		usage()
+	}
+	r := &rerunner{coef: 10}
+	var err error
+	if r.tmp, err = os.MkdirTemp("", "mutation-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(r.tmp)
+	for _, name := range args {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		var mutants []Mutant
+		if err := json.Unmarshal(data, &mutants); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		for i := range mutants {
+			m := &mutants[i]
+			if m.Status != lived {
+				continue
+			}
+			abs, err := filepath.Abs(filepath.FromSlash(m.File))
+			if err != nil {
+				return err
+			}
+			src, err := os.ReadFile(abs)
+			if err != nil {
+				return err
+			}
+			s, err := locate(abs, src, *m)
+			if err != nil {
+				return fmt.Errorf("%w (the source changed since the run: run the package again)", err)
+			}
+			status, err := r.runOne("./"+path.Dir(m.File), job{m: m, s: s, abs: abs}, 5*time.Minute)
+			if err != nil {
+				return err
+			}
+			m.Status = status
+			fmt.Printf("%12s %s\n", status, m.ID())
+		}
+		out, err := json.MarshalIndent(mutants, "", "\t")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(name, append(out, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readGremlins reads gremlins' output for dir into mutants named from the
+// module root.
+func readGremlins(name, dir string) ([]Mutant, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	var g gremlinsOutput
+	if err := json.Unmarshal(data, &g); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	dir = path.Clean(filepath.ToSlash(dir))
+	var mutants []Mutant
+	for _, f := range g.Files {
+		for _, m := range f.Mutations {
+			mutants = append(mutants, Mutant{File: path.Join(dir, filepath.ToSlash(f.Name)),
+				Line: m.Line, Column: m.Column, Type: m.Type, Status: m.Status, By: "gremlins"})
+		}
+	}
+	return mutants, nil
+}
+
+type rerunner struct {
+	coef time.Duration
+	tmp  string
+}
+
+// A job is a mutant this command runs or checks.
+type job struct {
+	m     *Mutant
+	s     *site
+	abs   string // the file's absolute path
+	build bool   // only check that it compiles
+}
+
+// run settles, in place, the mutants that gremlins could not run or
+// counted wrongly.
+func (r *rerunner) run(mutants []Mutant) error {
+	byPkg := map[string][]job{}
+	var pkgs []string
+	for i := range mutants {
+		m := &mutants[i]
+		arith := m.Type == "ARITHMETIC_BASE" || m.Type == "INVERT_NEGATIVES"
+		if m.Status != notCovered && (m.Status != killed || !arith) {
+			continue
+		}
+		abs, err := filepath.Abs(filepath.FromSlash(m.File))
+		if err != nil {
+			return err
+		}
+		src, err := os.ReadFile(abs)
+		if err != nil {
+			return err
+		}
+		s, err := locate(abs, src, *m)
+		if err != nil {
+			return err
+		}
+		if m.Status == notCovered && s.place == inBlock {
+			continue // really never run: no test reaches it
+		}
+		pkg := path.Dir(m.File)
+		if byPkg[pkg] == nil {
+			pkgs = append(pkgs, pkg)
+		}
+		byPkg[pkg] = append(byPkg[pkg], job{m: m, s: s, abs: abs, build: m.Status == killed})
+	}
+	for _, pkg := range pkgs {
+		if err := r.runPackage(pkg, byPkg[pkg]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *rerunner) runPackage(pkg string, jobs []job) error {
+	target := "./" + pkg
+	profile := filepath.Join(r.tmp, "cover.out")
+	start := time.Now()
+	if out, err := goCmd(context.Background(), "test", "-count=1", "-coverprofile="+profile, target); err != nil {
+		return fmt.Errorf("%s: the unmutated tests fail:\n%s", pkg, out)
+	}
+	timeout := max(r.coef*time.Since(start), 10*time.Second)
+	covered, err := coverage(profile)
+	if err != nil {
+		return err
+	}
+	importPath, err := goCmd(context.Background(), "list", target)
+	if err != nil {
+		return fmt.Errorf("%s: %s", pkg, importPath)
+	}
+	importPath = strings.TrimSpace(importPath)
+	for _, j := range jobs {
+		if j.s.place == inCase && !j.build {
+			p := j.s.fset.Position(j.s.sw.Pos())
+			if !covered(importPath+"/"+path.Base(j.m.File), p.Line, p.Column) {
+				continue // the switch itself never runs
+			}
+		}
+		status, err := r.runOne(target, j, timeout)
+		if err != nil {
+			return err
+		}
+		j.m.Status, j.m.By = status, "overlay"
+		fmt.Printf("%12s %s at %s:%d:%d\n", status, j.m.Type, j.m.File, j.m.Line, j.m.Column)
+	}
+	return nil
+}
+
+// runOne tests the package with the mutated file laid over the original.
+func (r *rerunner) runOne(target string, j job, timeout time.Duration) (string, error) {
+	src, err := j.s.mutated()
+	if err != nil {
+		return "", err
+	}
+	mutated := filepath.Join(r.tmp, filepath.Base(j.abs))
+	if err := os.WriteFile(mutated, src, 0o644); err != nil {
+		return "", err
+	}
+	overlay, err := json.Marshal(map[string]map[string]string{"Replace": {j.abs: mutated}})
+	if err != nil {
+		return "", err
+	}
+	ovFile := filepath.Join(r.tmp, "overlay.json")
+	if err := os.WriteFile(ovFile, overlay, 0o644); err != nil {
+		return "", err
+	}
+	if _, err := goCmd(context.Background(), "build", "-overlay="+ovFile, target); err != nil {
+		return notViable, nil
+	}
+	if j.build {
+		return killed, nil
+	}
+	// go test's own -timeout stops a hung test binary; the context is a
+	// backstop for the go command.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*timeout+time.Minute)
+	defer cancel()
+	out, err := goCmd(ctx, "test", "-count=1", "-failfast", "-overlay="+ovFile, "-timeout="+timeout.String(), target)
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return lived, nil
+	case strings.Contains(out, "panic: test timed out"), ctx.Err() != nil:
+		return timedOut, nil
+	case errors.As(err, &exit):
+		return killed, nil
+	default:
+		return "", err
+	}
+}
+
+// goCmd runs the go command and returns its combined output.
+func goCmd(ctx context.Context, args ...string) (string, error) {
+	var buf bytes.Buffer
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	return buf.String(), err
+}
+
+// coverage reads a profile and reports whether a position is in a block
+// that ran.
+func coverage(profile string) (func(file string, line, col int) bool, error) {
+	profiles, err := cover.ParseProfiles(profile)
+	if err != nil {
+		return nil, err
+	}
+	return func(file string, line, col int) bool {
+		for _, p := range profiles {
+			if p.FileName != file {
+				continue
+			}
+			for _, b := range p.Blocks {
+				after := line > b.StartLine || line == b.StartLine && col >= b.StartCol
+				before := line < b.EndLine || line == b.EndLine && col < b.EndCol
+				if b.Count > 0 && after && before {
+					return true
+				}
+			}
+		}
+		return false
+	}, nil
+}
