@@ -2,7 +2,10 @@ package conditions_test
 
 import (
 	"errors"
+	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -127,5 +130,27 @@ func TestForDoesNotAllocate(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = ev.For(updateDocument); _ = ev.For(ping) }); n != 0 {
 		t.Errorf("For() allocates %v times", n)
+	}
+}
+
+// TestCompile_BudgetBoundary: an expression whose estimated cost equals the
+// budget compiles, one unit less refuses it. The estimate is read from the
+// refusal itself, so the test holds whatever CEL's cost model says.
+func TestCompile_BudgetBoundary(t *testing.T) {
+	const expr = "request.items.all(i, i.owner == token.sub)"
+	_, err := compileOne(t, expr, conditions.WithCostLimit(1))
+	m := regexp.MustCompile(`estimated cost, up to (\d+), exceeds`).FindStringSubmatch(fmt.Sprint(err))
+	if m == nil {
+		t.Fatalf("Compile(budget 1) = %v, want a refusal naming the estimate", err)
+	}
+	est, err := strconv.ParseUint(m[1], 10, 64)
+	if err != nil || est < 2 {
+		t.Fatalf("estimate %q: %v", m[1], err)
+	}
+	if _, err := compileOne(t, expr, conditions.WithCostLimit(est)); err != nil {
+		t.Errorf("Compile(budget = the estimate %d) = %v, want it accepted", est, err)
+	}
+	if _, err := compileOne(t, expr, conditions.WithCostLimit(est-1)); err == nil {
+		t.Errorf("Compile(budget = the estimate %d - 1) accepted the expression", est)
 	}
 }

@@ -378,3 +378,25 @@ func TestEvalConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestEval_NoLoopNoCostLimit: a condition without a loop is not cost
+// tracked (doc.go): membership in a repeated field far longer than the
+// estimate assumed is answered, linear in the field, and not refused by
+// the run-time limit that only loops get.
+func TestEval_NoLoopNoCostLimit(t *testing.T) {
+	t.Parallel()
+	k := newTokens(t)
+	claims := k.claims(t, "acme", "alice")
+	m, err := compileOne(t, "'needle' in request.tags", conditions.WithCostLimit(1_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := make([]string, 200_000)
+	for i := range tags {
+		tags[i] = "hay"
+	}
+	tags[len(tags)-1] = "needle"
+	if err := m.Eval(context.Background(), conditions.Input{Claims: claims, Request: &testpb.UpdateDocumentRequest{Tags: tags}}); err != nil {
+		t.Fatalf("Eval(200 000 tags) = %v, want nil", err)
+	}
+}
