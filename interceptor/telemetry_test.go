@@ -143,7 +143,7 @@ type recordingObserver struct {
 
 func (o *recordingObserver) ObserveInt64(_ metric.Int64Observable, n int64, opts ...metric.ObserveOption) {
 	attrs := metric.NewObserveConfig(opts).Attributes()
-	get := func(k attribute.Key) string { v, _ := attrs.Value(k); return v.Emit() }
+	get := func(k attribute.Key) string { v, _ := attrs.Value(k); return v.String() }
 	o.got[get(keyService)+"/"+get(keyMethod)+" "+get(keyStatusCode)+" "+get(keyDecision)+" "+get(keyReason)] += n
 }
 
