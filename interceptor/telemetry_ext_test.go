@@ -1,12 +1,17 @@
 package interceptor_test
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"maps"
 	"strings"
+	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -100,6 +105,90 @@ func TestDecisionLog(t *testing.T) {
 				if strings.Contains(logs.String(), secret) {
 					t.Errorf("decision log contains the token %q", secret)
 				}
+			}
+		})
+	}
+}
+
+// recordingSpan is a recording span that keeps its attributes and the
+// names of its events.
+type recordingSpan struct {
+	noop.Span
+	mu     sync.Mutex
+	attrs  map[string]string
+	events []string
+}
+
+func (s *recordingSpan) IsRecording() bool { return true }
+
+func (s *recordingSpan) SetAttributes(kv ...attribute.KeyValue) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range kv {
+		s.attrs[string(a.Key)] = a.Value.String()
+	}
+}
+
+func (s *recordingSpan) AddEvent(name string, _ ...trace.EventOption) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, name)
+}
+
+// TestSpanAttributes: the call's recording span gets the decision, and the
+// reason and an oauthgate.denied event for a denial; who called (enduser.id,
+// oauthgate.client_id) only with WithSpanIdentity, and only when a token
+// was verified; never the token.
+func TestSpanAttributes(t *testing.T) {
+	// A verified token also marks whether the verifier's cache answered.
+	allow := map[string]string{"oauthgate.decision": "allow", "oauthgate.cache_hit": "false"}
+	scope := map[string]string{"oauthgate.decision": "deny", "oauthgate.reason": "INSUFFICIENT_SCOPE", "oauthgate.cache_hit": "false"}
+	missing := map[string]string{"oauthgate.decision": "deny", "oauthgate.reason": "MISSING_TOKEN"}
+	alice := map[string]string{"enduser.id": "alice", "oauthgate.client_id": ""}
+	with := func(a, b map[string]string) map[string]string {
+		out := maps.Clone(a)
+		maps.Copy(out, b)
+		return out
+	}
+	tests := map[string]struct {
+		opts []interceptor.Option
+		want map[string]map[string]string // by token
+	}{
+		"Anonymous": {want: map[string]map[string]string{tokAll: allow, tokNone: scope, "": missing}},
+		"Identity": {opts: []interceptor.Option{interceptor.WithSpanIdentity()},
+			want: map[string]map[string]string{tokAll: with(allow, alice), tokNone: with(scope, alice), "": missing}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			gate, err := interceptor.New(newFakeVerifier(t), newPolicy(t), tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spans := make(chan *recordingSpan, 1)
+			// As otelgrpc would: a span in the context before the gate.
+			withSpan := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+				s := &recordingSpan{attrs: map[string]string{}}
+				spans <- s
+				return handler(trace.ContextWithSpan(ctx, s), req)
+			}
+			lib := testpb.NewLibraryServiceClient(startServer(t, serverConfig{unary: []grpc.UnaryServerInterceptor{withSpan, gate.Unary}}))
+			for token, want := range tc.want {
+				_, err := lib.GetBook(withToken(testContext(t), token), &testpb.GetBookRequest{})
+				s := <-spans
+				s.mu.Lock()
+				if !maps.Equal(s.attrs, want) {
+					t.Errorf("token %q (%v): span attributes = %v, want %v", token, status.Code(err), s.attrs, want)
+				}
+				if denied := want["oauthgate.decision"] == "deny"; denied != (len(s.events) == 1 && s.events[0] == "oauthgate.denied") {
+					t.Errorf("token %q: span events = %q, want oauthgate.denied exactly for a denial", token, s.events)
+				}
+				for _, v := range s.attrs {
+					if token != "" && strings.Contains(v, token) {
+						t.Errorf("span attribute %q holds the token", v)
+					}
+				}
+				s.mu.Unlock()
 			}
 		})
 	}

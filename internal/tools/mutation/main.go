@@ -2,12 +2,14 @@
 // score.
 //
 // Gremlins mutates only what Go's coverage profile puts in an executed
-// block. Two kinds of code are executed yet in no block: the expressions of
-// a switch's case clauses (the profile's blocks end at the switch's "{" and
-// start again after each clause's ":"), and package-level const and var
-// declarations. Gremlins reports their mutants NOT COVERED. Gremlins also
-// counts a mutant that does not compile as KILLED (go test exits 1 on a
-// build failure, not 2), which happens when "+" joins strings.
+// block. Some code is executed yet in no block: the expressions of a
+// switch's case clauses (the profile's blocks end at the switch's "{" and
+// start again after each clause's ":"), what follows a function literal
+// in a statement ("if err := f(func() {...}); err != nil"), and
+// package-level const and var declarations. Gremlins reports their mutants
+// NOT COVERED. Gremlins also counts a mutant that does not compile as
+// KILLED (go test exits 1 on a build failure, not 2), which happens when
+// "+" joins strings.
 //
 // Usage:
 //
@@ -18,10 +20,11 @@
 //
 // rerun reads the JSON gremlins wrote for DIR (the path it was given,
 // relative to the module root, which must be the working directory), runs
-// the NOT COVERED mutants of covered case clauses and package-level
-// declarations itself, each with the mutated file laid over the tree with
-// go test -overlay, checks that each arithmetic mutant gremlins killed
-// compiles, and writes every mutant with its final status to FILE.
+// itself the NOT COVERED mutants whose statement starts in an executed
+// block (for a case expression, its switch's) and those of package-level
+// declarations, each with the mutated file laid over the tree with go test
+// -overlay, checks that each arithmetic mutant gremlins killed compiles,
+// and writes every mutant with its final status to FILE.
 //
 // table reads such files and prints, per package, the mutants killed
 // (timeouts included), lived and listed as equivalent, and the score

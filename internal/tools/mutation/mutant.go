@@ -82,9 +82,10 @@ var mutations = map[string]map[token.Token]token.Token{
 type place int
 
 const (
-	inBlock       place = iota // in a statement coverage can see
-	inCase                     // in a case clause's expressions
-	inPackageDecl              // in a package-level const or var
+	// inStatement: in a function; it runs when its anchor statement starts.
+	inStatement place = iota
+	// inPackageDecl: in a package-level const or var, which always "runs".
+	inPackageDecl
 )
 
 // A site is a located mutant: its file and operator.
@@ -95,10 +96,14 @@ type site struct {
 	from  token.Token  // the operator in the source
 	to    token.Token  // what the mutant makes it
 	place place
-	// sw is the switch statement of a case clause (inCase only): its
-	// position is in a covered block exactly when the clause's expressions
-	// run.
-	sw ast.Node
+	// anchor is the statement whose start is in a covered block when the
+	// operator's code runs (inStatement only): the innermost statement
+	// holding it, or for a case clause's expressions the switch (or select).
+	// Go's coverage leaves some executed code outside every block: case
+	// expressions, and what follows a function literal in a statement
+	// ("if err := f(func() {...}); err != nil"); its statement's start is
+	// still in one.
+	anchor ast.Node
 }
 
 // locate parses src and finds the operator of m.
@@ -136,7 +141,7 @@ func locate(filename string, src []byte, m Mutant) (*site, error) {
 		return nil, fmt.Errorf("%s: %s does not mutate %s", m.ID(), m.Type, *op)
 	}
 	s := &site{fset: fset, file: f, op: op, from: *op, to: to}
-	s.place, s.sw = placeOf(f, found)
+	s.place, s.anchor = placeOf(f, found)
 	return s, nil
 }
 
@@ -158,27 +163,33 @@ func operator(n ast.Node) (token.Pos, *token.Token) {
 	return token.NoPos, nil
 }
 
-// placeOf says where n is; for a case clause's expression it also returns
-// the switch statement.
+// placeOf says where n is and, in a function, returns its anchor
+// statement (see site.anchor).
 func placeOf(f *ast.File, n ast.Node) (place, ast.Node) {
 	path, _ := astutil.PathEnclosingInterval(f, n.Pos(), n.End())
 	for i, p := range path {
 		switch p := p.(type) {
-		case *ast.FuncLit, *ast.FuncDecl:
-			return inBlock, nil
 		case *ast.CaseClause:
 			if n.Pos() < p.Colon && i+2 < len(path) {
-				return inCase, path[i+2] // CaseClause → BlockStmt → switch
+				return inStatement, path[i+2] // CaseClause → BlockStmt → switch
 			}
-			return inBlock, nil
+			return inStatement, p
+		case *ast.CommClause:
+			if n.Pos() < p.Colon && i+2 < len(path) {
+				return inStatement, path[i+2] // CommClause → BlockStmt → select
+			}
+			return inStatement, p
+		case *ast.BlockStmt:
+			continue // a block holds statements; n is in one of them
+		case ast.Stmt:
+			return inStatement, p
 		case *ast.GenDecl:
 			if _, top := path[i+1].(*ast.File); top && (p.Tok == token.CONST || p.Tok == token.VAR) {
 				return inPackageDecl, nil
 			}
-			return inBlock, nil
 		}
 	}
-	return inBlock, nil
+	return inPackageDecl, nil
 }
 
 // mutated returns the source with the operator replaced in the syntax

@@ -26,27 +26,38 @@ func f(a, b int) int {
 func g(a, b int) bool {
 	return a > 0 && b > 0 && a > b
 }
+
+func h(f func(func()) error) bool {
+	if err := f(func() {
+	}); err != nil {
+		return false
+	}
+	return true
+}
 `
 
 // TestLocate: each mutant is found at gremlins' line and column, mutated as
 // gremlins would, and placed where coverage can or cannot see it.
 func TestLocate(t *testing.T) {
 	tests := map[string]struct {
-		m         Mutant
-		wantLine  string // the mutated line
-		wantPlace place
-		wantErr   string
+		m          Mutant
+		wantLine   string // the mutated line
+		wantPlace  place
+		wantAnchor int // line of the anchor statement
+		wantErr    string
 	}{
 		"PackageConst":  {m: Mutant{Line: 3, Column: 18, Type: "ARITHMETIC_BASE"}, wantLine: "const limit = 10 / 60", wantPlace: inPackageDecl},
-		"LocalVar":      {m: Mutant{Line: 6, Column: 16, Type: "ARITHMETIC_BASE"}, wantLine: "\tvar local = a - b", wantPlace: inBlock},
-		"CaseCondition": {m: Mutant{Line: 8, Column: 9, Type: "CONDITIONALS_BOUNDARY"}, wantLine: "\tcase a <= b && local > limit:", wantPlace: inCase},
-		"CaseLogical":   {m: Mutant{Line: 8, Column: 13, Type: "INVERT_LOGICAL"}, wantLine: "\tcase a < b || local > limit:", wantPlace: inCase},
-		"CaseBody":      {m: Mutant{Line: 9, Column: 12, Type: "ARITHMETIC_BASE"}, wantLine: "\t\treturn a + b", wantPlace: inBlock},
-		"TaggedCase":    {m: Mutant{Line: 12, Column: 9, Type: "ARITHMETIC_BASE"}, wantLine: "\tcase b - 1:", wantPlace: inCase},
-		"Negation":      {m: Mutant{Line: 15, Column: 9, Type: "INVERT_NEGATIVES"}, wantLine: "\treturn +a", wantPlace: inBlock},
+		"LocalVar":      {m: Mutant{Line: 6, Column: 16, Type: "ARITHMETIC_BASE"}, wantLine: "\tvar local = a - b", wantAnchor: 6},
+		"CaseCondition": {m: Mutant{Line: 8, Column: 9, Type: "CONDITIONALS_BOUNDARY"}, wantLine: "\tcase a <= b && local > limit:", wantAnchor: 7},
+		"CaseLogical":   {m: Mutant{Line: 8, Column: 13, Type: "INVERT_LOGICAL"}, wantLine: "\tcase a < b || local > limit:", wantAnchor: 7},
+		"CaseBody":      {m: Mutant{Line: 9, Column: 12, Type: "ARITHMETIC_BASE"}, wantLine: "\t\treturn a + b", wantAnchor: 9},
+		"TaggedCase":    {m: Mutant{Line: 12, Column: 9, Type: "ARITHMETIC_BASE"}, wantLine: "\tcase b - 1:", wantAnchor: 11},
+		"Negation":      {m: Mutant{Line: 15, Column: 9, Type: "INVERT_NEGATIVES"}, wantLine: "\treturn +a", wantAnchor: 15},
 		// The tree is mutated, not the text: precedence stays.
-		"ChainFirst":     {m: Mutant{Line: 19, Column: 15, Type: "INVERT_LOGICAL"}, wantLine: "\treturn (a > 0 || b > 0) && a > b", wantPlace: inBlock},
-		"ChainLast":      {m: Mutant{Line: 19, Column: 24, Type: "INVERT_LOGICAL"}, wantLine: "\treturn a > 0 && b > 0 || a > b", wantPlace: inBlock},
+		"ChainFirst": {m: Mutant{Line: 19, Column: 15, Type: "INVERT_LOGICAL"}, wantLine: "\treturn (a > 0 || b > 0) && a > b", wantAnchor: 19},
+		"ChainLast":  {m: Mutant{Line: 19, Column: 24, Type: "INVERT_LOGICAL"}, wantLine: "\treturn a > 0 && b > 0 || a > b", wantAnchor: 19},
+		// After a function literal, outside coverage's blocks: the if runs it.
+		"AfterClosure":   {m: Mutant{Line: 24, Column: 10, Type: "CONDITIONALS_NEGATION"}, wantLine: "\t}); err == nil {", wantAnchor: 23},
 		"NoOperator":     {m: Mutant{Line: 8, Column: 10, Type: "INVERT_LOGICAL"}, wantErr: "no operator there"},
 		"OtherOperator":  {m: Mutant{Line: 8, Column: 9, Type: "INVERT_LOGICAL"}, wantErr: "does not mutate <"},
 		"UnknownMutator": {m: Mutant{Line: 8, Column: 9, Type: "FLIP"}, wantErr: "unknown mutator"},
@@ -75,6 +86,11 @@ func TestLocate(t *testing.T) {
 			}
 			if s.place != tc.wantPlace {
 				t.Errorf("place = %d, want %d", s.place, tc.wantPlace)
+			}
+			if tc.wantPlace == inStatement {
+				if got := s.fset.Position(s.anchor.Pos()).Line; got != tc.wantAnchor {
+					t.Errorf("anchor on line %d, want %d", got, tc.wantAnchor)
+				}
 			}
 		})
 	}

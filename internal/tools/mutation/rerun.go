@@ -215,9 +215,6 @@ func (r *rerunner) run(mutants []Mutant) error {
 		if err != nil {
 			return err
 		}
-		if m.Status == notCovered && s.place == inBlock {
-			continue // really never run: no test reaches it
-		}
 		pkg := path.Dir(m.File)
 		if byPkg[pkg] == nil {
 			pkgs = append(pkgs, pkg)
@@ -250,10 +247,10 @@ func (r *rerunner) runPackage(pkg string, jobs []job) error {
 	}
 	importPath = strings.TrimSpace(importPath)
 	for _, j := range jobs {
-		if j.s.place == inCase && !j.build {
-			p := j.s.fset.Position(j.s.sw.Pos())
+		if j.s.place == inStatement && !j.build {
+			p := j.s.fset.Position(j.s.anchor.Pos())
 			if !covered(importPath+"/"+path.Base(j.m.File), p.Line, p.Column) {
-				continue // the switch itself never runs
+				continue // no test runs it
 			}
 		}
 		status, err := r.runOne(target, j, timeout)
