@@ -67,6 +67,12 @@ func resolve[O proto.Message](r *Reader, opts proto.Message, fresh O, xt protore
 	}
 	// Fast path: the generated options type with a typed extension value.
 	if typed, ok := opts.(O); ok && proto.HasExtension(typed, xt) {
+		if hasField(typed.ProtoReflect().GetUnknown(), xt.TypeDescriptor().Number()) {
+			// Another occurrence of the field did not parse as a Rule
+			// (wrong wire type) and was kept as unknown: refuse, as the slow
+			// path below does, rather than enforce only the readable one.
+			return nil, fmt.Errorf("%w: %s option is not a valid oauthgate.v1.Rule", invalid, xt.TypeDescriptor().FullName())
+		}
 		if rule, ok := proto.GetExtension(typed, xt).(*oauthgatev1.Rule); ok {
 			return rule, nil
 		}
