@@ -1,0 +1,151 @@
+package connectgate_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/oauthgate/oauthgate/connectgate"
+	"github.com/oauthgate/oauthgate/oauthtest"
+)
+
+// TestHandler_Missing: without Gate.Handler the Gate cannot see a
+// request's URL nor its client certificate, so a call that needs either is
+// denied with Internal; bearer calls, which need neither, work.
+func TestHandler_Missing(t *testing.T) {
+	f := newFixture(t)
+	certs := oauthtest.NewCertificates(t)
+	gate := f.gate(t, connectgate.WithDPoP(newDPoP(t, f, 0)))
+	srv := oauthtest.ServeConnectTLS(t, mux(gate), certs) // no gate.Handler
+	client := getBookClient(t, srv, &certs.Client)
+	dpopTok := f.token(t, oauthtest.Token{DPoPKey: f.key})
+	tests := map[string]struct {
+		h          http.Header
+		wantCode   connect.Code
+		wantReason string
+	}{
+		"Bearer": {h: http.Header{"Authorization": {"Bearer " + f.token(t)}}},
+		"DPoP": {h: http.Header{"Authorization": {"DPoP " + dpopTok}, "Dpop": {f.key.Proof(t, http.MethodPost, srv.URL+getBookProc, dpopTok)}},
+			wantCode: connect.CodeInternal, wantReason: "SERVER_MISCONFIGURED"},
+		"CertificateBound": {h: http.Header{"Authorization": {"Bearer " + f.token(t, oauthtest.Token{Certificate: certs.Client.Leaf})}},
+			wantCode: connect.CodeInternal, wantReason: "SERVER_MISCONFIGURED"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if code, r := reason(callGetBook(t, client, tc.h)); code != tc.wantCode || r != tc.wantReason {
+				t.Fatalf("GetBook = %v, %q; want %v, %q", code, r, tc.wantCode, tc.wantReason)
+			}
+		})
+	}
+}
+
+// TestHandler_Preflight: oauthgate neither authenticates nor denies a CORS
+// preflight, whatever its headers; the CORS handler answers it.
+func TestHandler_Preflight(t *testing.T) {
+	f := newFixture(t)
+	gate := f.gate(t)
+	reached := 0
+	cors := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodOptions {
+			mux(gate).ServeHTTP(w, r)
+			return
+		}
+		reached++
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, DPoP, Content-Type, Connect-Protocol-Version")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := oauthtest.ServeConnect(t, gate.Handler(cors))
+	for name, auth := range map[string]string{"NoToken": "", "Garbage": "Basic garbage"} {
+		t.Run(name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(testContext(t), http.MethodOptions, srv.URL+getBookProc, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Origin", "https://app.example.com")
+			req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+			if auth != "" {
+				req.Header["Authorization"] = []string{auth}
+			}
+			res, err := srv.Client(t, nil).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusNoContent || res.Header.Get("WWW-Authenticate") != "" {
+				t.Fatalf("OPTIONS = %d, WWW-Authenticate %q; want 204 from the CORS handler, no challenge", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	if reached != 2 {
+		t.Errorf("the CORS handler saw %d preflights, want 2", reached)
+	}
+}
+
+// TestConnectGet: a Connect GET (a side-effect-free procedure) has htm
+// GET, and htu its URL without the query that carries the message.
+func TestConnectGet(t *testing.T) {
+	f := newFixture(t)
+	gate := f.gate(t, connectgate.WithDPoP(newDPoP(t, f, 0)))
+	srv := oauthtest.ServeConnect(t, gate.Handler(mux(gate)))
+	client := getBookClient(t, srv, nil, connect.WithHTTPGet(), connect.WithIdempotency(connect.IdempotencyNoSideEffects))
+	tok := f.token(t, oauthtest.Token{DPoPKey: f.key})
+	tests := map[string]struct {
+		htm, htu   string
+		wantCode   connect.Code
+		wantReason string
+	}{
+		"GET":            {htm: http.MethodGet, htu: srv.URL + getBookProc},
+		"POSTProof":      {htm: http.MethodPost, htu: srv.URL + getBookProc, wantCode: connect.CodeUnauthenticated, wantReason: "DPOP_PROOF_METHOD"},
+		"QueryInHTU":     {htm: http.MethodGet, htu: srv.URL + getBookProc + "?connect=v1", wantCode: 0},
+		"OtherProcedure": {htm: http.MethodGet, htu: srv.URL + pingProc, wantCode: connect.CodeUnauthenticated, wantReason: "DPOP_PROOF_URI"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := http.Header{"Authorization": {"DPoP " + tok}, "Dpop": {f.key.Proof(t, tc.htm, tc.htu, tok)}}
+			if code, r := reason(callGetBook(t, client, h)); code != tc.wantCode || r != tc.wantReason {
+				t.Fatalf("GetBook = %v, %q; want %v, %q", code, r, tc.wantCode, tc.wantReason)
+			}
+		})
+	}
+}
+
+// TestDPoPNonce: a server that demands nonces answers a proof without one
+// with a real 401, a DPoP challenge with use_dpop_nonce and a DPoP-Nonce
+// header (RFC 9449 §8), which a retry then carries.
+func TestDPoPNonce(t *testing.T) {
+	f := newFixture(t)
+	gate := f.gate(t, connectgate.WithRealm("library"), connectgate.WithDPoP(newDPoP(t, f, time.Minute)))
+	srv := oauthtest.ServeConnect(t, gate.Handler(mux(gate)))
+	tok := f.token(t, oauthtest.Token{DPoPKey: f.key})
+	post := func(proof string) *http.Response {
+		req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, srv.URL+getBookProc, strings.NewReader(`{"name":"dune"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "DPoP "+tok)
+		req.Header.Set("DPoP", proof)
+		res, err := srv.Client(t, nil).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	res := post(f.key.Proof(t, http.MethodPost, srv.URL+getBookProc, tok))
+	nonce := res.Header.Get("DPoP-Nonce")
+	challenges := res.Header.Values("WWW-Authenticate")
+	if res.StatusCode != http.StatusUnauthorized || nonce == "" || len(challenges) != 2 ||
+		!strings.HasPrefix(challenges[1], `DPoP realm="library", algs="`) || !strings.Contains(challenges[1], `error="use_dpop_nonce"`) {
+		t.Fatalf("without a nonce: %d, DPoP-Nonce %q, WWW-Authenticate %q; want 401, a nonce and a use_dpop_nonce challenge", res.StatusCode, nonce, challenges)
+	}
+	proof := f.key.Proof(t, http.MethodPost, srv.URL+getBookProc, tok, oauthtest.Proof{Claims: map[string]any{"nonce": nonce}})
+	if res := post(proof); res.StatusCode != http.StatusOK {
+		t.Fatalf("with the nonce: %d, want 200", res.StatusCode)
+	}
+}
