@@ -4,9 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,27 +94,7 @@ func BenchmarkConnectThroughputRatio(b *testing.B) {
 		}
 	})
 	b.Run("protocol=connect/auth=ES256-cached/mode=parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		var tNone, tGated atomic.Int64
-		procs := runtime.GOMAXPROCS(0)
-		b.SetParallelism((clients + procs - 1) / procs)
-		b.RunParallel(func(pb *testing.PB) {
-			for i := 0; pb.Next(); i++ {
-				client, total := none, &tNone
-				if i%2 == 1 {
-					client, total = gated, &tGated
-				}
-				start := time.Now()
-				if err := call(client); err != nil {
-					b.Error(err)
-					return
-				}
-				total.Add(int64(time.Since(start)))
-			}
-		})
-		if tGated.Load() > 0 {
-			b.ReportMetric(float64(tNone.Load())/float64(tGated.Load()), "throughput-ratio")
-		}
+		alternate(b, func() error { return call(none) }, func() error { return call(gated) })
 	})
 }
 
