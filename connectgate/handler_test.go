@@ -3,6 +3,7 @@ package connectgate_test
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,46 @@ func TestDPoPNonce(t *testing.T) {
 	proof := f.key.Proof(t, http.MethodPost, srv.URL+getBookProc, tok, oauthtest.Proof{Claims: map[string]any{"nonce": nonce}})
 	if res := post(proof); res.StatusCode != http.StatusOK {
 		t.Fatalf("with the nonce: %d, want 200", res.StatusCode)
+	}
+}
+
+// TestHTU: htu comes from the request's Host only once it parses as an
+// RFC 3986 host[:port], and from the configured public origins instead
+// when there are some; a URI is never pasted together from a Host the
+// client chose.
+func TestHTU(t *testing.T) {
+	f := newFixture(t)
+	tok := f.token(t, oauthtest.Token{DPoPKey: f.key})
+	tests := map[string]struct {
+		origins    []string
+		host       string
+		htu        string
+		wantReason string // "" for allowed
+	}{
+		"Host":                 {host: "api.example.com:8443", htu: "http://api.example.com:8443" + getBookProc},
+		"HostCaseAndPort":      {host: "API.example.com:80", htu: "http://api.example.com" + getBookProc},
+		"HostWithPath":         {host: "api.example.com/x", htu: "http://api.example.com/x" + getBookProc, wantReason: "DPOP_PROOF_URI"},
+		"HostWithUserinfo":     {host: "evil@api.example.com", htu: "http://api.example.com" + getBookProc, wantReason: "DPOP_PROOF_URI"},
+		"HostPercentEncoded":   {host: "api%2eexample.com", htu: "http://api.example.com" + getBookProc, wantReason: "DPOP_PROOF_URI"},
+		"OriginIgnoresHost":    {origins: []string{"https://api.example.com"}, host: "evil.example", htu: "https://api.example.com" + getBookProc},
+		"OriginRefusesHostHTU": {origins: []string{"https://api.example.com"}, host: "evil.example", htu: "http://evil.example" + getBookProc, wantReason: "DPOP_PROOF_URI"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			gate := f.gate(t, connectgate.WithDPoP(newDPoP(t, f, 0), tc.origins...))
+			req := httptest.NewRequestWithContext(testContext(t), http.MethodPost, getBookProc, strings.NewReader(`{"name":"dune"}`))
+			req.Host = tc.host
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "DPoP "+tok)
+			req.Header.Set("DPoP", f.key.Proof(t, http.MethodPost, tc.htu, tok))
+			rec := httptest.NewRecorder()
+			gate.Handler(mux(gate)).ServeHTTP(rec, req)
+			switch {
+			case tc.wantReason == "" && rec.Code != http.StatusOK:
+				t.Fatalf("status = %d (%s), want 200", rec.Code, rec.Body)
+			case tc.wantReason != "" && (rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "proof is for another URI") && !strings.Contains(rec.Body.String(), "not a host[:port]")):
+				t.Fatalf("status = %d (%s), want 401 with %s", rec.Code, rec.Body, tc.wantReason)
+			}
+		})
 	}
 }
