@@ -12,6 +12,7 @@ import (
 
 	"github.com/oauthgate/oauthgate/connectgate"
 	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/resource"
 )
 
 // TestHandler_Missing: without Gate.Handler the Gate cannot see a
@@ -189,5 +190,37 @@ func TestHTU(t *testing.T) {
 				t.Fatalf("status = %d (%s), want 401 with %s", rec.Code, rec.Body, tc.wantReason)
 			}
 		})
+	}
+}
+
+// TestResourceMetadata: with resource metadata every challenge names the
+// RFC 9728 document, which the server serves over plain HTTP beside the
+// connect handlers, outside the Gate.
+func TestResourceMetadata(t *testing.T) {
+	f := newFixture(t)
+	md, err := resource.New(resource.Config{Resource: "https://library.example.com", AuthorizationServers: []string{"https://as.example.com"}, Policy: f.policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := f.gate(t, connectgate.WithResourceMetadata(md))
+	m := mux(gate)
+	m.Handle(md.Path(), md)
+	srv := oauthtest.ServeConnect(t, gate.Handler(m))
+	res, err := srv.Client(t, nil).Post(srv.URL+getBookProc, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if want := `Bearer resource_metadata="` + md.URL() + `"`; res.StatusCode != http.StatusUnauthorized || res.Header.Get("WWW-Authenticate") != want {
+		t.Errorf("no token: %d, WWW-Authenticate %q; want 401, %q", res.StatusCode, res.Header.Get("WWW-Authenticate"), want)
+	}
+	doc, err := srv.Client(t, nil).Get(srv.URL + md.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(doc.Body)
+	doc.Body.Close()
+	if doc.StatusCode != http.StatusOK || !strings.Contains(string(body), `"resource":"https://library.example.com"`) {
+		t.Errorf("GET %s = %d %s, want the document", md.Path(), doc.StatusCode, body)
 	}
 }
