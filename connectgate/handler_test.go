@@ -57,7 +57,8 @@ func TestHandler_Preflight(t *testing.T) {
 			return
 		}
 		reached++
-		w.Header().Set("Access-Control-Allow-Headers", "Authorization, DPoP, Content-Type, Connect-Protocol-Version")
+		w.Header().Set("Access-Control-Allow-Headers", strings.Join(append(connectgate.CORSAllowedHeaders(), "Content-Type", "Connect-Protocol-Version"), ", "))
+		w.Header().Set("Access-Control-Expose-Headers", strings.Join(connectgate.CORSExposedHeaders(), ", "))
 		w.WriteHeader(http.StatusNoContent)
 	})
 	srv := oauthtest.ServeConnect(t, gate.Handler(cors))
@@ -77,6 +78,10 @@ func TestHandler_Preflight(t *testing.T) {
 				t.Fatal(err)
 			}
 			res.Body.Close()
+			if res.Header.Get("Access-Control-Allow-Headers") != "Authorization, DPoP, Content-Type, Connect-Protocol-Version" ||
+				res.Header.Get("Access-Control-Expose-Headers") != "WWW-Authenticate, DPoP-Nonce" {
+				t.Errorf("CORS headers = %q, %q", res.Header.Get("Access-Control-Allow-Headers"), res.Header.Get("Access-Control-Expose-Headers"))
+			}
 			if res.StatusCode != http.StatusNoContent || res.Header.Get("WWW-Authenticate") != "" {
 				t.Fatalf("OPTIONS = %d, WWW-Authenticate %q; want 204 from the CORS handler, no challenge", res.StatusCode, res.Header.Get("WWW-Authenticate"))
 			}
