@@ -221,4 +221,3 @@ func TestPublicAndUndeclared(t *testing.T) {
 		t.Errorf("Move = %v, %q; want PermissionDenied, UNDECLARED_METHOD", code, r)
 	}
 }
-
