@@ -1,9 +1,3 @@
-// Package devissuer is the local authorization server behind
-// cmd/oauthgate-dev-issuer: an [oauthtest.Issuer] published on a fixed
-// loopback address, plus a /token endpoint that mints access tokens on
-// request. It is for development only: anybody who can reach the address
-// can mint tokens. It is importable for the examples' tests, but it is no
-// part of oauthgate's API and may change in any release.
 package devissuer
 
 import (
