@@ -21,7 +21,7 @@ const (
 	// issuer URL, http://127.0.0.1:8765, can be written in instructions.
 	DefaultAddr = "127.0.0.1:8765"
 	// DefaultAudience is the aud of minted tokens: the audience of the
-	// example report service in the README.
+	// example report service (docs/example-server.md).
 	DefaultAudience = "https://reports.example.com"
 	// DefaultSubject is the sub of minted tokens: the owner of the example
 	// reports r-1 and r-2.
