@@ -35,7 +35,7 @@ func ExampleVerify() {
 	first, second := sign(`{"n":1}`), sign(`{"n":2}`)
 
 	var memo jwsmemo.Memo[string]
-	parsed, err := jose.ParseSigned(first, []jose.SignatureAlgorithm{jose.ES256})
+	parsed, err := jose.ParseSignedCompact(first, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		panic(err)
 	}
