@@ -1,0 +1,144 @@
+package outbound_test
+
+import (
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/outbound"
+)
+
+// newTimedSource returns client credentials against a fresh in-memory
+// issuer, in the synctest bubble of the caller.
+func newTimedSource(t *testing.T) (*oauthtest.Issuer, *outbound.Credentials) {
+	t.Helper()
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true,
+		Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+	c := mustClientCredentials(t, outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(),
+		Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+	return iss, c
+}
+
+// TestRefresh: a token is renewed in the background once its refresh
+// time, between 75 and 112.5 s before its expiry (a quarter of its five
+// minutes, plus up to half as much again), has come, while calls keep
+// the current token; a failed renewal keeps it until it is no longer
+// usable, then calls fail with ErrUnavailable; no renewal runs after
+// Close.
+func TestRefresh(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		iss, c := newTimedSource(t)
+		ctx := t.Context()
+		first, err := c.Token(ctx)
+		if err != nil {
+			t.Fatalf("Token() error = %v", err)
+		}
+		if want := time.Now().Add(oauthtest.DefaultLifetime); !first.Expiry.Equal(want) {
+			t.Errorf("Token().Expiry = %v, want %v", first.Expiry, want)
+		}
+		time.Sleep(oauthtest.DefaultLifetime - 113*time.Second) // before the earliest refresh time
+		if tok, _ := c.Token(ctx); tok.AccessToken != first.AccessToken {
+			t.Error("Token() renewed the token before its refresh time")
+		}
+		synctest.Wait()
+		if got := iss.Requests(oauthtest.EndpointToken); got != 1 {
+			t.Fatalf("token requests before the refresh time = %d, want 1", got)
+		}
+		time.Sleep(113*time.Second - 74*time.Second) // past the latest refresh time
+		if tok, _ := c.Token(ctx); tok.AccessToken != first.AccessToken {
+			t.Error("Token() waited for the renewal instead of sending the current token")
+		}
+		synctest.Wait()
+		if got := iss.Requests(oauthtest.EndpointToken); got != 2 {
+			t.Fatalf("token requests after the refresh time = %d, want 2", got)
+		}
+		second, _ := c.Token(ctx)
+		if second.AccessToken == first.AccessToken || !second.Expiry.After(first.Expiry) {
+			t.Fatalf("Token() after the renewal = the first token (expiry %v), want a new one", second.Expiry)
+		}
+
+		// The authorization server goes down: the renewal fails, the
+		// current token is kept while usable, renewals are retried at
+		// most every few seconds, then calls fail with ErrUnavailable.
+		iss.SetFault(oauthtest.EndpointToken, oauthtest.Fault{Down: true})
+		time.Sleep(second.Expiry.Sub(time.Now()) - 74*time.Second)
+		for range 10 {
+			if tok, err := c.Token(ctx); err != nil || tok.AccessToken != second.AccessToken {
+				t.Fatalf("Token() with the server down and a usable token = %v; want that token", err)
+			}
+			synctest.Wait()
+		}
+		if got := iss.Requests(oauthtest.EndpointToken); got != 3 {
+			t.Errorf("token requests after ten calls with the server down = %d, want 3: one failed renewal, retried later", got)
+		}
+		time.Sleep(second.Expiry.Sub(time.Now()))
+		if _, err := c.Token(ctx); !errors.Is(err, outbound.ErrUnavailable) {
+			t.Errorf("Token() with the server down and the token expired: error = %v, want ErrUnavailable", err)
+		}
+		c.Close()
+		before := iss.Requests(oauthtest.EndpointToken)
+		if _, err := c.Token(ctx); !errors.Is(err, outbound.ErrClosed) {
+			t.Errorf("Token() after Close: error = %v, want ErrClosed", err)
+		}
+		synctest.Wait()
+		if got := iss.Requests(oauthtest.EndpointToken); got != before {
+			t.Errorf("token requests after Close = %d, want %d", got, before)
+		}
+	})
+}
+
+// TestRefresh_fleet: 1 000 sources started together spread their renewals:
+// no one-second bucket holds more than three times the mean of the
+// buckets from the first renewal to the last, and every source renews
+// exactly once before its token expires.
+func TestRefresh_fleet(t *testing.T) {
+	t.Parallel()
+	const fleet = 1000
+	synctest.Test(t, func(t *testing.T) {
+		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true,
+			Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+		sources := make([]*outbound.Credentials, fleet)
+		for i := range sources {
+			sources[i] = mustClientCredentials(t, outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(),
+				Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+			if _, err := sources[i].Token(t.Context()); err != nil {
+				t.Fatalf("Token() error = %v", err)
+			}
+		}
+		start := iss.Requests(oauthtest.EndpointToken)
+		var buckets []int // renewals per second
+		for range int(oauthtest.DefaultLifetime/time.Second) - 1 {
+			time.Sleep(time.Second)
+			before := iss.Requests(oauthtest.EndpointToken)
+			for _, s := range sources {
+				if _, err := s.Token(t.Context()); err != nil {
+					t.Fatalf("Token() error = %v", err)
+				}
+			}
+			synctest.Wait()
+			buckets = append(buckets, iss.Requests(oauthtest.EndpointToken)-before)
+		}
+		if got := iss.Requests(oauthtest.EndpointToken) - start; got != fleet {
+			t.Fatalf("renewals = %d, want %d: one per source", got, fleet)
+		}
+		first, last := -1, 0
+		peak := 0
+		for i, n := range buckets {
+			if n > 0 {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+			peak = max(peak, n)
+		}
+		mean := float64(fleet) / float64(last-first+1)
+		t.Logf("renewals spread over %d s (from %d s to %d s): mean %.1f/s, peak %d/s", last-first+1, first+1, last+1, mean, peak)
+		if float64(peak) > 3*mean {
+			t.Errorf("peak renewals = %d in one second, more than 3× the mean %.1f", peak, mean)
+		}
+	})
+}
