@@ -185,11 +185,15 @@ func TestNoSecretInOutput(t *testing.T) {
 			t.Fatalf("%s: ClientCredentials() error = %v", name, err)
 		}
 		defer c.Close()
-		d := key.D.String()
+		raw, err := key.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := fmt.Sprintf("%x", raw)
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
 			for what, v := range map[string]any{"Config": cfg, "ClientAuth": auth, "Credentials": c} {
 				out := fmt.Sprintf(verb, v)
-				if strings.Contains(out, ordersSecret) || strings.Contains(out, d) {
+				if strings.Contains(out, ordersSecret) || strings.Contains(strings.ToLower(out), d) || strings.Contains(out, fmt.Sprint(raw)) {
 					t.Errorf("%s: Sprintf(%q, %s) = %q prints the secret or the private key", name, verb, what, out)
 				}
 			}

@@ -64,7 +64,7 @@ func TestRefresh(t *testing.T) {
 		// current token is kept while usable, renewals are retried at
 		// most every few seconds, then calls fail with ErrUnavailable.
 		iss.SetFault(oauthtest.EndpointToken, oauthtest.Fault{Down: true})
-		time.Sleep(second.Expiry.Sub(time.Now()) - 74*time.Second)
+		time.Sleep(time.Until(second.Expiry) - 74*time.Second)
 		for range 10 {
 			if tok, err := c.Token(ctx); err != nil || tok.AccessToken != second.AccessToken {
 				t.Fatalf("Token() with the server down and a usable token = %v; want that token", err)
@@ -74,7 +74,7 @@ func TestRefresh(t *testing.T) {
 		if got := iss.Requests(oauthtest.EndpointToken); got != 3 {
 			t.Errorf("token requests after ten calls with the server down = %d, want 3: one failed renewal, retried later", got)
 		}
-		time.Sleep(second.Expiry.Sub(time.Now()))
+		time.Sleep(time.Until(second.Expiry))
 		if _, err := c.Token(ctx); !errors.Is(err, outbound.ErrUnavailable) {
 			t.Errorf("Token() with the server down and the token expired: error = %v, want ErrUnavailable", err)
 		}
