@@ -51,7 +51,7 @@ func newChain(t *testing.T, useDPoP bool) *chain {
 	})
 	ch := &chain{iss: iss}
 
-	var paymentsOpts []interceptor.Option
+	var paymentsOpts []any
 	paymentsOpts = append(paymentsOpts, interceptor.WithAuthorizer(func(_ context.Context, call interceptor.Call) error {
 		var c struct {
 			Act struct {
@@ -88,7 +88,7 @@ func newChain(t *testing.T, useDPoP bool) *chain {
 		Issuer: iss.URL, InsecureAllowHTTP: true, HTTPClient: iss.Client(),
 		Client:   outbound.ClientSecretBasic(ordersID, ordersSecret),
 		Resource: []string{paymentsURI}, Scopes: []string{"library.read"},
-		Target:   paymentsConn.Target(),
+		Target: paymentsConn.Target(),
 	}
 	if useDPoP {
 		cfg.DPoP = ch.dpopKey.Signer(t)
@@ -116,8 +116,8 @@ func newChain(t *testing.T, useDPoP bool) *chain {
 }
 
 // gatedServer returns a server of lib behind oauthgate for tokens of iss
-// with audience aud.
-func gatedServer(t *testing.T, iss *oauthtest.Issuer, aud string, lib *library, opts ...interceptor.Option) *grpc.Server {
+// with audience aud; opts are interceptor.Options and grpc.ServerOptions.
+func gatedServer(t *testing.T, iss *oauthtest.Issuer, aud string, lib *library, opts ...any) *grpc.Server {
 	t.Helper()
 	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
 	if err != nil {
@@ -131,11 +131,21 @@ func gatedServer(t *testing.T, iss *oauthtest.Issuer, aud string, lib *library, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	gate, err := interceptor.New(jwt, policy, opts...)
+	var gateOpts []interceptor.Option
+	var srvOpts []grpc.ServerOption
+	for _, o := range opts {
+		switch o := o.(type) {
+		case interceptor.Option:
+			gateOpts = append(gateOpts, o)
+		case grpc.ServerOption:
+			srvOpts = append(srvOpts, o)
+		}
+	}
+	gate, err := interceptor.New(jwt, policy, gateOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(gate.ServerOptions()...)
+	srv := grpc.NewServer(append(srvOpts, gate.ServerOptions()...)...)
 	testpb.RegisterLibraryServiceServer(srv, lib)
 	return srv
 }
