@@ -44,17 +44,10 @@ func (iss *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		// RFC 9449 §8.2: the server may send a fresh nonce with any answer.
 		w.Header().Set("DPoP-Nonce", iss.dpop.Nonce())
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeJSON(w, http.StatusMethodNotAllowed, oauthError("invalid_request", "use POST"))
+	form, ok := postedForm(w, r, maxTokenForm)
+	if !ok {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxTokenForm)
-	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, oauthError("invalid_request", "malformed form body"))
-		return
-	}
-	form := r.PostForm
 	client, ok := iss.authenticateClient(r, form)
 	if !ok {
 		writeJSON(w, http.StatusUnauthorized, oauthError("invalid_client", "client authentication failed"))
