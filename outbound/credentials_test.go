@@ -160,8 +160,10 @@ func TestClientCredentials_failures(t *testing.T) {
 			if got := status.Code(err); got != tc.wantCode {
 				t.Errorf("status.Code(Token() error) = %v, want %v", got, tc.wantCode)
 			}
-			if strings.Contains(err.Error(), ordersSecret) || strings.Contains(err.Error(), "wrong") {
-				t.Errorf("Token() error = %q quotes the secret", err)
+			for _, verb := range []string{"%v", "%+v", "%#v"} {
+				if out := fmt.Sprintf(verb, err); strings.Contains(out, ordersSecret) || strings.Contains(out, "wrong") {
+					t.Errorf("Sprintf(%q, Token() error) = %q quotes the secret", verb, out)
+				}
 			}
 		})
 	}

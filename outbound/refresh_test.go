@@ -2,12 +2,18 @@ package outbound_test
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"google.golang.org/grpc/metadata"
+
+	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/oauthtest"
 	"github.com/oauthgate/oauthgate/outbound"
+	"github.com/oauthgate/oauthgate/verify"
 )
 
 // newTimedSource returns client credentials against a fresh in-memory
@@ -139,6 +145,43 @@ func TestRefresh_fleet(t *testing.T) {
 		t.Logf("renewals spread over %d s (from %d s to %d s): mean %.1f/s, peak %d/s", last-first+1, first+1, last+1, mean, peak)
 		if float64(peak) > 3*mean {
 			t.Errorf("peak renewals = %d in one second, more than 3× the mean %.1f", peak, mean)
+		}
+	})
+}
+
+// TestSingleFlight: concurrent first calls, of one source or for one
+// incoming token, make one token request between them.
+func TestSingleFlight(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		iss, c := newTimedSource(t)
+		exchange, err := outbound.Exchange(outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(),
+			Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer exchange.Close()
+		user := iss.Token(t, oauthtest.Token{Subject: "alice"})
+		claims, err := verify.ParseClaims([]byte(fmt.Sprintf(`{"sub":"alice","exp":%d}`, time.Now().Add(time.Hour).Unix())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := interceptor.NewContext(metadata.NewIncomingContext(t.Context(),
+			metadata.Pairs("authorization", "Bearer "+user)), claims)
+		for _, src := range []*outbound.Credentials{c, exchange} {
+			before := iss.Requests(oauthtest.EndpointToken)
+			var wg sync.WaitGroup
+			for range 50 {
+				wg.Go(func() {
+					if _, err := src.Token(ctx); err != nil {
+						t.Errorf("Token() error = %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if got := iss.Requests(oauthtest.EndpointToken) - before; got != 1 {
+				t.Errorf("%v: token requests for 50 concurrent first calls = %d, want 1", src, got)
+			}
 		}
 	})
 }
