@@ -23,7 +23,8 @@ import (
 // An Issuer is an in-process OAuth 2.0 authorization server listening on
 // 127.0.0.1 (or, with [IssuerConfig].InMemory, reachable only in memory).
 // It signs access tokens, serves their keys as a JWKS, publishes discovery
-// metadata and answers token introspection. It is safe for concurrent use;
+// metadata, answers token introspection and issues tokens at its token
+// endpoint. It is safe for concurrent use;
 // faults can be switched while requests are in flight.
 //
 // Create one with [NewIssuer] in tests or [Start] elsewhere.
