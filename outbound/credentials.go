@@ -33,7 +33,10 @@ const (
 // grpc.WithPerRPCCredentials for the connection to one target service.
 //
 // Tokens are renewed ahead of expiry in the background, one request at a
-// time per token; a call waits only when no usable token is held. A call
+// time per token; a call waits only when no usable token is held. A token
+// is not sent in the last tenth of its lifetime (at most its last 5 s),
+// and a token whose response has no expires_in is used for one minute. A
+// call
 // fails with codes.Unavailable when the authorization server cannot be
 // reached and no usable token is held ([ErrUnavailable]), and with
 // codes.PermissionDenied when the server refuses the request
