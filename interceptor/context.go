@@ -5,22 +5,23 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
+	"github.com/oauthgate/oauthgate/internal/authheader"
+	"github.com/oauthgate/oauthgate/internal/core"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
-type claimsKey struct{}
-
 // NewContext returns a copy of ctx carrying c. The interceptor uses it for
-// every authenticated call; tests use it to fake one.
+// every authenticated call; tests use it to fake one. It is the same
+// context value as connectgate.NewContext's, so handlers served by both
+// adapters read their claims with either accessor.
 func NewContext(ctx context.Context, c *verify.Claims) context.Context {
-	return context.WithValue(ctx, claimsKey{}, c)
+	return core.NewContext(ctx, c)
 }
 
 // FromContext returns the claims the interceptor verified for this call. It
 // reports false for public methods and outside an authenticated call.
 func FromContext(ctx context.Context) (*verify.Claims, bool) {
-	c, ok := ctx.Value(claimsKey{}).(*verify.Claims)
-	return c, ok && c != nil
+	return core.FromContext(ctx)
 }
 
 // TokenFromContext returns the access token whose claims [FromContext]
@@ -39,8 +40,8 @@ func TokenFromContext(ctx context.Context) (string, bool) {
 		return "", false
 	}
 	// The reader the interceptor verified the token with.
-	if tok, ok := parseCredentials(auth[0], "bearer"); ok {
+	if tok, ok := authheader.Parse(auth[0], "bearer"); ok {
 		return tok, true
 	}
-	return parseCredentials(auth[0], "dpop")
+	return authheader.Parse(auth[0], "dpop")
 }

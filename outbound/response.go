@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json"
+
+	"github.com/oauthgate/oauthgate/internal/authheader"
 )
 
 // maxTokenSize bounds an access token: it goes into a header of every
@@ -50,7 +52,7 @@ func parseTokenResponse(body []byte) (*tokenResponse, error) {
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, fmt.Errorf("%w: not a JSON object with the registered members' types", errMalformed)
 	}
-	if raw.AccessToken == nil || !isB64Token(*raw.AccessToken) || len(*raw.AccessToken) > maxTokenSize {
+	if raw.AccessToken == nil || !authheader.IsB64Token(*raw.AccessToken) || len(*raw.AccessToken) > maxTokenSize {
 		return nil, fmt.Errorf("%w: access_token missing or not a token", errMalformed)
 	}
 	if raw.TokenType == nil {
@@ -79,22 +81,4 @@ func parseTokenResponse(body []byte) (*tokenResponse, error) {
 		r.issuedTokenType = *raw.IssuedTokenType
 	}
 	return r, nil
-}
-
-// isB64Token reports whether s matches RFC 6750 §2.1
-// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=",
-// the syntax of a credential in an authorization header.
-func isB64Token(s string) bool {
-	body := strings.TrimRight(s, "=")
-	if body == "" {
-		return false
-	}
-	for i := range len(body) {
-		c := body[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
-			return false
-		}
-	}
-	return true
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oauthgate/oauthgate/internal/authheader"
 )
 
 func TestParseTokenResponse(t *testing.T) {
@@ -94,7 +96,7 @@ func FuzzParseTokenResponse(f *testing.F) {
 		if ref["access_token"] != got.accessToken || !strings.EqualFold(tokenType, got.tokenType) {
 			t.Fatalf("parseTokenResponse() = %q %q, encoding/json reads %v %v", got.accessToken, got.tokenType, ref["access_token"], ref["token_type"])
 		}
-		if !isB64Token(got.accessToken) || len(got.accessToken) > maxTokenSize || strings.ContainsAny(got.accessToken, " \r\n") {
+		if !authheader.IsB64Token(got.accessToken) || len(got.accessToken) > maxTokenSize || strings.ContainsAny(got.accessToken, " \r\n") {
 			t.Fatalf("parseTokenResponse() accepted a token that cannot go in a header: %q", got.accessToken)
 		}
 		if got.expiresIn < 0 || got.expiresIn > maxExpiresIn*time.Second {
