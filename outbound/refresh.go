@@ -103,6 +103,14 @@ func (s *slot) start(o *owner, arg string) *flight.Call[*grant] {
 	o.wg.Add(1)
 	call, started := s.flights.Start(struct{}{}, func() (*grant, error) {
 		defer o.wg.Done()
+		// A renewal may have ended between the caller's look at cur and
+		// Start: a token not yet due for renewal is the one to use.
+		s.mu.Lock()
+		if cur := s.cur; cur != nil && o.now().Before(cur.refreshAt) {
+			s.mu.Unlock()
+			return cur, nil
+		}
+		s.mu.Unlock()
 		g, err := s.fetch(o.ctx, arg)
 		now := o.now()
 		s.mu.Lock()
