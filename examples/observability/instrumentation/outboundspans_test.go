@@ -6,10 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauthgate/oauthgate/oauthtest"
@@ -21,11 +19,7 @@ import (
 // error type when they fail, and never the client secret or a token. Not
 // parallel: it sets the global provider.
 func TestClientSpans_outbound(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() { otel.SetTracerProvider(prev); _ = tp.Shutdown(context.Background()) })
+	rec := recordSpans(t)
 	ctx := context.Background()
 
 	const secret = "orders-secret-value"
