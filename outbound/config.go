@@ -111,7 +111,9 @@ type Config struct {
 	// a random part of up to half as much again, so that a fleet started
 	// together does not renew in step. The renewal runs in the
 	// background while the current token is still sent. If zero, a
-	// quarter of the token's lifetime.
+	// quarter of the token's lifetime; at most half of it, and at least
+	// the send margin (a tenth of the lifetime, at most 5 s), before
+	// which the token is no longer sent.
 	RefreshAhead time.Duration
 
 	// Now is the clock. If nil, time.Now.

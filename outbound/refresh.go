@@ -38,7 +38,8 @@ func newGrant(resp *tokenResponse, now, notAfter time.Time, ahead time.Duration)
 	if ahead <= 0 {
 		ahead = life / 4
 	}
-	ahead = min(ahead, life/2)
+	// Never later than the last instant the token is sent.
+	ahead = max(min(ahead, life/2), margin)
 	// The jitter spreads the renewals of a fleet started together over
 	// half the refresh window, instead of all of them at one instant.
 	var jitter time.Duration
@@ -106,7 +107,7 @@ func (s *slot) start(o *owner, arg string) *flight.Call[*grant] {
 		// A renewal may have ended between the caller's look at cur and
 		// Start: a token not yet due for renewal is the one to use.
 		s.mu.Lock()
-		if cur := s.cur; cur != nil && o.now().Before(cur.refreshAt) {
+		if cur := s.cur; cur != nil && o.now().Before(cur.refreshAt) && o.now().Before(cur.usable) {
 			s.mu.Unlock()
 			return cur, nil
 		}

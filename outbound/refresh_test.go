@@ -185,3 +185,25 @@ func TestSingleFlight(t *testing.T) {
 		}
 	})
 }
+
+// TestRefresh_shortAhead: a RefreshAhead shorter than the send margin
+// still renews before the token stops being sent, and a call after that
+// gets a new token, never the one about to expire.
+func TestRefresh_shortAhead(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true,
+			Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+		c := mustClientCredentials(t, outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(), RefreshAhead: time.Second,
+			Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+		first, err := c.Token(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(first.Expiry) - 4*time.Second) // inside the 5 s margin
+		next, err := c.Token(t.Context())
+		if err != nil || next.AccessToken == first.AccessToken {
+			t.Fatalf("Token() 4 s before expiry = the same token (%v), want a new one", err)
+		}
+	})
+}
