@@ -16,8 +16,10 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/oauthtest"
 	"github.com/oauthgate/oauthgate/outbound"
 	"github.com/oauthgate/oauthgate/verify"
@@ -200,5 +202,56 @@ func TestNoSecretInOutput(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestExchange_errors: outside an authenticated call the credentials fail
+// with ErrNoSubject (Internal: the handler's bug); a subject token the
+// server will not exchange is ErrRefused (PermissionDenied); an actor
+// token that cannot be had fails the call without a request.
+func TestExchange_errors(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true,
+		Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+	claims, err := verify.ParseClaims([]byte(`{"sub":"alice"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	authed := func(tok string) context.Context {
+		return interceptor.NewContext(metadata.NewIncomingContext(ctxWithTimeout(t),
+			metadata.Pairs("authorization", "Bearer "+tok)), claims)
+	}
+	revoked := iss.OpaqueToken(t, oauthtest.Token{Subject: "alice"})
+	iss.Revoke(revoked)
+	errActor := errors.New("no actor token today")
+	tests := map[string]struct {
+		ctx      context.Context
+		actor    func(context.Context) (string, string, error)
+		wantErr  error
+		wantCode codes.Code
+	}{
+		"NoSubject":      {ctx: ctxWithTimeout(t), wantErr: outbound.ErrNoSubject, wantCode: codes.Internal},
+		"ClaimsOnly":     {ctx: interceptor.NewContext(ctxWithTimeout(t), claims), wantErr: outbound.ErrNoSubject, wantCode: codes.Internal},
+		"RevokedSubject": {ctx: authed(revoked), wantErr: outbound.ErrRefused, wantCode: codes.PermissionDenied},
+		"ActorFails": {ctx: authed(iss.Token(t)), wantErr: errActor, wantCode: codes.Unknown,
+			actor: func(context.Context) (string, string, error) { return "", "", errActor }},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) { // not parallel: it counts the issuer's requests
+			c, err := outbound.Exchange(outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(), ActorToken: tc.actor,
+				Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Audience: []string{"payments"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			before := iss.Requests(oauthtest.EndpointToken)
+			_, err = c.Token(tc.ctx)
+			if !errors.Is(err, tc.wantErr) || status.Code(err) != tc.wantCode {
+				t.Fatalf("Token() error = %v (code %v), want %v (code %v)", err, status.Code(err), tc.wantErr, tc.wantCode)
+			}
+			if tc.actor != nil && iss.Requests(oauthtest.EndpointToken) != before {
+				t.Error("a token request was made without the actor token")
+			}
+		})
 	}
 }
