@@ -129,7 +129,7 @@ func Exchange(cfg Config) (*Credentials, error) {
 		if actor != nil {
 			tok, typ, err := actor(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("outbound: Config.ActorToken: %w", err)
+				return nil, &UnavailableError{Op: "actor token", Err: err}
 			}
 			form.Set("actor_token", tok)
 			form.Set("actor_token_type", typ)
@@ -258,7 +258,11 @@ func (c *Credentials) accessToken(ctx context.Context) (string, error) {
 // (package dpopgrpc). It implements credentials.PerRPCCredentials.
 func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
 	if c.dpop != nil {
-		return c.dpop.GetRequestMetadata(ctx, uri...)
+		md, err := c.dpop.GetRequestMetadata(ctx, uri...)
+		if err != nil {
+			return nil, withCode(err)
+		}
+		return md, nil
 	}
 	if !c.loopback {
 		// RequireTransportSecurity makes grpc-go check this; a
@@ -266,12 +270,12 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 		// here, and a token must not go out in clear.
 		if ri, ok := credentials.RequestInfoFromContext(ctx); ok &&
 			credentials.CheckSecurityLevel(ri.AuthInfo, credentials.PrivacyAndIntegrity) != nil {
-			return nil, errors.New("outbound: refusing to send a token over a connection without transport security")
+			return nil, withCode(errors.New("outbound: refusing to send a token over a connection without transport security"))
 		}
 	}
 	g, err := c.get(ctx)
 	if err != nil {
-		return nil, err
+		return nil, withCode(err)
 	}
 	return map[string]string{"authorization": "Bearer " + g.token}, nil
 }

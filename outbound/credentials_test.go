@@ -233,7 +233,7 @@ func TestExchange_errors(t *testing.T) {
 		"NoSubject":      {ctx: ctxWithTimeout(t), wantErr: outbound.ErrNoSubject, wantCode: codes.Internal},
 		"ClaimsOnly":     {ctx: interceptor.NewContext(ctxWithTimeout(t), claims), wantErr: outbound.ErrNoSubject, wantCode: codes.Internal},
 		"RevokedSubject": {ctx: authed(revoked), wantErr: outbound.ErrRefused, wantCode: codes.PermissionDenied},
-		"ActorFails": {ctx: authed(iss.Token(t)), wantErr: errActor, wantCode: codes.Unknown,
+		"ActorFails": {ctx: authed(iss.Token(t)), wantErr: errActor, wantCode: codes.Unavailable,
 			actor: func(context.Context) (string, string, error) { return "", "", errActor }},
 	}
 	for name, tc := range tests {

@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"context"
 	"errors"
 	"strconv"
 
@@ -87,3 +88,29 @@ func (subjectError) Unwrap() error { return ErrNoSubject }
 func (subjectError) GRPCStatus() *status.Status {
 	return status.New(codes.Internal, ErrNoSubject.Error())
 }
+
+// withCode gives err the gRPC code a call fails with when its credentials
+// return err: grpc-go turns an error without one into Unauthenticated,
+// which would tell the caller its own token is bad. Errors of this
+// package keep theirs; the call's context's error becomes
+// DeadlineExceeded or Canceled; anything else (a DPoP proof that cannot be signed, a refused
+// insecure connection, ErrClosed) is Internal.
+func withCode(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err // first: an UnavailableError that wraps a timeout stays Unavailable
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return &codedError{err: err, code: status.FromContextError(err).Code()}
+	}
+	return &codedError{err: err, code: codes.Internal}
+}
+
+// A codedError is an error with the gRPC code a call fails with.
+type codedError struct {
+	err  error
+	code codes.Code
+}
+
+func (e *codedError) Error() string              { return e.err.Error() }
+func (e *codedError) Unwrap() error              { return e.err }
+func (e *codedError) GRPCStatus() *status.Status { return status.New(e.code, e.err.Error()) }

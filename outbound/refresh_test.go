@@ -1,6 +1,7 @@
 package outbound_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -8,7 +9,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/oauthtest"
@@ -204,6 +207,47 @@ func TestRefresh_shortAhead(t *testing.T) {
 		next, err := c.Token(t.Context())
 		if err != nil || next.AccessToken == first.AccessToken {
 			t.Fatalf("Token() 4 s before expiry = the same token (%v), want a new one", err)
+		}
+	})
+}
+
+// TestGetRequestMetadata_codes: every failure of the credentials reaches
+// grpc-go with a code of its own, since grpc-go makes Unauthenticated of
+// an error without one: the call's deadline while the authorization
+// server is slow is DeadlineExceeded, the server down Unavailable, a call
+// after Close or outside an authenticated call Internal.
+func TestGetRequestMetadata_codes(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		iss, c := newTimedSource(t)
+		exchange, err := outbound.Exchange(outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(),
+			Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer exchange.Close()
+		call := func(c *outbound.Credentials, ctx context.Context) codes.Code {
+			_, err := c.GetRequestMetadata(ctx, "https://payments.example.com/svc")
+			return status.Code(err)
+		}
+		iss.SetFault(oauthtest.EndpointToken, oauthtest.Fault{Delay: time.Hour})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if got := call(c, ctx); got != codes.DeadlineExceeded {
+			t.Errorf("slow server, call deadline: code = %v, want DeadlineExceeded", got)
+		}
+		synctest.Wait()
+		iss.SetFault(oauthtest.EndpointToken, oauthtest.Fault{Down: true})
+		time.Sleep(time.Minute) // the slow request's own timeout has ended it
+		if got := call(c, t.Context()); got != codes.Unavailable {
+			t.Errorf("server down: code = %v, want Unavailable", got)
+		}
+		if got := call(exchange, t.Context()); got != codes.Internal {
+			t.Errorf("exchange outside a call: code = %v, want Internal", got)
+		}
+		c.Close()
+		if got := call(c, t.Context()); got != codes.Internal {
+			t.Errorf("after Close: code = %v, want Internal", got)
 		}
 	})
 }
