@@ -48,7 +48,8 @@
 // with one request in flight per token (single-flight). When no usable
 // token is held and the authorization server cannot be reached, a call
 // fails with codes.Unavailable ([ErrUnavailable]), never Unauthenticated;
-// a refusal by the server is codes.PermissionDenied ([ErrRefused]).
+// a refusal by the server is codes.PermissionDenied ([ErrRefused]); the
+// call's own deadline passing while it waits is codes.DeadlineExceeded.
 // RequireTransportSecurity is true unless [Config].Target is a loopback
 // host. No error, span or printed value holds a secret, a private key or
 // a token: secrets are [verify.Secret], [ClientAuth] prints its method and
