@@ -104,3 +104,26 @@ func FuzzParseTokenResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestSetNonce: only a nonce of RFC 9449 §8.1's syntax, and not too long,
+// goes into later proofs.
+func TestSetNonce(t *testing.T) {
+	t.Parallel()
+	for nonce, keep := range map[string]bool{
+		"eyJ7S_zG.9-l~x":                true,
+		"!#[]^{}~":                      true,
+		"":                              false,
+		"a b":                           false,
+		`a"b`:                           false,
+		`a\b`:                           false,
+		"a\r\nb":                        false,
+		"caf\xc3\xa9":                   false,
+		strings.Repeat("n", maxNonce+1): false,
+	} {
+		e := &endpoint{nonce: "old"}
+		e.setNonce(nonce)
+		if got := e.nonce != "old"; got != keep {
+			t.Errorf("setNonce(%q) kept = %v, want %v", nonce, got, keep)
+		}
+	}
+}
