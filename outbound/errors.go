@@ -37,6 +37,7 @@ type UnavailableError struct {
 	Err error
 }
 
+// Error names the operation and the cause, never a credential.
 func (e *UnavailableError) Error() string {
 	msg := "outbound: authorization server unavailable (" + e.Op + ")"
 	if e.Err != nil {
@@ -61,6 +62,7 @@ type RefusedError struct {
 	Code   string // the registered OAuth error code (invalid_grant, ...), or ""
 }
 
+// Error names the status and the OAuth error code, never the server's text.
 func (e *RefusedError) Error() string {
 	msg := "outbound: token request refused with status " + strconv.Itoa(e.Status)
 	if e.Code != "" {

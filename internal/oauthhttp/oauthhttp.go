@@ -228,6 +228,7 @@ func newStatusError(resp *http.Response, maxSize int64) *StatusError {
 	return e
 }
 
+// Error names the status and a registered error code, never the body.
 func (e *StatusError) Error() string {
 	msg := "status " + strconv.Itoa(e.Code)
 	if e.OAuthCode != "" {
