@@ -30,6 +30,19 @@ func newTimedSource(t *testing.T) (*oauthtest.Issuer, *outbound.Credentials) {
 	return iss, c
 }
 
+// newExchange returns token exchange credentials for payments against
+// iss, closed when the test ends.
+func newExchange(t *testing.T, iss *oauthtest.Issuer) *outbound.Credentials {
+	t.Helper()
+	c, err := outbound.Exchange(outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(),
+		Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+	if err != nil {
+		t.Fatalf("Exchange() error = %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // TestRefresh: a token is renewed in the background once its refresh
 // time, between 75 and 112.5 s before its expiry (a quarter of its five
 // minutes, plus up to half as much again), has come, while calls keep
@@ -158,12 +171,7 @@ func TestSingleFlight(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		iss, c := newTimedSource(t)
-		exchange, err := outbound.Exchange(outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(),
-			Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer exchange.Close()
+		exchange := newExchange(t, iss)
 		user := iss.Token(t, oauthtest.Token{Subject: "alice"})
 		claims, err := verify.ParseClaims([]byte(fmt.Sprintf(`{"sub":"alice","exp":%d}`, time.Now().Add(time.Hour).Unix())))
 		if err != nil {
@@ -220,12 +228,7 @@ func TestGetRequestMetadata_codes(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		iss, c := newTimedSource(t)
-		exchange, err := outbound.Exchange(outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(),
-			Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer exchange.Close()
+		exchange := newExchange(t, iss)
 		call := func(c *outbound.Credentials, ctx context.Context) codes.Code {
 			_, err := c.GetRequestMetadata(ctx, "https://payments.example.com/svc")
 			return status.Code(err)
