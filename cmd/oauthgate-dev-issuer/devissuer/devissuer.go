@@ -73,6 +73,9 @@ func Start(addr, aud string) (*Server, error) {
 				"issuer":                 u,
 				"jwks_uri":               u + "/jwks.json",
 				"introspection_endpoint": u + "/introspect",
+				// The oauthtest token endpoint would mint tokens under the
+				// hidden issuer's URL; this server's /token is its own.
+				"token_endpoint": nil,
 			},
 		},
 	)
