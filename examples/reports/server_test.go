@@ -34,15 +34,7 @@ func serve(t *testing.T, iss *oauthtest.Issuer, opts ...reports.Option) *grpc.Cl
 // serveLeeway is serve with the verifier's JWTConfig.Leeway set.
 func serveLeeway(t *testing.T, iss *oauthtest.Issuer, leeway time.Duration, opts ...reports.Option) *grpc.ClientConn {
 	t.Helper()
-	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
-	if err != nil {
-		t.Fatalf("NewStaticKeySet() error = %v", err)
-	}
-	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}, Leeway: leeway})
-	if err != nil {
-		t.Fatalf("NewJWT() error = %v", err)
-	}
-	srv, err := reports.NewServer(jwt, opts...)
+	srv, err := reports.NewServer(newJWT(t, iss, leeway), opts...)
 	if err != nil {
 		t.Fatalf("NewServer() error = %v", err)
 	}
@@ -64,6 +56,20 @@ func serveLeeway(t *testing.T, iss *oauthtest.Issuer, leeway time.Duration, opts
 		}
 	})
 	return conn
+}
+
+// newJWT returns a verifier of iss's tokens for oauthtest.DefaultAudience.
+func newJWT(t *testing.T, iss *oauthtest.Issuer, leeway time.Duration) *verify.JWT {
+	t.Helper()
+	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
+	if err != nil {
+		t.Fatalf("NewStaticKeySet() error = %v", err)
+	}
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}, Leeway: leeway})
+	if err != nil {
+		t.Fatalf("NewJWT() error = %v", err)
+	}
+	return jwt
 }
 
 // reason returns the ErrorInfo reason of err, followed by " condition=" and
