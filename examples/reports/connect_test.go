@@ -210,7 +210,7 @@ func TestNewConnectHandler_CORS(t *testing.T) {
 		"PreflightAllowed": {method: "OPTIONS", origin: pageOrigin, wantStatus: 204, wantHeaders: map[string]string{
 			"Access-Control-Allow-Origin":  pageOrigin,
 			"Access-Control-Allow-Methods": "GET, POST",
-			"Access-Control-Allow-Headers": "Authorization, DPoP, Content-Type, Connect-Protocol-Version, Connect-Timeout-Ms, Connect-Accept-Encoding, Connect-Content-Encoding, Grpc-Timeout, X-Grpc-Web, X-User-Agent",
+			"Access-Control-Allow-Headers": "Authorization, DPoP, Content-Type, Connect-Protocol-Version, Connect-Timeout-Ms, Grpc-Timeout, X-Grpc-Web, X-User-Agent",
 		}},
 		"PreflightOther": {method: "OPTIONS", origin: "http://evil.example", wantStatus: 204, wantHeaders: map[string]string{
 			"Access-Control-Allow-Origin": "", "Access-Control-Allow-Headers": "",

@@ -7,9 +7,10 @@ import (
 	"strings"
 )
 
-// The CORS lists of a connect-go server behind oauthgate: connect-go's
-// own (those of connectrpc.com/cors) plus oauthgate's credentials, which
-// scripts send, and its challenges, which scripts must read.
+// The CORS lists of a connect-go server behind oauthgate, as
+// docs/connect.md ("Browsers and CORS") gives them: connect-go's own (those
+// of connectrpc.com/cors) plus oauthgate's credentials, which scripts
+// send, and its challenges, which scripts must read.
 const (
 	// corsMethods: Connect unary calls are POST, or GET for side-effect
 	// free methods; gRPC-Web is POST.
@@ -17,7 +18,7 @@ const (
 	// corsRequestHeaders: Authorization and DPoP carry the token and the
 	// proof (RFC 6750 §2.1, RFC 9449 §4.1); the rest are the protocols'.
 	corsRequestHeaders = "Authorization, DPoP, Content-Type, Connect-Protocol-Version, Connect-Timeout-Ms, " +
-		"Connect-Accept-Encoding, Connect-Content-Encoding, Grpc-Timeout, X-Grpc-Web, X-User-Agent"
+		"Grpc-Timeout, X-Grpc-Web, X-User-Agent"
 	// corsExposedHeaders: WWW-Authenticate (RFC 6750 §3, RFC 9449 §7.1)
 	// and DPoP-Nonce (RFC 9449 §8) are oauthgate's answers over the
 	// Connect protocol; gRPC-Web reads its status from the grpc-* ones.
