@@ -3,6 +3,7 @@ package connectgate_test
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/oauthgate/oauthgate/connectgate"
 	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/resource"
 )
 
 // TestHandler_Missing: without Gate.Handler the Gate cannot see a
@@ -55,7 +57,8 @@ func TestHandler_Preflight(t *testing.T) {
 			return
 		}
 		reached++
-		w.Header().Set("Access-Control-Allow-Headers", "Authorization, DPoP, Content-Type, Connect-Protocol-Version")
+		w.Header().Set("Access-Control-Allow-Headers", strings.Join(append(connectgate.CORSAllowedHeaders(), "Content-Type", "Connect-Protocol-Version"), ", "))
+		w.Header().Set("Access-Control-Expose-Headers", strings.Join(connectgate.CORSExposedHeaders(), ", "))
 		w.WriteHeader(http.StatusNoContent)
 	})
 	srv := oauthtest.ServeConnect(t, gate.Handler(cors))
@@ -75,6 +78,10 @@ func TestHandler_Preflight(t *testing.T) {
 				t.Fatal(err)
 			}
 			res.Body.Close()
+			if res.Header.Get("Access-Control-Allow-Headers") != "Authorization, DPoP, Content-Type, Connect-Protocol-Version" ||
+				res.Header.Get("Access-Control-Expose-Headers") != "WWW-Authenticate, DPoP-Nonce" {
+				t.Errorf("CORS headers = %q, %q", res.Header.Get("Access-Control-Allow-Headers"), res.Header.Get("Access-Control-Expose-Headers"))
+			}
 			if res.StatusCode != http.StatusNoContent || res.Header.Get("WWW-Authenticate") != "" {
 				t.Fatalf("OPTIONS = %d, WWW-Authenticate %q; want 204 from the CORS handler, no challenge", res.StatusCode, res.Header.Get("WWW-Authenticate"))
 			}
@@ -147,5 +154,78 @@ func TestDPoPNonce(t *testing.T) {
 	proof := f.key.Proof(t, http.MethodPost, srv.URL+getBookProc, tok, oauthtest.Proof{Claims: map[string]any{"nonce": nonce}})
 	if res := post(proof); res.StatusCode != http.StatusOK {
 		t.Fatalf("with the nonce: %d, want 200", res.StatusCode)
+	}
+}
+
+// TestHTU: htu comes from the request's Host only once it parses as an
+// RFC 3986 host[:port], and from the configured public origins instead
+// when there are some; a URI is never pasted together from a Host the
+// client chose.
+func TestHTU(t *testing.T) {
+	f := newFixture(t)
+	tok := f.token(t, oauthtest.Token{DPoPKey: f.key})
+	tests := map[string]struct {
+		origins    []string
+		host       string
+		htu        string
+		wantReason string // "" for allowed
+	}{
+		"Host":                 {host: "api.example.com:8443", htu: "http://api.example.com:8443" + getBookProc},
+		"HostCaseAndPort":      {host: "API.example.com:80", htu: "http://api.example.com" + getBookProc},
+		"HostWithPath":         {host: "api.example.com/x", htu: "http://api.example.com/x" + getBookProc, wantReason: "DPOP_PROOF_URI"},
+		"HostWithUserinfo":     {host: "evil@api.example.com", htu: "http://api.example.com" + getBookProc, wantReason: "DPOP_PROOF_URI"},
+		"HostPercentEncoded":   {host: "api%2eexample.com", htu: "http://api.example.com" + getBookProc, wantReason: "DPOP_PROOF_URI"},
+		"OriginIgnoresHost":    {origins: []string{"https://api.example.com"}, host: "evil.example", htu: "https://api.example.com" + getBookProc},
+		"OriginRefusesHostHTU": {origins: []string{"https://api.example.com"}, host: "evil.example", htu: "http://evil.example" + getBookProc, wantReason: "DPOP_PROOF_URI"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			gate := f.gate(t, connectgate.WithDPoP(newDPoP(t, f, 0), tc.origins...))
+			req := httptest.NewRequestWithContext(testContext(t), http.MethodPost, getBookProc, strings.NewReader(`{"name":"dune"}`))
+			req.Host = tc.host
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "DPoP "+tok)
+			req.Header.Set("DPoP", f.key.Proof(t, http.MethodPost, tc.htu, tok))
+			rec := httptest.NewRecorder()
+			gate.Handler(mux(gate)).ServeHTTP(rec, req)
+			switch {
+			case tc.wantReason == "" && rec.Code != http.StatusOK:
+				t.Fatalf("status = %d (%s), want 200", rec.Code, rec.Body)
+			case tc.wantReason != "" && (rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "proof is for another URI") && !strings.Contains(rec.Body.String(), "not a host[:port]")):
+				t.Fatalf("status = %d (%s), want 401 with %s", rec.Code, rec.Body, tc.wantReason)
+			}
+		})
+	}
+}
+
+// TestResourceMetadata: with resource metadata every challenge names the
+// RFC 9728 document, which the server serves over plain HTTP beside the
+// connect handlers, outside the Gate.
+func TestResourceMetadata(t *testing.T) {
+	f := newFixture(t)
+	md, err := resource.New(resource.Config{Resource: "https://library.example.com", AuthorizationServers: []string{"https://as.example.com"}, Policy: f.policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := f.gate(t, connectgate.WithResourceMetadata(md))
+	m := mux(gate)
+	m.Handle(md.Path(), md)
+	srv := oauthtest.ServeConnect(t, gate.Handler(m))
+	res, err := srv.Client(t, nil).Post(srv.URL+getBookProc, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if want := `Bearer resource_metadata="` + md.URL() + `"`; res.StatusCode != http.StatusUnauthorized || res.Header.Get("WWW-Authenticate") != want {
+		t.Errorf("no token: %d, WWW-Authenticate %q; want 401, %q", res.StatusCode, res.Header.Get("WWW-Authenticate"), want)
+	}
+	doc, err := srv.Client(t, nil).Get(srv.URL + md.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(doc.Body)
+	doc.Body.Close()
+	if doc.StatusCode != http.StatusOK || !strings.Contains(string(body), `"resource":"https://library.example.com"`) {
+		t.Errorf("GET %s = %d %s, want the document", md.Path(), doc.StatusCode, body)
 	}
 }

@@ -70,7 +70,7 @@ func NewConnectHandler(v verify.Verifier, opts ...Option) (http.Handler, error) 
 	// and the TLS client certificate; it lets preflight requests through.
 	handler := gate.Handler(mux)
 	if origins != nil {
-		handler = &cors{origins: origins, next: handler}
+		handler = newCORS(origins, handler)
 	}
 	return handler, nil
 }

@@ -5,24 +5,26 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/oauthgate/oauthgate/connectgate"
 )
 
 // The CORS lists of a connect-go server behind oauthgate, as
 // docs/connect.md ("Browsers and CORS") gives them: connect-go's own (those
-// of connectrpc.com/cors) plus oauthgate's credentials, which scripts
-// send, and its challenges, which scripts must read.
+// of connectrpc.com/cors, which this example does without) plus
+// oauthgate's part, from connectgate.CORSAllowedHeaders (the credentials
+// scripts send) and connectgate.CORSExposedHeaders (the challenges scripts
+// must read).
 const (
 	// corsMethods: Connect unary calls are POST, or GET for side-effect
 	// free methods; gRPC-Web is POST.
 	corsMethods = "GET, POST"
-	// corsRequestHeaders: Authorization and DPoP carry the token and the
-	// proof (RFC 6750 §2.1, RFC 9449 §4.1); the rest are the protocols'.
-	corsRequestHeaders = "Authorization, DPoP, Content-Type, Connect-Protocol-Version, Connect-Timeout-Ms, " +
-		"Grpc-Timeout, X-Grpc-Web, X-User-Agent"
-	// corsExposedHeaders: WWW-Authenticate (RFC 6750 §3, RFC 9449 §7.1)
-	// and DPoP-Nonce (RFC 9449 §8) are oauthgate's answers over the
-	// Connect protocol; gRPC-Web reads its status from the grpc-* ones.
-	corsExposedHeaders = "WWW-Authenticate, DPoP-Nonce, Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin"
+	// corsProtocolHeaders are the request headers of the Connect and
+	// gRPC-Web protocols.
+	corsProtocolHeaders = "Content-Type, Connect-Protocol-Version, Connect-Timeout-Ms, Grpc-Timeout, X-Grpc-Web, X-User-Agent"
+	// corsProtocolExposed are the response headers gRPC-Web reads its
+	// status from.
+	corsProtocolExposed = "Grpc-Status, Grpc-Message, Grpc-Status-Details-Bin"
 	// corsMaxAge lets browsers cache a preflight answer for two hours
 	// (Chromium's own cap).
 	corsMaxAge = "7200"
@@ -36,6 +38,19 @@ const (
 type cors struct {
 	origins map[string]bool
 	next    http.Handler
+	// allowed and exposed are the values of Access-Control-Allow-Headers
+	// and Access-Control-Expose-Headers.
+	allowed, exposed string
+}
+
+// newCORS returns a cors for the validated origins.
+func newCORS(origins map[string]bool, next http.Handler) *cors {
+	return &cors{
+		origins: origins,
+		next:    next,
+		allowed: strings.Join(connectgate.CORSAllowedHeaders(), ", ") + ", " + corsProtocolHeaders,
+		exposed: strings.Join(connectgate.CORSExposedHeaders(), ", ") + ", " + corsProtocolExposed,
+	}
 }
 
 func (c *cors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +64,7 @@ func (c *cors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin[0])
 			h.Set("Access-Control-Allow-Methods", corsMethods)
-			h.Set("Access-Control-Allow-Headers", corsRequestHeaders)
+			h.Set("Access-Control-Allow-Headers", c.allowed)
 			h.Set("Access-Control-Max-Age", corsMaxAge)
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -57,7 +72,7 @@ func (c *cors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if allowed {
 		h.Set("Access-Control-Allow-Origin", origin[0])
-		h.Set("Access-Control-Expose-Headers", corsExposedHeaders)
+		h.Set("Access-Control-Expose-Headers", c.exposed)
 	}
 	c.next.ServeHTTP(w, r)
 }

@@ -1,6 +1,7 @@
 // Module tools pins the developer tools that .ci/run uses (staticcheck,
-// protoc-gen-go, protoc-gen-go-grpc, protoc-gen-connect-go), apart from the library's own go.mod so
-// that users of oauthgate never inherit them. buf lives in ./buf.
+// protoc-gen-go, protoc-gen-go-grpc, protoc-gen-connect-go), apart from the
+// library's own go.mod so that users of oauthgate never inherit them. buf
+// lives in ./buf.
 module github.com/oauthgate/oauthgate/internal/tools
 
 go 1.26.0
