@@ -19,7 +19,6 @@ import (
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1/reportsv1connect"
 	"github.com/oauthgate/oauthgate/oauthtest"
-	"github.com/oauthgate/oauthgate/resource"
 )
 
 const (
@@ -260,15 +259,7 @@ func TestNewConnectHandler_CORS(t *testing.T) {
 func TestNewConnectHandler_ResourceMetadata(t *testing.T) {
 	t.Parallel()
 	iss := oauthtest.NewIssuer(t)
-	policy, err := reports.NewPolicy()
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta, err := resource.New(resource.Config{Resource: "https://reports.example.com",
-		AuthorizationServers: []string{"https://auth.example.com"}, Policy: policy})
-	if err != nil {
-		t.Fatal(err)
-	}
+	meta := newMetadata(t)
 	srv := serveConnect(t, iss, reports.WithResourceMetadata(meta))
 	c := srv.Client(t, nil)
 	req, err := http.NewRequestWithContext(testContext(t), "GET", srv.URL+meta.Path(), nil)

@@ -86,6 +86,22 @@ func reason(err error) string {
 	return ""
 }
 
+// newMetadata returns the protected resource metadata of the report
+// service as https://reports.example.com.
+func newMetadata(t *testing.T) *resource.Metadata {
+	t.Helper()
+	policy, err := reports.NewPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := resource.New(resource.Config{Resource: "https://reports.example.com",
+		AuthorizationServers: []string{"https://auth.example.com"}, Policy: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return meta
+}
+
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	t.Cleanup(cancel)
@@ -102,11 +118,7 @@ func TestNewServer_Wiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := resource.New(resource.Config{Resource: "https://reports.example.com",
-		AuthorizationServers: []string{"https://auth.example.com"}, Policy: policy})
-	if err != nil {
-		t.Fatal(err)
-	}
+	meta := newMetadata(t)
 	tests := map[string][]reports.Option{
 		"Default":          nil,
 		"ResourceMetadata": {reports.WithResourceMetadata(meta)},
@@ -114,15 +126,7 @@ func TestNewServer_Wiring(t *testing.T) {
 	for name, opts := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, err := reports.NewServer(jwt, opts...)
+			srv, err := reports.NewServer(newJWT(t, iss, 0), opts...)
 			if err != nil {
 				t.Fatal(err)
 			}

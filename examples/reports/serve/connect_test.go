@@ -34,14 +34,6 @@ func connectReason(err error) string {
 	return ""
 }
 
-// testContext returns a context that ends with the test, or after
-// defaultTestTimeout.
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // TestRun_Connect serves with -connect and calls the one port with
 // connect-go's client over each protocol (h2c), and as a browser's
 // preflight does, with -cors-origin.
@@ -51,7 +43,8 @@ func TestRun_Connect(t *testing.T) {
 	const origin = "http://127.0.0.1:3000"
 	addr := startRun(t, "-issuer", iss.URL, "-insecure-http", "-audience", oauthtest.DefaultAudience, "-connect", "-cors-origin", origin)
 	srv := &oauthtest.ConnectServer{URL: "http://" + addr}
-	ctx := testContext(t)
+	ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
+	defer cancel()
 	alice := iss.Token(t, oauthtest.Token{Subject: reports.SubjectAlice, Scopes: []string{reports.ScopeRead}})
 	for _, p := range oauthtest.ConnectProtocols() {
 		client := reportsv1connect.NewReportServiceClient(srv.Client(t, nil), srv.URL, p.ClientOption())
@@ -92,7 +85,8 @@ func TestRun_ConnectMutualTLS(t *testing.T) {
 	pem := certs.WritePEM(t)
 	addr := startRun(t, "-issuer", iss.URL, "-insecure-http", "-audience", oauthtest.DefaultAudience, "-connect",
 		"-tls-cert", pem.ServerCert, "-tls-key", pem.ServerKey, "-client-ca", pem.CA)
-	ctx := testContext(t)
+	ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
+	defer cancel()
 	pool := x509.NewCertPool()
 	pool.AddCert(certs.CA)
 	client := func(cert tls.Certificate) reportsv1connect.ReportServiceClient {
