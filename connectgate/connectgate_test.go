@@ -217,9 +217,7 @@ func TestPublicAndUndeclared(t *testing.T) {
 	req := connect.NewRequest(&testpb.MoveRequest{})
 	req.Header().Set("Authorization", "Bearer "+f.token(t, oauthtest.Token{Scopes: []string{"library.read", "shelf.read"}}))
 	_, err := move.CallUnary(testContext(t), req)
-	if code, r := reason(err); code != connect.CodePermissionDenied || r != connectgateReasonUndeclared {
+	if code, r := reason(err); code != connect.CodePermissionDenied || r != connectgate.ReasonUndeclaredMethod {
 		t.Errorf("Move = %v, %q; want PermissionDenied, UNDECLARED_METHOD", code, r)
 	}
 }
-
-const connectgateReasonUndeclared = "UNDECLARED_METHOD"

@@ -32,9 +32,9 @@ func TestHandler_Missing(t *testing.T) {
 	}{
 		"Bearer": {h: http.Header{"Authorization": {"Bearer " + f.token(t)}}},
 		"DPoP": {h: http.Header{"Authorization": {"DPoP " + dpopTok}, "Dpop": {f.key.Proof(t, http.MethodPost, srv.URL+getBookProc, dpopTok)}},
-			wantCode: connect.CodeInternal, wantReason: "SERVER_MISCONFIGURED"},
+			wantCode: connect.CodeInternal, wantReason: connectgate.ReasonMisconfigured},
 		"CertificateBound": {h: http.Header{"Authorization": {"Bearer " + f.token(t, oauthtest.Token{Certificate: certs.Client.Leaf})}},
-			wantCode: connect.CodeInternal, wantReason: "SERVER_MISCONFIGURED"},
+			wantCode: connect.CodeInternal, wantReason: connectgate.ReasonMisconfigured},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

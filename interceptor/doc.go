@@ -1,5 +1,7 @@
 // Package interceptor enforces OAuth 2.0 access tokens on a grpc-go server.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/wiring.md.
+//
 // An [Interceptor] joins a [verify.Verifier] and a [scopes.Policy]: for every
 // call it looks up the rule of the method, reads the bearer token from the
 // "authorization" metadata (RFC 6750 §2.1), verifies it, checks its scopes,

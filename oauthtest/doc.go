@@ -2,6 +2,8 @@
 // tests and demos of OAuth-protected gRPC services; it is not for
 // production use.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/testing.md.
+//
 // An [Issuer] listens on 127.0.0.1 and serves what a resource server needs
 // from its authorization server, at the URLs [Issuer.EndpointURL] gives:
 //

@@ -6,6 +6,8 @@
 // introspection request per token per CacheTTL from the whole fleet rather
 // than from each replica.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/operations.md.
+//
 //	client, err := valkey.NewClient(valkey.ClientOption{InitAddress: []string{"redis:6379"}, ...}) // TLS, ACL user, cluster: yours
 //	store, err := redisstore.New(client, redisstore.Config{Secret: secret}) // 32+ random bytes, the same on every replica
 //	proofs, err := dpop.New(dpop.Config{ReplayStore: store})

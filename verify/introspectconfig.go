@@ -119,8 +119,8 @@ type IntrospectionConfig struct {
 	// Now returns the current time, for exp and nbf checks and cache expiry.
 	// If nil, time.Now is used.
 	Now func() time.Time
-	// MeterProvider receives the verifier's OpenTelemetry metrics (see the
-	// README's Observability section): the verification duration
+	// MeterProvider receives the verifier's OpenTelemetry metrics (see
+	// docs/observability.md): the verification duration
 	// (oauthgate.verification.duration with oauthgate.verifier
 	// "introspection") and, only when it is set, the introspection cache's
 	// and requests' (oauthgate.cache.* with oauthgate.cache
