@@ -122,6 +122,8 @@ type config struct {
 	resource     string   // RFC 9728 resource identifier
 	metadataAddr string   // HTTP listen address for the metadata document
 	endpoints    []string // listen address of each Command.Endpoints; "" is off
+	connect      bool     // serve with connect-go instead of grpc-go
+	corsOrigins  []string // web origins allowed by CORS (with connect)
 }
 
 // listFlag collects the values of a flag, repeated or comma-separated.
@@ -191,6 +193,8 @@ func (c Command) flagSet(cfg *config, secret *string) (*flag.FlagSet, error) {
 	fs.StringVar(&cfg.resource, "resource", "", "resource identifier `URL` (https): publish RFC 9728 protected resource metadata over gRPC and name it in challenges")
 	fs.StringVar(&cfg.metadataAddr, "metadata-addr", "", "HTTP listen `address` serving the metadata document at /.well-known/oauth-protected-resource (needs -resource)")
 	fs.Var((*listFlag)(&cfg.origins), "public-origin", "public `origin` (https://host[:port]) that DPoP proofs name behind a proxy; repeat or comma-separate")
+	fs.BoolVar(&cfg.connect, "connect", false, "serve with connect-go: the Connect protocol, gRPC and gRPC-Web on -addr, over HTTP/1.1 and HTTP/2 (h2c without TLS); no grpc health or reflection")
+	fs.Var((*listFlag)(&cfg.corsOrigins), "cors-origin", "web `origin` (scheme://host[:port]) whose scripts may call the server, with -connect; repeat or comma-separate")
 	if err := c.endpointFlags(fs, cfg); err != nil {
 		return nil, err
 	}
@@ -239,6 +243,8 @@ func (c *config) validate() error {
 		return errors.New("-metadata-addr needs -resource")
 	case c.resource != "" && c.issuer == "":
 		return errors.New("-resource needs -issuer: the metadata names the authorization server")
+	case len(c.corsOrigins) > 0 && !c.connect:
+		return errors.New("-cors-origin needs -connect: browsers cannot call a grpc-go server")
 	}
 	if c.metadataAddr != "" {
 		if _, _, err := net.SplitHostPort(c.metadataAddr); err != nil {

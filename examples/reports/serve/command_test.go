@@ -75,6 +75,9 @@ func TestParseFlags(t *testing.T) {
 		"ExtraArgument":             {args: []string{"-issuer", "https://a.example", "-audience", "x", "extra"}, wantErr: "unexpected argument"},
 		"CertWithoutKey":            {args: []string{"-issuer", "https://a.example", "-audience", "x", "-tls-cert", "c.pem"}, wantErr: "go together"},
 		"ClientCAWithoutTLS":        {args: []string{"-issuer", "https://a.example", "-audience", "x", "-client-ca", "ca.pem"}, wantErr: "-client-ca needs TLS"},
+		"Connect": {args: []string{"-issuer", "https://a.example", "-audience", "x", "-connect", "-cors-origin", "https://app.example,http://127.0.0.1:3000"},
+			check: func(c config) bool { return c.connect && len(c.corsOrigins) == 2 }},
+		"CORSWithoutConnect": {args: []string{"-issuer", "https://a.example", "-audience", "x", "-cors-origin", "https://app.example"}, wantErr: "-cors-origin needs -connect"},
 		"PublicOrigins": {args: []string{"-issuer", "https://a.example", "-audience", "x", "-public-origin", "https://a.example,https://b.example"},
 			check: func(c config) bool { return len(c.origins) == 2 }},
 	}

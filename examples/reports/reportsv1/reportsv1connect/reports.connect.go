@@ -88,6 +88,7 @@ func NewReportServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			httpClient,
 			baseURL+ReportServiceGetReportProcedure,
 			connect.WithSchema(reportServiceMethods.ByName("GetReport")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
 		listReports: connect.NewClient[reportsv1.ListReportsRequest, reportsv1.ListReportsResponse](
@@ -118,6 +119,7 @@ func NewReportServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			httpClient,
 			baseURL+ReportServiceGetServerInfoProcedure,
 			connect.WithSchema(reportServiceMethods.ByName("GetServerInfo")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
 	}
@@ -193,6 +195,7 @@ func NewReportServiceHandler(svc ReportServiceHandler, opts ...connect.HandlerOp
 		ReportServiceGetReportProcedure,
 		svc.GetReport,
 		connect.WithSchema(reportServiceMethods.ByName("GetReport")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
 	reportServiceListReportsHandler := connect.NewServerStreamHandler(
@@ -223,6 +226,7 @@ func NewReportServiceHandler(svc ReportServiceHandler, opts ...connect.HandlerOp
 		ReportServiceGetServerInfoProcedure,
 		svc.GetServerInfo,
 		connect.WithSchema(reportServiceMethods.ByName("GetServerInfo")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
 	return "/examples.reports.v1.ReportService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
