@@ -39,9 +39,5 @@ func TokenFromContext(ctx context.Context) (string, bool) {
 	if len(auth) != 1 {
 		return "", false
 	}
-	// The reader the interceptor verified the token with.
-	if tok, ok := authheader.Parse(auth[0], "bearer"); ok {
-		return tok, true
-	}
-	return authheader.Parse(auth[0], "dpop")
+	return authheader.Token(auth[0]) // the reader the token was verified with
 }

@@ -103,6 +103,12 @@ type Config struct {
 	// type (RFC 8693 §2.1): a token that says who acts. If nil, the
 	// calling client is the actor, as the server records it.
 	ActorToken func(ctx context.Context) (token, tokenType string, err error)
+	// SubjectToken, if set, returns the subject_token of [Exchange]: the
+	// verified access token of the call whose handler makes the outgoing
+	// one, found in the handler's context. If nil,
+	// interceptor.TokenFromContext (grpc-go servers); handlers served by
+	// connect-go set connectgate.TokenFromContext.
+	SubjectToken func(ctx context.Context) (token string, ok bool)
 	// CacheSize bounds the exchanged tokens [Exchange] holds, one per
 	// incoming token. If zero, 10 000.
 	CacheSize int

@@ -55,11 +55,14 @@ func TestConfig_invalid(t *testing.T) {
 		"NoTarget":         {cfg: with(func(c *outbound.Config) { c.Resource = nil }), exchangeOnly: true, wantErr: "Resource or Config.Audience"},
 		"NegativeCache":    {cfg: with(func(c *outbound.Config) { c.CacheSize = -1 }), wantErr: "CacheSize"},
 		"ActorForCC":       {cfg: with(func(c *outbound.Config) { c.ActorToken = actor }), wantErr: "for Exchange"},
+		"SubjectForCC": {cfg: with(func(c *outbound.Config) {
+			c.SubjectToken = func(context.Context) (string, bool) { return "", false }
+		}), wantErr: "for Exchange"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if name != "ActorForCC" {
+			if name != "ActorForCC" && name != "SubjectForCC" {
 				c, err := outbound.Exchange(tc.cfg)
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					if c != nil {

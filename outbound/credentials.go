@@ -60,8 +60,8 @@ type Credentials struct {
 // the token endpoint is discovered and the first token fetched by the
 // first call (or [Credentials.Token]).
 func ClientCredentials(cfg Config) (*Credentials, error) {
-	if cfg.ActorToken != nil || cfg.RequestedTokenType != "" || cfg.CacheSize != 0 {
-		return nil, errors.New("outbound: Config.ActorToken, RequestedTokenType and CacheSize are for Exchange, not ClientCredentials")
+	if cfg.ActorToken != nil || cfg.SubjectToken != nil || cfg.RequestedTokenType != "" || cfg.CacheSize != 0 {
+		return nil, errors.New("outbound: Config.ActorToken, SubjectToken, RequestedTokenType and CacheSize are for Exchange, not ClientCredentials")
 	}
 	c, base, err := newCredentials(&cfg)
 	if err != nil {
@@ -82,7 +82,7 @@ func ClientCredentials(cfg Config) (*Credentials, error) {
 // Exchange returns credentials that send, on each call, a token exchanged
 // (RFC 8693) for the caller's: the subject_token is the access token that
 // the interceptor verified for the call whose handler makes this one
-// ([interceptor.TokenFromContext]), so the outgoing call must use the
+// ([interceptor.TokenFromContext], or Config.SubjectToken), so the outgoing call must use the
 // handler's context or one derived from it. The new token is for the
 // configured Resource or Audience (one of them is required) and Scopes,
 // keeps the user as its subject and, as the server records it, names this
@@ -123,6 +123,10 @@ func Exchange(cfg Config) (*Credentials, error) {
 	// so that the key alone says what the token is for.
 	target := strings.Join(cfg.Resource, "\x00") + "\x01" + strings.Join(cfg.Audience, "\x00") + "\x01" + joinScopes(cfg.Scopes)
 	actor := cfg.ActorToken
+	subjectToken := cfg.SubjectToken
+	if subjectToken == nil {
+		subjectToken = interceptor.TokenFromContext
+	}
 	fetch := func(ctx context.Context, subject string, notAfter time.Time) (*grant, error) {
 		form := cloneForm(base)
 		form.Set("subject_token", subject)
@@ -141,7 +145,7 @@ func Exchange(cfg Config) (*Credentials, error) {
 		return newGrant(resp, c.o.now(), notAfter, c.ahead), nil
 	}
 	c.get = func(ctx context.Context) (*grant, error) {
-		subject, ok := interceptor.TokenFromContext(ctx)
+		subject, ok := subjectToken(ctx)
 		if !ok {
 			return nil, subjectError{}
 		}

@@ -255,3 +255,42 @@ func TestExchange_errors(t *testing.T) {
 		})
 	}
 }
+
+// TestExchange_SubjectToken: Config.SubjectToken finds the incoming token
+// where interceptor.TokenFromContext cannot (a connect-go handler's
+// context has no gRPC metadata), and the exchange uses that token.
+func TestExchange_SubjectToken(t *testing.T) {
+	t.Parallel()
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true,
+		Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+	incoming := iss.Token(t, oauthtest.Token{Subject: "carol"})
+	claims, err := verify.ParseClaims([]byte(`{"sub":"carol"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := interceptor.NewContext(ctxWithTimeout(t), claims) // claims, no metadata
+	c, err := outbound.Exchange(outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(),
+		Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Audience: []string{"payments"},
+		SubjectToken: func(context.Context) (string, bool) { return incoming, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tok, err := c.Token(ctx)
+	if err != nil {
+		t.Fatalf("Token() error = %v", err)
+	}
+	parsed, err := jwt.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA, jose.PS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Sub string `json:"sub"`
+	}
+	if err := parsed.UnsafeClaimsWithoutVerification(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Sub != "carol" {
+		t.Fatalf("exchanged token's sub = %q, want carol, the subject of SubjectToken's token", got.Sub)
+	}
+}
