@@ -260,7 +260,7 @@ func transportDenial(err error) *Denial {
 // matched against it.
 func uriDenial(err error) *Denial {
 	d := proofDenial(&dpop.ProofError{Reason: dpop.ErrURI})
-	d.Description = "the DPoP proof cannot be checked: the call's :authority is not a host[:port]"
+	d.Description = "the DPoP proof cannot be checked: the call's authority (:authority or Host) is not a host[:port]"
 	d.Cause = err
 	return d
 }
