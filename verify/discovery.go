@@ -65,8 +65,14 @@ func Discover(ctx context.Context, client *http.Client, issuer string) (*Metadat
 // with the limits and URL policy of p, sending with client, a client made
 // by p.client.
 func discover(ctx context.Context, client *http.Client, issuer string, p fetchPolicy) (*Metadata, error) {
+	return discoverAt(ctx, client, issuer, wellKnownURLs, p)
+}
+
+// discoverAt is discover at the metadata locations that locs derives from
+// issuer.
+func discoverAt(ctx context.Context, client *http.Client, issuer string, locs func(string) []string, p fetchPolicy) (*Metadata, error) {
 	var errs []error
-	for _, loc := range wellKnownURLs(issuer) {
+	for _, loc := range locs(issuer) {
 		md, err := fetchMetadata(ctx, client, loc, issuer, p)
 		if err == nil {
 			return md, nil
@@ -93,6 +99,18 @@ func wellKnownURLs(issuer string) []string {
 		// OpenID Connect Discovery §4: the segment is appended to the path.
 		base + path + "/.well-known/openid-configuration",
 	}
+}
+
+// ssfWellKnownURLs returns the location of the transmitter configuration
+// metadata of a Shared Signals transmitter whose issuer has been checked by
+// checkIssuerURL. It holds issuer and jwks_uri as an authorization
+// server's metadata does.
+func ssfWellKnownURLs(issuer string) []string {
+	u, _ := url.Parse(issuer) // checked by checkIssuerURL
+	// SSF 1.0 §7.2.1: the well-known segment goes between host and path,
+	// after removing a terminating "/" of the path.
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	return []string{u.Scheme + "://" + u.Host + "/.well-known/ssf-configuration" + path}
 }
 
 func fetchMetadata(ctx context.Context, client *http.Client, loc, issuer string, p fetchPolicy) (*Metadata, error) {

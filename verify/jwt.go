@@ -66,7 +66,8 @@ type JWT struct {
 	leeway         time.Duration
 	maxTokenSize   int
 	now            func() time.Time
-	cache          *jwtCache // nil when disabled
+	cache          *jwtCache   // nil when disabled
+	revocations    Revocations // nil: no continuous access evaluation
 	timing         *verifyTiming
 	headers        jwsmemo.Memo[struct{}]
 	scopes         scopeMemo
@@ -110,7 +111,26 @@ func (j *JWT) verifyCacheHit(ctx context.Context, token string) (c *Claims, hit 
 		return j.verifyCached(ctx, token)
 	}
 	c, _, err = j.verify(ctx, token)
+	if err == nil && j.revocations != nil {
+		c, err = j.revoked(c)
+	}
 	return c, false, err
+}
+
+// revoked applies the Revocations to the claims of a token verified just
+// now (see Revocation).
+func (j *JWT) revoked(c *Claims) (*Claims, error) {
+	r := j.revocations.Lookup(c)
+	if r.IsZero() {
+		return c, nil
+	}
+	switch r.verdict(c, time.Time{}, true, true) {
+	case revocationRevoked:
+		return nil, &TokenError{Reason: ErrRevoked, Claim: "iat"}
+	case revocationStepUp:
+		return c.withoutStepUp(), nil
+	}
+	return c, nil
 }
 
 // verify checks token without the cache and returns its claims and, for the

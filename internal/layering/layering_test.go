@@ -34,7 +34,7 @@ var (
 	// library is every public package of the module that users build
 	// servers and clients with.
 	library = []string{"scopeset", "proto/...", "verify", "dpop", "scopes", "conditions", "resource",
-		"interceptor", "dpop/dpopgrpc", "readiness", "internal/..."}
+		"interceptor", "dpop/dpopgrpc", "readiness", "ssf", "internal/..."}
 	// wire is what the token layer must keep out: gRPC and protobuf belong
 	// to the adapters and to the policy's schema.
 	wire = []string{"google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"}
@@ -80,6 +80,9 @@ var layers = []layer{
 	{pkgs: "interceptor", may: []string{"internal/...", "proto/...", "scopeset", "scopes", "resource", "verify", "dpop"}, never: []string{cel}},
 	{pkgs: "dpop/dpopgrpc", may: []string{"internal/...", "dpop"}},
 	{pkgs: "readiness", may: []string{"internal/...", "scopeset", "verify"}},
+	// Shared Signals receipt feeds the verifiers' revocation check: tokens
+	// and HTTP, no policy, no gRPC.
+	{pkgs: "ssf", may: []string{"internal/...", "scopeset", "verify"}, never: append(wire, cel)},
 
 	// The test kit may use the whole library; nothing in it uses the kit.
 	{pkgs: "oauthtest", may: library},

@@ -1,0 +1,304 @@
+package ssf
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oauthgate/oauthgate/verify"
+)
+
+// Defaults and limits of [RevocationsConfig].
+const (
+	defaultMaxSubjects = 100_000
+	maxRetention       = 7 * 24 * time.Hour
+	// revocationShards spreads the entries over locks, so that lookups on
+	// many cores rarely share one.
+	revocationShards = 16
+)
+
+// RevocationsConfig configures [Revocations]. It must not be modified
+// after it is passed to [NewRevocations].
+type RevocationsConfig struct {
+	// Retention is how long an event is remembered after the time it
+	// happened: set it to the longest lifetime of the tokens the verifiers
+	// accept (their exp minus iat, plus the leeway), after which every
+	// token issued before the event has expired anyway. Required; at most
+	// 7 days.
+	Retention time.Duration
+	// MaxSubjects bounds the subjects remembered, over all transmitters.
+	// An event that would exceed it (or its transmitter's
+	// [Config].MaxSubjects) is not stored; instead every verification made
+	// until then becomes stale, so that the verifiers verify every token
+	// afresh (fail closed to "re-verify", see "Limits" in the package
+	// documentation). If zero, 100 000 is used.
+	MaxSubjects int
+	// Now returns the current time. If nil, time.Now is used.
+	Now func() time.Time
+}
+
+// Revocations are the events that receivers ([Receiver], [Poller])
+// accepted, remembered for the verifiers by subject. Set it in
+// verify.JWTConfig.Revocations or verify.IntrospectionConfig.Revocations:
+// it implements [verify.Revocations]. Several receivers, one per
+// transmitter, may feed one Revocations.
+//
+// A Revocations is safe for concurrent use. It starts no goroutine:
+// expired events are dropped while new ones are added.
+type Revocations struct {
+	retention time.Duration
+	max       int
+	now       func() time.Time
+	seed      maphash.Seed
+
+	// kinds has bit 1<<k set while entries of kind k may exist; a lookup
+	// skips the others. 0 with everyChanged 0 is the fast path.
+	kinds atomic.Uint32
+	// everyChanged, in Unix nanoseconds, makes every verification made
+	// until then stale: the fail-closed answer to an event that could not
+	// be stored.
+	everyChanged atomic.Int64
+
+	shards [revocationShards]revocationShard
+
+	mu        sync.Mutex     // serialises writers: counts, sweeps, watchers
+	count     int            // entries in all shards
+	perTx     map[string]int // entries by transmitter
+	kindCount [kindCount]int
+	lastSweep time.Time
+	dropped   atomic.Uint64
+	watchers  map[uint64]map[*watch]struct{}
+}
+
+type revocationShard struct {
+	mu      sync.RWMutex
+	entries map[uint64][]*entry
+}
+
+// An entry is what is known of one subject: the latest event time of
+// each kind, and the conditions of a complex subject.
+type entry struct {
+	m       match
+	rev     verify.Revocation
+	expires time.Time // latest event time plus retention
+	tx      string    // the transmitter that added it
+}
+
+// NewRevocations returns empty Revocations for cfg, or an error naming
+// the field at fault.
+func NewRevocations(cfg RevocationsConfig) (*Revocations, error) {
+	switch {
+	case cfg.Retention <= 0:
+		return nil, errors.New("ssf: RevocationsConfig.Retention must be positive; set it to the longest lifetime of the tokens your verifiers accept")
+	case cfg.Retention > maxRetention:
+		return nil, fmt.Errorf("ssf: RevocationsConfig.Retention %v is over the %v limit", cfg.Retention, maxRetention)
+	case cfg.MaxSubjects < 0:
+		return nil, errors.New("ssf: RevocationsConfig.MaxSubjects is negative; use 0 for the default of 100000")
+	}
+	r := &Revocations{
+		retention: cfg.Retention,
+		max:       cmp.Or(cfg.MaxSubjects, defaultMaxSubjects),
+		now:       cfg.Now,
+		seed:      maphash.MakeSeed(),
+		perTx:     make(map[string]int),
+		watchers:  make(map[uint64]map[*watch]struct{}),
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	for i := range r.shards {
+		r.shards[i].entries = make(map[uint64][]*entry)
+	}
+	return r, nil
+}
+
+var _ verify.Revocations = (*Revocations)(nil)
+
+// Lookup returns the latest events that concern the token with claims c
+// (see [verify.Revocation]). It is called by the verifiers on every
+// verification; with no event stored that concerns c it costs a few
+// hashes and no allocation, and with none stored at all one atomic load.
+func (r *Revocations) Lookup(c *verify.Claims) verify.Revocation {
+	kinds := r.kinds.Load()
+	every := r.everyChanged.Load()
+	if kinds == 0 && every == 0 {
+		return verify.Revocation{}
+	}
+	var out verify.Revocation
+	if every != 0 {
+		out.Changed = time.Unix(0, every)
+	}
+	if kinds == 0 {
+		return out
+	}
+	var keys [kindCount]lookupKey
+	n := claimKeys(c, kinds, &keys)
+	var now time.Time
+	for _, k := range keys[:n] {
+		h := r.hash(k.kind, k.a, k.b)
+		s := &r.shards[h%revocationShards]
+		s.mu.RLock()
+		for _, e := range s.entries[h] {
+			if !e.m.matches(k, c) {
+				continue
+			}
+			if now.IsZero() {
+				now = r.now()
+			}
+			if now.After(e.expires) {
+				continue
+			}
+			out.Revoked = later(out.Revoked, e.rev.Revoked)
+			out.Changed = later(out.Changed, e.rev.Changed)
+			out.Assurance = later(out.Assurance, e.rev.Assurance)
+		}
+		s.mu.RUnlock()
+	}
+	return out
+}
+
+// Len returns the number of subjects remembered, and the number of events
+// that could not be stored because a limit was reached (each made every
+// verification stale instead).
+func (r *Revocations) Len() (subjects int, dropped uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.count, r.dropped.Load()
+}
+
+// hash returns the key of the entries of kind k for a and b.
+func (r *Revocations) hash(k kind, a, b string) uint64 {
+	h := maphash.String(r.seed, b)
+	if a != "" {
+		h = h*0x9E3779B97F4A7C15 ^ maphash.String(r.seed, a)
+	}
+	return h ^ uint64(k)<<56
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// add stores the events of one SET from transmitter tx, all or nothing:
+// if the subjects would exceed a limit, nothing is stored and every
+// verification made until now becomes stale instead. It returns the
+// watches to end (streams whose token an event revoked), for the caller to
+// end outside the lock.
+func (r *Revocations) add(tx string, txMax int, changes []change) []*watch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if now.Sub(r.lastSweep) > r.retention/8 {
+		r.sweepLocked(now)
+	}
+	// Count the new subjects first: all or nothing.
+	fresh := 0
+	for i := range changes {
+		if r.findLocked(&changes[i].m) == nil {
+			fresh++
+		}
+	}
+	if r.count+fresh > r.max || r.perTx[tx]+fresh > txMax {
+		r.dropped.Add(1)
+		r.everyChanged.Store(now.UnixNano())
+		return nil
+	}
+	var ended []*watch
+	for i := range changes {
+		ch := &changes[i]
+		expires := ch.at.Add(r.retention)
+		if e := r.findLocked(&ch.m); e != nil {
+			r.mergeLocked(e, ch, expires)
+		} else {
+			e := &entry{m: ch.m, expires: expires, tx: tx}
+			ch.apply(&e.rev)
+			h := r.hash(ch.m.kind, ch.m.a, ch.m.b)
+			s := &r.shards[h%revocationShards]
+			s.mu.Lock()
+			s.entries[h] = append(s.entries[h], e)
+			s.mu.Unlock()
+			r.count++
+			r.perTx[tx]++
+			r.kindCount[ch.m.kind]++
+			r.kinds.Or(1 << ch.m.kind)
+		}
+		if ch.effect == effectRevoke {
+			ended = r.endWatchesLocked(&ch.m, ch, ended)
+		}
+	}
+	return ended
+}
+
+// mergeLocked folds the change ch into the existing entry e.
+func (r *Revocations) mergeLocked(e *entry, ch *change, expires time.Time) {
+	h := r.hash(e.m.kind, e.m.a, e.m.b)
+	s := &r.shards[h%revocationShards]
+	s.mu.Lock()
+	ch.apply(&e.rev)
+	e.expires = later(e.expires, expires)
+	s.mu.Unlock()
+}
+
+// findLocked returns the entry for exactly m, or nil.
+func (r *Revocations) findLocked(m *match) *entry {
+	h := r.hash(m.kind, m.a, m.b)
+	s := &r.shards[h%revocationShards]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, e := range s.entries[h] {
+		if e.m == *m {
+			return e
+		}
+	}
+	return nil
+}
+
+// sweepLocked drops the entries that expired by now.
+func (r *Revocations) sweepLocked(now time.Time) {
+	r.lastSweep = now
+	if every := r.everyChanged.Load(); every != 0 && now.Sub(time.Unix(0, every)) > r.retention {
+		r.everyChanged.Store(0)
+	}
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		for h, list := range s.entries {
+			kept := list[:0]
+			for _, e := range list {
+				if now.After(e.expires) {
+					r.count--
+					r.perTx[e.tx]--
+					r.kindCount[e.m.kind]--
+					continue
+				}
+				kept = append(kept, e)
+			}
+			if len(kept) == 0 {
+				delete(s.entries, h)
+			} else {
+				clear(list[len(kept):])
+				s.entries[h] = kept
+			}
+		}
+		s.mu.Unlock()
+	}
+	for tx, n := range r.perTx {
+		if n == 0 {
+			delete(r.perTx, tx)
+		}
+	}
+	var kinds uint32
+	for k, n := range r.kindCount {
+		if n > 0 {
+			kinds |= 1 << k
+		}
+	}
+	r.kinds.Store(kinds)
+}
