@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -203,9 +204,17 @@ func (tr *Transmitter) serveConfiguration(w http.ResponseWriter, _ *http.Request
 // Audience or Type.
 func (tr *Transmitter) SET(tb testing.TB, ev Event) string {
 	tb.Helper()
+	set, err := tr.MintSET(ev)
+	if err != nil {
+		tb.Fatalf("oauthtest.Transmitter.SET: %v", err)
+	}
+	return set
+}
+
+// MintSET is SET without a test, for demo programs.
+func (tr *Transmitter) MintSET(ev Event) (string, error) {
 	if ev.Audience == "" || ev.Type == "" {
-		tb.Fatalf("oauthtest.Transmitter.SET: Event.Audience and Event.Type are required")
-		return ""
+		return "", errors.New("oauthtest: Event.Audience and Event.Type are required")
 	}
 	tr.mu.Lock()
 	tr.serial++
@@ -242,7 +251,7 @@ func (tr *Transmitter) SET(tb testing.TB, ev Event) string {
 	}
 	body, err := json.Marshal(claims)
 	if err != nil {
-		tb.Fatalf("oauthtest.Transmitter.SET: %v", err)
+		return "", fmt.Errorf("oauthtest: encode SET claims: %w", err)
 	}
 	header := map[string]any{"typ": "secevent+jwt", "kid": tr.key.kid}
 	maps.Copy(header, ev.Header)
@@ -254,17 +263,13 @@ func (tr *Transmitter) SET(tb testing.TB, ev Event) string {
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: tr.key.alg, Key: tr.key.priv}, so)
 	if err != nil {
-		tb.Fatalf("oauthtest.Transmitter.SET: %v", err)
+		return "", fmt.Errorf("oauthtest: create %s signer: %w", tr.key.alg, err)
 	}
 	jws, err := signer.Sign(body)
 	if err != nil {
-		tb.Fatalf("oauthtest.Transmitter.SET: %v", err)
+		return "", fmt.Errorf("oauthtest: sign SET: %w", err)
 	}
-	set, err := jws.CompactSerialize()
-	if err != nil {
-		tb.Fatalf("oauthtest.Transmitter.SET: %v", err)
-	}
-	return set
+	return jws.CompactSerialize()
 }
 
 // Push delivers set to the RFC 8935 push endpoint at url and returns the

@@ -112,11 +112,13 @@ func (f *fixture) verify(t *testing.T, tok string) (*verify.Claims, error) {
 
 // subjects are the subject formats, each naming alice.
 var subjects = map[string]func(u user) map[string]any{
-	"IssSub":  func(u user) map[string]any { return oauthtest.IssSub(u.issuer(), u.sub) },
-	"Email":   func(u user) map[string]any { return oauthtest.Email(u.email) },
-	"Opaque":  func(u user) map[string]any { return oauthtest.Opaque(u.sub) },
-	"JWTID":   func(u user) map[string]any { return oauthtest.JWTID(u.issuer(), u.jti) },
-	"Aliases": func(u user) map[string]any { return aliases(oauthtest.Email("nobody@example.com"), oauthtest.Opaque(u.sub)) },
+	"IssSub": func(u user) map[string]any { return oauthtest.IssSub(u.issuer(), u.sub) },
+	"Email":  func(u user) map[string]any { return oauthtest.Email(u.email) },
+	"Opaque": func(u user) map[string]any { return oauthtest.Opaque(u.sub) },
+	"JWTID":  func(u user) map[string]any { return oauthtest.JWTID(u.issuer(), u.jti) },
+	"Aliases": func(u user) map[string]any {
+		return aliases(oauthtest.Email("nobody@example.com"), oauthtest.Opaque(u.sub))
+	},
 	"ComplexUserSession": func(u user) map[string]any {
 		return oauthtest.Complex(oauthtest.IssSub(u.issuer(), u.sub), u.sid, "")
 	},
@@ -137,9 +139,9 @@ func TestEvents(t *testing.T) {
 	t.Parallel()
 	type outcome int
 	const (
-		revoked outcome = iota // refused with ErrRevoked
-		kept                   // accepted unchanged
-		stepDown               // accepted without acr
+		revoked  outcome = iota // refused with ErrRevoked
+		kept                    // accepted unchanged
+		stepDown                // accepted without acr
 	)
 	events := map[string]outcome{
 		ssf.SessionRevoked:       revoked,
