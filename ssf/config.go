@@ -71,6 +71,13 @@ type Config struct {
 	// InsecureAllowHTTP permits http URLs on a loopback host (Issuer, the
 	// discovered jwks_uri, a Poller's endpoint), for tests.
 	InsecureAllowHTTP bool
+	// Fanout, if set, shares every SET accepted here with the replicas
+	// that run [Receiver.Follow] or [Poller.Follow] on the same Fanout, and
+	// keeps it for MaxAge for replicas that start later. A SET is applied
+	// only once it is shared: if Publish fails, it is answered with 503
+	// (push) or not acknowledged (poll), so the transmitter sends it
+	// again. If nil, events reach this process only.
+	Fanout Fanout
 }
 
 // A transmitter checks the SETs of one transmitter and applies them to
@@ -89,6 +96,7 @@ type transmitter struct {
 	client      *http.Client
 	allowHTTP   bool
 	now         func() time.Time
+	fanout      Fanout
 
 	mu    sync.Mutex
 	seen  map[string]time.Time // jti → iat, while a replay could be accepted
@@ -139,6 +147,7 @@ func newTransmitter(rev *Revocations, cfg Config, who string) (*transmitter, err
 		allowHTTP:   cfg.InsecureAllowHTTP,
 		now:         rev.now,
 		seen:        make(map[string]time.Time),
+		fanout:      cfg.Fanout,
 	}
 	if t.keys == nil {
 		ks, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{Transmitter: cfg.Issuer,
@@ -151,10 +160,12 @@ func newTransmitter(rev *Revocations, cfg Config, who string) (*transmitter, err
 	return t, nil
 }
 
-// receive verifies the SET raw and applies it, all or nothing. A SET
-// refused leaves no trace; an accepted one's jti is remembered so that a
-// replay is refused with ErrDuplicate.
-func (t *transmitter) receive(ctx context.Context, raw string) error {
+// receive verifies the SET raw and applies it, all or nothing; with share
+// (a SET from the transmitter, not from the Fanout) it first shares it
+// through the Fanout, if any. A SET refused, or that could not be shared,
+// leaves no trace; an accepted one's jti is remembered so that a replay is
+// refused with ErrDuplicate.
+func (t *transmitter) receive(ctx context.Context, raw string, share bool) error {
 	changes, jti, err := t.verifySET(ctx, raw)
 	if err != nil {
 		return err
@@ -166,6 +177,14 @@ func (t *transmitter) receive(ctx context.Context, raw string) error {
 	}
 	t.rememberLocked(jti)
 	t.mu.Unlock()
+	if share && t.fanout != nil {
+		if err := t.fanout.Publish(ctx, t.topic(), []byte(raw), t.maxAge); err != nil {
+			t.mu.Lock()
+			delete(t.seen, jti) // not applied: the transmitter sends it again
+			t.mu.Unlock()
+			return &verify.UnavailableError{Op: "share SET", Err: err}
+		}
+	}
 	ended := t.rev.add(t.issuer, t.maxSubjects, changes)
 	for _, w := range ended {
 		w.end()

@@ -166,7 +166,7 @@ func (p *Poller) Poll(ctx context.Context) (more bool, err error) {
 	// The request reached the transmitter: its acknowledgements are done.
 	p.acks, p.errs = p.acks[:0], make(map[string]errorObject)
 	for jti, set := range pr.Sets {
-		err := p.t.receive(ctx, set)
+		err := p.t.receive(ctx, set, true)
 		se, isSET := errors.AsType[*SETError](err)
 		switch {
 		case err == nil:

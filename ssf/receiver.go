@@ -58,7 +58,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeSETError(w, &SETError{Reason: ErrMalformed, Member: "size"})
 		return
 	}
-	err = rc.t.receive(req.Context(), string(body))
+	err = rc.t.receive(req.Context(), string(body), true)
 	switch se, ok := errors.AsType[*SETError](err); {
 	case err == nil:
 		w.WriteHeader(http.StatusAccepted)
