@@ -75,6 +75,11 @@ func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error
 	if c.MeterProvider != nil {
 		gateOpts = append(gateOpts, interceptor.WithMeterProvider(c.MeterProvider))
 	}
+	if revocations != nil {
+		// Streams of a revoked subject end at once, not at the next
+		// re-check.
+		gateOpts = append(gateOpts, interceptor.WithRevocations(revocations))
+	}
 	if cfg.decisionLog {
 		gateOpts = append(gateOpts, interceptor.WithDecisionLog(logger, slog.LevelInfo, true /* identity */))
 	}
