@@ -190,21 +190,14 @@ func TestWatch_Synctest(t *testing.T) {
 		t.Fatal(err)
 	}
 	synctest.Test(t, func(t *testing.T) {
-		rev, err := ssf.NewRevocations(ssf.RevocationsConfig{Retention: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		recv, err := ssf.NewReceiver(rev, ssf.Config{Issuer: tr.URL, Audience: receiverAudience, Keys: keys})
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := newReplica(t, tr, keys, nil)
 		done := make(chan struct{})
-		stop := rev.Watch(claimsOf{sub: "alice", iat: time.Now()}.claims(t), func() { close(done) })
+		stop := r.rev.Watch(claimsOf{sub: "alice", iat: time.Now()}.claims(t), func() { close(done) })
 		defer stop()
 		time.Sleep(time.Second)
 		set := tr.SET(t, oauthtest.Event{Audience: receiverAudience, Type: ssf.SessionRevoked, Subject: oauthtest.Opaque("alice")})
 		start := time.Now()
-		go pushDirect(t, recv, set)
+		go pushDirect(t, r.recv, set)
 		<-done
 		if d := time.Since(start); d > 0 {
 			t.Errorf("the watch ended %v after the push, want at once", d)
