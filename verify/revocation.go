@@ -34,13 +34,21 @@ type Revocations interface {
 //     shared cache).
 //   - Assurance: like Changed; then, for a JWT issued at or before it, the
 //     claims that say how the user authenticated (acr, amr, auth_time) are
-//     dropped from the claims returned, so that a method that requires
-//     step-up authentication answers with the step-up challenge while other
-//     methods still accept the token. An introspected token keeps what the
-//     authorization server's fresh answer says.
+//     dropped from the typed claims returned ([Claims.ACR], [Claims.AMR],
+//     [Claims.AuthTime]; [Claims.Raw] and [Claims.Decode] still show the
+//     token's), so that a method that requires step-up authentication
+//     answers with the step-up challenge while other methods still accept
+//     the token. An introspected token keeps what the authorization
+//     server's fresh answer says.
 type Revocation struct {
-	Revoked   time.Time
-	Changed   time.Time
+	// Revoked is the time of the latest event that revoked the subject's
+	// session, credentials or account.
+	Revoked time.Time
+	// Changed is the time of the latest event that changed the claims of
+	// the subject's tokens.
+	Changed time.Time
+	// Assurance is the time of the latest change of the subject's
+	// authentication assurance.
 	Assurance time.Time
 }
 
