@@ -10,6 +10,7 @@ import (
 
 	"github.com/oauthgate/oauthgate/oauthtest"
 	"github.com/oauthgate/oauthgate/redisstore"
+	"github.com/oauthgate/oauthgate/redisstore/internal/redistest"
 	"github.com/oauthgate/oauthgate/ssf"
 	"github.com/oauthgate/oauthgate/verify"
 )
@@ -101,5 +102,48 @@ func TestFanout_Redis(t *testing.T) {
 	waitFor(t, "a replica started after the event sees it", lateRevoked)
 	if n, _ := late.rev.Len(); n != 1 {
 		t.Errorf("late replica Len() = %d, want 1", n)
+	}
+}
+
+// TestFanout_RedisDown: while Redis is down, a pushed SET cannot be shared
+// and is answered 503, applied nowhere, so the transmitter sends it again;
+// once Redis is back, the retry is accepted.
+func TestFanout_RedisDown(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	tr := oauthtest.NewTransmitter(t)
+	keys, err := verify.NewStaticKeySet(tr.JWKS().Keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, _ := newStore(t, srv, withTimeout)
+	rev, err := ssf.NewRevocations(ssf.RevocationsConfig{Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv, err := ssf.NewReceiver(rev, ssf.Config{Issuer: tr.URL, Audience: ssfAudience, Keys: keys, Fanout: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := httptest.NewServer(recv)
+	t.Cleanup(push.Close)
+	set := tr.SET(t, oauthtest.Event{Audience: ssfAudience, Type: ssf.SessionRevoked, Subject: oauthtest.Opaque("alice")})
+
+	srv.Kill()
+	if status, body := tr.Push(t, push.URL, set); status != http.StatusServiceUnavailable {
+		t.Fatalf("Push() while Redis is down = %d %s, want 503", status, body)
+	}
+	if n, _ := rev.Len(); n != 0 {
+		t.Fatalf("Len() = %d after a SET that could not be shared, want 0", n)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the retried push is accepted", func() bool {
+		status, _ := tr.Push(t, push.URL, set)
+		return status == http.StatusAccepted
+	})
+	if n, _ := rev.Len(); n != 1 {
+		t.Errorf("Len() = %d after the retry, want 1", n)
 	}
 }
