@@ -64,6 +64,8 @@ type Revocations struct {
 	kinds atomic.Uint32
 	// issuer is the hash of the first issuer looked up.
 	issuer atomic.Pointer[issuerMemo]
+	// generation changes after every event stored (see Generation).
+	generation atomic.Uint64
 	// everyChanged, in Unix nanoseconds, makes every verification made
 	// until then stale: the fail-closed answer to an event that could not
 	// be stored.
@@ -248,6 +250,13 @@ func mix(k kind, ha, hb uint64) uint64 {
 	return x ^ x>>29
 }
 
+// Generation returns a number that changes whenever an event is stored,
+// after Lookup sees it (and when a limit makes every verification stale).
+// The verifiers of package verify use it to skip Lookup on a cache hit
+// whose last Lookup found nothing at the same generation, so that the
+// check of a cached token costs two atomic loads while no event arrives.
+func (r *Revocations) Generation() uint64 { return r.generation.Load() }
+
 // Len returns the number of subjects remembered, and the number of events
 // that could not be stored because a limit was reached (each made every
 // verification stale instead).
@@ -296,8 +305,10 @@ func (r *Revocations) add(tx string, txMax int, changes []change) []*watch {
 	if r.count+fresh > r.max || r.perTx[tx]+fresh > txMax {
 		r.dropped.Add(1)
 		r.everyChanged.Store(now.UnixNano())
+		r.generation.Add(1)
 		return nil
 	}
+	defer r.generation.Add(1) // after the entries are visible
 	var ended []*watch
 	for i := range changes {
 		ch := &changes[i]

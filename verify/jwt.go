@@ -66,8 +66,9 @@ type JWT struct {
 	leeway         time.Duration
 	maxTokenSize   int
 	now            func() time.Time
-	cache          *jwtCache   // nil when disabled
-	revocations    Revocations // nil: no continuous access evaluation
+	cache          *jwtCache    // nil when disabled
+	revocations    Revocations  // nil: no continuous access evaluation
+	generation     generational // revocations, if it is one; else nil
 	timing         *verifyTiming
 	headers        jwsmemo.Memo[struct{}]
 	scopes         scopeMemo

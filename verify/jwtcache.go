@@ -65,9 +65,10 @@ type jwtCached struct {
 	claims *Claims
 	kid    string
 	alg    jose.SignatureAlgorithm
-	key    any       // the JSONWebKey.Key that verified the signature
-	extra  int64     // bytes the claims hold beyond the payload
-	at     time.Time // when it was verified, for Revocations
+	key    any             // the JSONWebKey.Key that verified the signature
+	extra  int64           // bytes the claims hold beyond the payload
+	at     time.Time       // when it was verified, for Revocations
+	memo   *revocationMemo // with a generational Revocations, else nil
 }
 
 // verifyCached is Verify with the cache on; hit reports a cache answer.
@@ -121,8 +122,20 @@ func (j *JWT) cached(ctx context.Context, k tokencache.Key, token string) (c *Cl
 	if j.revocations == nil {
 		return e.claims, true, nil
 	}
+	var gen uint64
+	if e.memo != nil {
+		// Read before Lookup: an event stored meanwhile changes it, and
+		// the next hit looks again.
+		gen = j.generation.Generation() + 1
+		if e.memo.clean.Load() == gen {
+			return e.claims, true, nil
+		}
+	}
 	r := j.revocations.Lookup(e.claims)
 	if r.IsZero() {
+		if e.memo != nil {
+			e.memo.clean.Store(gen)
+		}
 		return e.claims, true, nil
 	}
 	switch r.verdict(e.claims, e.at, false, true) {
@@ -147,6 +160,9 @@ func (j *JWT) store(k tokencache.Key, token string, e jwtCached) {
 	// which would then stay alive uncounted.
 	e.token = strings.Clone(token)
 	e.at = j.now()
+	if j.generation != nil {
+		e.memo = new(revocationMemo)
+	}
 	cost := int64(len(e.token)) + int64(len(e.claims.raw)) + e.extra + jwtCacheEntryOverhead
 	j.cache.tokens.Set(k, e, cost, ttl)
 }

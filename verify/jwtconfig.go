@@ -275,6 +275,7 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 	}
 	if cfg.Revocations != nil {
 		j.revocations = cfg.Revocations
+		j.generation, _ = cfg.Revocations.(generational)
 		j.rules.optional |= revocationBits
 	}
 	// token_use is always read: "id" marks an ID token (checkTokenKind).

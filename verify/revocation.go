@@ -1,6 +1,9 @@
 package verify
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Revocations tell a verifier about events that ended or changed the
 // sessions, credentials or accounts of token subjects after their tokens
@@ -12,11 +15,29 @@ import "time"
 // its cache or not, on every verification. Lookup must not block, must be
 // safe for concurrent use and should cost a few tens of nanoseconds and no
 // allocation when no event concerns the token: it is on every call's path.
+// If the Revocations also has a method Generation() uint64 that returns a
+// number changing whenever it stores an event (after the event is visible
+// to Lookup), a JWT verifier skips Lookup on a cache hit whose last Lookup,
+// at the same generation, found nothing.
 type Revocations interface {
 	// Lookup returns the times of the latest events that concern the
 	// token with claims c, or the zero Revocation.
 	Lookup(c *Claims) Revocation
 }
+
+// A generational Revocations also says when nothing changed: Generation
+// returns a number that changes whenever it stores an event, after the
+// event is visible to Lookup. A verifier then skips Lookup for a cached
+// verification whose last Lookup found nothing at the same generation.
+// *ssf.Revocations is one.
+type generational interface {
+	Generation() uint64
+}
+
+// A revocationMemo remembers, for one cached verification, the generation
+// (plus one; zero is none) at which Lookup last found nothing. It is
+// shared by the copies of the cache entry.
+type revocationMemo struct{ clean atomic.Uint64 }
 
 // A Revocation is what a [Revocations] knows of one token's subject: the
 // time of the latest event of each kind, zero for none. A verifier applies

@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,15 @@ import (
 type revocationsFunc func(*verify.Claims) verify.Revocation
 
 func (f revocationsFunc) Lookup(c *verify.Claims) verify.Revocation { return f(c) }
+
+// generational is a revocationsFunc with a Generation, which the test
+// changes when it changes the answer.
+type generational struct {
+	revocationsFunc
+	gen *atomic.Uint64
+}
+
+func (g generational) Generation() uint64 { return g.gen.Load() }
 
 // TestJWT_Revocations applies each kind of event to a JWT, with the cache
 // on (the second call is a hit) and off.
@@ -44,21 +54,27 @@ func TestJWT_Revocations(t *testing.T) {
 		"None":              {token: "Before", wantACR: "mfa"},
 	}
 	for name, tc := range tests {
-		for _, cached := range []bool{true, false} {
-			t.Run(name+map[bool]string{true: "/Cached", false: "/Uncached"}[cached], func(t *testing.T) {
+		for _, mode := range []string{"Cached", "CachedGenerational", "Uncached"} {
+			cached := mode != "Uncached"
+			t.Run(name+"/"+mode, func(t *testing.T) {
 				t.Parallel()
 				keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
 				if err != nil {
 					t.Fatal(err)
 				}
-				var on bool // the event is known from the second call on
+				var on atomic.Bool // the event is known from the second call on
+				var revs verify.Revocations = revocationsFunc(func(*verify.Claims) verify.Revocation {
+					if on.Load() {
+						return tc.rev
+					}
+					return verify.Revocation{}
+				})
+				gen := new(atomic.Uint64)
+				if mode == "CachedGenerational" {
+					revs = generational{revs.(revocationsFunc), gen}
+				}
 				jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience},
-					Now: clock.Now, DisableCache: !cached, Revocations: revocationsFunc(func(*verify.Claims) verify.Revocation {
-						if on {
-							return tc.rev
-						}
-						return verify.Revocation{}
-					})})
+					Now: clock.Now, DisableCache: !cached, Revocations: revs})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -66,7 +82,13 @@ func TestJWT_Revocations(t *testing.T) {
 				if _, err := jwt.Verify(t.Context(), tok); err != nil {
 					t.Fatalf("Verify() before the event error = %v", err)
 				}
-				on = true
+				for range 2 { // a second hit at the same generation skips Lookup
+					if _, err := jwt.Verify(t.Context(), tok); err != nil {
+						t.Fatalf("Verify() before the event error = %v", err)
+					}
+				}
+				on.Store(true)
+				gen.Add(1)
 				for range 2 {
 					c, err := jwt.Verify(t.Context(), tok)
 					if !errors.Is(err, tc.wantErr) {
