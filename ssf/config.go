@@ -100,7 +100,7 @@ type transmitter struct {
 
 	mu    sync.Mutex
 	seen  map[string]time.Time // jti → iat, while a replay could be accepted
-	order []string             // jtis by arrival, to forget the oldest
+	order []seenJTI            // by arrival, to forget the oldest
 }
 
 // newTransmitter validates cfg for rev; who names the constructor in
@@ -199,15 +199,25 @@ func (t *transmitter) rememberLocked(jti string) {
 	now := t.now()
 	for len(t.order) > 0 {
 		oldest := t.order[0]
-		if len(t.order) < maxRecentJTIs && now.Sub(t.seen[oldest]) <= t.maxAge+t.leeway {
+		if len(t.order) < maxRecentJTIs && now.Sub(oldest.at) <= t.maxAge+t.leeway {
 			break
 		}
-		delete(t.seen, oldest)
-		t.order[0] = ""
+		// A jti forgotten after a failed share and seen again has a newer
+		// record: keep it.
+		if t.seen[oldest.jti].Equal(oldest.at) {
+			delete(t.seen, oldest.jti)
+		}
+		t.order[0] = seenJTI{}
 		t.order = t.order[1:]
 	}
 	t.seen[jti] = now
-	t.order = append(t.order, jti)
+	t.order = append(t.order, seenJTI{jti, now})
+}
+
+// A seenJTI is a jti accepted at a time.
+type seenJTI struct {
+	jti string
+	at  time.Time
 }
 
 // close closes the key set made for the transmitter, if any.

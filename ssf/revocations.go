@@ -308,6 +308,9 @@ func (r *Revocations) add(tx string, txMax int, changes []change) []*watch {
 		r.generation.Add(1)
 		return nil
 	}
+	if len(changes) == 0 {
+		return nil // an event acted upon by no one: nothing changed
+	}
 	defer r.generation.Add(1) // after the entries are visible
 	var ended []*watch
 	for i := range changes {
