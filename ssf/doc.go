@@ -15,7 +15,7 @@
 //	jwt, err := verify.NewJWT(keys, verify.JWTConfig{..., Revocations: rev})
 //
 // and interceptor.WithRevocations(rev) ends the open streams of a revoked
-// subject. See [Example] and docs/continuous-access.md.
+// subject. See the package example and docs/continuous-access.md.
 //
 // # Verification of a SET
 //
