@@ -23,8 +23,8 @@ func (w *watch) end() { w.once.Do(w.fn) }
 // Watch calls end, once and on another goroutine's stack (the receiver's),
 // when an event revokes the token with claims c: an event that refuses
 // tokens (SessionRevoked and the others acted upon as it) for c's subject,
-// with c issued at or before it. If c is revoked already, end is called
-// before Watch returns. It calls end at most once, and never after stop
+// with c issued at or before it, or without iat. If c, with an iat, is
+// revoked already, end is called before Watch returns. It calls end at most once, and never after stop
 // returns; stop must be called when the call ends, and may be called more
 // than once. end must not block: cancel a context, close a channel.
 //
@@ -46,9 +46,13 @@ func (r *Revocations) Watch(c *verify.Claims, end func()) (stop func()) {
 		w.keys = append(w.keys, h)
 	}
 	r.mu.Unlock()
-	// An event may have come between the verification and now.
-	if rv := r.Lookup(c); !rv.Revoked.IsZero() && revokes(c, rv.Revoked) {
-		w.end()
+	// An event may have come between the verification and now. A token
+	// without iat is left to new events: its verifier decided after the
+	// old ones (an introspection asked again), which Lookup cannot tell.
+	if !c.IssuedAt().IsZero() {
+		if rv := r.Lookup(c); !rv.Revoked.IsZero() && revokes(c, rv.Revoked) {
+			w.end()
+		}
 	}
 	return func() {
 		r.mu.Lock()
