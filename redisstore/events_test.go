@@ -27,6 +27,12 @@ type ssfReplica struct {
 func newSSFReplica(t *testing.T, tr *oauthtest.Transmitter, keys verify.KeySet, prefix string) *ssfReplica {
 	t.Helper()
 	store, _ := newStore(t, nil, func(c *redisstore.Config) { c.Prefix = prefix })
+	return newSSFReplicaOn(t, tr, keys, store)
+}
+
+// newSSFReplicaOn is newSSFReplica sharing through store.
+func newSSFReplicaOn(t *testing.T, tr *oauthtest.Transmitter, keys verify.KeySet, store *redisstore.Store) *ssfReplica {
+	t.Helper()
 	rev, err := ssf.NewRevocations(ssf.RevocationsConfig{Retention: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -117,15 +123,9 @@ func TestFanout_RedisDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	store, _ := newStore(t, srv, withTimeout)
-	rev, err := ssf.NewRevocations(ssf.RevocationsConfig{Retention: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recv, err := ssf.NewReceiver(rev, ssf.Config{Issuer: tr.URL, Audience: ssfAudience, Keys: keys, Fanout: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	push := httptest.NewServer(recv)
+	r := newSSFReplicaOn(t, tr, keys, store)
+	rev := r.rev
+	push := httptest.NewServer(r.recv)
 	t.Cleanup(push.Close)
 	set := tr.SET(t, oauthtest.Event{Audience: ssfAudience, Type: ssf.SessionRevoked, Subject: oauthtest.Opaque("alice")})
 

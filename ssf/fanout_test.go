@@ -52,11 +52,7 @@ func (r *replica) revoked(t *testing.T) bool {
 // cannot be shared is answered 503 and applied nowhere.
 func TestFanout(t *testing.T) {
 	t.Parallel()
-	tr := oauthtest.NewTransmitter(t)
-	keys, err := verify.NewStaticKeySet(tr.JWKS().Keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, keys := newTransmitter(t)
 	synctest.Test(t, func(t *testing.T) {
 		store := oauthtest.NewSharedStore(nil)
 		a, b := newReplica(t, tr, keys, store), newReplica(t, tr, keys, store)

@@ -135,9 +135,17 @@ func TestPoller_Unavailable(t *testing.T) {
 // transmitterKeys returns the key set of a new transmitter.
 func transmitterKeys(t *testing.T) *verify.StaticKeySet {
 	t.Helper()
-	keys, err := verify.NewStaticKeySet(oauthtest.NewTransmitter(t).JWKS().Keys...)
+	_, keys := newTransmitter(t)
+	return keys
+}
+
+// newTransmitter returns a new transmitter and its key set.
+func newTransmitter(t *testing.T) (*oauthtest.Transmitter, *verify.StaticKeySet) {
+	t.Helper()
+	tr := oauthtest.NewTransmitter(t)
+	keys, err := verify.NewStaticKeySet(tr.JWKS().Keys...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return keys
+	return tr, keys
 }

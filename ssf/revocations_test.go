@@ -184,11 +184,7 @@ func TestWatch(t *testing.T) {
 // waiting on a timer.
 func TestWatch_Synctest(t *testing.T) {
 	t.Parallel()
-	tr := oauthtest.NewTransmitter(t)
-	keys, err := verify.NewStaticKeySet(tr.JWKS().Keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, keys := newTransmitter(t)
 	synctest.Test(t, func(t *testing.T) {
 		r := newReplica(t, tr, keys, nil)
 		done := make(chan struct{})
