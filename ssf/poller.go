@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
 
+	"github.com/oauthgate/oauthgate/internal/urlpolicy"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
@@ -85,28 +85,19 @@ func NewPoller(rev *Revocations, cfg Config, pc PollConfig) (*Poller, error) {
 		maxEvents: cmp.Or(pc.MaxEvents, defaultPollMaxEvents), errs: make(map[string]errorObject)}, nil
 }
 
-// checkEndpoint checks a poll endpoint URL.
+// checkEndpoint checks a poll endpoint URL with the URL rule of the
+// verifiers' fetches (package urlpolicy).
 func checkEndpoint(raw string, allowHTTP bool) error {
-	u, err := url.Parse(raw)
-	switch {
-	case raw == "":
+	if raw == "" {
 		return errors.New("ssf: PollConfig.Endpoint is empty")
-	case err != nil || u.Host == "" || u.User != nil || u.Fragment != "":
-		return errors.New("ssf: PollConfig.Endpoint is not an absolute URL without user information or fragment")
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && allowHTTP && isLoopback(u.Hostname()):
-		return nil
 	}
-	return errors.New("ssf: PollConfig.Endpoint must be https (http only on a loopback host with Config.InsecureAllowHTTP)")
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
+	if err := urlpolicy.Check(raw, allowHTTP); err != nil {
+		return fmt.Errorf("ssf: PollConfig.Endpoint: %w", err)
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	if u, _ := url.Parse(raw); u.Fragment != "" {
+		return errors.New("ssf: PollConfig.Endpoint has a fragment")
+	}
+	return nil
 }
 
 // Close closes the key set the Poller made (when Config.Keys was nil).

@@ -3,7 +3,6 @@ package ssf
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/oauthgate/oauthgate/internal/b64url"
 	"github.com/oauthgate/oauthgate/internal/josekeys"
+	"github.com/oauthgate/oauthgate/internal/mediatype"
 	"github.com/oauthgate/oauthgate/internal/numericdate"
 	"github.com/oauthgate/oauthgate/verify"
 )
@@ -92,7 +92,7 @@ func (t *transmitter) verifySET(ctx context.Context, raw string) ([]change, stri
 // checkHeader applies RFC 8417 §2.3 and the header rules of verify.JWT.
 func checkHeader(h *jose.Header) error {
 	typ, ok := h.ExtraHeaders[jose.HeaderType].(string)
-	if !ok || !mediaTypeIs(typ, "secevent+jwt") {
+	if !ok || !mediatype.Is(typ, "secevent+jwt") {
 		// RFC 8417 §4.3: the explicit type keeps a SET from being taken
 		// for an access or ID token, and the reverse.
 		return setError(ErrType, "typ")
@@ -107,17 +107,6 @@ func checkHeader(h *jose.Header) error {
 		return setError(ErrType, "cty") // a nested token
 	}
 	return nil
-}
-
-// mediaTypeIs reports whether the typ value v names the media type
-// application/want: RFC 7515 §4.1.9 lets "application/" be omitted, and
-// media types compare case-insensitively.
-func mediaTypeIs(v, want string) bool {
-	const prefix = "application/"
-	if len(v) > len(prefix) && strings.EqualFold(v[:len(prefix)], prefix) {
-		v = v[len(prefix):]
-	}
-	return strings.EqualFold(v, want)
 }
 
 // readClaims reads and checks the claim set of a SET whose signature

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,6 +17,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/oauthgate/oauthgate/internal/urlpolicy"
 )
 
 // A fetchPolicy is the one HTTP policy of this package, applied to every
@@ -212,45 +213,11 @@ func (e *statusError) Error() string {
 	return msg
 }
 
-// checkURL requires an absolute https URL; with allowHTTP, http is also
-// accepted for a loopback host ("localhost" or a loopback IP), never for
-// another host. A URL with user information is refused without being
-// quoted, so that a password in it never reaches an error.
-func checkURL(raw string, allowHTTP bool) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("invalid URL")
-	}
-	if u.User != nil {
-		return errors.New("URL carries user information; never put credentials in a URL")
-	}
-	if u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("URL %q is not an absolute URL with a host", raw)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if allowHTTP && isLoopback(u.Hostname()) {
-			return nil
-		}
-		if allowHTTP {
-			return fmt.Errorf("URL %q uses http on a host that is not loopback; https is required", raw)
-		}
-		return fmt.Errorf("URL %q uses http; https is required (InsecureAllowHTTP permits http to a loopback host only)", raw)
-	default:
-		return fmt.Errorf("URL %q: scheme must be https", raw)
-	}
-}
+// checkURL is the URL rule of package urlpolicy, shared with package ssf.
+func checkURL(raw string, allowHTTP bool) error { return urlpolicy.Check(raw, allowHTTP) }
 
-// isLoopback reports whether host names this machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// isLoopback reports whether host names this machine (urlpolicy).
+func isLoopback(host string) bool { return urlpolicy.IsLoopback(host) }
 
 // cacheLifetime returns the freshness lifetime of a response that remains,
 // for a private cache that received it now (RFC 9111 §4.2): max-age wins

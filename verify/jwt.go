@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/oauthgate/oauthgate/internal/jwsmemo"
+	"github.com/oauthgate/oauthgate/internal/mediatype"
 )
 
 // A JWT verifies JWT access tokens (RFC 9068) signed by an issuer whose
@@ -330,12 +330,5 @@ func (j *JWT) checkHeader(h *jose.Header) error {
 }
 
 // mediaTypeIs reports whether the typ or cty value v names the media type
-// application/want. RFC 7515 §4.1.9: the "application/" prefix may be
-// omitted, and media types compare case-insensitively (RFC 2045 §5.1).
-func mediaTypeIs(v, want string) bool {
-	const prefix = "application/"
-	if len(v) > len(prefix) && strings.EqualFold(v[:len(prefix)], prefix) {
-		v = v[len(prefix):]
-	}
-	return strings.EqualFold(v, want)
-}
+// application/want (package mediatype, shared with package ssf).
+func mediaTypeIs(v, want string) bool { return mediatype.Is(v, want) }

@@ -145,7 +145,7 @@ type JWTConfig struct {
 	// 10 000 is used. Negative values are rejected by NewJWT.
 	CacheSize int
 	// CacheMaxBytes bounds the memory the cache holds, counting each
-	// entry's token, payload and a fixed overhead of 960 bytes. If
+	// entry's token, payload and a fixed overhead of 1024 bytes. If
 	// CacheMaxBytes is 0, 16 MiB is used. The bound is split over up to 16
 	// shards; a token too large for its shard's part is not cached.
 	// Negative values are rejected by NewJWT.
