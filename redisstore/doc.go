@@ -8,6 +8,8 @@
 // ([ssf.Fanout]), so that an event pushed to one replica reaches every
 // replica, also one that starts later.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/operations.md.
+//
 //	client, err := valkey.NewClient(valkey.ClientOption{InitAddress: []string{"redis:6379"}, ...}) // TLS, ACL user, cluster: yours
 //	store, err := redisstore.New(client, redisstore.Config{Secret: secret}) // 32+ random bytes, the same on every replica
 //	proofs, err := dpop.New(dpop.Config{ReplayStore: store})

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/oauthgate/oauthgate/internal/urlpolicy"
+	"github.com/oauthgate/oauthgate/internal/oauthhttp"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
@@ -86,12 +86,12 @@ func NewPoller(rev *Revocations, cfg Config, pc PollConfig) (*Poller, error) {
 }
 
 // checkEndpoint checks a poll endpoint URL with the URL rule of the
-// verifiers' fetches (package urlpolicy).
+// verifiers' fetches (package oauthhttp).
 func checkEndpoint(raw string, allowHTTP bool) error {
 	if raw == "" {
 		return errors.New("ssf: PollConfig.Endpoint is empty")
 	}
-	if err := urlpolicy.Check(raw, allowHTTP); err != nil {
+	if err := oauthhttp.CheckURL(raw, allowHTTP); err != nil {
 		return fmt.Errorf("ssf: PollConfig.Endpoint: %w", err)
 	}
 	if u, _ := url.Parse(raw); u.Fragment != "" {

@@ -160,7 +160,7 @@ func (c *Claims) Raw() []byte {
 // Decode decodes the raw claim set into v, typically a pointer to a struct
 // with json tags for the custom claims an application needs. It uses the
 // JSON decoder that read the typed claims, with the semantics of
-// encoding/json/v2 (see the README's Dependencies): unlike encoding/json it
+// encoding/json/v2 (see docs/dependencies.md): unlike encoding/json it
 // matches names exactly (a field tagged "sub" never reads "Sub") and fails
 // on any repeated name and on invalid UTF-8, so a decoded value can never
 // disagree with the typed accessors. Types with an UnmarshalJSON method

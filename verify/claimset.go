@@ -80,7 +80,7 @@ type claimRules struct {
 
 // A claimReader decodes a claim set, JWT payload or introspection response,
 // into [Claims] in one pass, on the tokens of the JSON decoder that
-// [Claims.Decode] uses too (encoding/json/v2's, see README, Dependencies):
+// [Claims.Decode] uses too (encoding/json/v2's, see docs/dependencies.md):
 // the decoder checks syntax, UTF-8 and escapes, and the reader reads the
 // registered claims by their exact names (RFC 7519 §10.1.1: names are
 // case-sensitive), refuses a repeated member it knows, reads a JSON null as

@@ -1,5 +1,7 @@
 // Package verify turns access tokens into verified [Claims].
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/verifying.md.
+//
 // A [Verifier] checks one token. This package provides verifiers for JWT
 // access tokens (RFC 9068), checked with go-jose against a key set, and for
 // opaque tokens, checked through RFC 7662 introspection, plus adapters to

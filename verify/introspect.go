@@ -229,7 +229,7 @@ func (i *Introspection) ask(ctx context.Context, token string) (introspected, ti
 	body, _, err := fetch(ctx, i.client, i.policy, fetchRequest{
 		method: http.MethodPost, url: i.endpoint, form: form, auth: i.creds.apply(form), strictJSON: true,
 	})
-	if se, ok := errors.AsType[*statusError](err); ok && (se.code == http.StatusUnauthorized || se.code == http.StatusForbidden) {
+	if se, ok := errors.AsType[*statusError](err); ok && (se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden) {
 		// The endpoint rejects this client, not the token.
 		err = fmt.Errorf("%w; check the client credentials and AuthMethod", err)
 	}

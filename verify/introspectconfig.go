@@ -125,8 +125,8 @@ type IntrospectionConfig struct {
 	// them the sid and email members are read too. If nil, there is no
 	// such check.
 	Revocations Revocations
-	// MeterProvider receives the verifier's OpenTelemetry metrics (see the
-	// README's Observability section): the verification duration
+	// MeterProvider receives the verifier's OpenTelemetry metrics (see
+	// docs/observability.md): the verification duration
 	// (oauthgate.verification.duration with oauthgate.verifier
 	// "introspection") and, only when it is set, the introspection cache's
 	// and requests' (oauthgate.cache.* with oauthgate.cache

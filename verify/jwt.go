@@ -32,7 +32,7 @@ import (
 // their permissions are (Entra ID roles, Auth0 permissions, Keycloak
 // realm_access.roles), ClientIDAudience for tokens without aud (Amazon
 // Cognito), Tenants or AnyTenant for multi-tenant issuers (Entra ID), and
-// InsecureAcceptIDTokens for ID tokens used as bearer tokens. The README's
+// InsecureAcceptIDTokens for ID tokens used as bearer tokens. docs/verifying.md's
 // "Tokens from identity providers" has a tested recipe per provider.
 //
 // # Verified-token cache

@@ -54,7 +54,7 @@ type JWTConfig struct {
 	AcceptUntyped bool
 	// Types is the allowlist of typ header values accepted, for issuers
 	// that do not implement RFC 9068 (see "Tokens from identity providers"
-	// in the README). Values compare as media types: case-insensitively,
+	// in docs/verifying.md). Values compare as media types: case-insensitively,
 	// with or without "application/". The empty string accepts a token
 	// without typ. If Types is empty, only "at+jwt" is accepted (or what
 	// AcceptUntyped says). A type other than at+jwt also makes the verifier
@@ -154,8 +154,8 @@ type JWTConfig struct {
 	// the token's exp. If CacheMaxTTL is 0, 5 minutes is used. Negative
 	// values are rejected by NewJWT.
 	CacheMaxTTL time.Duration
-	// MeterProvider receives the verifier's OpenTelemetry metrics (see the
-	// README's Observability section): the verification duration
+	// MeterProvider receives the verifier's OpenTelemetry metrics (see
+	// docs/observability.md): the verification duration
 	// (oauthgate.verification.duration with oauthgate.verifier "jwt") and,
 	// only when it is set, the verified-token cache's (oauthgate.cache.*
 	// with oauthgate.cache "jwt"), which stay registered for the life of

@@ -554,11 +554,11 @@ func (r *RemoteKeySet) fetchSet(regular bool) (*snapshot, error) {
 	u := r.jwksURL
 	r.mu.Unlock()
 	if u == "" {
-		issuer, locs := r.cfg.Issuer, wellKnownURLs
+		issuer, discoverFn := r.cfg.Issuer, discover
 		if r.cfg.Transmitter != "" {
-			issuer, locs = r.cfg.Transmitter, ssfWellKnownURLs
+			issuer, discoverFn = r.cfg.Transmitter, discoverTransmitter
 		}
-		md, err := discoverAt(r.ctx, r.client, issuer, locs, r.policy)
+		md, err := discoverFn(r.ctx, r.client, issuer, r.policy)
 		if err != nil {
 			return nil, err
 		}

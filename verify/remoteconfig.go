@@ -88,8 +88,8 @@ type RemoteKeySetConfig struct {
 	InsecureAllowHTTP bool
 	// Now returns the current time. If nil, time.Now is used.
 	Now func() time.Time
-	// MeterProvider receives the key set's OpenTelemetry metrics (see the
-	// README's Observability section). If nil, otel.GetMeterProvider is
+	// MeterProvider receives the key set's OpenTelemetry metrics (see
+	// docs/observability.md). If nil, otel.GetMeterProvider is
 	// used, which records nothing until an SDK is installed.
 	MeterProvider metric.MeterProvider
 }

@@ -123,6 +123,8 @@ type config struct {
 	resource     string        // RFC 9728 resource identifier
 	metadataAddr string        // HTTP listen address for the metadata document
 	endpoints    []string      // listen address of each Command.Endpoints; "" is off
+	connect      bool          // serve with connect-go instead of grpc-go
+	corsOrigins  []string      // web origins allowed by CORS (with connect)
 	ssfIssuer    string        // Shared Signals transmitter whose pushed events end sessions
 	ssfAudience  string        // this receiver's aud in the transmitter's SETs
 	ssfAddr      string        // HTTP listen address of the push endpoint
@@ -200,6 +202,8 @@ func (c Command) flagSet(cfg *config, secret *string) (*flag.FlagSet, error) {
 	fs.StringVar(&cfg.ssfAddr, "ssf-addr", "", "HTTP listen `address` of the event push endpoint (with -ssf-transmitter)")
 	fs.DurationVar(&cfg.ssfRetention, "ssf-retention", time.Hour, "how long events are remembered: the longest lifetime of the accepted tokens")
 	fs.Var((*listFlag)(&cfg.origins), "public-origin", "public `origin` (https://host[:port]) that DPoP proofs name behind a proxy; repeat or comma-separate")
+	fs.BoolVar(&cfg.connect, "connect", false, "serve with connect-go: the Connect protocol, gRPC and gRPC-Web on -addr, over HTTP/1.1 and HTTP/2 (h2c without TLS); no grpc health or reflection")
+	fs.Var((*listFlag)(&cfg.corsOrigins), "cors-origin", "web `origin` (scheme://host[:port]) whose scripts may call the server, with -connect; repeat or comma-separate")
 	if err := c.endpointFlags(fs, cfg); err != nil {
 		return nil, err
 	}
@@ -248,6 +252,8 @@ func (c *config) validate() error {
 		return errors.New("-metadata-addr needs -resource")
 	case c.resource != "" && c.issuer == "":
 		return errors.New("-resource needs -issuer: the metadata names the authorization server")
+	case len(c.corsOrigins) > 0 && !c.connect:
+		return errors.New("-cors-origin needs -connect: browsers cannot call a grpc-go server")
 	}
 	if c.metadataAddr != "" {
 		if _, _, err := net.SplitHostPort(c.metadataAddr); err != nil {

@@ -83,6 +83,9 @@ func TestParseFlags(t *testing.T) {
 			wantErr: "for -ssf-transmitter"},
 		"SSFHTTP": {args: []string{"-issuer", "https://a.example", "-audience", "x", "-ssf-transmitter", "http://idp.example", "-ssf-audience", "rs", "-ssf-addr", ":8443"},
 			wantErr: "-ssf-transmitter"},
+		"Connect": {args: []string{"-issuer", "https://a.example", "-audience", "x", "-connect", "-cors-origin", "https://app.example,http://127.0.0.1:3000"},
+			check: func(c config) bool { return c.connect && len(c.corsOrigins) == 2 }},
+		"CORSWithoutConnect": {args: []string{"-issuer", "https://a.example", "-audience", "x", "-cors-origin", "https://app.example"}, wantErr: "-cors-origin needs -connect"},
 		"PublicOrigins": {args: []string{"-issuer", "https://a.example", "-audience", "x", "-public-origin", "https://a.example,https://b.example"},
 			check: func(c config) bool { return len(c.origins) == 2 }},
 	}

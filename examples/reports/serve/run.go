@@ -83,7 +83,7 @@ func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error
 	if cfg.decisionLog {
 		gateOpts = append(gateOpts, interceptor.WithDecisionLog(logger, slog.LevelInfo, true /* identity */))
 	}
-	opts := []reports.Option{reports.WithLogger(logger), reports.WithHealth(hs), reports.WithInterceptorOptions(gateOpts...)}
+	opts := []reports.Option{reports.WithLogger(logger), reports.WithInterceptorOptions(gateOpts...)}
 	var httpListeners []httpListener
 	if cfg.resource != "" {
 		meta, err := resource.New(resource.Config{
@@ -114,14 +114,13 @@ func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error
 			httpListeners = append(httpListeners, httpListener{name: e.Name, flag: e.Flag, addr: addr, handler: e.Handler})
 		}
 	}
+	var tlsConfig *tls.Config
 	if cfg.tlsCert != "" {
-		tlsConfig, err := serverTLS(cfg)
-		if err != nil {
+		if tlsConfig, err = serverTLS(cfg); err != nil {
 			return err
 		}
-		opts = append(opts, reports.WithGRPCOptions(grpc.Creds(credentials.NewTLS(tlsConfig))))
 	}
-	srv, err := reports.NewServer(verifier, opts...)
+	srv, err := newServer(cfg, verifier, tlsConfig, hs, opts)
 	if err != nil {
 		return err
 	}
@@ -136,7 +135,7 @@ func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error
 		return err
 	}
 	defer serveHTTP(httpListeners, httpLis, logger)()
-	logger.Info("serving", "addr", lis.Addr().String(), "tls", cfg.tlsCert != "", "mtls", cfg.clientCA != "",
+	logger.Info("serving", "addr", lis.Addr().String(), "connect", cfg.connect, "tls", cfg.tlsCert != "", "mtls", cfg.clientCA != "",
 		"issuer", cfg.issuer, "jwks", cfg.jwks, "introspect", cfg.introspect, "audiences", cfg.audiences)
 	if c.OnListen != nil {
 		for i, l := range httpListeners {
@@ -168,13 +167,66 @@ func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error
 		srv.Stop()
 		<-stopped
 	}
-	// ErrServerStopped: ctx ended before Serve began, and Serve returned at once.
-	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+	// ErrServerStopped: ctx ended before Serve began, and Serve returned at
+	// once; ErrServerClosed: the HTTP server stopped, as asked.
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	logger.Info("stopped")
 	return nil
 }
+
+// A server is the grpc-go server of reports.NewServer, or the HTTP server
+// of reports.NewConnectHandler with -connect.
+type server interface {
+	Serve(net.Listener) error
+	// GracefulStop stops accepting calls and waits for the running ones.
+	GracefulStop()
+	// Stop closes every connection at once.
+	Stop()
+}
+
+// newServer builds the server cfg asks for, with the report server's
+// options opts, serving TLS with tlsConfig if it is not nil. The grpc-go
+// server registers hs as its health service.
+func newServer(cfg config, v verify.Verifier, tlsConfig *tls.Config, hs *health.Server, opts []reports.Option) (server, error) {
+	if !cfg.connect {
+		opts = append(opts, reports.WithHealth(hs))
+		if tlsConfig != nil {
+			opts = append(opts, reports.WithGRPCOptions(grpc.Creds(credentials.NewTLS(tlsConfig))))
+		}
+		return reports.NewServer(v, opts...)
+	}
+	if len(cfg.corsOrigins) > 0 {
+		opts = append(opts, reports.WithCORS(cfg.corsOrigins...))
+	}
+	h, err := reports.NewConnectHandler(v, opts...)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, TLSConfig: tlsConfig, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	if tlsConfig != nil {
+		srv.Protocols.SetHTTP2(true) // by ALPN
+	} else {
+		srv.Protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge, as gRPC clients speak it
+	}
+	return connectServer{srv}, nil
+}
+
+// connectServer is an http.Server with the methods of a grpc.Server.
+type connectServer struct{ *http.Server }
+
+func (s connectServer) Serve(lis net.Listener) error {
+	if s.TLSConfig != nil {
+		return s.ServeTLS(lis, "", "")
+	}
+	return s.Server.Serve(lis)
+}
+
+func (s connectServer) GracefulStop() { _ = s.Shutdown(context.Background()) }
+
+func (s connectServer) Stop() { _ = s.Close() }
 
 // serverTLS loads the server's certificate and, with -client-ca, the CA
 // bundle whose client certificates it requires (RFC 8705 mutual TLS: the
