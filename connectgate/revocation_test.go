@@ -3,9 +3,7 @@ package connectgate_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -55,12 +53,8 @@ func TestStream_EndsOnRevocation(t *testing.T) {
 		go func() {
 			time.Sleep(10 * time.Second)
 			set := tr.SET(t, oauthtest.Event{Audience: audience, Type: ssf.SessionRevoked, Subject: oauthtest.Opaque("alice")})
-			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(set))
-			req.Header.Set("Content-Type", "application/secevent+jwt")
-			rec := httptest.NewRecorder()
-			recv.ServeHTTP(rec, req)
-			if rec.Code != http.StatusAccepted {
-				t.Errorf("push = %d %s, want 202", rec.Code, rec.Body)
+			if status, body := oauthtest.PushTo(recv, set); status != http.StatusAccepted {
+				t.Errorf("push = %d %s, want 202", status, body)
 			}
 		}()
 		c := &conn{header: http.Header{"Authorization": {"Bearer token"}}, resHeader: http.Header{}, trailer: http.Header{}}

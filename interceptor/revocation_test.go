@@ -3,8 +3,6 @@ package interceptor_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -89,12 +87,8 @@ func TestStream_EndsOnRevocation(t *testing.T) {
 		time.Sleep(3500 * time.Millisecond)
 		pushed := time.Now()
 		set := tr.SET(t, oauthtest.Event{Audience: ssfAudience, Type: ssf.SessionRevoked, Subject: oauthtest.IssSub(iss.URL, "alice")})
-		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(set))
-		req.Header.Set("Content-Type", "application/secevent+jwt")
-		rec := httptest.NewRecorder()
-		recv.ServeHTTP(rec, req)
-		if rec.Code != http.StatusAccepted {
-			t.Fatalf("push = %d %s, want 202", rec.Code, rec.Body)
+		if status, body := oauthtest.PushTo(recv, set); status != http.StatusAccepted {
+			t.Fatalf("push = %d %s, want 202", status, body)
 		}
 
 		got := <-aliceDone

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ import (
 // URL), its JWKS (/jwks) and an RFC 8936 poll endpoint ([Transmitter.PollURL])
 // for the SETs queued with [Transmitter.Queue]. [Transmitter.SET] signs a
 // Security Event Token (RFC 8417) described by an [Event];
-// [Transmitter.Push] delivers one to a receiver by RFC 8935 push.
+// [Transmitter.Push] delivers one to a receiver by RFC 8935 push
+// ([PushTo] in memory).
 //
 //	tr := oauthtest.NewTransmitter(t)
 //	set := tr.SET(t, oauthtest.Event{Audience: "https://api.example.com",
@@ -298,6 +300,19 @@ func (tr *Transmitter) PushContext(ctx context.Context, url, set string) (status
 	defer resp.Body.Close()
 	body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, body, err
+}
+
+// PushTo delivers set to h, the handler of an RFC 8935 push endpoint, in
+// memory, as [Transmitter.Push] does over HTTP, and returns the response's
+// status and body: for a receiver inside a testing/synctest bubble, where
+// no socket may be used, and for SETs signed elsewhere.
+func PushTo(h http.Handler, set string) (status int, body []byte) {
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(set))
+	req.Header.Set("Content-Type", "application/secevent+jwt")
+	req.Header.Set("Accept", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes()
 }
 
 // Queue makes set available at the poll endpoint until a poll

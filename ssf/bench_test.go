@@ -40,7 +40,7 @@ func benchEvents(tb testing.TB, n int) (*ssf.Revocations, *oauthtest.Issuer) {
 		case 4:
 			subject = oauthtest.Complex(nil, who, "")
 		}
-		pushDirectTB(tb, recv, tr.SET(tb, oauthtest.Event{Audience: receiverAudience, Type: ssf.SessionRevoked, Subject: subject}))
+		pushDirect(tb, recv, tr.SET(tb, oauthtest.Event{Audience: receiverAudience, Type: ssf.SessionRevoked, Subject: subject}))
 	}
 	return rev, iss
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/oauthgate/oauthgate/oauthtest"
 	"github.com/oauthgate/oauthgate/ssf"
 	"github.com/oauthgate/oauthgate/verify"
 )
@@ -92,11 +92,8 @@ func TestInterop_NodeCrypto(t *testing.T) {
 }
 
 func pushCode(h http.Handler, set string) int {
-	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(set))
-	req.Header.Set("Content-Type", "application/secevent+jwt")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec.Code
+	status, _ := oauthtest.PushTo(h, set)
+	return status
 }
 
 func jsonNumber(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }

@@ -3,9 +3,7 @@ package ssf_test
 import (
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -201,16 +199,10 @@ func TestWatch_Synctest(t *testing.T) {
 	})
 }
 
-// pushDirect delivers set to h without a network, as a push would.
-func pushDirect(t *testing.T, h http.Handler, set string) { pushDirectTB(t, h, set) }
-
-func pushDirectTB(t testing.TB, h http.Handler, set string) {
+// pushDirect delivers set to h without a network and wants it accepted.
+func pushDirect(t testing.TB, h http.Handler, set string) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(set))
-	req.Header.Set("Content-Type", "application/secevent+jwt")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusAccepted {
-		t.Errorf("push = %d %s, want 202", rec.Code, rec.Body)
+	if status, body := oauthtest.PushTo(h, set); status != http.StatusAccepted {
+		t.Errorf("push = %d %s, want 202", status, body)
 	}
 }
