@@ -28,6 +28,7 @@ const (
 	ReasonDPoPReplayCacheFull            = core.ReasonDPoPReplayCacheFull
 	ReasonDPoPReplayStoreUnavailable     = core.ReasonDPoPReplayStoreUnavailable
 	ReasonSenderConstraintRequired       = core.ReasonSenderConstraintRequired
+	ReasonTokenRevoked                   = core.ReasonTokenRevoked
 	ReasonVerifierFailed                 = core.ReasonVerifierFailed
 	ReasonMisconfigured                  = core.ReasonMisconfigured
 )

@@ -86,6 +86,17 @@ func WithAuthorizer(a Authorizer) Option { return core.WithAuthorizer(a) }
 // receives. The default checks only at the start.
 func WithStreamMessages() Option { return core.WithStreamMessages() }
 
+// A RevocationWatcher ends the streams whose token an event revoked;
+// *ssf.Revocations is one (see [WithRevocations]).
+type RevocationWatcher = core.RevocationWatcher
+
+// WithRevocations subscribes every stream to w by its token's subject, so
+// that an event revoking the token (package ssf) ends the stream at once
+// with Unauthenticated / TOKEN_REVOKED, as with the grpc-go interceptor's
+// option of the same name. The default subscribes to nothing. Later calls
+// replace earlier ones.
+func WithRevocations(w RevocationWatcher) Option { return core.WithRevocations(w) }
+
 // WithStreamRecheck sets how often the token of a running stream is
 // verified again. The default is 5 minutes; New rejects an interval under
 // 1 second. Later calls replace earlier ones.

@@ -86,7 +86,9 @@
 // handler's context is cancelled, further SendMsg and RecvMsg calls fail,
 // and the stream ends with Unauthenticated ("the access token expired").
 // The token is also verified again every [WithStreamRecheck] interval, so
-// tokens without exp and revoked tokens end streams too.
+// tokens without exp and revoked tokens end streams too. With
+// [WithRevocations], an identity provider's event that revokes the token
+// (package ssf) ends the stream at once, with [ReasonTokenRevoked].
 //
 // # Sender-constrained tokens
 //

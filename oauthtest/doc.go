@@ -44,6 +44,11 @@
 // Expires and Date; [Issuer.Requests] counts the requests each endpoint
 // received.
 //
+// A [Transmitter] is an in-process Shared Signals transmitter for package
+// ssf: it signs Security Event Tokens ([Transmitter.SET], described by an
+// [Event]), pushes them ([Transmitter.Push], or [PushTo] in memory) and
+// serves its configuration metadata, keys and a poll endpoint.
+//
 // [NewIssuer] and [Start], the minting methods, [CheckWiring] and
 // [DPoPKey.Proof] take an [IssuerConfig], a [Token] or a [Proof] as
 // optional last arguments: none for the defaults, one, or several merged

@@ -70,6 +70,16 @@ func discover(ctx context.Context, client *http.Client, issuer string, p fetchPo
 	return &Metadata{Issuer: md.Issuer, JWKSURI: md.JWKSURI, IntrospectionEndpoint: md.IntrospectionEndpoint}, nil
 }
 
+// discoverTransmitter is discover for a Shared Signals transmitter's
+// configuration metadata (RemoteKeySetConfig.Transmitter).
+func discoverTransmitter(ctx context.Context, client *http.Client, issuer string, p fetchPolicy) (*Metadata, error) {
+	md, err := oauthhttp.DiscoverTransmitter(ctx, client, p.shared(), issuer)
+	if err != nil {
+		return nil, &UnavailableError{Op: "discover", Err: err}
+	}
+	return &Metadata{Issuer: md.Issuer, JWKSURI: md.JWKSURI}, nil
+}
+
 // checkIssuerURL checks an issuer identifier (see oauthhttp.CheckIssuerURL).
 func checkIssuerURL(issuer string, allowHTTP bool) error {
 	return oauthhttp.CheckIssuerURL(issuer, allowHTTP)

@@ -24,6 +24,16 @@
 // key or a certificate ([Claims.Confirmation]) must be held to its binding
 // with [CheckBinding]; package interceptor does so on every call.
 //
+// # Continuous access evaluation
+//
+// With [JWTConfig].Revocations or [IntrospectionConfig].Revocations set,
+// every verification, cache hits included, consults the [Revocations]
+// (package ssf keeps them from an identity provider's Shared Signals
+// events) after the claims are obtained: a token issued at or before an
+// event that revoked its subject is refused with [ErrRevoked]; a
+// verification older than an event that changed the subject's claims is
+// made again (see [Revocation]). Without Revocations nothing is consulted.
+//
 // # HTTP
 //
 // Discovery, the remote key set and introspection make their requests

@@ -25,6 +25,7 @@ const (
 	ReasonDPoPReplayCacheFull            = "DPOP_REPLAY_CACHE_FULL"
 	ReasonDPoPReplayStoreUnavailable     = "DPOP_REPLAY_STORE_UNAVAILABLE"
 	ReasonSenderConstraintRequired       = "SENDER_CONSTRAINT_REQUIRED"
+	ReasonTokenRevoked                   = "TOKEN_REVOKED"
 	ReasonVerifierFailed                 = "VERIFIER_FAILED"
 	// ReasonMisconfigured: the transport adapter cannot tell the core what
 	// a check needs (an HTTP adapter installed without its request

@@ -34,7 +34,7 @@ var (
 	// library is every public package of the module that users build
 	// servers and clients with.
 	library = []string{"scopeset", "proto/...", "verify", "dpop", "scopes", "conditions", "resource",
-		"interceptor", "connectgate", "dpop/dpopgrpc", "readiness", "outbound", "internal/..."}
+		"interceptor", "connectgate", "dpop/dpopgrpc", "readiness", "outbound", "ssf", "internal/..."}
 	// wire is what the token layer must keep out: gRPC and protobuf belong
 	// to the adapters and to the policy's schema.
 	wire = []string{"google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"}
@@ -96,6 +96,9 @@ var layers = []layer{
 	{pkgs: "connectgate", may: []string{"internal/...", "proto/...", "scopeset", "scopes", "verify", "dpop"}, never: []string{grpcGo, cel}},
 	{pkgs: "dpop/dpopgrpc", may: []string{"internal/...", "dpop"}},
 	{pkgs: "readiness", may: []string{"internal/...", "scopeset", "verify"}},
+	// Shared Signals receipt feeds the verifiers' revocation check: tokens
+	// and HTTP, no policy, no gRPC.
+	{pkgs: "ssf", may: []string{"internal/...", "scopeset", "verify"}, never: append(wire, cel)},
 	// Outgoing calls: token sources as gRPC per-RPC credentials, over the
 	// token layer's fetch policy, dpopgrpc for proofs and the grpc-go
 	// adapter's context for the incoming token (so it links what the

@@ -31,8 +31,25 @@ type Metadata struct {
 // exactly and every endpoint it names satisfies the URL rule. The error
 // joins the failure of each location.
 func Discover(ctx context.Context, client *http.Client, p Policy, issuer string) (*Metadata, error) {
+	return discoverAt(ctx, client, p, issuer, wellKnownURLs(issuer))
+}
+
+// DiscoverTransmitter fetches the transmitter configuration metadata of
+// the Shared Signals transmitter identified by issuer, already checked by
+// [CheckIssuerURL], as Discover does an authorization server's: SSF 1.0
+// §7.2 puts it at /.well-known/ssf-configuration, inserted between host
+// and path, and it holds issuer and jwks_uri with the same meaning.
+func DiscoverTransmitter(ctx context.Context, client *http.Client, p Policy, issuer string) (*Metadata, error) {
+	u, _ := url.Parse(issuer) // checked by CheckIssuerURL
+	// SSF 1.0 §7.2.1: a terminating "/" of the path is removed first.
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	return discoverAt(ctx, client, p, issuer, []string{u.Scheme + "://" + u.Host + "/.well-known/ssf-configuration" + path})
+}
+
+// discoverAt tries the metadata locations locs of issuer in order.
+func discoverAt(ctx context.Context, client *http.Client, p Policy, issuer string, locs []string) (*Metadata, error) {
 	var errs []error
-	for _, loc := range wellKnownURLs(issuer) {
+	for _, loc := range locs {
 		md, err := fetchMetadata(ctx, client, loc, issuer, p)
 		if err == nil {
 			return md, nil

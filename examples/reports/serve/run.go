@@ -23,6 +23,7 @@ import (
 	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/readiness"
 	"github.com/oauthgate/oauthgate/resource"
+	"github.com/oauthgate/oauthgate/ssf"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
@@ -30,7 +31,21 @@ import (
 // addresses, and serves until ctx ends, then stops gracefully.
 // Configuration errors are returned before it listens.
 func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error {
-	verifier, ready, closeVerifier, err := newVerifier(ctx, cfg, c.MeterProvider, logger)
+	var revocations *ssf.Revocations
+	var receiver *ssf.Receiver
+	if cfg.ssfIssuer != "" {
+		var err error
+		if revocations, err = ssf.NewRevocations(ssf.RevocationsConfig{Retention: cfg.ssfRetention}); err != nil {
+			return fmt.Errorf("-ssf-retention: %w", err)
+		}
+		receiver, err = ssf.NewReceiver(revocations, ssf.Config{Issuer: cfg.ssfIssuer, Audience: cfg.ssfAudience,
+			InsecureAllowHTTP: cfg.insecureHTTP})
+		if err != nil {
+			return fmt.Errorf("-ssf-transmitter: %w", err)
+		}
+		defer receiver.Close()
+	}
+	verifier, ready, closeVerifier, err := newVerifier(ctx, cfg, c.MeterProvider, logger, revocations)
 	if err != nil {
 		return err
 	}
@@ -60,6 +75,11 @@ func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error
 	if c.MeterProvider != nil {
 		gateOpts = append(gateOpts, interceptor.WithMeterProvider(c.MeterProvider))
 	}
+	if revocations != nil {
+		// Streams of a revoked subject end at once, not at the next
+		// re-check.
+		gateOpts = append(gateOpts, interceptor.WithRevocations(revocations))
+	}
 	if cfg.decisionLog {
 		gateOpts = append(gateOpts, interceptor.WithDecisionLog(logger, slog.LevelInfo, true /* identity */))
 	}
@@ -82,6 +102,12 @@ func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error
 			httpListeners = append(httpListeners, httpListener{name: listenerMetadata, flag: "metadata-addr", addr: cfg.metadataAddr, handler: meta.Handler()})
 			logger.Info("resource metadata", "path", meta.Path(), "url", meta.URL())
 		}
+	}
+	if receiver != nil {
+		mux := http.NewServeMux()
+		mux.Handle("POST /ssf/events", receiver)
+		httpListeners = append(httpListeners, httpListener{name: listenerSSF, flag: "ssf-addr", addr: cfg.ssfAddr, handler: mux})
+		logger.Info("shared signals receiver", "transmitter", cfg.ssfIssuer, "path", "/ssf/events")
 	}
 	for i, e := range c.Endpoints {
 		if addr := cfg.endpoints[i]; addr != "" {
@@ -230,7 +256,11 @@ func serverTLS(cfg config) (*tls.Config, error) {
 // as cfg asks, with their metrics going to mp (see Command.MeterProvider),
 // what readiness watches (the key set, the introspection verifier), and a
 // function that releases them.
-func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logger *slog.Logger) (verify.Verifier, []readiness.Source, func(), error) {
+func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logger *slog.Logger, rev *ssf.Revocations) (verify.Verifier, []readiness.Source, func(), error) {
+	var revocations verify.Revocations
+	if rev != nil { // a nil *ssf.Revocations in the interface would not be nil
+		revocations = rev
+	}
 	var jwt, opaque verify.Verifier
 	var ready []readiness.Source
 	closeFn := func() {}
@@ -248,7 +278,8 @@ func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logge
 		}
 		closeFn = func() { _ = keys.Close() }
 		ready = append(ready, keys)
-		j, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: cfg.issuer, Audiences: cfg.audiences, AcceptUntyped: cfg.allowUntyped, MeterProvider: mp})
+		j, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: cfg.issuer, Audiences: cfg.audiences, AcceptUntyped: cfg.allowUntyped, MeterProvider: mp,
+			Revocations: revocations})
 		if err != nil {
 			closeFn()
 			return nil, nil, nil, err
@@ -270,6 +301,7 @@ func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logge
 			Audiences:         cfg.audiences,
 			InsecureAllowHTTP: cfg.insecureHTTP,
 			MeterProvider:     mp,
+			Revocations:       revocations,
 		})
 		if err != nil {
 			closeFn()

@@ -36,9 +36,21 @@
 //	                 protected resource metadata (needs -issuer)
 //	-metadata-addr   HTTP listen address serving the metadata document at
 //	                 its RFC 9728 §3.1 path (needs -resource)
+//	-ssf-transmitter issuer URL of a Shared Signals transmitter whose
+//	                 pushed CAEP/RISC events (RFC 8935) revoke tokens
+//	-ssf-audience    this receiver's aud in the transmitter's events
+//	-ssf-addr        HTTP listen address of the push endpoint, POST
+//	                 /ssf/events (with -ssf-transmitter)
+//	-ssf-retention   how long events are remembered (default 1h): the
+//	                 longest lifetime of the accepted tokens
 //	-connect         serve with connect-go instead of grpc-go
 //	-cors-origin     web origin (scheme://host[:port]) whose scripts may call
 //	                 the server, with -connect; repeatable
+//
+// With -ssf-transmitter (package ssf), a session-revoked, credential-change,
+// account-disabled, account-purged or sessions-revoked event refuses the
+// subject's tokens issued before it, and its keys are found at the
+// transmitter's /.well-known/ssf-configuration.
 //
 // With -connect, the same service, policy and checks are served by
 // connect-go behind connectgate ([reports.NewConnectHandler]) on -addr:
