@@ -1,6 +1,7 @@
 package connectgate_test
 
 import (
+	"crypto/tls"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -227,5 +228,44 @@ func TestResourceMetadata(t *testing.T) {
 	doc.Body.Close()
 	if doc.StatusCode != http.StatusOK || !strings.Contains(string(body), `"resource":"https://library.example.com"`) {
 		t.Errorf("GET %s = %d %s, want the document", md.Path(), doc.StatusCode, body)
+	}
+}
+
+// TestHandler_NothingToCheck: a request that carries nothing a check could
+// ask about (no client certificate; no DPoP proof, or DPoP off) reaches
+// the wrapped handler as it came, the same *http.Request, without an
+// allocation: on TLS without a client certificate too.
+func TestHandler_NothingToCheck(t *testing.T) {
+	f := newFixture(t)
+	dpopOn := []connectgate.Option{connectgate.WithDPoP(newDPoP(t, f, 0))}
+	tests := map[string]struct {
+		opts []connectgate.Option
+		tls  *tls.ConnectionState
+		dpop string
+	}{
+		"Plain":                 {},
+		"TLSWithoutCertificate": {tls: &tls.ConnectionState{HandshakeComplete: true}},
+		"DPoPOnWithoutProof":    {opts: dpopOn, tls: &tls.ConnectionState{HandshakeComplete: true}},
+		"DPoPOffWithProof":      {dpop: "a proof the Gate does not read"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "http://api.example.com"+getBookProc, nil)
+			req.TLS = tc.tls
+			req.Header.Set("Authorization", "Bearer "+f.token(t))
+			if tc.dpop != "" {
+				req.Header.Set("DPoP", tc.dpop)
+			}
+			var seen *http.Request
+			h := f.gate(t, tc.opts...).Handler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = r }))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if seen != req {
+				t.Fatal("the wrapped handler got another request, want the one sent")
+			}
+			if n := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, req) }); n != 0 {
+				t.Errorf("Handler allocates %v times a request, want 0", n)
+			}
+		})
 	}
 }
