@@ -76,31 +76,47 @@ func TestIntrospection(t *testing.T) {
 
 // TestLimits: an event beyond a transmitter's MaxSubjects is not stored;
 // every cached verification becomes stale instead, never accepted on the
-// old answer.
+// old answer: also when nothing is stored at all, the first event being
+// over the limit by itself.
 func TestLimits(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, ssf.RevocationsConfig{MaxSubjects: 10}, ssf.Config{MaxSubjects: 2})
-	in := f.introspection(t)
-	tok := f.iss.OpaqueToken(t, oauthtest.Token{Subject: "zoe"})
-	if _, err := in.Verify(t.Context(), tok); err != nil {
-		t.Fatal(err)
+	tests := map[string]struct {
+		maxSubjects int
+		subjects    []map[string]any
+		wantLen     int
+	}{
+		"ThirdSubject": {maxSubjects: 2, wantLen: 2,
+			subjects: []map[string]any{oauthtest.Opaque("u1"), oauthtest.Opaque("u2"), oauthtest.Opaque("u3")}},
+		"FirstEventTooLarge": {maxSubjects: 1, wantLen: 0,
+			subjects: []map[string]any{aliases(oauthtest.Opaque("u1"), oauthtest.Opaque("u2"))}},
 	}
-	f.clock.Advance(time.Second)
-	for _, who := range []string{"u1", "u2", "u3"} {
-		f.send(t, oauthtest.Event{Type: ssf.TokenClaimsChange, Subject: oauthtest.Opaque(who)})
-	}
-	if n, dropped := f.rev.Len(); n != 2 || dropped != 1 {
-		t.Errorf("Len() = %d, %d; want 2, 1", n, dropped)
-	}
-	f.clock.Advance(time.Second)
-	before := f.iss.Requests(oauthtest.EndpointIntrospection)
-	for range 2 {
-		if _, err := in.Verify(t.Context(), tok); err != nil {
-			t.Fatalf("Verify(zoe) error = %v", err)
-		}
-	}
-	if got := f.iss.Requests(oauthtest.EndpointIntrospection) - before; got != 1 {
-		t.Errorf("introspection requests after the overflow = %d, want 1 (stale, then cached)", got)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, ssf.RevocationsConfig{MaxSubjects: 10}, ssf.Config{MaxSubjects: tc.maxSubjects})
+			in := f.introspection(t)
+			tok := f.iss.OpaqueToken(t, oauthtest.Token{Subject: "zoe"})
+			if _, err := in.Verify(t.Context(), tok); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(time.Second)
+			for _, s := range tc.subjects {
+				f.send(t, oauthtest.Event{Type: ssf.TokenClaimsChange, Subject: s})
+			}
+			if n, dropped := f.rev.Len(); n != tc.wantLen || dropped != 1 {
+				t.Errorf("Len() = %d, %d; want %d, 1", n, dropped, tc.wantLen)
+			}
+			f.clock.Advance(time.Second)
+			before := f.iss.Requests(oauthtest.EndpointIntrospection)
+			for range 2 {
+				if _, err := in.Verify(t.Context(), tok); err != nil {
+					t.Fatalf("Verify(zoe) error = %v", err)
+				}
+			}
+			if got := f.iss.Requests(oauthtest.EndpointIntrospection) - before; got != 1 {
+				t.Errorf("introspection requests after the overflow = %d, want 1 (stale, then cached)", got)
+			}
+		})
 	}
 }
 
