@@ -410,3 +410,31 @@ func TestKeysUnavailable(t *testing.T) {
 		t.Errorf("Len() = %d, want 0", n)
 	}
 }
+
+// TestEvents_SeveralIssuers: an event that names its subject with an
+// issuer (iss_sub, jwt_id) concerns that issuer's tokens whichever
+// issuer's tokens were checked first; the other issuer's tokens stay
+// valid.
+func TestEvents_SeveralIssuers(t *testing.T) {
+	t.Parallel()
+	for format, subject := range map[string]func(u user) map[string]any{
+		"IssSub": subjects["IssSub"],
+		"JWTID":  subjects["JWTID"],
+	} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{})
+			aliceTok, bobTok := f.token(t, alice), f.token(t, bob)
+			f.clock.Advance(time.Second)
+			f.send(t, oauthtest.Event{Type: ssf.SessionRevoked, Subject: subject(bob)})
+			// alice's issuer (tenant t1) is checked first; the event is
+			// about bob of tenant t2.
+			if _, err := f.verify(t, aliceTok); err != nil {
+				t.Errorf("Verify(alice) error = %v, want nil", err)
+			}
+			if _, err := f.verify(t, bobTok); !errors.Is(err, verify.ErrRevoked) {
+				t.Errorf("Verify(bob) error = %v, want ErrRevoked", err)
+			}
+		})
+	}
+}
