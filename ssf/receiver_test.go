@@ -438,3 +438,92 @@ func TestEvents_SeveralIssuers(t *testing.T) {
 		})
 	}
 }
+
+// TestBounds: a SET at each limit is accepted and one a unit over it is
+// refused with 400, changing nothing: the jti and every identifier of a
+// subject up to 1024 bytes, up to 16 events in a SET, up to 16 aliases.
+func TestBounds(t *testing.T) {
+	t.Parallel()
+	id := func(n int) string { return strings.Repeat("x", n) }
+	events := func(n int) map[string]any {
+		ev := map[string]any{ssf.SessionRevoked: map[string]any{}}
+		for i := 1; i < n; i++ {
+			ev[fmt.Sprintf("https://example.com/event-type/%d", i)] = map[string]any{}
+		}
+		return ev
+	}
+	opaques := func(n int) map[string]any {
+		ids := make([]map[string]any, n)
+		for i := range ids {
+			ids[i] = oauthtest.Opaque(fmt.Sprintf("user-%d", i))
+		}
+		return aliases(ids...)
+	}
+	tests := map[string]func(n int) oauthtest.Event{
+		"JTI":       func(n int) oauthtest.Event { return oauthtest.Event{ID: id(n)} },
+		"Events":    func(n int) oauthtest.Event { return oauthtest.Event{Claims: map[string]any{"events": events(n)}} },
+		"Aliases":   func(n int) oauthtest.Event { return oauthtest.Event{Subject: opaques(n)} },
+		"IssSubIss": func(n int) oauthtest.Event { return oauthtest.Event{Subject: oauthtest.IssSub(id(n), "alice")} },
+		"IssSubSub": func(n int) oauthtest.Event { return oauthtest.Event{Subject: oauthtest.IssSub("https://idp", id(n))} },
+		"JWTIDIss":  func(n int) oauthtest.Event { return oauthtest.Event{Subject: oauthtest.JWTID(id(n), "j")} },
+		"JWTIDJTI":  func(n int) oauthtest.Event { return oauthtest.Event{Subject: oauthtest.JWTID("https://idp", id(n))} },
+		"Email":     func(n int) oauthtest.Event { return oauthtest.Event{Subject: oauthtest.Email(id(n))} },
+		"Opaque":    func(n int) oauthtest.Event { return oauthtest.Event{Subject: oauthtest.Opaque(id(n))} },
+		"Session":   func(n int) oauthtest.Event { return oauthtest.Event{Subject: oauthtest.Complex(nil, id(n), "")} },
+		"Tenant":    func(n int) oauthtest.Event { return oauthtest.Event{Subject: oauthtest.Complex(nil, "", id(n))} },
+		"UserSession": func(n int) oauthtest.Event {
+			return oauthtest.Event{Subject: oauthtest.Complex(oauthtest.Opaque("alice"), id(n), "")}
+		},
+	}
+	limits := map[string]int{"Events": 16, "Aliases": 16}
+	for name, event := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			limit := cmpOr(limits[name], 1024)
+			f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{MaxSubjects: 100})
+			var stored int
+			for _, n := range []int{limit, limit + 1} {
+				ev := event(n)
+				ev.Audience, ev.Type = receiverAudience, ssf.SessionRevoked
+				if ev.Subject == nil {
+					ev.Subject = oauthtest.Opaque("alice")
+				}
+				status, body := f.tr.Push(t, f.push, f.tr.SET(t, ev))
+				if want := map[bool]int{true: http.StatusAccepted, false: http.StatusBadRequest}[n == limit]; status != want {
+					t.Fatalf("Push(%d) = %d %s, want %d", n, status, body, want)
+				}
+				if n == limit {
+					stored, _ = f.rev.Len()
+				}
+			}
+			if n, _ := f.rev.Len(); stored == 0 || n != stored {
+				t.Errorf("Len() = %d after the SET at the limit, %d after the one over it; want some, unchanged", stored, n)
+			}
+		})
+	}
+}
+
+// TestBounds_Size: a SET of exactly Config.MaxSETSize bytes is accepted,
+// and refused by a receiver whose limit is a byte less.
+func TestBounds_Size(t *testing.T) {
+	t.Parallel()
+	tr := oauthtest.NewTransmitter(t)
+	set := tr.SET(t, oauthtest.Event{Audience: receiverAudience, Type: ssf.SessionRevoked, Subject: oauthtest.Opaque("alice")})
+	for _, tc := range []struct {
+		max  int
+		want int
+	}{{len(set), http.StatusAccepted}, {len(set) - 1, http.StatusBadRequest}} {
+		rev, err := ssf.NewRevocations(ssf.RevocationsConfig{Retention: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recv, err := ssf.NewReceiver(rev, ssf.Config{Issuer: tr.URL, Audience: receiverAudience, InsecureAllowHTTP: true, MaxSETSize: tc.max})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = recv.Close() })
+		if status, body := oauthtest.PushTo(recv, set); status != tc.want {
+			t.Errorf("MaxSETSize %d: push of %d bytes = %d %s, want %d", tc.max, len(set), status, body, tc.want)
+		}
+	}
+}
