@@ -120,6 +120,29 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// TestLimits_Shared: the Revocations' MaxSubjects bounds the subjects of
+// all transmitters together: two transmitters may fill it, each under its
+// own limit, and the next new subject from either is not stored.
+func TestLimits_Shared(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, ssf.RevocationsConfig{MaxSubjects: 2}, ssf.Config{MaxSubjects: 2})
+	other := oauthtest.NewTransmitter(t, oauthtest.TransmitterConfig{Now: f.clock.Now})
+	recv, err := ssf.NewReceiver(f.rev, ssf.Config{Issuer: other.URL, Audience: receiverAudience, InsecureAllowHTTP: true, MaxSubjects: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = recv.Close() })
+	f.send(t, oauthtest.Event{Type: ssf.TokenClaimsChange, Subject: oauthtest.Opaque("u1")})
+	pushDirect(t, recv, other.SET(t, oauthtest.Event{Audience: receiverAudience, Type: ssf.TokenClaimsChange, Subject: oauthtest.Opaque("u2")}))
+	if n, dropped := f.rev.Len(); n != 2 || dropped != 0 {
+		t.Fatalf("Len() = %d, %d after a subject from each transmitter; want 2, 0", n, dropped)
+	}
+	f.send(t, oauthtest.Event{Type: ssf.TokenClaimsChange, Subject: oauthtest.Opaque("u3")})
+	if n, dropped := f.rev.Len(); n != 2 || dropped != 1 {
+		t.Errorf("Len() = %d, %d after a third subject; want 2, 1", n, dropped)
+	}
+}
+
 // TestRetention: events are forgotten after the retention; by then every
 // token issued before them has expired.
 func TestRetention(t *testing.T) {
