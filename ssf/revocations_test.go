@@ -162,6 +162,70 @@ func TestRetention(t *testing.T) {
 	}
 }
 
+// TestRetention_Sweep: the sweeps that forget expired events keep the
+// others, and a second event about a subject keeps it until the retention
+// after the later one.
+func TestRetention_Sweep(t *testing.T) {
+	t.Parallel()
+	const retention = 10 * time.Minute // a sweep at most every 75s
+	f := newFixture(t, ssf.RevocationsConfig{Retention: retention}, ssf.Config{})
+	alice := claimsOf{sub: "alice", iat: f.clock.Now()}.claims(t)
+	f.clock.Advance(time.Second)
+	revokedAt := f.clock.Now()
+	f.send(t, oauthtest.Event{Type: ssf.SessionRevoked, Subject: oauthtest.Opaque("alice")})
+	f.clock.Advance(5 * time.Minute)
+	f.send(t, oauthtest.Event{Type: ssf.TokenClaimsChange, Subject: oauthtest.Opaque("alice")})
+	// After the first event's retention, before the second's: an event
+	// acted upon by no one makes the receiver sweep.
+	f.clock.Advance(6 * time.Minute)
+	f.send(t, oauthtest.Event{Type: "https://example.com/event-type/ignored", Subject: oauthtest.Opaque("carol")})
+	if n, _ := f.rev.Len(); n != 1 {
+		t.Errorf("Len() = %d, want 1", n)
+	}
+	if rv := f.rev.Lookup(alice); !rv.Revoked.Equal(revokedAt) {
+		t.Errorf("Lookup(alice).Revoked = %v, want %v", rv.Revoked, revokedAt)
+	}
+}
+
+// TestLimits_Retention: a transmitter's subjects count against its
+// MaxSubjects until their retention ends, and no longer; the fail-closed
+// mark of an event that was not stored lasts the retention too.
+func TestLimits_Retention(t *testing.T) {
+	t.Parallel()
+	const retention = 10 * time.Minute // a sweep at most every 75s
+	f := newFixture(t, ssf.RevocationsConfig{Retention: retention}, ssf.Config{MaxSubjects: 1})
+	zoe := claimsOf{sub: "zoe"}.claims(t)
+	send := func(who string) {
+		t.Helper()
+		f.send(t, oauthtest.Event{Type: ssf.TokenClaimsChange, Subject: oauthtest.Opaque(who)})
+	}
+	start := f.clock.Now()
+	send("u1")
+	f.clock.Advance(2 * time.Minute)
+	send("u2") // over the limit, after a sweep
+	mark := f.clock.Now()
+	check := func(when string, wantLen int, wantDropped uint64, wantChanged time.Time) {
+		t.Helper()
+		if n, dropped := f.rev.Len(); n != wantLen || dropped != wantDropped {
+			t.Errorf("%s: Len() = %d, %d; want %d, %d", when, n, dropped, wantLen, wantDropped)
+		}
+		if got := f.rev.Lookup(zoe).Changed; !got.Equal(wantChanged) {
+			t.Errorf("%s: Lookup(zoe).Changed = %v, want %v", when, got, wantChanged)
+		}
+	}
+	check("u2 over the limit", 1, 1, mark)
+	set := func(tm time.Time) { f.clock.Advance(tm.Sub(f.clock.Now())) }
+	set(start.Add(retention + time.Second))
+	send("u3") // u1 forgotten: room for u3
+	check("after u1's retention", 1, 1, mark)
+	set(mark.Add(retention))
+	send("u3")
+	check("the retention after the mark", 1, 1, mark)
+	set(mark.Add(retention + 2*time.Minute))
+	send("u3")
+	check("after the mark's retention", 1, 1, time.Time{})
+}
+
 // claimsOf builds claims for Lookup and Watch.
 type claimsOf struct {
 	sub string
