@@ -527,3 +527,71 @@ func TestBounds_Size(t *testing.T) {
 		}
 	}
 }
+
+// TestEvents_Narrowed: a complex subject's session and tenant narrow the
+// event to the tokens of that session and tenant; a token that does not
+// name its session may be of it, and is revoked.
+func TestEvents_Narrowed(t *testing.T) {
+	t.Parallel()
+	type tok struct{ sid, tenant string }
+	tests := map[string]struct {
+		subject map[string]any
+		revoked []tok
+		kept    []tok
+	}{
+		"UserSession": {subject: oauthtest.Complex(oauthtest.IssSub(alice.issuer(), alice.sub), alice.sid, ""),
+			revoked: []tok{{sid: alice.sid, tenant: "t1"}, {tenant: "t1"}}, kept: []tok{{sid: "s-other", tenant: "t1"}}},
+		"UserTenant": {subject: oauthtest.Complex(oauthtest.Email(alice.email), "", "t1"),
+			revoked: []tok{{sid: alice.sid, tenant: "t1"}}, kept: []tok{{sid: alice.sid, tenant: "t2"}}},
+		"SessionTenant": {subject: oauthtest.Complex(nil, alice.sid, "t1"),
+			revoked: []tok{{sid: alice.sid, tenant: "t1"}}, kept: []tok{{sid: alice.sid, tenant: "t2"}, {sid: "s-other", tenant: "t1"}}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{})
+			mint := func(k tok) string {
+				u := alice
+				u.tenant = k.tenant
+				claims := map[string]any{"email": u.email, "tid": u.tenant}
+				if k.sid != "" {
+					claims["sid"] = k.sid
+				}
+				return f.iss.Token(t, oauthtest.Token{Subject: u.sub, Issuer: u.issuer(), Claims: claims})
+			}
+			revoked, kept := make([]string, len(tc.revoked)), make([]string, len(tc.kept))
+			for i, k := range tc.revoked {
+				revoked[i] = mint(k)
+			}
+			for i, k := range tc.kept {
+				kept[i] = mint(k)
+			}
+			f.clock.Advance(time.Second)
+			f.send(t, oauthtest.Event{Type: ssf.SessionRevoked, Subject: tc.subject})
+			for i, tok := range revoked {
+				if _, err := f.verify(t, tok); !errors.Is(err, verify.ErrRevoked) {
+					t.Errorf("Verify(%+v) error = %v, want ErrRevoked", tc.revoked[i], err)
+				}
+			}
+			for i, tok := range kept {
+				if _, err := f.verify(t, tok); err != nil {
+					t.Errorf("Verify(%+v) error = %v, want nil", tc.kept[i], err)
+				}
+			}
+		})
+	}
+}
+
+// TestEvents_SubjectInBoth: a SET may name its subject in sub_id and in
+// the event as well, the same JSON value written another way.
+func TestEvents_SubjectInBoth(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{})
+	tok := f.token(t, alice)
+	f.clock.Advance(time.Second)
+	f.send(t, oauthtest.Event{Type: ssf.SessionRevoked, Subject: oauthtest.Opaque(alice.sub), SubjectInEvent: true,
+		Claims: map[string]any{"sub_id": json.RawMessage(`{ "id": "alice", "format": "opaque" }`)}})
+	if _, err := f.verify(t, tok); !errors.Is(err, verify.ErrRevoked) {
+		t.Errorf("Verify(alice) error = %v, want ErrRevoked", err)
+	}
+}
