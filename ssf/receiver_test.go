@@ -248,6 +248,7 @@ func TestRefused(t *testing.T) {
 		"UnknownFormat":    {set: with(func(e *oauthtest.Event) { e.Subject = map[string]any{"format": "phone_number", "phone_number": "+1"} }), wantErr: "invalid_request"},
 		"NoSubject":        {set: with(func(e *oauthtest.Event) { e.Subject = nil }), wantErr: "invalid_request"},
 		"EmptySub":         {set: with(func(e *oauthtest.Event) { e.Subject = oauthtest.IssSub("https://idp", "") }), wantErr: "invalid_request"},
+		"AliasesEmpty":     {set: with(func(e *oauthtest.Event) { e.Subject = map[string]any{"format": "aliases", "identifiers": []any{}} }), wantErr: "invalid_request"},
 		"ComplexNoMembers": {set: with(func(e *oauthtest.Event) { e.Subject = map[string]any{"format": "complex"} }), wantErr: "invalid_request"},
 		"ComplexIssSubSession": {set: with(func(e *oauthtest.Event) {
 			e.Subject = map[string]any{"format": "complex", "session": oauthtest.IssSub("a", "b")}
