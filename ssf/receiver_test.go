@@ -232,23 +232,29 @@ func TestRefused(t *testing.T) {
 			other := strings.Split(with(func(e *oauthtest.Event) { e.Subject = oauthtest.Opaque("bob") })(f, t), ".")
 			return parts[0] + "." + other[1] + "." + parts[2]
 		}, wantErr: "invalid_key"},
-		"WrongAudience":    {set: with(func(e *oauthtest.Event) { e.Audience = "https://other.example.com" }), wantErr: "invalid_audience"},
-		"WrongIssuer":      {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"iss": "https://evil.example.com"} }), wantErr: "invalid_issuer"},
-		"Expired":          {set: with(func(e *oauthtest.Event) { e.IssuedAt = time.Now().Add(-2 * time.Hour) }), wantErr: "invalid_request"},
-		"ExpPassed":        {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"exp": time.Now().Add(-time.Hour).Unix()} }), wantErr: "invalid_request"},
-		"IssuedInFuture":   {set: with(func(e *oauthtest.Event) { e.IssuedAt = time.Now().Add(time.Hour) }), wantErr: "invalid_request"},
-		"EventInFuture":    {set: with(func(e *oauthtest.Event) { e.Time = time.Now().Add(time.Hour) }), wantErr: "invalid_request"},
-		"NoIat":            {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"iat": nil} }), wantErr: "invalid_request"},
-		"NoJTI":            {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"jti": nil} }), wantErr: "invalid_request"},
-		"NoEvents":         {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"events": map[string]any{}} }), wantErr: "invalid_request"},
-		"EventsNotObject":  {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"events": []string{ssf.SessionRevoked}} }), wantErr: "invalid_request"},
-		"AccessTokenType":  {set: with(func(e *oauthtest.Event) { e.Header = map[string]any{"typ": "at+jwt"} }), wantErr: "invalid_request"},
-		"NoType":           {set: with(func(e *oauthtest.Event) { e.Header = map[string]any{"typ": nil} }), wantErr: "invalid_request"},
-		"Crit":             {set: with(func(e *oauthtest.Event) { e.Header = map[string]any{"crit": []string{"exp"}, "exp": 1} }), wantErr: "invalid_request"},
-		"UnknownFormat":    {set: with(func(e *oauthtest.Event) { e.Subject = map[string]any{"format": "phone_number", "phone_number": "+1"} }), wantErr: "invalid_request"},
-		"NoSubject":        {set: with(func(e *oauthtest.Event) { e.Subject = nil }), wantErr: "invalid_request"},
-		"EmptySub":         {set: with(func(e *oauthtest.Event) { e.Subject = oauthtest.IssSub("https://idp", "") }), wantErr: "invalid_request"},
-		"AliasesEmpty":     {set: with(func(e *oauthtest.Event) { e.Subject = map[string]any{"format": "aliases", "identifiers": []any{}} }), wantErr: "invalid_request"},
+		"WrongAudience":   {set: with(func(e *oauthtest.Event) { e.Audience = "https://other.example.com" }), wantErr: "invalid_audience"},
+		"WrongIssuer":     {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"iss": "https://evil.example.com"} }), wantErr: "invalid_issuer"},
+		"Expired":         {set: with(func(e *oauthtest.Event) { e.IssuedAt = time.Now().Add(-2 * time.Hour) }), wantErr: "invalid_request"},
+		"ExpPassed":       {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"exp": time.Now().Add(-time.Hour).Unix()} }), wantErr: "invalid_request"},
+		"IssuedInFuture":  {set: with(func(e *oauthtest.Event) { e.IssuedAt = time.Now().Add(time.Hour) }), wantErr: "invalid_request"},
+		"EventInFuture":   {set: with(func(e *oauthtest.Event) { e.Time = time.Now().Add(time.Hour) }), wantErr: "invalid_request"},
+		"NoIat":           {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"iat": nil} }), wantErr: "invalid_request"},
+		"NoJTI":           {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"jti": nil} }), wantErr: "invalid_request"},
+		"NoEvents":        {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"events": map[string]any{}} }), wantErr: "invalid_request"},
+		"EventsNotObject": {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"events": []string{ssf.SessionRevoked}} }), wantErr: "invalid_request"},
+		"AccessTokenType": {set: with(func(e *oauthtest.Event) { e.Header = map[string]any{"typ": "at+jwt"} }), wantErr: "invalid_request"},
+		"NoType":          {set: with(func(e *oauthtest.Event) { e.Header = map[string]any{"typ": nil} }), wantErr: "invalid_request"},
+		"Crit":            {set: with(func(e *oauthtest.Event) { e.Header = map[string]any{"crit": []string{"exp"}, "exp": 1} }), wantErr: "invalid_request"},
+		"UnknownFormat":   {set: with(func(e *oauthtest.Event) { e.Subject = map[string]any{"format": "phone_number", "phone_number": "+1"} }), wantErr: "invalid_request"},
+		"NoSubject":       {set: with(func(e *oauthtest.Event) { e.Subject = nil }), wantErr: "invalid_request"},
+		"EmptySub":        {set: with(func(e *oauthtest.Event) { e.Subject = oauthtest.IssSub("https://idp", "") }), wantErr: "invalid_request"},
+		"AliasesEmpty":    {set: with(func(e *oauthtest.Event) { e.Subject = map[string]any{"format": "aliases", "identifiers": []any{}} }), wantErr: "invalid_request"},
+		"ComplexSessionNotOpaque": {set: with(func(e *oauthtest.Event) {
+			e.Subject = map[string]any{"format": "complex", "user": oauthtest.Opaque("alice"), "session": map[string]any{"format": "email", "id": "s1"}}
+		}), wantErr: "invalid_request"},
+		"ComplexSessionEmptyID": {set: with(func(e *oauthtest.Event) {
+			e.Subject = map[string]any{"format": "complex", "user": oauthtest.Opaque("alice"), "session": oauthtest.Opaque("")}
+		}), wantErr: "invalid_request"},
 		"ComplexNoMembers": {set: with(func(e *oauthtest.Event) { e.Subject = map[string]any{"format": "complex"} }), wantErr: "invalid_request"},
 		"ComplexIssSubSession": {set: with(func(e *oauthtest.Event) {
 			e.Subject = map[string]any{"format": "complex", "session": oauthtest.IssSub("a", "b")}
