@@ -97,3 +97,18 @@ func TestNew_Invalid(t *testing.T) {
 		})
 	}
 }
+
+// TestNew_Limits: each limit itself is a valid configuration.
+func TestNew_Limits(t *testing.T) {
+	t.Parallel()
+	rev, err := ssf.NewRevocations(ssf.RevocationsConfig{Retention: 7 * 24 * time.Hour, MaxSubjects: 100})
+	if err != nil {
+		t.Fatalf("NewRevocations(Retention: 7 days) error = %v", err)
+	}
+	recv, err := ssf.NewReceiver(rev, ssf.Config{Issuer: "https://idp.example.com", Audience: receiverAudience,
+		MaxAge: 7 * 24 * time.Hour, Leeway: 5 * time.Minute, MaxSubjects: 100})
+	if err != nil {
+		t.Fatalf("NewReceiver(MaxAge: the Retention, Leeway: 5m, MaxSubjects: the Revocations') error = %v", err)
+	}
+	_ = recv.Close()
+}
