@@ -589,16 +589,26 @@ func TestEvents_Narrowed(t *testing.T) {
 	}
 }
 
-// TestEvents_SubjectInBoth: a SET may name its subject in sub_id and in
-// the event as well, the same JSON value written another way.
-func TestEvents_SubjectInBoth(t *testing.T) {
+// TestEvents_SubjectPlace: a SET may name its subject in sub_id (SSF
+// 1.0), in the event (CAEP and RISC before SSF 1.0, sub_id absent or
+// null), or in both, the same JSON value written another way.
+func TestEvents_SubjectPlace(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{})
-	tok := f.token(t, alice)
-	f.clock.Advance(time.Second)
-	f.send(t, oauthtest.Event{Type: ssf.SessionRevoked, Subject: oauthtest.Opaque(alice.sub), SubjectInEvent: true,
-		Claims: map[string]any{"sub_id": json.RawMessage(`{ "id": "alice", "format": "opaque" }`)}})
-	if _, err := f.verify(t, tok); !errors.Is(err, verify.ErrRevoked) {
-		t.Errorf("Verify(alice) error = %v, want ErrRevoked", err)
+	tests := map[string]map[string]any{
+		"InEvent":            nil,
+		"InEventSubIDNull":   {"sub_id": json.RawMessage(`null`)},
+		"BothWrittenAnother": {"sub_id": json.RawMessage(`{ "id": "alice", "format": "opaque" }`)},
+	}
+	for name, claims := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{})
+			tok := f.token(t, alice)
+			f.clock.Advance(time.Second)
+			f.send(t, oauthtest.Event{Type: ssf.SessionRevoked, Subject: oauthtest.Opaque(alice.sub), SubjectInEvent: true, Claims: claims})
+			if _, err := f.verify(t, tok); !errors.Is(err, verify.ErrRevoked) {
+				t.Errorf("Verify(alice) error = %v, want ErrRevoked", err)
+			}
+		})
 	}
 }
