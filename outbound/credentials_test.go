@@ -225,21 +225,25 @@ func TestExchange_errors(t *testing.T) {
 	iss.Revoke(revoked)
 	errActor := errors.New("no actor token today")
 	tests := map[string]struct {
-		ctx      context.Context
-		actor    func(context.Context) (string, string, error)
-		wantErr  error
-		wantCode codes.Code
+		ctx       context.Context
+		actor     func(context.Context) (string, string, error)
+		requested string // Config.RequestedTokenType
+		wantErr   error
+		wantCode  codes.Code
 	}{
 		"NoSubject":      {ctx: ctxWithTimeout(t), wantErr: outbound.ErrNoSubject, wantCode: codes.Internal},
 		"ClaimsOnly":     {ctx: interceptor.NewContext(ctxWithTimeout(t), claims), wantErr: outbound.ErrNoSubject, wantCode: codes.Internal},
 		"RevokedSubject": {ctx: authed(revoked), wantErr: outbound.ErrRefused, wantCode: codes.PermissionDenied},
 		"ActorFails": {ctx: authed(iss.Token(t)), wantErr: errActor, wantCode: codes.Unavailable,
 			actor: func(context.Context) (string, string, error) { return "", "", errActor }},
+		// The server issues no such type: the request carried it.
+		"RequestedTypeNotIssued": {ctx: authed(iss.Token(t)), requested: "urn:example:token-type:none",
+			wantErr: outbound.ErrRefused, wantCode: codes.PermissionDenied},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) { // not parallel: it counts the issuer's requests
 			c, err := outbound.Exchange(outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(), ActorToken: tc.actor,
-				Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Audience: []string{"payments"}})
+				RequestedTokenType: tc.requested, Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Audience: []string{"payments"}})
 			if err != nil {
 				t.Fatal(err)
 			}
