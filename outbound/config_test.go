@@ -104,6 +104,10 @@ func TestRequireTransportSecurity(t *testing.T) {
 		"[::1]:8443":                    false,
 		"passthrough:///127.0.0.1:8443": false,
 		"dns:///localhost:8443":         false,
+		"dns://127.0.0.1:8443":          false, // the authority form names the target
+		// With a path, the authority is the DNS server, not the target.
+		"dns://8.8.8.8/localhost:8443":             false,
+		"dns://127.0.0.1/payments.example.com:443": true,
 	} {
 		c, err := outbound.ClientCredentials(outbound.Config{Issuer: "https://as.example", Target: target,
 			Client: outbound.ClientSecretBasic(ordersID, ordersSecret)})
