@@ -1,15 +1,21 @@
 package outbound_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -296,5 +302,86 @@ func TestExchange_SubjectToken(t *testing.T) {
 	}
 	if got.Sub != "carol" {
 		t.Fatalf("exchanged token's sub = %q, want carol, the subject of SubjectToken's token", got.Sub)
+	}
+}
+
+// A recorder is an HTTP transport that records the forms of the requests
+// it carries to the issuer, and the calls to its CloseIdleConnections.
+type recorder struct {
+	next   http.RoundTripper
+	mu     sync.Mutex
+	forms  []url.Values
+	closes int
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && req.Body != nil {
+		body, err := io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		form, _ := url.ParseQuery(string(body))
+		r.mu.Lock()
+		r.forms = append(r.forms, form)
+		r.mu.Unlock()
+		req = req.Clone(req.Context())
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	return r.next.RoundTrip(req)
+}
+
+func (r *recorder) CloseIdleConnections() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closes++
+}
+
+// TestClientCredentials_request: what the token request carries: no scope
+// parameter without Config.Scopes, and a private_key_jwt assertion naming
+// the key ID when one is given and none otherwise; Close leaves the
+// connections of a caller's HTTP client alone.
+func TestClientCredentials_request(t *testing.T) {
+	t.Parallel()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{TLS: true,
+		Clients: []oauthtest.Client{{ID: ordersID, PublicKey: key.Public()}}})
+	for _, kid := range []string{"k1", ""} {
+		t.Run("kid="+kid, func(t *testing.T) {
+			t.Parallel()
+			rec := &recorder{next: iss.Client().Transport}
+			c, err := outbound.ClientCredentials(outbound.Config{Issuer: iss.URL, HTTPClient: &http.Client{Transport: rec},
+				Client: outbound.PrivateKeyJWT(ordersID, key, jose.ES256, kid), Resource: []string{paymentsURI}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Token(ctxWithTimeout(t)); err != nil {
+				t.Fatalf("Token() error = %v", err)
+			}
+			c.Close()
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.forms) != 1 {
+				t.Fatalf("%d token requests, want 1", len(rec.forms))
+			}
+			form := rec.forms[0]
+			if _, ok := form["scope"]; ok {
+				t.Errorf("scope = %q without Config.Scopes, want no scope parameter", form["scope"])
+			}
+			var header map[string]any
+			raw, err := base64.RawURLEncoding.DecodeString(strings.Split(form.Get("client_assertion"), ".")[0])
+			if err != nil || json.Unmarshal(raw, &header) != nil {
+				t.Fatalf("client_assertion header %q is not base64url JSON", raw)
+			}
+			if got, ok := header["kid"]; ok != (kid != "") || ok && got != kid {
+				t.Errorf("client_assertion header = %s, want kid %q (none if empty)", raw, kid)
+			}
+			if rec.closes != 0 {
+				t.Errorf("Close closed the idle connections of the caller's client %d times, want 0", rec.closes)
+			}
+		})
 	}
 }
