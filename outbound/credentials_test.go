@@ -379,6 +379,11 @@ func TestClientCredentials_request(t *testing.T) {
 			if got, ok := header["kid"]; ok != (kid != "") || ok && got != kid {
 				t.Errorf("client_assertion header = %s, want kid %q (none if empty)", raw, kid)
 			}
+			// RFC 7523 §3: the audience is the authorization server, named
+			// by its issuer when the client was configured with one.
+			if claims := claimsOf(t, form.Get("client_assertion")); claims["aud"] != iss.URL {
+				t.Errorf("client_assertion aud = %v, want the issuer %s", claims["aud"], iss.URL)
+			}
 			if rec.closes != 0 {
 				t.Errorf("Close closed the idle connections of the caller's client %d times, want 0", rec.closes)
 			}
