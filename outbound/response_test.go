@@ -118,6 +118,7 @@ func TestSetNonce(t *testing.T) {
 		`a\b`:                           false,
 		"a\r\nb":                        false,
 		"caf\xc3\xa9":                   false,
+		strings.Repeat("n", maxNonce):   true,
 		strings.Repeat("n", maxNonce+1): false,
 	} {
 		e := &endpoint{nonce: "old"}
