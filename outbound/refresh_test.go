@@ -254,3 +254,24 @@ func TestGetRequestMetadata_codes(t *testing.T) {
 		}
 	})
 }
+
+// TestRefresh_shortLife: the send margin of a short-lived token is a tenth
+// of its life (5 s for tokens of 50 s or more): a 10 s token is still
+// sent 2 s before it expires, while its renewal runs in the background.
+func TestRefresh_shortLife(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true, TokenLifetime: 10 * time.Second,
+			Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+		c := mustClientCredentials(t, outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(),
+			Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+		first, err := c.Token(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(first.Expiry) - 2*time.Second)
+		if next, err := c.Token(t.Context()); err != nil || next.AccessToken != first.AccessToken {
+			t.Fatalf("Token() 2 s before a 10 s token's expiry = another token (%v), want the same", err)
+		}
+	})
+}
