@@ -162,6 +162,34 @@ func TestRefresh_fleet(t *testing.T) {
 		if float64(peak) > 3*mean {
 			t.Errorf("peak renewals = %d in one second, more than 3× the mean %.1f", peak, mean)
 		}
+		// The jitter spans half the refresh window: 37.5 s of a 5-minute
+		// token's 75 s.
+		if last-first+1 < 20 {
+			t.Errorf("renewals spread over %d s, want at least 20 s", last-first+1)
+		}
+	})
+}
+
+// TestRefresh_aheadCapped: a RefreshAhead longer than half the token's
+// life is cut to half of it: the token is not renewed on every call from
+// the start.
+func TestRefresh_aheadCapped(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true,
+			Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+		c := mustClientCredentials(t, outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(), RefreshAhead: time.Hour,
+			Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+		for range 3 {
+			if _, err := c.Token(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+			time.Sleep(time.Second)
+		}
+		if got := iss.Requests(oauthtest.EndpointToken); got != 1 {
+			t.Errorf("token requests = %d in the first seconds of a 5-minute token, want 1", got)
+		}
 	})
 }
 
