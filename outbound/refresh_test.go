@@ -303,3 +303,35 @@ func TestRefresh_shortLife(t *testing.T) {
 		}
 	})
 }
+
+// TestRefresh_retry: a background renewal that fails is tried again after
+// an eighth of what is left of the current token, while the token is
+// still sent: 55 s before it stops being sent, about 7 s later.
+func TestRefresh_retry(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true,
+			Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+		c := mustClientCredentials(t, outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(),
+			Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+		first, err := c.Token(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(first.Expiry) - time.Minute) // due for renewal, 55 s before the margin
+		iss.SetFault(oauthtest.EndpointToken, oauthtest.Fault{Down: true})
+		if tok, err := c.Token(t.Context()); err != nil || tok.AccessToken != first.AccessToken {
+			t.Fatalf("Token() with the server down = %v, want the current token", err)
+		}
+		synctest.Wait() // the background renewal failed
+		iss.SetFault(oauthtest.EndpointToken, oauthtest.Fault{})
+		time.Sleep(8 * time.Second)
+		if _, err := c.Token(t.Context()); err != nil { // starts the retry
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if tok, err := c.Token(t.Context()); err != nil || tok.AccessToken == first.AccessToken {
+			t.Errorf("Token() 8 s after a failed renewal = the old token (%v), want the renewed one", err)
+		}
+	})
+}
