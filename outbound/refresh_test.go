@@ -176,10 +176,7 @@ func TestRefresh_fleet(t *testing.T) {
 func TestRefresh_aheadCapped(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true,
-			Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
-		c := mustClientCredentials(t, outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(), RefreshAhead: time.Hour,
-			Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+		iss, c := inMemory(t, 0, time.Hour)
 		for range 3 {
 			if _, err := c.Token(t.Context()); err != nil {
 				t.Fatal(err)
@@ -231,10 +228,7 @@ func TestSingleFlight(t *testing.T) {
 func TestRefresh_shortAhead(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true,
-			Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
-		c := mustClientCredentials(t, outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(), RefreshAhead: time.Second,
-			Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+		_, c := inMemory(t, 0, time.Second)
 		first, err := c.Token(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -289,10 +283,7 @@ func TestGetRequestMetadata_codes(t *testing.T) {
 func TestRefresh_shortLife(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true, TokenLifetime: 10 * time.Second,
-			Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
-		c := mustClientCredentials(t, outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(),
-			Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+		_, c := inMemory(t, 10*time.Second, 0)
 		first, err := c.Token(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -310,10 +301,7 @@ func TestRefresh_shortLife(t *testing.T) {
 func TestRefresh_retry(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true,
-			Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
-		c := mustClientCredentials(t, outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(),
-			Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
+		iss, c := inMemory(t, 0, 0)
 		first, err := c.Token(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -334,4 +322,15 @@ func TestRefresh_retry(t *testing.T) {
 			t.Errorf("Token() 8 s after a failed renewal = the old token (%v), want the renewed one", err)
 		}
 	})
+}
+
+// inMemory returns an in-memory issuer whose tokens live lifetime (the
+// default if zero), and the client credentials of orders at it for
+// payments, renewed ahead (Config.RefreshAhead) before expiry.
+func inMemory(t *testing.T, lifetime, ahead time.Duration) (*oauthtest.Issuer, *outbound.Credentials) {
+	t.Helper()
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{InMemory: true, TokenLifetime: lifetime,
+		Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+	return iss, mustClientCredentials(t, outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(), RefreshAhead: ahead,
+		Client: outbound.ClientSecretBasic(ordersID, ordersSecret), Resource: []string{paymentsURI}})
 }
