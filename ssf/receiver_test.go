@@ -612,3 +612,45 @@ func TestEvents_SubjectPlace(t *testing.T) {
 		})
 	}
 }
+
+// TestReplay_Window: a SET's jti is remembered as long as the SET could be
+// accepted again: the MaxAge after its receipt and the leeway its iat may
+// be ahead, here while another transmitter's SETs come in between.
+func TestReplay_Window(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{}) // MaxAge: the hour of Retention; Leeway: 30s
+	ahead := oauthtest.Event{Audience: receiverAudience, Type: ssf.TokenClaimsChange, Subject: oauthtest.Opaque("alice"),
+		IssuedAt: f.clock.Now().Add(30 * time.Second)}
+	set := f.tr.SET(t, ahead)
+	if status, body := f.tr.Push(t, f.push, set); status != http.StatusAccepted {
+		t.Fatalf("Push() = %d %s, want 202", status, body)
+	}
+	f.clock.Advance(time.Hour + 30*time.Second) // the SET is still within MaxAge of its iat
+	f.send(t, oauthtest.Event{Type: ssf.TokenClaimsChange, Subject: oauthtest.Opaque("bob")})
+	status, body := f.tr.Push(t, f.push, set)
+	if status != http.StatusBadRequest || !strings.Contains(string(body), "duplicate") {
+		t.Errorf("replayed Push() an hour and 30 s later = %d %s, want 400 duplicate", status, body)
+	}
+}
+
+// TestReceiver_CloseWithKeys: Close of a Receiver given its Keys closes
+// nothing and succeeds.
+func TestReceiver_CloseWithKeys(t *testing.T) {
+	t.Parallel()
+	tr := oauthtest.NewTransmitter(t)
+	keys, err := verify.NewStaticKeySet(tr.JWKS().Keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := ssf.NewRevocations(ssf.RevocationsConfig{Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv, err := ssf.NewReceiver(rev, ssf.Config{Issuer: tr.URL, Audience: receiverAudience, Keys: keys, InsecureAllowHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := recv.Close(); err != nil {
+		t.Errorf("Close() error = %v", err)
+	}
+}
