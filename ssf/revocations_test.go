@@ -309,3 +309,38 @@ func pushDirect(t testing.TB, h http.Handler, set string) {
 		t.Errorf("push = %d %s, want 202", status, body)
 	}
 }
+
+// TestWatch_Narrowed: a revocation ends only the watches of the tokens it
+// concerns: not those of the subject's other sessions, and not a token
+// issued after it, even when watched after the revocation.
+func TestWatch_Narrowed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{})
+	// Claims as a verifier with Revocations reads them, sid included.
+	claims := func(sid string) *verify.Claims {
+		u := alice
+		u.sid = sid
+		c, err := f.verify(t, f.token(t, u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	var ended [2]atomic.Bool
+	for i, sid := range []string{"s1", "s2"} {
+		stop := f.rev.Watch(claims(sid), func() { ended[i].Store(true) })
+		t.Cleanup(stop)
+	}
+	f.clock.Advance(time.Second)
+	f.send(t, oauthtest.Event{Type: ssf.SessionRevoked, Subject: oauthtest.Complex(oauthtest.IssSub(alice.issuer(), alice.sub), "s1", "")})
+	if !ended[0].Load() || ended[1].Load() {
+		t.Errorf("watches of sessions s1, s2 ended = %v, %v; want true, false", ended[0].Load(), ended[1].Load())
+	}
+	f.clock.Advance(time.Second)
+	late := false
+	stop := f.rev.Watch(claims("s1"), func() { late = true })
+	stop()
+	if late {
+		t.Error("Watch() of a token of session s1 issued after the revocation ended it")
+	}
+}
