@@ -45,3 +45,38 @@ func TestClientCredentials_mutualTLS(t *testing.T) {
 		t.Errorf("GetBook() with another certificate: code = %v, want Unauthenticated", got)
 	}
 }
+
+// TestClientCredentials_mtlsAlias: a tls_client_auth client sends its
+// token requests to the mtls_endpoint_aliases token_endpoint of the
+// server's metadata (RFC 8705 §5), and a client authenticating otherwise
+// to the token_endpoint.
+func TestClientCredentials_mtlsAlias(t *testing.T) {
+	t.Parallel()
+	alias := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+	for name, client := range map[string]outbound.ClientAuth{
+		"TLSClientAuth":     outbound.TLSClientAuth(ordersID),
+		"ClientSecretBasic": outbound.ClientSecretBasic(ordersID, ordersSecret),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}},
+				Metadata: map[string]any{"mtls_endpoint_aliases": map[string]any{"token_endpoint": alias.EndpointURL(oauthtest.EndpointToken)}}})
+			c, err := outbound.ClientCredentials(outbound.Config{Issuer: iss.URL, HTTPClient: iss.Client(), InsecureAllowHTTP: true,
+				Client: client, Resource: []string{paymentsURI}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_, _ = c.Token(ctxWithTimeout(t)) // the alias cannot see a client certificate: only where it went counts
+			if got, want := iss.Requests(oauthtest.EndpointToken), map[bool]int{true: 0, false: 1}[name == "TLSClientAuth"]; got != want {
+				t.Errorf("token requests to token_endpoint = %d, want %d", got, want)
+			}
+		})
+	}
+	// Both subtests have ended: the alias saw the tls_client_auth one only.
+	t.Cleanup(func() {
+		if got := alias.Requests(oauthtest.EndpointToken); got != 1 {
+			t.Errorf("token requests to the alias = %d, want 1", got)
+		}
+	})
+}
