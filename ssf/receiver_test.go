@@ -654,3 +654,33 @@ func TestReceiver_CloseWithKeys(t *testing.T) {
 		t.Errorf("Close() error = %v", err)
 	}
 }
+
+// TestReplay_Bound: the jti memory holds the 10 000 most recent SETs: a
+// replay of the last 10 000 is refused, and the oldest beyond them is
+// forgotten (applying its event again changes nothing).
+func TestReplay_Bound(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("signs and receives 10 001 SETs")
+	}
+	f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{})
+	recv, err := ssf.NewReceiver(f.rev, ssf.Config{Issuer: f.tr.URL, Audience: receiverAudience, InsecureAllowHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = recv.Close() })
+	const n = 10_001
+	sets := make([]string, n)
+	for i := range sets {
+		sets[i] = f.tr.SET(t, oauthtest.Event{Audience: receiverAudience, Type: "https://example.com/event-type/ignored"})
+		if status, body := oauthtest.PushTo(recv, sets[i]); status != http.StatusAccepted {
+			t.Fatalf("push %d = %d %s, want 202", i, status, body)
+		}
+	}
+	if status, body := oauthtest.PushTo(recv, sets[1]); status != http.StatusBadRequest || !strings.Contains(string(body), "duplicate") {
+		t.Errorf("replay of the second SET = %d %s, want 400 duplicate", status, body)
+	}
+	if status, body := oauthtest.PushTo(recv, sets[0]); status != http.StatusAccepted {
+		t.Errorf("replay of the first SET, beyond the 10 000 = %d %s, want 202", status, body)
+	}
+}
