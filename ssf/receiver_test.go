@@ -637,20 +637,8 @@ func TestReplay_Window(t *testing.T) {
 // nothing and succeeds.
 func TestReceiver_CloseWithKeys(t *testing.T) {
 	t.Parallel()
-	tr := oauthtest.NewTransmitter(t)
-	keys, err := verify.NewStaticKeySet(tr.JWKS().Keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rev, err := ssf.NewRevocations(ssf.RevocationsConfig{Retention: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recv, err := ssf.NewReceiver(rev, ssf.Config{Issuer: tr.URL, Audience: receiverAudience, Keys: keys, InsecureAllowHTTP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := recv.Close(); err != nil {
+	tr, keys := newTransmitter(t)
+	if err := newReplica(t, tr, keys, nil).recv.Close(); err != nil {
 		t.Errorf("Close() error = %v", err)
 	}
 }
