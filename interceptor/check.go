@@ -4,8 +4,6 @@ import (
 	"errors"
 
 	"google.golang.org/grpc"
-
-	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 )
 
 // ServerOptions returns the grpc.ServerOption values that install the
@@ -53,12 +51,9 @@ func (i *Interceptor) Check(srv ServiceInfoProvider) error {
 	}
 	var methods []string
 	for svc, info := range srv.GetServiceInfo() {
-		if i.opts.resourceMeta != nil && svc == oauthgatev1.ResourceMetadataService_ServiceDesc.ServiceName {
-			continue // public by construction with WithResourceMetadata
-		}
 		for _, m := range info.Methods {
 			methods = append(methods, "/"+svc+"/"+m.Name)
 		}
 	}
-	return i.policy.Covers(methods...)
+	return i.gate.Covers(methods...)
 }

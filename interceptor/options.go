@@ -1,90 +1,46 @@
 package interceptor
 
 import (
-	"context"
-	"crypto/x509"
 	"log/slog"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
-	"google.golang.org/protobuf/proto"
 
+	"github.com/oauthgate/oauthgate/internal/core"
 	"github.com/oauthgate/oauthgate/resource"
-	"github.com/oauthgate/oauthgate/verify"
 )
 
-// An Option configures an [Interceptor].
-type Option interface{ apply(*options) }
+// An Option configures an [Interceptor]. Options are sealed: only the
+// WithXxx functions of this package (and the same ones of package
+// connectgate, which share this type) make them.
+type Option = core.Option
 
-type optionFunc func(*options)
-
-func (f optionFunc) apply(o *options) { f(o) }
-
-type options struct {
-	realm          string
-	domain         string
-	logger         *slog.Logger
-	authorizer     Authorizer
-	streamMessages bool
-	conditions     ConditionEvaluator
-	streamRecheck  time.Duration
-	clientCert     CertificateFunc
-	dpop           *dpopOptions
-	resourceMeta   *resource.Metadata
-	now            func() time.Time
-	meterProvider  metric.MeterProvider
-	decisionLog    *decisionLog
-	spanIdentity   bool
-}
-
-func defaultOptions() options {
-	return options{
-		domain:        "oauthgate",
-		logger:        slog.New(slog.DiscardHandler),
-		streamRecheck: defaultStreamRecheck,
-		now:           time.Now,
-		meterProvider: otel.GetMeterProvider(),
-	}
-}
-
-// A Call describes the call an [Authorizer] decides on.
-type Call struct {
-	// Method is the full method name, "/pkg.Service/Method".
-	Method string
-	// Claims are the verified claims of the caller's token.
-	Claims *verify.Claims
-	// Request is the decoded request of a unary call, or the message just
-	// received on a stream when [WithStreamMessages] is set. It is nil when
-	// a stream starts.
-	Request any
-}
+// A Call describes the call an [Authorizer] decides on: Method, the full
+// method name "/pkg.Service/Method"; Claims, the verified claims of the
+// caller's token; Request, the decoded request of a unary call, or the
+// message just received on a stream when [WithStreamMessages] is set (nil
+// when a stream starts).
+type Call = core.Call
 
 // An Authorizer makes a fine-grained decision after the token has passed the
 // scope check: "may this user read this report?". It returns nil to allow
 // the call, a [*DenyError] to deny it with a specific answer, or any other
 // error to deny it with reason ACCESS_DENIED. It must be safe for concurrent
 // use.
-type Authorizer func(ctx context.Context, call Call) error
+type Authorizer = core.Authorizer
 
 // A ConditionEvaluator evaluates the conditions of a policy's rules: the
 // CEL expressions over the token and the request that rules declare
 // (conditions in (oauthgate.v1.method) and (oauthgate.v1.service), or
 // scopes.Rule.If). *conditions.Evaluator, from conditions.Compile, is the
 // one to use; the interceptor names only this interface, so that servers
-// without conditions link no CEL.
-type ConditionEvaluator interface {
-	// Evaluates reports whether the evaluator holds the conditions of
-	// fullMethod.
-	Evaluates(fullMethod string) bool
-	// Evaluate returns nil when every condition of fullMethod holds for
-	// a call with these verified claims, request message and client
-	// certificate (nil without mutual TLS), and an error otherwise: one
-	// with a method Denied() (condition string, cause error) names the
-	// condition for the ErrorInfo metadata and the cause for the server's
-	// log.
-	Evaluate(ctx context.Context, fullMethod string, claims *verify.Claims, request proto.Message, cert *x509.Certificate) error
-}
+// without conditions link no CEL. Its methods are Evaluates(fullMethod)
+// bool, whether it holds the conditions of a method, and
+// Evaluate(ctx, fullMethod, claims, request, cert) error, nil when every
+// condition holds for the call (an error with a method Denied() (condition
+// string, cause error) names the condition for the ErrorInfo metadata and
+// the cause for the server's log).
+type ConditionEvaluator = core.ConditionEvaluator
 
 // WithConditions installs the evaluator of the policy's conditions,
 // compiled once for the same policy:
@@ -99,22 +55,16 @@ type ConditionEvaluator interface {
 // reason CONDITION_NOT_MET, and ends a stream. [New] refuses a policy that
 // declares conditions without an evaluator, or with one that lacks them:
 // conditions are never skipped. Later calls replace earlier ones.
-func WithConditions(e ConditionEvaluator) Option {
-	return optionFunc(func(o *options) { o.conditions = e })
-}
+func WithConditions(e ConditionEvaluator) Option { return core.WithConditions(e) }
 
 // WithRealm sets the realm reported in www-authenticate challenges and in
 // ErrorInfo metadata. The default is no realm. Later calls replace earlier
 // ones.
-func WithRealm(realm string) Option {
-	return optionFunc(func(o *options) { o.realm = realm })
-}
+func WithRealm(realm string) Option { return core.WithRealm(realm) }
 
 // WithDomain sets the ErrorInfo domain, conventionally the DNS name of the
 // service. The default is "oauthgate". Later calls replace earlier ones.
-func WithDomain(domain string) Option {
-	return optionFunc(func(o *options) { o.domain = domain })
-}
+func WithDomain(domain string) Option { return core.WithDomain(domain) }
 
 // WithLogger makes the interceptor log each denied call at level Info (Warn
 // when the verifier is unavailable) with the method, the reason and the
@@ -131,27 +81,17 @@ func WithDomain(domain string) Option {
 // allowed calls included, at one level, with the caller's identity if
 // asked, and never a cause, which can hold details of the deployment an
 // audit store should not keep.
-func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(o *options) { o.logger = l })
-}
+func WithLogger(l *slog.Logger) Option { return core.WithLogger(l) }
 
 // WithAuthorizer installs a fine-grained check that runs after the scope
 // check, with the claims in ctx: once per unary call with its request, and
 // once when a stream starts (see [WithStreamMessages]). The default is no
 // check. Later calls replace earlier ones.
-func WithAuthorizer(a Authorizer) Option {
-	return optionFunc(func(o *options) { o.authorizer = a })
-}
+func WithAuthorizer(a Authorizer) Option { return core.WithAuthorizer(a) }
 
 // WithStreamMessages also runs the [Authorizer] on every message a stream
 // receives; a denial ends the stream. The default checks only at the start.
-func WithStreamMessages() Option {
-	return optionFunc(func(o *options) { o.streamMessages = true })
-}
-
-// defaultStreamRecheck is how often a stream's token is verified again
-// unless WithStreamRecheck says otherwise.
-const defaultStreamRecheck = 5 * time.Minute
+func WithStreamMessages() Option { return core.WithStreamMessages() }
 
 // WithStreamRecheck sets how often the token of a running stream is
 // verified again, scopes and audiences included, so that a stream whose
@@ -160,9 +100,7 @@ const defaultStreamRecheck = 5 * time.Minute
 // request when the introspection cache has expired. The default is 5
 // minutes; New rejects an interval under 1 second. Later calls replace
 // earlier ones.
-func WithStreamRecheck(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.streamRecheck = d })
-}
+func WithStreamRecheck(d time.Duration) Option { return core.WithStreamRecheck(d) }
 
 // WithClientCertificate makes the interceptor take the client certificate
 // of certificate-bound tokens (RFC 8705) from f instead of from the
@@ -173,9 +111,7 @@ func WithStreamRecheck(d time.Duration) Option {
 // client can claim any certificate, and certificate binding protects
 // nothing. The default is the leaf of the connection's TLS handshake, and
 // no header is ever trusted. Later calls replace earlier ones.
-func WithClientCertificate(f CertificateFunc) Option {
-	return optionFunc(func(o *options) { o.clientCert = f })
-}
+func WithClientCertificate(f CertificateFunc) Option { return core.WithClientCertificate(f) }
 
 // WithResourceMetadata names the service's protected resource metadata
 // (RFC 9728): every www-authenticate challenge gets resource_metadata="<URL>"
@@ -185,15 +121,16 @@ func WithClientCertificate(f CertificateFunc) Option {
 // [resource.Metadata.Register], is public without a rule. The default is
 // none. Later calls replace earlier ones.
 func WithResourceMetadata(m *resource.Metadata) Option {
-	return optionFunc(func(o *options) { o.resourceMeta = m })
+	if m == nil {
+		return core.WithResourceMetadata("")
+	}
+	return core.WithResourceMetadata(m.URL())
 }
 
 // WithClock sets the clock that decides when a stream's token has reached
 // its deadline; use the verifier's clock. The default is time.Now. Later
 // calls replace earlier ones.
-func WithClock(now func() time.Time) Option {
-	return optionFunc(func(o *options) { o.now = now })
-}
+func WithClock(now func() time.Time) Option { return core.WithClock(now) }
 
 // WithMeterProvider sets the OpenTelemetry meter provider of the
 // interceptor's instruments (see the package documentation's
@@ -201,9 +138,7 @@ func WithClock(now func() time.Time) Option {
 // (otel.GetMeterProvider), which records nothing until the application
 // installs an SDK, like otelgrpc and grpc-go's stats/opentelemetry. Later
 // calls replace earlier ones.
-func WithMeterProvider(mp metric.MeterProvider) Option {
-	return optionFunc(func(o *options) { o.meterProvider = mp })
-}
+func WithMeterProvider(mp metric.MeterProvider) Option { return core.WithMeterProvider(mp) }
 
 // WithDecisionLog makes the interceptor log every decision, allowed calls
 // included, to l at level: the message "oauthgate: decision" with the
@@ -214,13 +149,11 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // trail; [WithLogger]'s denial log, meant for operators, is independent of
 // it. The default logs no decisions. Later calls replace earlier ones.
 func WithDecisionLog(l *slog.Logger, level slog.Level, identity bool) Option {
-	return optionFunc(func(o *options) { o.decisionLog = &decisionLog{logger: l, level: level, identity: identity} })
+	return core.WithDecisionLog(l, level, identity)
 }
 
 // WithSpanIdentity adds who called to the call's recording span: enduser.id
 // (the token's sub) and oauthgate.client_id. Subjects are personal data in
 // many deployments, so the default records neither; the token and other
 // claims are never recorded. Later calls replace earlier ones.
-func WithSpanIdentity() Option {
-	return optionFunc(func(o *options) { o.spanIdentity = true })
-}
+func WithSpanIdentity() Option { return core.WithSpanIdentity() }

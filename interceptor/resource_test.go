@@ -12,7 +12,6 @@ import (
 	"github.com/oauthgate/oauthgate/interceptor"
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	"github.com/oauthgate/oauthgate/oauthtest"
-	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 	"github.com/oauthgate/oauthgate/resource"
 )
 
@@ -49,7 +48,7 @@ func TestResourceMetadata(t *testing.T) {
 	conn := oauthtest.ServeGRPC(t, srv2)
 	ctx := testContext(t)
 
-	got, err := oauthgatev1.NewResourceMetadataServiceClient(conn).GetResourceMetadata(ctx, &oauthgatev1.GetResourceMetadataRequest{})
+	got, err := resource.Fetch(ctx, conn)
 	if err != nil || got.GetResource() != "https://library.example.com" || len(got.GetScopesSupported()) == 0 ||
 		got.GetBearerMethodsSupported()[0] != "header" {
 		t.Fatalf("GetResourceMetadata() without a token = %v, %v", got, err)

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
-	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
+	"github.com/oauthgate/oauthgate/resource"
 	"github.com/oauthgate/oauthgate/scopes"
 )
 
@@ -164,7 +164,7 @@ func (w *wiringCheck) check(m method) {
 	w.tb.Helper()
 	rule, declared := w.policy.Rule(m.name)
 	switch {
-	case !declared && m.name == oauthgatev1.ResourceMetadataService_GetResourceMetadata_FullMethodName:
+	case !declared && m.name == resource.Procedure:
 		return
 	case !declared:
 		w.expect(m, "without a token", "", denial{codes.PermissionDenied, reasonUndeclaredMethod})

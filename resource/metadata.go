@@ -1,7 +1,6 @@
 package resource
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
 	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 	"github.com/oauthgate/oauthgate/scopes"
@@ -202,14 +200,5 @@ func (m *Metadata) Handler() http.Handler {
 // WithResourceMetadata option the gate lets it through without a token and
 // its start-up check counts it as covered.
 func (m *Metadata) Register(s grpc.ServiceRegistrar) {
-	oauthgatev1.RegisterResourceMetadataServiceServer(s, server{m: m})
-}
-
-type server struct {
-	oauthgatev1.UnimplementedResourceMetadataServiceServer
-	m *Metadata
-}
-
-func (s server) GetResourceMetadata(context.Context, *oauthgatev1.GetResourceMetadataRequest) (*oauthgatev1.GetResourceMetadataResponse, error) {
-	return proto.CloneOf(s.m.doc), nil
+	s.RegisterService(&serviceDesc, server{m: m})
 }

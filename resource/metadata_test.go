@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
+	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 	"github.com/oauthgate/oauthgate/resource"
 	"github.com/oauthgate/oauthgate/scopes"
 )
@@ -157,4 +158,23 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestServiceNames holds the hand-written gRPC names of the service to
+// its descriptor in resource.proto.
+func TestServiceNames(t *testing.T) {
+	sd := oauthgatev1.File_oauthgate_v1_resource_proto.Services().ByName("ResourceMetadataService")
+	if sd == nil {
+		t.Fatal("resource.proto declares no ResourceMetadataService")
+	}
+	if got := string(sd.FullName()); got != resource.ServiceName {
+		t.Errorf("ServiceName = %s, want %s", resource.ServiceName, got)
+	}
+	if sd.Methods().Len() != 1 {
+		t.Fatalf("ResourceMetadataService has %d methods, want 1", sd.Methods().Len())
+	}
+	md := sd.Methods().Get(0)
+	if got := "/" + string(sd.FullName()) + "/" + string(md.Name()); got != resource.Procedure {
+		t.Errorf("Procedure = %s, want %s", resource.Procedure, got)
+	}
 }

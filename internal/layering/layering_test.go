@@ -44,6 +44,12 @@ var (
 // it on purpose) may link it.
 const cel = "cel.dev/cel-go"
 
+// The transports: only their adapters may link them.
+const (
+	grpcGo    = "google.golang.org/grpc"
+	connectGo = "connectrpc.com/connect"
+)
+
 // layers is matched in order: the first layer naming a package rules it. A
 // package that no layer names fails the test, so that a new package gets
 // its place on purpose.
@@ -56,6 +62,13 @@ var layers = []layer{
 	// the resource metadata service.
 	{pkgs: "proto/...", may: nil},
 
+	// The decision core sits above tokens and policy and below the
+	// transport adapters (STYLE R35): it links no transport at all, so that
+	// a connect-go server links no grpc-go (and the grpc-go adapter no
+	// connect-go), and no CEL (conditions come in through an interface).
+	{pkgs: "internal/core", may: []string{"internal/...", "proto/...", "scopeset", "scopes", "verify", "dpop"},
+		never: []string{grpcGo, connectGo, cel}},
+
 	// Internal helpers serve the public packages, never the reverse; they
 	// may read the generated schema (ruleopt, the test protos).
 	{pkgs: "internal/...", may: []string{"internal/...", "proto/..."}},
@@ -65,7 +78,7 @@ var layers = []layer{
 	{pkgs: "dpop", may: []string{"internal/..."}, never: append(wire, cel)},
 
 	// Policy: the schema and the scope set, never tokens or transports.
-	{pkgs: "scopes", may: []string{"internal/...", "proto/...", "scopeset"}, never: []string{cel}},
+	{pkgs: "scopes", may: []string{"internal/...", "proto/...", "scopeset"}, never: []string{cel, grpcGo, connectGo}},
 	// The decision core above tokens and policy: conditions read the
 	// verified token and the typed request, never a transport adapter. (gRPC
 	// reaches it, as it reaches scopes, only through the generated schema's
@@ -77,7 +90,7 @@ var layers = []layer{
 	// Transport adapters translate gRPC in and out of the layers below.
 	// The grpc-go adapter names conditions through an interface of its own,
 	// so that a server without conditions links no CEL.
-	{pkgs: "interceptor", may: []string{"internal/...", "proto/...", "scopeset", "scopes", "resource", "verify", "dpop"}, never: []string{cel}},
+	{pkgs: "interceptor", may: []string{"internal/...", "proto/...", "scopeset", "scopes", "resource", "verify", "dpop"}, never: []string{cel, connectGo}},
 	{pkgs: "dpop/dpopgrpc", may: []string{"internal/...", "dpop"}},
 	{pkgs: "readiness", may: []string{"internal/...", "scopeset", "verify"}},
 
@@ -231,6 +244,7 @@ func TestLayers(t *testing.T) {
 		{rel: "conditions", layer: "conditions", may: map[string]bool{"verify": true, "scopes": true, "scopeset": true, "proto/oauthgate/v1": true, "interceptor": false, "dpop/dpopgrpc": false, "oauthtest": false}},
 		{rel: "internal/b64url", layer: "internal/...", may: map[string]bool{"internal/flight": true, "verify": false, "oauthtest": false}},
 		{rel: "internal", layer: "internal/...", may: map[string]bool{"scopes": false}},
+		{rel: "internal/core", layer: "internal/core", may: map[string]bool{"verify": true, "scopes": true, "dpop": true, "internal/authheader": true, "resource": false, "interceptor": false, "conditions": false, "oauthtest": false}},
 		{rel: "interceptor", layer: "interceptor", may: map[string]bool{"verify": true, "scopes": true, "conditions": false, "oauthtest": false, "examples/reports": false}},
 		{rel: "cmd/protoc-gen-oauthgate", layer: "cmd/...", may: map[string]bool{"scopes": true, "examples/reports": false}},
 		{rel: "examples/reports/serve", layer: "examples/...", may: map[string]bool{"oauthtest": true}},

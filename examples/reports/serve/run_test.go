@@ -28,7 +28,7 @@ import (
 	"github.com/oauthgate/oauthgate/examples/reports"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
 	"github.com/oauthgate/oauthgate/oauthtest"
-	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
+	"github.com/oauthgate/oauthgate/resource"
 )
 
 // TestRun starts the server against an in-process issuer, in each verifier
@@ -305,7 +305,7 @@ func TestRun_ResourceMetadata(t *testing.T) {
 		!strings.Contains(www, `resource_metadata="`+u.String()+`"`) {
 		t.Errorf("GetReport() without a token = %v, www-authenticate %q; want resource_metadata", err, www)
 	}
-	got, err := oauthgatev1.NewResourceMetadataServiceClient(conn).GetResourceMetadata(cctx, &oauthgatev1.GetResourceMetadataRequest{})
+	got, err := resource.Fetch(cctx, conn)
 	if err != nil || got.GetResource() != res {
 		t.Errorf("GetResourceMetadata() = %v, %v", got, err)
 	}

@@ -1,7 +1,8 @@
-package interceptor
+package core
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"maps"
 	"testing"
@@ -9,11 +10,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
-	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 	"github.com/oauthgate/oauthgate/resource"
 	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
@@ -38,7 +36,7 @@ func TestTelemetry_NoAllocs(t *testing.T) {
 		"Noop":   {WithMeterProvider(noop.NewMeterProvider())},
 	} {
 		t.Run(name, func(t *testing.T) {
-			gate, err := New(v, p, opts...)
+			gate, err := New(testAdapter, v, p, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +45,7 @@ func TestTelemetry_NoAllocs(t *testing.T) {
 			}
 			ctx := context.Background()
 			allocs := testing.AllocsPerRun(100, func() {
-				if _, err := gate.verify(ctx, "token"); err != nil {
+				if _, err := gate.verifier.Verify(ctx, "token"); err != nil {
 					t.Fatal(err)
 				}
 				gate.allowed(ctx, method, claims)
@@ -66,24 +64,24 @@ func TestTelemetry_DenialSeriesBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gate, err := New(verify.Func(func(context.Context, string) (*verify.Claims, error) { return nil, verify.ErrInvalidToken }), p)
+	gate, err := New(testAdapter, verify.Func(func(context.Context, string) (*verify.Claims, error) { return nil, verify.ErrInvalidToken }), p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tel := gate.tel
 	m := tel.method(testpb.LibraryService_GetBook_FullMethodName)
 	for i := range maxDenialSeries + 100 {
-		tel.denial(m, codes.PermissionDenied, fmt.Sprintf("REASON_%d", i)).n.Add(1)
+		tel.denial(m, PermissionDenied, fmt.Sprintf("REASON_%d", i)).n.Add(1)
 	}
 	series := 0
 	tel.denials.Range(func(any, any) bool { series++; return true })
 	if series != maxDenialSeries+1 {
 		t.Errorf("denial series = %d, want %d and one for %s", series, maxDenialSeries, otherValue)
 	}
-	if n := tel.denial(m, codes.PermissionDenied, otherValue).n.Load(); n != 100 {
+	if n := tel.denial(m, PermissionDenied, otherValue).n.Load(); n != 100 {
 		t.Errorf("denials counted under %s = %d, want 100", otherValue, n)
 	}
-	if n := tel.denial(m, codes.PermissionDenied, "REASON_7").n.Load(); n != 1 {
+	if n := tel.denial(m, PermissionDenied, "REASON_7").n.Load(); n != 1 {
 		t.Errorf("denials counted under REASON_7 = %d, want 1", n)
 	}
 }
@@ -144,28 +142,40 @@ func TestTelemetry_ResourceMetadataMethod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const method = oauthgatev1.ResourceMetadataService_GetResourceMetadata_FullMethodName
+	const method = ResourceMetadataProcedure
+	if method != resource.Procedure {
+		t.Fatalf("ResourceMetadataProcedure = %s, want the generated %s", method, resource.Procedure)
+	}
 	tests := map[string]struct {
 		opts []Option
 		want map[string]int64
 	}{
-		"WithResourceMetadata": {opts: []Option{WithResourceMetadata(md)},
+		"WithResourceMetadata": {opts: []Option{WithResourceMetadata(md.URL())},
 			want: map[string]int64{"oauthgate.v1.ResourceMetadataService/GetResourceMetadata 0 allow ": 1}},
 		"Without": {want: map[string]int64{"_OTHER/_OTHER 7 deny UNDECLARED_METHOD": 1}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			mp := &recordingProvider{}
-			gate, err := New(verify.Func(func(context.Context, string) (*verify.Claims, error) { return nil, verify.ErrInvalidToken }), p,
+			gate, err := New(testAdapter, verify.Func(func(context.Context, string) (*verify.Claims, error) { return nil, verify.ErrInvalidToken }), p,
 				append(tc.opts, WithMeterProvider(mp))...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			handler := func(context.Context, any) (any, error) { return "metadata", nil }
-			_, _ = gate.Unary(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: method}, handler)
+			_, _, _ = gate.Authorize(context.Background(), &Request{Procedure: method, Transport: noTransport{}})
 			if got := mp.decisions(t); !maps.Equal(got, tc.want) {
 				t.Errorf("decisions = %v, want %v", got, tc.want)
 			}
 		})
 	}
 }
+
+// testAdapter names the tests' Gates.
+var testAdapter = Adapter{Name: "core", Meter: "github.com/oauthgate/oauthgate/internal/core"}
+
+// noTransport is a transport that knows nothing: no TLS, no target.
+type noTransport struct{}
+
+func (noTransport) Target(context.Context) (Target, error) { return Target{}, ErrMisconfigured }
+
+func (noTransport) PeerCertificate(context.Context) (*x509.Certificate, error) { return nil, nil }

@@ -1,4 +1,4 @@
-package interceptor
+package core
 
 import (
 	"context"
@@ -11,22 +11,18 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/grpc/codes"
 
-	oauthgatev1 "github.com/oauthgate/oauthgate/proto/oauthgate/v1"
 	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
-// Names of the interceptor's OpenTelemetry instruments and attributes. The
+// Names of the OpenTelemetry instruments and attributes of every adapter. The
 // rpc.* keys are those of the OpenTelemetry semantic conventions for RPC;
 // the others are oauthgate's own. No attribute ever carries a token, a
 // claim value, a subject or a client ID, and method names come from the
 // policy, never from the client: an undeclared method is recorded as
 // otherValue, so the number of series is bounded by the policy.
 const (
-	meterName = "github.com/oauthgate/oauthgate/interceptor"
-
 	metricDecisions = "oauthgate.server.decisions"
 
 	keyService    = "rpc.service"
@@ -51,7 +47,7 @@ const (
 // counted under the reason otherValue.
 const maxDenialSeries = 4096
 
-// telemetry holds an Interceptor's instruments and the attribute sets of
+// telemetry holds a Gate's instruments and the attribute sets of
 // every outcome it can record without allocating, built once in New.
 //
 // Decisions are counted in atomic counters that an observable counter
@@ -81,19 +77,19 @@ type series struct {
 // denialKey names a series of denied calls.
 type denialKey struct {
 	m      *methodTelemetry
-	code   codes.Code
+	code   Code
 	reason string
 }
 
-// newTelemetry creates the instruments of an Interceptor over p. The
+// newTelemetry creates the instruments of a Gate over p. The
 // decisions counter's callback stays registered for the life of mp, like
-// those of the verifiers' caches: an Interceptor has no Close.
-func newTelemetry(mp metric.MeterProvider, p *scopes.Policy, extra []string) (*telemetry, error) {
+// those of the verifiers' caches: a Gate has no Close.
+func newTelemetry(name, meterName string, mp metric.MeterProvider, p *scopes.Policy, extra []string) (*telemetry, error) {
 	meter := mp.Meter(meterName)
 	decisions, err := meter.Int64ObservableCounter(metricDecisions, metric.WithUnit("{call}"),
 		metric.WithDescription("Authorization decisions of oauthgate: allowed calls and denials by reason."))
 	if err != nil {
-		return nil, fmt.Errorf("interceptor: WithMeterProvider: %s: %w", metricDecisions, err)
+		return nil, fmt.Errorf("%s: WithMeterProvider: %s: %w", name, metricDecisions, err)
 	}
 	t := &telemetry{methods: map[string]*methodTelemetry{}}
 	for _, m := range append(p.Methods(), extra...) {
@@ -108,7 +104,7 @@ func newTelemetry(mp metric.MeterProvider, p *scopes.Policy, extra []string) (*t
 		t.observe(o, decisions)
 		return nil
 	}, decisions); err != nil {
-		return nil, fmt.Errorf("interceptor: WithMeterProvider: %s: %w", metricDecisions, err)
+		return nil, fmt.Errorf("%s: WithMeterProvider: %s: %w", name, metricDecisions, err)
 	}
 	return t, nil
 }
@@ -132,7 +128,7 @@ func (t *telemetry) observe(o metric.Observer, decisions metric.Int64ObservableC
 }
 
 // denial returns the series of a denied call of m, creating it.
-func (t *telemetry) denial(m *methodTelemetry, code codes.Code, reason string) *series {
+func (t *telemetry) denial(m *methodTelemetry, code Code, reason string) *series {
 	k := denialKey{m, code, reason}
 	if s, ok := t.denials.Load(k); ok {
 		return s.(*series)
@@ -154,7 +150,7 @@ func (t *telemetry) denial(m *methodTelemetry, code codes.Code, reason string) *
 func newMethodTelemetry(service, method string) *methodTelemetry {
 	m := &methodTelemetry{service: attribute.String(keyService, service), method: attribute.String(keyMethod, method)}
 	m.allowed.opt = metric.WithAttributeSet(attribute.NewSet(m.service, m.method,
-		attribute.Int(keyStatusCode, int(codes.OK)), attribute.String(keyDecision, decisionAllow)))
+		attribute.Int(keyStatusCode, int(OK)), attribute.String(keyDecision, decisionAllow)))
 	return m
 }
 
@@ -167,30 +163,30 @@ func (t *telemetry) method(method string) *methodTelemetry {
 }
 
 // allowed records an allowed call: claims are nil for a public method.
-func (i *Interceptor) allowed(ctx context.Context, method string, claims *verify.Claims) {
-	i.tel.method(method).allowed.n.Add(1)
+func (g *Gate) allowed(ctx context.Context, method string, claims *verify.Claims) {
+	g.tel.method(method).allowed.n.Add(1)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.SetAttributes(attribute.String(keyDecision, decisionAllow))
-		i.spanIdentity(span, claims)
+		g.spanIdentity(span, claims)
 	}
-	i.logDecision(ctx, method, codes.OK, "", claims)
+	g.logDecision(ctx, method, OK, "", claims)
 }
 
 // denied records a denial.
-func (i *Interceptor) denied(ctx context.Context, method string, rej *rejection) {
-	i.tel.denial(i.tel.method(method), rej.code, rej.reason).n.Add(1)
+func (g *Gate) denied(ctx context.Context, method string, d *Denial) {
+	g.tel.denial(g.tel.method(method), d.Code, d.Reason).n.Add(1)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		attrs := []attribute.KeyValue{attribute.String(keyDecision, decisionDeny), attribute.String(keyReason, rej.reason)}
+		attrs := []attribute.KeyValue{attribute.String(keyDecision, decisionDeny), attribute.String(keyReason, d.Reason)}
 		span.SetAttributes(attrs...)
-		span.AddEvent("oauthgate.denied", trace.WithAttributes(append(attrs, attribute.Int(keyStatusCode, int(rej.code)))...))
-		i.spanIdentity(span, rej.claims)
+		span.AddEvent("oauthgate.denied", trace.WithAttributes(append(attrs, attribute.Int(keyStatusCode, int(d.Code)))...))
+		g.spanIdentity(span, d.Claims)
 	}
-	i.logDecision(ctx, method, rej.code, rej.reason, rej.claims)
+	g.logDecision(ctx, method, d.Code, d.Reason, d.Claims)
 }
 
 // spanIdentity records the caller on span, with WithSpanIdentity.
-func (i *Interceptor) spanIdentity(span trace.Span, claims *verify.Claims) {
-	if !i.opts.spanIdentity || claims == nil {
+func (g *Gate) spanIdentity(span trace.Span, claims *verify.Claims) {
+	if !g.opts.spanIdentity || claims == nil {
 		return
 	}
 	span.SetAttributes(attribute.String("enduser.id", claims.Subject()), attribute.String("oauthgate.client_id", claims.ClientID()))
@@ -204,14 +200,14 @@ type decisionLog struct {
 }
 
 // logDecision writes the decision log entry of a call.
-func (i *Interceptor) logDecision(ctx context.Context, method string, code codes.Code, reason string, claims *verify.Claims) {
-	d := i.opts.decisionLog
+func (g *Gate) logDecision(ctx context.Context, method string, code Code, reason string, claims *verify.Claims) {
+	d := g.opts.decisionLog
 	if d == nil || !d.logger.Enabled(ctx, d.level) {
 		return
 	}
-	method = i.loggedMethod(method)
+	method = g.loggedMethod(method)
 	decision := decisionAllow
-	if code != codes.OK {
+	if code != OK {
 		decision = decisionDeny
 	}
 	attrs := make([]slog.Attr, 0, 6)
@@ -228,13 +224,13 @@ func (i *Interceptor) logDecision(ctx context.Context, method string, code codes
 // maxLoggedMethod bounds a logged method name the policy does not declare.
 const maxLoggedMethod = 256
 
-// loggedMethod returns method as every log of the interceptor writes it: a
+// loggedMethod returns method as every log of the core writes it: a
 // method of the policy whole; any other, whose name the client chose (with
-// grpc.UnknownServiceHandler, any name reaches the interceptor), cut to
+// grpc.UnknownServiceHandler or an HTTP mux, any name reaches the core), cut to
 // maxLoggedMethod bytes, so that a call cannot make a log line as long as
 // its headers. slog quotes it; it is never trusted as a policy method.
-func (i *Interceptor) loggedMethod(method string) string {
-	if _, known := i.tel.methods[method]; known {
+func (g *Gate) loggedMethod(method string) string {
+	if _, known := g.tel.methods[method]; known {
 		return method
 	}
 	return truncate(method, maxLoggedMethod)
@@ -247,11 +243,21 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// resourceMetadataMethods are the methods public by construction with
-// WithResourceMetadata, recorded under their own names.
-func resourceMetadataMethods(o *options) []string {
-	if o.resourceMeta == nil {
-		return nil
+// Record logs and records a denial of a call to method: the denial log
+// (WithLogger), the decisions counter, the span and the decision log.
+// [Gate.Authorize] and [Stream] record their own; an adapter calls Record
+// only for a denial of its own ([NewDenial]).
+func (g *Gate) Record(ctx context.Context, method string, d *Denial) {
+	level := slog.LevelInfo
+	if d.Code == Unavailable || d.Code == Internal {
+		level = slog.LevelWarn
 	}
-	return []string{oauthgatev1.ResourceMetadataService_GetResourceMetadata_FullMethodName}
+	if g.opts.logger.Enabled(ctx, level) {
+		attrs := []slog.Attr{slog.String("method", g.loggedMethod(method)), slog.String("code", d.Code.String()), slog.String("reason", d.Reason)}
+		if d.Cause != nil {
+			attrs = append(attrs, slog.String("error", d.Cause.Error()))
+		}
+		g.opts.logger.LogAttrs(ctx, level, "oauthgate: call denied", attrs...)
+	}
+	g.denied(ctx, method, d)
 }

@@ -1,0 +1,8 @@
+// Package authheader parses the credentials of an HTTP Authorization
+// header (RFC 6750 §2.1, RFC 9449 §7.1): one parser for every transport
+// oauthgate protects, gRPC metadata and HTTP headers alike, fuzzed here
+// where its test binary links no transport.
+//
+// It is strict on purpose (STYLE R27): one scheme, one run of spaces, one
+// b64token, nothing after it.
+package authheader
