@@ -20,6 +20,11 @@ type Mutant struct {
 	Status string `json:"status"` // gremlins' status, e.g. KILLED, LIVED, NOT COVERED
 	// By says who ran it: "gremlins", or "overlay" for this command.
 	By string `json:"by"`
+	// Tests are the package directories (relative to the module root)
+	// whose tests judge the mutant, when not only its own package's: a
+	// package whose behaviour is tested through another, such as a
+	// decision core through its transport adapter.
+	Tests []string `json:"tests,omitempty"`
 }
 
 // ID is how equivalent.txt names the mutant.
@@ -34,6 +39,9 @@ const (
 	notCovered = "NOT COVERED"
 	notViable  = "NOT VIABLE"
 	timedOut   = "TIMED OUT"
+	// runnable is what gremlins --dry-run calls a covered mutant it did
+	// not run.
+	runnable = "RUNNABLE"
 )
 
 // mutations is gremlins' table (internal/engine/mappings.go, v0.6.0): what
