@@ -34,7 +34,7 @@ var claimSetSeeds = []string{
 	`{"realm_access":{"roles":["a"],"roles":["b"]}}`, `{"realm_access":{"roles":null},"realm_access":{}}`,
 	`{"resource_access":{"api":{"roles":[1]}}}`, `{"resource_access":{"api":[]}}`, `{"resource_access":{"a.b":{"r\u006fles":["q"]}}}`,
 	`{"roles":"a b"}`, `{"roles":[""]}`, `{"email":"sa@p.iam.gserviceaccount.com","permissions":null}`,
-	`{"tid":1}`, `{"tid":"a","tid":"b"}`, `{"token_use":["access"]}`, `{"c_hash":"h","c_hash":"h"}`, `{"scope":"a","scp":[1],"roles":[]}`,
+	`{"tid":1}`, `{"tid":"a","tid":"b"}`, `{"token_use":["access"]}`, `{"c_hash":"h","c_hash":"h"}`, `{"scope":"a","scp":[1],"roles":[]}`, `{"scope":"a","scp":{"x":1}}`,
 	// Text the decoder refuses and encoding/json mends: see strictText.
 	`{"sub":"\ud83d\ude00"}`, `{"x":"\udc00"}`, `{"x":"\ud800\u0041"}`, `{"x":"\\ud800"}`, "{\"x\":\"\xed\xa0\x80\"}", `{"scope":"a\u0020b"}`,
 }
@@ -90,6 +90,14 @@ func TestParseClaims(t *testing.T) {
 					}
 				}
 			}},
+		// scp is read only when scope is absent: beside a scope claim, an
+		// scp of any JSON type is skipped, as encoding/json's reading does.
+		"ScpNumberBesideScope": {in: `{"scope":"r","scp":1}`, check: func(t *testing.T, c *Claims) {
+			if got := c.Scopes().String(); got != "r" {
+				t.Errorf("Scopes() = %q, want r", got)
+			}
+		}},
+		"ScpNumberAlone": {in: `{"scp":1}`, wantErr: ErrMalformed, wantClaim: "scp"},
 		"NullIsAbsent": {in: `{"sub":null,"exp":null,"aud":null}`, check: func(t *testing.T, c *Claims) {
 			if _, ok := c.Deadline(); ok || c.Subject() != "" || len(c.Audience()) != 0 {
 				t.Errorf("null claims read as present: %q %v", c.Subject(), c.Audience())
