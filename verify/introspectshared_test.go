@@ -249,3 +249,40 @@ func TestIntrospection_SharedCacheLock(t *testing.T) {
 		})
 	})
 }
+
+// TestIntrospection_SharedCacheNothingToShare: an answer no replica may
+// reuse (a token at or past its exp but inside the leeway: accepted now,
+// cached for no time) is not written to the shared cache, and its fill lock
+// is released at once, so the next replica asks without waiting for it.
+func TestIntrospection_SharedCacheNothingToShare(t *testing.T) {
+	t.Parallel()
+	for name, expiry := range map[string]time.Time{
+		"AtExp":   introStart,
+		"PastExp": introStart.Add(-10 * time.Second),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				iss := newIntroIssuer(t)
+				shared := newSpyShared(time.Now)
+				replicas := sharedReplicas(t, iss, shared, func() time.Time { return introStart }, 2)
+				token := introToken(t, iss, oauthtest.Token{Expiry: expiry})
+				for r, v := range replicas {
+					start := time.Now()
+					if _, err := v.Verify(introCtx(t), token); err != nil {
+						t.Fatalf("replica %d: Verify() = %v, want the token accepted inside the leeway", r, err)
+					}
+					if d := time.Since(start); d != 0 {
+						t.Errorf("replica %d waited %v for the fill lock, want no wait", r, d)
+					}
+				}
+				if shared.n != 0 {
+					t.Errorf("Set called %d times for an answer that expires at once, want none", shared.n)
+				}
+				if got := introRequests(iss); got != 2 {
+					t.Errorf("requests = %d, want one per replica", got)
+				}
+			})
+		})
+	}
+}
