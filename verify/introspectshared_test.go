@@ -286,3 +286,24 @@ func TestIntrospection_SharedCacheNothingToShare(t *testing.T) {
 		})
 	}
 }
+
+// TestIntrospection_SharedCacheTTLBoundary: exactly the reader's CacheTTL
+// after a value was fetched, the value is stale for it, though a writer
+// with a longer CacheTTL keeps it in the shared cache: the reader asks.
+func TestIntrospection_SharedCacheTTLBoundary(t *testing.T) {
+	t.Parallel()
+	iss := newIntroIssuer(t)
+	clock := oauthtest.NewClock(introStart)
+	shared := newSpyShared(clock.Now)
+	token := introToken(t, iss)
+	long := introConfig(iss, clock)
+	long.CacheTTL, long.SharedCache = time.Minute, shared
+	if _, err := newIntro(t, long).Verify(introCtx(t), token); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(5 * time.Second)
+	short := sharedReplicas(t, iss, shared, clock.Now, 1)[0] // CacheTTL 5s
+	if _, err := short.Verify(introCtx(t), token); err != nil || introRequests(iss) != 2 {
+		t.Fatalf("5s after the fetch: Verify() = %v with %d requests, want a request of its own", err, introRequests(iss))
+	}
+}
