@@ -307,3 +307,42 @@ func TestIntrospection_SharedCacheTTLBoundary(t *testing.T) {
 		t.Fatalf("5s after the fetch: Verify() = %v with %d requests, want a request of its own", err, introRequests(iss))
 	}
 }
+
+// TestIntrospection_SharedCacheValueSize: a shared value is held to the
+// reader's own response size limit: a response of exactly MaxResponseSize
+// bytes that another replica stored is used, one byte more is not (the
+// reader asks itself).
+func TestIntrospection_SharedCacheValueSize(t *testing.T) {
+	t.Parallel()
+	const limit = 2048
+	iss := newIntroIssuer(t)
+	clock := oauthtest.NewClock(introStart)
+	shared := newSpyShared(clock.Now)
+	token := introToken(t, iss)
+	writer := sharedReplicas(t, iss, shared, clock.Now, 1)[0]
+	if _, err := writer.Verify(introCtx(t), token); err != nil {
+		t.Fatal(err)
+	}
+	key := writer.shared.key(token)
+	stored := shared.sets[key] // version, fetch time, response
+	if len(stored) < 10 || stored[9] != '{' {
+		t.Fatalf("stored value %q, want a header and a JSON object", stored)
+	}
+	for _, tc := range []struct {
+		size     int
+		requests int
+	}{{limit, 1}, {limit + 1, 2}} {
+		// The same response, with white space after its "{" up to size.
+		v := append(bytes.Clone(stored[:10]), bytes.Repeat([]byte(" "), tc.size-(len(stored)-9))...)
+		v = append(v, stored[10:]...)
+		if err := shared.Set(context.Background(), key, v, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		_ = shared.Unlock(context.Background(), key) // the writer's fill lock, long expired
+		cfg := introConfig(iss, clock)
+		cfg.SharedCache, cfg.MaxResponseSize = shared, limit
+		if _, err := newIntro(t, cfg).Verify(introCtx(t), token); err != nil || introRequests(iss) != tc.requests {
+			t.Errorf("a stored response of %d bytes, limit %d: Verify() = %v with %d requests, want %d", tc.size, limit, err, introRequests(iss), tc.requests)
+		}
+	}
+}
