@@ -52,7 +52,10 @@ func rerunMain(args []string) error {
 			mutants[i].Tests = dirs
 		}
 	}
-	r := &rerunner{coef: time.Duration(*coef), tmp: ""}
+	// The file is written after every mutant, so that a run stopped early
+	// still has a table of what it ran.
+	save := func() error { return writeMutants(*out, mutants) }
+	r := &rerunner{coef: time.Duration(*coef), tmp: "", save: save}
 	if r.tmp, err = os.MkdirTemp("", "mutation-"); err != nil {
 		return err
 	}
@@ -60,11 +63,16 @@ func rerunMain(args []string) error {
 	if err := r.run(mutants); err != nil {
 		return err
 	}
+	return save()
+}
+
+// writeMutants writes mutants to name as rerun's result file.
+func writeMutants(name string, mutants []Mutant) error {
 	data, err := json.MarshalIndent(mutants, "", "\t")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(*out, append(data, '\n'), 0o644)
+	return os.WriteFile(name, append(data, '\n'), 0o644)
 }
 
 // oneMain runs the package's tests against one mutant, named as in
@@ -192,6 +200,7 @@ func readGremlins(name, dir string) ([]Mutant, error) {
 type rerunner struct {
 	coef time.Duration
 	tmp  string
+	save func() error // if set, called after each mutant is run
 }
 
 // A job is a mutant this command runs or checks.
@@ -274,6 +283,11 @@ func (r *rerunner) runPackage(pkg string, jobs []job) error {
 		}
 		j.m.Status, j.m.By = status, "overlay"
 		fmt.Printf("%12s %s at %s:%d:%d\n", status, j.m.Type, j.m.File, j.m.Line, j.m.Column)
+		if r.save != nil {
+			if err := r.save(); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
