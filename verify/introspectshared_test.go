@@ -346,3 +346,29 @@ func TestIntrospection_SharedCacheValueSize(t *testing.T) {
 		}
 	}
 }
+
+// valueAndError is a shared cache whose Get returns the value stored
+// together with an error, as a cache might on a partial failure.
+type valueAndError struct{ *oauthtest.SharedStore }
+
+func (c valueAndError) Get(ctx context.Context, key [32]byte) ([]byte, error) {
+	v, _ := c.SharedStore.Get(ctx, key)
+	return v, errors.New("replica lagging")
+}
+
+// TestIntrospection_SharedCacheGetError: on an error from Get, whatever
+// value came with it, the reader asks the authorization server itself.
+func TestIntrospection_SharedCacheGetError(t *testing.T) {
+	t.Parallel()
+	iss := newIntroIssuer(t)
+	clock := oauthtest.NewClock(introStart)
+	store := oauthtest.NewSharedStore(clock.Now)
+	token := introToken(t, iss)
+	if _, err := sharedReplicas(t, iss, store, clock.Now, 1)[0].Verify(introCtx(t), token); err != nil {
+		t.Fatal(err)
+	}
+	reader := sharedReplicas(t, iss, valueAndError{store}, clock.Now, 1)[0]
+	if _, err := reader.Verify(introCtx(t), token); err != nil || introRequests(iss) != 2 {
+		t.Fatalf("Verify() = %v with %d requests, want the token accepted with a request of its own", err, introRequests(iss))
+	}
+}
