@@ -4,6 +4,8 @@
 // call, declared next to each RPC in its .proto file or in Go with
 // [scopes.Rule.If]:
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/conditions.md.
+//
 //	rpc UpdateReport(UpdateReportRequest) returns (UpdateReportResponse) {
 //	  option (oauthgate.v1.method) = {
 //	    scopes: "write:reports"

@@ -2,6 +2,8 @@
 // sends with every request to show that it holds the key its access token
 // is bound to.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/sender-constrained.md.
+//
 // A [Verifier] checks a proof in two steps. [Verifier.Check] holds one
 // proof to the request it came with ([Request]: method, URI and access
 // token) and returns it as a [Proof], whose [Proof.Thumbprint] is the JWK

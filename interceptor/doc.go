@@ -1,10 +1,14 @@
 // Package interceptor enforces OAuth 2.0 access tokens on a grpc-go server.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/wiring.md.
+//
 // An [Interceptor] joins a [verify.Verifier] and a [scopes.Policy]: for every
 // call it looks up the rule of the method, reads the bearer token from the
 // "authorization" metadata (RFC 6750 §2.1), verifies it, checks its scopes,
 // runs an optional fine-grained [Authorizer], and hands the verified claims
-// to the handler through the context ([FromContext]).
+// to the handler through the context ([FromContext]). Package connectgate
+// makes the same decisions, with the same options and errors, for
+// connect-go handlers: both are adapters over one decision core.
 //
 //	gate, err := interceptor.New(jwt, policy, interceptor.WithRealm("reports"))
 //	srv := grpc.NewServer(gate.ServerOptions()...) // unary and streaming calls
@@ -82,7 +86,9 @@
 // handler's context is cancelled, further SendMsg and RecvMsg calls fail,
 // and the stream ends with Unauthenticated ("the access token expired").
 // The token is also verified again every [WithStreamRecheck] interval, so
-// tokens without exp and revoked tokens end streams too.
+// tokens without exp and revoked tokens end streams too. With
+// [WithRevocations], an identity provider's event that revokes the token
+// (package ssf) ends the stream at once, with [ReasonTokenRevoked].
 //
 // # Sender-constrained tokens
 //

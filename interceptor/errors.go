@@ -59,6 +59,11 @@ const (
 	// ReasonSenderConstraintRequired: the method requires a
 	// sender-constrained token and got a bearer token.
 	ReasonSenderConstraintRequired = core.ReasonSenderConstraintRequired
+	// ReasonTokenRevoked: the token was issued before an event of its
+	// identity provider that revoked its subject's session, credentials
+	// or account (verify.ErrRevoked, package ssf); the call, or the open
+	// stream, fails with Unauthenticated and an invalid_token challenge.
+	ReasonTokenRevoked = core.ReasonTokenRevoked
 	// ReasonVerifierFailed: the verifier broke the [verify.Verifier]
 	// contract (an error that is neither an invalid token nor unavailable,
 	// or no claims and no error); the call fails with Internal.

@@ -14,9 +14,9 @@ func TestDenyError_Error(t *testing.T) {
 		err  error
 		want string
 	}{
-		"Bare":            {err: &interceptor.DenyError{Reason: "NOT_OWNER"}, want: "interceptor: access denied"},
-		"WithDescription": {err: &interceptor.DenyError{Reason: "NOT_OWNER", Description: "only the owner may read this book"}, want: "interceptor: access denied: only the owner may read this book"},
-		"Wrapped":         {err: fmt.Errorf("orders: %w", &interceptor.DenyError{Description: "closed"}), want: "orders: interceptor: access denied: closed"},
+		"Bare":            {err: &interceptor.DenyError{Reason: "NOT_OWNER"}, want: "oauthgate: access denied"},
+		"WithDescription": {err: &interceptor.DenyError{Reason: "NOT_OWNER", Description: "only the owner may read this book"}, want: "oauthgate: access denied: only the owner may read this book"},
+		"Wrapped":         {err: fmt.Errorf("orders: %w", &interceptor.DenyError{Description: "closed"}), want: "orders: oauthgate: access denied: closed"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -127,7 +127,7 @@ func errorInfo(t *testing.T, err error) *errdetails.ErrorInfo {
 	return nil
 }
 
-// TestErrorTable checks every row of the README's error table, for unary
+// TestErrorTable checks every row of the error table of docs/errors.md, for unary
 // calls and each kind of stream, over bufconn and 127.0.0.1.
 func TestErrorTable(t *testing.T) {
 	type row struct {

@@ -93,6 +93,20 @@ func WithAuthorizer(a Authorizer) Option { return core.WithAuthorizer(a) }
 // receives; a denial ends the stream. The default checks only at the start.
 func WithStreamMessages() Option { return core.WithStreamMessages() }
 
+// A RevocationWatcher ends the streams whose token an event revoked;
+// *ssf.Revocations is one (see [WithRevocations]).
+type RevocationWatcher = core.RevocationWatcher
+
+// WithRevocations subscribes every stream to w by its token's subject, so
+// that an event revoking the token (a Shared Signals session-revoked, say,
+// received by package ssf) ends the stream at once with Unauthenticated /
+// TOKEN_REVOKED, as a new call with the token would be answered, while
+// the streams of other subjects go on. Give the verifier the same
+// Revocations (verify.JWTConfig.Revocations) for unary calls and new
+// streams. The default subscribes to nothing: a stream then ends at its
+// next re-check ([WithStreamRecheck]). Later calls replace earlier ones.
+func WithRevocations(w RevocationWatcher) Option { return core.WithRevocations(w) }
+
 // WithStreamRecheck sets how often the token of a running stream is
 // verified again, scopes and audiences included, so that a stream whose
 // token has no exp, or is revoked, still ends (see [Interceptor.Stream]).

@@ -19,7 +19,8 @@ import (
 // token is refused), and the token is verified again, audiences and scopes
 // included, every [WithStreamRecheck] interval (5 minutes by default), so
 // that a token without exp, or one revoked at an introspection endpoint,
-// ends the stream too. A failed re-check ends the stream with the status a
+// ends the stream too; with [WithRevocations] a revocation event ends it at
+// once (Unauthenticated / TOKEN_REVOKED). A failed re-check ends the stream with the status a
 // new call would get: Unauthenticated, PermissionDenied, or Unavailable
 // when the verifier cannot answer (fail closed). Every message the handler
 // receives is held to the method's conditions ([WithConditions]; for a

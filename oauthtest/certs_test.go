@@ -220,8 +220,6 @@ func TestServeGRPCTLS(t *testing.T) {
 		t.Errorf("Target() = %q, want 127.0.0.1", conn.Target())
 	}
 	other := certs.NewClientCertificate(t, "client-2")
-	ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
-	t.Cleanup(cancel) // the subtests run after this function returns
 
 	tests := map[string]struct {
 		conn     *grpc.ClientConn
@@ -237,6 +235,10 @@ func TestServeGRPCTLS(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			// The timeout starts here: parallel subtests may wait long for
+			// the package's other tests on a loaded machine.
+			ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
+			defer cancel()
 			var opts []grpc.CallOption
 			if name == "BearerOnTLS" {
 				opts = append(opts, oauthtest.Bearer("tok")) // works over TLS too

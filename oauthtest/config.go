@@ -88,6 +88,22 @@ type IssuerConfig struct {
 	// issuer has no path.
 	Path string
 
+	// Clients are the clients the token endpoint ([EndpointToken])
+	// authenticates. With none, every token request is refused with
+	// invalid_client.
+	Clients []Client
+
+	// TokenLifetime is how long tokens issued by the token endpoint are
+	// valid (expires_in). If zero, [DefaultLifetime]. An exchanged token
+	// never outlives its subject token.
+	TokenLifetime time.Duration
+
+	// DPoPNonce makes the token endpoint require a server nonce in DPoP
+	// proofs (RFC 9449 §8): a proof without the current one is refused
+	// with 400 use_dpop_nonce and the nonce in the DPoP-Nonce header, and
+	// every answer carries the current nonce.
+	DPoPNonce bool
+
 	// Metadata sets members of both metadata documents (RFC 8414 and
 	// OpenID discovery), replacing the issuer's own values; a nil value
 	// removes the member. Use it to serve a wrong issuer or jwks_uri.
@@ -113,6 +129,13 @@ func mergeConfigs(cfgs []IssuerConfig) IssuerConfig {
 		if n.ClientSecret != "" {
 			c.ClientSecret = n.ClientSecret
 		}
+		if n.Clients != nil {
+			c.Clients = n.Clients
+		}
+		if n.TokenLifetime != 0 {
+			c.TokenLifetime = n.TokenLifetime
+		}
+		c.DPoPNonce = c.DPoPNonce || n.DPoPNonce
 		c.TLS = c.TLS || n.TLS
 		c.InMemory = c.InMemory || n.InMemory
 		if n.Path != "" {
@@ -131,6 +154,10 @@ func mergeConfigs(cfgs []IssuerConfig) IssuerConfig {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.TokenLifetime <= 0 {
+		c.TokenLifetime = DefaultLifetime
+	}
+	c.Clients = append([]Client(nil), c.Clients...)
 	if c.ClientID == "" {
 		c.ClientID = DefaultIntrospectionClientID
 	}

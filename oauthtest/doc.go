@@ -2,6 +2,8 @@
 // tests and demos of OAuth-protected gRPC services; it is not for
 // production use.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/testing.md.
+//
 // An [Issuer] listens on 127.0.0.1 and serves what a resource server needs
 // from its authorization server, at the URLs [Issuer.EndpointURL] gives:
 //
@@ -11,7 +13,14 @@
 //     [Issuer].URL;
 //   - RFC 7662 token introspection ([EndpointIntrospection]), with
 //     client_secret_basic or client_secret_post authentication
-//     ([Issuer].ClientID and ClientSecret).
+//     ([Issuer].ClientID and ClientSecret);
+//   - a token endpoint ([EndpointToken]) for the services of a chain that
+//     call each other (package outbound): the client credentials grant and
+//     RFC 8693 token exchange (issuing act) for the [Client]s of
+//     [IssuerConfig].Clients, authenticated by client_secret_basic,
+//     private_key_jwt or tls_client_auth, with DPoP proofs (and a nonce
+//     challenge with [IssuerConfig].DPoPNonce) and tokens bound to the
+//     client certificate over mutual TLS.
 //
 // [Issuer.Token] mints RFC 9068 JWT access tokens signed with ES256
 // (default), RS256 or EdDSA; [Issuer.OpaqueToken] mints opaque tokens only
@@ -34,6 +43,11 @@
 // [Issuer.SetHeader] sets response headers such as Cache-Control, Age,
 // Expires and Date; [Issuer.Requests] counts the requests each endpoint
 // received.
+//
+// A [Transmitter] is an in-process Shared Signals transmitter for package
+// ssf: it signs Security Event Tokens ([Transmitter.SET], described by an
+// [Event]), pushes them ([Transmitter.Push], or [PushTo] in memory) and
+// serves its configuration metadata, keys and a poll endpoint.
 //
 // [NewIssuer] and [Start], the minting methods, [CheckWiring] and
 // [DPoPKey.Proof] take an [IssuerConfig], a [Token] or a [Proof] as

@@ -27,10 +27,13 @@ const (
 	EndpointOpenIDConfiguration Endpoint = "/.well-known/openid-configuration"
 	// EndpointIntrospection answers RFC 7662 introspection.
 	EndpointIntrospection Endpoint = "/introspect"
+	// EndpointToken is the token endpoint (RFC 6749 §3.2): client
+	// credentials and token exchange for [IssuerConfig].Clients.
+	EndpointToken Endpoint = "/token"
 )
 
 // endpoints lists the issuer's endpoints, in the order of Issuer.endpoints.
-var endpoints = [...]Endpoint{EndpointJWKS, EndpointOAuthMetadata, EndpointOpenIDConfiguration, EndpointIntrospection} //nolint:gochecknoglobals // static data
+var endpoints = [...]Endpoint{EndpointJWKS, EndpointOAuthMetadata, EndpointOpenIDConfiguration, EndpointIntrospection, EndpointToken} //nolint:gochecknoglobals // static data
 
 const numEndpoints = len(endpoints)
 

@@ -14,17 +14,10 @@ const maxIntrospectionBody = 64 << 10
 func (iss *Issuer) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	// RFC 7662 §2.1: "HTTP POST request with parameters sent as
 	// application/x-www-form-urlencoded".
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeJSON(w, http.StatusMethodNotAllowed, oauthError("invalid_request", "use POST"))
+	form, ok := postedForm(w, r, maxIntrospectionBody)
+	if !ok {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxIntrospectionBody)
-	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, oauthError("invalid_request", "malformed form body"))
-		return
-	}
-	form := r.PostForm
 
 	basicID, basicSecret, basic := r.BasicAuth()
 	_, postID := form["client_id"]
@@ -58,6 +51,24 @@ func (iss *Issuer) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	}
 	// token_type_hint is optional and only a hint (RFC 7662 §2.1): ignored.
 	writeJSON(w, http.StatusOK, iss.introspect(token))
+}
+
+// postedForm returns the form of a POST with an
+// application/x-www-form-urlencoded body of at most limit bytes, the only
+// requests the issuer's OAuth endpoints take (RFC 6749 §3.2, RFC 7662 §2.1);
+// it answers any other request with invalid_request and returns false.
+func postedForm(w http.ResponseWriter, r *http.Request, limit int64) (url.Values, bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, oauthError("invalid_request", "use POST"))
+		return nil, false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, oauthError("invalid_request", "malformed form body"))
+		return nil, false
+	}
+	return r.PostForm, true
 }
 
 // clientOK compares the presented credentials in constant time, as a real

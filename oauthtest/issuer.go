@@ -2,6 +2,7 @@ package oauthtest
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -12,14 +13,18 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oauthgate/oauthgate/dpop"
 )
 
 // An Issuer is an in-process OAuth 2.0 authorization server listening on
 // 127.0.0.1 (or, with [IssuerConfig].InMemory, reachable only in memory).
 // It signs access tokens, serves their keys as a JWKS, publishes discovery
-// metadata and answers token introspection. It is safe for concurrent use;
+// metadata, answers token introspection and issues tokens at its token
+// endpoint. It is safe for concurrent use;
 // faults can be switched while requests are in flight.
 //
 // Create one with [NewIssuer] in tests or [Start] elsewhere.
@@ -53,6 +58,9 @@ type Issuer struct {
 	revoked map[string]bool                         // guarded by mu
 
 	endpoints [numEndpoints]endpointState
+
+	dpop       *dpop.Verifier       // proofs at the token endpoint
+	assertions map[string]time.Time // guarded by mu; private_key_jwt jti → exp
 }
 
 // NewIssuer starts an [Issuer] configured by cfg (merged as [IssuerConfig]
@@ -97,6 +105,18 @@ func Start(cfg ...IssuerConfig) (*Issuer, error) {
 	if _, err := iss.key(c.Algorithm); err != nil {
 		return nil, err
 	}
+	// The token endpoint checks DPoP proofs with the library's verifier,
+	// on the issuer's clock.
+	dc := dpop.Config{Now: c.Now}
+	if c.DPoPNonce {
+		dc.NoncePeriod = time.Minute
+	}
+	dv, err := dpop.New(dc)
+	if err != nil {
+		return nil, fmt.Errorf("oauthtest: %w", err)
+	}
+	iss.dpop = dv
+	iss.assertions = map[string]time.Time{}
 	iss.h = iss.handler()
 	if c.InMemory {
 		// A random host name under .invalid (RFC 6761 §6.4), which never
@@ -118,6 +138,9 @@ func Start(cfg ...IssuerConfig) (*Issuer, error) {
 	iss.base = "http://" + ln.Addr().String()
 	iss.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: iss.h}}
 	if c.TLS {
+		// Ask for (without requiring) a client certificate, for
+		// tls_client_auth and certificate-bound tokens (RFC 8705).
+		iss.srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 		iss.base = "https://" + ln.Addr().String()
 		iss.srv.StartTLS()
 	} else {
@@ -286,6 +309,7 @@ func (iss *Issuer) handler() http.Handler {
 	mux.Handle("GET "+iss.endpointPath(EndpointOAuthMetadata), iss.faulty(EndpointOAuthMetadata, iss.metadataHandler(false)))
 	mux.Handle("GET "+iss.endpointPath(EndpointOpenIDConfiguration), iss.faulty(EndpointOpenIDConfiguration, iss.metadataHandler(true)))
 	mux.Handle(iss.endpointPath(EndpointIntrospection), iss.faulty(EndpointIntrospection, http.HandlerFunc(iss.serveIntrospection)))
+	mux.Handle(iss.endpointPath(EndpointToken), iss.faulty(EndpointToken, http.HandlerFunc(iss.serveToken)))
 	return mux
 }
 
@@ -300,6 +324,12 @@ func (iss *Issuer) metadataHandler(openID bool) http.Handler {
 			"jwks_uri":               iss.EndpointURL(EndpointJWKS),
 			"introspection_endpoint": iss.EndpointURL(EndpointIntrospection),
 			"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+			"token_endpoint":                                   iss.EndpointURL(EndpointToken),
+			"grant_types_supported":                            []string{"client_credentials", grantTokenExchange},
+			"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "private_key_jwt", "tls_client_auth"},
+			"token_endpoint_auth_signing_alg_values_supported": assertionAlgs,
+			"dpop_signing_alg_values_supported":                []string{string(jose.ES256), string(jose.RS256), string(jose.EdDSA)},
+			"tls_client_certificate_bound_access_tokens":       true,
 			// REQUIRED by RFC 8414 §2 and OpenID Discovery §3 even though this
 			// server has no authorization endpoint; strict parsers check it.
 			"response_types_supported": []string{"code"},

@@ -11,7 +11,8 @@ import (
 // of a service share, which package redisstore keeps in Redis: it is a
 // dpop.ReplayStore ([SharedStore.Record]) and a verify.IntrospectionCache
 // ([SharedStore.Get], [SharedStore.Set], [SharedStore.Lock],
-// [SharedStore.Unlock]), with the semantics of the commands redisstore
+// [SharedStore.Unlock]) and an ssf.Fanout ([SharedStore.Publish],
+// [SharedStore.Subscribe]), with the semantics of the commands redisstore
 // sends (SET NX PX, GET, SET PX, DEL): atomic, and every entry expiring by
 // the store's clock. Give one to several verifiers to test replicas in one
 // process, also inside a testing/synctest bubble, where no Redis can run.
@@ -27,6 +28,8 @@ type SharedStore struct {
 	// sweepAt is the size at which expired entries are dropped, as Redis
 	// drops them on its own: entries no one asks for again would pile up.
 	sweepAt int // guarded by mu
+	// topics hold the SETs of ssf.Fanout (see sharedevents.go).
+	topics map[[32]byte]*sharedTopic // guarded by mu
 }
 
 // Kinds of entry, as redisstore's name prefixes.
@@ -61,6 +64,15 @@ func (s *SharedStore) SetError(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.err = err
+	if err == nil {
+		return
+	}
+	for _, t := range s.topics { // subscriptions fail, as connections drop
+		for sub := range t.subs {
+			close(sub.queue)
+			delete(t.subs, sub)
+		}
+	}
 }
 
 // Len returns the number of live entries of every kind: recorded proofs,

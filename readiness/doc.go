@@ -4,6 +4,8 @@
 // (grpc.health.v1.Health/Check and Watch) send no traffic to a replica that
 // cannot verify tokens.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/observability.md.
+//
 // A [Watcher] polls its [Source] values and sets the health status of its
 // services: NOT_SERVING until every source is ready, SERVING while they all
 // are, and NOT_SERVING again as soon as one is not, until it recovers.

@@ -1,10 +1,14 @@
 // Package redisstore keeps the state that the replicas of a service
 // protected by oauthgate must share in Redis or Valkey: the DPoP replay
 // check ([dpop.ReplayStore]), so that a proof accepted by one replica is
-// refused by all the others, and a second-level introspection cache
+// refused by all the others, a second-level introspection cache
 // ([verify.IntrospectionCache]), so that the authorization server gets one
 // introspection request per token per CacheTTL from the whole fleet rather
-// than from each replica.
+// than from each replica, and the fan-out of Shared Signals events
+// ([ssf.Fanout]), so that an event pushed to one replica reaches every
+// replica, also one that starts later.
+//
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/operations.md.
 //
 //	client, err := valkey.NewClient(valkey.ClientOption{InitAddress: []string{"redis:6379"}, ...}) // TLS, ACL user, cluster: yours
 //	store, err := redisstore.New(client, redisstore.Config{Secret: secret}) // 32+ random bytes, the same on every replica
@@ -23,11 +27,17 @@
 // client ID. No token, proof or claim is ever a name. Kinds are r: (a
 // recorded proof, value "1"), i: (an introspection response with when it
 // was received, and an HMAC tag under the Secret that binds it to its
-// name) and l: (a fill lock). Every entry is written with PX and expires on
-// its own: a proof when no replica could accept it any more, a response at
-// the introspection CacheTTL (never beyond the token's exp) or
-// NegativeCacheTTL, a lock after at most a second. Each operation touches
-// one key, so the names need no hash tags in a cluster.
+// name), l: (a fill lock) and e: (a sorted set of the signed SETs of one
+// transmitter, scored by when each expires, also the name of the Pub/Sub
+// channel they are published on). Every entry is written with PX and
+// expires on its own: a proof when no replica could accept it any more, a
+// response at the introspection CacheTTL (never beyond the token's exp) or
+// NegativeCacheTTL, a lock after at most a second, a set of SETs after the
+// receivers' MaxAge (its members are dropped as they expire, and beyond
+// 10 000). Each operation touches one key, so the names need no hash tags
+// in a cluster. SETs are stored as received: every replica verifies their
+// signatures again, so whoever can write to the server can withhold
+// events, never forge one.
 //
 // # Failures
 //

@@ -132,7 +132,7 @@ func TestFaults_Replay(t *testing.T) {
 		f.settle(t)
 		// A server that restarts empty forgets the proofs it held, as a
 		// replica's own cache forgets its proofs when it restarts: the
-		// proof is accepted once more (see the README's Operations).
+		// proof is accepted once more (see docs/operations.md).
 		if code, why := f.call(ctx, 1, tok, proof); code != codes.OK {
 			t.Errorf("proof recorded before the restart: %v %s; want it forgotten", code, why)
 		}

@@ -31,11 +31,13 @@ const (
 	opLock
 	opUnlock
 	opProbe
+	opPublish
+	opEvents
 	numOps
 )
 
 // opNames is static data: the attribute value of each operation.
-var opNames = [numOps]string{"replay", "get", "set", "lock", "unlock", "probe"}
+var opNames = [numOps]string{"replay", "get", "set", "lock", "unlock", "probe", "publish", "events"}
 
 // Results of a round trip, the oauthgate.result attribute.
 const (

@@ -3,6 +3,8 @@
 // the service's address which authorization servers issue its tokens,
 // which scopes exist and how tokens may be presented.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/step-up-and-metadata.md.
+//
 // A [Metadata] is built once from a [Config] and the service's
 // [scopes.Policy]: scopes_supported lists every scope a rule names, so the
 // document can never drift from the .proto files. It is served over HTTP

@@ -3,6 +3,8 @@
 // or in Go ([ForService], [ForMethod]), and checks a token's
 // [scopeset.Set] against them.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/rules.md.
+//
 // A [Policy] is compiled once by [NewPolicy], before the server starts, and
 // is read-only afterwards. It is fail-closed: a method with no declaration
 // has no [Rule] and must be denied, and [Policy.Covers] lists such methods so

@@ -2,6 +2,8 @@
 // [Set], read from the space-delimited scope claim of RFC 9068 and RFC 7662
 // or from the scp array issued by ory Hydra, Azure AD and Okta.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/verifying.md.
+//
 // Strictness is deliberate: a claim of the wrong JSON type, or a scope with
 // whitespace, control characters, a double quote or a backslash, is an
 // error wrapping [ErrInvalid], never an empty set.

@@ -37,6 +37,8 @@ type Claims struct {
 	amr       []string
 	authTime  time.Time
 	tenant    string        // the tenant an issuer template matched; see Tenant
+	sid       string        // read only with Revocations; see SessionID
+	email     string        // read only with Revocations; see Email
 	leeway    time.Duration // the verifier's; see Deadline
 
 	// raw is the JSON object the claims were read from. String claims may
@@ -124,6 +126,17 @@ func (c *Claims) AuthTime() time.Time { return c.authTime }
 // any tenant's administrator decides the roles and scopes in its tokens.
 func (c *Claims) Tenant() string { return c.tenant }
 
+// SessionID returns the sid claim (OpenID Connect Front-Channel Logout
+// 1.0 §3, RFC 9068 tokens of providers that name the session), or "". It
+// is read only by a verifier configured with Revocations, which matches
+// the session subjects of shared signals events against it.
+func (c *Claims) SessionID() string { return c.sid }
+
+// Email returns the email claim, or "". It is read only by a verifier
+// configured with Revocations, which matches email subjects (RFC 9493
+// §3.2.2) against it; it is not a verified identity.
+func (c *Claims) Email() string { return c.email }
+
 // Deadline returns the instant from which the verifier that returned c
 // rejects its token as expired: exp plus that verifier's leeway (none for
 // [ParseClaims]). ok is false when the token has no exp. A stream
@@ -147,7 +160,7 @@ func (c *Claims) Raw() []byte {
 // Decode decodes the raw claim set into v, typically a pointer to a struct
 // with json tags for the custom claims an application needs. It uses the
 // JSON decoder that read the typed claims, with the semantics of
-// encoding/json/v2 (see the README's Dependencies): unlike encoding/json it
+// encoding/json/v2 (see docs/dependencies.md): unlike encoding/json it
 // matches names exactly (a field tagged "sub" never reads "Sub") and fails
 // on any repeated name and on invalid UTF-8, so a decoded value can never
 // disagree with the typed accessors. Types with an UnmarshalJSON method

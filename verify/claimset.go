@@ -10,12 +10,12 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/oauthgate/oauthgate/internal/b64url"
+	"github.com/oauthgate/oauthgate/internal/numericdate"
 	"github.com/oauthgate/oauthgate/scopeset"
 )
 
-// maxNumericDate is 9999-12-31T23:59:59Z; later dates are not dates a
-// token can honestly carry and would overflow time arithmetic.
-const maxNumericDate = 253402300799
+// maxNumericDate is the latest NumericDate accepted (numericdate.Max).
+const maxNumericDate = numericdate.Max
 
 // Bits of claimReader.seen, one per member the reader knows.
 const (
@@ -42,7 +42,14 @@ const (
 	seenACR
 	seenAMR
 	seenAuthTime
+	// Read only for continuous access evaluation (JWTConfig.Revocations):
+	// the subjects of shared signals events.
+	seenSid
+	seenEmail
 )
+
+// revocationBits are the claims a verifier reads for its Revocations.
+const revocationBits = seenSid | seenEmail
 
 // introspectionBits are the members an introspection response adds.
 const introspectionBits = seenActive | seenTokenType | seenTokenUse
@@ -73,7 +80,7 @@ type claimRules struct {
 
 // A claimReader decodes a claim set, JWT payload or introspection response,
 // into [Claims] in one pass, on the tokens of the JSON decoder that
-// [Claims.Decode] uses too (encoding/json/v2's, see README, Dependencies):
+// [Claims.Decode] uses too (encoding/json/v2's, see docs/dependencies.md):
 // the decoder checks syntax, UTF-8 and escapes, and the reader reads the
 // registered claims by their exact names (RFC 7519 §10.1.1: names are
 // case-sensitive), refuses a repeated member it knows, reads a JSON null as
@@ -296,13 +303,17 @@ func claimBit(b []byte, optional uint32) uint32 {
 		bit = seenAtHash
 	case "c_hash":
 		bit = seenCHash
+	case "sid":
+		bit = seenSid
+	case "email":
+		bit = seenEmail
 	}
 	return bit & optional
 }
 
 // claimNames is static data: the name of each seen bit, for errors.
 var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "scp", "active", "token_type", "token_use", "cnf",
-	"tid", "nonce", "at_hash", "c_hash", "acr", "amr", "auth_time"}
+	"tid", "nonce", "at_hash", "c_hash", "acr", "amr", "auth_time", "sid", "email"}
 
 func claimNameOf(bit uint32) string {
 	for i, n := range claimNames {
@@ -385,6 +396,10 @@ func (r *claimReader) claim(bit uint32) error {
 		ok = r.strings(&c.amr)
 	case seenAuthTime:
 		c.authTime, ok = r.numericDate()
+	case seenSid:
+		c.sid, ok = r.str()
+	case seenEmail:
+		c.email, ok = r.str()
 	}
 	if !ok {
 		return malformedClaim(claimNameOf(bit))

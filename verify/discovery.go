@@ -2,13 +2,11 @@ package verify
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
+
+	"github.com/oauthgate/oauthgate/internal/oauthhttp"
 )
 
 // Metadata is the part of an authorization server's metadata document
@@ -65,74 +63,24 @@ func Discover(ctx context.Context, client *http.Client, issuer string) (*Metadat
 // with the limits and URL policy of p, sending with client, a client made
 // by p.client.
 func discover(ctx context.Context, client *http.Client, issuer string, p fetchPolicy) (*Metadata, error) {
-	var errs []error
-	for _, loc := range wellKnownURLs(issuer) {
-		md, err := fetchMetadata(ctx, client, loc, issuer, p)
-		if err == nil {
-			return md, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, &UnavailableError{Op: "discover", Err: errors.Join(errs...)}
-}
-
-// wellKnownURLs returns the metadata locations for issuer, most preferred
-// first. issuer has been checked by checkIssuerURL.
-func wellKnownURLs(issuer string) []string {
-	u, _ := url.Parse(issuer) // checked by checkIssuerURL
-	// RFC 8414 §3.1 and OpenID Connect Discovery §4: a terminating "/" of
-	// the path is removed first.
-	path := strings.TrimSuffix(u.EscapedPath(), "/")
-	base := u.Scheme + "://" + u.Host
-	return []string{
-		// RFC 8414 §3.1: the well-known segment goes between host and path.
-		base + "/.well-known/oauth-authorization-server" + path,
-		// OpenID Connect Discovery §4: the segment is appended to the path.
-		base + path + "/.well-known/openid-configuration",
-	}
-}
-
-func fetchMetadata(ctx context.Context, client *http.Client, loc, issuer string, p fetchPolicy) (*Metadata, error) {
-	body, _, err := fetch(ctx, client, p, fetchRequest{method: http.MethodGet, url: loc})
+	md, err := oauthhttp.Discover(ctx, client, p.shared(), issuer)
 	if err != nil {
-		return nil, err
+		return nil, &UnavailableError{Op: "discover", Err: err}
 	}
-	var md Metadata
-	if err := json.Unmarshal(body, &md); err != nil {
-		return nil, fmt.Errorf("metadata from %s is not a JSON object: %w", loc, err)
-	}
-	// RFC 8414 §3.3: the issuer must be identical to the one the location
-	// was derived from, or the metadata must not be used (it may be an
-	// impersonation by another tenant of the same host).
-	if md.Issuer != issuer {
-		return nil, fmt.Errorf("metadata from %s names issuer %q, want %q", loc, md.Issuer, issuer)
-	}
-	for _, ep := range [...]struct{ name, url string }{
-		{"jwks_uri", md.JWKSURI},
-		{"introspection_endpoint", md.IntrospectionEndpoint},
-	} {
-		if ep.url == "" {
-			continue
-		}
-		if err := checkURL(ep.url, p.allowHTTP); err != nil {
-			return nil, fmt.Errorf("metadata from %s: %s: %w", loc, ep.name, err)
-		}
-	}
-	return &md, nil
+	return &Metadata{Issuer: md.Issuer, JWKSURI: md.JWKSURI, IntrospectionEndpoint: md.IntrospectionEndpoint}, nil
 }
 
-// checkIssuerURL checks an issuer identifier: RFC 8414 §2 wants an https
-// URL with no query or fragment.
+// discoverTransmitter is discover for a Shared Signals transmitter's
+// configuration metadata (RemoteKeySetConfig.Transmitter).
+func discoverTransmitter(ctx context.Context, client *http.Client, issuer string, p fetchPolicy) (*Metadata, error) {
+	md, err := oauthhttp.DiscoverTransmitter(ctx, client, p.shared(), issuer)
+	if err != nil {
+		return nil, &UnavailableError{Op: "discover", Err: err}
+	}
+	return &Metadata{Issuer: md.Issuer, JWKSURI: md.JWKSURI}, nil
+}
+
+// checkIssuerURL checks an issuer identifier (see oauthhttp.CheckIssuerURL).
 func checkIssuerURL(issuer string, allowHTTP bool) error {
-	if err := checkURL(issuer, allowHTTP); err != nil {
-		return fmt.Errorf("issuer: %w", err)
-	}
-	u, _ := url.Parse(issuer)
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("issuer %q has a query, fragment or user info (RFC 8414 §2)", issuer)
-	}
-	return nil
+	return oauthhttp.CheckIssuerURL(issuer, allowHTTP)
 }

@@ -1,5 +1,7 @@
 // Package verify turns access tokens into verified [Claims].
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/verifying.md.
+//
 // A [Verifier] checks one token. This package provides verifiers for JWT
 // access tokens (RFC 9068), checked with go-jose against a key set, and for
 // opaque tokens, checked through RFC 7662 introspection, plus adapters to
@@ -21,6 +23,16 @@
 // nothing a caller does to them reaches another call. A token bound to a
 // key or a certificate ([Claims.Confirmation]) must be held to its binding
 // with [CheckBinding]; package interceptor does so on every call.
+//
+// # Continuous access evaluation
+//
+// With [JWTConfig].Revocations or [IntrospectionConfig].Revocations set,
+// every verification, cache hits included, consults the [Revocations]
+// (package ssf keeps them from an identity provider's Shared Signals
+// events) after the claims are obtained: a token issued at or before an
+// event that revoked its subject is refused with [ErrRevoked]; a
+// verification older than an event that changed the subject's claims is
+// made again (see [Revocation]). Without Revocations nothing is consulted.
 //
 // # HTTP
 //

@@ -50,6 +50,11 @@ var (
 	ErrIssuedInFuture = reason.New("verify: token issued in the future", "the access token was issued in the future")
 	// ErrMissingClaim reports a required claim that is absent (exp, iss, aud).
 	ErrMissingClaim = reason.New("verify: required claim missing", "the access token lacks a required claim")
+	// ErrRevoked reports a token issued at or before an event of its
+	// identity provider that ended its subject's session, credentials or
+	// account (a Shared Signals event, see [Revocations]): the user must
+	// sign in again.
+	ErrRevoked = reason.New("verify: token revoked", "the access token was revoked")
 	// ErrInactive reports an introspection response with active false, or a
 	// token that a lookup function does not know.
 	ErrInactive = reason.New("verify: token not active", "the access token is not active")

@@ -2,51 +2,25 @@ package verify
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
+	"github.com/oauthgate/oauthgate/internal/oauthhttp"
 )
 
-// A fetchPolicy is the one HTTP policy of this package, applied to every
-// request it makes: discovery (GET), the JWKS (GET) and introspection
-// (POST). It holds
-//
-//   - the URL rule (checkURL): absolute https, or http to a loopback host
-//     with the InsecureAllowHTTP opt-in, for the configured URL, every
-//     redirect and the final URL;
-//   - redirects: re-checked against the URL rule and at most
-//     maxFetchRedirects, or refused outright (noRedirects) for requests
-//     that carry credentials;
-//   - a timeout for the whole exchange, body included;
-//   - a cap on the response body;
-//   - a JSON content type on the answer.
+// A fetchPolicy is the limits of this package's requests (discovery, the
+// JWKS, introspection) under the module's one HTTP policy, package
+// oauthhttp: the URL rule, redirects, timeout, body cap and JSON content
+// type.
 type fetchPolicy struct {
 	timeout     time.Duration
 	maxSize     int64
 	allowHTTP   bool
 	noRedirects bool
 }
-
-// maxFetchRedirects is how many redirects a GET may follow, as many as
-// browsers' lower bound; a JWKS or metadata document behind more is broken.
-const maxFetchRedirects = 5
-
-// maxErrorBody caps what is read of a non-200 body to find its OAuth error
-// code (RFC 6749 §5.2).
-const maxErrorBody = 4 << 10
 
 // A fetchRequest is one request made under a [fetchPolicy].
 type fetchRequest struct {
@@ -58,199 +32,39 @@ type fetchRequest struct {
 	// printable form.
 	auth func(*http.Request)
 	// strictJSON accepts application/json only; otherwise any JSON media
-	// type (application/json or a +json suffix, RFC 6839 §3.1) is accepted.
+	// type is accepted.
 	strictJSON bool
 }
 
-// client returns the client the policy's requests use: a copy of c, or of
-// a new client with a transport of its own and p's timeout when c is nil
-// (http.DefaultClient, which has no timeout, never is used). The copy's
-// redirect check applies the policy first and c's own CheckRedirect after;
-// the caller's client is not modified.
-func (p fetchPolicy) client(c *http.Client) *http.Client {
-	var out http.Client
-	if c != nil {
-		out = *c
-	} else {
-		out = http.Client{
-			// A transport of its own, so an owner with a Close can drop its
-			// idle connections without touching anyone else's.
-			Transport: http.DefaultTransport.(*http.Transport).Clone(),
-			Timeout:   p.timeout,
-		}
-	}
-	next := out.CheckRedirect
-	out.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if p.noRedirects {
-			// The request carries client credentials and a token: a
-			// redirect could deliver them to another host. The 3xx is
-			// returned as the answer, and refused as a non-200 status.
-			return http.ErrUseLastResponse
-		}
-		if len(via) >= maxFetchRedirects {
-			return fmt.Errorf("stopped after %d redirects", maxFetchRedirects)
-		}
-		if err := checkURL(req.URL.String(), p.allowHTTP); err != nil {
-			return fmt.Errorf("redirect refused: %w", err)
-		}
-		if next != nil {
-			return next(req, via)
-		}
-		return nil
-	}
-	return &out
+// tracerName is the instrumentation scope of verify's client spans.
+const tracerName = "github.com/oauthgate/oauthgate/verify"
+
+func (p fetchPolicy) shared() oauthhttp.Policy {
+	return oauthhttp.Policy{Timeout: p.timeout, MaxSize: p.maxSize, AllowHTTP: p.allowHTTP,
+		NoRedirects: p.noRedirects, Tracer: tracerName}
 }
 
-// fetch makes the request r with client under p and returns the body and
-// header of a 200 response with a JSON content type. Errors name the method
-// and URL, and for a non-200 answer its status and, if it is a registered
-// OAuth error code, that code; never the body, the form or credentials.
-func fetch(ctx context.Context, client *http.Client, p fetchPolicy, r fetchRequest) (_ []byte, _ http.Header, err error) {
-	ctx, span := startClientSpan(ctx, r)
-	defer func() { endClientSpan(span, err) }()
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	var body io.Reader
-	if r.form != nil {
-		body = strings.NewReader(r.form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s: %w", r.method, r.url, err)
-	}
-	if r.form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if r.strictJSON {
-		req.Header.Set("Accept", "application/json")
-	} else {
-		req.Header.Set("Accept", "application/json, application/jwk-set+json")
-	}
-	if r.auth != nil {
-		r.auth(req)
-	}
-	// The error of Do is a *url.Error naming the method and URL and the
-	// transport failure; it never quotes headers or the body.
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer func() {
-		// Drain a little so the connection can be reused.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-		_ = resp.Body.Close()
-	}()
-	// A redirect check of the caller's may have been bypassed (a
-	// RoundTripper that follows redirects itself): the final URL must
-	// satisfy the same rule as the configured one.
-	if err := checkURL(resp.Request.URL.String(), p.allowHTTP); err != nil {
-		return nil, nil, fmt.Errorf("%s %s: redirected: %w", r.method, r.url, err)
-	}
-	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
-	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("%s %s: %w", r.method, r.url, newStatusError(resp, p.maxSize))
-	}
-	if !isJSON(resp.Header.Get("Content-Type"), r.strictJSON) {
-		return nil, nil, fmt.Errorf("%s %s: response is not JSON", r.method, r.url)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, p.maxSize+1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s: reading body: %w", r.method, r.url, err)
-	}
-	if int64(len(data)) > p.maxSize {
-		return nil, nil, fmt.Errorf("%s %s: response larger than %d bytes", r.method, r.url, p.maxSize)
-	}
-	return data, resp.Header, nil
+// client returns the client the policy's requests use (see
+// oauthhttp.Policy.Client).
+func (p fetchPolicy) client(c *http.Client) *http.Client { return p.shared().Client(c) }
+
+// fetch makes the request r with client under p (see oauthhttp.Do).
+func fetch(ctx context.Context, client *http.Client, p fetchPolicy, r fetchRequest) ([]byte, http.Header, error) {
+	return oauthhttp.Do(ctx, client, p.shared(), oauthhttp.Request{Method: r.method, URL: r.url,
+		Form: r.form, Auth: r.auth, StrictJSON: r.strictJSON})
 }
 
-// isJSON reports whether the Content-Type value ct names JSON: exactly
-// application/json if strict, else also a type with the +json structured
-// syntax suffix (RFC 6839 §3.1), such as application/jwk-set+json
-// (RFC 7517 §8.5.1).
-func isJSON(ct string, strict bool) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	switch {
-	case err != nil:
-		return false
-	case mt == "application/json":
-		return true
-	case strict:
-		return false
-	}
-	return strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
-}
+// A statusError is a non-200 answer (see oauthhttp.StatusError).
+type statusError = oauthhttp.StatusError
 
-// A statusError is a non-200 answer. It quotes the OAuth error code
-// (RFC 6749 §5.2, RFC 6750 §3.1) only when it is a registered one, never
-// free text from the body.
-type statusError struct {
-	code      int
-	oauthCode string
-}
-
-func newStatusError(resp *http.Response, maxSize int64) *statusError {
-	e := &statusError{code: resp.StatusCode}
-	var body struct {
-		Error string `json:"error"`
-	}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, min(maxSize, maxErrorBody)))
-	if json.Unmarshal(data, &body) == nil {
-		switch body.Error {
-		case "invalid_request", "invalid_client", "unauthorized_client", "invalid_token",
-			"insufficient_scope", "temporarily_unavailable", "server_error", "access_denied":
-			e.oauthCode = body.Error
-		}
-	}
-	return e
-}
-
-func (e *statusError) Error() string {
-	msg := "status " + strconv.Itoa(e.code)
-	if e.oauthCode != "" {
-		msg += " (" + e.oauthCode + ")"
-	}
-	return msg
-}
-
-// checkURL requires an absolute https URL; with allowHTTP, http is also
-// accepted for a loopback host ("localhost" or a loopback IP), never for
-// another host. A URL with user information is refused without being
-// quoted, so that a password in it never reaches an error.
-func checkURL(raw string, allowHTTP bool) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("invalid URL")
-	}
-	if u.User != nil {
-		return errors.New("URL carries user information; never put credentials in a URL")
-	}
-	if u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("URL %q is not an absolute URL with a host", raw)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if allowHTTP && isLoopback(u.Hostname()) {
-			return nil
-		}
-		if allowHTTP {
-			return fmt.Errorf("URL %q uses http on a host that is not loopback; https is required", raw)
-		}
-		return fmt.Errorf("URL %q uses http; https is required (InsecureAllowHTTP permits http to a loopback host only)", raw)
-	default:
-		return fmt.Errorf("URL %q: scheme must be https", raw)
-	}
-}
+// checkURL is the URL rule (see oauthhttp.CheckURL).
+func checkURL(raw string, allowHTTP bool) error { return oauthhttp.CheckURL(raw, allowHTTP) }
 
 // isLoopback reports whether host names this machine.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func isLoopback(host string) bool { return oauthhttp.IsLoopback(host) }
+
+// isJSON reports whether ct names JSON (see oauthhttp.IsJSON).
+func isJSON(ct string, strict bool) bool { return oauthhttp.IsJSON(ct, strict) }
 
 // cacheLifetime returns the freshness lifetime of a response that remains,
 // for a private cache that received it now (RFC 9111 §4.2): max-age wins
@@ -321,46 +135,4 @@ func parseDeltaSeconds(s string) time.Duration {
 		n = 1 << 31
 	}
 	return time.Duration(n) * time.Second
-}
-
-// tracerName is the instrumentation scope of verify's client spans.
-const tracerName = "github.com/oauthgate/oauthgate/verify"
-
-// startClientSpan starts the OpenTelemetry client span of one request to
-// the authorization server (discovery, JWKS, introspection), with the
-// global TracerProvider: a no-op until the application installs an SDK.
-// Its attributes follow the HTTP client semantic conventions and name the
-// request only: method, server, and the URL without its query; never a
-// header, the form (which holds the token) or credentials.
-func startClientSpan(ctx context.Context, r fetchRequest) (context.Context, trace.Span) {
-	attrs := []attribute.KeyValue{attribute.String("http.request.method", r.method)}
-	if u, err := url.Parse(r.url); err == nil {
-		attrs = append(attrs, attribute.String("server.address", u.Hostname()),
-			attribute.String("url.full", u.Scheme+"://"+u.Host+u.EscapedPath()))
-		if port := u.Port(); port != "" {
-			if n, err := strconv.Atoi(port); err == nil {
-				attrs = append(attrs, attribute.Int("server.port", n))
-			}
-		}
-	}
-	return otel.GetTracerProvider().Tracer(tracerName).Start(ctx, r.method,
-		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-}
-
-// endClientSpan ends span, marking it failed with the kind of error (never
-// its text, which may quote the server's answer) if err is not nil.
-func endClientSpan(span trace.Span, err error) {
-	if err != nil {
-		kind := "error"
-		var se *statusError
-		switch {
-		case errors.As(err, &se):
-			kind = strconv.Itoa(se.code)
-		case errors.Is(err, context.DeadlineExceeded):
-			kind = "timeout"
-		}
-		span.SetAttributes(attribute.String("error.type", kind))
-		span.SetStatus(codes.Error, kind)
-	}
-	span.End()
 }

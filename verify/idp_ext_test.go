@@ -26,7 +26,7 @@ const (
 )
 
 // providerRecipes are the recipes of "Tokens from identity providers" in
-// the README, field for field: a change to one must change the other.
+// docs/verifying.md, field for field: a change to one must change the other.
 // Each recipe is one or more JWTConfigs sharing one key set; several go
 // through NewIssuers.
 var providerRecipes = map[string][]verify.JWTConfig{
@@ -160,7 +160,7 @@ func entraV1(extra map[string]any) []oauthtest.Token {
 	return append(claims(c, "client_id"), entraHeader...)
 }
 
-// TestProviderRecipes is the README's recipe table: each recipe accepts
+// TestProviderRecipes is the recipe table of docs/verifying.md: each recipe accepts
 // its provider's genuine token shapes and refuses the neighbouring
 // confusions, and the authority set is what proto rules would check.
 func TestProviderRecipes(t *testing.T) {

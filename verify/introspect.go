@@ -38,20 +38,21 @@ import (
 // An Introspection is safe for concurrent use. It starts no background
 // goroutine that outlives a request's Timeout, so it needs no Close.
 type Introspection struct {
-	endpoint string
-	client   *http.Client
-	policy   fetchPolicy
-	creds    *clientCredentials // a pointer: fmt and slog print its address only
-	rules    claimRules
-	ttl      time.Duration
-	negTTL   time.Duration
-	leeway   time.Duration
-	now      func() time.Time
-	cache    *tokencache.Cache[introspected]
-	shared   *sharedCache    // nil: no IntrospectionConfig.SharedCache
-	metrics  *cacheMetrics   // nil records nothing
-	requests *requestMetrics // nil records nothing
-	timing   *verifyTiming
+	endpoint    string
+	client      *http.Client
+	policy      fetchPolicy
+	creds       *clientCredentials // a pointer: fmt and slog print its address only
+	rules       claimRules
+	ttl         time.Duration
+	negTTL      time.Duration
+	leeway      time.Duration
+	now         func() time.Time
+	cache       *tokencache.Cache[introspected]
+	shared      *sharedCache    // nil: no IntrospectionConfig.SharedCache
+	revocations Revocations     // nil: no continuous access evaluation
+	metrics     *cacheMetrics   // nil records nothing
+	requests    *requestMetrics // nil records nothing
+	timing      *verifyTiming
 	// answering is whether the endpoint gave a well-formed answer to the
 	// last request that ended (see Ready). A pointer keeps Introspection
 	// free of noCopy values: printing a dereferenced one is tested.
@@ -66,6 +67,9 @@ type introspected struct {
 	// body is the response the result was read from, for the shared
 	// cache; fill drops it before the result is cached in the process.
 	body []byte
+	// at is when the request that got the answer started, for
+	// Revocations.
+	at time.Time
 }
 
 // Verify introspects token, or answers from the cache, and returns its
@@ -110,7 +114,41 @@ func (i *Introspection) verifyCacheHit(ctx context.Context, token string) (c *Cl
 	if err := checkTimes(i.now(), r.claims); err != nil {
 		return nil, hit, err
 	}
+	if i.revocations != nil {
+		return i.revoked(ctx, key, token, r, hit)
+	}
 	return r.claims, hit, nil
+}
+
+// revoked applies the Revocations to r, the answer about token from the
+// cache or just obtained (see Revocation): a stale answer is replaced by
+// a new introspection, past the shared cache, whose answer is cached.
+func (i *Introspection) revoked(ctx context.Context, key tokencache.Key, token string, r introspected, hit bool) (*Claims, bool, error) {
+	rv := i.revocations.Lookup(r.claims)
+	if rv.IsZero() {
+		return r.claims, hit, nil
+	}
+	switch rv.verdict(r.claims, r.at, false, false) {
+	case revocationRevoked:
+		return nil, hit, &TokenError{Reason: ErrRevoked, Claim: "iat"}
+	case revocationNone, revocationStepUp:
+		return r.claims, hit, nil
+	}
+	// Stale: the shared cache may hold the same old answer, so ask.
+	i.cache.Remove(key, func(introspected) bool { return true })
+	fresh, ttl, err := i.introspectTimed(ctx, token, false)
+	if err != nil {
+		return nil, false, err
+	}
+	fresh.body = nil
+	i.cache.Set(key, fresh, 0, ttl)
+	if fresh.err != nil {
+		return nil, false, fresh.err
+	}
+	if rv.verdict(fresh.claims, fresh.at, true, false) == revocationRevoked {
+		return nil, false, &TokenError{Reason: ErrRevoked, Claim: "iat"}
+	}
+	return fresh.claims, false, nil
 }
 
 // Ready reports whether the introspection endpoint answered the last
@@ -186,11 +224,12 @@ func (i *Introspection) introspect(ctx context.Context, token string, probe bool
 // ask sends the introspection request for token and reads the answer.
 func (i *Introspection) ask(ctx context.Context, token string) (introspected, time.Duration, error) {
 	// RFC 7662 §2.1.
+	at := i.now()
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	body, _, err := fetch(ctx, i.client, i.policy, fetchRequest{
 		method: http.MethodPost, url: i.endpoint, form: form, auth: i.creds.apply(form), strictJSON: true,
 	})
-	if se, ok := errors.AsType[*statusError](err); ok && (se.code == http.StatusUnauthorized || se.code == http.StatusForbidden) {
+	if se, ok := errors.AsType[*statusError](err); ok && (se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden) {
 		// The endpoint rejects this client, not the token.
 		err = fmt.Errorf("%w; check the client credentials and AuthMethod", err)
 	}
@@ -204,13 +243,13 @@ func (i *Introspection) ask(ctx context.Context, token string) (introspected, ti
 		if !errors.Is(err, ErrInvalidToken) {
 			return introspected{}, 0, introspectUnavailable(err)
 		}
-		return introspected{err: err, body: body}, i.negTTL, nil
+		return introspected{err: err, body: body, at: at}, i.negTTL, nil
 	}
 	ttl := i.ttl
 	if !claims.expiry.IsZero() {
 		ttl = min(ttl, claims.expiry.Sub(now))
 	}
-	return introspected{claims: claims, body: body}, ttl, nil
+	return introspected{claims: claims, body: body, at: at}, ttl, nil
 }
 
 func introspectUnavailable(err error) error { return &UnavailableError{Op: "introspect", Err: err} }

@@ -119,8 +119,14 @@ type IntrospectionConfig struct {
 	// Now returns the current time, for exp and nbf checks and cache expiry.
 	// If nil, time.Now is used.
 	Now func() time.Time
-	// MeterProvider receives the verifier's OpenTelemetry metrics (see the
-	// README's Observability section): the verification duration
+	// Revocations, if set, are consulted on every verification, cache hits
+	// included, as with [JWTConfig].Revocations; an answer made stale by an
+	// event is replaced by a new introspection, past the shared cache. With
+	// them the sid and email members are read too. If nil, there is no
+	// such check.
+	Revocations Revocations
+	// MeterProvider receives the verifier's OpenTelemetry metrics (see
+	// docs/observability.md): the verification duration
 	// (oauthgate.verification.duration with oauthgate.verifier
 	// "introspection") and, only when it is set, the introspection cache's
 	// and requests' (oauthgate.cache.* with oauthgate.cache
@@ -183,6 +189,10 @@ func NewIntrospection(cfg IntrospectionConfig) (*Introspection, error) {
 		now:    cfg.Now,
 
 		answering: new(atomic.Bool),
+	}
+	if cfg.Revocations != nil {
+		i.revocations = cfg.Revocations
+		i.rules.optional |= revocationBits
 	}
 	if i.now == nil {
 		i.now = time.Now

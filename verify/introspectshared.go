@@ -231,11 +231,11 @@ func (i *Introspection) decodeShared(v []byte) (introspected, time.Duration, err
 		if !errors.Is(err, ErrInvalidToken) {
 			return introspected{}, 0, errSharedValue
 		}
-		return introspected{err: err}, min(fetched.Add(i.negTTL).Sub(now), i.negTTL), nil
+		return introspected{err: err, at: fetched}, min(fetched.Add(i.negTTL).Sub(now), i.negTTL), nil
 	}
 	ttl := min(fetched.Add(i.ttl).Sub(now), i.ttl)
 	if !claims.expiry.IsZero() {
 		ttl = min(ttl, claims.expiry.Sub(now))
 	}
-	return introspected{claims: claims}, ttl, nil
+	return introspected{claims: claims, at: fetched}, ttl, nil
 }

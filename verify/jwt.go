@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/oauthgate/oauthgate/internal/jwsmemo"
+	"github.com/oauthgate/oauthgate/internal/mediatype"
 )
 
 // A JWT verifies JWT access tokens (RFC 9068) signed by an issuer whose
@@ -32,7 +32,7 @@ import (
 // their permissions are (Entra ID roles, Auth0 permissions, Keycloak
 // realm_access.roles), ClientIDAudience for tokens without aud (Amazon
 // Cognito), Tenants or AnyTenant for multi-tenant issuers (Entra ID), and
-// InsecureAcceptIDTokens for ID tokens used as bearer tokens. The README's
+// InsecureAcceptIDTokens for ID tokens used as bearer tokens. docs/verifying.md's
 // "Tokens from identity providers" has a tested recipe per provider.
 //
 // # Verified-token cache
@@ -66,7 +66,9 @@ type JWT struct {
 	leeway         time.Duration
 	maxTokenSize   int
 	now            func() time.Time
-	cache          *jwtCache // nil when disabled
+	cache          *jwtCache    // nil when disabled
+	revocations    Revocations  // nil: no continuous access evaluation
+	generation     generational // revocations, if it is one; else nil
 	timing         *verifyTiming
 	headers        jwsmemo.Memo[struct{}]
 	scopes         scopeMemo
@@ -110,7 +112,26 @@ func (j *JWT) verifyCacheHit(ctx context.Context, token string) (c *Claims, hit 
 		return j.verifyCached(ctx, token)
 	}
 	c, _, err = j.verify(ctx, token)
+	if err == nil && j.revocations != nil {
+		c, err = j.revoked(c)
+	}
 	return c, false, err
+}
+
+// revoked applies the Revocations to the claims of a token verified just
+// now (see Revocation).
+func (j *JWT) revoked(c *Claims) (*Claims, error) {
+	r := j.revocations.Lookup(c)
+	if r.IsZero() {
+		return c, nil
+	}
+	switch r.verdict(c, time.Time{}, true, true) {
+	case revocationRevoked:
+		return nil, &TokenError{Reason: ErrRevoked, Claim: "iat"}
+	case revocationStepUp:
+		return c.withoutStepUp(), nil
+	}
+	return c, nil
 }
 
 // verify checks token without the cache and returns its claims and, for the
@@ -309,12 +330,5 @@ func (j *JWT) checkHeader(h *jose.Header) error {
 }
 
 // mediaTypeIs reports whether the typ or cty value v names the media type
-// application/want. RFC 7515 §4.1.9: the "application/" prefix may be
-// omitted, and media types compare case-insensitively (RFC 2045 §5.1).
-func mediaTypeIs(v, want string) bool {
-	const prefix = "application/"
-	if len(v) > len(prefix) && strings.EqualFold(v[:len(prefix)], prefix) {
-		v = v[len(prefix):]
-	}
-	return strings.EqualFold(v, want)
-}
+// application/want (package mediatype, shared with package ssf).
+func mediaTypeIs(v, want string) bool { return mediatype.Is(v, want) }

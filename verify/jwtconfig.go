@@ -54,7 +54,7 @@ type JWTConfig struct {
 	AcceptUntyped bool
 	// Types is the allowlist of typ header values accepted, for issuers
 	// that do not implement RFC 9068 (see "Tokens from identity providers"
-	// in the README). Values compare as media types: case-insensitively,
+	// in docs/verifying.md). Values compare as media types: case-insensitively,
 	// with or without "application/". The empty string accepts a token
 	// without typ. If Types is empty, only "at+jwt" is accepted (or what
 	// AcceptUntyped says). A type other than at+jwt also makes the verifier
@@ -126,6 +126,13 @@ type JWTConfig struct {
 	MaxTokenSize int
 	// Now returns the current time. If Now is nil, time.Now is used.
 	Now func() time.Time
+	// Revocations, if set, are consulted on every verification, cache hits
+	// included, for events that ended or changed the token's subject after
+	// it was issued (see [Revocation] for what each does); package ssf
+	// keeps them from an identity provider's Shared Signals events. With
+	// them the verifier also reads the sid and email claims, which a
+	// duplicate then makes malformed. If nil, there is no such check.
+	Revocations Revocations
 
 	// DisableCache turns the verified-token cache off, so that every call
 	// checks a signature. By default a token string that verified is
@@ -138,7 +145,7 @@ type JWTConfig struct {
 	// 10 000 is used. Negative values are rejected by NewJWT.
 	CacheSize int
 	// CacheMaxBytes bounds the memory the cache holds, counting each
-	// entry's token, payload and a fixed overhead of 896 bytes. If
+	// entry's token, payload and a fixed overhead of 1024 bytes. If
 	// CacheMaxBytes is 0, 16 MiB is used. The bound is split over up to 16
 	// shards; a token too large for its shard's part is not cached.
 	// Negative values are rejected by NewJWT.
@@ -147,8 +154,8 @@ type JWTConfig struct {
 	// the token's exp. If CacheMaxTTL is 0, 5 minutes is used. Negative
 	// values are rejected by NewJWT.
 	CacheMaxTTL time.Duration
-	// MeterProvider receives the verifier's OpenTelemetry metrics (see the
-	// README's Observability section): the verification duration
+	// MeterProvider receives the verifier's OpenTelemetry metrics (see
+	// docs/observability.md): the verification duration
 	// (oauthgate.verification.duration with oauthgate.verifier "jwt") and,
 	// only when it is set, the verified-token cache's (oauthgate.cache.*
 	// with oauthgate.cache "jwt"), which stay registered for the life of
@@ -265,6 +272,11 @@ func NewJWT(keys KeySet, cfg JWTConfig) (*JWT, error) {
 		auth: auth, tenant: tenant}
 	if tenant != nil {
 		j.rules.optional |= seenTid
+	}
+	if cfg.Revocations != nil {
+		j.revocations = cfg.Revocations
+		j.generation, _ = cfg.Revocations.(generational)
+		j.rules.optional |= revocationBits
 	}
 	// token_use is always read: "id" marks an ID token (checkTokenKind).
 	j.rules.optional |= seenTokenUse

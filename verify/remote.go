@@ -554,12 +554,16 @@ func (r *RemoteKeySet) fetchSet(regular bool) (*snapshot, error) {
 	u := r.jwksURL
 	r.mu.Unlock()
 	if u == "" {
-		md, err := discover(r.ctx, r.client, r.cfg.Issuer, r.policy)
+		issuer, discoverFn := r.cfg.Issuer, discover
+		if r.cfg.Transmitter != "" {
+			issuer, discoverFn = r.cfg.Transmitter, discoverTransmitter
+		}
+		md, err := discoverFn(r.ctx, r.client, issuer, r.policy)
 		if err != nil {
 			return nil, err
 		}
 		if md.JWKSURI == "" {
-			return nil, fmt.Errorf("metadata of issuer %s has no jwks_uri", r.cfg.Issuer)
+			return nil, fmt.Errorf("metadata of issuer %s has no jwks_uri", issuer)
 		}
 		u = md.JWKSURI
 		r.mu.Lock()

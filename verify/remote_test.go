@@ -53,6 +53,11 @@ func newTestRemote(t testing.TB, iss *oauthtest.Issuer, cfg RemoteKeySetConfig) 
 		cfg.HTTPClient = iss.Client()
 	}
 	cfg.InsecureAllowHTTP = true
+	if cfg.Timeout == 0 {
+		// A loaded CI machine can take seconds to answer on loopback:
+		// only the test's context bounds a fetch, unless a test sets one.
+		cfg.Timeout = remoteTestTimeout
+	}
 	r, err := NewRemoteKeySet(cfg)
 	if err != nil {
 		t.Fatalf("NewRemoteKeySet() error = %v", err)

@@ -24,8 +24,8 @@ const (
 	maxBackoffBase = time.Second
 )
 
-// RemoteKeySetConfig configures a [RemoteKeySet]. Exactly one of URL and
-// Issuer must be set. It must not be modified after it is passed to
+// RemoteKeySetConfig configures a [RemoteKeySet]. Exactly one of URL,
+// Issuer and Transmitter must be set. It must not be modified after it is passed to
 // [NewRemoteKeySet].
 type RemoteKeySetConfig struct {
 	// URL is the jwks_uri of the authorization server. It must be an https
@@ -35,6 +35,12 @@ type RemoteKeySetConfig struct {
 	// URL) whose jwks_uri is found with [Discover] on the first fetch. The
 	// discovered jwks_uri is kept for the life of the key set.
 	Issuer string
+	// Transmitter, as another alternative, is the issuer of a Shared
+	// Signals transmitter (an https URL), whose jwks_uri, the keys that
+	// sign its Security Event Tokens, is found in its transmitter
+	// configuration metadata (/.well-known/ssf-configuration, SSF 1.0
+	// §7.2) on the first fetch, as for Issuer. Package ssf uses it.
+	Transmitter string
 	// HTTPClient makes the requests. If nil, a client with the Timeout
 	// below is used; http.DefaultClient, which has no timeout, never is.
 	// Whatever the client, a redirect to a URL the policy forbids (see
@@ -82,8 +88,8 @@ type RemoteKeySetConfig struct {
 	InsecureAllowHTTP bool
 	// Now returns the current time. If nil, time.Now is used.
 	Now func() time.Time
-	// MeterProvider receives the key set's OpenTelemetry metrics (see the
-	// README's Observability section). If nil, otel.GetMeterProvider is
+	// MeterProvider receives the key set's OpenTelemetry metrics (see
+	// docs/observability.md). If nil, otel.GetMeterProvider is
 	// used, which records nothing until an SDK is installed.
 	MeterProvider metric.MeterProvider
 }
@@ -92,11 +98,17 @@ type RemoteKeySetConfig struct {
 // network I/O: the first fetch happens on the first call to Keys or
 // [RemoteKeySet.WaitReady]. The caller must call [RemoteKeySet.Close].
 func NewRemoteKeySet(cfg RemoteKeySetConfig) (*RemoteKeySet, error) {
-	switch {
-	case cfg.URL == "" && cfg.Issuer == "":
+	switch set := btoi(cfg.URL != "") + btoi(cfg.Issuer != "") + btoi(cfg.Transmitter != ""); {
+	case set == 0:
 		return nil, errors.New("verify: RemoteKeySetConfig needs URL (the jwks_uri) or Issuer (to discover it)")
-	case cfg.URL != "" && cfg.Issuer != "":
+	case set > 1 && cfg.Transmitter != "":
+		return nil, errors.New("verify: RemoteKeySetConfig has Transmitter and URL or Issuer; set exactly one")
+	case set > 1:
 		return nil, errors.New("verify: RemoteKeySetConfig has both URL and Issuer; set exactly one")
+	case cfg.Transmitter != "":
+		if err := checkIssuerURL(cfg.Transmitter, cfg.InsecureAllowHTTP); err != nil {
+			return nil, fmt.Errorf("verify: RemoteKeySetConfig.Transmitter: %w", err)
+		}
 	case cfg.URL != "":
 		if err := checkURL(cfg.URL, cfg.InsecureAllowHTTP); err != nil {
 			return nil, fmt.Errorf("verify: RemoteKeySetConfig.URL: %w", err)
@@ -161,4 +173,11 @@ func NewRemoteKeySet(cfg RemoteKeySetConfig) (*RemoteKeySet, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

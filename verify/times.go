@@ -1,44 +1,17 @@
 package verify
 
 import (
-	"math"
-	"strconv"
 	"time"
+
+	"github.com/oauthgate/oauthgate/internal/numericdate"
 )
 
 // This file holds the one time rule of the package: NumericDate values
 // (RFC 7519 §2) and the checks of exp, nbf, iat and auth_time.
 
-// parseNumericDate converts a JSON number (RFC 7519 §2 NumericDate: seconds
-// since the epoch, possibly fractional) to a time in UTC. Negative values
-// and values past the year 9999 are refused.
-func parseNumericDate(b []byte) (time.Time, bool) {
-	if len(b) == 0 || b[0] == '-' {
-		return time.Time{}, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return parseFractionalDate(b)
-		}
-		n = n*10 + int64(c-'0')
-		if n > maxNumericDate {
-			return time.Time{}, false
-		}
-	}
-	return time.Unix(n, 0).UTC(), true
-}
-
-// parseFractionalDate is parseNumericDate's slow path, for 1.5 and 1e9.
-func parseFractionalDate(b []byte) (time.Time, bool) {
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
-		return time.Time{}, false
-	}
-	sec := math.Floor(f)
-	nsec := math.Round((f - sec) * 1e9)
-	return time.Unix(int64(sec), int64(nsec)).UTC(), true
-}
+// parseNumericDate converts a JSON number (RFC 7519 §2 NumericDate) to a
+// time in UTC: the rule of package numericdate, shared with package ssf.
+func parseNumericDate(b []byte) (time.Time, bool) { return numericdate.Parse(b) }
 
 // checkTimes is the one time rule of this package, applied by every
 // verifier on every call, cached or not: the token has expired from exp

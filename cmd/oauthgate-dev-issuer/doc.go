@@ -2,6 +2,8 @@
 // development: it lets the example server, grpcurl and your own service run
 // end to end on a fresh machine, without a real authorization server.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/example-server.md.
+//
 //	go run ./cmd/oauthgate-dev-issuer serve
 //	go run ./cmd/oauthgate-dev-issuer token -scope read:reports
 //

@@ -2,6 +2,8 @@
 // oauthgate policy of .proto files at build time and writes a policy report
 // that reviewers can read.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/plugin.md.
+//
 // It compiles the (oauthgate.v1.method) and (oauthgate.v1.service) options
 // of the files to generate with scopes.NewPolicy, and their conditions with
 // conditions.Compile, the functions a server calls at start-up, so a build

@@ -102,7 +102,7 @@ func TestBinary(t *testing.T) {
 }
 
 // TestBufGenerate runs buf generate, with managed mode on, on a module laid
-// out as the README's "Using oauthgate from your module" says: a service
+// out as docs/generating.md says: a service
 // with an unannotated RPC fails the build with the method and its line.
 func TestBufGenerate(t *testing.T) {
 	t.Parallel()

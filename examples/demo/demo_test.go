@@ -59,6 +59,7 @@ func TestRun(t *testing.T) {
 		{"GetReport alice/r-1", "alice read, new key, JWKS back", codes.OK, "", `"Q1 sales", owner alice`, noChallenge},
 		{"GetReport alice/r-1", "opaque alice read", codes.OK, "", `"Q1 sales", owner alice`, noChallenge},
 		{"GetReport alice/r-1", "opaque alice read, revoked", codes.Unauthenticated, "INVALID_TOKEN", "", `error_description="the access token is not active"`},
+		{"ListReports every 500ms", "alice read, session revoked", codes.Unauthenticated, "TOKEN_REVOKED", "", `error_description="the access token was revoked"`},
 	}
 	if len(results) != len(want) {
 		t.Fatalf("run() returned %d rows, want %d\n%s", len(results), len(want), out.String())
@@ -100,6 +101,11 @@ func TestRun(t *testing.T) {
 	// The expiring stream delivered messages before it was cut.
 	if got := results[18].Result; !strings.Contains(got, "reports, then: the access token expired") || strings.HasPrefix(got, "0 ") {
 		t.Errorf("mid-stream expiry result = %q, want some reports, then expiry", got)
+	}
+
+	// The revoked stream delivered messages before the event cut it.
+	if got := results[len(results)-1].Result; !strings.Contains(got, "reports, then: the access token was revoked") || strings.HasPrefix(got, "0 ") {
+		t.Errorf("revoked stream result = %q, want some reports, then the revocation", got)
 	}
 
 	if len(sent) < 15 {

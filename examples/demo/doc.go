@@ -21,6 +21,7 @@
 // condition (alice reading bob's report is denied with CONDITION_NOT_MET,
 // naming the condition; an admin reads it); public methods; both streaming
 // kinds; a token that expires mid-stream; a JWKS outage, which answers
-// Unavailable rather than condemning a good token; and opaque tokens,
-// active and revoked.
+// Unavailable rather than condemning a good token; opaque tokens, active
+// and revoked; and a stream ended at once by a CAEP session-revoked event
+// that an in-process Shared Signals transmitter pushes (package ssf).
 package main

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -14,7 +16,9 @@ import (
 
 	"github.com/oauthgate/oauthgate/examples/reports"
 	"github.com/oauthgate/oauthgate/examples/reports/reportsv1"
+	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/ssf"
 	"github.com/oauthgate/oauthgate/verify"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -28,6 +32,9 @@ import (
 // audience identifies the report service; the issuer puts it in every
 // token's aud unless a scenario says otherwise.
 const audience = "https://reports.example.com"
+
+// ssfAudience identifies the report service's Shared Signals receiver.
+const ssfAudience = "https://reports.example.com/ssf"
 
 // unknownKeyCooldown is the demo's RemoteKeySetConfig.UnknownKeyCooldown,
 // shortened from 30s so that the JWKS recovery scenario needs no long wait.
@@ -96,9 +103,31 @@ func run(ctx context.Context, w io.Writer, onToken func(string)) (results []Resu
 	if err := keys.WaitReady(ctx); err != nil {
 		return nil, err
 	}
+	// Continuous access evaluation: an in-process Shared Signals
+	// transmitter pushes CAEP events to a receiver on 127.0.0.1; the
+	// verifiers consult the Revocations on every call, and open streams
+	// subscribe to them.
+	tr, err := oauthtest.StartTransmitter()
+	if err != nil {
+		return nil, err
+	}
+	defer tr.Close()
+	revocations, err := ssf.NewRevocations(ssf.RevocationsConfig{Retention: time.Hour})
+	if err != nil {
+		return nil, err
+	}
+	receiver, err := ssf.NewReceiver(revocations, ssf.Config{Issuer: tr.URL, Audience: ssfAudience, InsecureAllowHTTP: true})
+	if err != nil {
+		return nil, err
+	}
+	defer receiver.Close()
+	push := httptest.NewServer(receiver)
+	defer push.Close()
+
 	// A leeway of 1ms (the default is 30s) lets the stream below end at
 	// its token's exp within the demo's second.
-	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{audience}, Leeway: time.Millisecond})
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{audience}, Leeway: time.Millisecond,
+		Revocations: revocations})
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +147,7 @@ func run(ctx context.Context, w io.Writer, onToken func(string)) (results []Resu
 		return nil, err
 	}
 
-	srv, err := reports.NewServer(verifier)
+	srv, err := reports.NewServer(verifier, reports.WithInterceptorOptions(interceptor.WithRevocations(revocations)))
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +172,7 @@ func run(ctx context.Context, w io.Writer, onToken func(string)) (results []Resu
 	}
 	defer conn.Close()
 
-	d := &demo{iss: iss, reports: reportsv1.NewReportServiceClient(conn), health: healthpb.NewHealthClient(conn), onToken: onToken}
+	d := &demo{iss: iss, tr: tr, push: push.URL, reports: reportsv1.NewReportServiceClient(conn), health: healthpb.NewHealthClient(conn), onToken: onToken}
 	if err := d.script(ctx); err != nil {
 		return d.results, err
 	}
@@ -157,6 +186,8 @@ func run(ctx context.Context, w io.Writer, onToken func(string)) (results []Resu
 // demo holds what the scenarios share.
 type demo struct {
 	iss     *oauthtest.Issuer
+	tr      *oauthtest.Transmitter
+	push    string // the receiver's push endpoint
 	reports reportsv1.ReportServiceClient
 	health  healthpb.HealthClient
 	onToken func(string)
@@ -255,7 +286,42 @@ func (d *demo) script(ctx context.Context) error {
 	if err := d.do(ctx, "GetReport alice/r-1", "opaque alice read", d.opaque(false), aliceR1); err != nil {
 		return err
 	}
-	return d.do(ctx, "GetReport alice/r-1", "opaque alice read, revoked", d.opaque(true), aliceR1)
+	if err := d.do(ctx, "GetReport alice/r-1", "opaque alice read, revoked", d.opaque(true), aliceR1); err != nil {
+		return err
+	}
+
+	// The identity provider revokes alice's session while her stream
+	// runs: the CAEP session-revoked event it pushes ends the stream at
+	// once, not at the token's exp an hour away.
+	pushed := make(chan error, 1)
+	go func() {
+		time.Sleep(revokeAfter)
+		pushed <- d.revokeSession(ctx, reports.SubjectAlice)
+	}()
+	if err := d.do(ctx, fmt.Sprintf("ListReports every %s", streamInterval), "alice read, session revoked",
+		d.jwt(aliceRead(oauthtest.Token{Claims: map[string]any{"iat": time.Now().Add(-time.Second).Unix()}})...),
+		listReports(c, streamInterval)); err != nil {
+		return err
+	}
+	return <-pushed
+}
+
+// revokeAfter is when, after the revoked stream starts, the event is
+// pushed: after its first message, well before its last.
+const revokeAfter = 700 * time.Millisecond
+
+// revokeSession pushes a CAEP session-revoked event for sub, as an
+// identity provider would.
+func (d *demo) revokeSession(ctx context.Context, sub string) error {
+	set, err := d.tr.MintSET(oauthtest.Event{Audience: ssfAudience, Type: ssf.SessionRevoked, Subject: oauthtest.IssSub(d.iss.URL, sub)})
+	if err != nil {
+		return err
+	}
+	status, body, err := d.tr.PushContext(ctx, d.push, set)
+	if err == nil && status != http.StatusAccepted {
+		err = fmt.Errorf("push of session-revoked: %d %s", status, body)
+	}
+	return err
 }
 
 // jwt mints a JWT access token when the step runs.

@@ -8,7 +8,7 @@
 //	go run . -issuer https://auth.example.com/ -audience https://reports.example.com -metrics-addr 127.0.0.1:9464
 //
 // The metrics are the interceptor's, the key set's, the token caches' and
-// introspection's (see the README's Observability section); they never
+// introspection's (see docs/observability.md); they never
 // carry a token, a subject or a client ID. The exporter has a Prometheus
 // registry of its own, so /metrics holds only them.
 //

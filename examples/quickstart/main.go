@@ -1,4 +1,4 @@
-// Command quickstart is the README's quickstart, compiled and tested: a
+// Command quickstart is docs/wiring.md's complete server, compiled and tested: a
 // report service protected by oauthgate, with recovery from
 // go-grpc-middleware, grpc health declared public, and the start-up check
 // (report_test.go checks the wiring).

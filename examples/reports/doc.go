@@ -17,6 +17,9 @@
 //
 // [NewServer] wires all of it, with grpc health and reflection declared
 // public, and refuses to build a server with an RPC that has no rule.
+// [NewConnectHandler] serves the same service, policy and conditions with
+// connect-go behind a connectgate.Gate: Connect, gRPC and gRPC-Web on one
+// port, and, with [WithCORS], to scripts of the web origins it names.
 //
 // # Security posture
 //

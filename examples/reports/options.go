@@ -25,6 +25,7 @@ type options struct {
 	meta        *resource.Metadata
 	grpcOptions []grpc.ServerOption
 	health      *health.Server
+	origins     []string // browser origins allowed by CORS (NewConnectHandler)
 }
 
 // WithService serves svc. The default is a new Service seeded with
@@ -50,14 +51,15 @@ func WithLogger(l *slog.Logger) Option {
 // the realm, logger and conditions evaluator that NewServer sets, so they
 // can replace them or add to them (interceptor.WithClock, or
 // interceptor.WithAuthorizer for a check that needs data, for example).
-// Repeated calls add options.
+// [NewConnectHandler] applies them to its connectgate.Gate: an
+// interceptor.Option is a connectgate.Option. Repeated calls add options.
 func WithInterceptorOptions(opts ...interceptor.Option) Option {
 	return optionFunc(func(o *options) { o.gateOpts = append(o.gateOpts, opts...) })
 }
 
 // WithGRPCOptions adds options to grpc.NewServer, such as transport
 // credentials or more interceptors, which run after oauthgate's. Repeated
-// calls add options.
+// calls add options. [NewConnectHandler] refuses it.
 func WithGRPCOptions(opts ...grpc.ServerOption) Option {
 	return optionFunc(func(o *options) { o.grpcOptions = append(o.grpcOptions, opts...) })
 }
@@ -73,9 +75,21 @@ func WithResourceMetadata(m *resource.Metadata) Option {
 // WithHealth registers hs as the grpc health service, so that the caller
 // sets its statuses, with [readiness.Watch] for instance. The default is a
 // health server that always reports SERVING. Later calls replace earlier
-// ones.
+// ones. [NewConnectHandler] refuses it.
 //
 // [readiness.Watch]: https://pkg.go.dev/github.com/oauthgate/oauthgate/readiness#Watch
 func WithHealth(hs *health.Server) Option {
 	return optionFunc(func(o *options) { o.health = hs })
+}
+
+// WithCORS lets web pages from origins ("https://app.example.com", exactly
+// as browsers send the Origin header: lower case, no default port, no
+// path) call the handler of [NewConnectHandler]: it answers their CORS
+// preflight requests itself, before oauthgate, and exposes the
+// WWW-Authenticate and DPoP-Nonce headers of oauthgate's answers to their
+// scripts. The default allows no origin: browsers then refuse
+// scripts on other origins any answer. [NewServer] refuses it, since
+// browsers cannot call grpc-go servers. Repeated calls add origins.
+func WithCORS(origins ...string) Option {
+	return optionFunc(func(o *options) { o.origins = append(o.origins, origins...) })
 }

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"errors"
 	"fmt"
 
 	"google.golang.org/grpc"
@@ -50,36 +51,14 @@ func NewPolicy() (*scopes.Policy, error) {
 //
 // The caller serves it and stops it; v stays the caller's to close.
 func NewServer(v verify.Verifier, opts ...Option) (*grpc.Server, error) {
-	o := options{realm: "reports"}
-	for _, opt := range opts {
-		opt.apply(&o)
-	}
-	if o.service == nil {
-		svc, err := NewService(DemoReports()...)
-		if err != nil {
-			return nil, err
-		}
-		o.service = svc
-	}
-	policy, err := NewPolicy()
+	o, policy, gateOpts, err := newOptions(opts)
 	if err != nil {
-		return nil, fmt.Errorf("reports: policy: %w", err)
+		return nil, err
 	}
-	ev, err := conditions.Compile(policy)
-	if err != nil {
-		return nil, fmt.Errorf("reports: conditions: %w", err)
+	if len(o.origins) > 0 {
+		return nil, errors.New("reports: WithCORS is for NewConnectHandler: browsers cannot call a grpc-go server")
 	}
-	gateOpts := []interceptor.Option{
-		interceptor.WithRealm(o.realm),
-		interceptor.WithConditions(ev),
-	}
-	if o.logger != nil {
-		gateOpts = append(gateOpts, interceptor.WithLogger(o.logger))
-	}
-	if o.meta != nil {
-		gateOpts = append(gateOpts, interceptor.WithResourceMetadata(o.meta))
-	}
-	gate, err := interceptor.New(v, policy, append(gateOpts, o.gateOpts...)...)
+	gate, err := interceptor.New(v, policy, gateOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("reports: %w", err)
 	}
@@ -99,4 +78,43 @@ func NewServer(v verify.Verifier, opts ...Option) (*grpc.Server, error) {
 		return nil, fmt.Errorf("reports: refusing to serve: %w", err)
 	}
 	return srv, nil
+}
+
+// newOptions applies opts, gives the defaults (the realm "reports", a
+// Service seeded with DemoReports) and returns the policy and the options
+// of the gate that NewServer and NewConnectHandler build alike: the realm,
+// the conditions evaluator of the policy, the logger and the resource
+// metadata, then the caller's. An interceptor.Option is a
+// connectgate.Option, so both adapters take the same list.
+func newOptions(opts []Option) (options, *scopes.Policy, []interceptor.Option, error) {
+	o := options{realm: "reports"}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	if o.service == nil {
+		svc, err := NewService(DemoReports()...)
+		if err != nil {
+			return options{}, nil, nil, err
+		}
+		o.service = svc
+	}
+	policy, err := NewPolicy()
+	if err != nil {
+		return options{}, nil, nil, fmt.Errorf("reports: policy: %w", err)
+	}
+	ev, err := conditions.Compile(policy)
+	if err != nil {
+		return options{}, nil, nil, fmt.Errorf("reports: conditions: %w", err)
+	}
+	gateOpts := []interceptor.Option{
+		interceptor.WithRealm(o.realm),
+		interceptor.WithConditions(ev),
+	}
+	if o.logger != nil {
+		gateOpts = append(gateOpts, interceptor.WithLogger(o.logger))
+	}
+	if o.meta != nil {
+		gateOpts = append(gateOpts, interceptor.WithResourceMetadata(o.meta))
+	}
+	return o, policy, append(gateOpts, o.gateOpts...), nil
 }

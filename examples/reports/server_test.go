@@ -34,15 +34,7 @@ func serve(t *testing.T, iss *oauthtest.Issuer, opts ...reports.Option) *grpc.Cl
 // serveLeeway is serve with the verifier's JWTConfig.Leeway set.
 func serveLeeway(t *testing.T, iss *oauthtest.Issuer, leeway time.Duration, opts ...reports.Option) *grpc.ClientConn {
 	t.Helper()
-	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
-	if err != nil {
-		t.Fatalf("NewStaticKeySet() error = %v", err)
-	}
-	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}, Leeway: leeway})
-	if err != nil {
-		t.Fatalf("NewJWT() error = %v", err)
-	}
-	srv, err := reports.NewServer(jwt, opts...)
+	srv, err := reports.NewServer(newJWT(t, iss, leeway), opts...)
 	if err != nil {
 		t.Fatalf("NewServer() error = %v", err)
 	}
@@ -66,6 +58,20 @@ func serveLeeway(t *testing.T, iss *oauthtest.Issuer, leeway time.Duration, opts
 	return conn
 }
 
+// newJWT returns a verifier of iss's tokens for oauthtest.DefaultAudience.
+func newJWT(t *testing.T, iss *oauthtest.Issuer, leeway time.Duration) *verify.JWT {
+	t.Helper()
+	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
+	if err != nil {
+		t.Fatalf("NewStaticKeySet() error = %v", err)
+	}
+	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}, Leeway: leeway})
+	if err != nil {
+		t.Fatalf("NewJWT() error = %v", err)
+	}
+	return jwt
+}
+
 // reason returns the ErrorInfo reason of err, followed by " condition=" and
 // the condition's name for a CONDITION_NOT_MET denial.
 func reason(err error) string {
@@ -78,6 +84,22 @@ func reason(err error) string {
 		}
 	}
 	return ""
+}
+
+// newMetadata returns the protected resource metadata of the report
+// service as https://reports.example.com.
+func newMetadata(t *testing.T) *resource.Metadata {
+	t.Helper()
+	policy, err := reports.NewPolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := resource.New(resource.Config{Resource: "https://reports.example.com",
+		AuthorizationServers: []string{"https://auth.example.com"}, Policy: policy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return meta
 }
 
 func testContext(t *testing.T) context.Context {
@@ -96,11 +118,7 @@ func TestNewServer_Wiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := resource.New(resource.Config{Resource: "https://reports.example.com",
-		AuthorizationServers: []string{"https://auth.example.com"}, Policy: policy})
-	if err != nil {
-		t.Fatal(err)
-	}
+	meta := newMetadata(t)
 	tests := map[string][]reports.Option{
 		"Default":          nil,
 		"ResourceMetadata": {reports.WithResourceMetadata(meta)},
@@ -108,15 +126,7 @@ func TestNewServer_Wiring(t *testing.T) {
 	for name, opts := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{oauthtest.DefaultAudience}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, err := reports.NewServer(jwt, opts...)
+			srv, err := reports.NewServer(newJWT(t, iss, 0), opts...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -75,9 +75,10 @@ func DemoReports() []*reportsv1.Report {
 	}
 }
 
-// Service implements reportsv1.ReportServiceServer over an in-memory store.
-// The caller's sub claim owns the reports it creates. It is safe for
-// concurrent use. Create one with [NewService].
+// Service implements reportsv1.ReportServiceServer over an in-memory store;
+// [NewConnectHandler] serves it with connect-go too. The caller's sub claim
+// owns the reports it creates. It is safe for concurrent use. Create one
+// with [NewService].
 type Service struct {
 	reportsv1.UnimplementedReportServiceServer
 
@@ -137,7 +138,11 @@ func (s *Service) GetReport(ctx context.Context, req *reportsv1.GetReportRequest
 // stops early when the stream's context ends, as it does when the token
 // expires.
 func (s *Service) ListReports(req *reportsv1.ListReportsRequest, stream grpc.ServerStreamingServer[reportsv1.ListReportsResponse]) error {
-	ctx := stream.Context()
+	return s.listReports(stream.Context(), req, stream.Send)
+}
+
+// listReports is ListReports over any transport: send sends one message.
+func (s *Service) listReports(ctx context.Context, req *reportsv1.ListReportsRequest, send func(*reportsv1.ListReportsResponse) error) error {
 	c, err := caller(ctx)
 	if err != nil {
 		return err
@@ -173,7 +178,7 @@ func (s *Service) ListReports(req *reportsv1.ListReportsRequest, stream grpc.Ser
 				return status.FromContextError(ctx.Err()).Err()
 			}
 		}
-		if err := stream.Send(&reportsv1.ListReportsResponse{Report: r}); err != nil {
+		if err := send(&reportsv1.ListReportsResponse{Report: r}); err != nil {
 			return err
 		}
 	}
@@ -197,22 +202,32 @@ func (s *Service) CreateReport(ctx context.Context, req *reportsv1.CreateReportR
 // sub, and answers with their ids once the client closes its side. Reports
 // received before an error stay stored.
 func (s *Service) UploadReports(stream grpc.ClientStreamingServer[reportsv1.UploadReportsRequest, reportsv1.UploadReportsResponse]) error {
-	c, err := owner(stream.Context())
+	res, err := s.uploadReports(stream.Context(), stream.Recv)
 	if err != nil {
 		return err
 	}
+	return stream.SendAndClose(res)
+}
+
+// uploadReports is UploadReports over any transport: recv returns the next
+// message, or io.EOF once the client has closed its side.
+func (s *Service) uploadReports(ctx context.Context, recv func() (*reportsv1.UploadReportsRequest, error)) (*reportsv1.UploadReportsResponse, error) {
+	c, err := owner(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var ids []string
 	for {
-		req, err := stream.Recv()
+		req, err := recv()
 		if errors.Is(err, io.EOF) {
-			return stream.SendAndClose(&reportsv1.UploadReportsResponse{Ids: ids})
+			return &reportsv1.UploadReportsResponse{Ids: ids}, nil
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r, err := s.add(c.Subject(), req.GetTitle(), req.GetBody())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ids = append(ids, r.GetId())
 	}

@@ -23,6 +23,16 @@ func Parse(v, scheme string) (string, bool) {
 	return tok, true
 }
 
+// Token returns the token of credentials v in either scheme a protected
+// call accepts, Bearer (RFC 6750) or DPoP (RFC 9449), and whether v is
+// such credentials.
+func Token(v string) (string, bool) {
+	if tok, ok := Parse(v, "bearer"); ok {
+		return tok, true
+	}
+	return Parse(v, "dpop")
+}
+
 // IsB64Token reports whether s matches
 // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 // Every protected call runs it over the whole token, so it checks eight

@@ -307,21 +307,34 @@ func BenchmarkThroughputRatioMTLS(b *testing.B) {
 // throughput-ratio.
 func throughputRatio(b *testing.B, ctx context.Context, none, gated testpb.LibraryServiceClient) {
 	req := &testpb.GetBookRequest{Name: "dune"}
-	if _, err := gated.GetBook(ctx, req); err != nil { // warm the cache
+	call := func(c testpb.LibraryServiceClient) func() error {
+		return func() error { _, err := c.GetBook(ctx, req); return err }
+	}
+	alternate(b, call(none), call(gated))
+}
+
+// alternate warms gated with one call, then alternates the calls of
+// clients goroutines between none and gated and reports throughput-ratio,
+// the time per call of none divided by gated's, so that the drift of a
+// shared machine hits both alike.
+func alternate(b *testing.B, none, gated func() error) {
+	b.Helper()
+	if err := gated(); err != nil { // warm the cache
 		b.Fatal(err)
 	}
+	b.ReportAllocs()
 	b.ResetTimer()
 	var tNone, tGated atomic.Int64
 	procs := runtime.GOMAXPROCS(0)
 	b.SetParallelism((clients + procs - 1) / procs)
 	b.RunParallel(func(pb *testing.PB) {
 		for i := 0; pb.Next(); i++ {
-			client, total := none, &tNone
+			call, total := none, &tNone
 			if i%2 == 1 {
-				client, total = gated, &tGated
+				call, total = gated, &tGated
 			}
 			start := time.Now()
-			if _, err := client.GetBook(ctx, req); err != nil {
+			if err := call(); err != nil {
 				b.Error(err)
 				return
 			}

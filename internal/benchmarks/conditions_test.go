@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,29 +162,10 @@ func BenchmarkConditionThroughputRatio(b *testing.B) {
 	none, guarded := serveDocuments(b, nil), serveDocuments(b, c.gate)
 	ctx := metadata.AppendToOutgoingContext(b.Context(), "authorization", "Bearer "+c.token)
 	req := &testpb.UpdateDocumentRequest{Tenant: "acme", Owner: "user-42"}
-	if _, err := guarded.UpdateDocument(ctx, req); err != nil {
-		b.Fatal(err)
+	call := func(c testpb.DocumentServiceClient) func() error {
+		return func() error { _, err := c.UpdateDocument(ctx, req); return err }
 	}
-	var tNone, tGuarded atomic.Int64
-	procs := runtime.GOMAXPROCS(0)
-	b.SetParallelism((clients + procs - 1) / procs)
-	b.RunParallel(func(pb *testing.PB) {
-		for i := 0; pb.Next(); i++ {
-			client, total := none, &tNone
-			if i%2 == 1 {
-				client, total = guarded, &tGuarded
-			}
-			start := time.Now()
-			if _, err := client.UpdateDocument(ctx, req); err != nil {
-				b.Error(err)
-				return
-			}
-			total.Add(int64(time.Since(start)))
-		}
-	})
-	if tGuarded.Load() > 0 {
-		b.ReportMetric(float64(tNone.Load())/float64(tGuarded.Load()), "throughput-ratio")
-	}
+	alternate(b, call(none), call(guarded))
 }
 
 // BenchmarkConditionStreamRatio is per-message evaluation on a bidi stream

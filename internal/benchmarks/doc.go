@@ -26,5 +26,5 @@
 //	go test ./internal/benchmarks -run '^$' -bench . -benchmem -benchtime=1s -count=6 | tee new.txt
 //	benchstat new.txt
 //
-// The targets are ratios within one run; see the README.
+// The targets are ratios within one run; see docs/performance.md.
 package benchmarks

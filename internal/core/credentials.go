@@ -35,7 +35,7 @@ func (g *Gate) credentials(auth, proofs []string) (cred credential, present bool
 	case g.opts.dpop == nil:
 		return credential{}, true, invalidRequest("this server does not accept DPoP; use a Bearer token")
 	case len(proofs) != 1:
-		d := invalidRequest("a DPoP token needs exactly one proof in the dpop metadata")
+		d := invalidRequest("a DPoP token needs exactly one proof in the DPoP header")
 		d.DPoP = true
 		return credential{}, true, d
 	}

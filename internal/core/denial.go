@@ -260,7 +260,7 @@ func transportDenial(err error) *Denial {
 // matched against it.
 func uriDenial(err error) *Denial {
 	d := proofDenial(&dpop.ProofError{Reason: dpop.ErrURI})
-	d.Description = "the DPoP proof cannot be checked: the call's :authority is not a host[:port]"
+	d.Description = "the DPoP proof cannot be checked: the call's authority (:authority or Host) is not a host[:port]"
 	d.Cause = err
 	return d
 }
@@ -365,6 +365,8 @@ var bindingReasons = [...]struct {
 	{verify.ErrProofRequired, ReasonDPoPProofRequired},
 	{verify.ErrProofKeyMismatch, ReasonDPoPKeyMismatch},
 	{verify.ErrNotSenderConstrained, ReasonSenderConstraintRequired},
+	// Not a binding failure, but as specific: the user must sign in again.
+	{verify.ErrRevoked, ReasonTokenRevoked},
 }
 
 // expiredDenial is the answer to a token that expired during a stream:
@@ -373,6 +375,16 @@ func expiredDenial() *Denial {
 	return &Denial{Code: Unauthenticated, Reason: ReasonInvalidToken, OAuthError: "invalid_token",
 		Description: (&verify.TokenError{Reason: verify.ErrExpired}).Description(), Challenge: true, Cause: errTokenExpired}
 }
+
+// revokedDenial is the answer to a token revoked during a stream (see
+// WithRevocations): the one a new call with it would get.
+func revokedDenial() *Denial {
+	return &Denial{Code: Unauthenticated, Reason: ReasonTokenRevoked, OAuthError: "invalid_token",
+		Description: (&verify.TokenError{Reason: verify.ErrRevoked}).Description(), Challenge: true, Cause: errTokenRevoked}
+}
+
+// errTokenRevoked is the cause of a stream ended by a revocation event.
+var errTokenRevoked = errors.New("oauthgate: access token revoked during the stream")
 
 // conditionDenialError is the error of a [ConditionEvaluator] that names
 // the condition that denied a call (*conditions.DenyError is one).

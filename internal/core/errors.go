@@ -25,6 +25,7 @@ const (
 	ReasonDPoPReplayCacheFull            = "DPOP_REPLAY_CACHE_FULL"
 	ReasonDPoPReplayStoreUnavailable     = "DPOP_REPLAY_STORE_UNAVAILABLE"
 	ReasonSenderConstraintRequired       = "SENDER_CONSTRAINT_REQUIRED"
+	ReasonTokenRevoked                   = "TOKEN_REVOKED"
 	ReasonVerifierFailed                 = "VERIFIER_FAILED"
 	// ReasonMisconfigured: the transport adapter cannot tell the core what
 	// a check needs (an HTTP adapter installed without its request
@@ -52,9 +53,9 @@ type DenyError struct {
 // not change.
 func (e *DenyError) Error() string {
 	if e.Description == "" {
-		return "interceptor: access denied"
+		return "oauthgate: access denied"
 	}
-	return "interceptor: access denied: " + e.Description
+	return "oauthgate: access denied: " + e.Description
 }
 
 // ErrMisconfigured is what a [Transport] wraps when it cannot answer
@@ -66,7 +67,7 @@ var ErrMisconfigured = errors.New("oauthgate: the transport adapter is not fully
 // are logged, never sent.
 var (
 	errConditionsNeedRequest = errors.New("interceptor: the method has conditions on its request, which AuthFunc cannot see; install Unary and Stream (ServerOptions)")
-	errNoRule                = errors.New("interceptor: method has no rule")
-	errNoClaims              = errors.New("interceptor: verifier returned no claims and no error")
-	errTokenExpired          = errors.New("interceptor: access token expired during the stream")
+	errNoRule                = errors.New("oauthgate: method has no rule")
+	errNoClaims              = errors.New("oauthgate: verifier returned no claims and no error")
+	errTokenExpired          = errors.New("oauthgate: access token expired during the stream")
 )

@@ -37,6 +37,7 @@ type options struct {
 	meterProvider  metric.MeterProvider
 	decisionLog    *decisionLog
 	spanIdentity   bool
+	revocations    RevocationWatcher
 }
 
 func defaultOptions() options {
@@ -155,6 +156,19 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 // WithDecisionLog sets the decision log.
 func WithDecisionLog(l *slog.Logger, level slog.Level, identity bool) Option {
 	return optionFunc(func(o *options) { o.decisionLog = &decisionLog{logger: l, level: level, identity: identity} })
+}
+
+// A RevocationWatcher ends the streams whose token an event revoked;
+// *ssf.Revocations is one. Watch calls end, once, when the token with
+// claims c is revoked (at once if it is already), until stop is called;
+// end must not block.
+type RevocationWatcher interface {
+	Watch(c *verify.Claims, end func()) (stop func())
+}
+
+// WithRevocations makes every stream subscribe to w by its token.
+func WithRevocations(w RevocationWatcher) Option {
+	return optionFunc(func(o *options) { o.revocations = w })
 }
 
 // WithSpanIdentity records who called on the call's span.

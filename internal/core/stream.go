@@ -29,6 +29,7 @@ type Stream struct {
 	transport  Transport
 	conditions bool
 	w          *watcher
+	unwatch    func() // ends the WithRevocations subscription, or nil
 }
 
 // streamEnd is the cause of a stream context cancelled by the core.
@@ -46,6 +47,11 @@ func (g *Gate) StartStream(ctx context.Context, method string, gr Grant) *Stream
 		conditions: g.hasConditions(method)}
 	rule, _ := g.policy.Rule(method) // Authorize found it
 	s.w = g.watch(ctx, cancel, rule, gr)
+	if g.opts.revocations != nil && gr.Claims != nil {
+		// An event that revokes the token ends the stream at once, not
+		// at the next re-check.
+		s.unwatch = g.opts.revocations.Watch(gr.Claims, func() { cancel(&streamEnd{d: revokedDenial()}) })
+	}
 	return s
 }
 
@@ -90,6 +96,9 @@ func (s *Stream) Received(m any) (d *Denial, ended bool) {
 // denial, whatever the handler returned.
 func (s *Stream) Stop(ctx context.Context) *Denial {
 	s.w.stop()
+	if s.unwatch != nil {
+		s.unwatch()
+	}
 	s.cancel(nil)
 	d := s.Ended()
 	if d != nil {

@@ -34,7 +34,7 @@ var (
 	// library is every public package of the module that users build
 	// servers and clients with.
 	library = []string{"scopeset", "proto/...", "verify", "dpop", "scopes", "conditions", "resource",
-		"interceptor", "dpop/dpopgrpc", "readiness", "internal/..."}
+		"interceptor", "connectgate", "dpop/dpopgrpc", "readiness", "outbound", "ssf", "internal/..."}
 	// wire is what the token layer must keep out: gRPC and protobuf belong
 	// to the adapters and to the policy's schema.
 	wire = []string{"google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"}
@@ -91,8 +91,20 @@ var layers = []layer{
 	// The grpc-go adapter names conditions through an interface of its own,
 	// so that a server without conditions links no CEL.
 	{pkgs: "interceptor", may: []string{"internal/...", "proto/...", "scopeset", "scopes", "resource", "verify", "dpop"}, never: []string{cel, connectGo}},
+	// The connect-go adapter: the same core, no grpc-go (nor CEL, for
+	// servers without conditions).
+	{pkgs: "connectgate", may: []string{"internal/...", "proto/...", "scopeset", "scopes", "verify", "dpop"}, never: []string{grpcGo, cel}},
 	{pkgs: "dpop/dpopgrpc", may: []string{"internal/...", "dpop"}},
 	{pkgs: "readiness", may: []string{"internal/...", "scopeset", "verify"}},
+	// Shared Signals receipt feeds the verifiers' revocation check: tokens
+	// and HTTP, no policy, no gRPC.
+	{pkgs: "ssf", may: []string{"internal/...", "scopeset", "verify"}, never: append(wire, cel)},
+	// Outgoing calls: token sources as gRPC per-RPC credentials, over the
+	// token layer's fetch policy, dpopgrpc for proofs and the grpc-go
+	// adapter's context for the incoming token (so it links what the
+	// interceptor links, and no more: no CEL).
+	{pkgs: "outbound", may: []string{"internal/...", "scopeset", "verify", "dpop", "dpop/dpopgrpc", "interceptor", "proto/...", "scopes", "resource"},
+		never: []string{cel}},
 
 	// The test kit may use the whole library; nothing in it uses the kit.
 	{pkgs: "oauthtest", may: library},
@@ -101,6 +113,8 @@ var layers = []layer{
 	// verifiers.
 	{pkgs: "cmd/...", may: append([]string{"oauthtest"}, library...)},
 	{pkgs: "bench/...", may: append([]string{"oauthtest"}, library...)},
+	// The adapters' shared scenario table: test files only.
+	{pkgs: "conformance", may: append([]string{"oauthtest"}, library...)},
 	{pkgs: "examples/...", may: []string{"..."}},
 }
 
@@ -245,6 +259,7 @@ func TestLayers(t *testing.T) {
 		{rel: "internal/b64url", layer: "internal/...", may: map[string]bool{"internal/flight": true, "verify": false, "oauthtest": false}},
 		{rel: "internal", layer: "internal/...", may: map[string]bool{"scopes": false}},
 		{rel: "internal/core", layer: "internal/core", may: map[string]bool{"verify": true, "scopes": true, "dpop": true, "internal/authheader": true, "resource": false, "interceptor": false, "conditions": false, "oauthtest": false}},
+		{rel: "connectgate", layer: "connectgate", may: map[string]bool{"verify": true, "scopes": true, "dpop": true, "internal/core": true, "interceptor": false, "resource": false, "oauthtest": false}},
 		{rel: "interceptor", layer: "interceptor", may: map[string]bool{"verify": true, "scopes": true, "conditions": false, "oauthtest": false, "examples/reports": false}},
 		{rel: "cmd/protoc-gen-oauthgate", layer: "cmd/...", may: map[string]bool{"scopes": true, "examples/reports": false}},
 		{rel: "examples/reports/serve", layer: "examples/...", may: map[string]bool{"oauthtest": true}},

@@ -1,9 +1,3 @@
-// Package devissuer is the local authorization server behind
-// cmd/oauthgate-dev-issuer: an [oauthtest.Issuer] published on a fixed
-// loopback address, plus a /token endpoint that mints access tokens on
-// request. It is for development only: anybody who can reach the address
-// can mint tokens. It is importable for the examples' tests, but it is no
-// part of oauthgate's API and may change in any release.
 package devissuer
 
 import (
@@ -27,7 +21,7 @@ const (
 	// issuer URL, http://127.0.0.1:8765, can be written in instructions.
 	DefaultAddr = "127.0.0.1:8765"
 	// DefaultAudience is the aud of minted tokens: the audience of the
-	// example report service in the README.
+	// example report service (docs/example-server.md).
 	DefaultAudience = "https://reports.example.com"
 	// DefaultSubject is the sub of minted tokens: the owner of the example
 	// reports r-1 and r-2.
@@ -79,6 +73,9 @@ func Start(addr, aud string) (*Server, error) {
 				"issuer":                 u,
 				"jwks_uri":               u + "/jwks.json",
 				"introspection_endpoint": u + "/introspect",
+				// The oauthtest token endpoint would mint tokens under the
+				// hidden issuer's URL; this server's /token is its own.
+				"token_endpoint": nil,
 			},
 		},
 	)

@@ -48,7 +48,7 @@ func benchGate(b *testing.B, iss *oauthtest.Issuer, mp metric.MeterProvider) *in
 // provider, one from the SDK with a manual reader (the interceptor's and
 // the cache's). The two run in alternating blocks of calls, so that both
 // see the same machine load; sdk-overhead-ns/op is the difference, the
-// cost of oauthgate's metrics with a real SDK (README target: ≤ 150 ns).
+// cost of oauthgate's metrics with a real SDK (target in docs/observability.md: ≤ 150 ns).
 func BenchmarkInterceptor_SDKOverhead(b *testing.B) {
 	iss := oauthtest.NewIssuer(b, oauthtest.IssuerConfig{InMemory: true})
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))

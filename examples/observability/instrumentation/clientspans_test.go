@@ -23,11 +23,7 @@ import (
 // fails, and never the token, the form or the client secret. Not parallel:
 // it sets the global provider.
 func TestClientSpans(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	prev := otel.GetTracerProvider()
-	otel.SetTracerProvider(tp)
-	t.Cleanup(func() { otel.SetTracerProvider(prev); _ = tp.Shutdown(context.Background()) })
+	rec := recordSpans(t)
 	ctx := context.Background()
 
 	iss := oauthtest.NewIssuer(t)
@@ -88,4 +84,16 @@ func TestClientSpans(t *testing.T) {
 	if failed["error.type"] != "503" || post[1].Status().Code != codes.Error {
 		t.Errorf("failed introspection span = %v, %v; want error.type 503", failed, post[1].Status())
 	}
+}
+
+// recordSpans makes a recorder the global TracerProvider's span processor
+// until the test ends. Tests that call it must not be parallel.
+func recordSpans(t *testing.T) *tracetest.SpanRecorder {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	t.Cleanup(func() { otel.SetTracerProvider(prev); _ = tp.Shutdown(context.Background()) })
+	return rec
 }

@@ -715,17 +715,17 @@ const file_examples_reports_v1_reports_proto_rawDesc = "" +
 	"\x14GetServerInfoRequest\"E\n" +
 	"\x15GetServerInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion2\xd5\x06\n" +
-	"\rReportService\x12\xcc\x01\n" +
-	"\tGetReport\x12%.examples.reports.v1.GetReportRequest\x1a&.examples.reports.v1.GetReportResponse\"p\xf2\xa5\x03l\x1a\x0e\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion2\xdb\x06\n" +
+	"\rReportService\x12\xcf\x01\n" +
+	"\tGetReport\x12%.examples.reports.v1.GetReportRequest\x1a&.examples.reports.v1.GetReportResponse\"s\xf2\xa5\x03l\x1a\x0e\n" +
 	"\fread:reports\x1a\a\n" +
 	"\x05adminBQ\n" +
-	"\x05owner\x12Hrequest.owner == token.sub && token.sub != '' || 'admin' in token.scopes\x12v\n" +
+	"\x05owner\x12Hrequest.owner == token.sub && token.sub != '' || 'admin' in token.scopes\x90\x02\x01\x12v\n" +
 	"\vListReports\x12'.examples.reports.v1.ListReportsRequest\x1a(.examples.reports.v1.ListReportsResponse\"\x12\xf2\xa5\x03\x0e\x12\fread:reports0\x01\x12x\n" +
 	"\fCreateReport\x12(.examples.reports.v1.CreateReportRequest\x1a).examples.reports.v1.CreateReportResponse\"\x13\xf2\xa5\x03\x0f\x12\rwrite:reports\x12}\n" +
 	"\rUploadReports\x12).examples.reports.v1.UploadReportsRequest\x1a*.examples.reports.v1.UploadReportsResponse\"\x13\xf2\xa5\x03\x0f\x12\rwrite:reports(\x01\x12\x93\x01\n" +
-	"\fDeleteReport\x12(.examples.reports.v1.DeleteReportRequest\x1a).examples.reports.v1.DeleteReportResponse\".\xf2\xa5\x03*\x12\rwrite:reports\x12\x05admin2\x0furn:example:mfa8\xac\x02\x12n\n" +
-	"\rGetServerInfo\x12).examples.reports.v1.GetServerInfoRequest\x1a*.examples.reports.v1.GetServerInfoResponse\"\x06\xf2\xa5\x03\x02\b\x01BEZCgithub.com/oauthgate/oauthgate/examples/reports/reportsv1;reportsv1b\x06proto3"
+	"\fDeleteReport\x12(.examples.reports.v1.DeleteReportRequest\x1a).examples.reports.v1.DeleteReportResponse\".\xf2\xa5\x03*\x12\rwrite:reports\x12\x05admin2\x0furn:example:mfa8\xac\x02\x12q\n" +
+	"\rGetServerInfo\x12).examples.reports.v1.GetServerInfoRequest\x1a*.examples.reports.v1.GetServerInfoResponse\"\t\xf2\xa5\x03\x02\b\x01\x90\x02\x01BEZCgithub.com/oauthgate/oauthgate/examples/reports/reportsv1;reportsv1b\x06proto3"
 
 var (
 	file_examples_reports_v1_reports_proto_rawDescOnce sync.Once

@@ -37,6 +37,7 @@ const (
 const (
 	listenerGRPC     = "grpc"
 	listenerMetadata = "metadata"
+	listenerSSF      = "ssf"
 )
 
 // A Command is the example server's command line. The zero Command is the
@@ -115,13 +116,19 @@ type config struct {
 	insecureHTTP bool
 	logFormat    string
 	decisionLog  bool
-	tlsCert      string   // PEM certificate chain: serve TLS
-	tlsKey       string   // PEM private key of tlsCert
-	clientCA     string   // PEM CA bundle: require client certificates (mTLS)
-	origins      []string // public origins for DPoP htu, behind a proxy
-	resource     string   // RFC 9728 resource identifier
-	metadataAddr string   // HTTP listen address for the metadata document
-	endpoints    []string // listen address of each Command.Endpoints; "" is off
+	tlsCert      string        // PEM certificate chain: serve TLS
+	tlsKey       string        // PEM private key of tlsCert
+	clientCA     string        // PEM CA bundle: require client certificates (mTLS)
+	origins      []string      // public origins for DPoP htu, behind a proxy
+	resource     string        // RFC 9728 resource identifier
+	metadataAddr string        // HTTP listen address for the metadata document
+	endpoints    []string      // listen address of each Command.Endpoints; "" is off
+	connect      bool          // serve with connect-go instead of grpc-go
+	corsOrigins  []string      // web origins allowed by CORS (with connect)
+	ssfIssuer    string        // Shared Signals transmitter whose pushed events end sessions
+	ssfAudience  string        // this receiver's aud in the transmitter's SETs
+	ssfAddr      string        // HTTP listen address of the push endpoint
+	ssfRetention time.Duration // how long events are remembered
 }
 
 // listFlag collects the values of a flag, repeated or comma-separated.
@@ -190,7 +197,13 @@ func (c Command) flagSet(cfg *config, secret *string) (*flag.FlagSet, error) {
 	fs.StringVar(&cfg.clientCA, "client-ca", "", "PEM CA bundle `file`: require client certificates signed by it (mTLS, for certificate-bound tokens)")
 	fs.StringVar(&cfg.resource, "resource", "", "resource identifier `URL` (https): publish RFC 9728 protected resource metadata over gRPC and name it in challenges")
 	fs.StringVar(&cfg.metadataAddr, "metadata-addr", "", "HTTP listen `address` serving the metadata document at /.well-known/oauth-protected-resource (needs -resource)")
+	fs.StringVar(&cfg.ssfIssuer, "ssf-transmitter", "", "issuer `URL` of a Shared Signals transmitter: receive its pushed CAEP/RISC events (RFC 8935) on -ssf-addr at /ssf/events and refuse the tokens, and end the streams, of revoked sessions")
+	fs.StringVar(&cfg.ssfAudience, "ssf-audience", "", "this receiver's `audience` in the transmitter's events (with -ssf-transmitter)")
+	fs.StringVar(&cfg.ssfAddr, "ssf-addr", "", "HTTP listen `address` of the event push endpoint (with -ssf-transmitter)")
+	fs.DurationVar(&cfg.ssfRetention, "ssf-retention", time.Hour, "how long events are remembered: the longest lifetime of the accepted tokens")
 	fs.Var((*listFlag)(&cfg.origins), "public-origin", "public `origin` (https://host[:port]) that DPoP proofs name behind a proxy; repeat or comma-separate")
+	fs.BoolVar(&cfg.connect, "connect", false, "serve with connect-go: the Connect protocol, gRPC and gRPC-Web on -addr, over HTTP/1.1 and HTTP/2 (h2c without TLS); no grpc health or reflection")
+	fs.Var((*listFlag)(&cfg.corsOrigins), "cors-origin", "web `origin` (scheme://host[:port]) whose scripts may call the server, with -connect; repeat or comma-separate")
 	if err := c.endpointFlags(fs, cfg); err != nil {
 		return nil, err
 	}
@@ -239,11 +252,16 @@ func (c *config) validate() error {
 		return errors.New("-metadata-addr needs -resource")
 	case c.resource != "" && c.issuer == "":
 		return errors.New("-resource needs -issuer: the metadata names the authorization server")
+	case len(c.corsOrigins) > 0 && !c.connect:
+		return errors.New("-cors-origin needs -connect: browsers cannot call a grpc-go server")
 	}
 	if c.metadataAddr != "" {
 		if _, _, err := net.SplitHostPort(c.metadataAddr); err != nil {
 			return fmt.Errorf("-metadata-addr %q: want host:port", c.metadataAddr)
 		}
+	}
+	if err := c.validateSSF(); err != nil {
+		return err
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return fmt.Errorf("-log-format %q: want text or json", c.logFormat)
@@ -284,4 +302,26 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// validateSSF checks the -ssf-* flags: all of -ssf-transmitter,
+// -ssf-audience and -ssf-addr, or none.
+func (c *config) validateSSF() error {
+	switch {
+	case c.ssfIssuer == "" && (c.ssfAudience != "" || c.ssfAddr != ""):
+		return errors.New("-ssf-audience and -ssf-addr are for -ssf-transmitter, which is not set")
+	case c.ssfIssuer == "":
+		return nil
+	case c.ssfAudience == "" || c.ssfAddr == "":
+		return errors.New("-ssf-transmitter needs -ssf-audience and -ssf-addr")
+	case c.ssfRetention <= 0:
+		return errors.New("-ssf-retention must be positive")
+	}
+	if err := checkURL(c.ssfIssuer, c.insecureHTTP); err != nil {
+		return fmt.Errorf("-ssf-transmitter: %w", err)
+	}
+	if _, _, err := net.SplitHostPort(c.ssfAddr); err != nil {
+		return fmt.Errorf("-ssf-addr %q: want host:port", c.ssfAddr)
+	}
+	return nil
 }

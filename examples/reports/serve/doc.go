@@ -1,8 +1,8 @@
 // Package serve is the command of the example report server: its flags,
 // their validation, and the server they configure ([reports.NewServer]
 // behind oauthgate, with TLS, DPoP, introspection, protected resource
-// metadata and readiness). The flags are documented in
-// examples/reports/server, whose main is
+// metadata and readiness; or, with -connect, [reports.NewConnectHandler]).
+// The flags are documented in examples/reports/server, whose main is
 //
 //	code := serve.Command{}.Main(ctx, os.Args[1:], os.Getenv, os.Stderr)
 //

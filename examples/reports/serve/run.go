@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/readiness"
 	"github.com/oauthgate/oauthgate/resource"
+	"github.com/oauthgate/oauthgate/ssf"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
@@ -29,7 +31,21 @@ import (
 // addresses, and serves until ctx ends, then stops gracefully.
 // Configuration errors are returned before it listens.
 func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error {
-	verifier, ready, closeVerifier, err := newVerifier(ctx, cfg, c.MeterProvider, logger)
+	var revocations *ssf.Revocations
+	var receiver *ssf.Receiver
+	if cfg.ssfIssuer != "" {
+		var err error
+		if revocations, err = ssf.NewRevocations(ssf.RevocationsConfig{Retention: cfg.ssfRetention}); err != nil {
+			return fmt.Errorf("-ssf-retention: %w", err)
+		}
+		receiver, err = ssf.NewReceiver(revocations, ssf.Config{Issuer: cfg.ssfIssuer, Audience: cfg.ssfAudience,
+			InsecureAllowHTTP: cfg.insecureHTTP})
+		if err != nil {
+			return fmt.Errorf("-ssf-transmitter: %w", err)
+		}
+		defer receiver.Close()
+	}
+	verifier, ready, closeVerifier, err := newVerifier(ctx, cfg, c.MeterProvider, logger, revocations)
 	if err != nil {
 		return err
 	}
@@ -59,10 +75,15 @@ func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error
 	if c.MeterProvider != nil {
 		gateOpts = append(gateOpts, interceptor.WithMeterProvider(c.MeterProvider))
 	}
+	if revocations != nil {
+		// Streams of a revoked subject end at once, not at the next
+		// re-check.
+		gateOpts = append(gateOpts, interceptor.WithRevocations(revocations))
+	}
 	if cfg.decisionLog {
 		gateOpts = append(gateOpts, interceptor.WithDecisionLog(logger, slog.LevelInfo, true /* identity */))
 	}
-	opts := []reports.Option{reports.WithLogger(logger), reports.WithHealth(hs), reports.WithInterceptorOptions(gateOpts...)}
+	opts := []reports.Option{reports.WithLogger(logger), reports.WithInterceptorOptions(gateOpts...)}
 	var httpListeners []httpListener
 	if cfg.resource != "" {
 		meta, err := resource.New(resource.Config{
@@ -82,19 +103,24 @@ func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error
 			logger.Info("resource metadata", "path", meta.Path(), "url", meta.URL())
 		}
 	}
+	if receiver != nil {
+		mux := http.NewServeMux()
+		mux.Handle("POST /ssf/events", receiver)
+		httpListeners = append(httpListeners, httpListener{name: listenerSSF, flag: "ssf-addr", addr: cfg.ssfAddr, handler: mux})
+		logger.Info("shared signals receiver", "transmitter", cfg.ssfIssuer, "path", "/ssf/events")
+	}
 	for i, e := range c.Endpoints {
 		if addr := cfg.endpoints[i]; addr != "" {
 			httpListeners = append(httpListeners, httpListener{name: e.Name, flag: e.Flag, addr: addr, handler: e.Handler})
 		}
 	}
+	var tlsConfig *tls.Config
 	if cfg.tlsCert != "" {
-		tlsConfig, err := serverTLS(cfg)
-		if err != nil {
+		if tlsConfig, err = serverTLS(cfg); err != nil {
 			return err
 		}
-		opts = append(opts, reports.WithGRPCOptions(grpc.Creds(credentials.NewTLS(tlsConfig))))
 	}
-	srv, err := reports.NewServer(verifier, opts...)
+	srv, err := newServer(cfg, verifier, tlsConfig, hs, opts)
 	if err != nil {
 		return err
 	}
@@ -109,7 +135,7 @@ func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error
 		return err
 	}
 	defer serveHTTP(httpListeners, httpLis, logger)()
-	logger.Info("serving", "addr", lis.Addr().String(), "tls", cfg.tlsCert != "", "mtls", cfg.clientCA != "",
+	logger.Info("serving", "addr", lis.Addr().String(), "connect", cfg.connect, "tls", cfg.tlsCert != "", "mtls", cfg.clientCA != "",
 		"issuer", cfg.issuer, "jwks", cfg.jwks, "introspect", cfg.introspect, "audiences", cfg.audiences)
 	if c.OnListen != nil {
 		for i, l := range httpListeners {
@@ -141,13 +167,66 @@ func (c Command) run(ctx context.Context, cfg config, logger *slog.Logger) error
 		srv.Stop()
 		<-stopped
 	}
-	// ErrServerStopped: ctx ended before Serve began, and Serve returned at once.
-	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+	// ErrServerStopped: ctx ended before Serve began, and Serve returned at
+	// once; ErrServerClosed: the HTTP server stopped, as asked.
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	logger.Info("stopped")
 	return nil
 }
+
+// A server is the grpc-go server of reports.NewServer, or the HTTP server
+// of reports.NewConnectHandler with -connect.
+type server interface {
+	Serve(net.Listener) error
+	// GracefulStop stops accepting calls and waits for the running ones.
+	GracefulStop()
+	// Stop closes every connection at once.
+	Stop()
+}
+
+// newServer builds the server cfg asks for, with the report server's
+// options opts, serving TLS with tlsConfig if it is not nil. The grpc-go
+// server registers hs as its health service.
+func newServer(cfg config, v verify.Verifier, tlsConfig *tls.Config, hs *health.Server, opts []reports.Option) (server, error) {
+	if !cfg.connect {
+		opts = append(opts, reports.WithHealth(hs))
+		if tlsConfig != nil {
+			opts = append(opts, reports.WithGRPCOptions(grpc.Creds(credentials.NewTLS(tlsConfig))))
+		}
+		return reports.NewServer(v, opts...)
+	}
+	if len(cfg.corsOrigins) > 0 {
+		opts = append(opts, reports.WithCORS(cfg.corsOrigins...))
+	}
+	h, err := reports.NewConnectHandler(v, opts...)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, TLSConfig: tlsConfig, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	if tlsConfig != nil {
+		srv.Protocols.SetHTTP2(true) // by ALPN
+	} else {
+		srv.Protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge, as gRPC clients speak it
+	}
+	return connectServer{srv}, nil
+}
+
+// connectServer is an http.Server with the methods of a grpc.Server.
+type connectServer struct{ *http.Server }
+
+func (s connectServer) Serve(lis net.Listener) error {
+	if s.TLSConfig != nil {
+		return s.ServeTLS(lis, "", "")
+	}
+	return s.Server.Serve(lis)
+}
+
+func (s connectServer) GracefulStop() { _ = s.Shutdown(context.Background()) }
+
+func (s connectServer) Stop() { _ = s.Close() }
 
 // serverTLS loads the server's certificate and, with -client-ca, the CA
 // bundle whose client certificates it requires (RFC 8705 mutual TLS: the
@@ -177,7 +256,11 @@ func serverTLS(cfg config) (*tls.Config, error) {
 // as cfg asks, with their metrics going to mp (see Command.MeterProvider),
 // what readiness watches (the key set, the introspection verifier), and a
 // function that releases them.
-func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logger *slog.Logger) (verify.Verifier, []readiness.Source, func(), error) {
+func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logger *slog.Logger, rev *ssf.Revocations) (verify.Verifier, []readiness.Source, func(), error) {
+	var revocations verify.Revocations
+	if rev != nil { // a nil *ssf.Revocations in the interface would not be nil
+		revocations = rev
+	}
 	var jwt, opaque verify.Verifier
 	var ready []readiness.Source
 	closeFn := func() {}
@@ -195,7 +278,8 @@ func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logge
 		}
 		closeFn = func() { _ = keys.Close() }
 		ready = append(ready, keys)
-		j, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: cfg.issuer, Audiences: cfg.audiences, AcceptUntyped: cfg.allowUntyped, MeterProvider: mp})
+		j, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: cfg.issuer, Audiences: cfg.audiences, AcceptUntyped: cfg.allowUntyped, MeterProvider: mp,
+			Revocations: revocations})
 		if err != nil {
 			closeFn()
 			return nil, nil, nil, err
@@ -217,6 +301,7 @@ func newVerifier(ctx context.Context, cfg config, mp metric.MeterProvider, logge
 			Audiences:         cfg.audiences,
 			InsecureAllowHTTP: cfg.insecureHTTP,
 			MeterProvider:     mp,
+			Revocations:       revocations,
 		})
 		if err != nil {
 			closeFn()

@@ -20,10 +20,10 @@ import (
 
 const defaultTestTimeout = 10 * time.Second
 
-// TestREADMESession runs the README's session with the dev issuer in
+// TestREADMESession runs docs/example-server.md's session with the dev issuer in
 // process: the dev issuer, the example server with the flags the dev
 // issuer prints, a minted token that is accepted, and calls that are
-// denied. Only the ports differ from the README.
+// denied. Only the ports differ from the page.
 func TestREADMESession(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)

@@ -36,6 +36,32 @@
 //	                 protected resource metadata (needs -issuer)
 //	-metadata-addr   HTTP listen address serving the metadata document at
 //	                 its RFC 9728 §3.1 path (needs -resource)
+//	-ssf-transmitter issuer URL of a Shared Signals transmitter whose
+//	                 pushed CAEP/RISC events (RFC 8935) revoke tokens
+//	-ssf-audience    this receiver's aud in the transmitter's events
+//	-ssf-addr        HTTP listen address of the push endpoint, POST
+//	                 /ssf/events (with -ssf-transmitter)
+//	-ssf-retention   how long events are remembered (default 1h): the
+//	                 longest lifetime of the accepted tokens
+//	-connect         serve with connect-go instead of grpc-go
+//	-cors-origin     web origin (scheme://host[:port]) whose scripts may call
+//	                 the server, with -connect; repeatable
+//
+// With -ssf-transmitter (package ssf), a session-revoked, credential-change,
+// account-disabled, account-purged or sessions-revoked event refuses the
+// subject's tokens issued before it, and its keys are found at the
+// transmitter's /.well-known/ssf-configuration.
+//
+// With -connect, the same service, policy and checks are served by
+// connect-go behind connectgate ([reports.NewConnectHandler]) on -addr:
+// the Connect protocol (so curl and browsers can call it), gRPC and
+// gRPC-Web, over HTTP/1.1 and HTTP/2 (h2c without TLS, by ALPN with it),
+// without grpc health or reflection; a denial over the Connect protocol is
+// an HTTP 401 or 403 with a WWW-Authenticate header. DPoP proofs name
+// http(s)://<Host>/<package.Service>/<Method> with htm POST, or GET for a
+// Connect GET. -cors-origin lets the scripts of a web origin call it: the
+// server answers their preflight requests and exposes WWW-Authenticate
+// and DPoP-Nonce to them.
 //
 // With -resource, every challenge carries resource_metadata="<URL>", the
 // metadata is served over gRPC by oauthgate.v1.ResourceMetadataService

@@ -35,7 +35,7 @@
 // and the parsers that load .proto files at run time, such as protobuf.js.
 // List literals (`scopes: ["a", "b"]`, `any: [{...}]`), empty lists, `;`
 // between fields and fields without their colon are valid for protoc but
-// rejected by some of those parsers; the README lists which.
+// rejected by some of those parsers; docs/rules.md lists which.
 //
 // Precedence: a method rule replaces the service rule entirely; the two are
 // never merged. An RPC without a method rule uses its service's rule. An RPC

@@ -3,6 +3,8 @@
 // that declare, in a .proto file, which scopes each RPC requires, and the
 // [Rule] message they carry.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/rules.md.
+//
 // Users do not normally touch this package; package
 // github.com/oauthgate/oauthgate/scopes reads the annotations. Import the
 // .proto file as "oauthgate/v1/annotations.proto" and the Go package as

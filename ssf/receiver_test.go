@@ -1,0 +1,412 @@
+package ssf_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/oauthgate/oauthgate/oauthtest"
+	"github.com/oauthgate/oauthgate/ssf"
+	"github.com/oauthgate/oauthgate/verify"
+)
+
+const (
+	// receiverAudience is the aud of the SETs the receivers accept.
+	receiverAudience = "https://api.example.com/ssf"
+	// tenantIssuer is the multi-tenant issuer template of the tokens, so
+	// that tenants can be tested.
+	tenantIssuer = "https://login.example.com/{tenant}/v2.0"
+	// defaultTestTimeout bounds the contexts of the tests.
+	defaultTestTimeout = 10 * time.Second
+)
+
+// A fixture is an identity provider that issues tokens and transmits
+// events, and a resource server that receives them by push.
+type fixture struct {
+	clock *oauthtest.Clock
+	iss   *oauthtest.Issuer
+	tr    *oauthtest.Transmitter
+	rev   *ssf.Revocations
+	push  string // the push endpoint's URL
+	jwt   *verify.JWT
+}
+
+// A user is the claims that identify a subject in its tokens.
+type user struct {
+	sub, sid, email, tenant, jti string
+}
+
+var (
+	alice = user{sub: "alice", sid: "s-alice", email: "alice@example.com", tenant: "t1", jti: "j-alice"}
+	bob   = user{sub: "bob", sid: "s-bob", email: "bob@example.com", tenant: "t2", jti: "j-bob"}
+)
+
+func (u user) issuer() string { return strings.Replace(tenantIssuer, "{tenant}", u.tenant, 1) }
+
+func newFixture(t *testing.T, rc ssf.RevocationsConfig, cfg ssf.Config) *fixture {
+	t.Helper()
+	f := &fixture{clock: oauthtest.NewClock(time.Now().Truncate(time.Second))}
+	f.iss = oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Now: f.clock.Now})
+	f.tr = oauthtest.NewTransmitter(t, oauthtest.TransmitterConfig{Now: f.clock.Now})
+	rc.Now = f.clock.Now
+	if rc.Retention == 0 {
+		rc.Retention = time.Hour
+	}
+	var err error
+	if f.rev, err = ssf.NewRevocations(rc); err != nil {
+		t.Fatalf("NewRevocations() error = %v", err)
+	}
+	cfg.Issuer, cfg.Audience, cfg.InsecureAllowHTTP = f.tr.URL, receiverAudience, true
+	recv, err := ssf.NewReceiver(f.rev, cfg)
+	if err != nil {
+		t.Fatalf("NewReceiver() error = %v", err)
+	}
+	t.Cleanup(func() { _ = recv.Close() })
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	f.push = srv.URL
+	keys, err := verify.NewStaticKeySet(f.iss.JWKS().Keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.jwt, err = verify.NewJWT(keys, verify.JWTConfig{Issuer: tenantIssuer, Tenants: []string{"t1", "t2"},
+		Audiences: []string{oauthtest.DefaultAudience}, Now: f.clock.Now, Revocations: f.rev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// token mints a token of u, with acr "mfa".
+func (f *fixture) token(t *testing.T, u user) string {
+	t.Helper()
+	return f.iss.Token(t, oauthtest.Token{Subject: u.sub, Issuer: u.issuer(), Claims: map[string]any{
+		"sid": u.sid, "email": u.email, "tid": u.tenant, "jti": u.jti, "acr": "mfa"}})
+}
+
+// send pushes ev and fails the test unless the receiver accepts it.
+func (f *fixture) send(t *testing.T, ev oauthtest.Event) {
+	t.Helper()
+	if ev.Audience == "" {
+		ev.Audience = receiverAudience
+	}
+	if status, body := f.tr.Push(t, f.push, f.tr.SET(t, ev)); status != http.StatusAccepted {
+		t.Fatalf("Push() = %d %s, want 202", status, body)
+	}
+}
+
+func (f *fixture) verify(t *testing.T, tok string) (*verify.Claims, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), defaultTestTimeout)
+	defer cancel()
+	return f.jwt.Verify(ctx, tok)
+}
+
+// subjects are the subject formats, each naming alice.
+var subjects = map[string]func(u user) map[string]any{
+	"IssSub": func(u user) map[string]any { return oauthtest.IssSub(u.issuer(), u.sub) },
+	"Email":  func(u user) map[string]any { return oauthtest.Email(u.email) },
+	"Opaque": func(u user) map[string]any { return oauthtest.Opaque(u.sub) },
+	"JWTID":  func(u user) map[string]any { return oauthtest.JWTID(u.issuer(), u.jti) },
+	"Aliases": func(u user) map[string]any {
+		return aliases(oauthtest.Email("nobody@example.com"), oauthtest.Opaque(u.sub))
+	},
+	"ComplexUserSession": func(u user) map[string]any {
+		return oauthtest.Complex(oauthtest.IssSub(u.issuer(), u.sub), u.sid, "")
+	},
+	"ComplexUserTenant": func(u user) map[string]any { return oauthtest.Complex(oauthtest.Email(u.email), "", u.tenant) },
+	"ComplexSession":    func(u user) map[string]any { return oauthtest.Complex(nil, u.sid, "") },
+	"ComplexTenant":     func(u user) map[string]any { return oauthtest.Complex(nil, "", u.tenant) },
+}
+
+func aliases(ids ...map[string]any) map[string]any {
+	return map[string]any{"format": "aliases", "identifiers": ids}
+}
+
+// TestEvents sends every event type about alice in every subject format,
+// and checks what happens to alice's token issued before the event (from
+// the cache: it was verified before), to bob's, and to a token of alice
+// issued after the event.
+func TestEvents(t *testing.T) {
+	t.Parallel()
+	type outcome int
+	const (
+		revoked  outcome = iota // refused with ErrRevoked
+		kept                    // accepted unchanged
+		stepDown                // accepted without acr
+	)
+	events := map[string]outcome{
+		ssf.SessionRevoked:       revoked,
+		ssf.CredentialChange:     revoked,
+		ssf.AccountDisabled:      revoked,
+		ssf.AccountPurged:        revoked,
+		ssf.SessionsRevoked:      revoked,
+		ssf.TokenClaimsChange:    kept,
+		ssf.AssuranceLevelChange: stepDown,
+	}
+	for typ, want := range events {
+		for format, subject := range subjects {
+			name := typ[strings.LastIndex(typ, "/")+1:] + "/" + format
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{})
+				old, other := f.token(t, alice), f.token(t, bob)
+				for _, tok := range []string{old, other} {
+					if _, err := f.verify(t, tok); err != nil {
+						t.Fatalf("Verify() before the event error = %v", err)
+					}
+				}
+				f.clock.Advance(time.Second)
+				f.send(t, oauthtest.Event{Type: typ, Subject: subject(alice)})
+				f.clock.Advance(time.Second)
+				newer := f.token(t, alice)
+
+				c, err := f.verify(t, old)
+				switch want {
+				case revoked:
+					if !errors.Is(err, verify.ErrRevoked) || !errors.Is(err, verify.ErrInvalidToken) {
+						t.Errorf("Verify(alice's old token) error = %v, want ErrRevoked", err)
+					}
+				case kept:
+					if err != nil || c.ACR() != "mfa" {
+						t.Errorf("Verify(alice's old token) = acr %q, %v; want mfa, nil", acr(c), err)
+					}
+				case stepDown:
+					if err != nil || c.ACR() != "" || !c.AuthTime().IsZero() {
+						t.Errorf("Verify(alice's old token) = acr %q, %v; want no acr, nil", acr(c), err)
+					}
+				}
+				for who, tok := range map[string]string{"bob's token": other, "alice's newer token": newer} {
+					if c, err := f.verify(t, tok); err != nil || c.ACR() != "mfa" {
+						t.Errorf("Verify(%s) = acr %q, %v; want mfa, nil", who, acr(c), err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func acr(c *verify.Claims) string {
+	if c == nil {
+		return "<nil>"
+	}
+	return c.ACR()
+}
+
+// TestRefused sends SETs that must be refused, and checks the RFC 8935
+// answer and that nothing changed.
+func TestRefused(t *testing.T) {
+	t.Parallel()
+	revoke := oauthtest.Event{Type: ssf.SessionRevoked, Subject: oauthtest.Opaque("alice")}
+	with := func(mod func(*oauthtest.Event)) func(*fixture, *testing.T) string {
+		return func(f *fixture, t *testing.T) string {
+			ev := revoke
+			ev.Audience = receiverAudience
+			mod(&ev)
+			return f.tr.SET(t, ev)
+		}
+	}
+	tests := map[string]struct {
+		set         func(*fixture, *testing.T) string
+		contentType string
+		wantStatus  int
+		wantErr     string
+	}{
+		"Forged": {set: func(f *fixture, t *testing.T) string {
+			other := oauthtest.NewTransmitter(t)
+			return other.SET(t, oauthtest.Event{Audience: receiverAudience, Type: ssf.SessionRevoked,
+				Subject: oauthtest.Opaque("alice"), Claims: map[string]any{"iss": f.tr.URL},
+				Header: map[string]any{"kid": f.tr.JWKS().Keys[0].KeyID}})
+		}, wantErr: "invalid_key"},
+		"TamperedPayload": {set: func(f *fixture, t *testing.T) string {
+			set := with(func(*oauthtest.Event) {})(f, t)
+			parts := strings.Split(set, ".")
+			other := strings.Split(with(func(e *oauthtest.Event) { e.Subject = oauthtest.Opaque("bob") })(f, t), ".")
+			return parts[0] + "." + other[1] + "." + parts[2]
+		}, wantErr: "invalid_key"},
+		"WrongAudience":    {set: with(func(e *oauthtest.Event) { e.Audience = "https://other.example.com" }), wantErr: "invalid_audience"},
+		"WrongIssuer":      {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"iss": "https://evil.example.com"} }), wantErr: "invalid_issuer"},
+		"Expired":          {set: with(func(e *oauthtest.Event) { e.IssuedAt = time.Now().Add(-2 * time.Hour) }), wantErr: "invalid_request"},
+		"ExpPassed":        {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"exp": time.Now().Add(-time.Hour).Unix()} }), wantErr: "invalid_request"},
+		"IssuedInFuture":   {set: with(func(e *oauthtest.Event) { e.IssuedAt = time.Now().Add(time.Hour) }), wantErr: "invalid_request"},
+		"EventInFuture":    {set: with(func(e *oauthtest.Event) { e.Time = time.Now().Add(time.Hour) }), wantErr: "invalid_request"},
+		"NoIat":            {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"iat": nil} }), wantErr: "invalid_request"},
+		"NoJTI":            {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"jti": nil} }), wantErr: "invalid_request"},
+		"NoEvents":         {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"events": map[string]any{}} }), wantErr: "invalid_request"},
+		"EventsNotObject":  {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"events": []string{ssf.SessionRevoked}} }), wantErr: "invalid_request"},
+		"AccessTokenType":  {set: with(func(e *oauthtest.Event) { e.Header = map[string]any{"typ": "at+jwt"} }), wantErr: "invalid_request"},
+		"NoType":           {set: with(func(e *oauthtest.Event) { e.Header = map[string]any{"typ": nil} }), wantErr: "invalid_request"},
+		"Crit":             {set: with(func(e *oauthtest.Event) { e.Header = map[string]any{"crit": []string{"exp"}, "exp": 1} }), wantErr: "invalid_request"},
+		"UnknownFormat":    {set: with(func(e *oauthtest.Event) { e.Subject = map[string]any{"format": "phone_number", "phone_number": "+1"} }), wantErr: "invalid_request"},
+		"NoSubject":        {set: with(func(e *oauthtest.Event) { e.Subject = nil }), wantErr: "invalid_request"},
+		"EmptySub":         {set: with(func(e *oauthtest.Event) { e.Subject = oauthtest.IssSub("https://idp", "") }), wantErr: "invalid_request"},
+		"ComplexNoMembers": {set: with(func(e *oauthtest.Event) { e.Subject = map[string]any{"format": "complex"} }), wantErr: "invalid_request"},
+		"ComplexIssSubSession": {set: with(func(e *oauthtest.Event) {
+			e.Subject = map[string]any{"format": "complex", "session": oauthtest.IssSub("a", "b")}
+		}), wantErr: "invalid_request"},
+		"SubjectMismatch": {set: with(func(e *oauthtest.Event) {
+			e.Claims = map[string]any{"sub_id": oauthtest.Opaque("alice")}
+			e.SubjectInEvent, e.Subject = true, oauthtest.Opaque("bob")
+		}), wantErr: "invalid_request"},
+		"DuplicateClaim": {set: func(f *fixture, t *testing.T) string {
+			return f.tr.SET(t, oauthtest.Event{Audience: receiverAudience, Type: ssf.SessionRevoked,
+				Subject: oauthtest.Opaque("alice"), Claims: map[string]any{"Iss": "x"}})
+		}, wantStatus: http.StatusAccepted}, // names are case-sensitive: Iss is another claim
+		"NotJWS":     {set: func(*fixture, *testing.T) string { return "not a token" }, wantErr: "invalid_request"},
+		"Whitespace": {set: func(f *fixture, t *testing.T) string { return with(func(*oauthtest.Event) {})(f, t) + "\n" }, wantErr: "invalid_request"},
+		"WrongContentType": {set: with(func(*oauthtest.Event) {}), contentType: "application/jwt",
+			wantErr: "invalid_request"},
+		"TooLarge": {set: with(func(e *oauthtest.Event) { e.Payload = map[string]any{"pad": strings.Repeat("x", 70<<10)} }),
+			wantErr: "invalid_request"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{})
+			tok := f.token(t, alice)
+			ct := tc.contentType
+			if ct == "" {
+				ct = "application/secevent+jwt"
+			}
+			status, body := post(t, f.push, ct, tc.set(f, t))
+			want := cmpOr(tc.wantStatus, http.StatusBadRequest)
+			if status != want {
+				t.Fatalf("POST = %d %s, want %d", status, body, want)
+			}
+			if want != http.StatusBadRequest {
+				return
+			}
+			var e struct{ Err, Description string }
+			if err := json.Unmarshal(body, &e); err != nil || e.Err != tc.wantErr || e.Description == "" {
+				t.Errorf("error body = %s, want err %q and a description", body, tc.wantErr)
+			}
+			if n, _ := f.rev.Len(); n != 0 {
+				t.Errorf("Len() = %d after a refused SET, want 0", n)
+			}
+			if _, err := f.verify(t, tok); err != nil {
+				t.Errorf("Verify(alice) after a refused SET error = %v", err)
+			}
+		})
+	}
+}
+
+func cmpOr(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+func post(t *testing.T, url, contentType, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf strings.Builder
+	_, _ = fmt.Fprint(&buf, "")
+	b := make([]byte, 4096)
+	n, _ := resp.Body.Read(b)
+	return resp.StatusCode, b[:n]
+}
+
+// TestReplay sends one SET twice: the second is refused and changes
+// nothing.
+func TestReplay(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{})
+	set := f.tr.SET(t, oauthtest.Event{Audience: receiverAudience, Type: ssf.TokenClaimsChange, Subject: oauthtest.Opaque("alice")})
+	if status, body := f.tr.Push(t, f.push, set); status != http.StatusAccepted {
+		t.Fatalf("first Push() = %d %s, want 202", status, body)
+	}
+	status, body := f.tr.Push(t, f.push, set)
+	if status != http.StatusBadRequest || !strings.Contains(string(body), `"invalid_request"`) || !strings.Contains(string(body), "duplicate") {
+		t.Errorf("replayed Push() = %d %s, want 400 invalid_request, duplicate", status, body)
+	}
+	if n, dropped := f.rev.Len(); n != 1 || dropped != 0 {
+		t.Errorf("Len() = %d, %d; want 1, 0", n, dropped)
+	}
+}
+
+// TestReceiver_Method checks that only POST is served.
+func TestReceiver_Method(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{})
+	resp, err := http.Get(f.push) //nolint:noctx // a test against a local server
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != http.MethodPost {
+		t.Errorf("GET = %d Allow %q, want 405 Allow POST", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+}
+
+// TestAlgorithms: SETs signed with every algorithm the kit signs are
+// verified through discovery.
+func TestAlgorithms(t *testing.T) {
+	t.Parallel()
+	for _, alg := range []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA} {
+		t.Run(string(alg), func(t *testing.T) {
+			t.Parallel()
+			tr := oauthtest.NewTransmitter(t, oauthtest.TransmitterConfig{Algorithm: alg})
+			rev, err := ssf.NewRevocations(ssf.RevocationsConfig{Retention: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			recv, err := ssf.NewReceiver(rev, ssf.Config{Issuer: tr.URL, Audience: receiverAudience, InsecureAllowHTTP: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = recv.Close() })
+			srv := httptest.NewServer(recv)
+			t.Cleanup(srv.Close)
+			set := tr.SET(t, oauthtest.Event{Audience: receiverAudience, Type: ssf.SessionRevoked, Subject: oauthtest.Opaque("alice")})
+			if status, body := tr.Push(t, srv.URL, set); status != http.StatusAccepted {
+				t.Fatalf("Push() = %d %s, want 202", status, body)
+			}
+		})
+	}
+}
+
+// TestKeysUnavailable: a transmitter whose keys cannot be fetched gets
+// 503, which it retries, and nothing changes.
+func TestKeysUnavailable(t *testing.T) {
+	t.Parallel()
+	rev, err := ssf.NewRevocations(ssf.RevocationsConfig{Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := oauthtest.NewTransmitter(t)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	recv, err := ssf.NewReceiver(rev, ssf.Config{Issuer: dead.URL, Audience: receiverAudience, InsecureAllowHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = recv.Close() })
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	set := tr.SET(t, oauthtest.Event{Audience: receiverAudience, Type: ssf.SessionRevoked, Subject: oauthtest.Opaque("alice"),
+		Claims: map[string]any{"iss": dead.URL}})
+	if status, body := tr.Push(t, srv.URL, set); status != http.StatusServiceUnavailable {
+		t.Errorf("Push() = %d %s, want 503", status, body)
+	}
+	if n, _ := rev.Len(); n != 0 {
+		t.Errorf("Len() = %d, want 0", n)
+	}
+}
