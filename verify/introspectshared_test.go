@@ -152,11 +152,11 @@ func TestIntrospection_SharedCacheFailures(t *testing.T) {
 	}
 }
 
-// TestIntrospection_SharedCacheStaleValue: a value is used no longer than
-// the reader's own CacheTTL after it was fetched, even if the shared cache
-// keeps it longer, as a replica with a longer CacheTTL would have it.
-func TestIntrospection_SharedCacheStaleValue(t *testing.T) {
-	t.Parallel()
+// sharedByLongWriter returns a shared cache holding the answer for token
+// that a verifier with a CacheTTL of a minute fetched from iss at the
+// clock's start.
+func sharedByLongWriter(t *testing.T) (*oauthtest.Issuer, *oauthtest.Clock, *spyShared, string) {
+	t.Helper()
 	iss := newIntroIssuer(t)
 	clock := oauthtest.NewClock(introStart)
 	shared := newSpyShared(clock.Now)
@@ -166,6 +166,15 @@ func TestIntrospection_SharedCacheStaleValue(t *testing.T) {
 	if _, err := newIntro(t, long).Verify(introCtx(t), token); err != nil {
 		t.Fatal(err)
 	}
+	return iss, clock, shared, token
+}
+
+// TestIntrospection_SharedCacheStaleValue: a value is used no longer than
+// the reader's own CacheTTL after it was fetched, even if the shared cache
+// keeps it longer, as a replica with a longer CacheTTL would have it.
+func TestIntrospection_SharedCacheStaleValue(t *testing.T) {
+	t.Parallel()
+	iss, clock, shared, token := sharedByLongWriter(t)
 	short := sharedReplicas(t, iss, shared, clock.Now, 1)[0] // CacheTTL 5s
 	clock.Advance(4 * time.Second)
 	if _, err := short.Verify(introCtx(t), token); err != nil || introRequests(iss) != 1 {
@@ -292,15 +301,7 @@ func TestIntrospection_SharedCacheNothingToShare(t *testing.T) {
 // with a longer CacheTTL keeps it in the shared cache: the reader asks.
 func TestIntrospection_SharedCacheTTLBoundary(t *testing.T) {
 	t.Parallel()
-	iss := newIntroIssuer(t)
-	clock := oauthtest.NewClock(introStart)
-	shared := newSpyShared(clock.Now)
-	token := introToken(t, iss)
-	long := introConfig(iss, clock)
-	long.CacheTTL, long.SharedCache = time.Minute, shared
-	if _, err := newIntro(t, long).Verify(introCtx(t), token); err != nil {
-		t.Fatal(err)
-	}
+	iss, clock, shared, token := sharedByLongWriter(t)
 	clock.Advance(5 * time.Second)
 	short := sharedReplicas(t, iss, shared, clock.Now, 1)[0] // CacheTTL 5s
 	if _, err := short.Verify(introCtx(t), token); err != nil || introRequests(iss) != 2 {
