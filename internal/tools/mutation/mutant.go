@@ -27,6 +27,10 @@ type Mutant struct {
 	Tests []string `json:"tests,omitempty"`
 }
 
+// final reports whether the status is a result, not gremlins' --dry-run
+// listing (RUNNABLE, NOT COVERED) of a mutant still to be run.
+func (m Mutant) final() bool { return m.Status != runnable && m.Status != notCovered }
+
 // ID is how equivalent.txt names the mutant.
 func (m Mutant) ID() string {
 	return fmt.Sprintf("%s:%d:%d %s", m.File, m.Line, m.Column, m.Type)

@@ -273,7 +273,7 @@ func (r *rerunner) runPackage(pkg string, jobs []job) error {
 		if j.s.place == inStatement && !j.build {
 			p := j.s.fset.Position(j.s.anchor.Pos())
 			if !covered(importPath+"/"+path.Base(j.m.File), p.Line, p.Column) {
-				j.m.Status = notCovered // no test runs it (gremlins' RUNNABLE included)
+				j.m.Status, j.m.By = notCovered, "overlay" // no test runs it (gremlins' RUNNABLE included)
 				continue
 			}
 		}

@@ -103,6 +103,10 @@ func printTable(w io.Writer, mutants []Mutant, equivalent map[string]string) {
 			pkgs = append(pkgs, pkg)
 		}
 		_, eq := equivalent[m.ID()]
+		if len(m.Tests) > 0 && m.By == "gremlins" && !m.final() {
+			notRun++ // listed by gremlins --dry-run, not reached yet
+			continue
+		}
 		switch m.Status {
 		case killed, timedOut:
 			r.killed++
@@ -120,8 +124,6 @@ func printTable(w io.Writer, mutants []Mutant, equivalent map[string]string) {
 			r.notCovered++
 		case notViable:
 			r.notViable++
-		case runnable:
-			notRun++
 		}
 	}
 	slices.Sort(pkgs)
