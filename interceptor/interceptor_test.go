@@ -188,6 +188,11 @@ func TestErrorTable(t *testing.T) {
 					if info.GetMetadata()["realm"] != "library" {
 						t.Errorf("ErrorInfo.metadata[realm] = %q, want library", info.GetMetadata()["realm"])
 					}
+					for key, v := range info.GetMetadata() {
+						if v == "" {
+							t.Errorf("ErrorInfo.metadata[%s] is empty: a denial without it leaves the key out", key)
+						}
+					}
 					www := r.wwwAuthenticate()
 					switch {
 					case tc.wantCode == codes.Unavailable && len(www) != 0:
