@@ -257,6 +257,16 @@ func TestDPoP_Nonce(t *testing.T) {
 	if _, err := f.client.GetBook(testContext(t), &testpb.GetBookRequest{}, grpc.PerRPCCredentials(creds)); err != nil {
 		t.Fatalf("GetBook(with the nonce) = %v", err)
 	}
+	// Any other denial, challenged too, sends no nonce: only
+	// use_dpop_nonce asks the client for one.
+	weak := dpopCredentials(t, f.key, f.iss.Token(t, oauthtest.Token{Scopes: []string{"other"}, DPoPKey: f.key}))
+	weak.SetNonce(nonce[0])
+	hdr = nil
+	_, err = f.client.GetBook(testContext(t), &testpb.GetBookRequest{}, grpc.PerRPCCredentials(weak), grpc.Header(&hdr))
+	if status.Code(err) != codes.PermissionDenied || len(hdr.Get("www-authenticate")) == 0 || len(hdr.Get("dpop-nonce")) != 0 {
+		t.Fatalf("GetBook(scope missing) = %v with www-authenticate %q, dpop-nonce %q; want PermissionDenied, a challenge and no nonce",
+			err, hdr.Get("www-authenticate"), hdr.Get("dpop-nonce"))
+	}
 }
 
 // TestDPoP_PublicOrigin: behind a proxy, htu names the public origin, not
