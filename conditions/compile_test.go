@@ -84,7 +84,7 @@ func TestCompileExpressions(t *testing.T) {
 		"NoCallCert":      {expr: "call.certificate != null", wantErr: "undeclared reference to 'call.certificate'"},
 		"NoOtherMessage":  {expr: "oauthgatetest.v1.Item{owner: 'x'}.owner == token.sub"},
 		"ListNotBool":     {expr: "token.scopes", wantErr: "of type list(string), not bool"},
-		"TooLong":         {expr: "true" + strings.Repeat(" && true", 600), wantErr: "expression code point size exceeds limit: size: 4804, limit 4096"},
+		"TooLong":         {expr: "true" + strings.Repeat(" && true", 600), wantErr: "condition c: expression code point size exceeds limit: size: 4804, limit 4096"}, // CEL has no position for it: none is invented
 		"LowBudget":       {expr: "request.items.all(i, i.owner == token.sub)", opts: []conditions.Option{conditions.WithCostLimit(10_000)}, wantErr: "exceeds the budget of 10000"},
 		"HighBudget":      {expr: "request.tags.all(a, request.tags.all(b, a == b))", opts: []conditions.Option{conditions.WithCostLimit(2_000_000)}},
 	}

@@ -20,14 +20,40 @@ import (
 // defaultTestTimeout bounds every call of the scenarios.
 const defaultTestTimeout = 10 * time.Second
 
-// The procedures the scenarios call: a unary one and a server-streaming
-// one, both held to the step-up rule below.
 const (
-	getBook   = testpb.LibraryService_GetBook_FullMethodName
-	listBooks = testpb.LibraryService_ListBooks_FullMethodName
-	mfa       = "urn:example:mfa"
-	realm     = "library"
+	mfa   = "urn:example:mfa"
+	realm = "library"
 )
+
+// A kind is a kind of RPC. The scenarios call one procedure of
+// LibraryService per kind, each held to its proto rule plus a step-up.
+type kind uint8
+
+const (
+	unary kind = iota
+	serverStream
+	clientStream
+	bidiStream
+)
+
+// kinds describes each kind: its name in test names, the procedure called,
+// its rule, and the scopes the scenarios' default token carries for it
+// (those the rule needs, so that a scenario changes one thing only).
+var kinds = [...]struct {
+	name      string
+	procedure string
+	rule      scopes.Rule
+	scopes    []string
+}{
+	unary:        {"Unary", testpb.LibraryService_GetBook_FullMethodName, scopes.AllOf("library.read"), []string{"library.read"}},
+	serverStream: {"ServerStream", testpb.LibraryService_ListBooks_FullMethodName, scopes.AllOf("library.read"), []string{"library.read"}},
+	clientStream: {"ClientStream", testpb.LibraryService_AddBooks_FullMethodName, scopes.AllOf("library.write", "library.admin"), []string{"library.write", "library.admin"}},
+	bidiStream: {"BidiStream", testpb.LibraryService_Chat_FullMethodName,
+		scopes.AnyOf(scopes.AllOf("library.read"), scopes.AllOf("library.admin")), []string{"library.read"}},
+}
+
+func (k kind) String() string    { return kinds[k].name }
+func (k kind) procedure() string { return kinds[k].procedure }
 
 // env is what every adapter is built over: one issuer, one PKI, one DPoP
 // verifier, one verifier and one policy.
@@ -73,10 +99,9 @@ func newEnv(t *testing.T) *env {
 	if e.dpop, err = dpop.New(dpop.Config{Now: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	stepUp := scopes.AllOf("library.read").WithACR(mfa)
-	// Rules in Go, not from library.proto: the two procedures ask for a
-	// step-up that the proto's service rule does not, so the policy reads
-	// a copy of the file without its options.
+	// Rules in Go, not from library.proto: the procedures ask for a
+	// step-up that the proto's rules do not, so the policy reads a copy of
+	// the file without its options.
 	fdp := protodesc.ToFileDescriptorProto(testpb.File_oauthgatetest_v1_library_proto)
 	for _, s := range fdp.GetService() {
 		s.Options = nil
@@ -92,17 +117,21 @@ func newEnv(t *testing.T) *env {
 	if err := reg.RegisterFile(fd); err != nil {
 		t.Fatal(err)
 	}
-	if e.p, err = scopes.NewPolicy(scopes.FromRegistry(reg), scopes.ForMethod(getBook, stepUp), scopes.ForMethod(listBooks, stepUp)); err != nil {
+	opts := []scopes.Option{scopes.FromRegistry(reg)}
+	for _, k := range kinds {
+		opts = append(opts, scopes.ForMethod(k.procedure, k.rule.WithACR(mfa)))
+	}
+	if e.p, err = scopes.NewPolicy(opts...); err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-// token mints a JWT that passes every check of the policy, changed by
-// changes.
-func (e *env) token(t *testing.T, changes ...oauthtest.Token) string {
+// token mints a JWT that passes every check of the policy for a call of
+// kind k, changed by changes.
+func (e *env) token(t *testing.T, k kind, changes ...oauthtest.Token) string {
 	t.Helper()
-	base := oauthtest.Token{Scopes: []string{"library.read"}, Claims: map[string]any{"acr": mfa}}
+	base := oauthtest.Token{Scopes: kinds[k].scopes, Claims: map[string]any{"acr": mfa}}
 	return e.iss.Token(t, append([]oauthtest.Token{base}, changes...)...)
 }
 

@@ -34,22 +34,26 @@ type outcome struct {
 	subject    string // of the claims the handler saw, on success
 }
 
-// A call is one call of a kind to a target, with these headers, from a
+// A call is one call of kind k to a target, with these headers, from a
 // client presenting cert (nil: none).
-type call func(t *testing.T, stream bool, h http.Header, cert *tls.Certificate) outcome
+type call func(t *testing.T, k kind, h http.Header, cert *tls.Certificate) outcome
 
 // A target is an adapter served over one protocol.
 type target struct {
 	name string
 	// base is the URL the target's requests go to, for a DPoP proof's htu.
 	base string
-	// stream reports whether the target can make server-streaming calls.
-	stream bool
-	call   call
+	// kinds are the kinds of RPC the target can make.
+	kinds []kind
+	call  call
 }
 
 // The test handlers answer with the subject the adapter put in the
 // context, read with the accessor of the other adapter: both share it.
+// AddBooks, whose response has no string field, answers in the response
+// header subjectHeader; the others in their one response message.
+
+const subjectHeader = "Subject"
 
 type library struct {
 	testpb.UnimplementedLibraryServiceServer
@@ -71,6 +75,37 @@ func (library) ListBooks(_ *testpb.ListBooksRequest, s grpc.ServerStreamingServe
 	return s.Send(&testpb.ListBooksResponse{Name: c.Subject()})
 }
 
+func (library) AddBooks(s grpc.ClientStreamingServer[testpb.AddBooksRequest, testpb.AddBooksResponse]) error {
+	c, ok := connectgate.FromContext(s.Context())
+	if !ok {
+		return status.Error(codes.Internal, "no claims")
+	}
+	var n int32
+	for {
+		if _, err := s.Recv(); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return err
+		}
+		n++
+	}
+	if err := s.SetHeader(metadata.Pairs(subjectHeader, c.Subject())); err != nil {
+		return err
+	}
+	return s.SendAndClose(&testpb.AddBooksResponse{Count: n})
+}
+
+func (library) Chat(s grpc.BidiStreamingServer[testpb.ChatRequest, testpb.ChatResponse]) error {
+	c, ok := connectgate.FromContext(s.Context())
+	if !ok {
+		return status.Error(codes.Internal, "no claims")
+	}
+	if _, err := s.Recv(); err != nil {
+		return err
+	}
+	return s.Send(&testpb.ChatResponse{Text: c.Subject()})
+}
+
 func connectGetBook(ctx context.Context, _ *connect.Request[testpb.GetBookRequest]) (*connect.Response[testpb.GetBookResponse], error) {
 	c, ok := interceptor.FromContext(ctx)
 	if !ok {
@@ -85,6 +120,34 @@ func connectListBooks(ctx context.Context, _ *connect.Request[testpb.ListBooksRe
 		return connect.NewError(connect.CodeInternal, errors.New("no claims"))
 	}
 	return s.Send(&testpb.ListBooksResponse{Name: c.Subject()})
+}
+
+func connectAddBooks(ctx context.Context, s *connect.ClientStream[testpb.AddBooksRequest]) (*connect.Response[testpb.AddBooksResponse], error) {
+	c, ok := interceptor.FromContext(ctx)
+	if !ok {
+		return nil, connect.NewError(connect.CodeInternal, errors.New("no claims"))
+	}
+	var n int32
+	for s.Receive() {
+		n++
+	}
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	res := connect.NewResponse(&testpb.AddBooksResponse{Count: n})
+	res.Header().Set(subjectHeader, c.Subject())
+	return res, nil
+}
+
+func connectChat(ctx context.Context, s *connect.BidiStream[testpb.ChatRequest, testpb.ChatResponse]) error {
+	c, ok := interceptor.FromContext(ctx)
+	if !ok {
+		return connect.NewError(connect.CodeInternal, errors.New("no claims"))
+	}
+	if _, err := s.Receive(); err != nil {
+		return err
+	}
+	return s.Send(&testpb.ChatResponse{Text: c.Subject()})
 }
 
 // serverTLS asks for a client certificate and verifies one if given, so
@@ -109,33 +172,16 @@ func (e *env) grpcTarget(t *testing.T, opts ...interceptor.Option) target {
 	for _, c := range []*tls.Certificate{&e.certs.Client, &e.other} {
 		conns[c] = oauthtest.DialGRPC(t, anon.Target(), e.certs.DialOption(c))
 	}
-	return target{name: "interceptor/grpc", base: "https://" + strings.TrimPrefix(anon.Target(), "passthrough:///"), stream: true,
-		call: func(t *testing.T, stream bool, h http.Header, cert *tls.Certificate) outcome {
+	return target{name: "interceptor/grpc", base: "https://" + strings.TrimPrefix(anon.Target(), "passthrough:///"),
+		kinds: []kind{unary, serverStream, clientStream, bidiStream},
+		call: func(t *testing.T, k kind, h http.Header, cert *tls.Certificate) outcome {
 			t.Helper()
-			client := testpb.NewLibraryServiceClient(conns[cert])
 			md := metadata.MD{}
 			for k, vs := range h {
 				md[strings.ToLower(k)] = vs
 			}
-			ctx := metadata.NewOutgoingContext(testContext(t), md)
-			var header, trailer metadata.MD
 			var got outcome
-			var err error
-			if stream {
-				var s grpc.ServerStreamingClient[testpb.ListBooksResponse]
-				if s, err = client.ListBooks(ctx, &testpb.ListBooksRequest{Count: 1}); err == nil {
-					var m *testpb.ListBooksResponse
-					if m, err = s.Recv(); err == nil {
-						got.subject = m.GetName()
-					}
-					header, _ = s.Header()
-					trailer = s.Trailer()
-				}
-			} else {
-				var m *testpb.GetBookResponse
-				m, err = client.GetBook(ctx, &testpb.GetBookRequest{Name: "b"}, grpc.Header(&header), grpc.Trailer(&trailer))
-				got.subject = m.GetName()
-			}
+			header, trailer, err := grpcCall(metadata.NewOutgoingContext(testContext(t), md), testpb.NewLibraryServiceClient(conns[cert]), k, &got.subject)
 			st := status.Convert(err)
 			got.code = uint32(st.Code())
 			for _, d := range st.Details() {
@@ -151,6 +197,54 @@ func (e *env) grpcTarget(t *testing.T, opts ...interceptor.Option) target {
 		}}
 }
 
+// grpcCall makes one call of kind k with grpc-go's client, sending one
+// message and reading one, and sets *subject to the handler's answer. A
+// denied stream may fail Send with io.EOF: the status comes with the
+// receive.
+func grpcCall(ctx context.Context, client testpb.LibraryServiceClient, k kind, subject *string) (header, trailer metadata.MD, err error) {
+	var s grpc.ClientStream
+	switch k {
+	case unary:
+		m, err := client.GetBook(ctx, &testpb.GetBookRequest{Name: "b"}, grpc.Header(&header), grpc.Trailer(&trailer))
+		*subject = m.GetName()
+		return header, trailer, err
+	case serverStream:
+		ss, serr := client.ListBooks(ctx, &testpb.ListBooksRequest{Count: 1})
+		if serr != nil {
+			return nil, nil, serr
+		}
+		var m *testpb.ListBooksResponse
+		m, err = ss.Recv()
+		*subject, s = m.GetName(), ss
+	case clientStream:
+		cs, serr := client.AddBooks(ctx)
+		if serr != nil {
+			return nil, nil, serr
+		}
+		_ = cs.Send(&testpb.AddBooksRequest{Name: "b"})
+		_, err = cs.CloseAndRecv()
+		s = cs
+	case bidiStream:
+		bs, serr := client.Chat(ctx)
+		if serr != nil {
+			return nil, nil, serr
+		}
+		_ = bs.Send(&testpb.ChatRequest{Text: "b"})
+		var m *testpb.ChatResponse
+		m, err = bs.Recv()
+		_ = bs.CloseSend()
+		*subject, s = m.GetText(), bs
+	}
+	header, _ = s.Header()
+	if k == clientStream && err == nil {
+		*subject = strings.Join(header.Get(subjectHeader), ",")
+	}
+	if err != nil {
+		trailer = s.Trailer() // valid once the receive failed
+	}
+	return header, trailer, err
+}
+
 // connectTargets serves the library with connectgate over TLS and returns
 // a target per protocol of connect-go's client, and raw HTTP for the
 // Connect protocol's unary calls.
@@ -162,14 +256,20 @@ func (e *env) connectTargets(t *testing.T, opts ...connectgate.Option) []target 
 	}
 	mux := http.NewServeMux()
 	ic := connect.WithInterceptors(gate)
-	mux.Handle(getBook, connect.NewUnaryHandler(getBook, connectGetBook, ic))
-	mux.Handle(listBooks, connect.NewServerStreamHandler(listBooks, connectListBooks, ic))
-	// The policy covers the two procedures served, not the rest of the
+	for k, h := range map[kind]*connect.Handler{
+		unary:        connect.NewUnaryHandler(unary.procedure(), connectGetBook, ic),
+		serverStream: connect.NewServerStreamHandler(serverStream.procedure(), connectListBooks, ic),
+		clientStream: connect.NewClientStreamHandler(clientStream.procedure(), connectAddBooks, ic),
+		bidiStream:   connect.NewBidiStreamHandler(bidiStream.procedure(), connectChat, ic),
+	} {
+		mux.Handle(k.procedure(), h)
+	}
+	// The policy covers the procedures served, not the rest of the
 	// service: the start-up check names exactly the others.
 	var cov *scopes.CoverageError
-	if err := gate.Check("/" + testpb.LibraryService_ServiceDesc.ServiceName + "/"); !errors.As(err, &cov) || len(cov.Methods) != 4 ||
-		slices.Contains(cov.Methods, getBook) || slices.Contains(cov.Methods, listBooks) {
-		t.Fatalf("Check(LibraryService) = %v, want a CoverageError naming its 4 other methods", err)
+	if err := gate.Check("/" + testpb.LibraryService_ServiceDesc.ServiceName + "/"); !errors.As(err, &cov) ||
+		!slices.Equal(cov.Methods, []string{testpb.LibraryService_Audit_FullMethodName, testpb.LibraryService_Ping_FullMethodName}) {
+		t.Fatalf("Check(LibraryService) = %v, want a CoverageError naming Audit and Ping", err)
 	}
 	srv := oauthtest.ServeConnectTLS(t, gate.Handler(mux), e.certs)
 	clients := map[*tls.Certificate]*http.Client{}
@@ -178,29 +278,43 @@ func (e *env) connectTargets(t *testing.T, opts ...connectgate.Option) []target 
 	}
 	var targets []target
 	for _, p := range oauthtest.ConnectProtocols() {
-		targets = append(targets, target{name: "connectgate/" + string(p), base: srv.URL, stream: true,
-			call: func(t *testing.T, stream bool, h http.Header, cert *tls.Certificate) outcome {
+		// connect-go makes every kind of call with each of its protocols;
+		// bidi streams need HTTP/2 (its client and handler refuse HTTP/1.1),
+		// which srv and its clients speak.
+		targets = append(targets, target{name: "connectgate/" + string(p), base: srv.URL,
+			kinds: []kind{unary, serverStream, clientStream, bidiStream},
+			call: func(t *testing.T, k kind, h http.Header, cert *tls.Certificate) outcome {
 				t.Helper()
-				return connectCall(t, clients[cert], srv.URL, p, stream, h)
+				return connectCall(t, clients[cert], srv.URL, p, k, h)
 			}})
 	}
-	targets = append(targets, target{name: "connectgate/http", base: srv.URL,
-		call: func(t *testing.T, _ bool, h http.Header, cert *tls.Certificate) outcome {
+	targets = append(targets, target{name: "connectgate/http", base: srv.URL, kinds: []kind{unary},
+		call: func(t *testing.T, _ kind, h http.Header, cert *tls.Certificate) outcome {
 			t.Helper()
 			return rawConnectCall(t, clients[cert], srv.URL, h)
 		}})
 	return targets
 }
 
-// connectCall makes one call with connect-go's client.
-func connectCall(t *testing.T, hc *http.Client, base string, p oauthtest.ConnectProtocol, stream bool, h http.Header) outcome {
+// connectCall makes one call of kind k with connect-go's client, sending
+// one message and reading one.
+func connectCall(t *testing.T, hc *http.Client, base string, p oauthtest.ConnectProtocol, k kind, h http.Header) outcome {
 	t.Helper()
-	ctx := testContext(t)
+	ctx, url := testContext(t), base+k.procedure()
 	var got outcome
 	var err error
-	var meta http.Header
-	if stream {
-		client := connect.NewClient[testpb.ListBooksRequest, testpb.ListBooksResponse](hc, base+listBooks, p.ClientOption())
+	var meta http.Header // headers and trailers of a stream
+	switch k {
+	case unary:
+		client := connect.NewClient[testpb.GetBookRequest, testpb.GetBookResponse](hc, url, p.ClientOption())
+		req := connect.NewRequest(&testpb.GetBookRequest{Name: "b"})
+		copyHeader(req.Header(), h)
+		var res *connect.Response[testpb.GetBookResponse]
+		if res, err = client.CallUnary(ctx, req); err == nil {
+			got.subject = res.Msg.GetName()
+		}
+	case serverStream:
+		client := connect.NewClient[testpb.ListBooksRequest, testpb.ListBooksResponse](hc, url, p.ClientOption())
 		req := connect.NewRequest(&testpb.ListBooksRequest{Count: 1})
 		copyHeader(req.Header(), h)
 		s, serr := client.CallServerStream(ctx, req)
@@ -209,24 +323,33 @@ func connectCall(t *testing.T, hc *http.Client, base string, p oauthtest.Connect
 				got.subject = s.Msg().GetName()
 			}
 			err = s.Err()
-			meta = s.ResponseHeader().Clone()
-			for k, vs := range s.ResponseTrailer() {
-				meta[k] = append(meta[k], vs...)
-			}
+			meta = merged(s.ResponseHeader(), s.ResponseTrailer())
 			_ = s.Close()
 		}
-	} else {
-		client := connect.NewClient[testpb.GetBookRequest, testpb.GetBookResponse](hc, base+getBook, p.ClientOption())
-		req := connect.NewRequest(&testpb.GetBookRequest{Name: "b"})
-		copyHeader(req.Header(), h)
-		var res *connect.Response[testpb.GetBookResponse]
-		if res, err = client.CallUnary(ctx, req); err == nil {
-			got.subject = res.Msg.GetName()
+	case clientStream:
+		client := connect.NewClient[testpb.AddBooksRequest, testpb.AddBooksResponse](hc, url, p.ClientOption())
+		s := client.CallClientStream(ctx)
+		copyHeader(s.RequestHeader(), h)
+		_ = s.Send(&testpb.AddBooksRequest{Name: "b"}) // io.EOF when denied: the error comes with the response
+		var res *connect.Response[testpb.AddBooksResponse]
+		if res, err = s.CloseAndReceive(); err == nil {
+			got.subject = res.Header().Get(subjectHeader)
 		}
+	case bidiStream:
+		client := connect.NewClient[testpb.ChatRequest, testpb.ChatResponse](hc, url, p.ClientOption())
+		s := client.CallBidiStream(ctx)
+		copyHeader(s.RequestHeader(), h)
+		_ = s.Send(&testpb.ChatRequest{Text: "b"})
+		var m *testpb.ChatResponse
+		if m, err = s.Receive(); err == nil {
+			got.subject = m.GetText()
+		}
+		_ = s.CloseRequest()
+		meta = merged(s.ResponseHeader(), s.ResponseTrailer())
+		_ = s.CloseResponse()
 	}
-	got.code = uint32(connect.CodeOf(err))
-	if err == nil {
-		got.code = 0
+	if err != nil {
+		got.code = uint32(connect.CodeOf(err))
 	}
 	var cerr *connect.Error
 	if errors.As(err, &cerr) {
@@ -243,6 +366,15 @@ func connectCall(t *testing.T, hc *http.Client, base string, p oauthtest.Connect
 	return got
 }
 
+// merged returns a stream's response headers followed by its trailers.
+func merged(header, trailer http.Header) http.Header {
+	m := header.Clone()
+	for k, vs := range trailer {
+		m[k] = append(m[k], vs...)
+	}
+	return m
+}
+
 // httpStatus is the HTTP status of a Connect unary error (the Connect
 // protocol's mapping for the codes oauthgate answers with).
 var httpStatus = map[uint32]int{0: 200, 7: 403, 13: 500, 14: 503, 16: 401}
@@ -251,7 +383,7 @@ var httpStatus = map[uint32]int{0: 200, 7: 403, 13: 500, 14: 503, 16: 401}
 // JSON, and checks the status line against the code of the error body.
 func rawConnectCall(t *testing.T, hc *http.Client, base string, h http.Header) outcome {
 	t.Helper()
-	req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, base+getBook, strings.NewReader(`{"name":"b"}`))
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, base+unary.procedure(), strings.NewReader(`{"name":"b"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +391,7 @@ func rawConnectCall(t *testing.T, hc *http.Client, base string, h http.Header) o
 	req.Header.Set("Content-Type", "application/json")
 	res, err := hc.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", getBook, err)
+		t.Fatalf("POST %s: %v", unary.procedure(), err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)

@@ -2,6 +2,8 @@
 // (connectrpc.com/connect v1) handlers, for all three protocols they
 // speak: Connect, gRPC and gRPC-Web.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/connect.md.
+//
 // A [Gate] is a connect.Interceptor plus an http.Handler wrapper. It reads
 // the same (oauthgate.v1.method) / (oauthgate.v1.service) policy, verifies
 // with the same [verify.Verifier], and decides with the same core as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,12 @@ type dpopFixture struct {
 
 func newDPoPFixture(t *testing.T, cfg dpop.Config, policy *scopes.Policy, origins ...string) *dpopFixture {
 	t.Helper()
+	return newDPoPFixtureOpts(t, cfg, policy, origins)
+}
+
+// newDPoPFixtureOpts is newDPoPFixture with more interceptor options.
+func newDPoPFixtureOpts(t *testing.T, cfg dpop.Config, policy *scopes.Policy, origins []string, opts ...interceptor.Option) *dpopFixture {
+	t.Helper()
 	f := &dpopFixture{iss: oauthtest.NewIssuer(t)}
 	f.key = oauthtest.NewDPoPKey(t, jose.ES256, nil)
 	keys, err := verify.NewStaticKeySet(f.iss.JWKS().Keys...)
@@ -64,7 +71,7 @@ func newDPoPFixture(t *testing.T, cfg dpop.Config, policy *scopes.Policy, origin
 	if policy == nil {
 		policy = newPolicy(t)
 	}
-	gate, err := interceptor.New(v, policy, interceptor.WithRealm("library"), interceptor.WithDPoP(f.dpop, origins...))
+	gate, err := interceptor.New(v, policy, append([]interceptor.Option{interceptor.WithRealm("library"), interceptor.WithDPoP(f.dpop, origins...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,6 +264,16 @@ func TestDPoP_Nonce(t *testing.T) {
 	if _, err := f.client.GetBook(testContext(t), &testpb.GetBookRequest{}, grpc.PerRPCCredentials(creds)); err != nil {
 		t.Fatalf("GetBook(with the nonce) = %v", err)
 	}
+	// Any other denial, challenged too, sends no nonce: only
+	// use_dpop_nonce asks the client for one.
+	weak := dpopCredentials(t, f.key, f.iss.Token(t, oauthtest.Token{Scopes: []string{"other"}, DPoPKey: f.key}))
+	weak.SetNonce(nonce[0])
+	hdr = nil
+	_, err = f.client.GetBook(testContext(t), &testpb.GetBookRequest{}, grpc.PerRPCCredentials(weak), grpc.Header(&hdr))
+	if status.Code(err) != codes.PermissionDenied || len(hdr.Get("www-authenticate")) == 0 || len(hdr.Get("dpop-nonce")) != 0 {
+		t.Fatalf("GetBook(scope missing) = %v with www-authenticate %q, dpop-nonce %q; want PermissionDenied, a challenge and no nonce",
+			err, hdr.Get("www-authenticate"), hdr.Get("dpop-nonce"))
+	}
 }
 
 // TestDPoP_PublicOrigin: behind a proxy, htu names the public origin, not
@@ -369,5 +386,52 @@ func TestDPoP_ReplayStoreUnavailable(t *testing.T) {
 	bearer := f.iss.Token(t, oauthtest.Token{Scopes: allScopes})
 	if _, err := f.client.GetBook(ctx, &testpb.GetBookRequest{Name: "x"}, oauthtest.Bearer(bearer)); err != nil {
 		t.Errorf("GetBook(bearer) = %v, want OK", err)
+	}
+}
+
+// blockingStore is a dpop.ReplayStore that answers only when the call's
+// context ends, as a store behind a network partition would.
+type blockingStore struct{ started chan struct{} }
+
+func (s blockingStore) Record(ctx context.Context, _ [32]byte, _ time.Duration) (bool, error) {
+	s.started <- struct{}{}
+	<-ctx.Done()
+	return false, ctx.Err()
+}
+
+// records is a slog.Handler that hands every record to the test.
+type records chan slog.Record
+
+func (r records) Enabled(context.Context, slog.Level) bool        { return true }
+func (r records) Handle(_ context.Context, rec slog.Record) error { r <- rec.Clone(); return nil }
+func (r records) WithAttrs([]slog.Attr) slog.Handler              { return r }
+func (r records) WithGroup(string) slog.Handler                   { return r }
+
+// TestDPoP_CallEndsWhileRecording: a call whose context ends while its
+// proof is being recorded (the client gave up on a slow replay store) is
+// denied as "cannot check now", Unavailable, never as an invalid proof: the
+// proof was good, and the server's log and metrics must not say otherwise.
+func TestDPoP_CallEndsWhileRecording(t *testing.T) {
+	store := blockingStore{started: make(chan struct{}, 1)}
+	logs := make(records, 8)
+	f := newDPoPFixtureOpts(t, dpop.Config{ReplayStore: store}, nil, nil, interceptor.WithLogger(slog.New(logs)))
+	tok := f.iss.Token(t, oauthtest.Token{Scopes: allScopes, DPoPKey: f.key})
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := f.client.GetBook(ctx, &testpb.GetBookRequest{Name: "x"}, grpc.PerRPCCredentials(f.key.Credentials(t, tok)))
+		errc <- err
+	}()
+	<-store.started // the token is verified and bound; the proof is being recorded
+	cancel()
+	if err := <-errc; status.Code(err) != codes.Canceled {
+		t.Fatalf("GetBook error = %v, want the client's own Canceled", err)
+	}
+	rec := <-logs
+	attrs := map[string]string{}
+	rec.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+	if attrs["code"] != codes.Unavailable.String() || attrs["reason"] != interceptor.ReasonDPoPReplayCacheFull {
+		t.Fatalf("denial logged with code %q, reason %q; want %s, %s", attrs["code"], attrs["reason"], codes.Unavailable, interceptor.ReasonDPoPReplayCacheFull)
 	}
 }

@@ -188,6 +188,11 @@ func TestErrorTable(t *testing.T) {
 					if info.GetMetadata()["realm"] != "library" {
 						t.Errorf("ErrorInfo.metadata[realm] = %q, want library", info.GetMetadata()["realm"])
 					}
+					for key, v := range info.GetMetadata() {
+						if v == "" {
+							t.Errorf("ErrorInfo.metadata[%s] is empty: a denial without it leaves the key out", key)
+						}
+					}
 					www := r.wwwAuthenticate()
 					switch {
 					case tc.wantCode == codes.Unavailable && len(www) != 0:
@@ -296,7 +301,18 @@ func TestNewValidates(t *testing.T) {
 		"NilVerifier": func() (*interceptor.Interceptor, error) { return interceptor.New(nil, p) },
 		"NilPolicy":   func() (*interceptor.Interceptor, error) { return interceptor.New(v, nil) },
 		"QuoteRealm":  func() (*interceptor.Interceptor, error) { return interceptor.New(v, p, interceptor.WithRealm(`a"b`)) },
+		// A control character in the realm would split the challenge header.
+		"NewlineRealm": func() (*interceptor.Interceptor, error) {
+			return interceptor.New(v, p, interceptor.WithRealm("a\r\nb"))
+		},
+		"DELRealm": func() (*interceptor.Interceptor, error) {
+			return interceptor.New(v, p, interceptor.WithRealm("a\x7fb"))
+		},
+		"NonASCIIRealm": func() (*interceptor.Interceptor, error) {
+			return interceptor.New(v, p, interceptor.WithRealm("bibliothèque"))
+		},
 		"EmptyDomain": func() (*interceptor.Interceptor, error) { return interceptor.New(v, p, interceptor.WithDomain("")) },
+		"TabDomain":   func() (*interceptor.Interceptor, error) { return interceptor.New(v, p, interceptor.WithDomain("a\tb")) },
 		"NilLogger":   func() (*interceptor.Interceptor, error) { return interceptor.New(v, p, interceptor.WithLogger(nil)) },
 		"NilClock":    func() (*interceptor.Interceptor, error) { return interceptor.New(v, p, interceptor.WithClock(nil)) },
 	}
@@ -306,6 +322,11 @@ func TestNewValidates(t *testing.T) {
 				t.Fatalf("New() = %v, %v, want an error", gate, err)
 			}
 		})
+	}
+	// Every printable ASCII character but the quote and the backslash is
+	// allowed, the space and the tilde at the ends of the range included.
+	if _, err := interceptor.New(v, p, interceptor.WithRealm(" Library API ~"), interceptor.WithDomain("~library example ")); err != nil {
+		t.Errorf("New() with a printable realm and domain = %v", err)
 	}
 }
 

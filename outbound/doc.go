@@ -3,6 +3,8 @@
 // authorization server, either as the calling service itself or on
 // behalf of the user whose call it is serving.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/calling-services.md.
+//
 //	// As itself: the client credentials grant (RFC 6749 §4.4).
 //	creds, err := outbound.ClientCredentials(outbound.Config{
 //		Issuer:   "https://auth.example.com/",

@@ -68,7 +68,7 @@ func TestRuleIfInvalid(t *testing.T) {
 			}
 		})
 	}
-	for _, ok := range []string{"a", "owner", "tenant_2", "a0_b1", strings.Repeat("z", 64)} {
+	for _, ok := range []string{"a", "owner", "tenant_2", "a0_b1", "tier9", strings.Repeat("z", 64)} {
 		if r := AllOf("a").If(ok, "true"); r.validate() != nil {
 			t.Errorf("If(%q) = %v, want a valid rule", ok, r.validate())
 		}

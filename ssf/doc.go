@@ -3,6 +3,8 @@
 // as Security Event Tokens, RFC 8417) and makes the verifiers of package
 // verify act on them within seconds: continuous access evaluation.
 //
+// The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/continuous-access.md.
+//
 // A [Receiver] is the http.Handler of an RFC 8935 push endpoint; a
 // [Poller] fetches SETs from an RFC 8936 poll endpoint. Both verify each
 // SET and apply its events to [Revocations], which the verifiers consult

@@ -22,7 +22,7 @@ var claimSetSeeds = []string{
 	`{"iss":"https://as.example","sub":"alice","aud":["a","b"],"exp":1900000000,"nbf":1.5,"iat":0,"jti":"j","client_id":"c","scope":"read write"}`,
 	`{"sub":"alice","Sub":"admin"}`, `{"sub":"a","sub":"b"}`, `{"\u0073ub":"a","sub":"b"}`, `{"iſs":"x","iss":"y"}`,
 	`{"aud":"a"}`, `{"aud":["null",null]}`, `{"aud":[]}`, `{"aud":[1]}`, `{"aud":{"0":"a"}}`, `{"aud":null}`,
-	`{"exp":-1}`, `{"exp":1e300}`, `{"exp":"1"}`, `{"exp":1e9}`, `{"exp":253402300800}`, `{"exp":null}`,
+	`{"exp":-1}`, `{"nbf":-0}`, `{"exp":1e300}`, `{"exp":"1"}`, `{"exp":1e9}`, `{"exp":253402300800}`, `{"exp":null}`,
 	`{"scope":["a","b"]}`, `{"scope":"a\tb"}`, `{"scp":["a"]}`, `{"scp":"a b","scope":"c"}`, `{"scp":[1]}`,
 	`{"cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}`, `{"cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}`,
 	`{"acr":"urn:mfa","amr":["pwd","otp"],"auth_time":1800000000}`, `{"amr":"pwd"}`, `{"amr":[1]}`, `{"amr":[]}`, `{"auth_time":-5}`,
@@ -34,7 +34,7 @@ var claimSetSeeds = []string{
 	`{"realm_access":{"roles":["a"],"roles":["b"]}}`, `{"realm_access":{"roles":null},"realm_access":{}}`,
 	`{"resource_access":{"api":{"roles":[1]}}}`, `{"resource_access":{"api":[]}}`, `{"resource_access":{"a.b":{"r\u006fles":["q"]}}}`,
 	`{"roles":"a b"}`, `{"roles":[""]}`, `{"email":"sa@p.iam.gserviceaccount.com","permissions":null}`,
-	`{"tid":1}`, `{"tid":"a","tid":"b"}`, `{"token_use":["access"]}`, `{"c_hash":"h","c_hash":"h"}`, `{"scope":"a","scp":[1],"roles":[]}`,
+	`{"tid":1}`, `{"tid":"a","tid":"b"}`, `{"token_use":["access"]}`, `{"c_hash":"h","c_hash":"h"}`, `{"scope":"a","scp":[1],"roles":[]}`, `{"scope":"a","scp":{"x":1}}`,
 	// Text the decoder refuses and encoding/json mends: see strictText.
 	`{"sub":"\ud83d\ude00"}`, `{"x":"\udc00"}`, `{"x":"\ud800\u0041"}`, `{"x":"\\ud800"}`, "{\"x\":\"\xed\xa0\x80\"}", `{"scope":"a\u0020b"}`,
 }
@@ -66,6 +66,8 @@ func TestParseClaims(t *testing.T) {
 		"DuplicateEscapedName":    {in: `{"\u0073ub":"a","sub":"b"}`, wantErr: ErrMalformed, wantClaim: "sub"},
 		"ExpWrongType":            {in: `{"exp":"1"}`, wantErr: ErrMalformed, wantClaim: "exp"},
 		"ExpNegative":             {in: `{"exp":-1}`, wantErr: ErrMalformed, wantClaim: "exp"},
+		"NbfNegativeZero":         {in: `{"nbf":-0}`, wantErr: ErrMalformed, wantClaim: "nbf"},
+		"IatNegativeZeroFraction": {in: `{"iat":-0.0}`, wantErr: ErrMalformed, wantClaim: "iat"},
 		"ExpPastYear9999":         {in: `{"exp":253402300800}`, wantErr: ErrMalformed, wantClaim: "exp"},
 		"AudNumber":               {in: `{"aud":[1]}`, wantErr: ErrMalformed, wantClaim: "aud"},
 		"ScopeTab":                {in: `{"scope":"a\tb"}`, wantErr: ErrMalformed, wantClaim: "scope"},
@@ -90,6 +92,14 @@ func TestParseClaims(t *testing.T) {
 					}
 				}
 			}},
+		// scp is read only when scope is absent: beside a scope claim, an
+		// scp of any JSON type is skipped, as encoding/json's reading does.
+		"ScpNumberBesideScope": {in: `{"scope":"r","scp":1}`, check: func(t *testing.T, c *Claims) {
+			if got := c.Scopes().String(); got != "r" {
+				t.Errorf("Scopes() = %q, want r", got)
+			}
+		}},
+		"ScpNumberAlone": {in: `{"scp":1}`, wantErr: ErrMalformed, wantClaim: "scp"},
 		"NullIsAbsent": {in: `{"sub":null,"exp":null,"aud":null}`, check: func(t *testing.T, c *Claims) {
 			if _, ok := c.Deadline(); ok || c.Subject() != "" || len(c.Audience()) != 0 {
 				t.Errorf("null claims read as present: %q %v", c.Subject(), c.Audience())

@@ -152,11 +152,11 @@ func TestIntrospection_SharedCacheFailures(t *testing.T) {
 	}
 }
 
-// TestIntrospection_SharedCacheStaleValue: a value is used no longer than
-// the reader's own CacheTTL after it was fetched, even if the shared cache
-// keeps it longer, as a replica with a longer CacheTTL would have it.
-func TestIntrospection_SharedCacheStaleValue(t *testing.T) {
-	t.Parallel()
+// sharedByLongWriter returns a shared cache holding the answer for token
+// that a verifier with a CacheTTL of a minute fetched from iss at the
+// clock's start.
+func sharedByLongWriter(t *testing.T) (*oauthtest.Issuer, *oauthtest.Clock, *spyShared, string) {
+	t.Helper()
 	iss := newIntroIssuer(t)
 	clock := oauthtest.NewClock(introStart)
 	shared := newSpyShared(clock.Now)
@@ -166,6 +166,15 @@ func TestIntrospection_SharedCacheStaleValue(t *testing.T) {
 	if _, err := newIntro(t, long).Verify(introCtx(t), token); err != nil {
 		t.Fatal(err)
 	}
+	return iss, clock, shared, token
+}
+
+// TestIntrospection_SharedCacheStaleValue: a value is used no longer than
+// the reader's own CacheTTL after it was fetched, even if the shared cache
+// keeps it longer, as a replica with a longer CacheTTL would have it.
+func TestIntrospection_SharedCacheStaleValue(t *testing.T) {
+	t.Parallel()
+	iss, clock, shared, token := sharedByLongWriter(t)
 	short := sharedReplicas(t, iss, shared, clock.Now, 1)[0] // CacheTTL 5s
 	clock.Advance(4 * time.Second)
 	if _, err := short.Verify(introCtx(t), token); err != nil || introRequests(iss) != 1 {
@@ -248,4 +257,119 @@ func TestIntrospection_SharedCacheLock(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestIntrospection_SharedCacheNothingToShare: an answer no replica may
+// reuse (a token at or past its exp but inside the leeway: accepted now,
+// cached for no time) is not written to the shared cache, and its fill lock
+// is released at once, so the next replica asks without waiting for it.
+func TestIntrospection_SharedCacheNothingToShare(t *testing.T) {
+	t.Parallel()
+	for name, expiry := range map[string]time.Time{
+		"AtExp":   introStart,
+		"PastExp": introStart.Add(-10 * time.Second),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				iss := newIntroIssuer(t)
+				shared := newSpyShared(time.Now)
+				replicas := sharedReplicas(t, iss, shared, func() time.Time { return introStart }, 2)
+				token := introToken(t, iss, oauthtest.Token{Expiry: expiry})
+				for r, v := range replicas {
+					start := time.Now()
+					if _, err := v.Verify(introCtx(t), token); err != nil {
+						t.Fatalf("replica %d: Verify() = %v, want the token accepted inside the leeway", r, err)
+					}
+					if d := time.Since(start); d != 0 {
+						t.Errorf("replica %d waited %v for the fill lock, want no wait", r, d)
+					}
+				}
+				if shared.n != 0 {
+					t.Errorf("Set called %d times for an answer that expires at once, want none", shared.n)
+				}
+				if got := introRequests(iss); got != 2 {
+					t.Errorf("requests = %d, want one per replica", got)
+				}
+			})
+		})
+	}
+}
+
+// TestIntrospection_SharedCacheTTLBoundary: exactly the reader's CacheTTL
+// after a value was fetched, the value is stale for it, though a writer
+// with a longer CacheTTL keeps it in the shared cache: the reader asks.
+func TestIntrospection_SharedCacheTTLBoundary(t *testing.T) {
+	t.Parallel()
+	iss, clock, shared, token := sharedByLongWriter(t)
+	clock.Advance(5 * time.Second)
+	short := sharedReplicas(t, iss, shared, clock.Now, 1)[0] // CacheTTL 5s
+	if _, err := short.Verify(introCtx(t), token); err != nil || introRequests(iss) != 2 {
+		t.Fatalf("5s after the fetch: Verify() = %v with %d requests, want a request of its own", err, introRequests(iss))
+	}
+}
+
+// TestIntrospection_SharedCacheValueSize: a shared value is held to the
+// reader's own response size limit: a response of exactly MaxResponseSize
+// bytes that another replica stored is used, one byte more is not (the
+// reader asks itself).
+func TestIntrospection_SharedCacheValueSize(t *testing.T) {
+	t.Parallel()
+	const limit = 2048
+	iss := newIntroIssuer(t)
+	clock := oauthtest.NewClock(introStart)
+	shared := newSpyShared(clock.Now)
+	token := introToken(t, iss)
+	writer := sharedReplicas(t, iss, shared, clock.Now, 1)[0]
+	if _, err := writer.Verify(introCtx(t), token); err != nil {
+		t.Fatal(err)
+	}
+	key := writer.shared.key(token)
+	stored := shared.sets[key] // version, fetch time, response
+	if len(stored) < 10 || stored[9] != '{' {
+		t.Fatalf("stored value %q, want a header and a JSON object", stored)
+	}
+	for _, tc := range []struct {
+		size     int
+		requests int
+	}{{limit, 1}, {limit + 1, 2}} {
+		// The same response, with white space after its "{" up to size.
+		v := append(bytes.Clone(stored[:10]), bytes.Repeat([]byte(" "), tc.size-(len(stored)-9))...)
+		v = append(v, stored[10:]...)
+		if err := shared.Set(context.Background(), key, v, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		_ = shared.Unlock(context.Background(), key) // the writer's fill lock, long expired
+		cfg := introConfig(iss, clock)
+		cfg.SharedCache, cfg.MaxResponseSize = shared, limit
+		if _, err := newIntro(t, cfg).Verify(introCtx(t), token); err != nil || introRequests(iss) != tc.requests {
+			t.Errorf("a stored response of %d bytes, limit %d: Verify() = %v with %d requests, want %d", tc.size, limit, err, introRequests(iss), tc.requests)
+		}
+	}
+}
+
+// valueAndError is a shared cache whose Get returns the value stored
+// together with an error, as a cache might on a partial failure.
+type valueAndError struct{ *oauthtest.SharedStore }
+
+func (c valueAndError) Get(ctx context.Context, key [32]byte) ([]byte, error) {
+	v, _ := c.SharedStore.Get(ctx, key)
+	return v, errors.New("replica lagging")
+}
+
+// TestIntrospection_SharedCacheGetError: on an error from Get, whatever
+// value came with it, the reader asks the authorization server itself.
+func TestIntrospection_SharedCacheGetError(t *testing.T) {
+	t.Parallel()
+	iss := newIntroIssuer(t)
+	clock := oauthtest.NewClock(introStart)
+	store := oauthtest.NewSharedStore(clock.Now)
+	token := introToken(t, iss)
+	if _, err := sharedReplicas(t, iss, store, clock.Now, 1)[0].Verify(introCtx(t), token); err != nil {
+		t.Fatal(err)
+	}
+	reader := sharedReplicas(t, iss, valueAndError{store}, clock.Now, 1)[0]
+	if _, err := reader.Verify(introCtx(t), token); err != nil || introRequests(iss) != 2 {
+		t.Fatalf("Verify() = %v with %d requests, want the token accepted with a request of its own", err, introRequests(iss))
+	}
 }

@@ -85,7 +85,6 @@ func TestIssuers_Routing(t *testing.T) {
 
 func TestIssuers_Malformed(t *testing.T) {
 	t.Parallel()
-	ctx := remoteTestContext(t)
 	a := newRemoteTenant(t, "")
 	is, err := NewIssuers(a.jwt)
 	if err != nil {
@@ -111,6 +110,7 @@ func TestIssuers_Malformed(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			ctx := remoteTestContext(t) // its own: a parallel subtest may start long after its parent
 			_, err := is.Verify(ctx, tc.token)
 			if !errors.Is(err, tc.want) || !errors.Is(err, ErrInvalidToken) {
 				t.Fatalf("Verify(%s) error = %v, want %v", name, err, tc.want)
@@ -147,7 +147,6 @@ func TestNewIssuers_Errors(t *testing.T) {
 // also accepts is a configuration error.
 func TestIssuers_Templates(t *testing.T) {
 	t.Parallel()
-	ctx := remoteTestContext(t)
 	iss := oauthtest.NewIssuer(t)
 	keys, err := NewStaticKeySet(iss.JWKS().Keys...)
 	if err != nil {
@@ -190,6 +189,7 @@ func TestIssuers_Templates(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			ctx := remoteTestContext(t) // its own: a parallel subtest may start long after its parent
 			opts := []oauthtest.Token{{Issuer: tc.iss}}
 			if tc.tid != "" {
 				opts = append(opts, oauthtest.Token{Claims: map[string]any{"tid": tc.tid}})
@@ -297,7 +297,6 @@ func TestUnverifiedIssuer(t *testing.T) {
 // exact issuer even when its token carries a tid.
 func TestClaims_Tenant(t *testing.T) {
 	t.Parallel()
-	ctx := remoteTestContext(t)
 	iss := oauthtest.NewIssuer(t)
 	keys, err := NewStaticKeySet(iss.JWKS().Keys...)
 	if err != nil {
@@ -334,6 +333,7 @@ func TestClaims_Tenant(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			ctx := remoteTestContext(t) // its own: a parallel subtest may start long after its parent
 			opts := []oauthtest.Token{{Issuer: tc.iss}}
 			if tc.tid != "" {
 				opts = append(opts, oauthtest.Token{Claims: map[string]any{"tid": tc.tid}})

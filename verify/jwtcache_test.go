@@ -74,11 +74,11 @@ func attackerJWK(kid string) jose.JSONWebKey {
 
 func TestJWTCache_HitReturnsSameClaims(t *testing.T) {
 	t.Parallel()
-	ctx := jwtTestContext(t)
 	tok := mintJWT(t, jwtMint{alg: jose.ES256})
 	for _, disable := range []bool{false, true} {
 		t.Run(fmt.Sprintf("DisableCache=%v", disable), func(t *testing.T) {
 			t.Parallel()
+			ctx := jwtTestContext(t) // its own: a parallel subtest may start long after its parent
 			ks := newSwapKeySet(t, ecJWK("ec"))
 			j := newTestJWT(t, ks, func(c *JWTConfig) { c.DisableCache = disable })
 			c1, err := j.Verify(ctx, tok)
@@ -108,7 +108,6 @@ func TestJWTCache_HitReturnsSameClaims(t *testing.T) {
 // invalid while its entry is still live: every hit must notice.
 func TestJWTCache_TimeClaimsOnHit(t *testing.T) {
 	t.Parallel()
-	ctx := jwtTestContext(t)
 	tests := map[string]struct {
 		claims  map[string]any
 		move    time.Duration // clock change after the first Verify
@@ -124,6 +123,7 @@ func TestJWTCache_TimeClaimsOnHit(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			ctx := jwtTestContext(t) // its own: a parallel subtest may start long after its parent
 			clock := newTestClock(jwtTestNow)
 			j := newTestJWT(t, newSwapKeySet(t, ecJWK("ec")), func(c *JWTConfig) {
 				c.Now = clock.Now
@@ -145,7 +145,6 @@ func TestJWTCache_TimeClaimsOnHit(t *testing.T) {
 // TestJWTCache_KeyLeavesSet changes the key set after a token was cached.
 func TestJWTCache_KeyLeavesSet(t *testing.T) {
 	t.Parallel()
-	ctx := jwtTestContext(t)
 	ecJSON, err := json.Marshal(ecJWK("ec"))
 	if err != nil {
 		t.Fatal(err)
@@ -167,6 +166,7 @@ func TestJWTCache_KeyLeavesSet(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			ctx := jwtTestContext(t) // its own: a parallel subtest may start long after its parent
 			ks := newSwapKeySet(t, ecJWK("ec"))
 			j := newTestJWT(t, ks, nil)
 			tok := mintJWT(t, jwtMint{alg: jose.ES256})
@@ -295,7 +295,6 @@ func TestJWTCache_Config(t *testing.T) {
 // CacheMaxTTL.
 func TestJWTCache_EntryTTL(t *testing.T) {
 	t.Parallel()
-	ctx := jwtTestContext(t)
 	tests := map[string]struct {
 		maxTTL   time.Duration
 		wantLive time.Duration // entry still live at wantLive-1s, gone at wantLive
@@ -306,6 +305,7 @@ func TestJWTCache_EntryTTL(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			ctx := jwtTestContext(t) // its own: a parallel subtest may start long after its parent
 			clock := newTestClock(jwtTestNow)
 			j := newTestJWT(t, newSwapKeySet(t, ecJWK("ec")), func(c *JWTConfig) {
 				c.Now, c.CacheMaxTTL = clock.Now, tc.maxTTL

@@ -53,7 +53,7 @@ func TestParse_EveryPosition(t *testing.T) {
 		"NUL": 0x00, "Tab": '\t', "Newline": '\n', "Space": ' ', "Quote": '"', "Comma": ',',
 		"Backslash": '\\', "Colon": ':', "At": '@', "Percent": '%', "DEL": 0x7f, "High": 0x80, "FF": 0xff,
 	}
-	const alphabet = "aZ09-._~+/"
+	const alphabet = "aAzZ09-._~+/" // every range's first and last letter or digit, and the rest
 	for n := 1; n <= 26; n++ {
 		good := make([]byte, n)
 		for i := range good {

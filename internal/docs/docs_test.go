@@ -15,7 +15,7 @@ const root = "../.."
 
 // pending are pages that other changes add; a link to one is not yet an
 // error. Remove an entry once its page exists.
-var pending = []string{"docs/connect.md", "docs/continuous-access.md"}
+var pending []string
 
 // page is one Markdown file of the documentation.
 type page struct {
@@ -277,12 +277,11 @@ func TestREADME(t *testing.T) {
 // page of docs/ by its URL on the code host, and that the page exists.
 func TestPackageDocs(t *testing.T) {
 	const prefix = "https://github.com/oauthgate/oauthgate/blob/main/"
-	for _, dir := range []string{
-		"conditions", "dpop", "dpop/dpopgrpc", "interceptor", "oauthtest",
-		"proto/oauthgate/v1", "readiness", "resource", "scopes", "scopeset",
-		"verify", "redisstore", "cmd/protoc-gen-oauthgate", "cmd/oauthgate-dev-issuer",
-		"cmd/oauthgate-dev-issuer/devissuer",
-	} {
+	dirs := publicPackages(t)
+	if len(dirs) < 15 {
+		t.Fatalf("found %d public packages (%q): the walk is broken", len(dirs), dirs)
+	}
+	for _, dir := range dirs {
 		b, err := os.ReadFile(filepath.Join(root, dir, "doc.go"))
 		if err != nil {
 			t.Errorf("%s: %v", dir, err)
@@ -297,4 +296,40 @@ func TestPackageDocs(t *testing.T) {
 			t.Errorf("%s/doc.go links %s: %v", dir, m[1], err)
 		}
 	}
+}
+
+// publicPackages returns the directories, relative to root, of every
+// package users import or run: each directory with a non-test Go file,
+// but for internal/, examples/, bench/ and testdata trees.
+func publicPackages(t *testing.T) []string {
+	t.Helper()
+	var dirs []string
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case "internal", "examples", "bench", "testdata", "node_modules":
+				return filepath.SkipDir
+			}
+			if strings.HasPrefix(d.Name(), ".") && rel != "." {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		dir := filepath.ToSlash(filepath.Dir(rel))
+		if strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") && dir != "." && !slices.Contains(dirs, dir) {
+			dirs = append(dirs, dir)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dirs
 }

@@ -13,9 +13,9 @@
 //
 // Usage:
 //
-//	mutation rerun -gremlins FILE.json -dir DIR -o FILE
+//	mutation rerun -gremlins FILE.json -dir DIR [-tests DIR,...] -o FILE
 //	mutation table [-equivalent FILE] RESULT...
-//	mutation one FILE:LINE:COL MUTATOR
+//	mutation one FILE:LINE:COL MUTATOR [TESTDIR...]
 //	mutation retest RESULT...
 //
 // rerun reads the JSON gremlins wrote for DIR (the path it was given,
@@ -24,16 +24,20 @@
 // block (for a case expression, its switch's) and those of package-level
 // declarations, each with the mutated file laid over the tree with go test
 // -overlay, checks that each arithmetic mutant gremlins killed compiles,
-// and writes every mutant with its final status to FILE.
+// and writes every mutant with its final status to FILE. With -tests,
+// gremlins ran with --dry-run and rerun runs every mutant itself, judged by
+// the tests of the packages listed (a decision core tested through its
+// adapter), with the coverage those tests give the mutated package.
 //
 // table reads such files and prints, per package, the mutants killed
 // (timeouts included), lived and listed as equivalent, and the score
 // killed / (killed + lived - equivalent); then the lived mutants that are
 // not listed as equivalent, and the listed ones that did not live.
 //
-// one runs the tests of a file's package against one mutant, named as in
-// equivalent.txt, and prints KILLED, LIVED, TIMED OUT or NOT VIABLE: the
-// quick check that a new test kills what it was written for.
+// one runs the tests of a file's package (or of the TESTDIRs) against one
+// mutant, named as in equivalent.txt, and prints KILLED, LIVED, TIMED OUT
+// or NOT VIABLE: the quick check that a new test kills what it was written
+// for.
 //
 // retest runs the lived mutants of rerun's files again and updates them:
 // after tests were added (and no other source changed), the mutants killed
@@ -69,6 +73,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: mutation rerun -gremlins FILE.json -dir DIR -o FILE\n       mutation table [-equivalent FILE] RESULT...\n       mutation one FILE:LINE:COL MUTATOR\n       mutation retest RESULT...")
+	fmt.Fprintln(os.Stderr, "usage: mutation rerun -gremlins FILE.json -dir DIR [-tests DIR,...] -o FILE\n       mutation table [-equivalent FILE] RESULT...\n       mutation one FILE:LINE:COL MUTATOR [TESTDIR...]\n       mutation retest RESULT...")
 	os.Exit(2)
 }

@@ -20,7 +20,16 @@ type Mutant struct {
 	Status string `json:"status"` // gremlins' status, e.g. KILLED, LIVED, NOT COVERED
 	// By says who ran it: "gremlins", or "overlay" for this command.
 	By string `json:"by"`
+	// Tests are the package directories (relative to the module root)
+	// whose tests judge the mutant, when not only its own package's: a
+	// package whose behaviour is tested through another, such as a
+	// decision core through its transport adapter.
+	Tests []string `json:"tests,omitempty"`
 }
+
+// final reports whether the status is a result, not gremlins' --dry-run
+// listing (RUNNABLE, NOT COVERED) of a mutant still to be run.
+func (m Mutant) final() bool { return m.Status != runnable && m.Status != notCovered }
 
 // ID is how equivalent.txt names the mutant.
 func (m Mutant) ID() string {
@@ -34,6 +43,9 @@ const (
 	notCovered = "NOT COVERED"
 	notViable  = "NOT VIABLE"
 	timedOut   = "TIMED OUT"
+	// runnable is what gremlins --dry-run calls a covered mutant it did
+	// not run.
+	runnable = "RUNNABLE"
 )
 
 // mutations is gremlins' table (internal/engine/mappings.go, v0.6.0): what

@@ -147,3 +147,25 @@ func TestPrintTable(t *testing.T) {
 		t.Errorf("table lists an equivalent mutant as lived:\n%s", out.String())
 	}
 }
+
+// TestTargets: a mutant is judged by its own package's tests unless it
+// names the packages (a core tested through its adapter), given in any
+// spelling of a directory.
+func TestTargets(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		m    Mutant
+		want []string
+	}{
+		"Own":   {Mutant{File: "verify/jwt.go"}, []string{"./verify"}},
+		"Given": {Mutant{File: "internal/core/core.go", Tests: testDirs([]string{"internal/core", "./interceptor/", " ", "."})}, []string{"./internal/core", "./interceptor"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := targets(tc.m); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("targets(%v) = %q, want %q", tc.m, got, tc.want)
+			}
+		})
+	}
+}

@@ -37,6 +37,7 @@ func rerunMain(args []string) error {
 	dir := fl.String("dir", "", "the path gremlins was given, relative to the module root")
 	out := fl.String("o", "", "the file to write every mutant and its status to")
 	coef := fl.Int("timeout-coefficient", 5, "a mutant's tests time out after this many times the unmutated package's")
+	tests := fl.String("tests", "", "comma-separated package directories whose tests judge every mutant (default: the mutated package's own); gremlins must have run with --dry-run")
 	_ = fl.Parse(args)
 	if *in == "" || *dir == "" || *out == "" || fl.NArg() > 0 {
 		usage()
@@ -45,7 +46,16 @@ func rerunMain(args []string) error {
 	if err != nil {
 		return err
 	}
-	r := &rerunner{coef: time.Duration(*coef), tmp: ""}
+	if *tests != "" {
+		dirs := testDirs(strings.Split(*tests, ","))
+		for i := range mutants {
+			mutants[i].Tests = dirs
+		}
+	}
+	// The file is written after every mutant, so that a run stopped early
+	// still has a table of what it ran.
+	save := func() error { return writeMutants(*out, mutants) }
+	r := &rerunner{coef: time.Duration(*coef), tmp: "", save: save}
 	if r.tmp, err = os.MkdirTemp("", "mutation-"); err != nil {
 		return err
 	}
@@ -53,22 +63,30 @@ func rerunMain(args []string) error {
 	if err := r.run(mutants); err != nil {
 		return err
 	}
+	return save()
+}
+
+// writeMutants writes mutants to name as rerun's result file.
+func writeMutants(name string, mutants []Mutant) error {
 	data, err := json.MarshalIndent(mutants, "", "\t")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(*out, append(data, '\n'), 0o644)
+	return os.WriteFile(name, append(data, '\n'), 0o644)
 }
 
 // oneMain runs the package's tests against one mutant, named as in
 // equivalent.txt, and prints its status.
 func oneMain(args []string) error {
-	if len(args) != 2 {
+	if len(args) < 2 {
 		usage()
 	}
 	file, pos, ok := strings.Cut(args[0], ":")
 	line, col, ok2 := strings.Cut(pos, ":")
 	m := Mutant{File: path.Clean(filepath.ToSlash(file)), Type: args[1]}
+	if len(args) > 2 {
+		m.Tests = testDirs(args[2:])
+	}
 	var err1, err2 error
 	m.Line, err1 = strconv.Atoi(line)
 	m.Column, err2 = strconv.Atoi(col)
@@ -92,7 +110,7 @@ func oneMain(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(r.tmp)
-	status, err := r.runOne("./"+path.Dir(m.File), job{m: &m, s: s, abs: abs}, 5*time.Minute)
+	status, err := r.runOne(targets(m), job{m: &m, s: s, abs: abs}, 5*time.Minute)
 	if err != nil {
 		return err
 	}
@@ -139,7 +157,7 @@ func retestMain(args []string) error {
 			if err != nil {
 				return fmt.Errorf("%w (the source changed since the run: run the package again)", err)
 			}
-			status, err := r.runOne("./"+path.Dir(m.File), job{m: m, s: s, abs: abs}, 5*time.Minute)
+			status, err := r.runOne(targets(*m), job{m: m, s: s, abs: abs}, 5*time.Minute)
 			if err != nil {
 				return err
 			}
@@ -182,6 +200,7 @@ func readGremlins(name, dir string) ([]Mutant, error) {
 type rerunner struct {
 	coef time.Duration
 	tmp  string
+	save func() error // if set, called after each mutant is run
 }
 
 // A job is a mutant this command runs or checks.
@@ -200,7 +219,7 @@ func (r *rerunner) run(mutants []Mutant) error {
 	for i := range mutants {
 		m := &mutants[i]
 		arith := m.Type == "ARITHMETIC_BASE" || m.Type == "INVERT_NEGATIVES"
-		if m.Status != notCovered && (m.Status != killed || !arith) {
+		if m.Status != notCovered && m.Status != runnable && (m.Status != killed || !arith) {
 			continue
 		}
 		abs, err := filepath.Abs(filepath.FromSlash(m.File))
@@ -230,10 +249,14 @@ func (r *rerunner) run(mutants []Mutant) error {
 }
 
 func (r *rerunner) runPackage(pkg string, jobs []job) error {
-	target := "./" + pkg
+	target := []string{"./" + pkg}
+	if len(jobs[0].m.Tests) > 0 {
+		target = targets(*jobs[0].m)
+	}
 	profile := filepath.Join(r.tmp, "cover.out")
 	start := time.Now()
-	if out, err := goCmd(context.Background(), "test", "-count=1", "-coverprofile="+profile, target); err != nil {
+	args := append([]string{"test", "-count=1", "-coverprofile=" + profile, "-coverpkg=./" + pkg}, target...)
+	if out, err := goCmd(context.Background(), args...); err != nil {
 		return fmt.Errorf("%s: the unmutated tests fail:\n%s", pkg, out)
 	}
 	timeout := max(r.coef*time.Since(start), 10*time.Second)
@@ -241,7 +264,7 @@ func (r *rerunner) runPackage(pkg string, jobs []job) error {
 	if err != nil {
 		return err
 	}
-	importPath, err := goCmd(context.Background(), "list", target)
+	importPath, err := goCmd(context.Background(), "list", "./"+pkg)
 	if err != nil {
 		return fmt.Errorf("%s: %s", pkg, importPath)
 	}
@@ -250,7 +273,8 @@ func (r *rerunner) runPackage(pkg string, jobs []job) error {
 		if j.s.place == inStatement && !j.build {
 			p := j.s.fset.Position(j.s.anchor.Pos())
 			if !covered(importPath+"/"+path.Base(j.m.File), p.Line, p.Column) {
-				continue // no test runs it
+				j.m.Status, j.m.By = notCovered, "overlay" // no test runs it (gremlins' RUNNABLE included)
+				continue
 			}
 		}
 		status, err := r.runOne(target, j, timeout)
@@ -259,12 +283,41 @@ func (r *rerunner) runPackage(pkg string, jobs []job) error {
 		}
 		j.m.Status, j.m.By = status, "overlay"
 		fmt.Printf("%12s %s at %s:%d:%d\n", status, j.m.Type, j.m.File, j.m.Line, j.m.Column)
+		if r.save != nil {
+			if err := r.save(); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-// runOne tests the package with the mutated file laid over the original.
-func (r *rerunner) runOne(target string, j job, timeout time.Duration) (string, error) {
+// targets returns the packages whose tests judge m, as go command
+// arguments: m.Tests, or m's own package.
+func targets(m Mutant) []string {
+	if len(m.Tests) == 0 {
+		return []string{"./" + path.Dir(m.File)}
+	}
+	t := make([]string, len(m.Tests))
+	for i, d := range m.Tests {
+		t[i] = "./" + d
+	}
+	return t
+}
+
+// testDirs cleans package directories given on the command line.
+func testDirs(dirs []string) []string {
+	var out []string
+	for _, d := range dirs {
+		if d = path.Clean(filepath.ToSlash(strings.TrimSpace(d))); d != "." && d != "" {
+			out = append(out, strings.TrimPrefix(d, "./"))
+		}
+	}
+	return out
+}
+
+// runOne tests the packages with the mutated file laid over the original.
+func (r *rerunner) runOne(target []string, j job, timeout time.Duration) (string, error) {
 	src, err := j.s.mutated()
 	if err != nil {
 		return "", err
@@ -281,7 +334,7 @@ func (r *rerunner) runOne(target string, j job, timeout time.Duration) (string, 
 	if err := os.WriteFile(ovFile, overlay, 0o644); err != nil {
 		return "", err
 	}
-	if _, err := goCmd(context.Background(), "build", "-overlay="+ovFile, target); err != nil {
+	if _, err := goCmd(context.Background(), append([]string{"build", "-overlay=" + ovFile}, target...)...); err != nil {
 		return notViable, nil
 	}
 	if j.build {
@@ -291,7 +344,7 @@ func (r *rerunner) runOne(target string, j job, timeout time.Duration) (string, 
 	// backstop for the go command.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*timeout+time.Minute)
 	defer cancel()
-	out, err := goCmd(ctx, "test", "-count=1", "-failfast", "-overlay="+ovFile, "-timeout="+timeout.String(), target)
+	out, err := goCmd(ctx, append([]string{"test", "-count=1", "-failfast", "-overlay=" + ovFile, "-timeout=" + timeout.String()}, target...)...)
 	var exit *exec.ExitError
 	switch {
 	case err == nil:

@@ -92,6 +92,7 @@ func printTable(w io.Writer, mutants []Mutant, equivalent map[string]string) {
 	files := map[string]bool{}
 	var pkgs []string
 	var livedIDs, killedEq []string
+	notRun := 0
 	for _, m := range mutants {
 		pkg := path.Dir(m.File)
 		files[m.File] = true
@@ -102,6 +103,10 @@ func printTable(w io.Writer, mutants []Mutant, equivalent map[string]string) {
 			pkgs = append(pkgs, pkg)
 		}
 		_, eq := equivalent[m.ID()]
+		if len(m.Tests) > 0 && m.By == "gremlins" && !m.final() {
+			notRun++ // listed by gremlins --dry-run, not reached yet
+			continue
+		}
 		switch m.Status {
 		case killed, timedOut:
 			r.killed++
@@ -128,6 +133,9 @@ func printTable(w io.Writer, mutants []Mutant, equivalent map[string]string) {
 		r := rows[pkg]
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %s | %d | %d |\n",
 			pkg, r.killed, r.lived, r.equivalent, r.score(), r.notCovered, r.notViable)
+	}
+	if notRun > 0 {
+		fmt.Fprintf(w, "\nNot run: %d mutants (a run with -tests was stopped before it ran them); the table counts only the others.\n", notRun)
 	}
 	if len(livedIDs) > 0 {
 		fmt.Fprintf(w, "\nLived, not listed as equivalent (%d):\n\n", len(livedIDs))
