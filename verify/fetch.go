@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -22,20 +21,6 @@ type fetchPolicy struct {
 	noRedirects bool
 }
 
-// A fetchRequest is one request made under a [fetchPolicy].
-type fetchRequest struct {
-	method string     // http.MethodGet or http.MethodPost
-	url    string     // checked by checkURL when the verifier was built
-	form   url.Values // POST only: the application/x-www-form-urlencoded body
-	// auth, if set, adds client credentials to the request. It runs at
-	// request time so that nothing derived from a secret is kept in a
-	// printable form.
-	auth func(*http.Request)
-	// strictJSON accepts application/json only; otherwise any JSON media
-	// type is accepted.
-	strictJSON bool
-}
-
 // tracerName is the instrumentation scope of verify's client spans.
 const tracerName = "github.com/oauthgate/oauthgate/verify"
 
@@ -49,9 +34,8 @@ func (p fetchPolicy) shared() oauthhttp.Policy {
 func (p fetchPolicy) client(c *http.Client) *http.Client { return p.shared().Client(c) }
 
 // fetch makes the request r with client under p (see oauthhttp.Do).
-func fetch(ctx context.Context, client *http.Client, p fetchPolicy, r fetchRequest) ([]byte, http.Header, error) {
-	return oauthhttp.Do(ctx, client, p.shared(), oauthhttp.Request{Method: r.method, URL: r.url,
-		Form: r.form, Auth: r.auth, StrictJSON: r.strictJSON})
+func fetch(ctx context.Context, client *http.Client, p fetchPolicy, r oauthhttp.Request) ([]byte, http.Header, error) {
+	return oauthhttp.Do(ctx, client, p.shared(), r)
 }
 
 // A statusError is a non-200 answer (see oauthhttp.StatusError).

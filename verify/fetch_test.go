@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/oauthgate/oauthgate/internal/oauthhttp"
 	"github.com/oauthgate/oauthgate/oauthtest"
 )
 
@@ -154,7 +155,7 @@ func TestFetch(t *testing.T) {
 				}
 				client := p.client(iss.Client())
 				start := time.Now()
-				body, _, err := fetch(t.Context(), client, p, fetchRequest{method: http.MethodGet, url: iss.EndpointURL(oauthtest.EndpointJWKS), strictJSON: tc.strict})
+				body, _, err := fetch(t.Context(), client, p, oauthhttp.Request{Method: http.MethodGet, URL: iss.EndpointURL(oauthtest.EndpointJWKS), StrictJSON: tc.strict})
 				if d := time.Since(start); d > p.timeout {
 					t.Errorf("fetch() took %v, want at most the timeout %v", d, p.timeout)
 				}

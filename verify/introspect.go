@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/oauthgate/oauthgate/internal/oauthhttp"
 	"github.com/oauthgate/oauthgate/internal/tokencache"
 )
 
@@ -226,8 +227,8 @@ func (i *Introspection) ask(ctx context.Context, token string) (introspected, ti
 	// RFC 7662 §2.1.
 	at := i.now()
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
-	body, _, err := fetch(ctx, i.client, i.policy, fetchRequest{
-		method: http.MethodPost, url: i.endpoint, form: form, auth: i.creds.apply(form), strictJSON: true,
+	body, _, err := fetch(ctx, i.client, i.policy, oauthhttp.Request{
+		Method: http.MethodPost, URL: i.endpoint, Form: form, Auth: i.creds.apply(form), StrictJSON: true,
 	})
 	if se, ok := errors.AsType[*statusError](err); ok && (se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden) {
 		// The endpoint rejects this client, not the token.

@@ -14,6 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/oauthgate/oauthgate/internal/flight"
+	"github.com/oauthgate/oauthgate/internal/oauthhttp"
 )
 
 // Refresh windows, in percent of a key set's lifetime: when, after a good
@@ -570,7 +571,7 @@ func (r *RemoteKeySet) fetchSet(regular bool) (*snapshot, error) {
 		r.jwksURL = u
 		r.mu.Unlock()
 	}
-	body, header, err := fetch(r.ctx, r.client, r.policy, fetchRequest{method: http.MethodGet, url: u})
+	body, header, err := fetch(r.ctx, r.client, r.policy, oauthhttp.Request{Method: http.MethodGet, URL: u})
 	if err != nil {
 		return nil, err
 	}
