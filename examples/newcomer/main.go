@@ -21,9 +21,13 @@ func (greeter) SayHello(_ context.Context, req *hellov1.SayHelloRequest) (*hello
 	return &hellov1.SayHelloResponse{Message: "hello " + req.GetName()}, nil
 }
 
-// newServer returns the protected server and the rules it enforces.
-func newServer(issuer string, keys verify.KeySet) (*grpc.Server, *scopes.Policy, error) {
+// newServer returns the server, accepting issuer's tokens, and the rules it enforces.
+func newServer(issuer string) (*grpc.Server, *scopes.Policy, error) {
 	policy, err := scopes.NewPolicy(scopes.FromFiles(hellov1.File_hello_v1_hello_proto))
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{Issuer: issuer, InsecureAllowHTTP: true})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -41,12 +45,7 @@ func newServer(issuer string, keys verify.KeySet) (*grpc.Server, *scopes.Policy,
 }
 
 func main() {
-	const issuer = "http://127.0.0.1:8765" // the dev issuer; your authorization server in production
-	keys, err := verify.NewRemoteKeySet(verify.RemoteKeySetConfig{Issuer: issuer, InsecureAllowHTTP: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv, _, err := newServer(issuer, keys)
+	srv, _, err := newServer("http://127.0.0.1:8765") // the dev issuer; your authorization server in production
 	if err != nil {
 		log.Fatal(err)
 	}

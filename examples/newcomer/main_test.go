@@ -4,16 +4,11 @@ import (
 	"testing"
 
 	"github.com/oauthgate/oauthgate/oauthtest"
-	"github.com/oauthgate/oauthgate/verify"
 )
 
 func TestWiring(t *testing.T) {
 	iss := oauthtest.NewIssuer(t) // an authorization server on 127.0.0.1, for tests
-	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, policy, err := newServer(iss.URL, keys)
+	srv, policy, err := newServer(iss.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
