@@ -334,7 +334,10 @@ func (r *rerunner) runOne(target []string, j job, timeout time.Duration) (string
 	if err := os.WriteFile(ovFile, overlay, 0o644); err != nil {
 		return "", err
 	}
-	if _, err := goCmd(context.Background(), append([]string{"build", "-overlay=" + ovFile}, target...)...); err != nil {
+	// Only the mutated package need compile: a mutant changes no
+	// declaration, and a judge may be a package of test files only, which
+	// go build refuses.
+	if _, err := goCmd(context.Background(), "build", "-overlay="+ovFile, "./"+path.Dir(j.m.File)); err != nil {
 		return notViable, nil
 	}
 	if j.build {
