@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"google.golang.org/grpc"
@@ -64,7 +65,9 @@ func newChain(t *testing.T, useDPoP bool) *chain {
 		return nil
 	}))
 	if useDPoP {
-		v, err := dpop.New(dpop.Config{})
+		// Payments requires nonces: orders' first call is refused with
+		// use_dpop_nonce and made again by the credentials' interceptor.
+		v, err := dpop.New(dpop.Config{NoncePeriod: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +102,8 @@ func newChain(t *testing.T, useDPoP bool) *chain {
 	}
 	t.Cleanup(exchange.Close)
 	toPayments := testpb.NewLibraryServiceClient(oauthtest.DialGRPC(t, paymentsConn.Target(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(exchange)))
+		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(exchange),
+		grpc.WithChainUnaryInterceptor(exchange.UnaryClientInterceptor())))
 	orders := gatedServer(t, iss, ordersURI, &library{name: func(ctx context.Context) (string, error) {
 		resp, err := toPayments.GetBook(ctx, &testpb.GetBookRequest{})
 		return resp.GetName(), err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
 	"github.com/oauthgate/oauthgate/dpop/dpopgrpc"
@@ -282,6 +283,38 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 		return nil, withCode(err)
 	}
 	return map[string]string{"authorization": "Bearer " + g.token}, nil
+}
+
+// UnaryClientInterceptor returns an interceptor for the connection the
+// credentials are installed on. With DPoP, it answers a resource server's
+// demand for a nonce (RFC 9449 §8): a call refused with use_dpop_nonce is
+// made once more, its proof carrying the server's nonce (see
+// [dpopgrpc.Credentials.UnaryClientInterceptor]). Without DPoP it passes
+// every call through.
+//
+//	grpc.NewClient(target, grpc.WithTransportCredentials(tlsCreds),
+//		grpc.WithPerRPCCredentials(creds),
+//		grpc.WithChainUnaryInterceptor(creds.UnaryClientInterceptor()))
+func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	if c.dpop == nil {
+		return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+	}
+	return c.dpop.UnaryClientInterceptor()
+}
+
+// StreamClientInterceptor is [Credentials.UnaryClientInterceptor] for
+// streams: with DPoP, a stream refused with use_dpop_nonce ends with that
+// refusal, and the next stream's proof carries the server's nonce (see
+// [dpopgrpc.Credentials.StreamClientInterceptor]).
+func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
+	if c.dpop == nil {
+		return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
+	}
+	return c.dpop.StreamClientInterceptor()
 }
 
 // RequireTransportSecurity reports whether the credentials need TLS: true
