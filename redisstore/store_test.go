@@ -148,6 +148,13 @@ func TestIntrospectionCache(t *testing.T) {
 	if v, err := s.Get(ctx, k2); v != nil || err != nil {
 		t.Fatalf("Get(k2) holding k1's tagged value = %q, %v, want nil, nil: the tag binds the key", v, err)
 	}
+	// An empty value is a value: Get tells it from an absent one.
+	if err := s.Set(ctx, k1, []byte{}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Get(ctx, k1); v == nil || len(v) != 0 || err != nil {
+		t.Fatalf("Get(empty value) = %q (nil: %v), %v; want an empty, non-nil value", v, v == nil, err)
+	}
 	for what, raw := range map[string]string{
 		"Forged":    `{"active":true,"sub":"mallory"}` + strings.Repeat("x", 32),
 		"Short":     "x",
