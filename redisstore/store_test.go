@@ -242,6 +242,11 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("oauthgate.redis.commands{%s, ok} = %d, want %d", op, got, want)
 		}
 	}
+	// Every command succeeded: nothing fell back to the authorization
+	// server or the in-process cache.
+	if got := sum(t, reader, "oauthgate.redis.fallbacks"); got != 0 {
+		t.Errorf("oauthgate.redis.fallbacks = %d with the server up, want 0", got)
+	}
 	if got := sum(t, reader, "oauthgate.redis.commands", attribute.String("oauthgate.redis.op", "get"),
 		attribute.String("oauthgate.result", "bad_value")); got != 1 {
 		t.Errorf("oauthgate.redis.commands{bad_value} = %d, want 1", got)
