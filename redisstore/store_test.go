@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"strconv"
@@ -44,6 +45,36 @@ func TestNew_Errors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNew_Limits: a configuration at each limit works, and the default
+// round-trip timeout lets commands through.
+func TestNew_Limits(t *testing.T) {
+	t.Parallel()
+	client := newClient(t, shared)
+	atLimits, err := redisstore.New(client, redisstore.Config{Secret: testSecret[:32], Prefix: strings.Repeat("p", 64), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("New(a 32-byte secret, a 64-byte prefix) = %v", err)
+	}
+	ctx := testContext(t)
+	var key [32]byte
+	_, _ = rand.Read(key[:])
+	for i, want := range []bool{false, true} {
+		if replayed, err := atLimits.Record(ctx, key, time.Minute); replayed != want || err != nil {
+			t.Fatalf("Record() #%d = %v, %v; want replayed %v", i+1, replayed, err, want)
+		}
+	}
+	if n := strings.Fields(keys(t, strings.Repeat("p", 64)+"r:*")); len(n) == 0 {
+		t.Fatal("no entry under the 64-byte prefix")
+	}
+
+	// The 50 ms default: a loaded machine can miss it now and then, so
+	// the check is that a round trip gets through at all.
+	byDefault, err := redisstore.New(client, redisstore.Config{Secret: testSecret, Prefix: "default-timeout:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a Probe within the default timeout", func() bool { return byDefault.Probe(ctx) == nil })
 }
 
 // TestRecord: a proof's entry is recorded once, with PX for its ttl,
