@@ -246,27 +246,40 @@ func TestPublish_PartialFailure(t *testing.T) {
 	}
 }
 
-// TestSubscribe_Failures: Subscribe ends with an error, never nil and never
-// hanging, when it cannot publish its marker (an account without PUBLISH
-// rights) and when the server goes away under a live subscription.
+// TestSubscribe_Failures: Subscribe ends with the server's error, never nil
+// and never hanging, when it cannot publish its marker or subscribe (an
+// account without PUBLISH or SUBSCRIBE rights) and when the server goes
+// away under a live subscription.
 func TestSubscribe_Failures(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	srv.MustCommand(t, "ACL", "SETUSER", "nopublish", "on", ">secret-password", "~*", "&*", "+@all", "-publish")
-	c, err := valkey.NewClient(valkey.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true,
-		Username: "nopublish", Password: "secret-password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	noPublish, err := redisstore.New(c, redisstore.Config{Secret: testSecret, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A SET is stored on the topic: a Subscribe that failed to subscribe
+	// must not deliver it.
 	var topic [32]byte
-	err = noPublish.Subscribe(testContext(t), topic, func([]byte) { t.Error("a SET was delivered") })
-	if err == nil || !strings.Contains(err.Error(), "NOPERM") {
-		t.Fatalf("Subscribe() without PUBLISH rights = %v, want the server's NOPERM", err)
+	plain, err := redisstore.New(newClient(t, srv), redisstore.Config{Secret: testSecret, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.Publish(testContext(t), topic, []byte("stored"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, command := range []string{"publish", "subscribe"} {
+		user := "no" + command
+		srv.MustCommand(t, "ACL", "SETUSER", user, "on", ">secret-password", "~*", "&*", "+@all", "-"+command)
+		c, err := valkey.NewClient(valkey.ClientOption{InitAddress: []string{srv.Addr}, DisableCache: true,
+			Username: user, Password: "secret-password"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		limited, err := redisstore.New(c, redisstore.Config{Secret: testSecret, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = limited.Subscribe(testContext(t), topic, func([]byte) { t.Errorf("a SET was delivered without %s rights", command) })
+		if err == nil || !strings.Contains(err.Error(), "NOPERM") {
+			t.Fatalf("Subscribe() without %s rights = %v, want the server's NOPERM", command, err)
+		}
 	}
 
 	// A SET published before the subscription is delivered from the
