@@ -1,8 +1,8 @@
+module github.com/oauthgate/oauthgate/redisstore
 // Module redisstore keeps oauthgate's fleet-shared state in Redis or
 // Valkey. It is a module of its own so that oauthgate's go.mod stays free
 // of a Redis client. The replace directive points at this repository; a
 // real module omits it.
-module github.com/oauthgate/oauthgate/redisstore
 
 go 1.26.0
 

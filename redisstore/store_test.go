@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"strconv"
@@ -44,6 +45,36 @@ func TestNew_Errors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNew_Limits: a configuration at each limit works, and the default
+// round-trip timeout lets commands through.
+func TestNew_Limits(t *testing.T) {
+	t.Parallel()
+	client := newClient(t, shared)
+	atLimits, err := redisstore.New(client, redisstore.Config{Secret: testSecret[:32], Prefix: strings.Repeat("p", 64), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("New(a 32-byte secret, a 64-byte prefix) = %v", err)
+	}
+	ctx := testContext(t)
+	var key [32]byte
+	_, _ = rand.Read(key[:])
+	for i, want := range []bool{false, true} {
+		if replayed, err := atLimits.Record(ctx, key, time.Minute); replayed != want || err != nil {
+			t.Fatalf("Record() #%d = %v, %v; want replayed %v", i+1, replayed, err, want)
+		}
+	}
+	if n := strings.Fields(keys(t, strings.Repeat("p", 64)+"r:*")); len(n) == 0 {
+		t.Fatal("no entry under the 64-byte prefix")
+	}
+
+	// The 50 ms default: a loaded machine can miss it now and then, so
+	// the check is that a round trip gets through at all.
+	byDefault, err := redisstore.New(client, redisstore.Config{Secret: testSecret, Prefix: "default-timeout:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a Probe within the default timeout", func() bool { return byDefault.Probe(ctx) == nil })
 }
 
 // TestRecord: a proof's entry is recorded once, with PX for its ttl,
@@ -148,6 +179,13 @@ func TestIntrospectionCache(t *testing.T) {
 	if v, err := s.Get(ctx, k2); v != nil || err != nil {
 		t.Fatalf("Get(k2) holding k1's tagged value = %q, %v, want nil, nil: the tag binds the key", v, err)
 	}
+	// An empty value is a value: Get tells it from an absent one.
+	if err := s.Set(ctx, k1, []byte{}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.Get(ctx, k1); v == nil || len(v) != 0 || err != nil {
+		t.Fatalf("Get(empty value) = %q (nil: %v), %v; want an empty, non-nil value", v, v == nil, err)
+	}
 	for what, raw := range map[string]string{
 		"Forged":    `{"active":true,"sub":"mallory"}` + strings.Repeat("x", 32),
 		"Short":     "x",
@@ -234,6 +272,11 @@ func TestMetrics(t *testing.T) {
 			attribute.String("oauthgate.result", "ok")); got != want {
 			t.Errorf("oauthgate.redis.commands{%s, ok} = %d, want %d", op, got, want)
 		}
+	}
+	// Every command succeeded: nothing fell back to the authorization
+	// server or the in-process cache.
+	if got := sum(t, reader, "oauthgate.redis.fallbacks"); got != 0 {
+		t.Errorf("oauthgate.redis.fallbacks = %d with the server up, want 0", got)
 	}
 	if got := sum(t, reader, "oauthgate.redis.commands", attribute.String("oauthgate.redis.op", "get"),
 		attribute.String("oauthgate.result", "bad_value")); got != 1 {

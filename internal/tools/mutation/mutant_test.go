@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -167,5 +168,36 @@ func TestTargets(t *testing.T) {
 				t.Errorf("targets(%v) = %q, want %q", tc.m, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestInModule(t *testing.T) {
+	for _, tc := range []struct{ root, dir, want string }{
+		{".", "verify", "./verify"},
+		{".", "./internal/core", "./internal/core"},
+		{"redisstore", "redisstore", "."},
+		{"redisstore", "./redisstore", "."},
+		{"redisstore", "redisstore/internal/redistest", "./internal/redistest"},
+	} {
+		if got := inModule(tc.root, tc.dir); got != tc.want {
+			t.Errorf("inModule(%q, %q) = %q, want %q", tc.root, tc.dir, got, tc.want)
+		}
+	}
+}
+
+func TestModuleRoot(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, d := range []string{"a/b", "nested/c/d"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile("nested/go.mod", []byte("module n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]string{"a/b": ".", "a": ".", "nested": "nested", "nested/c/d": "nested", "./nested/c": "nested"} {
+		if got := moduleRoot(dir); got != want {
+			t.Errorf("moduleRoot(%q) = %q, want %q", dir, got, want)
+		}
 	}
 }

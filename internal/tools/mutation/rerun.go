@@ -253,10 +253,14 @@ func (r *rerunner) runPackage(pkg string, jobs []job) error {
 	if len(jobs[0].m.Tests) > 0 {
 		target = targets(*jobs[0].m)
 	}
+	root := moduleRoot(pkg)
 	profile := filepath.Join(r.tmp, "cover.out")
 	start := time.Now()
-	args := append([]string{"test", "-count=1", "-coverprofile=" + profile, "-coverpkg=./" + pkg}, target...)
-	if out, err := goCmd(context.Background(), args...); err != nil {
+	args := []string{"test", "-count=1", "-coverprofile=" + profile, "-coverpkg=" + inModule(root, pkg)}
+	for _, t := range target {
+		args = append(args, inModule(root, t))
+	}
+	if out, err := goCmd(context.Background(), root, args...); err != nil {
 		return fmt.Errorf("%s: the unmutated tests fail:\n%s", pkg, out)
 	}
 	timeout := max(r.coef*time.Since(start), 10*time.Second)
@@ -264,7 +268,7 @@ func (r *rerunner) runPackage(pkg string, jobs []job) error {
 	if err != nil {
 		return err
 	}
-	importPath, err := goCmd(context.Background(), "list", "./"+pkg)
+	importPath, err := goCmd(context.Background(), root, "list", inModule(root, pkg))
 	if err != nil {
 		return fmt.Errorf("%s: %s", pkg, importPath)
 	}
@@ -337,7 +341,8 @@ func (r *rerunner) runOne(target []string, j job, timeout time.Duration) (string
 	// Only the mutated package need compile: a mutant changes no
 	// declaration, and a judge may be a package of test files only, which
 	// go build refuses.
-	if _, err := goCmd(context.Background(), "build", "-overlay="+ovFile, "./"+path.Dir(j.m.File)); err != nil {
+	root := moduleRoot(path.Dir(j.m.File))
+	if _, err := goCmd(context.Background(), root, "build", "-overlay="+ovFile, inModule(root, path.Dir(j.m.File))); err != nil {
 		return notViable, nil
 	}
 	if j.build {
@@ -347,7 +352,11 @@ func (r *rerunner) runOne(target []string, j job, timeout time.Duration) (string
 	// backstop for the go command.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*timeout+time.Minute)
 	defer cancel()
-	out, err := goCmd(ctx, append([]string{"test", "-count=1", "-failfast", "-overlay=" + ovFile, "-timeout=" + timeout.String()}, target...)...)
+	args := []string{"test", "-count=1", "-failfast", "-overlay=" + ovFile, "-timeout=" + timeout.String()}
+	for _, t := range target {
+		args = append(args, inModule(root, t))
+	}
+	out, err := goCmd(ctx, root, args...)
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -361,10 +370,38 @@ func (r *rerunner) runOne(target []string, j job, timeout time.Duration) (string
 	}
 }
 
-// goCmd runs the go command and returns its combined output.
-func goCmd(ctx context.Context, args ...string) (string, error) {
+// moduleRoot returns the directory, relative to the repository's root, of
+// the module that holds package directory dir: "." for the main module, or
+// a nested module's (redisstore), whose packages the go command reaches
+// only from its own directory.
+func moduleRoot(dir string) string {
+	for d := path.Clean(dir); d != "." && d != "/"; d = path.Dir(d) {
+		if _, err := os.Stat(filepath.Join(filepath.FromSlash(d), "go.mod")); err == nil {
+			return d
+		}
+	}
+	return "."
+}
+
+// inModule returns package directory dir, relative to the repository's
+// root, as a go command argument run in module root.
+func inModule(root, dir string) string {
+	dir = strings.TrimPrefix(path.Clean(dir), "./")
+	if root == "." {
+		return "./" + dir
+	}
+	if dir == root {
+		return "."
+	}
+	return "./" + strings.TrimPrefix(dir, root+"/")
+}
+
+// goCmd runs the go command in directory dir and returns its combined
+// output.
+func goCmd(ctx context.Context, dir string, args ...string) (string, error) {
 	var buf bytes.Buffer
 	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
 	return buf.String(), err
