@@ -111,4 +111,10 @@ func TestNew_Limits(t *testing.T) {
 		t.Fatalf("NewReceiver(MaxAge: the Retention, Leeway: 5m, MaxSubjects: the Revocations') error = %v", err)
 	}
 	_ = recv.Close()
+	p, err := ssf.NewPoller(rev, ssf.Config{Issuer: "https://idp.example.com", Audience: receiverAudience},
+		ssf.PollConfig{Endpoint: "https://idp.example.com/poll", MaxEvents: 1000})
+	if err != nil {
+		t.Fatalf("NewPoller(MaxEvents: 1000) error = %v", err)
+	}
+	_ = p.Close()
 }

@@ -219,6 +219,7 @@ func TestRefused(t *testing.T) {
 		contentType string
 		wantStatus  int
 		wantErr     string
+		wantDesc    string // if set, the description the transmitter reads
 	}{
 		"Forged": {set: func(f *fixture, t *testing.T) string {
 			other := oauthtest.NewTransmitter(t)
@@ -232,7 +233,8 @@ func TestRefused(t *testing.T) {
 			other := strings.Split(with(func(e *oauthtest.Event) { e.Subject = oauthtest.Opaque("bob") })(f, t), ".")
 			return parts[0] + "." + other[1] + "." + parts[2]
 		}, wantErr: "invalid_key"},
-		"WrongAudience":   {set: with(func(e *oauthtest.Event) { e.Audience = "https://other.example.com" }), wantErr: "invalid_audience"},
+		"WrongAudience": {set: with(func(e *oauthtest.Event) { e.Audience = "https://other.example.com" }), wantErr: "invalid_audience",
+			wantDesc: "wrong SET audience (aud)"},
 		"WrongIssuer":     {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"iss": "https://evil.example.com"} }), wantErr: "invalid_issuer"},
 		"Expired":         {set: with(func(e *oauthtest.Event) { e.IssuedAt = time.Now().Add(-2 * time.Hour) }), wantErr: "invalid_request"},
 		"ExpPassed":       {set: with(func(e *oauthtest.Event) { e.Claims = map[string]any{"exp": time.Now().Add(-time.Hour).Unix()} }), wantErr: "invalid_request"},
@@ -267,10 +269,11 @@ func TestRefused(t *testing.T) {
 			return f.tr.SET(t, oauthtest.Event{Audience: receiverAudience, Type: ssf.SessionRevoked,
 				Subject: oauthtest.Opaque("alice"), Claims: map[string]any{"Iss": "x"}})
 		}, wantStatus: http.StatusAccepted}, // names are case-sensitive: Iss is another claim
-		"NotJWS":     {set: func(*fixture, *testing.T) string { return "not a token" }, wantErr: "invalid_request"},
+		"NotJWS": {set: func(*fixture, *testing.T) string { return "not a token" }, wantErr: "invalid_request",
+			wantDesc: "malformed SET"},
 		"Whitespace": {set: func(f *fixture, t *testing.T) string { return with(func(*oauthtest.Event) {})(f, t) + "\n" }, wantErr: "invalid_request"},
 		"WrongContentType": {set: with(func(*oauthtest.Event) {}), contentType: "application/jwt",
-			wantErr: "invalid_request"},
+			wantErr: "invalid_request", wantDesc: "malformed SET (content-type)"},
 		"TooLarge": {set: with(func(e *oauthtest.Event) { e.Payload = map[string]any{"pad": strings.Repeat("x", 70<<10)} }),
 			wantErr: "invalid_request"},
 	}
@@ -294,6 +297,9 @@ func TestRefused(t *testing.T) {
 			var e struct{ Err, Description string }
 			if err := json.Unmarshal(body, &e); err != nil || e.Err != tc.wantErr || e.Description == "" {
 				t.Errorf("error body = %s, want err %q and a description", body, tc.wantErr)
+			}
+			if tc.wantDesc != "" && e.Description != tc.wantDesc {
+				t.Errorf("error description = %q, want %q", e.Description, tc.wantDesc)
 			}
 			if n, _ := f.rev.Len(); n != 0 {
 				t.Errorf("Len() = %d after a refused SET, want 0", n)
