@@ -362,8 +362,13 @@ func (r *RemoteKeySet) loop() {
 		case <-r.kick: // a fetch ended: reschedule
 		case <-timer.C:
 			r.mu.Lock()
-			var call *flight.Call[struct{}]
-			if _, inflight := r.fetches.Lookup(struct{}{}); inflight || r.gen == gen {
+			// A fetch in flight (one Keys started) is waited for, never
+			// doubled: it may have stored its set and be about to leave
+			// the flight group, so starting "it" again could start a
+			// second fetch. After it, or if one ended since the delay was
+			// computed (gen moved), the loop reschedules from the state.
+			call, inflight := r.fetches.Lookup(struct{}{})
+			if !inflight && r.gen == gen {
 				kind := fetchRetry
 				if r.failures == 0 && r.snap.Load() != nil {
 					kind = fetchRegular // the timer of a good set, not a retry
