@@ -59,9 +59,9 @@ type nonceStream struct {
 
 func (s *nonceStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
-	if err != nil && status.Code(err) == codes.Unauthenticated {
-		// The stream has ended, so its header (or, for a response that
-		// was only trailers, its trailer) is there to read.
+	if err != nil {
+		// The stream has ended: its header (or trailer, for a response of
+		// trailers only) is there; learn acts only on Unauthenticated.
 		hdr, _ := s.Header()
 		s.c.learn(err, s.sent, metadata.Join(hdr, s.Trailer()))
 	}

@@ -231,6 +231,7 @@ func TestUnaryClientInterceptor_Demands(t *testing.T) {
 		"NonceWithSpace":   {next: fixed(demand, "n 1"), wantNonces: []string{""}},
 		"NonceWithQuote":   {next: fixed(demand, `n"1`), wantNonces: []string{""}},
 		"UnclosedQuote":    {next: fixed(`DPoP error="use_dpop_nonce`, "n-1"), wantNonces: []string{""}},
+		"UnclosedRealm":    {next: fixed(`DPoP realm="xerror=use_dpop_nonce`, "n-1"), wantNonces: []string{""}},
 		"NoParameterValue": {next: fixed(`DPoP error`, "n-1"), wantNonces: []string{""}},
 	}
 	for name, tc := range tests {
