@@ -118,11 +118,9 @@ func hasParam(params, name, value string) bool {
 		after = strings.TrimLeft(after, " \t")
 		var v string
 		if strings.HasPrefix(after, `"`) {
-			end := closingQuote(after)
-			if end < 0 {
+			if v, rest, ok = quoted(after); !ok {
 				return false
 			}
-			v, rest = unescape(after[1:end]), after[end+1:]
 		} else {
 			v, rest, _ = strings.Cut(after, ",")
 			v = strings.TrimRight(v, " \t")
@@ -134,33 +132,25 @@ func hasParam(params, name, value string) bool {
 	return false
 }
 
-// closingQuote returns the index in s, which starts with '"', of the quote
-// that ends the quoted-string, or -1.
-func closingQuote(s string) int {
-	for i := 1; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '"':
-			return i
-		}
-	}
-	return -1
-}
-
-// unescape removes the quoted-pair escapes of a quoted-string's content.
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
+// quoted reads the quoted-string that s starts with (RFC 9110 §5.6.4):
+// its content, without the quotes and escapes, and what follows it; ok is
+// false if it does not end.
+func quoted(s string) (content, rest string, ok bool) {
 	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) {
-			i++
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"':
+			return b.String(), s[i+1:], true
+		case '\\':
+			if i++; i == len(s) {
+				return "", "", false
+			}
+			b.WriteByte(s[i])
+		default:
+			b.WriteByte(c)
 		}
-		b.WriteByte(s[i])
 	}
-	return b.String()
+	return "", "", false
 }
 
 // validNonce reports whether n is a nonce of RFC 9449 §8.1's syntax:

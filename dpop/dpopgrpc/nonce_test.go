@@ -232,6 +232,10 @@ func TestUnaryClientInterceptor_Demands(t *testing.T) {
 		"NonceWithQuote":   {next: fixed(demand, `n"1`), wantNonces: []string{""}},
 		"UnclosedQuote":    {next: fixed(`DPoP error="use_dpop_nonce`, "n-1"), wantNonces: []string{""}},
 		"UnclosedRealm":    {next: fixed(`DPoP realm="xerror=use_dpop_nonce`, "n-1"), wantNonces: []string{""}},
+		"EscapedInQuotes":  {next: fixed(`DPoP realm="a\"b", error="use\_dpop\_nonce"`, "n-1"), wantNonces: []string{"", "n-1"}, wantKept: true},
+		"EscapedQuoteEnd":  {next: fixed(`DPoP realm="a\", error=use_dpop_nonce`, "n-1"), wantNonces: []string{""}},
+		"LongestNonce":     {next: fixed(demand, strings.Repeat("n", 1024)), wantNonces: []string{"", strings.Repeat("n", 1024)}, wantKept: true},
+		"NonceTooLong":     {next: fixed(demand, strings.Repeat("n", 1025)), wantNonces: []string{""}},
 		"NoParameterValue": {next: fixed(`DPoP error`, "n-1"), wantNonces: []string{""}},
 	}
 	for name, tc := range tests {
