@@ -225,3 +225,54 @@ func TestChain(t *testing.T) {
 		})
 	}
 }
+
+// TestClientInterceptors_stream: the credentials' stream interceptor passes
+// a Bearer stream through; with DPoP, against a server that requires
+// nonces, the first stream ends with use_dpop_nonce and the next one
+// carries the nonce.
+func TestClientInterceptors_stream(t *testing.T) {
+	t.Parallel()
+	for name, useDPoP := range map[string]bool{"Bearer": false, "DPoP": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+			cfg := outbound.Config{
+				Issuer: iss.URL, InsecureAllowHTTP: true, HTTPClient: iss.Client(),
+				Client:   outbound.ClientSecretBasic(ordersID, ordersSecret),
+				Resource: []string{paymentsURI}, Scopes: []string{"library.read"},
+			}
+			var opts []any
+			if useDPoP {
+				v, err := dpop.New(dpop.Config{NoncePeriod: time.Minute})
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts = append(opts, interceptor.WithDPoP(v))
+				cfg.DPoP = oauthtest.NewDPoPKey(t, jose.ES256, nil).Signer(t)
+			}
+			conn := oauthtest.ServeGRPCTCP(t, gatedServer(t, iss, paymentsURI, &library{}, opts...))
+			cfg.Target = conn.Target()
+			creds := mustClientCredentials(t, cfg)
+			client := testpb.NewLibraryServiceClient(oauthtest.DialGRPC(t, conn.Target(),
+				grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(creds),
+				grpc.WithChainStreamInterceptor(creds.StreamClientInterceptor())))
+			list := func() error {
+				st, err := client.ListBooks(ctxWithTimeout(t), &testpb.ListBooksRequest{})
+				if err != nil {
+					return err
+				}
+				_, err = st.Recv()
+				return err
+			}
+			if useDPoP {
+				if err := list(); status.Code(err) != codes.Unauthenticated {
+					t.Fatalf("first ListBooks() = %v, want Unauthenticated (use_dpop_nonce)", err)
+				}
+			}
+			// library implements no ListBooks: Unimplemented is past oauthgate.
+			if err := list(); status.Code(err) != codes.Unimplemented {
+				t.Fatalf("ListBooks() = %v, want Unimplemented: past oauthgate", err)
+			}
+		})
+	}
+}
