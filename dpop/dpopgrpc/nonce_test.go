@@ -236,6 +236,7 @@ func TestUnaryClientInterceptor_Demands(t *testing.T) {
 		"EscapedQuoteEnd":  {next: fixed(`DPoP realm="a\", error=use_dpop_nonce`, "n-1"), wantNonces: []string{""}},
 		"LongestNonce":     {next: fixed(demand, strings.Repeat("n", 1024)), wantNonces: []string{"", strings.Repeat("n", 1024)}, wantKept: true},
 		"NonceTooLong":     {next: fixed(demand, strings.Repeat("n", 1025)), wantNonces: []string{""}},
+		"NonceEdgeChars":   {next: fixed(demand, "!n~"), wantNonces: []string{"", "!n~"}, wantKept: true},
 		"NoParameterValue": {next: fixed(`DPoP error`, "n-1"), wantNonces: []string{""}},
 	}
 	for name, tc := range tests {
