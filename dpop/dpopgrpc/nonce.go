@@ -21,7 +21,8 @@ import (
 //		grpc.WithPerRPCCredentials(creds),
 //		grpc.WithChainUnaryInterceptor(creds.UnaryClientInterceptor()))
 //
-// A call made with other per-call credentials gets its answer unchanged.
+// It acts for the credentials it came from: install it on the connection
+// that sends them.
 func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		sent := c.currentNonce()
@@ -43,8 +44,7 @@ func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		sent := c.currentNonce()
 		cs, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
-			c.learn(err, sent, nil)
-			return nil, err
+			return nil, err // no answer from the server yet
 		}
 		return &nonceStream{ClientStream: cs, c: c, sent: sent}, nil
 	}
