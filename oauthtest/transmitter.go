@@ -42,6 +42,11 @@ type Transmitter struct {
 
 	srv *httptest.Server
 	now func() time.Time
+	// pusher sends Push's requests on connections of its own: those of
+	// http.DefaultClient are closed by any httptest.Server.Close, which
+	// can break a request about to reuse one (a parallel test's server
+	// closing fails this one's push).
+	pusher *http.Client
 
 	mu     sync.Mutex
 	key    *signingKey
@@ -161,7 +166,8 @@ func StartTransmitter(cfg ...TransmitterConfig) (*Transmitter, error) {
 		return nil, err
 	}
 	key.kid = "ssf-" + kidFor(c.Algorithm, 1)
-	tr := &Transmitter{now: c.Now, key: key, queue: map[string]string{}, errs: map[string]map[string]string{}}
+	tr := &Transmitter{now: c.Now, key: key, queue: map[string]string{}, errs: map[string]map[string]string{},
+		pusher: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("oauthtest: listen on 127.0.0.1: %w", err)
@@ -178,8 +184,11 @@ func StartTransmitter(cfg ...TransmitterConfig) (*Transmitter, error) {
 	return tr, nil
 }
 
-// Close stops the server.
-func (tr *Transmitter) Close() { tr.srv.Close() }
+// Close stops the server and closes Push's idle connections.
+func (tr *Transmitter) Close() {
+	tr.srv.Close()
+	tr.pusher.CloseIdleConnections()
+}
 
 // JWKS returns the transmitter's public key set.
 func (tr *Transmitter) JWKS() jose.JSONWebKeySet {
@@ -293,7 +302,7 @@ func (tr *Transmitter) PushContext(ctx context.Context, url, set string) (status
 	}
 	req.Header.Set("Content-Type", "application/secevent+jwt")
 	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req) //nolint:gosec // a test kit's push to a URL the test chose
+	resp, err := tr.pusher.Do(req) //nolint:gosec // a test kit's push to a URL the test chose
 	if err != nil {
 		return 0, nil, err
 	}

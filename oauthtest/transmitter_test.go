@@ -135,3 +135,29 @@ func TestPushTo(t *testing.T) {
 		t.Errorf("Push() = %d, want 202", status)
 	}
 }
+
+// TestTransmitter_PushOwnConnections: Push keeps its connections out of
+// http.DefaultTransport, whose idle connections every
+// httptest.Server.Close closes, sometimes under a request about to reuse
+// one (a parallel test's server closing failed this one's push): a push
+// after such a close goes out on the connection of the push before it.
+func TestTransmitter_PushOwnConnections(t *testing.T) {
+	t.Parallel()
+	tr := oauthtest.NewTransmitter(t)
+	from := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		from <- r.RemoteAddr
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	for i := range 2 {
+		if status, _ := tr.Push(t, srv.URL, "x"); status != http.StatusAccepted {
+			t.Fatalf("push %d = %d, want 202", i, status)
+		}
+		// What another test's httptest.Server.Close does.
+		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	}
+	if first, second := <-from, <-from; first != second {
+		t.Errorf("pushes came from %s, then %s; want one connection", first, second)
+	}
+}

@@ -65,8 +65,9 @@ type Config struct {
 	// 64 KiB is used.
 	MaxSETSize int
 	// HTTPClient makes the requests: key discovery and fetches when Keys
-	// is nil, and a Poller's polls. If nil, a client with a 10s timeout is
-	// used. Redirects are never followed by a Poller.
+	// is nil, and a Poller's polls. If nil, a client with a 10s timeout
+	// and a transport of its own is used. Redirects are never followed by
+	// a Poller.
 	HTTPClient *http.Client
 	// InsecureAllowHTTP permits http URLs on a loopback host (Issuer, the
 	// discovered jwks_uri, a Poller's endpoint), for tests.
@@ -131,7 +132,9 @@ func newTransmitter(rev *Revocations, cfg Config, who string) (*transmitter, err
 	}
 	client := cfg.HTTPClient
 	if client == nil {
-		client = &http.Client{Timeout: defaultHTTPTimeout}
+		// A transport of its own: http.DefaultTransport's idle connections
+		// are anyone's to close.
+		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: defaultHTTPTimeout}
 	}
 	t := &transmitter{
 		rev:         rev,

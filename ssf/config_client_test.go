@@ -73,6 +73,9 @@ func TestConfig_DefaultClientTimeout(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				if own := p.t.client.Transport; own == nil || own == http.DefaultTransport {
+					t.Errorf("default client's transport = %v, want one of its own", own)
+				}
 				p.t.client.Transport = lateTransport(tc.answer)
 				start := time.Now()
 				_, err = p.Poll(t.Context())

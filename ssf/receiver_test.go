@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -35,7 +36,8 @@ type fixture struct {
 	iss   *oauthtest.Issuer
 	tr    *oauthtest.Transmitter
 	rev   *ssf.Revocations
-	push  string // the push endpoint's URL
+	push  string       // the push endpoint's URL
+	http  *http.Client // a client of its own, for the push endpoint
 	jwt   *verify.JWT
 }
 
@@ -72,7 +74,7 @@ func newFixture(t *testing.T, rc ssf.RevocationsConfig, cfg ssf.Config) *fixture
 	t.Cleanup(func() { _ = recv.Close() })
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
-	f.push = srv.URL
+	f.push, f.http = srv.URL, srv.Client()
 	keys, err := verify.NewStaticKeySet(f.iss.JWKS().Keys...)
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +288,7 @@ func TestRefused(t *testing.T) {
 			if ct == "" {
 				ct = "application/secevent+jwt"
 			}
-			status, body := post(t, f.push, ct, tc.set(f, t))
+			status, body := f.post(t, ct, tc.set(f, t))
 			want := cmpOr(tc.wantStatus, http.StatusBadRequest)
 			if status != want {
 				t.Fatalf("POST = %d %s, want %d", status, body, want)
@@ -318,23 +320,26 @@ func cmpOr(a, b int) int {
 	return b
 }
 
-func post(t *testing.T, url, contentType, body string) (int, []byte) {
+// post sends body to the push endpoint with f's own client: not
+// http.DefaultClient, whose idle connections any httptest.Server.Close in
+// a parallel test closes, sometimes under a request about to reuse one.
+func (f *fixture) post(t *testing.T, contentType, body string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, f.push, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := f.http.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var buf strings.Builder
-	_, _ = fmt.Fprint(&buf, "")
-	b := make([]byte, 4096)
-	n, _ := resp.Body.Read(b)
-	return resp.StatusCode, b[:n]
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
 }
 
 // TestReplay sends one SET twice: the second is refused and changes
@@ -359,7 +364,7 @@ func TestReplay(t *testing.T) {
 func TestReceiver_Method(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, ssf.RevocationsConfig{}, ssf.Config{})
-	resp, err := http.Get(f.push) //nolint:noctx // a test against a local server
+	resp, err := f.http.Get(f.push) //nolint:noctx // a test against a local server
 	if err != nil {
 		t.Fatal(err)
 	}

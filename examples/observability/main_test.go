@@ -211,7 +211,11 @@ func scrape(t *testing.T, ctx context.Context, url string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// A transport of its own: http.DefaultTransport's idle connections
+	// are closed by any httptest.Server.Close, even under a request.
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

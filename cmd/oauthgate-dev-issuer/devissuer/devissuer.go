@@ -171,7 +171,10 @@ type TokenRequest struct {
 	TTL      time.Duration
 }
 
-// RequestToken asks the dev issuer at addr (host:port) for a token.
+// RequestToken asks the dev issuer at addr (host:port) for a token, on a
+// connection of its own that it closes: not one of http.DefaultClient's,
+// which any httptest.Server.Close in the same process closes when idle,
+// sometimes under a request about to reuse it.
 func RequestToken(ctx context.Context, addr string, req TokenRequest) (string, error) {
 	form := url.Values{}
 	if len(req.Scopes) > 0 {
@@ -194,7 +197,9 @@ func RequestToken(ctx context.Context, addr string, req TokenRequest) (string, e
 		return "", err
 	}
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(r)
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	defer transport.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: transport}).Do(r)
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "dial" {

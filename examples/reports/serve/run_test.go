@@ -271,7 +271,11 @@ func TestRun_ResourceMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get("http://" + metaAddr + u.EscapedPath())
+	// A transport of its own: http.DefaultTransport's idle connections
+	// are closed by any httptest.Server.Close, even under a request.
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get("http://" + metaAddr + u.EscapedPath())
 	if err != nil {
 		t.Fatal(err)
 	}
