@@ -8,6 +8,8 @@
 //     that name, or <!-- ci: skip (reason) -->, saying why CI cannot.
 //   - Every relative link and #anchor leads somewhere, and the README stays
 //     under 400 lines.
+//   - The newcomer walk's service, server and wiring test stay within 80
+//     lines of code (blank and comment lines aside, as cloc counts).
 //   - The doc of every public package links its page under docs/.
 //
 // .ci/run renders every mermaid block with the Mermaid CLI; these tests

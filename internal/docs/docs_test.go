@@ -126,6 +126,42 @@ func TestCompiledBlocks(t *testing.T) {
 	}
 }
 
+// TestNewcomerWalkSize keeps the README's promise of a short path: the
+// newcomer's service (its .proto, its server with the wiring, and the
+// wiring test) is at most 80 lines of code, counted as cloc counts them:
+// neither blank lines nor comment lines; and the README says how many.
+func TestNewcomerWalkSize(t *testing.T) {
+	const limit = 80
+	total := 0
+	for _, path := range []string{
+		"examples/newcomer/proto/hello/v1/hello.proto",
+		"examples/newcomer/main.go",
+		"examples/newcomer/main_test.go",
+	} {
+		b, err := os.ReadFile(filepath.Join(root, path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for line := range strings.Lines(string(b)) {
+			switch line = strings.TrimSpace(line); {
+			case strings.Contains(line, "/*"):
+				t.Errorf("%s has a block comment; this count knows only line comments", path)
+			case line != "" && !strings.HasPrefix(line, "//"):
+				n++
+			}
+		}
+		t.Logf("%s: %d lines of code", path, n)
+		total += n
+	}
+	if total > limit {
+		t.Errorf("the newcomer walk has %d lines of code, more than %d", total, limit)
+	}
+	if says := fmt.Sprintf("%d lines of Go and proto", total); !strings.Contains(pages(t)[0].text, says) {
+		t.Errorf("README.md does not say %q", says)
+	}
+}
+
 // TestShellBlocksRunInCI checks that every shell block is marked: with a
 // name that .ci/run runs, or as skipped with a reason.
 func TestShellBlocksRunInCI(t *testing.T) {
