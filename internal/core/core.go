@@ -361,8 +361,5 @@ func (g *Gate) Covers(procedures ...string) error {
 	return g.policy.Covers(procedures...)
 }
 
-// ResourceMetadata reports whether the Gate has resource metadata.
-func (g *Gate) ResourceMetadata() bool { return g.opts.resourceMeta != "" }
-
 // DPoP reports whether the Gate accepts DPoP.
 func (g *Gate) DPoP() bool { return g.opts.dpop != nil }

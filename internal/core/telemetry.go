@@ -57,9 +57,11 @@ type telemetry struct {
 	methods map[string]*methodTelemetry // by full method name, from the policy
 	other   *methodTelemetry
 	// denials holds the series of denied calls, by denialKey, created on
-	// first use; nDenials counts them, up to maxDenialSeries.
-	denials  sync.Map
-	nDenials atomic.Int64
+	// first use under denialsMu; nDenials counts them, up to
+	// maxDenialSeries and one more for otherValue.
+	denials   sync.Map
+	denialsMu sync.Mutex
+	nDenials  int
 }
 
 // methodTelemetry is what is recorded for one method.
@@ -127,24 +129,32 @@ func (t *telemetry) observe(o metric.Observer, decisions metric.Int64ObservableC
 	})
 }
 
-// denial returns the series of a denied call of m, creating it.
+// denial returns the series of a denied call of m, creating it. The
+// series of a known key is a lock-free load; a new one is created under
+// denialsMu, which at most maxDenialSeries + 1 calls per method, code and
+// reason ever take.
 func (t *telemetry) denial(m *methodTelemetry, code Code, reason string) *series {
 	k := denialKey{m, code, reason}
 	if s, ok := t.denials.Load(k); ok {
 		return s.(*series)
 	}
-	if t.nDenials.Add(1) > maxDenialSeries && reason != otherValue {
-		t.nDenials.Add(-1)
-		return t.denial(m, code, otherValue)
+	t.denialsMu.Lock()
+	defer t.denialsMu.Unlock()
+	if s, ok := t.denials.Load(k); ok { // created while this call waited
+		return s.(*series)
+	}
+	if t.nDenials >= maxDenialSeries && k.reason != otherValue {
+		k.reason = otherValue
+		if s, ok := t.denials.Load(k); ok {
+			return s.(*series)
+		}
 	}
 	s := &series{opt: metric.WithAttributeSet(attribute.NewSet(m.service, m.method,
 		attribute.Int(keyStatusCode, int(code)), attribute.String(keyDecision, decisionDeny),
-		attribute.String(keyReason, reason)))}
-	got, loaded := t.denials.LoadOrStore(k, s)
-	if loaded {
-		t.nDenials.Add(-1)
-	}
-	return got.(*series)
+		attribute.String(keyReason, k.reason)))}
+	t.denials.Store(k, s)
+	t.nDenials++
+	return s
 }
 
 func newMethodTelemetry(service, method string) *methodTelemetry {

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"maps"
+	"strings"
+	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -83,6 +85,48 @@ func TestTelemetry_DenialSeriesBounded(t *testing.T) {
 	}
 	if n := tel.denial(m, PermissionDenied, "REASON_7").n.Load(); n != 1 {
 		t.Errorf("denials counted under REASON_7 = %d, want 1", n)
+	}
+}
+
+// TestTelemetry_DenialSeriesConcurrent: goroutines that meet the same new
+// reasons at once create each series once, and the bound counts series,
+// not attempts: every reason under the bound keeps its own series.
+func TestTelemetry_DenialSeriesConcurrent(t *testing.T) {
+	p, err := scopes.NewPolicy(scopes.FromFiles(testpb.File_oauthgatetest_v1_library_proto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate, err := New(testAdapter, verify.Func(func(context.Context, string) (*verify.Claims, error) { return nil, verify.ErrInvalidToken }), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tel := gate.tel
+	m := tel.method(testpb.LibraryService_GetBook_FullMethodName)
+	const workers = 8
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range maxDenialSeries {
+				tel.denial(m, PermissionDenied, fmt.Sprintf("REASON_%d", i)).n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	series := 0
+	tel.denials.Range(func(k, _ any) bool {
+		series++
+		if dk := k.(denialKey); !strings.HasPrefix(dk.reason, "REASON_") || dk.m != m {
+			t.Logf("extra %+v", dk)
+		}
+		return true
+	})
+	if series != maxDenialSeries || tel.nDenials != maxDenialSeries {
+		t.Errorf("denial series = %d, counted %d; want %d", series, tel.nDenials, maxDenialSeries)
+	}
+	for _, i := range []int{0, maxDenialSeries / 2, maxDenialSeries - 1} {
+		if n := tel.denial(m, PermissionDenied, fmt.Sprintf("REASON_%d", i)).n.Load(); n != workers {
+			t.Errorf("denials counted under REASON_%d = %d, want %d", i, n, workers)
+		}
 	}
 }
 
