@@ -121,8 +121,8 @@ func TestSetNonce(t *testing.T) {
 		`a\b`:                           false,
 		"a\r\nb":                        false,
 		"caf\xc3\xa9":                   false,
-		strings.Repeat("n", maxNonce):   true,
-		strings.Repeat("n", maxNonce+1): false,
+		strings.Repeat("n", authheader.MaxNonce):   true,
+		strings.Repeat("n", authheader.MaxNonce+1): false,
 	} {
 		e := &endpoint{nonce: "old"}
 		e.setNonce(nonce)
