@@ -113,15 +113,15 @@ func FuzzParseTokenResponse(f *testing.F) {
 func TestSetNonce(t *testing.T) {
 	t.Parallel()
 	for nonce, keep := range map[string]bool{
-		"eyJ7S_zG.9-l~x":                true,
-		"!#[]^{}~":                      true,
-		"":                              false,
-		"a b":                           false,
-		`a"b`:                           false,
-		`a\b`:                           false,
-		"a\r\nb":                        false,
-		"caf\xc3\xa9":                   false,
-		strings.Repeat("n", authheader.MaxNonce):   true,
+		"eyJ7S_zG.9-l~x":                         true,
+		"!#[]^{}~":                               true,
+		"":                                       false,
+		"a b":                                    false,
+		`a"b`:                                    false,
+		`a\b`:                                    false,
+		"a\r\nb":                                 false,
+		"caf\xc3\xa9":                            false,
+		strings.Repeat("n", authheader.MaxNonce): true,
 		strings.Repeat("n", authheader.MaxNonce+1): false,
 	} {
 		e := &endpoint{nonce: "old"}

@@ -103,11 +103,14 @@ var layers = []layer{
 	// Shared Signals receipt feeds the verifiers' revocation check: tokens
 	// and HTTP, no policy, no gRPC.
 	{pkgs: "ssf", may: []string{"internal/...", "scopeset", "verify"}, never: append(wire, cel)},
-	// Outgoing calls: token sources as gRPC per-RPC credentials, over the
-	// token layer's fetch policy, dpopgrpc for proofs and the grpc-go
-	// adapter's context for the incoming token (so it links what the
-	// interceptor links, and no more: no CEL).
-	{pkgs: "outbound", may: []string{"internal/...", "scopeset", "verify", "dpop", "dpop/dpopgrpc", "interceptor", "proto/...", "scopes", "resource"},
+	// Outgoing calls: token sources as gRPC per-RPC credentials and as an
+	// http.RoundTripper, over the token layer's fetch policy, dpopgrpc and
+	// dpophttp for proofs and the grpc-go adapter's context for the
+	// incoming token (so it links what the interceptor links, no CEL),
+	// plus connect-go's error type, so that a connect-go client reports
+	// the code a gRPC call would (a refusal is PermissionDenied, not the
+	// Unavailable connect-go gives any other transport error).
+	{pkgs: "outbound", may: []string{"internal/...", "scopeset", "verify", "dpop", "dpop/dpopgrpc", "dpop/dpophttp", "interceptor", "proto/...", "scopes", "resource"},
 		never: []string{cel}},
 
 	// The test kit may use the whole library; nothing in it uses the kit.
