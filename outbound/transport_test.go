@@ -17,7 +17,6 @@ import (
 	testpb "github.com/oauthgate/oauthgate/internal/testproto/oauthgatetest/v1"
 	"github.com/oauthgate/oauthgate/oauthtest"
 	"github.com/oauthgate/oauthgate/outbound"
-	"github.com/oauthgate/oauthgate/scopes"
 	"github.com/oauthgate/oauthgate/verify"
 )
 
@@ -29,18 +28,7 @@ const getBookProc = testpb.LibraryService_GetBook_FullMethodName
 // the server.
 func connectService(t *testing.T, iss *oauthtest.Issuer, aud string, name func(context.Context) (string, error), opts ...connectgate.Option) (string, http.RoundTripper) {
 	t.Helper()
-	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwt, err := verify.NewJWT(keys, verify.JWTConfig{Issuer: iss.URL, Audiences: []string{aud}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	policy, err := scopes.NewPolicy(scopes.FromFiles(testpb.File_oauthgatetest_v1_library_proto))
-	if err != nil {
-		t.Fatal(err)
-	}
+	jwt, policy := verifierAndPolicy(t, iss, aud)
 	gate, err := connectgate.New(jwt, policy, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +45,21 @@ func connectService(t *testing.T, iss *oauthtest.Issuer, aud string, name func(c
 	return srv.URL, srv.Client(t, nil).Transport
 }
 
-// subjectAndActor answers with the caller's sub and act.sub.
+// ordersClient returns an issuer that knows the orders client, and the
+// configuration of orders' client credentials for payments.
+func ordersClient(t *testing.T) (*oauthtest.Issuer, outbound.Config) {
+	t.Helper()
+	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+	return iss, outbound.Config{
+		Issuer: iss.URL, InsecureAllowHTTP: true, HTTPClient: iss.Client(),
+		Client:   outbound.ClientSecretBasic(ordersID, ordersSecret),
+		Resource: []string{paymentsURI}, Scopes: []string{"library.read"},
+	}
+}
+
+// subjectAndActor answers with the caller's sub and act.sub. It serves
+// grpc-go and connect-go servers alike: connectgate.FromContext reads what
+// either adapter verified.
 func subjectAndActor(ctx context.Context) (string, error) {
 	c, ok := connectgate.FromContext(ctx)
 	if !ok {
@@ -99,12 +101,7 @@ func TestTransport_clientCredentials(t *testing.T) {
 	for name, useDPoP := range map[string]bool{"Bearer": false, "DPoP": true} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
-			cfg := outbound.Config{
-				Issuer: iss.URL, InsecureAllowHTTP: true, HTTPClient: iss.Client(),
-				Client:   outbound.ClientSecretBasic(ordersID, ordersSecret),
-				Resource: []string{paymentsURI}, Scopes: []string{"library.read"},
-			}
+			iss, cfg := ordersClient(t)
 			var opts []connectgate.Option
 			if useDPoP {
 				v, err := dpop.New(dpop.Config{NoncePeriod: time.Minute})
@@ -135,14 +132,10 @@ func TestTransport_clientCredentials(t *testing.T) {
 // service, which sees the user and the acting service.
 func TestTransport_exchange(t *testing.T) {
 	t.Parallel()
-	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+	iss, cfg := ordersClient(t)
 	paymentsURL, paymentsBase := connectService(t, iss, paymentsURI, subjectAndActor)
-	exchange, err := outbound.Exchange(outbound.Config{
-		Issuer: iss.URL, InsecureAllowHTTP: true, HTTPClient: iss.Client(),
-		Client:   outbound.ClientSecretBasic(ordersID, ordersSecret),
-		Resource: []string{paymentsURI}, Scopes: []string{"library.read"},
-		SubjectToken: connectgate.TokenFromContext,
-	})
+	cfg.SubjectToken = connectgate.TokenFromContext
+	exchange, err := outbound.Exchange(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,16 +183,12 @@ func TestTransport_failures(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+			iss, cfg := ordersClient(t)
 			iss.SetFault(oauthtest.EndpointToken, tc.fault)
 			secret := ordersSecret
 			if tc.secret != "" {
 				secret = tc.secret
-			}
-			cfg := outbound.Config{
-				Issuer: iss.URL, InsecureAllowHTTP: true, HTTPClient: iss.Client(),
-				Client:   outbound.ClientSecretBasic(ordersID, verify.Secret(secret)),
-				Resource: []string{paymentsURI}, Scopes: []string{"library.read"},
+				cfg.Client = outbound.ClientSecretBasic(ordersID, verify.Secret(secret))
 			}
 			if tc.useDPoP {
 				cfg.DPoP = oauthtest.NewDPoPKey(t, jose.ES256, nil).Signer(t)
@@ -229,13 +218,9 @@ func TestTransport_failures(t *testing.T) {
 // TestTransport_requestUnmodified: the request given keeps its headers.
 func TestTransport_requestUnmodified(t *testing.T) {
 	t.Parallel()
-	iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
+	iss, cfg := ordersClient(t)
 	url, base := connectService(t, iss, paymentsURI, subjectAndActor)
-	creds := mustClientCredentials(t, outbound.Config{
-		Issuer: iss.URL, InsecureAllowHTTP: true, HTTPClient: iss.Client(),
-		Client:   outbound.ClientSecretBasic(ordersID, ordersSecret),
-		Resource: []string{paymentsURI}, Scopes: []string{"library.read"},
-	})
+	creds := mustClientCredentials(t, cfg)
 	req, err := http.NewRequestWithContext(ctxWithTimeout(t), http.MethodPost, url+getBookProc, strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
