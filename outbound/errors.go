@@ -35,6 +35,12 @@ var ErrClosed = errors.New("outbound: credentials closed")
 // Nothing was sent.
 var ErrInsecure = errors.New("outbound: refusing to send a token without transport security to a non-loopback host")
 
+// ErrRedirect reports a request of [Credentials.Transport] that follows a
+// redirect to another origin (scheme, host, port) than the first request
+// of its chain: the token would go to a server the caller did not
+// address. Nothing was sent.
+var ErrRedirect = errors.New("outbound: refusing to send a token to another origin on a redirect")
+
 // An UnavailableError says why no token could be had. It matches
 // [ErrUnavailable] and wraps the cause, which names the request but never
 // a credential, a token or the server's free text.

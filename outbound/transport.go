@@ -3,12 +3,11 @@ package outbound
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"connectrpc.com/connect"
 
 	"github.com/oauthgate/oauthgate/dpop/dpophttp"
-	"github.com/oauthgate/oauthgate/internal/loopback"
+	"github.com/oauthgate/oauthgate/internal/tokensend"
 )
 
 // Transport returns an http.RoundTripper that sends each request through
@@ -26,15 +25,18 @@ import (
 // from it), as for a gRPC call: connect-go passes the call's context to
 // the request. The token goes over https, or over http to a loopback
 // host only; anything else fails with [ErrInsecure] before the token is
-// fetched. The request given is not modified.
+// fetched, and a request that follows a redirect to another origin than
+// the first request's fails with [ErrRedirect] (http.Client drops the
+// Authorization header on such redirects; a transport that adds it must
+// refuse). The request given is not modified.
 //
 // When no token can be had, RoundTrip fails before sending anything with
 // a *connect.Error whose code is the one a gRPC call would fail with:
 // Unavailable ([ErrUnavailable]), PermissionDenied ([ErrRefused]),
 // DeadlineExceeded or Canceled (the request's context), Internal
-// ([ErrNoSubject], [ErrClosed], [ErrInsecure]); it wraps the error, so
-// errors.Is and errors.As find ErrUnavailable, *RefusedError and the
-// others through it. connect-go keeps that code (a transport error it
+// ([ErrNoSubject], [ErrClosed], [ErrInsecure], [ErrRedirect]); it wraps
+// the error, so errors.Is and errors.As find ErrUnavailable,
+// *RefusedError and the others through it. connect-go keeps that code (a transport error it
 // does not recognise would be Unavailable); a net/http client returns it
 // inside its *url.Error. Errors of base are returned as they are.
 //
@@ -71,10 +73,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, httpError(t.err)
 	}
-	if req.URL == nil || !strings.EqualFold(req.URL.Scheme, "https") &&
-		!(strings.EqualFold(req.URL.Scheme, "http") && loopback.Is(req.URL.Hostname())) {
+	switch tokensend.Check(req, false) {
+	case tokensend.NotHTTP, tokensend.Cleartext:
 		closeBody(req)
 		return nil, httpError(ErrInsecure)
+	case tokensend.OtherOrigin:
+		closeBody(req)
+		return nil, httpError(ErrRedirect)
 	}
 	if !t.bearer {
 		resp, err := t.next.RoundTrip(req)

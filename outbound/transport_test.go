@@ -235,3 +235,32 @@ func TestTransport_requestUnmodified(t *testing.T) {
 		t.Fatalf("RoundTrip() = %s, request header now %v; want 200 and the header untouched", resp.Status, req.Header)
 	}
 }
+
+// TestTransport_redirect: a redirect to another origin gets no token,
+// Bearer or DPoP: the request is not sent.
+func TestTransport_redirect(t *testing.T) {
+	t.Parallel()
+	for name, useDPoP := range map[string]bool{"Bearer": false, "DPoP": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			iss, cfg := ordersClient(t)
+			if useDPoP {
+				cfg.DPoP = oauthtest.NewDPoPKey(t, jose.ES256, nil).Signer(t)
+			}
+			// The redirecting server is another issuer, on another port.
+			away := oauthtest.NewIssuer(t)
+			away.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Location: iss.EndpointURL(oauthtest.EndpointIntrospection)})
+			client := &http.Client{Transport: mustClientCredentials(t, cfg).Transport(away.Client().Transport)}
+			resp, err := client.Get(away.EndpointURL(oauthtest.EndpointJWKS))
+			if resp != nil {
+				resp.Body.Close()
+			}
+			if !errors.Is(err, outbound.ErrRedirect) || connect.CodeOf(err) != connect.CodeInternal {
+				t.Fatalf("GET with a redirect to another origin = %v, want Internal wrapping ErrRedirect", err)
+			}
+			if n := iss.Requests(oauthtest.EndpointIntrospection); n != 0 {
+				t.Fatalf("the other origin received %d requests, want 0", n)
+			}
+		})
+	}
+}

@@ -19,7 +19,11 @@
 // (localhost, 127.0.0.0/8, ::1); a request over http to any other host
 // fails with [ErrInsecure] before anything is sent, unless the Transport
 // was made with [AllowInsecure]. It is decided per request, from the host
-// of its URL (where the connection goes), not from req.Host.
+// of its URL (where the connection goes), not from req.Host. A request
+// that follows a redirect to another origin (scheme, host or port) than
+// the first of its chain fails with [ErrRedirect]: http.Client drops an
+// Authorization header on such a redirect, and a transport that adds the
+// token itself must not send it where the caller did not.
 //
 // # Server nonces
 //

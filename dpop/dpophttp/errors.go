@@ -7,6 +7,13 @@ import "errors"
 // travel in clear. Nothing was sent.
 var ErrInsecure = errors.New("dpophttp: refusing to send a token over cleartext http to a non-loopback host")
 
+// ErrRedirect reports a request that follows a redirect (http.Client sets
+// req.Response) to another origin (scheme, host, port) than the first
+// request of the chain: the token and a proof would go to a server the
+// caller did not address. http.Client drops the Authorization header on
+// such a redirect; a transport that adds it must refuse. Nothing was sent.
+var ErrRedirect = errors.New("dpophttp: refusing to send a token to another origin on a redirect")
+
 // ErrURI reports a request whose URL a proof cannot name: not absolute
 // http or https, or whose host (the URL's, or req.Host) is not an RFC 3986
 // host[:port]. Nothing was sent.

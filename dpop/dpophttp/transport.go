@@ -12,7 +12,7 @@ import (
 
 	"github.com/oauthgate/oauthgate/dpop"
 	"github.com/oauthgate/oauthgate/internal/authheader"
-	"github.com/oauthgate/oauthgate/internal/loopback"
+	"github.com/oauthgate/oauthgate/internal/tokensend"
 )
 
 // maxOrigins bounds the origins a Transport keeps a nonce for: a
@@ -67,9 +67,10 @@ func NewTransport(signer *dpop.Signer, token TokenFunc, base http.RoundTripper, 
 
 // RoundTrip sends req with the token and a proof for it, and once more
 // with the server's nonce when the server demands one and req can be
-// sent again. It fails with [ErrInsecure], [ErrURI] or a [*TokenError]
-// before sending anything; other errors are the base RoundTripper's. req
-// is not modified, and its body is closed, as http.RoundTripper requires.
+// sent again. It fails with [ErrInsecure], [ErrRedirect], [ErrURI] or a
+// [*TokenError] before sending anything; other errors are the base
+// RoundTripper's. req is not modified, and its body is closed, as
+// http.RoundTripper requires.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	htu, origin, err := t.target(req)
 	if err != nil {
@@ -153,20 +154,15 @@ func (t *Transport) SetNonce(origin, nonce string) error {
 // target returns the htu of req's proofs and the origin it belongs to, or
 // why req must not be sent.
 func (t *Transport) target(req *http.Request) (htu, origin string, err error) {
-	if req.URL == nil {
+	switch tokensend.Check(req, t.insecure) {
+	case tokensend.NotHTTP:
 		return "", "", ErrURI
+	case tokensend.Cleartext:
+		return "", "", ErrInsecure
+	case tokensend.OtherOrigin:
+		return "", "", ErrRedirect
 	}
 	scheme := strings.ToLower(req.URL.Scheme)
-	switch scheme {
-	case "https":
-	case "http":
-		// The connection goes to URL.Host, whatever Host header is sent.
-		if !t.insecure && !loopback.Is(req.URL.Hostname()) {
-			return "", "", ErrInsecure
-		}
-	default:
-		return "", "", ErrURI
-	}
 	// The server builds htu from the Host it receives, which req.Host
 	// overrides (RFC 9449 §4.3: the URI without query and fragment).
 	authority := req.Host

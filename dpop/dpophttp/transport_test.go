@@ -553,3 +553,38 @@ func TestNewTransport(t *testing.T) {
 		}
 	}
 }
+
+// TestTransport_Redirect: a redirect within the origin gets a proof for
+// its own URL; one to another origin fails with ErrRedirect and nothing
+// reaches that origin.
+func TestTransport_Redirect(t *testing.T) {
+	t.Parallel()
+	here := oauthtest.NewIssuer(t) // http on 127.0.0.1: a loopback origin
+	there := oauthtest.NewIssuer(t)
+	here.SetFault(oauthtest.EndpointJWKS, oauthtest.Fault{Location: here.EndpointURL(oauthtest.EndpointOAuthMetadata)})
+	here.SetFault(oauthtest.EndpointIntrospection, oauthtest.Fault{Location: there.EndpointURL(oauthtest.EndpointOAuthMetadata)})
+	key := oauthtest.NewDPoPKey(t, jose.ES256, nil)
+	tr, err := dpophttp.NewTransport(key.Signer(t), func(context.Context) (string, error) { return "token", nil }, here.Client().Transport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: tr}
+	resp, err := client.Get(here.EndpointURL(oauthtest.EndpointJWKS))
+	if err != nil {
+		t.Fatalf("GET with a same-origin redirect: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || here.Requests(oauthtest.EndpointOAuthMetadata) != 1 {
+		t.Fatalf("GET with a same-origin redirect = %s, want 200 from the redirect's target", resp.Status)
+	}
+	resp, err = client.Get(here.EndpointURL(oauthtest.EndpointIntrospection))
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if !errors.Is(err, dpophttp.ErrRedirect) {
+		t.Fatalf("GET with a redirect to another origin = %v, want ErrRedirect", err)
+	}
+	if n := there.Requests(oauthtest.EndpointOAuthMetadata); n != 0 {
+		t.Fatalf("the other origin received %d requests, want 0", n)
+	}
+}
