@@ -588,3 +588,32 @@ func TestTransport_Redirect(t *testing.T) {
 		t.Fatalf("the other origin received %d requests, want 0", n)
 	}
 }
+
+// TestTransport_Concurrent: one Transport serves concurrent calls to a
+// server that demands nonces; every call succeeds, and no call is sent
+// more than twice.
+func TestTransport_Concurrent(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, true, time.Minute)
+	client := &http.Client{Transport: s.transport(t)}
+	const workers, calls = 8, 4
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*calls)
+	for range workers {
+		wg.Go(func() {
+			for range calls {
+				errs <- unary()(testContext(t), client, s.URL)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("GetBook() = %v, want success", err)
+		}
+	}
+	if n := len(s.requests()); n < workers*calls || n > 2*workers*calls {
+		t.Fatalf("the server received %d requests for %d calls", n, workers*calls)
+	}
+}
