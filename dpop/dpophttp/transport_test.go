@@ -229,6 +229,9 @@ func plainPOST(replayable bool) call {
 			return err
 		}
 		defer resp.Body.Close()
+		if req.Header.Get("Authorization") != "" || req.Header.Get("DPoP") != "" {
+			return errors.New("the Transport modified the request it was given")
+		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		if resp.StatusCode == http.StatusUnauthorized {
 			return connect.NewError(connect.CodeUnauthenticated, errors.New(resp.Header.Get("WWW-Authenticate")))
