@@ -130,7 +130,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // https origin or nonce is not RFC 9449 §8.1 syntax.
 func (t *Transport) SetNonce(origin, nonce string) error {
 	u, err := url.Parse(origin)
-	if err != nil || u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" {
+	if err != nil || u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return errors.New("dpophttp: SetNonce: origin must be scheme://host[:port], http or https, with no path")
 	}
 	n, err := dpop.NormalizeURI(origin)

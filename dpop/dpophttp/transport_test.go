@@ -543,6 +543,8 @@ func TestNewTransport(t *testing.T) {
 		"http://127.0.0.1:8080":        true,
 		"https://api.example.com/path": false,
 		"https://api.example.com?q":    false,
+		"https://api.example.com?":     false,
+		"https://user@api.example.com": false,
 		"ftp://api.example.com":        false,
 		"api.example.com":              false,
 	} {
