@@ -622,3 +622,69 @@ func TestTransport_Concurrent(t *testing.T) {
 		t.Fatalf("the server received %d requests for %d calls", n, workers*calls)
 	}
 }
+
+// recorder is a RoundTripper that keeps the DPoP header of each request
+// it passes on: how a test observes what the Transport sends to the
+// oauthtest issuer (whose Client().Transport it wraps, as its doc says).
+type recorder struct {
+	base   http.RoundTripper
+	mu     sync.Mutex
+	proofs []string
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.proofs = append(r.proofs, req.Header.Get("DPoP"))
+	r.mu.Unlock()
+	return r.base.RoundTrip(req)
+}
+
+func (r *recorder) last(t *testing.T) map[string]any {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return claims(t, r.proofs[len(r.proofs)-1])
+}
+
+// TestTransport_NonceOnSuccess: a DPoP-Nonce on a 2xx answer goes into
+// the next proofs for that origin (RFC 9449 §8.2); one on another answer
+// without a use_dpop_nonce challenge, or not of nonce syntax, does not.
+func TestTransport_NonceOnSuccess(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		fault     oauthtest.Fault
+		nonces    []string
+		wantNonce any // of the next proof; nil for none
+	}{
+		"OK":             {nonces: []string{"n-1"}, wantNonce: "n-1"},
+		"ServerError":    {fault: oauthtest.Fault{Status: http.StatusInternalServerError}, nonces: []string{"n-1"}},
+		"Forbidden":      {fault: oauthtest.Fault{Status: http.StatusForbidden}, nonces: []string{"n-1"}},
+		"TwoNonces":      {nonces: []string{"n-1", "n-2"}},
+		"NotNonceSyntax": {nonces: []string{"n 1"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			iss := oauthtest.NewIssuer(t)
+			iss.SetFault(oauthtest.EndpointJWKS, tc.fault)
+			iss.SetHeader(oauthtest.EndpointJWKS, "DPoP-Nonce", tc.nonces...)
+			rec := &recorder{base: iss.Client().Transport}
+			key := oauthtest.NewDPoPKey(t, jose.ES256, nil)
+			tr, err := dpophttp.NewTransport(key.Signer(t), func(context.Context) (string, error) { return "token", nil }, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := &http.Client{Transport: tr}
+			for _, e := range []oauthtest.Endpoint{oauthtest.EndpointJWKS, oauthtest.EndpointOAuthMetadata} {
+				resp, err := client.Get(iss.EndpointURL(e))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+			if got := rec.last(t)["nonce"]; got != tc.wantNonce {
+				t.Fatalf("the next proof's nonce = %v, want %v", got, tc.wantNonce)
+			}
+		})
+	}
+}
