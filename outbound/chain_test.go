@@ -74,16 +74,7 @@ func newChain(t *testing.T, useDPoP bool) *chain {
 		paymentsOpts = append(paymentsOpts, interceptor.WithDPoP(v))
 		ch.dpopKey = oauthtest.NewDPoPKey(t, jose.ES256, nil)
 	}
-	payments := gatedServer(t, iss, paymentsURI, &library{name: func(ctx context.Context) (string, error) {
-		c, _ := interceptor.FromContext(ctx)
-		var act struct {
-			Act struct {
-				Sub string `json:"sub"`
-			} `json:"act"`
-		}
-		_ = c.Decode(&act)
-		return c.Subject() + " via " + act.Act.Sub, nil
-	}}, paymentsOpts...)
+	payments := gatedServer(t, iss, paymentsURI, &library{name: subjectAndActor}, paymentsOpts...)
 	paymentsConn := oauthtest.ServeGRPCTCP(t, payments)
 	ch.payments = testpb.NewLibraryServiceClient(paymentsConn)
 
@@ -119,9 +110,9 @@ func newChain(t *testing.T, useDPoP bool) *chain {
 	return ch
 }
 
-// gatedServer returns a server of lib behind oauthgate for tokens of iss
-// with audience aud; opts are interceptor.Options and grpc.ServerOptions.
-func gatedServer(t *testing.T, iss *oauthtest.Issuer, aud string, lib *library, opts ...any) *grpc.Server {
+// verifierAndPolicy returns a verifier of iss's tokens for audience aud
+// and the policy of library.proto: what a service of the chain checks.
+func verifierAndPolicy(t *testing.T, iss *oauthtest.Issuer, aud string) (*verify.JWT, *scopes.Policy) {
 	t.Helper()
 	keys, err := verify.NewStaticKeySet(iss.JWKS().Keys...)
 	if err != nil {
@@ -135,6 +126,14 @@ func gatedServer(t *testing.T, iss *oauthtest.Issuer, aud string, lib *library, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return jwt, policy
+}
+
+// gatedServer returns a server of lib behind oauthgate for tokens of iss
+// with audience aud; opts are interceptor.Options and grpc.ServerOptions.
+func gatedServer(t *testing.T, iss *oauthtest.Issuer, aud string, lib *library, opts ...any) *grpc.Server {
+	t.Helper()
+	jwt, policy := verifierAndPolicy(t, iss, aud)
 	var gateOpts []interceptor.Option
 	var srvOpts []grpc.ServerOption
 	for _, o := range opts {
@@ -235,12 +234,7 @@ func TestClientInterceptors_stream(t *testing.T) {
 	for name, useDPoP := range map[string]bool{"Bearer": false, "DPoP": true} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			iss := oauthtest.NewIssuer(t, oauthtest.IssuerConfig{Clients: []oauthtest.Client{{ID: ordersID, Secret: ordersSecret}}})
-			cfg := outbound.Config{
-				Issuer: iss.URL, InsecureAllowHTTP: true, HTTPClient: iss.Client(),
-				Client:   outbound.ClientSecretBasic(ordersID, ordersSecret),
-				Resource: []string{paymentsURI}, Scopes: []string{"library.read"},
-			}
+			iss, cfg := ordersClient(t)
 			var opts []any
 			if useDPoP {
 				v, err := dpop.New(dpop.Config{NoncePeriod: time.Minute})

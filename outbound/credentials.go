@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/oauthgate/oauthgate/dpop"
 	"github.com/oauthgate/oauthgate/dpop/dpopgrpc"
 	"github.com/oauthgate/oauthgate/interceptor"
 	"github.com/oauthgate/oauthgate/internal/oauthhttp"
@@ -43,15 +44,17 @@ const (
 // codes.PermissionDenied when the server refuses the request
 // ([ErrRefused]).
 //
-// Credentials are safe for concurrent use. [Credentials.Close] stops the
-// background renewals.
+// [Credentials.Transport] sends the same tokens from HTTP clients
+// (connect-go, net/http). Credentials are safe for concurrent use.
+// [Credentials.Close] stops the background renewals.
 type Credentials struct {
-	ep       *endpoint
-	o        *owner
-	ahead    time.Duration
-	get      func(ctx context.Context) (*grant, error)
-	dpop     *dpopgrpc.Credentials // nil without DPoP
-	loopback bool                  // Config.Target is a loopback host
+	ep         *endpoint
+	o          *owner
+	ahead      time.Duration
+	get        func(ctx context.Context) (*grant, error)
+	dpop       *dpopgrpc.Credentials // nil without DPoP
+	dpopSigner *dpop.Signer          // Config.DPoP
+	loopback   bool                  // Config.Target is a loopback host
 }
 
 // ClientCredentials returns credentials that send tokens the service gets
@@ -225,6 +228,7 @@ func newCredentials(cfg *Config) (*Credentials, url.Values, error) {
 			opts = append(opts, dpopgrpc.AllowInsecure())
 		}
 		c.dpop = dpopgrpc.NewCredentials(cfg.DPoP, c.accessToken, opts...)
+		c.dpopSigner = cfg.DPoP
 	}
 	return c, form, nil
 }
@@ -275,7 +279,7 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 		// here, and a token must not go out in clear.
 		if ri, ok := credentials.RequestInfoFromContext(ctx); ok &&
 			credentials.CheckSecurityLevel(ri.AuthInfo, credentials.PrivacyAndIntegrity) != nil {
-			return nil, withCode(errors.New("outbound: refusing to send a token over a connection without transport security"))
+			return nil, withCode(ErrInsecure)
 		}
 	}
 	g, err := c.get(ctx)

@@ -27,6 +27,20 @@
 //
 // See [Example] and docs/calling-services.md.
 //
+// # HTTP clients
+//
+// [Credentials.Transport] sends the same tokens from an http.RoundTripper,
+// for connect-go clients (Connect, gRPC, gRPC-Web) and net/http clients:
+// Bearer, or DPoP-bound with a proof per request through package
+// dpop/dpophttp. When no token can be had, the request fails with a
+// *connect.Error carrying the code a gRPC call would get (connect-go
+// reports every other transport error as Unavailable, which would turn a
+// refusal into "try again"); the error wraps this package's, so
+// errors.Is(err, ErrRefused) holds for net/http callers too.
+//
+//	client := paymentsv1connect.NewPaymentServiceClient(
+//		&http.Client{Transport: creds.Transport(nil)}, "https://payments.example.com")
+//
 // # Client authentication
 //
 // [ClientSecretBasic], [PrivateKeyJWT] (RFC 7523, the assertion signed

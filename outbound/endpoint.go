@@ -17,12 +17,10 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/oauthgate/oauthgate/dpop"
+	"github.com/oauthgate/oauthgate/internal/authheader"
 	"github.com/oauthgate/oauthgate/internal/josekeys"
 	"github.com/oauthgate/oauthgate/internal/oauthhttp"
 )
-
-// maxNonce bounds a DPoP nonce the client keeps.
-const maxNonce = 1 << 10
 
 // tracerName is the instrumentation scope of the token requests' spans.
 const tracerName = "github.com/oauthgate/oauthgate/outbound"
@@ -259,16 +257,11 @@ func (e *endpoint) clientAssertion(u string) (string, error) {
 }
 
 // setNonce keeps the server's nonce for the next proofs, if it is one:
-// RFC 9449 §8.1, nonce = 1*NQCHAR, here at most maxNonce bytes, since it
-// is the server's input to every later proof.
+// RFC 9449 §8.1, nonce = 1*NQCHAR, here at most authheader.MaxNonce
+// bytes, since it is the server's input to every later proof.
 func (e *endpoint) setNonce(n string) {
-	if n == "" || len(n) > maxNonce {
+	if !authheader.ValidNonce(n) {
 		return
-	}
-	for i := range len(n) {
-		if c := n[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return
-		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

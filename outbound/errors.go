@@ -29,6 +29,18 @@ var ErrNoSubject = errors.New("outbound: no verified incoming token in the conte
 // ErrClosed reports the use of [Credentials] after Close.
 var ErrClosed = errors.New("outbound: credentials closed")
 
+// ErrInsecure reports a call that would send the token in clear: a gRPC
+// connection without transport security, or a request of
+// [Credentials.Transport] over http to a host that is not a loopback host.
+// Nothing was sent.
+var ErrInsecure = errors.New("outbound: refusing to send a token without transport security to a non-loopback host")
+
+// ErrRedirect reports a request of [Credentials.Transport] that follows a
+// redirect to another origin (scheme, host, port) than the first request
+// of its chain: the token would go to a server the caller did not
+// address. Nothing was sent.
+var ErrRedirect = errors.New("outbound: refusing to send a token to another origin on a redirect")
+
 // An UnavailableError says why no token could be had. It matches
 // [ErrUnavailable] and wraps the cause, which names the request but never
 // a credential, a token or the server's free text.
@@ -101,10 +113,19 @@ func withCode(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err // first: an UnavailableError that wraps a timeout stays Unavailable
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return &codedError{err: err, code: status.FromContextError(err).Code()}
+	return &codedError{err: err, code: codeOf(err)}
+}
+
+// codeOf returns the gRPC code a call fails with when its credentials
+// return err, as withCode gives it.
+func codeOf(err error) codes.Code {
+	if st, ok := status.FromError(err); ok {
+		return st.Code()
 	}
-	return &codedError{err: err, code: codes.Internal}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return status.FromContextError(err).Code()
+	}
+	return codes.Internal
 }
 
 // A codedError is an error with the gRPC code a call fails with.

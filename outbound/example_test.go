@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -70,4 +73,40 @@ func Example() {
 	// Output:
 	// Bearer orders https://payments.example.com payments.charge <nil>
 	// Bearer alice https://payments.example.com payments.charge &{orders}
+}
+
+// An HTTP client (a connect-go client's, here a plain one) sends the
+// service's token to payments through the credentials' Transport.
+func ExampleCredentials_Transport() {
+	iss, err := oauthtest.Start(oauthtest.IssuerConfig{InMemory: true,
+		Clients: []oauthtest.Client{{ID: "orders", Secret: "orders-secret"}}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer iss.Close()
+	creds, err := outbound.ClientCredentials(outbound.Config{
+		Issuer: iss.URL, HTTPClient: iss.Client(),
+		Client:   outbound.ClientSecretBasic("orders", "orders-secret"),
+		Resource: []string{"https://payments.example.com"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer creds.Close()
+
+	payments := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		fmt.Println("payments got a token, scheme", scheme)
+	}))
+	defer payments.Close()
+
+	client := &http.Client{Transport: creds.Transport(nil)} // nil: http.DefaultTransport
+	if resp, err := client.Get(payments.URL + "/charges"); err == nil {
+		resp.Body.Close()
+	}
+	_, err = client.Get("http://payments.example.com/charges") // cleartext, not loopback
+	fmt.Println(err)
+	// Output:
+	// payments got a token, scheme Bearer
+	// Get "http://payments.example.com/charges": internal: outbound: refusing to send a token without transport security to a non-loopback host
 }

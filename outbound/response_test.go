@@ -108,21 +108,14 @@ func FuzzParseTokenResponse(f *testing.F) {
 	})
 }
 
-// TestSetNonce: only a nonce of RFC 9449 §8.1's syntax, and not too long,
-// goes into later proofs.
+// TestSetNonce: only a nonce authheader.ValidNonce accepts (RFC 9449
+// §8.1's syntax, not too long; tested there) goes into later proofs.
 func TestSetNonce(t *testing.T) {
 	t.Parallel()
 	for nonce, keep := range map[string]bool{
-		"eyJ7S_zG.9-l~x":                true,
-		"!#[]^{}~":                      true,
-		"":                              false,
-		"a b":                           false,
-		`a"b`:                           false,
-		`a\b`:                           false,
-		"a\r\nb":                        false,
-		"caf\xc3\xa9":                   false,
-		strings.Repeat("n", maxNonce):   true,
-		strings.Repeat("n", maxNonce+1): false,
+		"eyJ7S_zG.9-l~x": true,
+		"a b":            false,
+		strings.Repeat("n", authheader.MaxNonce+1): false,
 	} {
 		e := &endpoint{nonce: "old"}
 		e.setNonce(nonce)

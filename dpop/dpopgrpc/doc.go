@@ -9,5 +9,8 @@
 //		grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)),
 //		grpc.WithPerRPCCredentials(dpopgrpc.NewCredentials(signer, tokens)))
 //
+// HTTP clients (connect-go in any protocol, net/http) use package
+// dpophttp instead, whose transport sees each request's method and URL.
+//
 // The guide to it is https://github.com/oauthgate/oauthgate/blob/main/docs/sender-constrained.md.
 package dpopgrpc

@@ -2,12 +2,13 @@ package dpopgrpc
 
 import (
 	"context"
-	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/oauthgate/oauthgate/internal/authheader"
 )
 
 // UnaryClientInterceptor returns an interceptor that answers a server's
@@ -80,89 +81,15 @@ func (c *Credentials) currentNonce() string {
 // refused call carried. Anything else (another refusal, no nonce, a nonce
 // that is not RFC 9449 syntax) changes nothing.
 func (c *Credentials) learn(err error, sent string, md metadata.MD) bool {
-	if status.Code(err) != codes.Unauthenticated || !demandsNonce(md.Get("www-authenticate")) {
+	if status.Code(err) != codes.Unauthenticated || !authheader.DemandsNonce(md.Get("www-authenticate")) {
 		return false
 	}
 	nonces := md.Get("dpop-nonce")
-	if len(nonces) != 1 || !validNonce(nonces[0]) || nonces[0] == sent {
+	if len(nonces) != 1 || !authheader.ValidNonce(nonces[0]) || nonces[0] == sent {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nonce = nonces[0]
-	return true
-}
-
-// demandsNonce reports whether one of challenges is a DPoP challenge with
-// error use_dpop_nonce (RFC 9449 §7.1, §8).
-func demandsNonce(challenges []string) bool {
-	for _, ch := range challenges {
-		scheme, params, _ := strings.Cut(strings.TrimSpace(ch), " ")
-		if strings.EqualFold(scheme, "DPoP") && hasParam(params, "error", "use_dpop_nonce") {
-			return true
-		}
-	}
-	return false
-}
-
-// hasParam reports whether the auth-params of a challenge (RFC 9110
-// §11.2) hold name=value, quoted or as a token, with the parameter
-// name matched without regard to case.
-func hasParam(params, name, value string) bool {
-	for rest := params; rest != ""; {
-		rest = strings.TrimLeft(rest, " \t,")
-		key, after, ok := strings.Cut(rest, "=")
-		if !ok {
-			return false
-		}
-		after = strings.TrimLeft(after, " \t")
-		var v string
-		if strings.HasPrefix(after, `"`) {
-			if v, rest, ok = quoted(after); !ok {
-				return false
-			}
-		} else {
-			v, rest, _ = strings.Cut(after, ",")
-			v = strings.TrimRight(v, " \t")
-		}
-		if strings.EqualFold(strings.TrimSpace(key), name) && v == value {
-			return true
-		}
-	}
-	return false
-}
-
-// quoted reads the quoted-string that s starts with (RFC 9110 §5.6.4):
-// its content, without the quotes and escapes, and what follows it; ok is
-// false if it does not end.
-func quoted(s string) (content, rest string, ok bool) {
-	var b strings.Builder
-	for i := 1; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '"':
-			return b.String(), s[i+1:], true
-		case '\\':
-			if i++; i == len(s) {
-				return "", "", false
-			}
-			b.WriteByte(s[i])
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return "", "", false
-}
-
-// validNonce reports whether n is a nonce of RFC 9449 §8.1's syntax:
-// 1*NQCHAR, printable ASCII without '"' and '\'.
-func validNonce(n string) bool {
-	if n == "" || len(n) > 1024 {
-		return false
-	}
-	for i := 0; i < len(n); i++ {
-		if c := n[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
 	return true
 }

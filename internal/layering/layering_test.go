@@ -34,7 +34,7 @@ var (
 	// library is every public package of the module that users build
 	// servers and clients with.
 	library = []string{"scopeset", "proto/...", "verify", "dpop", "scopes", "conditions", "resource",
-		"interceptor", "connectgate", "dpop/dpopgrpc", "readiness", "outbound", "ssf", "internal/..."}
+		"interceptor", "connectgate", "dpop/dpopgrpc", "dpop/dpophttp", "readiness", "outbound", "ssf", "internal/..."}
 	// wire is what the token layer must keep out: gRPC and protobuf belong
 	// to the adapters and to the policy's schema.
 	wire = []string{"google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"}
@@ -95,15 +95,22 @@ var layers = []layer{
 	// servers without conditions).
 	{pkgs: "connectgate", may: []string{"internal/...", "proto/...", "scopeset", "scopes", "verify", "dpop"}, never: []string{grpcGo, cel}},
 	{pkgs: "dpop/dpopgrpc", may: []string{"internal/...", "dpop"}},
+	// DPoP for HTTP clients: an http.RoundTripper over the token layer,
+	// serving connect-go and net/http clients without linking either
+	// transport's library.
+	{pkgs: "dpop/dpophttp", may: []string{"internal/...", "dpop"}, never: []string{grpcGo, connectGo, cel}},
 	{pkgs: "readiness", may: []string{"internal/...", "scopeset", "verify"}},
 	// Shared Signals receipt feeds the verifiers' revocation check: tokens
 	// and HTTP, no policy, no gRPC.
 	{pkgs: "ssf", may: []string{"internal/...", "scopeset", "verify"}, never: append(wire, cel)},
-	// Outgoing calls: token sources as gRPC per-RPC credentials, over the
-	// token layer's fetch policy, dpopgrpc for proofs and the grpc-go
-	// adapter's context for the incoming token (so it links what the
-	// interceptor links, and no more: no CEL).
-	{pkgs: "outbound", may: []string{"internal/...", "scopeset", "verify", "dpop", "dpop/dpopgrpc", "interceptor", "proto/...", "scopes", "resource"},
+	// Outgoing calls: token sources as gRPC per-RPC credentials and as an
+	// http.RoundTripper, over the token layer's fetch policy, dpopgrpc and
+	// dpophttp for proofs and the grpc-go adapter's context for the
+	// incoming token (so it links what the interceptor links, no CEL),
+	// plus connect-go's error type, so that a connect-go client reports
+	// the code a gRPC call would (a refusal is PermissionDenied, not the
+	// Unavailable connect-go gives any other transport error).
+	{pkgs: "outbound", may: []string{"internal/...", "scopeset", "verify", "dpop", "dpop/dpopgrpc", "dpop/dpophttp", "interceptor", "proto/...", "scopes", "resource"},
 		never: []string{cel}},
 
 	// The test kit may use the whole library; nothing in it uses the kit.

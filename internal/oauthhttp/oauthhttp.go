@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -34,6 +33,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/oauthgate/oauthgate/internal/loopback"
 )
 
 // A Policy is the limits of the requests to one server.
@@ -270,13 +271,7 @@ func CheckURL(raw string, allowHTTP bool) error {
 
 // IsLoopback reports whether host names this machine: "localhost" or a
 // loopback IP address.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func IsLoopback(host string) bool { return loopback.Is(host) }
 
 // startClientSpan starts the OpenTelemetry client span of one request to
 // the authorization server, with the global TracerProvider: a no-op until

@@ -1,4 +1,4 @@
-package dpopgrpc
+package authheader
 
 import (
 	"strings"
@@ -20,8 +20,8 @@ func FuzzDemandsNonce(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, challenge string) {
-		if demandsNonce([]string{challenge}) && !strings.Contains(strings.ReplaceAll(challenge, `\`, ""), "use_dpop_nonce") {
-			t.Fatalf("demandsNonce(%q) = true without use_dpop_nonce in it", challenge)
+		if DemandsNonce([]string{challenge}) && !strings.Contains(strings.ReplaceAll(challenge, `\`, ""), "use_dpop_nonce") {
+			t.Fatalf("DemandsNonce(%q) = true without use_dpop_nonce in it", challenge)
 		}
 	})
 }

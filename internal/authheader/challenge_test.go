@@ -1,0 +1,56 @@
+package authheader
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDemandsNonce(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		challenges []string
+		want       bool
+	}{
+		"Quoted":          {[]string{`DPoP algs="ES256", error="use_dpop_nonce"`}, true},
+		"Token":           {[]string{`dpop error=use_dpop_nonce`}, true},
+		"SecondChallenge": {[]string{`Bearer realm="x"`, `DPoP error="use_dpop_nonce"`}, true},
+		"QuotedComma":     {[]string{`DPoP realm="a, error=x", error="use_dpop_nonce"`}, true},
+		"Escaped":         {[]string{`DPoP realm="a\"b", error="use\_dpop\_nonce"`}, true},
+		"None":            {nil, false},
+		"Bearer":          {[]string{`Bearer error="use_dpop_nonce"`}, false},
+		"OtherError":      {[]string{`DPoP error="invalid_dpop_proof"`}, false},
+		"InDescription":   {[]string{`DPoP error_description="use_dpop_nonce"`}, false},
+		"InQuotedRealm":   {[]string{`DPoP realm="error=use_dpop_nonce"`}, false},
+		"UnclosedQuote":   {[]string{`DPoP error="use_dpop_nonce`}, false},
+		"EscapedQuoteEnd": {[]string{`DPoP realm="a\", error=use_dpop_nonce`}, false},
+		"NoValue":         {[]string{`DPoP error`}, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := DemandsNonce(tc.challenges); got != tc.want {
+				t.Fatalf("DemandsNonce(%q) = %v, want %v", tc.challenges, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidNonce(t *testing.T) {
+	t.Parallel()
+	for nonce, want := range map[string]bool{
+		"eyJ7S_zG.9-l~x":                true,
+		"!n~":                           true,
+		strings.Repeat("n", MaxNonce):   true,
+		strings.Repeat("n", MaxNonce+1): false,
+		"":                              false,
+		"a b":                           false,
+		`a"b`:                           false,
+		`a\b`:                           false,
+		"a\r\nb":                        false,
+		"caf\xc3\xa9":                   false,
+	} {
+		if got := ValidNonce(nonce); got != want {
+			t.Errorf("ValidNonce(%q) = %v, want %v", nonce, got, want)
+		}
+	}
+}
