@@ -39,19 +39,22 @@ func (f *fleet) okEventually(t *testing.T, r int, tok string) {
 // settle waits until every store's client has found out that its old
 // connections broke: each broken connection fails the first command sent
 // on it (writes are not retried, since a retried SET NX could report a
-// replay), and a client has more than one.
+// replay). A client has several (valkey-go multiplexes commands over up
+// to four connections, picked at random per command), so settle waits
+// for a run of probes long enough to reach each of them: 64 in a row
+// leave one of four unreached with a probability of 4·(3/4)^64, about
+// 4·10⁻⁸; a run of 8, as before, misses one of two about once in 128.
 func (f *fleet) settle(t *testing.T) {
 	t.Helper()
 	ctx := testContext(t)
 	for _, s := range f.stores {
-		ok := 0
 		eventually(t, "the client reconnects", func() bool {
-			if s.Probe(ctx) != nil {
-				ok = 0
-			} else {
-				ok++
+			for range 64 {
+				if s.Probe(ctx) != nil {
+					return false
+				}
 			}
-			return ok == 8
+			return true
 		})
 	}
 }
