@@ -42,9 +42,9 @@
 // unary calls, POST or GET), a gRPC-Web or gRPC response of headers only
 // with grpc-status 16 (Unauthenticated), or a gRPC response with the
 // challenge in its headers, no message and grpc-status 16 in its trailers
-// (connect-go's gRPC handlers; to see it the Transport reads the body of
-// such an answer, at most 64 KiB, and leaves it intact if it finds a
-// message). Over connect-go that covers unary calls in all three
+// (connect-go's gRPC handlers; to see it the Transport reads the first
+// byte of such an answer's body, and gives the body back whole if there
+// is one). Over connect-go that covers unary calls in all three
 // protocols and server streams over gRPC and gRPC-Web, which connect-go
 // can send again. A client or bidi
 // stream cannot be sent again: its refusal is returned and the next

@@ -234,8 +234,9 @@ func (t *Transport) learn(resp *http.Response, origin, sent string) bool {
 // request: an HTTP 401 (Connect unary), a gRPC or gRPC-Web response of
 // headers only with grpc-status 16 (Unauthenticated), or a gRPC response
 // whose body is empty and whose trailers say 16, as connect-go's gRPC
-// handlers answer. For the last it reads the body, at most maxDrain
-// bytes; if it finds more, or other trailers, resp keeps its body intact.
+// handlers answer. For the last it reads one byte of the body, the
+// trailers coming after its end; a body that has one is not a refusal,
+// and is given back whole.
 func refused(resp *http.Response) bool {
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
@@ -245,12 +246,11 @@ func refused(resp *http.Response) bool {
 	case resp.Header.Get("Grpc-Status") != "":
 		return resp.Header.Get("Grpc-Status") == "16"
 	}
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxDrain))
-	if err == nil && len(buf) < maxDrain && resp.Trailer.Get("Grpc-Status") == "16" {
-		// The whole body was read (the trailers come after its end).
-		return true
+	var first [1]byte
+	if n, err := io.ReadFull(resp.Body, first[:]); n == 0 {
+		return err == io.EOF && resp.Trailer.Get("Grpc-Status") == "16"
 	}
-	resp.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(buf), resp.Body), Closer: resp.Body}
+	resp.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(first[:]), resp.Body), Closer: resp.Body}
 	return false
 }
 

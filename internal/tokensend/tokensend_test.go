@@ -21,6 +21,8 @@ func TestCheck(t *testing.T) {
 		}
 		return prev
 	}
+	cyclic := &http.Request{URL: mustParse(t, "https://api.example.com/x")}
+	cyclic.Response = &http.Response{Request: cyclic} // no http.Client makes one; Check still ends
 	tests := map[string]struct {
 		req            *http.Request
 		allowCleartext bool
@@ -41,6 +43,7 @@ func TestCheck(t *testing.T) {
 		"SchemeRedirect":        {req: redirected("https://127.0.0.1/x", "http://127.0.0.1/x"), want: OtherOrigin},
 		"BackToOriginViaOther":  {req: redirected("https://api.example.com/z", "https://api.example.com/x", "https://evil.example/y"), want: Allowed},
 		"AwayAfterSameOrigin":   {req: redirected("https://evil.example/z", "https://api.example.com/x", "https://api.example.com/y"), want: OtherOrigin},
+		"CyclicChain":           {req: cyclic, want: Allowed},
 		"RedirectWithoutOrigin": {req: &http.Request{URL: mustParse(t, "https://api.example.com/x"), Response: &http.Response{Request: &http.Request{}}}, want: OtherOrigin},
 	}
 	for name, tc := range tests {
