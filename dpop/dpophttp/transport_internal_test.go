@@ -2,7 +2,6 @@ package dpophttp
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,18 +20,7 @@ import (
 // memory beyond maxOrigins, and the origin just set is always kept.
 func TestTransport_OriginsBounded(t *testing.T) {
 	t.Parallel()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := dpop.NewSigner(key, jose.ES256, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := NewTransport(signer, func(context.Context) (string, error) { return "t", nil }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := newTestTransport(t, nil)
 	for i := range 3 * maxOrigins {
 		origin := fmt.Sprintf("https://api-%d.example.com", i)
 		if err := tr.SetNonce(origin, "n"); err != nil {
@@ -56,9 +44,13 @@ func TestTransport_OriginsBounded(t *testing.T) {
 	}
 }
 
-// newTestTransport returns a Transport over base whose signer is key.
-func newTestTransport(t *testing.T, key crypto.Signer, base http.RoundTripper) *Transport {
+// newTestTransport returns a Transport over base with a new ES256 key.
+func newTestTransport(t *testing.T, base http.RoundTripper) *Transport {
 	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	signer, err := dpop.NewSigner(key, jose.ES256, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -196,11 +188,7 @@ func TestLearn(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr := newTestTransport(t, key, nil)
+			tr := newTestTransport(t, nil)
 			const origin = "https://api.example.com"
 			if got := tr.learn(tc.resp, origin, tc.sent); got != tc.wantDemand {
 				t.Errorf("learn() = %v, want %v", got, tc.wantDemand)

@@ -59,9 +59,10 @@ func TestTelemetry_NoAllocs(t *testing.T) {
 	}
 }
 
-// TestTelemetry_DenialSeriesBounded checks that an Authorizer's reasons
-// cannot grow the decisions counter's series without bound.
-func TestTelemetry_DenialSeriesBounded(t *testing.T) {
+// getBookTelemetry returns a new Gate's telemetry and what it records for
+// GetBook.
+func getBookTelemetry(t *testing.T) (*telemetry, *methodTelemetry) {
+	t.Helper()
 	p, err := scopes.NewPolicy(scopes.FromFiles(testpb.File_oauthgatetest_v1_library_proto))
 	if err != nil {
 		t.Fatal(err)
@@ -70,8 +71,13 @@ func TestTelemetry_DenialSeriesBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tel := gate.tel
-	m := tel.method(testpb.LibraryService_GetBook_FullMethodName)
+	return gate.tel, gate.tel.method(testpb.LibraryService_GetBook_FullMethodName)
+}
+
+// TestTelemetry_DenialSeriesBounded checks that an Authorizer's reasons
+// cannot grow the decisions counter's series without bound.
+func TestTelemetry_DenialSeriesBounded(t *testing.T) {
+	tel, m := getBookTelemetry(t)
 	for i := range maxDenialSeries + 100 {
 		tel.denial(m, PermissionDenied, fmt.Sprintf("REASON_%d", i)).n.Add(1)
 	}
@@ -92,16 +98,7 @@ func TestTelemetry_DenialSeriesBounded(t *testing.T) {
 // reasons at once create each series once, and the bound counts series,
 // not attempts: every reason under the bound keeps its own series.
 func TestTelemetry_DenialSeriesConcurrent(t *testing.T) {
-	p, err := scopes.NewPolicy(scopes.FromFiles(testpb.File_oauthgatetest_v1_library_proto))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gate, err := New(testAdapter, verify.Func(func(context.Context, string) (*verify.Claims, error) { return nil, verify.ErrInvalidToken }), p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tel := gate.tel
-	m := tel.method(testpb.LibraryService_GetBook_FullMethodName)
+	tel, m := getBookTelemetry(t)
 	const workers = 8
 	var wg sync.WaitGroup
 	for range workers {
