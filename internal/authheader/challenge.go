@@ -8,43 +8,63 @@ const MaxNonce = 1 << 10
 
 // DemandsNonce reports whether one of challenges, the values of a
 // WWW-Authenticate field, is a DPoP challenge with error use_dpop_nonce
-// (RFC 9449 §7.1, §8). A challenge that cannot be read to its end (an
-// unclosed quoted-string, a parameter without a value) demands nothing.
+// (RFC 9449 §7.1, §8). A value may hold several challenges, comma
+// separated (RFC 9110 §11.6.1), as a server or an intermediary that joins
+// the field's lines sends them. A value that cannot be read to its end
+// (an unclosed quoted-string) demands nothing, nor does a parameter
+// without a value.
 func DemandsNonce(challenges []string) bool {
 	for _, ch := range challenges {
-		scheme, params, _ := strings.Cut(strings.TrimSpace(ch), " ")
-		if strings.EqualFold(scheme, "DPoP") && hasParam(params, "error", "use_dpop_nonce") {
+		if demandsNonce(ch) {
 			return true
 		}
 	}
 	return false
 }
 
-// hasParam reports whether the auth-params of a challenge (RFC 9110
-// §11.2) hold name=value, quoted or as a token, with the parameter
-// name matched without regard to case.
-func hasParam(params, name, value string) bool {
-	for rest := params; rest != ""; {
-		rest = strings.TrimLeft(rest, " \t,")
-		key, after, ok := strings.Cut(rest, "=")
-		if !ok {
+// demandsNonce reads one field value, challenge by challenge: an element
+// that is a token not followed by "=" starts a challenge, with that
+// token as its scheme; an element name=value (a token or a
+// quoted-string) is a parameter of the challenge it follows. What follows
+// a scheme on its element (a token68, or the first parameter) is read as
+// the next element, so a token68 is either a parameter that matches no
+// name or a scheme that is not DPoP.
+func demandsNonce(field string) bool {
+	dpop := false
+	for s := field; ; {
+		s = strings.TrimLeft(s, " \t,")
+		n := strings.IndexAny(s, " \t=,")
+		switch {
+		case s == "":
 			return false
+		case n < 0:
+			n = len(s)
 		}
-		after = strings.TrimLeft(after, " \t")
-		var v string
-		if strings.HasPrefix(after, `"`) {
-			if v, rest, ok = quoted(after); !ok {
+		name, rest := s[:n], strings.TrimLeft(s[n:], " \t")
+		if !strings.HasPrefix(rest, "=") {
+			dpop = strings.EqualFold(name, "DPoP") // a new challenge
+			s = rest
+			continue
+		}
+		rest = strings.TrimLeft(rest[1:], " \t")
+		var value string
+		if strings.HasPrefix(rest, `"`) {
+			var ok bool
+			if value, rest, ok = quoted(rest); !ok {
 				return false
 			}
 		} else {
-			v, rest, _ = strings.Cut(after, ",")
-			v = strings.TrimRight(v, " \t")
+			end := strings.IndexAny(rest, " \t,")
+			if end < 0 {
+				end = len(rest)
+			}
+			value, rest = rest[:end], rest[end:]
 		}
-		if strings.EqualFold(strings.TrimSpace(key), name) && v == value {
+		if dpop && strings.EqualFold(name, "error") && value == "use_dpop_nonce" {
 			return true
 		}
+		s = rest
 	}
-	return false
 }
 
 // quoted reads the quoted-string that s starts with (RFC 9110 §5.6.4):

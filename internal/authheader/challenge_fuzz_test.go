@@ -16,6 +16,8 @@ func FuzzDemandsNonce(f *testing.F) {
 		`DPoP error="use_\dpop_nonce"`,
 		`Bearer error="use_dpop_nonce"`,
 		`DPoP ,,, =, error`,
+		`Bearer realm="x", Basic dXNl==, DPoP error="use_dpop_nonce"`,
+		`Negotiate, dpop = , error = "use_dpop_nonce"`,
 	} {
 		f.Add(seed)
 	}

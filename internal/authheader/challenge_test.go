@@ -24,6 +24,16 @@ func TestDemandsNonce(t *testing.T) {
 		"UnclosedQuote":   {[]string{`DPoP error="use_dpop_nonce`}, false},
 		"EscapedQuoteEnd": {[]string{`DPoP realm="a\", error=use_dpop_nonce`}, false},
 		"NoValue":         {[]string{`DPoP error`}, false},
+		"EmptyValue":      {[]string{`DPoP error=, algs="ES256"`}, false},
+		// Several challenges in one value (RFC 9110 §11.6.1).
+		"JoinedSecond":        {[]string{`Bearer realm="x", error="invalid_token", DPoP algs="ES256", error="use_dpop_nonce"`}, true},
+		"JoinedFirst":         {[]string{`DPoP error="use_dpop_nonce", Bearer realm="x"`}, true},
+		"JoinedNoParams":      {[]string{`Negotiate, DPoP error=use_dpop_nonce`}, true},
+		"JoinedAfterToken68":  {[]string{`Basic dXNlcjpwYXNz==, DPoP error="use_dpop_nonce"`}, true},
+		"JoinedSpaces":        {[]string{`Bearer , DPoP   error = "use_dpop_nonce"`}, true},
+		"JoinedBearerOnly":    {[]string{`DPoP algs="ES256", Bearer error="use_dpop_nonce"`}, false},
+		"JoinedSchemeToken68": {[]string{`Bearer realm="x", Basic error=use_dpop_nonce`}, false},
+		"ParamBeforeScheme":   {[]string{`error="use_dpop_nonce", DPoP algs="ES256"`}, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
