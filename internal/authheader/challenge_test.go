@@ -25,6 +25,9 @@ func TestDemandsNonce(t *testing.T) {
 		"EscapedQuoteEnd": {[]string{`DPoP realm="a\", error=use_dpop_nonce`}, false},
 		"NoValue":         {[]string{`DPoP error`}, false},
 		"EmptyValue":      {[]string{`DPoP error=, algs="ES256"`}, false},
+		"EmptyThenValue":  {[]string{`DPoP error=, error=use_dpop_nonce`}, true},
+		// A malformed element does not hide the elements after it.
+		"JunkAfterQuoted": {[]string{`DPoP realm="x"=, error=use_dpop_nonce`}, true},
 		// Several challenges in one value (RFC 9110 §11.6.1).
 		"JoinedSecond":        {[]string{`Bearer realm="x", error="invalid_token", DPoP algs="ES256", error="use_dpop_nonce"`}, true},
 		"JoinedFirst":         {[]string{`DPoP error="use_dpop_nonce", Bearer realm="x"`}, true},
