@@ -4,8 +4,10 @@ import "github.com/oauthgate/oauthgate/internal/core"
 
 // The google.rpc.ErrorInfo reasons of the Gate's denials: the same strings,
 // with the same meaning, as package interceptor's Reason constants (see
-// its documentation for each), so that a connect-go server compares them
-// without importing the grpc-go adapter. An [Authorizer]'s [DenyError] may
+// its documentation for each; the table of
+// https://github.com/oauthgate/oauthgate/blob/main/docs/errors.md gives
+// their values), so that a connect-go server compares them without
+// importing the grpc-go adapter. An [Authorizer]'s [DenyError] may
 // set reasons of its own. ReasonMisconfigured is connectgate's own: a call
 // that needs [Gate.Handler] (a DPoP proof, a certificate-bound token) came
 // without it, and was denied with Internal.

@@ -3,6 +3,10 @@ package interceptor
 import "github.com/oauthgate/oauthgate/internal/core"
 
 // ErrorInfo reasons set by the interceptor (google.rpc.ErrorInfo.reason).
+// Their values are UPPER_SNAKE_CASE strings, such as MISSING_TOKEN for
+// ReasonMissingToken; the table of
+// https://github.com/oauthgate/oauthgate/blob/main/docs/errors.md lists
+// each with its status code and challenge.
 const (
 	// ReasonMissingToken: the call carried no credentials.
 	ReasonMissingToken = core.ReasonMissingToken

@@ -11,6 +11,8 @@
 //   - The newcomer walk's service, server and wiring test stay within 80
 //     lines of code (blank and comment lines aside, as cloc counts).
 //   - The doc of every public package links its page under docs/.
+//   - docs/errors.md names every ErrorInfo reason of the decision core,
+//     where the Reason constants' documentation sends readers.
 //
 // .ci/run renders every mermaid block with the Mermaid CLI; these tests
 // need nothing but Go.

@@ -2,6 +2,9 @@ package docs
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -159,6 +162,44 @@ func TestNewcomerWalkSize(t *testing.T) {
 	}
 	if says := fmt.Sprintf("%d lines of Go and proto", total); !strings.Contains(pages(t)[0].text, says) {
 		t.Errorf("README.md does not say %q", says)
+	}
+}
+
+// TestErrorReasons checks that docs/errors.md, which the interceptor's
+// and connectgate's documentation point to for the values of their
+// Reason constants, names every reason the decision core sets.
+func TestErrorReasons(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join(root, "internal", "core", "errors.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(root, "docs", "errors.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				lit, ok := vs.Values[i].(*ast.BasicLit)
+				if !strings.HasPrefix(name.Name, "Reason") || !ok || lit.Kind != token.STRING {
+					continue
+				}
+				n++
+				if reason := strings.Trim(lit.Value, `"`); !strings.Contains(string(page), "`"+reason+"`") {
+					t.Errorf("docs/errors.md does not name %s (core.%s)", reason, name.Name)
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Errorf("found %d Reason constants in internal/core/errors.go, want 20 or more: has the file moved?", n)
 	}
 }
 
